@@ -1,0 +1,51 @@
+// Test-only switches that break one Raft safety rule each, so that tests and the
+// playground can show the checker catching the breakage. All are off in normal
+// operation; a host never turns one on except by explicit request (`--fault`).
+//
+//   skip_prev_log_check      a follower accepts AppendEntries without checking that
+//                            its entry at prevLogIndex has prevLogTerm (§5.3).
+//   commit_old_term_by_count a leader commits any entry a majority holds, even one
+//                            from an earlier term (the Figure 8 mistake, §5.4.2).
+//   vote_without_log_check   a voter grants its vote without the "candidate's log is
+//                            at least as up-to-date" check (§5.4.1).
+//   ack_before_persist       a node sends votes and append acknowledgements before its
+//                            term, vote and entries are durable (§5, Figure 2).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace raftbook {
+
+struct Faults {
+    bool skip_prev_log_check = false;
+    bool commit_old_term_by_count = false;
+    bool vote_without_log_check = false;
+    bool ack_before_persist = false;
+
+    // Sets the switch called `name`; returns false when there is no such switch.
+    bool set(const std::string& name, bool on) {
+        if (bool* f = find(name)) { *f = on; return true; }
+        return false;
+    }
+    bool get(const std::string& name) const {
+        const bool* f = const_cast<Faults*>(this)->find(name);
+        return f && *f;
+    }
+    static const std::vector<std::string>& names() {
+        static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
+                                                   "vote_without_log_check", "ack_before_persist"};
+        return n;
+    }
+
+private:
+    bool* find(const std::string& name) {
+        if (name == "skip_prev_log_check") return &skip_prev_log_check;
+        if (name == "commit_old_term_by_count") return &commit_old_term_by_count;
+        if (name == "vote_without_log_check") return &vote_without_log_check;
+        if (name == "ack_before_persist") return &ack_before_persist;
+        return nullptr;
+    }
+};
+
+}  // namespace raftbook

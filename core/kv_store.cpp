@@ -1,0 +1,75 @@
+#include "kv_store.h"
+
+namespace raftbook {
+
+bool parse_command(const std::string& text, Command* out, std::string* error) {
+    auto word_end = [&](size_t from) {
+        size_t i = text.find(' ', from);
+        return i == std::string::npos ? text.size() : i;
+    };
+    const size_t op_end = word_end(0);
+    const std::string op = text.substr(0, op_end);
+    if (op != "set" && op != "del") {
+        *error = "unknown command '" + op + "' (expected 'set KEY VALUE' or 'del KEY')";
+        return false;
+    }
+    if (op_end >= text.size()) {
+        *error = "missing key (expected '" + op + " KEY" + (op == "set" ? " VALUE'" : "'") + ")";
+        return false;
+    }
+    const size_t key_end = word_end(op_end + 1);
+    out->key = text.substr(op_end + 1, key_end - op_end - 1);
+    if (out->key.empty()) {
+        *error = "empty key";
+        return false;
+    }
+    if (op == "set") {
+        if (key_end >= text.size()) {
+            *error = "missing value (expected 'set KEY VALUE')";
+            return false;
+        }
+        out->op = Command::Op::Set;
+        out->value = text.substr(key_end + 1);
+    } else {
+        if (key_end != text.size()) {
+            *error = "'del' takes one key";
+            return false;
+        }
+        out->op = Command::Op::Del;
+        out->value.clear();
+    }
+    return true;
+}
+
+bool KvStore::apply(const Entry& e) {
+    applied_ = e.index;
+    if (e.type != EntryType::Command) return false;
+    if (e.client_id != 0) {
+        uint64_t& last = last_seq_[e.client_id];
+        if (e.seq <= last) return false;  // a retry of a request already applied
+        last = e.seq;
+    }
+    Command c;
+    std::string error;
+    if (!parse_command(e.data, &c, &error)) return false;
+    if (c.op == Command::Op::Set) {
+        data_[c.key] = c.value;
+    } else {
+        data_.erase(c.key);
+    }
+    for (unsigned char ch : e.data) fingerprint_ = (fingerprint_ ^ ch) * 1099511628211ULL;
+    fingerprint_ = (fingerprint_ ^ 0xff) * 1099511628211ULL;
+    return true;
+}
+
+const std::string* KvStore::get(const std::string& key) const {
+    auto it = data_.find(key);
+    return it == data_.end() ? nullptr : &it->second;
+}
+
+bool KvStore::applied_request(uint64_t client_id, uint64_t seq) const {
+    auto it = last_seq_.find(client_id);
+    return it != last_seq_.end() && seq <= it->second;
+}
+
+}  // namespace raftbook

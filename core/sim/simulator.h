@@ -1,0 +1,183 @@
+// A deterministic simulator of a whole Raft cluster.
+//
+// Everything that is I/O for a real node is modelled here, in virtual time, with one
+// seeded random source: a network with per-link latency and jitter, drops,
+// duplicates, reordering, partitions and one-way cuts; a disk on which a write takes
+// simulated time and a crash loses whatever was not yet durable; node crashes and
+// restarts; and clients that propose commands and record what happened to each.
+//
+// The simulator is one event queue ordered by (virtual time, sequence number). Each
+// step() pops one event and applies it; afterwards the node it touched is drained of
+// its Ready (messages into the network, entries onto the disk, committed entries into
+// its state machine) and the Checker re-checks the safety properties incrementally.
+// Same seed + same inputs => same events in the same order => same trace hash. This
+// is what the tests, the playground and `raftbook sim` all rely on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../kv_store.h"
+#include "../raft.h"
+#include "checker.h"
+#include "rng.h"
+
+namespace raftbook {
+
+using TimeMs = int64_t;
+
+struct NetworkConfig {
+    TimeMs latency_min_ms = 10;  // one-way latency is uniform in [min, max] (jitter)
+    TimeMs latency_max_ms = 30;
+    double drop = 0.0;           // probability that a message is lost
+    double duplicate = 0.0;      // probability that a message is delivered twice
+    double reorder = 0.0;        // probability that a message is held back by extra delay
+    TimeMs disk_min_ms = 1;      // a write becomes durable after [min, max] ms
+    TimeMs disk_max_ms = 3;
+};
+
+struct SimConfig {
+    int nodes = 3;                 // 1..9
+    uint64_t seed = 1;
+    NetworkConfig net;
+    TimeMs tick_ms = 50;           // one Raft tick of logical time
+    int election_tick = 10;        // election timeout 500..1000 ms with tick_ms = 50
+    int heartbeat_tick = 2;        // heartbeat every 100 ms
+    bool pre_vote = true;
+    bool check_quorum = true;
+    bool check = true;             // run the safety checker after every event
+};
+
+// One client operation, as the simulator's clients saw it (a Jepsen-style record).
+struct ClientOp {
+    uint64_t id = 0;               // request id returned by propose()
+    uint64_t client_id = 0;
+    uint64_t seq = 0;
+    std::string command;
+    TimeMs invoke_ms = 0;
+    TimeMs complete_ms = -1;       // -1 while pending
+    enum class Outcome { Pending, Ok, Fail, Unknown } outcome = Outcome::Pending;
+    Index index = 0;               // log index once the leader accepted it
+    NodeId leader = kNoNode;       // node that accepted it
+};
+
+// A message in flight, as the network holds it.
+struct InFlight {
+    Message msg;
+    TimeMs sent_ms = 0;
+    TimeMs arrives_ms = 0;
+    uint64_t id = 0;
+};
+
+struct SimStats {
+    uint64_t events = 0;
+    uint64_t messages_sent = 0;
+    uint64_t messages_delivered = 0;
+    uint64_t messages_dropped = 0;
+    uint64_t elections = 0;        // times a node became leader
+    uint64_t proposals = 0;
+    uint64_t acked = 0;            // client operations that completed Ok
+    std::map<MessageType, uint64_t> sent_by_type;
+};
+
+class Simulator {
+public:
+    explicit Simulator(const SimConfig& config);
+    ~Simulator();
+
+    // --- Time ---
+    bool step();                   // runs one event; false when nothing is scheduled
+    void advance(TimeMs ms);       // runs every event up to now + ms
+    // Runs until pred() holds or `limit_ms` of virtual time passed; returns pred().
+    bool run_until(const std::function<bool()>& pred, TimeMs limit_ms);
+    TimeMs now() const { return now_; }
+
+    // --- Clients ---
+    // Submits a command from a fresh client request. It goes to the node the client
+    // believes leads; a client that is redirected or times out retries with the same
+    // sequence number, so the command applies at most once. Returns the request id.
+    uint64_t propose(const std::string& command);
+    // Proposes directly at `node` (scenario scripts); returns 0 if it is not leader.
+    uint64_t propose_at(NodeId node, const std::string& command);
+    // A steady stream of random `set`/`del` commands, `per_second` of them on average.
+    void set_client_rate(double per_second);
+    const std::vector<ClientOp>& client_ops() const { return ops_; }
+
+    // --- Faults ---
+    void crash(NodeId n);          // volatile state lost, durable state kept
+    void restart(NodeId n);
+    bool is_up(NodeId n) const;
+    // Splits the cluster: nodes in different groups cannot talk; nodes in no group
+    // form one more group together.
+    void partition(const std::vector<std::vector<NodeId>>& groups);
+    void cut(NodeId from, NodeId to);     // one-way: from's messages to `to` are lost
+    void restore(NodeId from, NodeId to);
+    void heal();                          // every link restored, partitions lifted
+    bool link_up(NodeId from, NodeId to) const;
+    void set_network(const NetworkConfig& net);
+    const NetworkConfig& network() const { return cfg_.net; }
+    // Test-only rule switches (see faults.h); survive crash and restart.
+    bool set_fault(NodeId n, const std::string& name, bool on);
+    // Before the first step only: gives node n a durable log with these entry terms
+    // (commands "set kI I") and current term = the last of them (or `term` if higher).
+    void preload_log(NodeId n, const std::vector<Term>& terms, Term term = 0);
+
+    // --- Inspection ---
+    int size() const { return cfg_.nodes; }
+    const SimConfig& config() const { return cfg_; }
+    const Raft* node(NodeId n) const;      // nullptr while crashed
+    const KvStore* kv(NodeId n) const;     // nullptr while crashed
+    std::optional<NodeId> leader() const;  // the up leader with the highest term
+    const std::vector<InFlight>& in_flight() const;  // sorted by arrival
+    const Checker& checker() const { return checker_; }
+    const SimStats& stats() const { return stats_; }
+    uint64_t trace_hash() const { return trace_hash_; }
+    // A short line per processed event, when tracing is on (for debugging a seed).
+    void set_trace(std::function<void(const std::string&)> sink) { trace_sink_ = std::move(sink); }
+
+private:
+    struct Event;
+    struct NodeHost;
+    struct EventOrder {
+        bool operator()(const Event* a, const Event* b) const;
+    };
+
+    void schedule(Event* e);
+    void apply_event(const Event& e);
+    void drain(NodeId n);
+    void send_message(const Message& m);
+    void on_disk_done(NodeId n, uint64_t write_id);
+    void client_try(uint64_t op_id);
+    void client_outcome(uint64_t op_id, ClientOp::Outcome o);
+    void schedule_workload();
+    void trace(const std::string& what);
+    NodeHost& host(NodeId n);
+    const NodeHost& host(NodeId n) const;
+    RaftConfig raft_config(NodeId n) const;
+
+    SimConfig cfg_;
+    Rng rng_;
+    TimeMs now_ = 0;
+    uint64_t next_seq_ = 0;
+    std::priority_queue<Event*, std::vector<Event*>, EventOrder> queue_;
+    std::vector<std::unique_ptr<NodeHost>> hosts_;
+    std::set<std::pair<NodeId, NodeId>> cut_links_;
+    std::vector<ClientOp> ops_;
+    double client_rate_ = 0;
+    uint64_t workload_generation_ = 0;
+    Checker checker_;
+    SimStats stats_;
+    uint64_t trace_hash_ = 1469598103934665603ULL;
+    std::function<void(const std::string&)> trace_sink_;
+    mutable std::vector<InFlight> in_flight_cache_;
+    mutable bool in_flight_dirty_ = true;
+};
+
+}  // namespace raftbook
