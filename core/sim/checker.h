@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,9 +67,10 @@ private:
         NodeId first_holder;
     };
     std::map<Term, NodeId> leaders_;
-    std::unordered_map<uint64_t, Recorded> appended_;  // key: index * 2^20 ^ term (see .cpp)
+    std::unordered_map<uint64_t, Recorded> appended_;  // keyed by (index, term), see slot_key
     std::unordered_map<NodeId, Index> checked_commit_;
     std::vector<Entry> committed_;
+    std::set<Index> acked_;  // indexes whose client was told "ok"
     std::vector<Violation> violations_;
     uint64_t event_ = 0;
     int64_t time_ms_ = 0;

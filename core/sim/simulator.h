@@ -38,7 +38,7 @@ struct NetworkConfig {
     TimeMs latency_max_ms = 30;
     double drop = 0.0;           // probability that a message is lost
     double duplicate = 0.0;      // probability that a message is delivered twice
-    double reorder = 0.0;        // probability that a message is held back by extra delay
+    double reorder = 0.0;        // probability that a message is held back, letting later ones overtake
     TimeMs disk_min_ms = 1;      // a write becomes durable after [min, max] ms
     TimeMs disk_max_ms = 3;
 };
@@ -52,6 +52,7 @@ struct SimConfig {
     int heartbeat_tick = 2;        // heartbeat every 100 ms
     bool pre_vote = true;
     bool check_quorum = true;
+    size_t max_append_bytes = 64 * 1024;  // 1 = one entry per AppendEntries, as in the paper
     bool check = true;             // run the safety checker after every event
 };
 
@@ -66,6 +67,7 @@ struct ClientOp {
     enum class Outcome { Pending, Ok, Fail, Unknown } outcome = Outcome::Pending;
     Index index = 0;               // log index once the leader accepted it
     NodeId leader = kNoNode;       // node that accepted it
+    int tries = 0;                 // how often the client sent it
 };
 
 // A message in flight, as the network holds it.
@@ -100,9 +102,10 @@ public:
     TimeMs now() const { return now_; }
 
     // --- Clients ---
-    // Submits a command from a fresh client request. It goes to the node the client
-    // believes leads; a client that is redirected or times out retries with the same
-    // sequence number, so the command applies at most once. Returns the request id.
+    // Submits a command from a fresh client request. Clients sit outside the simulated
+    // network and reach the current leader directly (an oracle stands in for redirects);
+    // a request not answered in time is retried with the same client id and sequence
+    // number, so the command applies at most once. Returns the request id.
     uint64_t propose(const std::string& command);
     // Proposes directly at `node` (scenario scripts); returns 0 if it is not leader.
     uint64_t propose_at(NodeId node, const std::string& command);
@@ -111,6 +114,7 @@ public:
     const std::vector<ClientOp>& client_ops() const { return ops_; }
 
     // --- Faults ---
+    bool campaign(NodeId n);       // node n starts an election now; false if it is down
     void crash(NodeId n);          // volatile state lost, durable state kept
     void restart(NodeId n);
     bool is_up(NodeId n) const;
@@ -139,45 +143,74 @@ public:
     const Checker& checker() const { return checker_; }
     const SimStats& stats() const { return stats_; }
     uint64_t trace_hash() const { return trace_hash_; }
-    // A short line per processed event, when tracing is on (for debugging a seed).
+    // A short line per delivered message, when tracing is on (for debugging a seed).
     void set_trace(std::function<void(const std::string&)> sink) { trace_sink_ = std::move(sink); }
+    // Called for every message a node sends, before the network decides its fate.
+    void set_send_observer(std::function<void(const Message&)> f) { send_observer_ = std::move(f); }
 
 private:
-    struct Event;
-    struct NodeHost;
-    struct EventOrder {
-        bool operator()(const Event* a, const Event* b) const;
+    enum class EventKind : uint8_t { Deliver, Tick, DiskDone, ClientTry, ClientTimeout, Workload, Flush };
+    struct Event {
+        TimeMs time = 0;
+        uint64_t seq = 0;          // tie-break: events at one instant run in schedule order
+        EventKind kind = EventKind::Tick;
+        NodeId node = kNoNode;
+        uint64_t id = 0;           // message id, write id, client op id or generation
+        uint64_t incarnation = 0;  // ticks and disk writes of a crashed incarnation are void
+        TimeMs sent_ms = 0;
+        Message msg;
+        bool live = false;
     };
+    struct QueueKey {
+        TimeMs time;
+        uint64_t seq;
+        uint32_t slot;
+        bool operator>(const QueueKey& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+    };
+    struct NodeHost;
 
-    void schedule(Event* e);
-    void apply_event(const Event& e);
+    Event& new_event(EventKind kind, TimeMs at, NodeId node);
+    void run_event(Event& e);
+    void deliver(Event& e);
     void drain(NodeId n);
     void send_message(const Message& m);
+    void schedule_delivery(const Message& m, TimeMs arrives);
+    void schedule_tick(NodeId n, TimeMs at);
+    void queue_write(NodeHost& h, std::optional<HardState> hs, std::vector<Entry> entries,
+                     std::vector<Message> after);
     void on_disk_done(NodeId n, uint64_t write_id);
+    void start_node(NodeId n);
     void client_try(uint64_t op_id);
-    void client_outcome(uint64_t op_id, ClientOp::Outcome o);
-    void schedule_workload();
-    void trace(const std::string& what);
-    NodeHost& host(NodeId n);
-    const NodeHost& host(NodeId n) const;
+    void client_complete(ClientOp& op, ClientOp::Outcome o);
+    void workload_propose();
+    void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
+    NodeHost& host(NodeId n) { return *hosts_[n - 1]; }
+    const NodeHost& host(NodeId n) const { return *hosts_[n - 1]; }
 
     SimConfig cfg_;
     Rng rng_;
     TimeMs now_ = 0;
     uint64_t next_seq_ = 0;
-    std::priority_queue<Event*, std::vector<Event*>, EventOrder> queue_;
+    uint64_t next_message_id_ = 0;
+    std::vector<Event> slots_;
+    std::vector<uint32_t> free_slots_;
+    std::priority_queue<QueueKey, std::vector<QueueKey>, std::greater<QueueKey>> queue_;
     std::vector<std::unique_ptr<NodeHost>> hosts_;
+    std::vector<int> group_;                       // partition group per node (index n-1)
     std::set<std::pair<NodeId, NodeId>> cut_links_;
-    std::vector<ClientOp> ops_;
+    std::vector<TimeMs> link_clock_;               // last arrival per (from, to): FIFO links
+    std::vector<ClientOp> ops_;                    // op id i at [i-1]
+    std::map<uint64_t, uint64_t> pending_by_client_;  // client id -> op id
     double client_rate_ = 0;
     uint64_t workload_generation_ = 0;
+    uint64_t workload_count_ = 0;
     Checker checker_;
     SimStats stats_;
     uint64_t trace_hash_ = 1469598103934665603ULL;
     std::function<void(const std::string&)> trace_sink_;
+    std::function<void(const Message&)> send_observer_;
     mutable std::vector<InFlight> in_flight_cache_;
-    mutable bool in_flight_dirty_ = true;
 };
 
 }  // namespace raftbook

@@ -1,0 +1,93 @@
+// Scenario scripts: a lesson, a regression test or a failing seed as one small text
+// file, read by the Catch2 tests, the playground's guided scenarios and `raftbook sim`.
+//
+// One action a line; `#` starts a comment. A header of settings comes first, then
+// actions, which run in order against one Simulator:
+//
+//   title Follower behind                 a name for the playground's menu
+//   nodes 5                               settings: cluster size (1..9)
+//   seed 42                                          random seed
+//   network latency=10..30 drop=0.1 duplicate=0 reorder=0 disk=1..3
+//   preload 3 terms 1,1,1,2,2             node 3 starts with this log (entry terms)
+//   term 3 5                              ...and with current term 5
+//   max_append_bytes 1                    cap AppendEntries (1: one entry each)
+//
+//   say Watch node 3 catch up.            narration, shown by the playground
+//   advance 500ms                         run virtual time (ms or s)
+//   wait leader [within 5s]               run until some node leads
+//   wait commit N >= I [within 5s]        run until node N's commit index reaches I
+//   wait match L F >= I [within 5s]       run until leader L knows follower F holds I
+//   campaign N                            node N starts an election now
+//   propose set x 5                       a client request to the current leader
+//   propose 1 set x 5                     a request to node 1 directly (must lead)
+//   crash 2 / restart 2
+//   partition 1,2 | 3,4,5                 groups that can't reach each other
+//   cut 1->2 / cut 1-2                    one-way / both ways; restore likewise
+//   heal                                  every link back
+//   net drop=0.2                          change the network (same keys as above)
+//   fault 3 skip_prev_log_check [on|off]  a test-only rule switch (faults.h)
+//   expect leader 1 | expect leader any | expect leader none
+//   expect role 2 follower / expect role 2 not leader
+//   expect term 2 >= 3
+//   expect log 3 = 1..10                  node 3's log holds exactly indexes 1..10
+//   expect log 3 terms 1,1,1,2,2          ...with exactly these terms
+//   expect commit 1 >= 4                  also <=, =, >, <
+//   expect kv 1 x = 5 / expect kv 1 x missing
+//   expect safe                           the checker found no violation
+//   expect violation Log Matching         the checker found this one
+//   expect same logs                      every up node's log is identical
+//
+// Node numbers are 1..nodes. Every error names the line.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simulator.h"
+
+namespace raftbook {
+
+struct ScenarioAction {
+    int line = 0;           // 1-based line in the script
+    std::string verb;       // first word: "propose", "expect", ...
+    std::string args;       // the rest of the line, trimmed
+    std::string text() const { return args.empty() ? verb : verb + " " + args; }
+};
+
+struct Scenario {
+    std::string title;
+    SimConfig config;
+    struct Preload {
+        NodeId node;
+        std::vector<Term> terms;
+        Term term;
+    };
+    std::vector<Preload> preloads;
+    std::vector<ScenarioAction> actions;
+};
+
+// Parses a whole script. Returns false with "line N: what is wrong" in *error.
+bool parse_scenario(const std::string& text, Scenario* out, std::string* error);
+// Parses one action line (for a playground console); false with *error when invalid.
+bool parse_action(const std::string& line, ScenarioAction* out, std::string* error);
+
+// A simulator set up as the scenario's header says (size, seed, network, preloads).
+std::unique_ptr<Simulator> make_simulator(const Scenario& s);
+
+struct ActionResult {
+    bool ok = true;
+    std::string message;  // for `say`, the narration; for a failure, what went wrong
+};
+// Runs one action. `expect` that does not hold, or a bad argument, gives ok = false.
+ActionResult run_action(Simulator& sim, const ScenarioAction& a);
+
+struct ScenarioResult {
+    bool ok = true;
+    int failed_line = 0;
+    std::string message;
+};
+// Runs every action in order, stopping at the first that fails.
+ScenarioResult run_scenario(Simulator& sim, const Scenario& s);
+
+}  // namespace raftbook
