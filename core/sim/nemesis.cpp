@@ -1,47 +1,64 @@
 #include "nemesis.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace raftbook {
 
-void run_with_nemesis(Simulator& sim, const NemesisConfig& nemesis, TimeMs duration, uint64_t seed) {
-    Rng rng(seed ^ 0x6E656D65736973ULL);
-    const TimeMs end = sim.now() + duration;
-    const TimeMs never = end + 1;
-    TimeMs next_partition = nemesis.partition_every > 0 ? sim.now() + nemesis.partition_every : never;
-    TimeMs next_crash = nemesis.crash_every > 0 ? sim.now() + nemesis.crash_every : never;
-    TimeMs heal_at = never, restart_at = never;
-    NodeId crashed = kNoNode;
-    const int n = sim.size();
+namespace {
+constexpr TimeMs kNever = std::numeric_limits<TimeMs>::max();
+}
+
+Nemesis::Nemesis(Simulator& sim, const NemesisConfig& config, uint64_t seed)
+    : sim_(sim), cfg_(config), rng_(seed ^ 0x6E656D65736973ULL) {
+    next_partition_ = cfg_.partition_every > 0 ? sim.now() + cfg_.partition_every : kNever;
+    next_crash_ = cfg_.crash_every > 0 ? sim.now() + cfg_.crash_every : kNever;
+    heal_at_ = restart_at_ = kNever;
+}
+
+void Nemesis::run(TimeMs duration) {
+    const TimeMs end = sim_.now() + duration;
+    const int n = sim_.size();
     while (true) {
-        const TimeMs next = std::min({next_partition, next_crash, heal_at, restart_at, end});
-        sim.advance(next - sim.now());
-        if (next >= end) break;
-        if (next == heal_at) {
-            sim.heal();
-            heal_at = never;
-        } else if (next == restart_at) {
-            sim.restart(crashed);
-            restart_at = never;
-        } else if (next == next_partition) {
+        const TimeMs next = std::min({next_partition_, next_crash_, heal_at_, restart_at_});
+        if (next > end) break;
+        sim_.advance(next - sim_.now());
+        if (next == heal_at_) {
+            sim_.heal();
+            heal_at_ = kNever;
+        } else if (next == restart_at_) {
+            sim_.restart(crashed_);
+            restart_at_ = kNever;
+        } else if (next == next_partition_) {
             std::vector<NodeId> order;
             for (int i = 1; i <= n; i++) order.push_back(NodeId(i));
-            for (int i = n - 1; i > 0; i--) std::swap(order[size_t(i)], order[size_t(rng.range(0, i))]);
-            const size_t cut = size_t(rng.range(1, std::max(1, n - 1)));
-            sim.partition({std::vector<NodeId>(order.begin(), order.begin() + long(cut)),
-                           std::vector<NodeId>(order.begin() + long(cut), order.end())});
-            heal_at = next + nemesis.partition_every / 2;
-            next_partition = next + nemesis.partition_every;
-        } else if (next == next_crash) {
-            if (restart_at != never) sim.restart(crashed);
-            crashed = NodeId(rng.range(1, n));
-            sim.crash(crashed);
-            restart_at = next + nemesis.crash_every / 2;
-            next_crash = next + nemesis.crash_every;
+            for (int i = n - 1; i > 0; i--) std::swap(order[size_t(i)], order[size_t(rng_.range(0, i))]);
+            const long cut = long(rng_.range(1, std::max(1, n - 1)));
+            sim_.partition({std::vector<NodeId>(order.begin(), order.begin() + cut),
+                            std::vector<NodeId>(order.begin() + cut, order.end())});
+            heal_at_ = next + cfg_.partition_every / 2;
+            next_partition_ = next + cfg_.partition_every;
+        } else {
+            if (restart_at_ != kNever) sim_.restart(crashed_);
+            crashed_ = NodeId(rng_.range(1, n));
+            sim_.crash(crashed_);
+            restart_at_ = next + cfg_.crash_every / 2;
+            next_crash_ = next + cfg_.crash_every;
         }
     }
-    sim.heal();
-    for (int i = 1; i <= n; i++) sim.restart(NodeId(i));
+    sim_.advance(end - sim_.now());
+}
+
+void Nemesis::finish() {
+    sim_.heal();
+    for (int i = 1; i <= sim_.size(); i++) sim_.restart(NodeId(i));
+    heal_at_ = restart_at_ = kNever;
+}
+
+void run_with_nemesis(Simulator& sim, const NemesisConfig& nemesis, TimeMs duration, uint64_t seed) {
+    Nemesis n(sim, nemesis, seed);
+    n.run(duration);
+    n.finish();
 }
 
 }  // namespace raftbook

@@ -1,7 +1,7 @@
 // The nemesis: scheduled trouble for a simulated cluster. Every `partition_every` it
 // splits the nodes into two random sides (healed halfway to the next split); every
-// `crash_every` it crashes a random node (restarted halfway to the next crash). At
-// the end every link is healed and every node restarted, so that a test can then ask
+// `crash_every` it crashes a random node (restarted halfway to the next crash).
+// finish() heals every link and restarts every node, so that a test can then ask
 // whether the cluster recovers. Its choices come from its own seeded source, so a
 // run is as reproducible as the simulator itself.
 #pragma once
@@ -16,8 +16,21 @@ struct NemesisConfig {
     TimeMs crash_every = 0;      // 0: never
 };
 
-// Runs `sim` for `duration` ms of virtual time with the nemesis at work, then heals
-// the network and restarts every crashed node.
+class Nemesis {
+public:
+    Nemesis(Simulator& sim, const NemesisConfig& config, uint64_t seed);
+    void run(TimeMs duration);  // advances the simulator, acting on schedule
+    void finish();              // heals the network and restarts every crashed node
+
+private:
+    Simulator& sim_;
+    NemesisConfig cfg_;
+    Rng rng_;
+    TimeMs next_partition_, next_crash_, heal_at_, restart_at_;
+    NodeId crashed_ = kNoNode;
+};
+
+// Runs `sim` for `duration` ms with a nemesis at work, then finish().
 void run_with_nemesis(Simulator& sim, const NemesisConfig& nemesis, TimeMs duration, uint64_t seed);
 
 }  // namespace raftbook

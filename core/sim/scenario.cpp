@@ -41,8 +41,7 @@ double parse_probability(const std::string& s, const std::string& what) {
     return p;
 }
 
-// "500ms", "2s", "1.5s", or a bare number of milliseconds.
-TimeMs parse_duration(const std::string& s) {
+TimeMs duration_arg(const std::string& s) {
     std::string num = s;
     double scale = 1;
     if (s.size() > 2 && s.compare(s.size() - 2, 2, "ms") == 0) {
@@ -127,7 +126,7 @@ std::string log_terms(const Raft& r) {
 // Optional trailing "within 5s".
 TimeMs within(const std::vector<std::string>& w, size_t at, TimeMs dflt) {
     if (w.size() == at) return dflt;
-    if (w.size() == at + 2 && w[at] == "within") return parse_duration(w[at + 1]);
+    if (w.size() == at + 2 && w[at] == "within") return duration_arg(w[at + 1]);
     throw BadArg("unexpected '" + w[at] + "' (expected 'within DURATION' or nothing)");
 }
 
@@ -232,7 +231,7 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
     if (v == "say") return {true, a.args};
     if (v == "advance") {
         need(1, "advance DURATION");
-        sim.advance(parse_duration(w[0]));
+        sim.advance(duration_arg(w[0]));
         return {true, ""};
     }
     if (v == "wait") {
@@ -359,6 +358,15 @@ bool is_setting(const std::string& verb) {
 }
 
 }  // namespace
+
+bool parse_duration(const std::string& text, TimeMs* out) {
+    try {
+        *out = duration_arg(text);
+        return true;
+    } catch (const BadArg&) {
+        return false;
+    }
+}
 
 bool parse_action(const std::string& line, ScenarioAction* out, std::string* error) {
     const std::string t = trim(line.substr(0, line.find('#')));

@@ -72,6 +72,9 @@ bool parse_scenario(const std::string& text, Scenario* out, std::string* error);
 // Parses one action line (for a playground console); false with *error when invalid.
 bool parse_action(const std::string& line, ScenarioAction* out, std::string* error);
 
+// "500ms", "2s", "1.5s" or a bare number of milliseconds; false when malformed.
+bool parse_duration(const std::string& text, TimeMs* out);
+
 // A simulator set up as the scenario's header says (size, seed, network, preloads).
 std::unique_ptr<Simulator> make_simulator(const Scenario& s);
 

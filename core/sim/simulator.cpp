@@ -207,11 +207,11 @@ void Simulator::drain(NodeId n) {
         h.last_role = raft.role();
         h.last_term = raft.current_term();
         if (cfg_.check && !rd.entries.empty()) checker_.on_append(raft, rd.entries);
-        for (const Message& m : rd.messages) send_message(m);
+        for (Message& m : rd.messages) send_message(std::move(m));
         if (rd.hard_state || !rd.entries.empty() || !h.writes.empty()) {
             queue_write(h, std::move(rd.hard_state), std::move(rd.entries), std::move(rd.messages_after_persist));
         } else {
-            for (const Message& m : rd.messages_after_persist) send_message(m);  // nothing to wait for
+            for (Message& m : rd.messages_after_persist) send_message(std::move(m));  // nothing to wait for
         }
         if (cfg_.check) checker_.on_commit(raft);
         for (const Entry& e : rd.committed_entries) {
@@ -266,7 +266,7 @@ void Simulator::on_disk_done(NodeId n, uint64_t write_id) {
         h.durable_log.insert(h.durable_log.end(), w.entries.begin(), w.entries.end());
         h.raft->persisted(w.entries.back().index, w.entries.back().term);
     }
-    for (const Message& m : w.after) send_message(m);
+    for (Message& m : w.after) send_message(std::move(m));
     drain(n);
 }
 
@@ -379,9 +379,9 @@ bool Simulator::link_up(NodeId from, NodeId to) const {
     return group_[from - 1] == group_[to - 1] && !cut_links_.count({from, to});
 }
 
-void Simulator::send_message(const Message& m) {
+void Simulator::send_message(Message&& m) {
     stats_.messages_sent++;
-    stats_.sent_by_type[m.type]++;
+    stats_.sent_by_type[size_t(m.type)]++;
     if (send_observer_) send_observer_(m);
     if (!link_up(m.from, m.to) || rng_.chance(cfg_.net.drop)) {
         stats_.messages_dropped++;
@@ -396,15 +396,15 @@ void Simulator::send_message(const Message& m) {
     } else {
         link_clock = arrives;
     }
-    schedule_delivery(m, arrives);
-    if (rng_.chance(cfg_.net.duplicate)) schedule_delivery(m, arrives + rng_.range(0, cfg_.net.latency_max_ms));
+    if (rng_.chance(cfg_.net.duplicate)) schedule_delivery(Message(m), arrives + rng_.range(0, cfg_.net.latency_max_ms));
+    schedule_delivery(std::move(m), arrives);
 }
 
-void Simulator::schedule_delivery(const Message& m, TimeMs arrives) {
+void Simulator::schedule_delivery(Message&& m, TimeMs arrives) {
     Event& e = new_event(EventKind::Deliver, arrives, m.to);
     e.id = ++next_message_id_;
     e.sent_ms = now_;
-    e.msg = m;
+    e.msg = std::move(m);
 }
 
 void Simulator::deliver(Event& e) {

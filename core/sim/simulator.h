@@ -86,7 +86,7 @@ struct SimStats {
     uint64_t elections = 0;        // times a node became leader
     uint64_t proposals = 0;
     uint64_t acked = 0;            // client operations that completed Ok
-    std::map<MessageType, uint64_t> sent_by_type;
+    uint64_t sent_by_type[16] = {};  // indexed by MessageType
 };
 
 class Simulator {
@@ -173,8 +173,8 @@ private:
     void run_event(Event& e);
     void deliver(Event& e);
     void drain(NodeId n);
-    void send_message(const Message& m);
-    void schedule_delivery(const Message& m, TimeMs arrives);
+    void send_message(Message&& m);
+    void schedule_delivery(Message&& m, TimeMs arrives);
     void schedule_tick(NodeId n, TimeMs at);
     void queue_write(NodeHost& h, std::optional<HardState> hs, std::vector<Entry> entries,
                      std::vector<Message> after);

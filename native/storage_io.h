@@ -1,0 +1,52 @@
+// The few POSIX file operations durable storage is built from, each turning a failure
+// into a StorageError that names the path and the system's reason.
+//
+// Durability on Linux takes more than write(): data is durable after fdatasync() on the
+// file, and a new or renamed file's name is durable only after fsync() on its directory.
+// These helpers keep those steps short at the call sites in wal.cpp and storage.cpp,
+// along with the little-endian integers both on-disk formats are made of.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace raftbook {
+
+// An I/O failure of the data dir (disk full, permission denied, EIO). After a failed
+// write or sync the state of the files is unknown, so the node must stop; restarting
+// recovers from what is on disk.
+class StorageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Owns a file descriptor and closes it.
+class UniqueFd {
+public:
+    explicit UniqueFd(int fd = -1) : fd_(fd) {}
+    ~UniqueFd();
+    UniqueFd(UniqueFd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    UniqueFd& operator=(UniqueFd&& o) noexcept;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+void put_le(std::string* out, uint64_t v, int bytes);  // appends the low `bytes` bytes
+uint64_t get_le(const char* p, int bytes);
+
+std::string join_path(const std::string& dir, const std::string& name);
+void make_dirs(const std::string& path);                  // like mkdir -p
+UniqueFd open_file(const std::string& path, int flags);   // O_CLOEXEC added; mode 0644
+std::string read_file(const std::string& path);           // the whole file
+void write_all(int fd, const char* data, size_t size, const std::string& path);
+void sync_data(int fd, const std::string& path);          // fdatasync
+void sync_file(int fd, const std::string& path);          // fsync: data and metadata
+void sync_dir(const std::string& dir);                    // makes names in dir durable
+void truncate_file(int fd, size_t size, const std::string& path);
+void rename_file(const std::string& from, const std::string& to);
+
+}  // namespace raftbook
