@@ -1,43 +1,44 @@
 #include "kv_store.h"
 
+#include <algorithm>
+#include <string_view>
+
 namespace raftbook {
 
 bool parse_command(const std::string& text, Command* out, std::string* error) {
-    auto word_end = [&](size_t from) {
-        size_t i = text.find(' ', from);
-        return i == std::string::npos ? text.size() : i;
-    };
-    const size_t op_end = word_end(0);
-    const std::string op = text.substr(0, op_end);
+    const std::string_view t(text);
+    const size_t op_end = std::min(t.find(' '), t.size());
+    const std::string_view op = t.substr(0, op_end);
     if (op != "set" && op != "del") {
-        *error = "unknown command '" + op + "' (expected 'set KEY VALUE' or 'del KEY')";
+        *error = "unknown command '" + std::string(op) + "' (expected 'set KEY VALUE' or 'del KEY')";
         return false;
     }
-    if (op_end >= text.size()) {
-        *error = "missing key (expected '" + op + " KEY" + (op == "set" ? " VALUE'" : "'") + ")";
+    if (op_end >= t.size()) {
+        *error = "missing key (expected '" + std::string(op) + " KEY" + (op == "set" ? " VALUE'" : "'") + ")";
         return false;
     }
-    const size_t key_end = word_end(op_end + 1);
-    out->key = text.substr(op_end + 1, key_end - op_end - 1);
-    if (out->key.empty()) {
+    const size_t key_end = std::min(t.find(' ', op_end + 1), t.size());
+    const std::string_view key = t.substr(op_end + 1, key_end - op_end - 1);
+    if (key.empty()) {
         *error = "empty key";
         return false;
     }
     if (op == "set") {
-        if (key_end >= text.size()) {
+        if (key_end >= t.size()) {
             *error = "missing value (expected 'set KEY VALUE')";
             return false;
         }
         out->op = Command::Op::Set;
-        out->value = text.substr(key_end + 1);
+        out->value.assign(t.substr(key_end + 1));
     } else {
-        if (key_end != text.size()) {
+        if (key_end != t.size()) {
             *error = "'del' takes one key";
             return false;
         }
         out->op = Command::Op::Del;
         out->value.clear();
     }
+    out->key.assign(key);
     return true;
 }
 
@@ -53,12 +54,11 @@ bool KvStore::apply(const Entry& e) {
     std::string error;
     if (!parse_command(e.data, &c, &error)) return false;
     if (c.op == Command::Op::Set) {
-        data_[c.key] = c.value;
+        data_[c.key] = std::move(c.value);
     } else {
         data_.erase(c.key);
     }
-    for (unsigned char ch : e.data) fingerprint_ = (fingerprint_ ^ ch) * 1099511628211ULL;
-    fingerprint_ = (fingerprint_ ^ 0xff) * 1099511628211ULL;
+    fingerprint_ = (fingerprint_ ^ std::hash<std::string>()(e.data)) * 1099511628211ULL;
     return true;
 }
 

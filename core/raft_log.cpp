@@ -22,6 +22,7 @@ std::vector<Entry> RaftLog::slice(Index lo, Index hi, size_t max_bytes) const {
     std::vector<Entry> out;
     lo = std::max(lo, first_index());
     hi = std::min(hi, last_index());
+    if (lo <= hi) out.reserve(std::min<size_t>(hi - lo + 1, 1024));
     size_t bytes = 0;
     for (Index i = lo; i <= hi; i++) {
         const Entry& e = at(i);

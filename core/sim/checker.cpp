@@ -11,7 +11,7 @@ namespace {
 uint64_t entry_hash(const Entry& e) {
     uint64_t h = 1469598103934665603ULL;
     auto mix = [&h](uint64_t x) { h = (h ^ x) * 1099511628211ULL; };
-    for (unsigned char c : e.data) mix(c);
+    mix(std::hash<std::string>()(e.data));
     mix(uint64_t(e.type));
     mix(e.client_id);
     mix(e.seq);

@@ -1,0 +1,459 @@
+// Reading JSON settings for the simulator and writing its state as JSON.
+//
+// Readers are strict: every key must be known and every value in range, and a
+// mistake throws std::invalid_argument naming the key, what it holds and what it
+// should hold. Writers build one nlohmann::json tree and dump it; invalid UTF-8 in a
+// command is replaced rather than thrown on, since a view must always be printable.
+#include "sim_json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "../codec.h"
+
+namespace raftbook {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr TimeMs kMaxDelayMs = 60000;  // latency and disk delays up to a minute
+constexpr int kMaxTicks = 1000;
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+
+json parse(const std::string& text, const std::string& what) {
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        const std::string msg = e.what();
+        const size_t end = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
+        bad(what + " is not valid JSON: " + (end == std::string::npos ? msg : msg.substr(end + 2)));
+    }
+}
+
+json parse_object(const std::string& text, const std::string& what) {
+    json j = parse(text, what);
+    if (!j.is_object()) bad(what + " must be a JSON object, not " + j.dump());
+    return j;
+}
+
+std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// A number from JavaScript as a person would write it: 7, not 7.0.
+std::string number_text(double x) {
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+    return x == std::floor(x) && std::fabs(x) < 1e15 ? std::to_string(int64_t(x)) : json(x).dump();
+}
+
+// A whole number in [lo, hi]; JSON integers and integral floats (1e3) are accepted.
+uint64_t whole(const json& v, const std::string& key, uint64_t lo, uint64_t hi) {
+    const std::string range = " (" + std::to_string(lo) + ".." + std::to_string(hi) + ")";
+    if (v.is_number_unsigned()) {
+        const uint64_t x = v.get<uint64_t>();
+        if (x >= lo && x <= hi) return x;
+    } else if (v.is_number_float()) {
+        const double x = v.get<double>();
+        if (x == std::floor(x) && x >= double(lo) && x <= double(hi)) return uint64_t(x);
+    } else if (!v.is_number_integer()) {
+        bad(key + " must be a whole number" + range + ", not " + shown(v));
+    }
+    bad(key + " must be a whole number in" + range + ", not " + shown(v));
+}
+
+double probability(const json& v, const std::string& key) {
+    if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
+        bad(key + " must be a probability from 0 to 1, not " + shown(v));
+    return v.get<double>();
+}
+
+bool boolean(const json& v, const std::string& key) {
+    if (!v.is_boolean()) bad(key + " must be true or false, not " + shown(v));
+    return v.get<bool>();
+}
+
+// [min, max] in milliseconds, or one number for both.
+std::pair<TimeMs, TimeMs> delay_range(const json& v, const std::string& key) {
+    if (v.is_array()) {
+        if (v.size() != 2) bad(key + " must be [min, max] in ms, not " + shown(v));
+        const TimeMs lo = TimeMs(whole(v[0], key + "[0]", 0, kMaxDelayMs));
+        const TimeMs hi = TimeMs(whole(v[1], key + "[1]", 0, kMaxDelayMs));
+        if (hi < lo) bad(key + " must be [min, max] with min <= max, not " + shown(v));
+        return {lo, hi};
+    }
+    const TimeMs x = TimeMs(whole(v, key, 0, kMaxDelayMs));
+    return {x, x};
+}
+
+// Applies one network key; false when `key` is not a network setting.
+bool apply_network_key(NetworkConfig* net, const std::string& key, const json& v) {
+    if (key == "drop") {
+        net->drop = probability(v, key);
+    } else if (key == "duplicate") {
+        net->duplicate = probability(v, key);
+    } else if (key == "reorder") {
+        net->reorder = probability(v, key);
+    } else if (key == "latency_ms") {
+        std::tie(net->latency_min_ms, net->latency_max_ms) = delay_range(v, key);
+    } else if (key == "disk_ms") {
+        std::tie(net->disk_min_ms, net->disk_max_ms) = delay_range(v, key);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+const char* const kNetworkKeys = "drop, duplicate, reorder, latency_ms, disk_ms";
+
+json network_json(const NetworkConfig& n) {
+    return {{"drop", n.drop},
+            {"duplicate", n.duplicate},
+            {"reorder", n.reorder},
+            {"latency_ms", {n.latency_min_ms, n.latency_max_ms}},
+            {"disk_ms", {n.disk_min_ms, n.disk_max_ms}}};
+}
+
+json config_json(const SimConfig& c) {
+    json j = {{"nodes", c.nodes},
+              {"seed", std::to_string(c.seed)},
+              {"tick_ms", c.tick_ms},
+              {"election_tick", c.election_tick},
+              {"heartbeat_tick", c.heartbeat_tick},
+              {"pre_vote", c.pre_vote},
+              {"check_quorum", c.check_quorum},
+              {"max_append_bytes", c.max_append_bytes},
+              {"check", c.check}};
+    j.update(network_json(c.net));
+    return j;
+}
+
+uint64_t seed_value(const json& v) {
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
+            bad("seed must be a whole number or a string of decimal digits, not " + shown(v));
+        try {
+            return std::stoull(s);
+        } catch (const std::out_of_range&) {
+            bad("seed " + s + " does not fit in 64 bits");
+        }
+    }
+    return whole(v, "seed", 0, UINT64_MAX);
+}
+
+json entry_json(const Entry& e) {
+    return {{"index", e.index},
+            {"term", e.term},
+            {"type", e.type == EntryType::NoOp ? "NoOp" : "Command"},
+            {"command", e.data}};
+}
+
+json node_json(const Simulator& sim, NodeId id, const StateView& view) {
+    const Raft* r = sim.node(id);
+    if (!r) return {{"id", id}, {"up", false}};
+    const RaftLog& log = r->log();
+    json j = {{"id", id},
+              {"up", true},
+              {"role", role_name(r->role())},
+              {"term", r->current_term()},
+              {"voted_for", r->voted_for()},
+              {"leader", r->leader_id()},
+              {"commit_index", r->commit_index()},
+              {"applied_index", r->last_applied()},
+              {"persisted_index", log.persisted_index()},
+              {"election_elapsed", r->election_elapsed()},
+              {"election_timeout", r->randomized_election_timeout()},
+              {"log_first_index", log.first_index()},
+              {"log_last_index", log.last_index()}};
+    json entries = json::array();
+    const Index lo = std::max(view.log_from, log.first_index());
+    const Index hi = std::min(view.log_to, log.last_index());
+    for (Index i = lo; i <= hi; i++) entries.push_back(entry_json(log.at(i)));
+    j["log"] = std::move(entries);
+    j["kv"] = sim.kv(id)->data();
+    json faults = json::array();
+    for (const std::string& name : Faults::names())
+        if (r->faults.get(name)) faults.push_back(name);
+    j["faults"] = std::move(faults);
+    if (r->role() == Role::Leader) {
+        json progress = json::array();
+        for (NodeId peer : r->peers()) {
+            const Progress* p = r->progress(peer);
+            if (peer == id || !p) continue;
+            progress.push_back({{"peer", peer},
+                                {"match_index", p->match_index},
+                                {"next_index", p->next_index},
+                                {"state", p->state == Progress::State::Probe ? "probe" : "replicate"}});
+        }
+        j["progress"] = std::move(progress);
+    }
+    return j;
+}
+
+// The fields a reader of a message wants first, flat, plus a one-line summary.
+json in_flight_json(const InFlight& f) {
+    const Message& m = f.msg;
+    json j = {{"id", f.id},
+              {"from", m.from},
+              {"to", m.to},
+              {"type", message_type_name(m.type)},
+              {"term", m.term},
+              {"sent_ms", f.sent_ms},
+              {"arrives_ms", f.arrives_ms}};
+    std::string s;
+    const auto num = [](uint64_t x) { return std::to_string(x); };
+    switch (m.type) {
+        case MessageType::Vote:
+        case MessageType::PreVote:
+            j["last_index"] = m.index;
+            j["last_term"] = m.log_term;
+            s = std::string(m.type == MessageType::PreVote ? "pre-vote" : "vote") + " request for term " +
+                num(m.term) + ", last log (" + num(m.index) + ", " + num(m.log_term) + ")";
+            break;
+        case MessageType::VoteResp:
+        case MessageType::PreVoteResp:
+            j["granted"] = !m.reject;
+            s = std::string(m.type == MessageType::PreVoteResp ? "pre-vote " : "vote ") +
+                (m.reject ? "rejected" : "granted") + " in term " + num(m.term);
+            break;
+        case MessageType::Append:
+            j["prev_index"] = m.index;
+            j["prev_term"] = m.log_term;
+            j["entries"] = m.entries.size();
+            j["commit"] = m.commit;
+            s = "prev (" + num(m.index) + ", " + num(m.log_term) + "), " +
+                (m.entries.empty() ? std::string("no entries")
+                                   : "entries " + num(m.entries.front().index) + ".." + num(m.entries.back().index)) +
+                ", commit " + num(m.commit);
+            break;
+        case MessageType::AppendResp:
+            j["success"] = !m.reject;
+            j["index"] = m.index;
+            if (m.reject) {
+                j["hint_index"] = m.hint_index;
+                j["hint_term"] = m.hint_term;
+                s = "rejects prev index " + num(m.index) + ", hint (" + num(m.hint_index) + ", " + num(m.hint_term) + ")";
+            } else {
+                s = "matches up to " + num(m.index);
+            }
+            break;
+        case MessageType::Heartbeat:
+            j["commit"] = m.commit;
+            s = "heartbeat, commit " + num(m.commit);
+            break;
+        case MessageType::HeartbeatResp:
+            s = "heartbeat answered";
+            break;
+        default:
+            break;
+    }
+    j["summary"] = s;
+    return j;
+}
+
+const char* outcome_name(ClientOp::Outcome o) {
+    switch (o) {
+        case ClientOp::Outcome::Pending: return "pending";
+        case ClientOp::Outcome::Ok: return "ok";
+        case ClientOp::Outcome::Fail: return "fail";
+        case ClientOp::Outcome::Unknown: return "unknown";
+    }
+    return "?";
+}
+
+json stats_json(const Simulator& sim) {
+    const SimStats& s = sim.stats();
+    json by_type = json::object();
+    for (size_t t = 0; t < std::size(s.sent_by_type); t++)
+        if (s.sent_by_type[t] > 0) by_type[message_type_name(MessageType(t))] = s.sent_by_type[t];
+    return {{"events", s.events},
+            {"messages_sent", s.messages_sent},
+            {"messages_delivered", s.messages_delivered},
+            {"messages_dropped", s.messages_dropped},
+            {"elections", s.elections},
+            {"proposals", s.proposals},
+            {"acked", s.acked},
+            {"committed", sim.checker().committed().size()},
+            {"sent_by_type", std::move(by_type)}};
+}
+
+}  // namespace
+
+SimConfig sim_config_from_json(const std::string& text) {
+    const json j = parse_object(text, "the simulation config");
+    SimConfig c;
+    for (const auto& [key, v] : j.items()) {
+        if (apply_network_key(&c.net, key, v)) continue;
+        if (key == "nodes") {
+            c.nodes = int(whole(v, key, 1, 9));
+        } else if (key == "seed") {
+            c.seed = seed_value(v);
+        } else if (key == "tick_ms") {
+            c.tick_ms = TimeMs(whole(v, key, 1, kMaxDelayMs));
+        } else if (key == "election_tick") {
+            c.election_tick = int(whole(v, key, 2, kMaxTicks));
+        } else if (key == "heartbeat_tick") {
+            c.heartbeat_tick = int(whole(v, key, 1, kMaxTicks));
+        } else if (key == "pre_vote") {
+            c.pre_vote = boolean(v, key);
+        } else if (key == "check_quorum") {
+            c.check_quorum = boolean(v, key);
+        } else if (key == "max_append_bytes") {
+            c.max_append_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
+        } else if (key == "check") {
+            c.check = boolean(v, key);
+        } else {
+            bad("unknown config key '" + key + "' (nodes, seed, tick_ms, election_tick, heartbeat_tick, pre_vote, " +
+                "check_quorum, max_append_bytes, check, " + kNetworkKeys + ")");
+        }
+    }
+    if (c.heartbeat_tick >= c.election_tick)
+        bad("heartbeat_tick (" + std::to_string(c.heartbeat_tick) + ") must be below election_tick (" +
+            std::to_string(c.election_tick) + ")");
+    return c;
+}
+
+NetworkConfig network_from_json(const std::string& text, const NetworkConfig& base) {
+    const json j = parse_object(text, "the network settings");
+    NetworkConfig net = base;
+    for (const auto& [key, v] : j.items())
+        if (!apply_network_key(&net, key, v)) bad("unknown network setting '" + key + "' (" + kNetworkKeys + ")");
+    return net;
+}
+
+std::vector<std::vector<NodeId>> groups_from_json(const std::string& text, int nodes) {
+    const json j = parse(text, "the partition");
+    const std::string usage = "the partition must be a list of groups of node ids, like [[1, 2], [3, 4, 5]]";
+    if (!j.is_array()) bad(usage + ", not " + shown(j));
+    std::vector<std::vector<NodeId>> groups;
+    std::vector<bool> placed(size_t(nodes) + 1, false);
+    for (const json& g : j) {
+        if (!g.is_array()) bad(usage + "; " + shown(g) + " is not a list");
+        groups.emplace_back();
+        for (const json& n : g) {
+            const NodeId id = whole(n, "a node id", 1, uint64_t(nodes));
+            if (placed[id]) bad("node " + std::to_string(id) + " is in two groups of the partition");
+            placed[id] = true;
+            groups.back().push_back(id);
+        }
+    }
+    return groups;
+}
+
+NodeId checked_node(double id, int nodes) {
+    if (!(id >= 1 && id <= nodes && id == std::floor(id)))
+        bad("no node " + number_text(id) + ": nodes are numbered 1.." + std::to_string(nodes));
+    return NodeId(id);
+}
+
+double checked_amount(double value, double max, const char* what) {
+    if (!(value >= 0 && value <= max))
+        bad(std::string(what) + " must be a number from 0 to " + number_text(max) + ", not " + number_text(value));
+    return value;
+}
+
+StateView state_view_from_json(const std::string& text) {
+    StateView view;
+    if (text.empty()) return view;
+    const json j = parse_object(text, "the state options");
+    for (const auto& [key, v] : j.items()) {
+        if (key == "log_from") {
+            view.log_from = whole(v, key, 0, UINT64_MAX);
+        } else if (key == "log_to") {
+            view.log_to = whole(v, key, 0, UINT64_MAX);
+        } else if (key == "requests") {
+            view.requests = size_t(whole(v, key, 0, 1000000));
+        } else {
+            bad("unknown state option '" + key + "' (log_from, log_to, requests)");
+        }
+    }
+    return view;
+}
+
+std::string state_json(const Simulator& sim, const StateView& view) {
+    const int n = sim.size();
+    json j = {{"time_ms", sim.now()},
+              {"tick_ms", sim.config().tick_ms},
+              {"config", config_json(sim.config())},
+              {"network", network_json(sim.network())}};
+    const std::optional<NodeId> leader = sim.leader();
+    j["leader"] = leader ? json(*leader) : json(nullptr);
+
+    json nodes = json::array();
+    for (int i = 1; i <= n; i++) nodes.push_back(node_json(sim, NodeId(i), view));
+    j["nodes"] = std::move(nodes);
+
+    json links = json::array();
+    for (int a = 1; a <= n; a++)
+        for (int b = 1; b <= n; b++)
+            if (a != b && !sim.link_up(NodeId(a), NodeId(b))) links.push_back({a, b});
+    j["links_down"] = std::move(links);
+
+    json messages = json::array();
+    for (const InFlight& f : sim.in_flight()) messages.push_back(in_flight_json(f));
+    j["messages"] = std::move(messages);
+
+    json violations = json::array();
+    for (const Violation& v : sim.checker().violations())
+        violations.push_back({{"rule", v.rule}, {"detail", v.detail}, {"event", v.event}, {"time_ms", v.time_ms}});
+    j["violations"] = std::move(violations);
+
+    json requests = json::array();
+    const std::vector<ClientOp>& ops = sim.client_ops();
+    for (size_t i = ops.size() - std::min(ops.size(), view.requests); i < ops.size(); i++) {
+        const ClientOp& op = ops[i];
+        requests.push_back({{"id", op.id},
+                            {"command", op.command},
+                            {"outcome", outcome_name(op.outcome)},
+                            {"index", op.index},
+                            {"leader", op.leader},
+                            {"tries", op.tries},
+                            {"invoke_ms", op.invoke_ms},
+                            {"complete_ms", op.complete_ms}});
+    }
+    j["requests"] = std::move(requests);
+    j["stats"] = stats_json(sim);
+    j["trace_hash"] = trace_hash_hex(sim);
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string trace_hash_hex(const Simulator& sim) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(sim.trace_hash()));
+    return buf;
+}
+
+std::string message_json(const Simulator& sim, uint64_t id) {
+    for (const InFlight& f : sim.in_flight()) {
+        if (f.id != id) continue;
+        json j = to_json(f.msg);
+        j["id"] = f.id;
+        j["sent_ms"] = f.sent_ms;
+        j["arrives_ms"] = f.arrives_ms;
+        return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    return "null";
+}
+
+std::string scenario_json(const Scenario& s) {
+    json preloads = json::array();
+    for (const Scenario::Preload& p : s.preloads) preloads.push_back({{"node", p.node}, {"terms", p.terms}, {"term", p.term}});
+    json actions = json::array();
+    for (const ScenarioAction& a : s.actions)
+        actions.push_back({{"line", a.line}, {"verb", a.verb}, {"args", a.args}, {"text", a.text()}});
+    const json j = {{"title", s.title},
+                    {"config", config_json(s.config)},
+                    {"preloads", std::move(preloads)},
+                    {"actions", std::move(actions)}};
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string fault_names_json() { return json(Faults::names()).dump(); }
+
+std::string action_result_json(const ActionResult& r) {
+    return json{{"ok", r.ok}, {"message", r.message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace raftbook

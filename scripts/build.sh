@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds both ways: the native binary and tests into build/, and the WebAssembly
+# module into web/ (web/raftbook.js + web/raftbook.wasm beside the page), so that
+# web/ is the complete static playground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+echo "build: native (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "build: WebAssembly (build-wasm/ -> web/raftbook.js, web/raftbook.wasm)"
+export NODE_PATH=/usr/share/nodejs   # em++ needs acorn from Debian's node-acorn
+emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-wasm -j"$jobs"
