@@ -29,8 +29,8 @@ std::string describe(const Entry& e) {
 
 }  // namespace
 
-void Checker::fail(const std::string& rule, const std::string& detail) {
-    violations_.push_back({rule, detail, event_, time_ms_});
+void Checker::fail(const std::string& rule, const std::string& detail, std::vector<NodeId> nodes, Index index) {
+    violations_.push_back({rule, detail, std::move(nodes), index, event_, time_ms_});
 }
 
 // Election Safety and Leader Completeness are both checked the moment a node
@@ -40,14 +40,16 @@ void Checker::on_leader(const Raft& node) {
     auto [it, fresh] = leaders_.emplace(t, node.id());
     if (!fresh && it->second != node.id()) {
         fail("Election Safety", "nodes " + std::to_string(it->second) + " and " + std::to_string(node.id()) +
-                                    " were both elected leader in term " + std::to_string(t));
+                                    " were both elected leader in term " + std::to_string(t),
+             {it->second, node.id()}, 0);
     }
     const RaftLog& log = node.log();
     for (Index i = log.first_index(); i <= committed_.size(); i++) {
         const Entry& c = committed_[i - 1];
         if (!log.matches(i, c.term)) {
             fail("Leader Completeness", "node " + std::to_string(node.id()) + " became leader of term " +
-                                            std::to_string(t) + " without committed entry " + describe(c));
+                                            std::to_string(t) + " without committed entry " + describe(c),
+                 {node.id()}, i);
             return;
         }
     }
@@ -67,13 +69,15 @@ void Checker::on_append(const Raft& node, const std::vector<Entry>& entries) {
         if (r.command_hash != h) {
             fail("Log Matching", "node " + std::to_string(node.id()) + " holds entry " + describe(e) +
                                      " but node " + std::to_string(r.first_holder) +
-                                     " holds a different command at the same index and term");
+                                     " holds a different command at the same index and term",
+                 {node.id(), r.first_holder}, e.index);
         } else if (r.prev_term != prev_term) {
             fail("Log Matching", "node " + std::to_string(node.id()) + " holds entry " + describe(e) +
                                      " after an entry of term " + std::to_string(prev_term) + ", node " +
                                      std::to_string(r.first_holder) + " holds it after term " +
                                      std::to_string(r.prev_term) + ": their logs differ before index " +
-                                     std::to_string(e.index));
+                                     std::to_string(e.index),
+                 {node.id(), r.first_holder}, e.index);
         }
     }
 }
@@ -84,7 +88,8 @@ void Checker::on_commit(const Raft& node) {
     if (c < checked) {
         fail("State Machine Safety", "node " + std::to_string(node.id()) + "'s commit index moved back from " +
                                          std::to_string(checked) + " to " + std::to_string(c) +
-                                         ": a committed entry was removed");
+                                         ": a committed entry was removed",
+             {node.id()}, checked);
         checked = c;
         return;
     }
@@ -103,19 +108,22 @@ void Checker::check_committed(NodeId node, const Entry& e) {
     const bool acked = acked_.count(e.index) != 0;
     fail(acked ? "No lost ack" : "State Machine Safety",
          "node " + std::to_string(node) + " committed " + describe(e) + " where " + describe(c) +
-             " was committed before" + (acked ? " and acknowledged to its client" : ""));
+             " was committed before" + (acked ? " and acknowledged to its client" : ""),
+         {node}, e.index);
 }
 
 void Checker::on_apply(NodeId node, const Entry& e) {
     if (e.index > committed_.size()) {
         fail("State Machine Safety", "node " + std::to_string(node) + " applied " + describe(e) +
-                                         " before any node committed it");
+                                         " before any node committed it",
+             {node}, e.index);
         return;
     }
     const Entry& c = committed_[e.index - 1];
     if (c.term != e.term || entry_hash(c) != entry_hash(e)) {
         fail("State Machine Safety", "node " + std::to_string(node) + " applied " + describe(e) + " where " +
-                                         describe(c) + " was committed");
+                                         describe(c) + " was committed",
+             {node}, e.index);
     }
 }
 
@@ -123,7 +131,8 @@ void Checker::on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t se
     if (index > committed_.size() || committed_[index - 1].client_id != client_id ||
         committed_[index - 1].seq != seq) {
         fail("No lost ack", "node " + std::to_string(leader) + " acknowledged a request at index " +
-                                std::to_string(index) + " that is not the committed entry there");
+                                std::to_string(index) + " that is not the committed entry there",
+             {leader}, index);
         return;
     }
     acked_.insert(index);

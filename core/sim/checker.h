@@ -32,7 +32,9 @@ class Raft;
 
 struct Violation {
     std::string rule;      // "Election Safety", "Log Matching", ...
-    std::string detail;    // which nodes, indexes and terms
+    std::string detail;    // which nodes, indexes and terms, in words
+    std::vector<NodeId> nodes;  // the nodes involved
+    Index index = 0;       // the log index involved (0: none, e.g. two leaders)
     uint64_t event = 0;    // number of the event after which it was found
     int64_t time_ms = 0;
 };
@@ -58,7 +60,7 @@ public:
     const std::vector<Entry>& committed() const { return committed_; }  // index i at [i-1]
 
 private:
-    void fail(const std::string& rule, const std::string& detail);
+    void fail(const std::string& rule, const std::string& detail, std::vector<NodeId> nodes, Index index);
     void check_committed(NodeId node, const Entry& e);
 
     struct Recorded {

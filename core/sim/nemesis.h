@@ -3,8 +3,13 @@
 // `crash_every` it crashes a random node (restarted halfway to the next crash).
 // finish() heals every link and restarts every node, so that a test can then ask
 // whether the cluster recovers. Its choices come from its own seeded source, so a
-// run is as reproducible as the simulator itself.
+// run is as reproducible as the simulator itself; an observer can write each action
+// down as a scenario line, so that a run can be replayed as a script or a playground
+// link.
 #pragma once
+
+#include <functional>
+#include <string>
 
 #include "rng.h"
 #include "simulator.h"
@@ -21,13 +26,22 @@ public:
     Nemesis(Simulator& sim, const NemesisConfig& config, uint64_t seed);
     void run(TimeMs duration);  // advances the simulator, acting on schedule
     void finish();              // heals the network and restarts every crashed node
+    // Called with each action as a scenario line ("partition 1,3 | 2", "heal",
+    // "crash 2", "restart 2"), at the virtual time it is taken.
+    void set_observer(std::function<void(const std::string& line)> f) { observer_ = std::move(f); }
 
 private:
+    void restart(NodeId n);
+    void note(const std::string& line) {
+        if (observer_) observer_(line);
+    }
+
     Simulator& sim_;
     NemesisConfig cfg_;
     Rng rng_;
     TimeMs next_partition_, next_crash_, heal_at_, restart_at_;
     NodeId crashed_ = kNoNode;
+    std::function<void(const std::string&)> observer_;
 };
 
 // Runs `sim` for `duration` ms with a nemesis at work, then finish().

@@ -229,6 +229,18 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         if (w.size() != n) throw BadArg(std::string("usage: ") + usage);
     };
     if (v == "say") return {true, a.args};
+    if (v == "step") {
+        if (w.size() > 1) throw BadArg("usage: step [EVENTS]");
+        const uint64_t n = w.empty() ? 1 : parse_uint(w[0], "events");
+        for (uint64_t i = 0; i < n && sim.step(); i++) {
+        }
+        return {true, ""};
+    }
+    if (v == "rate") {
+        need(1, "rate REQUESTS_PER_SECOND");
+        sim.set_client_rate(double(parse_uint(w[0], "rate")));
+        return {true, ""};
+    }
     if (v == "advance") {
         need(1, "advance DURATION");
         sim.advance(duration_arg(w[0]));

@@ -14,6 +14,8 @@
 //
 //   say Watch node 3 catch up.            narration, shown by the playground
 //   advance 500ms                         run virtual time (ms or s)
+//   step [N]                              run exactly N events (default 1)
+//   rate 20                               random client requests per second (0: off)
 //   wait leader [within 5s]               run until some node leads
 //   wait commit N >= I [within 5s]        run until node N's commit index reaches I
 //   wait match L F >= I [within 5s]       run until leader L knows follower F holds I

@@ -6,6 +6,7 @@
 // command is replaced rather than thrown on, since a view must always be printable.
 #include "sim_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -23,6 +24,8 @@ constexpr int kMaxTicks = 1000;
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
 
+std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 json parse(const std::string& text, const std::string& what) {
     try {
         return json::parse(text);
@@ -35,11 +38,9 @@ json parse(const std::string& text, const std::string& what) {
 
 json parse_object(const std::string& text, const std::string& what) {
     json j = parse(text, what);
-    if (!j.is_object()) bad(what + " must be a JSON object, not " + j.dump());
+    if (!j.is_object()) bad(what + " must be a JSON object, not " + shown(j));
     return j;
 }
-
-std::string shown(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // A number from JavaScript as a person would write it: 7, not 7.0.
 std::string number_text(double x) {
@@ -56,7 +57,7 @@ uint64_t whole(const json& v, const std::string& key, uint64_t lo, uint64_t hi) 
         if (x >= lo && x <= hi) return x;
     } else if (v.is_number_float()) {
         const double x = v.get<double>();
-        if (x == std::floor(x) && x >= double(lo) && x <= double(hi)) return uint64_t(x);
+        if (x == std::floor(x) && x >= double(lo) && x <= double(hi) && x < 0x1p64) return uint64_t(x);
     } else if (!v.is_number_integer()) {
         bad(key + " must be a whole number" + range + ", not " + shown(v));
     }

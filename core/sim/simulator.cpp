@@ -298,6 +298,9 @@ void Simulator::restart(NodeId n) {
 bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(cfg_.nodes) && host(n).up; }
 
 const Raft* Simulator::node(NodeId n) const { return is_up(n) ? host(n).raft.get() : nullptr; }
+const std::vector<Entry>& Simulator::durable_log(NodeId n) const { return host(n).durable_log; }
+const HardState& Simulator::durable_hard_state(NodeId n) const { return host(n).durable_hs; }
+
 const KvStore* Simulator::kv(NodeId n) const { return is_up(n) ? host(n).kv.get() : nullptr; }
 
 std::optional<NodeId> Simulator::leader() const {

@@ -137,6 +137,9 @@ public:
     int size() const { return cfg_.nodes; }
     const SimConfig& config() const { return cfg_; }
     const Raft* node(NodeId n) const;      // nullptr while crashed
+    // What node n's disk holds (what a restart recovers): its log from index 1 and hard state.
+    const std::vector<Entry>& durable_log(NodeId n) const;
+    const HardState& durable_hard_state(NodeId n) const;
     const KvStore* kv(NodeId n) const;     // nullptr while crashed
     std::optional<NodeId> leader() const;  // the up leader with the highest term
     const std::vector<InFlight>& in_flight() const;  // sorted by arrival

@@ -100,3 +100,34 @@ TEST_CASE("scripts: bad arguments fail the action, never crash") {
         CHECK_FALSE(run_action(*sim, a).ok);
     }
 }
+
+TEST_CASE("scripts: step runs exactly the events asked for; rate starts a client load") {
+    const Scenario s = parse_or_fail("nodes 3\n");
+    auto sim = make_simulator(s);
+    ScenarioAction a;
+    std::string error;
+    REQUIRE(parse_action("step 7", &a, &error));
+    REQUIRE(run_action(*sim, a).ok);
+    CHECK(sim->stats().events == 7);
+    REQUIRE(parse_action("rate 50", &a, &error));
+    REQUIRE(run_action(*sim, a).ok);
+    REQUIRE(parse_action("advance 3s", &a, &error));
+    REQUIRE(run_action(*sim, a).ok);
+    CHECK(sim->stats().proposals > 100);
+    CHECK(sim->checker().committed().size() > 100);
+}
+
+TEST_CASE("checker: a violation names the nodes and the index involved") {
+    auto sim = run_script(read_scenario_file("missing_prevlog_check.txt"));
+    const Violation& v = sim->checker().violations().front();
+    CHECK(v.index == 11);
+    CHECK(v.nodes == std::vector<NodeId>{3, 1});
+}
+
+TEST_CASE("a crashed node's disk keeps what it made durable") {
+    auto sim = run_script("nodes 3\nseed 4\ncampaign 1\nwait leader\npropose set x 1\nwait commit 1 >= 2\ncrash 2\n");
+    CHECK(sim->node(2) == nullptr);
+    REQUIRE(sim->durable_log(2).size() >= 2);
+    CHECK(sim->durable_log(2)[1].data == "set x 1");
+    CHECK(sim->durable_hard_state(2).current_term == sim->node(1)->current_term());
+}

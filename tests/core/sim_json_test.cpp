@@ -1,5 +1,7 @@
 // The simulator's JSON face (core/sim/sim_json.h), natively: strict readers that
 // refuse what they cannot use with a message, and the state view the playground draws.
+#include <functional>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 

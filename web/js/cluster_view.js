@@ -1,0 +1,223 @@
+// The cluster as a ring of nodes joined by links, drawn in SVG.
+//
+// Each node shows its name, term and role, and a ring around it that empties as its
+// election timer runs down (it refills whenever the node hears from a leader; when it
+// runs out the node starts an election). A crashed node is greyed out and crossed.
+// Each pair of nodes has a link; a link the network currently drops is drawn dashed
+// red (both ways) or orange with an arrow (one way). The view owns the geometry —
+// where each node sits — which the message layer (drawn over it) reuses.
+
+import { ROLE_LABEL } from './format.js';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function el(name, attrs = {}, parent = null) {
+  const e = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+// The arc of a circle of radius r from 12 o'clock, clockwise, `fraction` of the way round.
+function arcPath(r, fraction) {
+  if (fraction <= 0.001) return '';
+  if (fraction >= 0.999) return `M 0 ${-r} A ${r} ${r} 0 1 1 0 ${r} A ${r} ${r} 0 1 1 0 ${-r}`;
+  const a = fraction * 2 * Math.PI;
+  const x = r * Math.sin(a), y = -r * Math.cos(a);
+  return `M 0 ${-r} A ${r} ${r} 0 ${fraction > 0.5 ? 1 : 0} 1 ${x.toFixed(2)} ${y.toFixed(2)}`;
+}
+
+export class ClusterView {
+  constructor(svg) {
+    this.svg = svg;
+    this.linkLayer = el('g', { class: 'links' }, svg);
+    this.nodeLayer = el('g', { class: 'nodes' }, svg);
+    this.width = 0;
+    this.height = 0;
+    this.count = 0;
+    this.nodes = [];      // per node: { g, body, timer, name, term, pill, pillText, title, ... }
+    this.links = new Map();  // "a-b" (a < b) -> { g, wire, hit, mark, title }
+    this.pos = [];        // centre of node i + 1 at pos[i]
+    this.radius = 30;
+    this.timerSeen = [];  // per node: { elapsed, since } to run the timer smoothly between ticks
+    new ResizeObserver(() => this.layout()).observe(svg);
+  }
+
+  // Rebuilds the drawing for `count` nodes.
+  setCount(count) {
+    if (count === this.count) return;
+    this.count = count;
+    this.linkLayer.replaceChildren();
+    this.nodeLayer.replaceChildren();
+    this.links.clear();
+    this.nodes = [];
+    this.timerSeen = [];
+    for (let a = 1; a <= count; a++) {
+      for (let b = a + 1; b <= count; b++) {
+        const g = el('g', { class: 'link', 'data-link': `${a}-${b}` }, this.linkLayer);
+        const title = el('title', {}, g);
+        const wire = el('line', { class: 'wire' }, g);
+        const hit = el('line', { class: 'hit' }, g);
+        const mark = el('text', { class: 'scissors' }, g);
+        const arrow = el('path', { class: 'arrow' }, g);
+        this.links.set(`${a}-${b}`, { g, wire, hit, mark, arrow, title, a, b, key: '' });
+      }
+    }
+    for (let id = 1; id <= count; id++) {
+      const g = el('g', { class: 'node follower', 'data-node': id, tabindex: 0, role: 'button' }, this.nodeLayer);
+      const title = el('title', {}, g);
+      const halo = el('circle', { class: 'halo' }, g);
+      const track = el('circle', { class: 'timer-track' }, g);
+      const timer = el('path', { class: 'timer' }, g);
+      const body = el('circle', { class: 'body' }, g);
+      const cross = el('g', { class: 'cross' }, g);
+      const name = el('text', { class: 'name' }, g);
+      name.textContent = `S${id}`;
+      const term = el('text', { class: 'term' }, g);
+      const pill = el('g', { class: 'role-pill' }, g);
+      const pillRect = el('rect', { height: 16, rx: 8 }, pill);
+      const pillText = el('text', {}, pill);
+      const badge = el('g', { class: 'fault' }, g);
+      this.nodes.push({ g, title, halo, track, timer, body, cross, name, term, pill, pillRect, pillText, badge, key: '' });
+      this.timerSeen.push({ elapsed: -1, since: 0 });
+    }
+    this.layout();
+  }
+
+  layout() {
+    const w = this.svg.clientWidth, h = this.svg.clientHeight;
+    if (!w || !h || !this.count) return;
+    this.width = w;
+    this.height = h;
+    this.svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+    const n = this.count;
+    const r = Math.max(18, Math.min(34, Math.min(w, h) * (n <= 5 ? 0.085 : 0.07)));
+    // Room above the top node for its timer ring, below the bottom ones for the role
+    // label: the ring sits a little above the middle.
+    const cy = (h - 17) / 2, cx = w / 2;
+    const ry = cy - r - 12;
+    const rx = Math.min(w / 2 - r - 40, ry * 1.5);
+    this.radius = r;
+    this.pos = [];
+    for (let i = 0; i < n; i++) {
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
+      this.pos.push({ x: cx + rx * Math.cos(a), y: cy + ry * Math.sin(a) });
+    }
+    this.nodes.forEach((nd, i) => {
+      const p = this.pos[i];
+      nd.g.setAttribute('transform', `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`);
+      nd.halo.setAttribute('r', r + 12);
+      nd.track.setAttribute('r', r + 6);
+      nd.body.setAttribute('r', r);
+      nd.name.setAttribute('y', -6);
+      nd.term.setAttribute('y', 10);
+      nd.pill.setAttribute('transform', `translate(0 ${r + 19})`);
+      nd.pillRect.setAttribute('y', -8);
+      const d = r * 0.5;
+      nd.cross.replaceChildren();
+      el('line', { x1: -d, y1: -d, x2: d, y2: d }, nd.cross);
+      el('line', { x1: d, y1: -d, x2: -d, y2: d }, nd.cross);
+      nd.key = '';
+    });
+    for (const link of this.links.values()) {
+      const [p, q] = this.segment(link.a, link.b, 0);
+      for (const line of [link.wire, link.hit]) {
+        line.setAttribute('x1', p.x); line.setAttribute('y1', p.y);
+        line.setAttribute('x2', q.x); line.setAttribute('y2', q.y);
+      }
+      link.key = '';
+    }
+    if (this.onLayout) this.onLayout();
+  }
+
+  // The stretch of the link from node a's edge to node b's edge, shifted sideways by
+  // `lane` px (to the right of the a -> b direction), so traffic each way has its lane.
+  segment(a, b, lane) {
+    const p = this.pos[a - 1], q = this.pos[b - 1];
+    const dx = q.x - p.x, dy = q.y - p.y, len = Math.hypot(dx, dy) || 1;
+    const ux = dx / len, uy = dy / len, gap = this.radius + 8;
+    const ox = -uy * lane, oy = ux * lane;
+    return [
+      { x: p.x + ux * gap + ox, y: p.y + uy * gap + oy },
+      { x: q.x - ux * gap + ox, y: q.y - uy * gap + oy },
+    ];
+  }
+
+  // state: the simulator's state(); now: display time in ms (may be fractional);
+  // selection: { kind, id } of what the inspector shows.
+  render(state, now, selection) {
+    const down = new Set(state.links_down.map(([a, b]) => `${a}>${b}`));
+    for (const link of this.links.values()) {
+      const ab = down.has(`${link.a}>${link.b}`), ba = down.has(`${link.b}>${link.a}`);
+      const selected = selection && selection.kind === 'link' && selection.id === `${link.a}-${link.b}`;
+      const key = `${ab}|${ba}|${selected}`;
+      if (key === link.key) continue;
+      link.key = key;
+      link.g.setAttribute('class', `link${ab && ba ? ' cut' : ab || ba ? ' half' : ''}${selected ? ' selected' : ''}`);
+      const [p, q] = this.segment(link.a, link.b, 0);
+      const mx = (p.x + q.x) / 2, my = (p.y + q.y) / 2;
+      link.mark.textContent = ab && ba ? '✂' : '';
+      link.mark.setAttribute('x', mx); link.mark.setAttribute('y', my);
+      if (ab !== ba) {
+        const [from, to] = ab ? [p, q] : [q, p];
+        const ang = Math.atan2(to.y - from.y, to.x - from.x) * 180 / Math.PI;
+        link.arrow.setAttribute('d', 'M 7 0 L -5 -6 L -5 6 Z');
+        link.arrow.setAttribute('transform', `translate(${mx} ${my}) rotate(${ang})`);
+      } else {
+        link.arrow.setAttribute('d', '');
+      }
+      link.title.textContent = ab && ba ? `Link S${link.a}–S${link.b} is cut both ways. Click to restore it.`
+        : ab ? `Messages from S${link.a} to S${link.b} are lost. Click to restore.`
+        : ba ? `Messages from S${link.b} to S${link.a} are lost. Click to restore.`
+        : `Link S${link.a}–S${link.b}. Click to cut it both ways.`;
+    }
+
+    state.nodes.forEach((node, i) => {
+      const nd = this.nodes[i];
+      if (!nd) return;
+      const role = node.up ? node.role : 'down';
+      const selected = selection && selection.kind === 'node' && selection.id === node.id;
+      const faults = node.faults && node.faults.length ? node.faults.join(', ') : '';
+      const key = `${role}|${node.term}|${selected}|${faults}`;
+      if (key !== nd.key) {
+        nd.key = key;
+        nd.g.setAttribute('class', `node ${role}${selected ? ' selected' : ''}`);
+        nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
+        const label = node.up ? ROLE_LABEL[node.role] ?? node.role : 'crashed';
+        nd.pillText.textContent = label;
+        const width = label.length * 6.2 + 14;
+        nd.pillRect.setAttribute('x', -width / 2);
+        nd.pillRect.setAttribute('width', width);
+        nd.cross.style.display = node.up ? 'none' : '';
+        nd.badge.replaceChildren();
+        if (faults) {
+          const r = this.radius;
+          el('circle', { class: 'fault-badge', cx: r * 0.75, cy: -r * 0.75, r: 8 }, nd.badge);
+          el('text', { class: 'fault-badge-text', x: r * 0.75, y: -r * 0.75 }, nd.badge).textContent = '!';
+        }
+        nd.title.textContent = node.up
+          ? `S${node.id}: ${label} in term ${node.term}${faults ? ` — rule switched off: ${faults}` : ''}. Click for actions.`
+          : `S${node.id} has crashed; its log and vote wait on its disk. Click to restart it.`;
+      }
+      this.renderTimer(nd, node, i, state, now);
+    });
+  }
+
+  renderTimer(nd, node, i, state, now) {
+    if (!node.up || node.role === 'leader') {
+      this.timerSeen[i].elapsed = -1;
+      return;
+    }
+    const seen = this.timerSeen[i];
+    if (node.election_elapsed !== seen.elapsed) {
+      seen.elapsed = node.election_elapsed;
+      seen.since = state.time_ms;
+    }
+    // Between two ticks the ring keeps draining, at most one tick's worth.
+    const between = Math.min(1, Math.max(0, (now - seen.since) / state.tick_ms));
+    const left = 1 - (node.election_elapsed + between) / Math.max(1, node.election_timeout);
+    const f = Math.max(0, Math.min(1, left));
+    nd.timer.setAttribute('d', arcPath(this.radius + 6, f));
+    nd.timer.setAttribute('class', f < 0.25 ? 'timer late' : 'timer');
+  }
+}

@@ -1,0 +1,169 @@
+// The page's controls: time (play, step, speed), the cluster (size, seed, reset), the
+// client (a command to send, a rate of random requests) and the network (drop rate,
+// latency, a partition into sides, heal). Each control calls one handler; sync() puts
+// the controls back in line with the simulation after a seek, a reset or a shared link.
+
+const SIDES = ['side-a', 'side-b', 'side-c'];
+
+// The speed slider is logarithmic: 0 -> 0.01x, 33 -> 0.1x, 66 -> 1x, 99 -> 10x.
+function speedFromSlider(v) {
+  return 10 ** ((v - 66) / 33);
+}
+
+function sliderFromSpeed(speed) {
+  return Math.round(66 + 33 * Math.log10(speed));
+}
+
+function formatSpeed(x) {
+  return `${x >= 1 ? x.toFixed(x >= 9.95 ? 0 : 1).replace(/\.0$/, '') : x.toPrecision(x < 0.1 ? 1 : 2).replace(/0+$/, '').replace(/\.$/, '')}×`;
+}
+
+// Latency slider value L means one-way latency uniform in [L/2, 3L/2].
+function latencyRange(l) {
+  return [Math.round(l / 2), Math.round((3 * l) / 2)];
+}
+
+export class Controls {
+  constructor(handlers) {
+    this.h = handlers;
+    const $ = (id) => document.getElementById(id);
+    this.el = {
+      play: $('play'), step: $('step'), speed: $('speed'), speedOut: $('speed-out'),
+      nodes: $('nodes'), seed: $('seed'), reset: $('reset'), dice: $('dice'),
+      form: $('propose-form'), command: $('command'), rate: $('rate'), rateOut: $('rate-out'),
+      drop: $('drop'), dropOut: $('drop-out'), latency: $('latency'), latencyOut: $('latency-out'),
+      chips: $('partition-chips'), apply: $('partition-apply'), heal: $('heal'),
+    };
+    this.sides = [];
+    const e = this.el;
+    e.play.addEventListener('click', () => handlers.togglePlay());
+    e.step.addEventListener('click', () => handlers.step());
+    e.speed.addEventListener('input', () => {
+      const x = speedFromSlider(Number(e.speed.value));
+      e.speedOut.textContent = formatSpeed(x);
+      handlers.setSpeed(x);
+    });
+    e.reset.addEventListener('click', () => handlers.reset(Number(e.nodes.value), e.seed.value.trim()));
+    e.nodes.addEventListener('change', () => handlers.reset(Number(e.nodes.value), e.seed.value.trim()));
+    e.seed.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') handlers.reset(Number(e.nodes.value), e.seed.value.trim());
+    });
+    e.dice.addEventListener('click', () => {
+      e.seed.value = String(1 + Math.floor(Math.random() * 99999));
+      handlers.reset(Number(e.nodes.value), e.seed.value);
+    });
+    e.form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const cmd = e.command.value.trim();
+      if (cmd) handlers.propose(cmd);
+    });
+    e.rate.addEventListener('input', () => { e.rateOut.textContent = this.rateText(Number(e.rate.value)); });
+    e.rate.addEventListener('change', () => handlers.setRate(Number(e.rate.value)));
+    e.drop.addEventListener('input', () => { e.dropOut.textContent = `${e.drop.value}%`; });
+    e.drop.addEventListener('change', () => handlers.setDrop(Number(e.drop.value) / 100));
+    e.latency.addEventListener('input', () => { e.latencyOut.textContent = this.latencyText(latencyRange(Number(e.latency.value))); });
+    e.latency.addEventListener('change', () => handlers.setLatency(latencyRange(Number(e.latency.value))));
+    e.chips.addEventListener('click', (ev) => {
+      const chip = ev.target.closest('[data-chip]');
+      if (!chip) return;
+      const i = Number(chip.dataset.chip);
+      this.sides[i] = (this.sides[i] + 1) % SIDES.length;
+      this.renderChips();
+    });
+    e.apply.addEventListener('click', () => {
+      const groups = SIDES.map((_, s) => this.sides.map((side, i) => (side === s ? i + 1 : 0)).filter(Boolean)).filter((g) => g.length);
+      handlers.partition(groups);
+    });
+    e.heal.addEventListener('click', () => handlers.heal());
+    document.addEventListener('keydown', (ev) => {
+      if (ev.target.closest('input[type=text], select, textarea, dialog') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === ' ') {
+        ev.preventDefault();
+        handlers.togglePlay();
+      } else if (ev.key === '.') {
+        handlers.step();
+      }
+    });
+  }
+
+  command() {
+    return this.el.command.value.trim() || 'set x 5';
+  }
+
+  rateText(r) {
+    return r ? `${r} / s` : 'off';
+  }
+
+  latencyText([lo, hi]) {
+    return lo === hi ? `${lo} ms` : `${lo}–${hi} ms`;
+  }
+
+  setCount(count) {
+    this.linksKey = '';
+    if (this.sides.length === count) return;
+    this.sides = Array.from({ length: count }, (_, i) => (i < Math.ceil(count / 2) ? 0 : 1));
+    this.renderChips();
+  }
+
+  renderChips() {
+    this.el.chips.innerHTML = this.sides.map((s, i) =>
+      `<button class="chip ${SIDES[s]}" data-chip="${i}" title="S${i + 1} is on side ${'ABC'[s]}; click to move it">S${i + 1} · ${'ABC'[s]}</button>`).join('');
+  }
+
+  // When the links that are down split the cluster cleanly into two or three sides
+  // (every link inside a side up, every link between sides down), the chips show them.
+  showPartition(linksDown) {
+    const key = JSON.stringify(linksDown);
+    if (key === this.linksKey) return;
+    this.linksKey = key;
+    const n = this.sides.length;
+    const down = new Set(linksDown.map(([a, b]) => `${a}>${b}`));
+    const joined = (a, b) => !down.has(`${a}>${b}`) && !down.has(`${b}>${a}`);
+    const side = [];
+    for (let a = 1; a <= n; a++) {
+      let s = -1;
+      for (let b = 1; b < a && s < 0; b++) if (joined(a, b)) s = side[b - 1];
+      side.push(s >= 0 ? s : Math.max(-1, ...side) + 1);
+    }
+    for (let a = 1; a <= n; a++) {
+      for (let b = a + 1; b <= n; b++) if (joined(a, b) !== (side[a - 1] === side[b - 1])) return;
+    }
+    const count = Math.max(...side) + 1;
+    if (count < 2 || count > SIDES.length) return;
+    this.sides = side;
+    this.renderChips();
+  }
+
+  // playing, speed, step label; the setup (nodes, seed); the network and rate in force.
+  sync({ playing, stepTitle, nodes, seed, network, rate, linksDown }) {
+    const e = this.el;
+    this.showPartition(linksDown);
+    document.body.classList.toggle('playing', playing);
+    e.play.querySelector('.label').textContent = playing ? 'Pause' : 'Play';
+    e.step.title = stepTitle;
+    if (nodes != null && document.activeElement !== e.nodes) e.nodes.value = String(nodes);
+    if (seed != null && document.activeElement !== e.seed) e.seed.value = seed;
+    if (network && document.activeElement !== e.drop) {
+      const pct = Math.round(network.drop * 100);
+      if (Number(e.drop.value) !== pct) {
+        e.drop.value = pct;
+        e.dropOut.textContent = `${pct}%`;
+      }
+    }
+    if (network && document.activeElement !== e.latency) {
+      const [lo, hi] = network.latency_ms;
+      const l = Math.round((lo + hi) / 2);
+      if (Number(e.latency.value) !== l) e.latency.value = l;
+      e.latencyOut.textContent = this.latencyText([lo, hi]);
+    }
+    if (document.activeElement !== e.rate && Number(e.rate.value) !== rate) {
+      e.rate.value = rate;
+      e.rateOut.textContent = this.rateText(rate);
+    }
+  }
+
+  setSpeedDisplay(speed) {
+    this.el.speed.value = sliderFromSpeed(speed);
+    this.el.speedOut.textContent = formatSpeed(speed);
+  }
+}

@@ -1,0 +1,199 @@
+// The inspector: details of whatever was clicked — a node, a message, a link or a log
+// entry — in words a newcomer can follow, with the actions that apply to it.
+//
+// The panel is rebuilt only when what it shows changes (its key), so buttons stay
+// under the pointer between frames; actions are delegated to one click handler and
+// reach the simulation as scenario lines through `act(line)`.
+
+import { MESSAGE_LABEL, ROLE_LABEL, escapeHtml as h, formatTime, shortCommand } from './format.js';
+
+function dl(rows) {
+  return `<dl>${rows.filter(Boolean).map(([k, v]) => `<dt>${h(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+}
+
+// One or two sentences on what this message means, for a reader who never read the paper.
+function explainMessage(m) {
+  const f = `S${m.from}`, t = `S${m.to}`;
+  switch (m.type) {
+    case 'Append':
+      return m.entries
+        ? `Leader ${f} asks ${t} to append ${m.entries} entr${m.entries === 1 ? 'y' : 'ies'} after index ${m.prev_index} (term ${m.prev_term}). ${t} first checks that its own entry ${m.prev_index} has term ${m.prev_term} — the consistency check — and rejects if not, so the leader backs up. Entries up to ${m.commit} are committed.`
+        : `Leader ${f} probes ${t}: does ${t}'s log hold entry ${m.prev_index} with term ${m.prev_term}? It carries no entries. Entries up to ${m.commit} are committed.`;
+    case 'AppendResp':
+      return m.success
+        ? `${f} tells the leader its log now matches the leader's up to index ${m.index}. Once a majority matches an entry of the current term, the leader commits it.`
+        : `${f} rejects: its log does not match at index ${m.index}. Its hint (index ${m.hint_index}, term ${m.hint_term}) lets the leader skip back a whole term at once instead of one entry per round trip.`;
+    case 'Heartbeat':
+      return `Leader ${f} tells ${t} it is still alive in term ${m.term} (entries up to ${m.commit} are committed). This resets ${t}'s election timer.`;
+    case 'HeartbeatResp':
+      return `${f} answers the leader's heartbeat, confirming it still follows term ${m.term}.`;
+    case 'Vote':
+      return `${f}, a candidate in term ${m.term}, asks ${t} for its vote. Its last log entry is index ${m.last_index}, term ${m.last_term}; ${t} votes yes only if that log is at least as up to date as its own and it has not voted for another node in term ${m.term}.`;
+    case 'PreVote':
+      return `Before disturbing the cluster with a new term, ${f} asks ${t} whether it would vote for it in term ${m.term} (a pre-vote). Nodes that still hear from a leader say no.`;
+    case 'VoteResp':
+      return m.granted ? `${f} gives its vote for term ${m.term} to ${t}. A candidate with votes from a majority becomes leader.`
+        : `${f} refuses its vote in term ${m.term}: it already voted, or ${t}'s log is behind its own.`;
+    case 'PreVoteResp':
+      return m.granted ? `${f} would vote for ${t} in term ${m.term}; with a majority of these, ${t} starts a real election.`
+        : `${f} would not vote for ${t} in term ${m.term}.`;
+    default:
+      return m.summary || '';
+  }
+}
+
+export class Inspector {
+  constructor(titleEl, bodyEl, { act, fetchMessage, select, faultNames }) {
+    this.titleEl = titleEl;
+    this.body = bodyEl;
+    this.act = act;
+    this.fetchMessage = fetchMessage;
+    this.select = select;
+    this.faultNames = faultNames;
+    this.key = '';
+    this.message = null;   // last seen copy of the selected message
+    this.messageFull = null;
+    bodyEl.addEventListener('click', (ev) => {
+      const b = ev.target.closest('[data-act]');
+      if (b) this.act(b.dataset.act);
+    });
+    bodyEl.addEventListener('change', (ev) => {
+      const box = ev.target.closest('input[data-fault]');
+      if (box) this.act(`fault ${box.dataset.node} ${box.dataset.fault} ${box.checked ? 'on' : 'off'}`);
+    });
+  }
+
+  selectMessage(m) {
+    this.message = m;
+    this.messageFull = this.fetchMessage(m.id);
+  }
+
+  render(state, selection, command) {
+    let title = 'Inspector', key = 'none';
+    let html = '<p class="hint">Click a node to crash or restart it, a line between two nodes to cut that link, or a message or a log entry to read it here.</p>';
+    if (selection && selection.kind === 'node') {
+      const n = state.nodes[selection.id - 1];
+      if (n) [title, key, html] = this.node(n, state, command);
+    } else if (selection && selection.kind === 'message') {
+      const live = state.messages.find((m) => m.id === selection.id);
+      if (live) this.message = live;
+      if (this.message) [title, key, html] = this.messageView(this.message, !!live, state);
+    } else if (selection && selection.kind === 'link') {
+      [title, key, html] = this.link(selection.id, state);
+    } else if (selection && selection.kind === 'entry') {
+      [title, key, html] = this.entry(selection, state);
+    }
+    if (key !== this.key) {
+      this.key = key;
+      this.titleEl.textContent = title;
+      this.body.innerHTML = html;
+    }
+    const timer = this.body.querySelector('[data-live=timer]');
+    if (timer && selection && selection.kind === 'node') {
+      const n = state.nodes[selection.id - 1];
+      const text = `${n.election_elapsed} of ${n.election_timeout} ticks`;
+      if (timer.textContent !== text) timer.textContent = text;
+    }
+  }
+
+  node(n, state, command) {
+    const title = `Node S${n.id}`;
+    if (!n.up) {
+      return [title, `node|${n.id}|down`, `
+        <div class="explain">S${n.id} has crashed. What it had made durable — its term, its vote and its log — waits on its disk; everything else is gone. Restarted, it comes back as a follower and catches up from the leader.</div>
+        <div class="actions"><button class="btn primary" data-act="restart ${n.id}">Restart S${n.id}</button></div>`];
+    }
+    const role = ROLE_LABEL[n.role] ?? n.role;
+    const kv = Object.entries(n.kv);
+    const progress = n.progress
+      ? `<h3>Replication progress</h3>${dl(n.progress.map((p) => [`S${p.peer}`, `match ${p.match_index}, next ${p.next_index} <span class="hint">(${p.state})</span>`]))}`
+      : '';
+    const faults = this.faultNames.map((f) => `
+      <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
+    const html = `
+      ${dl([
+        ['role', `<b>${h(role)}</b>`],
+        ['term', n.term],
+        ['voted for', n.voted_for ? `S${n.voted_for}` : '—'],
+        ['leader', n.leader ? `S${n.leader}` : 'unknown'],
+        ['log', n.log_last_index >= n.log_first_index ? `${n.log_first_index}..${n.log_last_index}` : 'empty'],
+        ['commit index', n.commit_index],
+        ['applied', n.applied_index],
+        ['on disk', `up to ${n.persisted_index}`],
+        n.role !== 'leader' && ['election timer', '<span data-live="timer"></span>'],
+      ])}
+      <div class="actions">
+        <button class="btn danger" data-act="crash ${n.id}">Crash S${n.id}</button>
+        ${n.role !== 'leader' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
+        ${n.role === 'leader' ? `<button class="btn" data-act="propose ${n.id} ${h(command)}" title="Propose the client box's command here">Propose “${h(command)}”</button>` : ''}
+      </div>
+      ${progress}
+      <h3>Key-value store</h3>
+      <div class="kv">${kv.length ? kv.map(([k, v]) => `${h(k)} = ${h(v)}`).join('<br>') : '<span class="hint">empty</span>'}</div>
+      <div class="faults"><h3>Break a safety rule on S${n.id} (for experiments)</h3>${faults}</div>`;
+    return [title, `node|${n.id}|${html}`, html];
+  }
+
+  messageView(m, live, state) {
+    const label = MESSAGE_LABEL[m.type] ?? m.type;
+    const full = this.messageFull;
+    const entries = full && Array.isArray(full.entries) && full.entries.length
+      ? `<h3>Entries</h3><div class="entries">${full.entries.map((e) =>
+          `${e.index} (t${e.term}) ${h(e.type ? 'no-op' : shortCommand({ command: e.data ?? '' }))}`).join('<br>')}</div>`
+      : '';
+    const status = live
+      ? `in flight, arrives at ${formatTime(m.arrives_ms)}`
+      : m.arrives_ms <= state.time_ms ? `delivered at ${formatTime(m.arrives_ms)}` : 'no longer in flight';
+    const html = `
+      <div class="explain">${h(explainMessage(m))}</div>
+      ${dl([
+        ['from → to', `S${m.from} → S${m.to}`],
+        ['term', m.term],
+        ['summary', h(m.summary)],
+        ['sent', formatTime(m.sent_ms)],
+        ['status', status],
+      ])}
+      ${entries}`;
+    return [`${label}`, `msg|${m.id}|${live}|${html.length}`, html];
+  }
+
+  link(id, state) {
+    const [a, b] = id.split('-').map(Number);
+    const down = new Set(state.links_down.map(([x, y]) => `${x}>${y}`));
+    const ab = down.has(`${a}>${b}`), ba = down.has(`${b}>${a}`);
+    const dir = (x, y, isDown) => `
+      <div class="row"><span>S${x} → S${y}: <b>${isDown ? 'cut' : 'up'}</b></span>
+      <button class="btn small" data-act="${isDown ? 'restore' : 'cut'} ${x}->${y}">${isDown ? 'Restore' : 'Cut'} this way</button></div>`;
+    const html = `
+      <div class="explain">A link carries messages both ways. Cut one way only and S${a} may still hear S${b} while S${b} never hears S${a} — a classic way to confuse elections.</div>
+      ${dir(a, b, ab)}${dir(b, a, ba)}
+      <div class="actions">
+        <button class="btn" data-act="${ab || ba ? 'restore' : 'cut'} ${a}-${b}">${ab || ba ? 'Restore both ways' : 'Cut both ways'}</button>
+      </div>`;
+    return [`Link S${a} – S${b}`, `link|${id}|${ab}|${ba}`, html];
+  }
+
+  entry(sel, state) {
+    const n = state.nodes[sel.node - 1];
+    const e = n && n.up ? n.log.find((x) => x.index === sel.index) : null;
+    if (!e) return ['Log entry', `entry|none|${sel.node}|${sel.index}`, `<p class="hint">S${sel.node} holds no entry ${sel.index} now.</p>`];
+    const leader = state.nodes.find((x) => x.up && x.id === state.leader);
+    const le = leader ? leader.log.find((x) => x.index === sel.index) : null;
+    const cmp = !leader ? 'there is no leader to compare with'
+      : leader.id === n.id ? 'this node is the leader'
+      : le && le.term === e.term ? 'same as the leader\'s entry'
+      : le ? `differs: the leader's entry ${sel.index} is from term ${le.term}; the leader will overwrite this one`
+      : 'the leader has no such entry';
+    const html = `
+      ${dl([
+        ['node', `S${n.id}`],
+        ['index', e.index],
+        ['term', e.term],
+        ['command', e.type === 'NoOp' ? 'no-op <span class="hint">(a new leader appends one to commit earlier entries)</span>' : `<code>${h(e.command)}</code>`],
+        ['committed', e.index <= n.commit_index ? 'yes — it will never change' : 'not yet'],
+        ['applied', e.index <= n.applied_index ? 'yes' : 'not yet'],
+        ['vs. leader', h(cmp)],
+      ])}`;
+    return [`Entry ${e.index} on S${n.id}`, `entry|${html}`, html];
+  }
+}

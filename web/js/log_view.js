@@ -1,0 +1,369 @@
+// Every node's log as a grid: one row per node, one column per log index, so entries
+// at the same index line up across nodes like the diagrams in the Raft paper.
+//
+// A box's colour and small number are the entry's term; its text is the command. Solid
+// boxes are committed on that node, dashed ones not yet. A dark bar marks the node's
+// commit index and a green triangle its applied index. Compared with the leader's log
+// at the same index, a box that differs is outlined red, and an index the leader has
+// but the node lacks shows an empty hatched box. Cells a checker violation names pulse.
+//
+// Logs can hold many thousands of entries, so only the columns in view are drawn, onto
+// one <canvas> the size of the view: the view tells the page which index window it
+// needs (window()), the page asks the simulator's state() for just that window, and
+// render() paints it. A wide, empty spacer inside a native scroller gives the usual
+// scrollbar, wheel and touch scrolling; with "follow" on the view keeps the newest
+// entries in sight. The row labels (role, term, commit / applied) stay HTML.
+
+import { ROLE_LABEL, shortCommand, termColor, termInk } from './format.js';
+
+const CELL_W = 46;
+const SPRITES = 1200;  // cell pictures kept; a screen shows at most a few hundred
+const MONO = 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace';
+const SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
+
+function div(cls, parent) {
+  const e = document.createElement('div');
+  e.className = cls;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+// The command, shortened with an ellipsis if it is wider than `width` px.
+function fit(ctx, text, width) {
+  if (ctx.measureText(text).width <= width) return text;
+  let out = text;
+  while (out.length > 1 && ctx.measureText(`${out}…`).width > width) out = out.slice(0, -1);
+  return `${out}…`;
+}
+
+// An index the leader has and this node lacks: an empty, hatched, dashed box.
+function drawMissing(ctx, rowH) {
+  const x = 2, y = 2, w = CELL_W - 4, h = rowH - 5;
+  ctx.save();
+  ctx.beginPath();
+  ctx.roundRect(x, y, w, h, 4);
+  ctx.clip();
+  ctx.strokeStyle = '#e3e6ef';
+  ctx.lineWidth = 1;
+  for (let d = -h; d < w; d += 6) {
+    ctx.beginPath();
+    ctx.moveTo(x + d, y + h);
+    ctx.lineTo(x + d + h, y);
+    ctx.stroke();
+  }
+  ctx.restore();
+  ctx.beginPath();
+  ctx.roundRect(x, y, w, h, 4);
+  ctx.setLineDash([3, 2]);
+  ctx.strokeStyle = '#aab2c8';
+  ctx.lineWidth = 1.5;
+  ctx.stroke();
+  ctx.setLineDash([]);
+}
+
+export class LogView {
+  constructor(root, followBox) {
+    this.root = root;
+    this.followBox = followBox;
+    this.labels = div('log-labels', root);
+    this.scroller = div('log-scroll', root);
+    this.spacer = div('log-spacer', this.scroller);
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'log-canvas';
+    this.scroller.appendChild(this.canvas);
+    this.ctx = this.canvas.getContext('2d');
+    this.count = 0;
+    this.cellWidth = CELL_W;
+    this.rows = [];
+    this.lastIndex = 0;     // the longest log's last index, as of the last render
+    this.scrolledTo = -1;   // the scrollLeft this view last set
+    this.viewLeft = 0;
+    this.viewWidth = 800;
+    this.drawn = new Map(); // "row:index" -> what the cell shows, for clicks and tooltips
+    this.sprites = new Map();  // a cell's look -> its picture (see stamp())
+    this.pool = [];
+    this.nextSlot = 0;
+    this.paintedKey = '';
+    this.onSelectEntry = null;
+    this.onChange = null;
+    this.scroller.addEventListener('scroll', () => {
+      const left = this.scroller.scrollLeft;
+      if (Math.abs(left - this.scrolledTo) <= 1) return;  // our own scrolling
+      this.scrolledTo = left;
+      this.followBox.checked = left >= this.tailLeft(this.lastIndex) - CELL_W;
+      if (this.onChange) this.onChange();
+    });
+    this.canvas.addEventListener('click', (ev) => {
+      const hit = this.hit(ev);
+      if (hit && this.onSelectEntry) this.onSelectEntry(hit.node, hit.index);
+    });
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const hit = this.hit(ev);
+      const title = hit ? hit.title : '';
+      if (this.canvas.title !== title) this.canvas.title = title;
+      this.canvas.style.cursor = hit && !hit.missing ? 'pointer' : '';
+    });
+  }
+
+  setCount(count) {
+    if (count === this.count) return;
+    this.count = count;
+    this.rowH = count <= 5 ? 30 : count <= 7 ? 27 : 24;
+    this.root.style.setProperty('--row-h', `${this.rowH}px`);
+    this.labels.replaceChildren();
+    div('log-label head', this.labels).textContent = 'node · commit / applied';
+    this.rows = [];
+    for (let id = 1; id <= count; id++) {
+      const label = div('log-label', this.labels);
+      label.dataset.node = id;
+      label.innerHTML = '<span class="who"></span><span class="role"></span><span class="nums"></span>';
+      this.rows.push({ label, key: '' });
+    }
+    this.height = (count + 1) * this.rowH;
+    this.sized = '';
+    this.forgetSprites();
+  }
+
+  // Reads the scroll position and width, and when following the newest entries scrolls
+  // to them, before anything else is drawn in the frame: touching scrollLeft makes the
+  // browser lay the page out, which is cheap only while nothing else has changed yet.
+  // Returns the window of log indexes in view (partly visible columns included).
+  window() {
+    this.viewWidth = this.scroller.clientWidth || 800;
+    // The scrollable width grows in steps of 256 columns, so that a growing log does not
+    // resize it (and make the browser lay out the page) every frame.
+    const columns = Math.max(Math.ceil((this.lastIndex + 3) / 256) * 256, Math.ceil(this.viewWidth / CELL_W));
+    const width = `${columns * CELL_W}px`;
+    if (this.spacer.style.width !== width) this.spacer.style.width = width;
+    if (this.followBox.checked) {
+      const target = this.tailLeft(this.lastIndex);
+      if (Math.abs(this.scrolledTo - target) > 1) {
+        this.scroller.scrollLeft = target;
+        this.scrolledTo = target;
+      }
+      this.viewLeft = target;
+    } else {
+      this.viewLeft = Math.min(this.scroller.scrollLeft, this.maxLeft());
+    }
+    this.from = Math.max(1, Math.floor(this.viewLeft / CELL_W) + 1);
+    this.to = Math.floor((this.viewLeft + this.viewWidth) / CELL_W) + 1;
+    return { from: this.from, to: this.to };
+  }
+
+  tailLeft(last) {
+    return Math.max(0, (last + 2) * CELL_W - this.viewWidth);
+  }
+
+  // Brings log index i to the middle of the view.
+  scrollTo(i) {
+    this.scroller.scrollLeft = Math.max(0, (i - 0.5) * CELL_W - this.viewWidth / 2);
+  }
+
+  // The furthest the grid may scroll: a little past the longest log.
+  maxLeft() {
+    return this.tailLeft(this.lastIndex + 8);
+  }
+
+  // The canvas matches the view's size in device pixels, so text stays sharp.
+  size() {
+    const dpr = window.devicePixelRatio || 1;
+    const key = `${this.viewWidth}|${this.height}|${dpr}`;
+    if (key === this.sized) return;
+    this.sized = key;
+    this.canvas.width = Math.round(this.viewWidth * dpr);
+    this.canvas.height = Math.round(this.height * dpr);
+    this.canvas.style.width = `${this.viewWidth}px`;
+    this.canvas.style.height = `${this.height}px`;
+    if (dpr !== this.dpr) this.forgetSprites();
+    this.dpr = dpr;
+  }
+
+  // state: the simulator's state() for this frame's window(); highlight: a Set of
+  // "node:index" cells a checker violation names.
+  render(state, selection, highlight) {
+    const nodes = state.nodes;
+    const leader = nodes.find((n) => n.up && n.id === state.leader);
+    let last = 0;
+    for (const n of nodes) if (n.up) last = Math.max(last, n.log_last_index);
+    this.lastIndex = last;
+    nodes.forEach((node, r) => { if (this.rows[r]) this.renderLabel(this.rows[r], node, selection); });
+
+    // Repaint only when something drawn changed: the window, or any node's entries,
+    // commit or applied index in it, or the leader's log they are compared with.
+    const picked = selection && selection.kind === 'entry' ? `${selection.node}:${selection.index}` : '';
+    let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}`;
+    for (const n of nodes) {
+      key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down';
+      if (n.up) for (const e of n.log) key += `${e.term},`;
+    }
+    if (key === this.paintedKey && this.sized) return;
+    this.paintedKey = key;
+    this.paint(nodes, leader, highlight, picked);
+  }
+
+  paint(nodes, leader, highlight, picked) {
+    const leaderTerms = new Map();
+    if (leader) for (const e of leader.log) leaderTerms.set(e.index, e.term);
+    this.size();
+    const ctx = this.ctx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.clearRect(0, 0, this.viewWidth, this.height);
+    ctx.translate(-this.viewLeft, 0);
+    this.drawn.clear();
+    const { from, to } = this;
+
+    ctx.fillStyle = '#7c849a';
+    ctx.font = `10.5px ${SANS}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let i = from; i <= to; i++) ctx.fillText(String(i), (i - 0.5) * CELL_W, this.rowH / 2);
+
+    nodes.forEach((node, r) => {
+      if (!this.rows[r]) return;
+      const top = (r + 1) * this.rowH;
+      if (!node.up) {
+        ctx.fillStyle = '#7c849a';
+        ctx.font = `italic 11.5px ${SANS}`;
+        ctx.textAlign = 'left';
+        ctx.fillText('crashed — its log waits on disk until it restarts', this.viewLeft + 6, top + this.rowH / 2);
+        return;
+      }
+      const byIndex = new Map(node.log.map((e) => [e.index, e]));
+      for (let i = from; i <= to; i++) {
+        const e = byIndex.get(i);
+        const lt = leaderTerms.get(i);
+        const x = (i - 1) * CELL_W;
+        if (!e) {
+          if (lt !== undefined && node !== leader && i > node.log_last_index) {
+            this.stamp(ctx, { missing: true }, x, top);
+            this.drawn.set(`${r}:${i}`, { node: node.id, index: i, missing: true, title: `S${node.id} lacks entry ${i}, which the leader has` });
+          }
+          continue;
+        }
+        const look = {
+          e,
+          committed: i <= node.commit_index,
+          conflict: !!leader && node !== leader && (lt === undefined ? i > leader.log_last_index : lt !== e.term),
+          violation: highlight.has(`${node.id}:${i}`),
+        };
+        this.stamp(ctx, look, x, top);
+        if (i === node.commit_index) {
+          ctx.fillStyle = '#1d2333';
+          ctx.fillRect(x + CELL_W - 3, top, 3, this.rowH - 1);
+        }
+        if (picked === `${node.id}:${i}`) {
+          ctx.strokeStyle = '#3b5bdb';
+          ctx.lineWidth = 2;
+          ctx.beginPath();
+          ctx.roundRect(x + 0.5, top + 0.5, CELL_W - 1, this.rowH - 2, 5);
+          ctx.stroke();
+        }
+        if (i === node.applied_index) {
+          const cx = x + CELL_W / 2, by = top + this.rowH - 2;
+          ctx.fillStyle = '#2f9e44';
+          ctx.beginPath();
+          ctx.moveTo(cx - 4, by);
+          ctx.lineTo(cx + 4, by);
+          ctx.lineTo(cx, by - 5);
+          ctx.fill();
+        }
+        this.drawn.set(`${r}:${i}`, {
+          node: node.id, index: i,
+          title: `S${node.id}, index ${i}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.command}` +
+            (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : ''),
+        });
+      }
+    });
+  }
+
+  forgetSprites() {
+    this.sprites.clear();
+    this.pool = [];
+    this.nextSlot = 0;
+  }
+
+  // Copies one cell's picture (box, border, term, command) to (x, top). Pictures are
+  // drawn once into small canvases and copied from there, so a screen of cells is a few
+  // hundred image copies instead of as many text layouts. The canvases are a fixed
+  // pool, reused oldest first, more than a screen holds.
+  stamp(ctx, look, x, top) {
+    const key = look.missing ? 'missing'
+      : `${look.e.term}|${look.e.type}|${look.e.command}|${look.committed}|${look.conflict}|${look.violation}`;
+    let sprite = this.sprites.get(key);
+    if (!sprite) {
+      const slot = this.nextSlot;
+      this.nextSlot = (slot + 1) % SPRITES;
+      sprite = this.pool[slot];
+      if (sprite) {
+        this.sprites.delete(sprite.key);
+      } else {
+        const canvas = document.createElement('canvas');
+        canvas.width = Math.ceil(CELL_W * this.dpr);
+        canvas.height = Math.ceil(this.rowH * this.dpr);
+        sprite = this.pool[slot] = { canvas, ctx: canvas.getContext('2d') };
+      }
+      sprite.key = key;
+      this.sprites.set(key, sprite);
+      const c = sprite.ctx;
+      c.setTransform(1, 0, 0, 1, 0, 0);
+      c.clearRect(0, 0, sprite.canvas.width, sprite.canvas.height);
+      c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+      if (look.missing) drawMissing(c, this.rowH);
+      else this.drawCell(c, look);
+    }
+    ctx.drawImage(sprite.canvas, x, top, CELL_W, this.rowH);
+  }
+
+  drawCell(ctx, c) {
+    const x = 2, y = 2, w = CELL_W - 4, h = this.rowH - 5;
+    ctx.globalAlpha = c.committed ? 1 : 0.7;
+    ctx.fillStyle = termColor(c.e.term);
+    ctx.beginPath();
+    ctx.roundRect(x, y, w, h, 4);
+    ctx.fill();
+    ctx.setLineDash(c.committed ? [] : [3, 2]);
+    ctx.lineWidth = c.conflict || c.violation ? 2.5 : 1.5;
+    ctx.strokeStyle = c.conflict || c.violation ? '#d63a3a' : 'rgba(0, 0, 0, .25)';
+    ctx.stroke();
+    ctx.setLineDash([]);
+    // As in the paper's figures: the term on top, the command under it.
+    const big = h >= 22;
+    ctx.fillStyle = termInk(c.e.term);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.font = `bold ${big ? 9 : 8}px ${SANS}`;
+    ctx.fillText(String(c.e.term), x + w / 2, y + (big ? 6.5 : 5));
+    ctx.font = c.e.type === 'NoOp' ? `italic ${big ? 10 : 9}px ${SANS}` : `${big ? 10 : 9.5}px ${MONO}`;
+    ctx.fillText(fit(ctx, shortCommand(c.e), w - 4), x + w / 2, y + h - (big ? 7 : 5.5));
+    ctx.globalAlpha = 1;
+    if (c.violation) {
+      ctx.fillStyle = 'rgba(214, 58, 58, .18)';
+      ctx.fillRect(x, y, w, h);
+    }
+  }
+
+  hit(ev) {
+    const rect = this.canvas.getBoundingClientRect();
+    const r = Math.floor((ev.clientY - rect.top) / this.rowH) - 1;
+    const i = Math.floor((ev.clientX - rect.left + this.viewLeft) / CELL_W) + 1;
+    return this.drawn.get(`${r}:${i}`) ?? null;
+  }
+
+  renderLabel(row, node, selection) {
+    const role = node.up ? node.role : 'down';
+    const selected = selection && selection.kind === 'node' && selection.id === node.id;
+    const key = `${role}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}`;
+    if (key === row.key) return;
+    row.key = key;
+    const [who, roleEl, nums] = row.label.children;
+    row.label.className = `log-label${selected ? ' selected' : ''}`;
+    who.textContent = `S${node.id}`;
+    roleEl.className = `role ${role}`;
+    roleEl.textContent = node.up ? `${ROLE_LABEL[node.role] ?? node.role} · t${node.term}` : 'crashed';
+    nums.textContent = node.up ? `${node.commit_index} / ${node.applied_index}` : '';
+    row.label.dataset.commit = node.up ? node.commit_index : '';
+    row.label.dataset.applied = node.up ? node.applied_index : '';
+    row.label.dataset.last = node.up ? node.log_last_index : '';
+    row.label.dataset.role = role;
+  }
+}

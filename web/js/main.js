@@ -1,0 +1,435 @@
+// The playground: wires the simulator (through its wasm JavaScript API only) to the
+// views and controls, and runs the frame loop.
+//
+// Each frame, while playing, the page runs (real ms elapsed × speed) of virtual time
+// through the timeline, then asks the simulator for one state() — with the log limited
+// to the index window the log grid shows — and hands it to every view. Everything the
+// user does becomes one scenario line performed on the timeline, so it is recorded,
+// can be rewound and replayed, and ends up in the shareable URL.
+
+import { ClusterView } from './cluster_view.js';
+import { CheckerView } from './checker_view.js';
+import { Controls } from './controls.js';
+import { escapeHtml as h, formatTime } from './format.js';
+import { Inspector } from './inspector.js';
+import { LogView } from './log_view.js';
+import { MessagesView } from './messages_view.js';
+import { NodeMenu } from './node_menu.js';
+import { LessonList, Narration, loadLessonIndex, loadLessonScript } from './scenarios.js';
+import { Timeline } from './timeline.js';
+import { TimelineView } from './timeline_view.js';
+import { decodeHash, encodeHash } from './url_state.js';
+import { loadRaftbook } from './wasm_module.js';
+
+const $ = (id) => document.getElementById(id);
+const DEFAULT_SPEED = 0.1;
+const URL_EVERY_MS = 2000;  // while playing; at once when paused
+
+class Playground {
+  constructor(rb) {
+    this.rb = rb;
+    this.faultNames = JSON.parse(rb.faultNames());
+    this.setup = null;       // { kind: 'free', nodes, seed } or { kind: 'scenario', id }
+    this.timeline = null;
+    this.lesson = null;      // { id, title, file, script } while a lesson is loaded
+    this.lessonPlaying = false;  // the lesson's script is still being played
+    this.lessons = [];
+    this.playing = false;
+    this.speed = DEFAULT_SPEED;
+    this.carry = 0;          // virtual ms not yet run (less than one)
+    this.lastFrame = null;
+    this.selection = null;   // { kind: 'node' | 'message' | 'link' | 'entry', ... }
+    this.pendingSeek = null;
+    this.dirty = true;
+    this.urlWritten = 0;
+    this.lastHash = '';
+
+    this.cluster = new ClusterView($('cluster'));
+    this.cluster.onLayout = () => { this.dirty = true; };
+    this.messages = new MessagesView($('messages'), this.cluster);
+    this.logs = new LogView($('log-grid'), $('follow'));
+    this.logs.onChange = () => { this.dirty = true; };
+    this.logs.onSelectEntry = (node, index) => this.select({ kind: 'entry', node, index });
+    $('follow').addEventListener('change', () => { this.dirty = true; });
+    this.checker = new CheckerView($('verdict'), $('verdict-text'), $('violation-banner'));
+    this.inspector = new Inspector($('inspector-title'), $('inspector'), {
+      act: (line) => this.perform(line),
+      fetchMessage: (id) => JSON.parse(this.timeline.sim.message(id)),
+      faultNames: this.faultNames,
+    });
+    this.nodeMenu = new NodeMenu(document.querySelector('.stage'), (line) => this.perform(line));
+    this.controls = new Controls({
+      togglePlay: () => (this.playing ? this.pause() : this.play()),
+      step: () => this.step(),
+      setSpeed: (x) => { this.speed = x; },
+      reset: (nodes, seed) => this.resetFree(nodes, seed),
+      propose: (cmd) => this.perform(`propose ${cmd}`),
+      setRate: (r) => this.perform(`rate ${r}`),
+      setDrop: (p) => this.perform(`net drop=${p}`),
+      setLatency: ([lo, hi]) => this.perform(`net latency=${lo}..${hi}`),
+      partition: (groups) => {
+        if (groups.length < 2) this.toast('Put at least one node on another side first (click the chips).', true);
+        else this.perform(`partition ${groups.map((g) => g.join(',')).join(' | ')}`);
+      },
+      heal: () => this.perform('heal'),
+    });
+    this.controls.setSpeedDisplay(this.speed);
+    this.timelineView = new TimelineView(
+      { scrub: $('scrub'), marks: $('marks'), readout: $('time-readout'), toStart: $('to-start'), toLive: $('to-live') },
+      { onSeek: (t) => { this.pendingSeek = t; this.dirty = true; }, onScrubStart: () => this.pause() });
+    this.lessonList = new LessonList($('lesson-list'), (lesson) => this.startLesson(lesson));
+    this.narration = new Narration({ card: $('narration-card'), title: $('lesson-title'), list: $('narration'), status: $('lesson-status') });
+    $('lesson-restart').addEventListener('click', () => this.lesson && this.startLesson(this.lesson));
+    $('lesson-finish').addEventListener('click', () => this.finishLesson());
+    $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
+    $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
+    $('share').addEventListener('click', () => this.share());
+    $('help').addEventListener('click', () => $('help-dialog').showModal());
+    $('help-link').addEventListener('click', (ev) => { ev.preventDefault(); $('help-dialog').showModal(); });
+    $('verdict').addEventListener('click', () => this.showViolation());
+    window.addEventListener('hashchange', () => this.openHash());
+  }
+
+  async start() {
+    try {
+      this.lessons = await loadLessonIndex();
+      this.lessonList.show(this.lessons);
+    } catch (err) {
+      this.lessonList.showError(err.message);
+    }
+    const opened = await this.openHash();
+    if (!opened) {
+      this.resetFree(5, '1');
+      this.play();
+    }
+    requestAnimationFrame((t) => this.frame(t));
+  }
+
+  // Opens the state a link's hash describes; false when the hash holds none.
+  async openHash() {
+    if (this.timeline && location.hash === this.lastHash) return true;
+    let link;
+    try {
+      link = decodeHash(location.hash);
+    } catch (err) {
+      this.toast(`This link is malformed: ${err.message}. Starting a fresh cluster instead.`, true);
+      return false;
+    }
+    if (!link) return false;
+    this.pause();
+    if (link.setup.kind === 'scenario') {
+      const lesson = this.lessons.find((l) => l.id === link.setup.id) ?? { id: link.setup.id, file: `${link.setup.id}.txt`, title: link.setup.id };
+      return this.startLesson(lesson, link.lines, link.cursor);
+    }
+    return this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor);
+  }
+
+  resetFree(nodes, seed) {
+    if (!/^\d{1,20}$/.test(seed)) {
+      this.toast(`The seed must be a whole number, not "${seed}".`, true);
+      return;
+    }
+    this.startFree(nodes, seed, [], null);
+  }
+
+  startFree(nodes, seed, lines, cursor) {
+    const config = JSON.stringify({ nodes, seed: String(seed) });
+    const ok = this.install({ kind: 'free', nodes, seed: String(seed) }, () => new this.rb.Simulation(config), lines, cursor);
+    if (ok) {
+      this.lesson = null;
+      this.lessonPlaying = false;
+      this.narration.hide();
+      this.lessonList.setActive(null);
+      document.querySelector('.lessons').classList.remove('compact');
+      $('welcome-card').hidden = false;
+    }
+    return ok;
+  }
+
+  async startLesson(lesson, lines = null, cursor = null) {
+    let text, script, title;
+    try {
+      text = await loadLessonScript(lesson);
+      const parsed = JSON.parse(this.rb.parseScenario(text));
+      script = parsed.actions.map((a) => a.text);
+      title = parsed.title || lesson.title;
+    } catch (err) {
+      this.toast(`Lesson "${lesson.title}" could not be opened: ${err.message}`, true);
+      return false;
+    }
+    const ok = this.install({ kind: 'scenario', id: lesson.id }, () => this.rb.Simulation.fromScenario(text), lines ?? script, cursor);
+    if (!ok) return false;
+    this.lesson = { ...lesson, title, script };
+    this.lessonPlaying = !this.timeline.atEnd() && this.timeline.lines().every((l, i) => l === script[i]);
+    this.lessonList.setActive(lesson.id);
+    document.querySelector('.lessons').classList.add('compact');
+    $('welcome-card').hidden = true;
+    if (!cursor) this.play();
+    return true;
+  }
+
+  // Replaces the simulation: a new timeline for `setup`, replayed to `cursor` if given.
+  install(setup, createSim, lines, cursor) {
+    let timeline;
+    try {
+      timeline = new Timeline(createSim, lines);
+      if (cursor) timeline.seek(cursor.time, cursor.begun);
+    } catch (err) {
+      this.toast(`Could not build the simulation: ${err.message}`, true);
+      return false;
+    }
+    if (this.timeline) this.timeline.dispose();
+    this.timeline = timeline;
+    this.setup = setup;
+    this.selection = null;
+    this.nodeMenu.close();
+    this.carry = 0;
+    const count = JSON.parse(timeline.sim.state(JSON.stringify({ log_from: 1, log_to: 0, requests: 0 }))).nodes.length;
+    this.cluster.setCount(count);
+    this.logs.setCount(count);
+    this.controls.setCount(count);
+    this.lastHash = '';
+    this.dirty = true;
+    return true;
+  }
+
+  play() {
+    if (this.lesson && this.lessonPlaying && this.timeline.atEnd()) this.lessonPlaying = false;
+    this.playing = true;
+    this.dirty = true;
+  }
+
+  pause() {
+    this.playing = false;
+    this.carry = 0;
+    this.dirty = true;
+  }
+
+  // Step: in a lesson, run its next line; otherwise run exactly one simulator event.
+  step() {
+    this.pause();
+    if (this.lesson && this.lessonPlaying) {
+      const tl = this.timeline;
+      tl.run(Number.MAX_SAFE_INTEGER, { maxBegun: tl.active() ? tl.begun : tl.begun + 1 });
+      if (tl.atEnd()) this.lessonPlaying = false;
+    } else {
+      this.perform('step');
+    }
+    this.dirty = true;
+  }
+
+  finishLesson() {
+    if (!this.lesson) return;
+    this.pause();
+    if (this.lessonPlaying) this.timeline.run(Number.MAX_SAFE_INTEGER);
+    this.lessonPlaying = false;
+    this.dirty = true;
+  }
+
+  // Every user action: one line on the timeline (cutting off any recorded future).
+  perform(line) {
+    const e = this.timeline.perform(line);
+    this.lessonPlaying = false;
+    if (e.rec && e.rec.ok === false) this.toast(`“${line}” did not work: ${e.rec.message}`, true);
+    this.dirty = true;
+  }
+
+  select(selection) {
+    this.selection = selection;
+    if (!selection || selection.kind !== 'node') this.nodeMenu.close();
+    this.dirty = true;
+  }
+
+  clusterClick(ev) {
+    const box = $('cluster').getBoundingClientRect();
+    const id = this.messages.hit(ev.clientX - box.left, ev.clientY - box.top);
+    if (id != null) {
+      const m = this.state.messages.find((x) => x.id === id);
+      if (m) this.inspector.selectMessage(m);
+      this.select({ kind: 'message', id });
+      return;
+    }
+    const node = ev.target.closest('[data-node]');
+    if (node) {
+      const id = Number(node.dataset.node);
+      this.select({ kind: 'node', id });
+      const p = this.cluster.pos[id - 1];
+      const svg = $('cluster').getBoundingClientRect(), stage = document.querySelector('.stage').getBoundingClientRect();
+      this.nodeMenu.open(this.state.nodes[id - 1], { x: p.x + svg.left - stage.left, y: p.y + svg.top - stage.top, r: this.cluster.radius },
+        this.controls.command());
+      return;
+    }
+    const link = ev.target.closest('[data-link]');
+    if (link) {
+      const [a, b] = link.dataset.link.split('-').map(Number);
+      const down = this.state.links_down.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+      this.select({ kind: 'link', id: link.dataset.link });
+      this.perform(`${down ? 'restore' : 'cut'} ${a}-${b}`);
+      return;
+    }
+    this.select(null);
+  }
+
+  // Scrolls the log grid to the first violation's index (when the checker names one).
+  showViolation() {
+    const v = this.state && this.state.violations[0];
+    if (!v || !v.index) return;
+    $('follow').checked = false;
+    this.logs.scrollTo(v.index);
+    this.dirty = true;
+  }
+
+  frame(t) {
+    try {
+      this.tick(t);
+    } finally {
+      requestAnimationFrame((next) => this.frame(next));
+    }
+  }
+
+  tick(t) {
+    const dt = this.lastFrame == null ? 0 : Math.min(100, t - this.lastFrame);
+    this.lastFrame = t;
+    if (this.pendingSeek != null) {
+      const seek = this.pendingSeek;
+      this.pendingSeek = null;
+      this.timeline.seek(seek);
+      this.dirty = true;
+    }
+    if (this.playing) {
+      this.carry += dt * this.speed;
+      const whole = Math.floor(this.carry);
+      if (whole > 0) {
+        this.carry -= whole;
+        this.run(whole);
+      }
+      this.dirty = true;
+    }
+    if (this.dirty) this.render();
+  }
+
+  run(ms) {
+    const inLesson = this.lesson && this.lessonPlaying;
+    this.timeline.run(ms, { extend: !inLesson });
+    if (inLesson && this.timeline.atEnd()) {
+      this.lessonPlaying = false;
+      this.pause();
+    }
+  }
+
+  render() {
+    this.dirty = false;
+    const sim = this.timeline.sim;
+    const win = this.logs.window();
+    const state = JSON.parse(sim.state(JSON.stringify({ log_from: win.from, log_to: win.to, requests: 8 })));
+    this.state = state;
+    const now = state.time_ms + (this.playing ? this.carry : 0);
+    const sel = this.selection;
+    this.cluster.render(state, now, sel);
+    this.messages.render(state.messages, now, sel && sel.kind === 'message' ? sel.id : null);
+    this.logs.render(state, sel, this.checker.cells(state));
+    this.inspector.render(state, sel, this.controls.command());
+    this.timelineView.render(this.timeline);
+    this.checker.render(state.violations);
+    this.renderRequests(state.requests);
+    this.renderFooter(state);
+    this.controls.sync({
+      playing: this.playing,
+      stepTitle: this.lesson && this.lessonPlaying ? 'Run the next line of the lesson (.)' : 'Run exactly one simulator event (.)',
+      nodes: state.nodes.length,
+      seed: state.config.seed,
+      network: state.network,
+      rate: this.currentRate(),
+      linksDown: state.links_down,
+    });
+    if (this.lesson) this.narration.render(this.lesson.title, this.lesson.script, this.timeline);
+    this.writeUrl();
+  }
+
+  // The rate of random requests in force: the last `rate` line run.
+  currentRate() {
+    const entries = this.timeline.entries;
+    for (let i = this.timeline.begun - 1; i >= 0; i--) if (entries[i].kind === 'rate') return entries[i].perSecond;
+    return 0;
+  }
+
+  renderRequests(requests) {
+    const html = requests.slice().reverse().map((r) =>
+      `<div class="${h(r.outcome)}"><span>${h(r.command)}</span><span>${r.outcome === 'ok' ? `✓ index ${r.index}` : h(r.outcome)}</span></div>`).join('');
+    const box = $('requests');
+    if (box.dataset.html !== html) {
+      box.dataset.html = html;
+      box.innerHTML = html;
+    }
+  }
+
+  renderFooter(state) {
+    const s = state.stats;
+    const n = (x) => String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    const text = `t = ${formatTime(state.time_ms)} · ${n(s.events)} events · ${n(s.messages_sent)} messages sent, ` +
+      `${n(s.messages_dropped)} dropped · ${s.elections} election${s.elections === 1 ? '' : 's'} · ${n(s.committed)} committed · ` +
+      (this.setup.kind === 'free' ? `seed ${this.setup.seed}, ${this.setup.nodes} nodes` : `lesson “${this.lesson ? this.lesson.title : this.setup.id}”`);
+    if (this.footerText !== text) {
+      this.footerText = text;
+      $('stats').textContent = text;
+    }
+    if (this.footerHash !== state.trace_hash) {
+      this.footerHash = state.trace_hash;
+      $('trace-hash').textContent = state.trace_hash;
+    }
+  }
+
+  hash() {
+    return encodeHash({
+      setup: this.setup,
+      lines: this.timeline.lines(),
+      scriptLines: this.lesson ? this.lesson.script : null,
+      cursor: this.timeline.cursor(),
+    });
+  }
+
+  writeUrl(force = false) {
+    const t = performance.now();
+    if (!force && this.playing && t - this.urlWritten < URL_EVERY_MS) return;
+    this.urlWritten = t;
+    const hash = this.hash();
+    if (hash !== location.hash) history.replaceState(null, '', hash);
+    this.lastHash = location.hash;
+  }
+
+  async share() {
+    this.writeUrl(true);
+    try {
+      await navigator.clipboard.writeText(location.href);
+      this.toast('Link to this moment copied. Whoever opens it sees exactly this state.');
+    } catch {
+      this.toast(`Copy this link: ${location.href}`);
+    }
+  }
+
+  toast(message, error = false) {
+    const box = $('toast');
+    box.textContent = message;
+    box.className = `toast${error ? ' error' : ''}`;
+    box.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { box.hidden = true; }, error ? 6000 : 3500);
+  }
+}
+
+async function boot() {
+  let rb;
+  try {
+    rb = await loadRaftbook();
+  } catch (err) {
+    const box = $('fatal');
+    box.textContent = err.message;
+    box.hidden = false;
+    return;
+  }
+  const app = new Playground(rb);
+  window.playground = app;  // for the browser tests and the curious
+  await app.start();
+}
+
+boot();

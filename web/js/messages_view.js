@@ -1,0 +1,139 @@
+// Messages in flight, drawn moving along the links.
+//
+// A message sent at sent_ms that arrives at arrives_ms sits, at display time t, the
+// fraction (t - sent_ms) / (arrives_ms - sent_ms) of the way from its sender to its
+// receiver, in the lane for that direction. Its shape says its kind: a blue box for
+// AppendEntries (with the number of entries it carries), a small pink dot for a
+// heartbeat, an amber diamond for a vote request (pale for a pre-vote), a green ✓ or
+// red ✗ disc for a reply.
+//
+// A busy cluster has hundreds of messages in flight and every one moves every frame,
+// so they are painted on a <canvas> laid over the cluster drawing rather than kept as
+// SVG elements; the canvas lets clicks through, and the page asks hit() which message,
+// if any, is under the pointer.
+
+const LANE = 5;
+const HIT_RADIUS = 12;
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
+const COLOURS = {
+  append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
+  yes: '#2f9e44', no: '#e03131', ring: '#1d2333',
+};
+
+// "yes" or "no" for replies, "" for requests.
+function answer(m) {
+  if (m.type === 'AppendResp') return m.success ? 'yes' : 'no';
+  if (m.type === 'VoteResp' || m.type === 'PreVoteResp') return m.granted ? 'yes' : 'no';
+  return '';
+}
+
+function draw(ctx, m, x, y) {
+  switch (m.type) {
+    case 'Append':
+      ctx.fillStyle = COLOURS.append;
+      ctx.beginPath();
+      ctx.roundRect(x - 11, y - 7.5, 22, 15, 3);
+      ctx.fill();
+      ctx.fillStyle = '#fff';
+      ctx.font = `bold 9.5px ${FONT}`;
+      ctx.fillText(String(m.entries ?? 0), x, y + 0.5);
+      return;
+    case 'Heartbeat':
+    case 'HeartbeatResp':
+      ctx.fillStyle = m.type === 'Heartbeat' ? COLOURS.heartbeat : COLOURS.heartbeatResp;
+      ctx.beginPath();
+      ctx.arc(x, y, m.type === 'Heartbeat' ? 4.5 : 3.2, 0, 2 * Math.PI);
+      ctx.fill();
+      return;
+    case 'Vote':
+    case 'PreVote':
+      ctx.beginPath();
+      ctx.moveTo(x, y - 8);
+      ctx.lineTo(x + 8, y);
+      ctx.lineTo(x, y + 8);
+      ctx.lineTo(x - 8, y);
+      ctx.closePath();
+      ctx.fillStyle = m.type === 'Vote' ? COLOURS.vote : COLOURS.preVote;
+      ctx.fill();
+      if (m.type === 'PreVote') {
+        ctx.strokeStyle = COLOURS.vote;
+        ctx.lineWidth = 1.5;
+        ctx.stroke();
+      }
+      return;
+    default: {
+      const yes = answer(m) === 'yes';
+      ctx.fillStyle = yes ? COLOURS.yes : COLOURS.no;
+      ctx.beginPath();
+      ctx.arc(x, y, m.type === 'AppendResp' ? 6.5 : 6, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillStyle = '#fff';
+      ctx.font = `bold 8px ${FONT}`;
+      ctx.fillText(yes ? '✓' : '✗', x, y + 0.5);
+    }
+  }
+}
+
+export class MessagesView {
+  constructor(canvas, cluster) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.cluster = cluster;
+    this.placed = [];  // [{ id, x, y }] as drawn last
+    this.sized = '';
+  }
+
+  size() {
+    const w = this.cluster.width, h = this.cluster.height, dpr = window.devicePixelRatio || 1;
+    const key = `${w}|${h}|${dpr}`;
+    if (key === this.sized) return;
+    this.sized = key;
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(h * dpr);
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    this.dpr = dpr;
+  }
+
+  render(messages, now, selectedId) {
+    this.size();
+    const ctx = this.ctx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.clearRect(0, 0, this.cluster.width, this.cluster.height);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    this.placed = [];
+    const count = this.cluster.count;
+    for (const m of messages) {
+      if (m.from < 1 || m.to < 1 || m.from > count || m.to > count) continue;
+      const span = m.arrives_ms - m.sent_ms;
+      const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
+      const [p, q] = this.cluster.segment(m.from, m.to, LANE);
+      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
+      draw(ctx, m, x, y);
+      if (m.id === selectedId) {
+        ctx.strokeStyle = COLOURS.ring;
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash([2, 2]);
+        ctx.beginPath();
+        ctx.arc(x, y, 13, 0, 2 * Math.PI);
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      this.placed.push({ id: m.id, x, y });
+    }
+  }
+
+  // The id of the message drawn nearest to (x, y) in cluster pixels, within reach.
+  hit(x, y) {
+    let best = null, bestD = HIT_RADIUS * HIT_RADIUS;
+    for (const p of this.placed) {
+      const d = (p.x - x) ** 2 + (p.y - y) ** 2;
+      if (d <= bestD) {
+        best = p.id;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,265 @@
+// The timeline: everything done to the simulation, as a list of entries, and a cursor
+// saying how far into that list the live simulation is.
+//
+// The simulator is deterministic, so a moment is fully described by where it started
+// (a setup: cluster size and seed, or a scenario script) and the list of things done
+// since. Every entry is one line of the scenario format — `advance 1200ms`,
+// `propose set x 5`, `crash 2`, `wait leader within 2s`, `expect safe` — plus two the
+// page adds: `step` (run exactly one event) and `rate 5` (random client requests per
+// second). Playing the page appends `advance` time to the list; clicking appends an
+// action. To go back to an earlier time the page builds a fresh simulation from the
+// setup and replays the entries up to there; replaying the rest plays the recorded
+// future again, and any new action taken in the past cuts that future off (a branch).
+//
+// Exactness rests on two facts of the simulator: advance(a) then advance(b) is
+// advance(a + b), and a `wait` run as several shorter waits (`wait leader within 16ms`,
+// again and again) stops at the same event as one long wait, because the core checks
+// the condition before every event. So the page can animate advances and waits frame by
+// frame and still land exactly where a test running the same lines lands.
+//
+// The cursor is (begun, time): entries [0, begun) have been started, all but the last
+// are finished, and the last one may be a partly run advance or wait. A shared link
+// stores exactly that pair.
+
+const DEFAULT_WAIT_MS = 10000;  // the scenario format's default for `wait ... ` without `within`
+
+// "500ms", "2s", "1.5s" or a bare number of milliseconds; NaN when it is none of these.
+function parseDuration(text) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
+  if (!m) return NaN;
+  return Math.floor(Number(m[1]) * (m[2] === 's' ? 1000 : 1));
+}
+
+// Splits a line into the timeline's kind of entry: time-taking `advance` and `wait`,
+// the atomic `step`, the page's own `rate`, and every other scenario action (`line`).
+function makeEntry(line) {
+  const text = line.trim();
+  const words = text.split(/\s+/);
+  const verb = words[0];
+  if (verb === 'advance' && words.length === 2 && !Number.isNaN(parseDuration(words[1]))) {
+    return { line: text, kind: 'advance', ms: parseDuration(words[1]), rec: null };
+  }
+  if (verb === 'wait') {
+    const n = words.length;
+    const hasWithin = n >= 3 && words[n - 2] === 'within' && !Number.isNaN(parseDuration(words[n - 1]));
+    const cond = words.slice(1, hasWithin ? n - 2 : n).join(' ');
+    const limit = hasWithin ? parseDuration(words[n - 1]) : DEFAULT_WAIT_MS;
+    return { line: text, kind: 'wait', cond, limit, rec: null };
+  }
+  if (verb === 'step' && words.length === 1) return { line: text, kind: 'step', rec: null };
+  if (verb === 'rate' && words.length === 2) return { line: text, kind: 'rate', perSecond: Number(words[1]), rec: null };
+  return { line: text, kind: 'line', verb, rec: null };
+}
+
+const takesTime = (e) => e.kind === 'advance' || e.kind === 'wait';
+
+export class Timeline {
+  // createSim() returns a fresh rb.Simulation for this timeline's setup.
+  constructor(createSim, lines = []) {
+    this.createSim = createSim;
+    this.entries = lines.map(makeEntry);
+    this.sim = null;
+    this.begun = 0;
+    this.version = 0;  // bumps whenever the entry list changes shape
+    this.rebuild();
+  }
+
+  rebuild() {
+    if (this.sim) this.sim.delete();
+    this.sim = this.createSim();
+    this.begun = 0;
+  }
+
+  dispose() {
+    if (this.sim) this.sim.delete();
+    this.sim = null;
+  }
+
+  now() {
+    return this.sim.time();
+  }
+
+  // The entry being run, if it is a partly run advance or wait.
+  active() {
+    const e = this.entries[this.begun - 1];
+    return e && takesTime(e) && !e.rec.done ? e : null;
+  }
+
+  atEnd() {
+    return this.begun === this.entries.length && !this.active();
+  }
+
+  // Where a shared link puts the cursor.
+  cursor() {
+    return { begun: this.begun, time: this.now() };
+  }
+
+  // The end of everything recorded, in this pass or an earlier one (a rewind starts
+  // entries again, but where they ended last time stays known: `ended`).
+  endTime() {
+    let t = this.now();
+    for (const e of this.entries) if (e.ended != null) t = Math.max(t, e.ended);
+    return t;
+  }
+
+  // Runs up to `budget` ms of virtual time through the entries from the cursor on.
+  // Options:
+  //   extend     at the end of the list, keep going by appending `advance` time
+  //   maxBegun   start no entry at or past this index; entries before it are started
+  //              even with no budget left (replaying a shared cursor)
+  run(budget, { extend = false, maxBegun = Infinity } = {}) {
+    const sim = this.sim;
+    let left = budget;
+    for (;;) {
+      const cur = this.active();
+      if (cur) {
+        const before = sim.time();
+        if (cur.kind === 'advance') {
+          const d = Math.min(cur.rec.start + cur.ms - before, left);
+          if (d > 0 || cur.ms === 0) sim.advance(Math.max(0, d));
+          left -= d;
+          if (sim.time() !== cur.rec.start + cur.ms) break;
+          this.finish(cur, true, '');
+        } else {
+          const d = Math.min(cur.limit - (before - cur.rec.start), left);
+          const r = this.action(`wait ${cur.cond} within ${d}ms`);
+          left = Math.max(0, left - (sim.time() - before));
+          if (r.ok) this.finish(cur, true, r.message);
+          else if (sim.time() - before < d) this.finish(cur, false, r.message);
+          else if (sim.time() - cur.rec.start >= cur.limit) {
+            this.finish(cur, false, `not reached within ${cur.limit} ms`);
+          } else break;
+        }
+        continue;
+      }
+      if (this.begun >= Math.min(this.entries.length, maxBegun)) {
+        if (extend && left > 0 && this.begun === this.entries.length) this.extendAdvance(left);
+        break;
+      }
+      const e = this.entries[this.begun];
+      if (e.kind !== 'line' && e.kind !== 'rate' && left <= 0 && maxBegun === Infinity) break;
+      this.begun++;
+      const before = sim.time();
+      e.rec = { start: before, end: null, done: false, ok: null, message: '' };
+      if (e.kind === 'advance' || e.kind === 'wait') continue;
+      if (e.kind === 'step') {
+        const ran = this.guard(() => sim.step());
+        this.finish(e, ran.ok, ran.ok ? '' : ran.message);
+        left = Math.max(0, left - (sim.time() - before));
+      } else if (e.kind === 'rate') {
+        const r = this.guard(() => sim.setClientRate(e.perSecond));
+        this.finish(e, r.ok, r.message);
+      } else {
+        const r = this.action(e.line);
+        this.finish(e, r.ok, r.message);
+      }
+    }
+  }
+
+  // Plays `ms` more at the end of the list, growing the trailing advance this method
+  // made last time if that is the last thing that happened (advance(a) + advance(b) =
+  // advance(a + b)). Lines that came from elsewhere (a script, a link) are left as they are.
+  extendAdvance(ms) {
+    const start = this.now();
+    this.sim.advance(ms);
+    const last = this.entries[this.entries.length - 1];
+    if (last && last.grown && last.rec && last.rec.done && last.rec.end === start) {
+      last.ms += ms;
+      last.line = `advance ${last.ms}ms`;
+      last.rec.end = last.ended = this.now();
+      return;
+    }
+    const e = makeEntry(`advance ${ms}ms`);
+    e.grown = true;
+    e.rec = { start, end: this.now(), done: true, ok: true, message: '' };
+    e.ended = e.rec.end;
+    this.entries.push(e);
+    this.begun++;
+    this.version++;
+  }
+
+  finish(e, ok, message) {
+    e.rec.done = true;
+    e.rec.end = e.ended = this.now();
+    e.rec.ok = ok;
+    e.rec.message = message;
+  }
+
+  // Runs one scenario line through the core; a thrown Error becomes a failed result.
+  action(line) {
+    try {
+      return JSON.parse(this.sim.runAction(line));
+    } catch (err) {
+      return { ok: false, message: err.message };
+    }
+  }
+
+  guard(f) {
+    try {
+      f();
+      return { ok: true, message: '' };
+    } catch (err) {
+      return { ok: false, message: err.message };
+    }
+  }
+
+  // A new action at the cursor: the recorded future is cut off, a partly run advance
+  // or wait is shortened to what ran, and the line is appended and run.
+  perform(line) {
+    const cur = this.active();
+    if (cur) {
+      const ran = this.now() - cur.rec.start;
+      if (cur.kind === 'advance' && ran === 0) {
+        this.entries.splice(--this.begun, 1);  // never ran: as if it had not begun
+      } else if (cur.kind === 'advance') {
+        cur.ms = ran;
+        cur.line = `advance ${ran}ms`;
+        this.finish(cur, true, '');
+      } else {
+        cur.limit = ran;
+        cur.line = `wait ${cur.cond} within ${ran}ms`;
+        this.finish(cur, true, '');
+      }
+    }
+    this.entries.length = this.begun;
+    const e = makeEntry(line);
+    this.entries.push(e);
+    this.version++;
+    this.run(0, { maxBegun: this.entries.length });
+    return e;
+  }
+
+  // Moves the cursor to virtual time `t`, rebuilding from the setup when that lies in
+  // the past. With `begun` given (a shared link), exactly that many entries are started.
+  seek(t, begun = null) {
+    const target = begun ?? this.begunAt(t);
+    if (t < this.now() || target < this.begun) this.rebuild();
+    this.run(Math.max(0, t - this.now()), { maxBegun: target });
+  }
+
+  // How many entries a seek to time t starts: those recorded to start before t, those
+  // that start and end at t, and steps that land by t.
+  begunAt(t) {
+    let n = 0;
+    for (const e of this.entries) {
+      const r = e.rec;
+      if (!r) break;
+      if (r.end == null) {  // a partly run entry: the live one, or one a rewind cut off
+        if (!(takesTime(e) && r.start < t)) break;
+        n++;
+        if (e === this.active()) continue;
+        break;
+      }
+      const starts = e.kind === 'step' ? r.end <= t
+                   : takesTime(e) ? r.start < t || (r.start === t && r.end === t)
+                   : r.start <= t;
+      if (!starts) break;
+      n++;
+    }
+    return n;
+  }
+
+  lines() {
+    return this.entries.map((e) => e.line);
+  }
+}
