@@ -151,9 +151,29 @@ json entry_json(const Entry& e) {
             {"command", e.data}};
 }
 
+// The part of a log holding indexes first..last that the view asks for: lo..hi.
+std::pair<Index, Index> window(const StateView& view, Index first, Index last) {
+    return {std::max(view.log_from, first), std::min(view.log_to, last)};
+}
+
+// A crashed node: only what its disk holds.
+json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
+    const HardState& hs = sim.durable_hard_state(id);
+    const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - 1]
+    json entries = json::array();
+    for (auto [i, hi] = window(view, 1, log.size()); i <= hi; i++) entries.push_back(entry_json(log[i - 1]));
+    return {{"id", id},
+            {"up", false},
+            {"term", hs.current_term},
+            {"voted_for", hs.voted_for},
+            {"log_first_index", 1},
+            {"log_last_index", log.size()},
+            {"log", std::move(entries)}};
+}
+
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const Raft* r = sim.node(id);
-    if (!r) return {{"id", id}, {"up", false}};
+    if (!r) return down_node_json(sim, id, view);
     const RaftLog& log = r->log();
     json j = {{"id", id},
               {"up", true},
@@ -169,9 +189,8 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
               {"log_first_index", log.first_index()},
               {"log_last_index", log.last_index()}};
     json entries = json::array();
-    const Index lo = std::max(view.log_from, log.first_index());
-    const Index hi = std::min(view.log_to, log.last_index());
-    for (Index i = lo; i <= hi; i++) entries.push_back(entry_json(log.at(i)));
+    for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
+        entries.push_back(entry_json(log.at(i)));
     j["log"] = std::move(entries);
     j["kv"] = sim.kv(id)->data();
     json faults = json::array();
@@ -398,7 +417,12 @@ std::string state_json(const Simulator& sim, const StateView& view) {
 
     json violations = json::array();
     for (const Violation& v : sim.checker().violations())
-        violations.push_back({{"rule", v.rule}, {"detail", v.detail}, {"event", v.event}, {"time_ms", v.time_ms}});
+        violations.push_back({{"rule", v.rule},
+                              {"detail", v.detail},
+                              {"nodes", v.nodes},
+                              {"index", v.index},
+                              {"event", v.event},
+                              {"time_ms", v.time_ms}});
     j["violations"] = std::move(violations);
 
     json requests = json::array();

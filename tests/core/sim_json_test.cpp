@@ -101,7 +101,13 @@ TEST_CASE("sim_json: the state view holds nodes, logs in a window, messages, req
     CHECK(s["trace_hash"] == trace_hash_hex(sim));
     CHECK(s["trace_hash"].get<std::string>().size() == 16);
     REQUIRE(s["nodes"].size() == 3);
-    CHECK(s["nodes"][2] == json{{"id", 3}, {"up", false}});
+    const json& down = s["nodes"][2];  // crashed: what its disk holds
+    CHECK(down["up"] == false);
+    CHECK_FALSE(down.contains("role"));
+    CHECK(down["term"] == sim.durable_hard_state(3).current_term);
+    CHECK(down["log_last_index"] == sim.durable_log(3).size());
+    REQUIRE(down["log"].size() == 2);
+    CHECK(down["log"][1]["index"] == 3);
     const json& n1 = s["nodes"][0];
     CHECK(n1["up"] == true);
     CHECK(n1["log_first_index"] == 1);

@@ -1,0 +1,209 @@
+// The JavaScript face of the simulator: embind glue and nothing else.
+//
+// rb.Simulation is the core's Simulator itself. Every bound function checks its
+// arguments with core/sim/sim_json.h (so a bad node id never reaches the simulator)
+// and runs inside reported(): a C++ exception is caught there and its message kept for
+// takeError(), and the function returns normally with an empty value. throw_errors.js
+// (linked in as --post-js) calls takeError() after every call and throws a JavaScript
+// Error with that message. Throwing the JavaScript error from inside wasm instead
+// would leave the wasm frames below it unfinished: their destructors skipped and
+// their shadow-stack space never given back, so that enough mistakes would overflow
+// the stack. Structured values cross as JSON text in both directions. The API is
+// documented in wasm/README.md.
+#include <emscripten/bind.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "core/kv_store.h"
+#include "core/sim/scenario.h"
+#include "core/sim/sim_json.h"
+#include "core/sim/simulator.h"
+
+using namespace raftbook;
+
+namespace {
+
+std::string& pending_error() {
+    static std::string message;
+    return message;
+}
+
+// Runs f(); when it throws, keeps the message for takeError() and returns an empty value.
+template <class F>
+auto reported(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        pending_error() = e.what();
+    } catch (...) {
+        pending_error() = "unexpected C++ exception";
+    }
+    return decltype(f())();
+}
+
+std::string take_error() {
+    std::string message;
+    message.swap(pending_error());
+    return message;
+}
+
+constexpr double kMaxAdvanceMs = 1e9;      // one call runs at most ~11 days of virtual time
+constexpr double kMaxClientRate = 1000;    // client requests per second
+
+Simulator* new_simulation(const std::string& config) {
+    return reported([&] { return new Simulator(sim_config_from_json(config)); });
+}
+
+Simulator* from_scenario(const std::string& text) {
+    return reported([&] {
+        Scenario s;
+        std::string error;
+        if (!parse_scenario(text, &s, &error)) throw std::invalid_argument(error);
+        return make_simulator(s).release();
+    });
+}
+
+std::string parse_scenario_json(const std::string& text) {
+    return reported([&] {
+        Scenario s;
+        std::string error;
+        if (!parse_scenario(text, &s, &error)) throw std::invalid_argument(error);
+        return scenario_json(s);
+    });
+}
+
+std::string fault_names() {
+    return reported([] { return fault_names_json(); });
+}
+
+void advance(Simulator& sim, double ms) {
+    reported([&] { sim.advance(TimeMs(checked_amount(ms, kMaxAdvanceMs, "advance(ms)"))); });
+}
+
+void advance_to(Simulator& sim, double time_ms) {
+    reported([&] {
+        const TimeMs t = TimeMs(checked_amount(time_ms, double(sim.now()) + kMaxAdvanceMs, "advanceTo(time_ms)"));
+        if (t > sim.now()) sim.advance(t - sim.now());
+    });
+}
+
+bool step(Simulator& sim) {
+    return reported([&] { return sim.step(); });
+}
+
+double propose(Simulator& sim, const std::string& command) {
+    return reported([&] {
+        Command c;
+        std::string error;
+        if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+        return double(sim.propose(command));
+    });
+}
+
+bool campaign(Simulator& sim, double n) {
+    return reported([&] { return sim.campaign(checked_node(n, sim.size())); });
+}
+
+void crash(Simulator& sim, double n) {
+    reported([&] { sim.crash(checked_node(n, sim.size())); });
+}
+
+void restart(Simulator& sim, double n) {
+    reported([&] { sim.restart(checked_node(n, sim.size())); });
+}
+
+void partition(Simulator& sim, const std::string& groups) {
+    reported([&] { sim.partition(groups_from_json(groups, sim.size())); });
+}
+
+void heal(Simulator& sim) {
+    reported([&] { sim.heal(); });
+}
+
+void cut(Simulator& sim, double from, double to) {
+    reported([&] { sim.cut(checked_node(from, sim.size()), checked_node(to, sim.size())); });
+}
+
+void restore(Simulator& sim, double from, double to) {
+    reported([&] { sim.restore(checked_node(from, sim.size()), checked_node(to, sim.size())); });
+}
+
+void set_network(Simulator& sim, const std::string& settings) {
+    reported([&] { sim.set_network(network_from_json(settings, sim.network())); });
+}
+
+void set_fault(Simulator& sim, double n, const std::string& name, bool on) {
+    reported([&] {
+        const NodeId id = checked_node(n, sim.size());
+        if (!sim.set_fault(id, name, on))
+            throw std::invalid_argument("unknown fault '" + name + "' (one of " + fault_names_json() + ")");
+    });
+}
+
+void set_client_rate(Simulator& sim, double per_second) {
+    reported([&] { sim.set_client_rate(checked_amount(per_second, kMaxClientRate, "setClientRate(perSecond)")); });
+}
+
+std::string run_action_json(Simulator& sim, const std::string& line) {
+    return reported([&] {
+        ScenarioAction a;
+        std::string error;
+        if (!parse_action(line, &a, &error)) throw std::invalid_argument(error);
+        return action_result_json(run_action(sim, a));
+    });
+}
+
+std::string state(Simulator& sim) {
+    return reported([&] { return state_json(sim); });
+}
+
+std::string state_with(Simulator& sim, const std::string& view) {
+    return reported([&] { return state_json(sim, state_view_from_json(view)); });
+}
+
+std::string message(Simulator& sim, double id) {
+    return reported([&] {
+        if (!(id >= 0 && id == std::floor(id))) throw std::invalid_argument("a message id is a whole number");
+        return message_json(sim, uint64_t(id));
+    });
+}
+
+std::string trace_hash(Simulator& sim) {
+    return reported([&] { return trace_hash_hex(sim); });
+}
+
+double time_ms(Simulator& sim) { return double(sim.now()); }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(raftbook) {
+    using emscripten::allow_raw_pointers;
+    emscripten::function("takeError", &take_error);
+    emscripten::function("parseScenario", &parse_scenario_json);
+    emscripten::function("faultNames", &fault_names);
+    emscripten::class_<Simulator>("Simulation")
+        .constructor(&new_simulation, allow_raw_pointers())
+        .class_function("fromScenario", &from_scenario, allow_raw_pointers())
+        .function("advance", &advance)
+        .function("advanceTo", &advance_to)
+        .function("step", &step)
+        .function("time", &time_ms)
+        .function("propose", &propose)
+        .function("campaign", &campaign)
+        .function("crash", &crash)
+        .function("restart", &restart)
+        .function("partition", &partition)
+        .function("heal", &heal)
+        .function("cut", &cut)
+        .function("restore", &restore)
+        .function("setNetwork", &set_network)
+        .function("setFault", &set_fault)
+        .function("setClientRate", &set_client_rate)
+        .function("runAction", &run_action_json)
+        .function("state", &state)
+        .function("state", &state_with)
+        .function("message", &message)
+        .function("traceHash", &trace_hash);
+}
