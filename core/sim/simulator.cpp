@@ -441,7 +441,7 @@ const std::vector<InFlight>& Simulator::in_flight() const {
 
 // Each request is its own client session (client id = request id, seq 1), so a retry
 // carries the same (client id, seq) and the state machine applies it at most once.
-uint64_t Simulator::propose(const std::string& command) {
+ClientOp& Simulator::new_client_op(const std::string& command) {
     ClientOp op;
     op.id = ops_.size() + 1;
     op.client_id = op.id;
@@ -451,25 +451,20 @@ uint64_t Simulator::propose(const std::string& command) {
     ops_.push_back(op);
     pending_by_client_[op.client_id] = op.id;
     stats_.proposals++;
-    client_try(op.id);
-    return op.id;
+    return ops_.back();
+}
+
+uint64_t Simulator::propose(const std::string& command) {
+    const uint64_t id = new_client_op(command).id;
+    client_try(id);
+    return id;
 }
 
 uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
     if (!is_up(n) || host(n).raft->role() != Role::Leader) return 0;
-    ClientOp op;
-    op.id = ops_.size() + 1;
-    op.client_id = op.id;
-    op.seq = 1;
-    op.command = command;
-    op.invoke_ms = now_;
+    ClientOp& op = new_client_op(command);
     op.leader = n;
-    ops_.push_back(op);
-    pending_by_client_[op.client_id] = op.id;
-    stats_.proposals++;
-    Index index = 0;
-    host(n).raft->propose(command, op.client_id, op.seq, &index);
-    ops_.back().index = index;
+    host(n).raft->propose(command, op.client_id, op.seq, &op.index);
     drain(n);
     return op.id;
 }

@@ -183,6 +183,7 @@ private:
                      std::vector<Message> after);
     void on_disk_done(NodeId n, uint64_t write_id);
     void start_node(NodeId n);
+    ClientOp& new_client_op(const std::string& command);
     void client_try(uint64_t op_id);
     void client_complete(ClientOp& op, ClientOp::Outcome o);
     void workload_propose();

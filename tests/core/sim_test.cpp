@@ -25,6 +25,16 @@ int count_leaders(const Simulator& sim) {
     return leaders;
 }
 
+// Cuts one node off from the other four; returns it.
+NodeId partition_away_follower(Simulator& sim, NodeId leader) {
+    const NodeId loner = leader % 5 + 1;
+    std::vector<NodeId> rest;
+    for (NodeId n = 1; n <= 5; n++)
+        if (n != loner) rest.push_back(n);
+    sim.partition({{loner}, rest});
+    return loner;
+}
+
 bool logs_converged(const Simulator& sim) {
     const Raft* first = nullptr;
     for (int n = 1; n <= sim.size(); n++) {
@@ -86,11 +96,7 @@ TEST_CASE("election: a node partitioned away does not depose a healthy leader wh
     REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
     const NodeId leader = *sim.leader();
     const Term term = sim.node(leader)->current_term();
-    const NodeId loner = leader % 5 + 1;
-    std::vector<NodeId> rest;
-    for (NodeId n = 1; n <= 5; n++)
-        if (n != loner) rest.push_back(n);
-    sim.partition({{loner}, rest});
+    const NodeId loner = partition_away_follower(sim, leader);
     sim.advance(10000);  // the loner times out again and again: pre-vote keeps its term
     CHECK(sim.node(loner)->current_term() == term);
     sim.heal();
@@ -107,11 +113,7 @@ TEST_CASE("election: without pre-vote the returning node does disrupt (why pre-v
     REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
     const NodeId leader = *sim.leader();
     const Term term = sim.node(leader)->current_term();
-    const NodeId loner = leader % 5 + 1;
-    std::vector<NodeId> rest;
-    for (NodeId n = 1; n <= 5; n++)
-        if (n != loner) rest.push_back(n);
-    sim.partition({{loner}, rest});
+    const NodeId loner = partition_away_follower(sim, leader);
     sim.advance(10000);
     CHECK(sim.node(loner)->current_term() > term + 3);
     sim.heal();
