@@ -16,6 +16,16 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"sim", raftbook::cmd_sim, "run a simulated cluster headless and print a summary"},
+    {"lincheck", raftbook::cmd_lincheck, "check that a key-value history is linearizable"},
+    {"soak", raftbook::cmd_soak, "run the simulator over many seeds in parallel, with faults"},
+    {"chaos", raftbook::cmd_chaos, "attack a real loopback cluster (kill -9, pause, partition) and check it"},
+    {"serve", raftbook::cmd_serve, "run one member of a cluster (durable log, peer and HTTP APIs)"},
+    {"demo", raftbook::cmd_demo, "start a local cluster on loopback and print how to use it"},
+    {"put", raftbook::cmd_put, "write a key's value (committed by a majority before it returns)"},
+    {"get", raftbook::cmd_get, "read a key's value (linearizable)"},
+    {"del", raftbook::cmd_del, "delete a key"},
+    {"status", raftbook::cmd_status, "show a node's view of the cluster: role, term, leader, indexes"},
+    {"bench", raftbook::cmd_bench, "measure durable writes/s and latency at several client counts"},
 };
 
 void usage(FILE* out) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The core, simulator and native tests under AddressSanitizer + UndefinedBehaviorSanitizer:
+# configures build-asan/ with -DRAFTBOOK_SANITIZE=ON, builds core_tests and native_tests
+# (and the raftbook binary they start, sanitized too), and runs them with ctest. Any
+# sanitizer report fails the test it happens in (UBSan halts; ASan aborts).
+# Left out: the minute-long chaos run (the normal build runs it) and the wasm and browser
+# tests (no native code of ours). Prints how long the build and the tests took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-asan
+jobs=${SANITIZE_JOBS:-$(nproc)}
+
+start=$(date +%s)
+echo "sanitize: building core_tests and native_tests in $build/ (-fsanitize=address,undefined)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAFTBOOK_SANITIZE=ON >/dev/null
+cmake --build "$build" -j"$jobs" --target core_tests native_tests >/dev/null
+built=$(date +%s)
+
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+(cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 900 \
+   -E 'wasm_api|browser|short chaos run') || status=$?
+done=$(date +%s)
+echo "sanitize: build $((built - start)) s, tests $((done - built)) s"
+exit "$status"

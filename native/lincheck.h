@@ -1,0 +1,103 @@
+// The linearizability checker: did a key-value store behave like one register per key,
+// each operation taking effect at one instant between its invoke and its completion?
+//
+// A history is a list of events in the Jepsen style, one JSON object a line:
+//   {"process": 3, "type": "invoke", "f": "write", "key": "x", "value": "5", "time": 1200}
+//   {"process": 3, "type": "ok",     "f": "write", "key": "x", "value": "5", "time": 1900}
+// Each process runs one operation at a time: an invoke, then its ok (it happened), fail
+// (it certainly did not) or info (unknown: it may take effect at any time after its
+// invoke, so it is treated as completing at +infinity). A read's value arrives with its
+// ok; null means the key was absent. A delete makes the key absent. An invoke with no
+// completion by the end of the history counts as info.
+//
+// Keys are independent registers, so the history is split by key and each key checked
+// alone (P-compositionality), by the search of Wing & Gong as Lowe and Porcupine refined
+// it: place operations one by one in an order consistent with real time, memoising
+// every (set placed, register value) reached, undoing choices at dead ends — with
+// register-specific rules that keep it fast (see lincheck_search.cpp). Some histories
+// stay exponential (many overlapping writes of few distinct values on one key); past a
+// time or memory bound the verdict is Unknown rather than a guess.
+//
+// A failing key is then shrunk to a minimal violating sub-history: operations are
+// removed (in halving chunks, then one at a time) while the rest stays non-linearizable,
+// only in ways that keep the rest a proof against the whole history — a write stays
+// while a read left returns its value — within a time bound.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace raftbook {
+
+// One line of a history.
+struct HistoryEvent {
+    enum class Type { Invoke, Ok, Fail, Info };
+    enum class Fn { Read, Write, Delete };
+
+    int64_t process = 0;
+    Type type = Type::Invoke;
+    Fn f = Fn::Read;
+    std::string key;
+    std::optional<std::string> value;  // written value; read result on a read's ok
+    int64_t time = 0;                  // nanoseconds; only the order matters
+    size_t line = 0;  // 1-based line in the file; 0 in memory = its position in the list
+};
+
+// What is wrong with a malformed history, and where.
+struct HistoryError {
+    size_t line = 0;
+    std::string message;
+};
+
+// Parses one line (a JSON object). Returns false and sets *error (without the line
+// number) when it is not a well-formed event. Does not check pairing with other lines.
+bool parse_history_event(const std::string& text, HistoryEvent* out, std::string* error);
+
+// The event as one compact line of the input format (fields in the documented order).
+std::string history_event_json(const HistoryEvent& e);
+
+// Reads a whole history, one event a line; blank lines are skipped. Returns false and
+// sets *error at the first malformed line.
+bool read_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error);
+
+// Bounds on the work. Some histories (many crashed writes of repeated values on one
+// key) make any exact search exponential; past a bound the checker says so instead.
+struct LincheckOptions {
+    double search_seconds = 60;           // time bound for deciding all keys
+    size_t memo_bytes = size_t(1) << 29;  // memory bound for one key's memo
+    double shrink_seconds = 10;           // time bound for shrinking a violation
+};
+
+struct LincheckResult {
+    // Unknown: no key failed, but the search gave up on some within the bounds.
+    enum class Verdict { Linearizable, NotLinearizable, Unknown, Malformed };
+    Verdict verdict = Verdict::Linearizable;
+    size_t operations = 0;  // operations checked: every invoke not answered by fail
+    size_t keys = 0;
+    HistoryError error;  // when Malformed
+
+    // When NotLinearizable: every key with no valid order (sorted), and for the first a
+    // minimal violating sub-history — the events of its operations, in history order.
+    std::vector<std::string> failing_keys;
+    size_t key_operations = 0;  // operations on failing_keys[0] before shrinking
+    std::vector<HistoryEvent> violation;
+    size_t violation_operations = 0;
+    bool shrink_complete = true;  // false when a bound stopped shrinking early
+
+    // Keys the search gave up on (sorted), and the first bound it hit.
+    enum class Limit { None, Time, Memory };
+    std::vector<std::string> undecided_keys;
+    Limit gave_up = Limit::None;
+};
+
+// Checks a history in memory (e.g. one a test harness recorded). Pairing errors — an
+// ok without a pending invoke, a second invoke while one is pending, a completion
+// that disagrees with its invoke — make the verdict Malformed.
+LincheckResult check_linearizable(const std::vector<HistoryEvent>& history,
+                                  const LincheckOptions& options = {});
+
+}  // namespace raftbook
