@@ -149,13 +149,14 @@ bool parse_clients(const std::string& text, std::vector<int>* out) {
     return !out->empty();
 }
 
-// "node 1, the leader" / "node 2, a follower: writes are forwarded to node 1".
+// "node 1 of 3, the leader" / "node 2 of 3, a follower: it forwards ...".
 std::string describe_target(const nlohmann::json& status) {
-    const std::string id = std::to_string(status.value("id", 0ull));
+    const std::string node = "node " + std::to_string(status.value("id", 0ull)) + " of " +
+                             std::to_string(status.value("members", nlohmann::json::array()).size());
     const std::string role = status.value("role", "");
-    if (role == "leader") return "node " + id + ", the leader";
-    return "node " + id + ", a " + role + ": it forwards each write to the leader (node " +
-           std::to_string(status.value("leader", 0ull)) + "), one more hop; the leader's address measures less";
+    if (role == "leader") return node + ", the leader";
+    return node + ", a " + role + ": it forwards each write to the leader (node " +
+           std::to_string(status.value("leader", 0ull)) + "), one more hop";
 }
 
 }  // namespace
@@ -239,12 +240,11 @@ int cmd_bench(int argc, char** argv) {
                                         .c_str());
         rc = 1;
     } else {
-        const size_t members = s.value("members", nlohmann::json::array()).size();
         if (!opts.given("json")) {
-            std::printf("raftbook bench: durable writes (PUT /kv/KEY, %llu-byte values, unique keys) to %s\n"
-                        "(%s; %zu node%s), %llu s per row after %llu s of warm-up\n\n",
-                        (unsigned long long)value_bytes, probe.address().c_str(), describe_target(s).c_str(),
-                        members, members == 1 ? "" : "s", (unsigned long long)seconds, (unsigned long long)warmup);
+            std::printf("raftbook bench: durable writes (PUT /kv/KEY, %llu-byte values, unique keys), %llu s per row\n"
+                        "after %llu s of warm-up, to %s: %s\n\n",
+                        (unsigned long long)value_bytes, (unsigned long long)seconds, (unsigned long long)warmup,
+                        probe.address().c_str(), describe_target(s).c_str());
             std::printf("| clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |\n");
             std::printf("|---|---|---|---|---|---|\n");
             std::fflush(stdout);

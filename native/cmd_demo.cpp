@@ -75,10 +75,9 @@ std::string status_line(LocalCluster& cluster, std::string* key) {
             commit = std::to_string(s.value("commit_index", 0ull));
         }
     }
-    *key = "leader " + leader + " · term " + term + " · nodes up:" + (up.empty() ? " none" : up) +
-           (down.empty() ? "" : " · down:" + down);
-    return "leader " + leader + " · term " + term + " · commit " + commit + " · nodes up:" +
-           (up.empty() ? " none" : up) + (down.empty() ? "" : " · down:" + down);
+    const std::string nodes = " · nodes up:" + (up.empty() ? " none" : up) + (down.empty() ? "" : " · down:" + down);
+    *key = "leader " + leader + " · term " + term + nodes;
+    return "leader " + leader + " · term " + term + " · commit " + commit + nodes;
 }
 
 class Demo {
@@ -112,10 +111,9 @@ public:
         exits.push_back(Clock::now());
         while (exits.front() < Clock::now() - kCrashLoopWindow) exits.pop_front();
         if (exits.size() >= size_t(kCrashLoopExits)) {
-            *error = "node " + std::to_string(id) + " " + how + ", its " + std::to_string(exits.size()) +
-                     "th exit within " + std::to_string(kCrashLoopWindow.count()) +
-                     " s; stopping the demo. The end of its log (" + cluster_.log_path(id) + "):\n" +
-                     cluster_.log_tail(id);
+            *error = "node " + std::to_string(id) + " " + how + " (" + std::to_string(exits.size()) + " exits within " +
+                     std::to_string(kCrashLoopWindow.count()) + " s: it cannot keep running); stopping the demo. " +
+                     "The end of its log (" + cluster_.log_path(id) + "):\n" + cluster_.log_tail(id);
             return false;
         }
         if (!cluster_.start(id, error)) return false;
@@ -162,9 +160,7 @@ int cmd_demo(int argc, char** argv) {
                  "Ctrl-C stops every node.");
     opts.flag("nodes", "N", "how many nodes (1 to 9)", "3");
     opts.flag("port", "PORT", "node 1's HTTP port", std::to_string(kDemoPort));
-    opts.flag("data", "DIR",
-              "the nodes' data and logs (DIR/nodeI), kept on exit; without it, a fresh\n"
-              "                           directory under /tmp, removed on exit");
+    opts.flag("data", "DIR", "keep the nodes' data and logs here (DIR/nodeI); default: a fresh /tmp dir, removed on exit");
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
     uint64_t nodes = 0, port = 0;

@@ -1,3 +1,4 @@
+// The disk thread's group commit loop; see disk_writer.h.
 #include "native/disk_writer.h"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// The client HTTP API on Boost.Beast: connections, request checks, routes; see http_server.h.
 #include "native/http_server.h"
 
 #include <cctype>

@@ -1,3 +1,4 @@
+// Timestamped single-line logging to stderr, and the per-key rate limiter; see log.h.
 #include "native/log.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// Prometheus text rendering of the node's counters; see metrics.h.
 #include "native/metrics.h"
 
 #include <cstdio>

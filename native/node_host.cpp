@@ -1,3 +1,4 @@
+// The native node's event loop: Ready passes, client requests, ticks; see node_host.h.
 #include "native/node_host.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The subcommands' flag parser; see options.h.
 #include "native/options.h"
 
 #include <cerrno>

@@ -1,3 +1,5 @@
+// Peer connections over websocketpp: dialling, Hello, routes by node id, relaying and
+// refusing bad frames; see peer_transport.h.
 #include "native/peer_transport.h"
 
 #include <algorithm>
