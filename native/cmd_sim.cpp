@@ -152,7 +152,7 @@ int cmd_sim(int argc, char** argv) {
     if (!parse_duration(opts.get("partition-every"), &partition_every))
         return opts.usage_error("--partition-every must look like 5s");
     if (!parse_duration(opts.get("crash-every"), &crash_every)) return opts.usage_error("--crash-every must look like 7s");
-    if (opts.given("bench")) return run_bench(opts.given("duration") ? duration : 20000, opts.given("rate") ? double(rate) : 2000);
+    if (opts.given("bench")) return run_bench(opts.given("duration") ? duration : 60000, opts.given("rate") ? double(rate) : 1000);
 
     Scenario scenario;
     if (opts.given("script")) {
