@@ -4,6 +4,7 @@
 // verdict with every problem found. Exit 0 only when nothing was lost and the history
 // is linearizable; 1 otherwise; 2 on bad usage.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "core/sim/scenario.h"
@@ -86,6 +87,9 @@ int cmd_chaos(int argc, char** argv) {
     cfg.duration = std::chrono::milliseconds(duration);
     cfg.history_path = opts.get("history");
     cfg.dir = opts.get("dir");
+    std::error_code ec;
+    if (!cfg.dir.empty() && std::filesystem::exists(cfg.dir, ec) && !std::filesystem::is_empty(cfg.dir, ec))
+        return opts.usage_error("--dir " + cfg.dir + " is not empty; the nodes must start from nothing (choose a new directory)");
     cfg.verbose = !opts.given("quiet");
 
     const ChaosReport report = run_chaos(cfg);

@@ -232,7 +232,8 @@ int cmd_demo(int argc, char** argv) {
         const timespec wait = ready ? timespec{1, 0} : timespec{0, 200 * 1000 * 1000};
         const int sig = sigtimedwait(&signals, nullptr, &wait);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-            demo.say("stopping " + std::to_string(cluster.size()) + " nodes (" + strsignal(sig) + ")...");
+            demo.say("stopping " + std::to_string(cluster.size()) + (cluster.size() == 1 ? " node (" : " nodes (") +
+                     strsignal(sig) + ")...");
             break;
         }
         for (const auto& [id, how] : cluster.reap()) {

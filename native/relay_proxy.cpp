@@ -111,12 +111,12 @@ struct RelayProxy::Impl : std::enable_shared_from_this<RelayProxy::Impl> {
         if (p.pending > 0) {
             asio::async_write(link->sockets[size_t(1 - d)], asio::buffer(p.buffer.data(), p.pending),
                               [self = shared_from_this(), link, d](error_code ec, size_t n) {
+                                  (d == 0 ? self->bytes_up : self->bytes_down) += n;  // delivered, even if closed since
                                   if (link->closed) return;
                                   if (ec) {
                                       self->drop(link);
                                       return;
                                   }
-                                  (d == 0 ? self->bytes_up : self->bytes_down) += n;
                                   link->pipes[size_t(d)].pending = 0;
                                   self->pump(link, d);
                               });

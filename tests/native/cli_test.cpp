@@ -240,7 +240,7 @@ TEST_CASE("put, get, del and status work through any node of a 3-node cluster", 
     CHECK(contains(fstatus.out, "ask node " + std::to_string(leader)));
 }
 
-TEST_CASE("--json prints one JSON object for results and for errors", "[cli]") {
+TEST_CASE("With --json the client commands print one JSON object, for errors too", "[cli]") {
     ProcessCluster c(3);
     const int leader = start_cluster(c);
     const std::string server = c.http_address(leader == 3 ? 1 : 3);

@@ -231,7 +231,7 @@ void crash_under_load(ProcessCluster& c, const std::function<std::vector<int>(in
 
 }  // namespace
 
-TEST_CASE("serve --help exits 0; a bad flag exits 2 with the usage", "[serve]") {
+TEST_CASE("serve --help exits 0, a bad flag exits 2 with the usage", "[serve]") {
     const std::string bin = RAFTBOOK_BINARY;
     const auto run = [&](const std::string& args, std::string* out) {
         FILE* p = ::popen((bin + " serve " + args + " 2>&1").c_str(), "r");

@@ -46,8 +46,10 @@ public:
         ::shutdown(fd_, SHUT_RDWR);
         acceptor_.join();
         ::close(fd_);
-        std::lock_guard<std::mutex> lock(mu_);
-        for (int c : open_) ::shutdown(c, SHUT_RDWR);
+        {
+            std::lock_guard<std::mutex> lock(mu_);  // not held while joining: the threads take it to end
+            for (int c : open_) ::shutdown(c, SHUT_RDWR);
+        }
         for (std::thread& t : connections_) t.join();
     }
     uint16_t port() const { return port_; }

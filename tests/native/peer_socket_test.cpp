@@ -71,9 +71,12 @@ TEST_CASE("Every peer connection has TCP_NODELAY, both the dialled and the accep
     INFO(c.logs());
     REQUIRE(c.wait_for_leader(15000ms) != 0);
     REQUIRE(wait_until([&] {
-        for (int id = 1; id <= 3; id++)
-            for (const auto& m : c.status(id)["members"])
+        for (int id = 1; id <= 3; id++) {
+            const nlohmann::json s = c.status(id);
+            if (!s.is_object()) return false;
+            for (const auto& m : s["members"])
                 if (m.contains("connected") && m["connected"] != true) return false;
+        }
         return true;
     }, 10000ms));
     std::set<uint16_t> peer_ports;
