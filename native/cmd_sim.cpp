@@ -17,6 +17,7 @@
 
 #include "core/sim/nemesis.h"
 #include "core/sim/scenario.h"
+#include "core/sim/sim_json.h"
 #include "native/commands.h"
 #include "native/options.h"
 
@@ -30,12 +31,6 @@ bool parse_probability(const std::string& s, double* out) {
     char* end = nullptr;
     *out = std::strtod(s.c_str(), &end);
     return !s.empty() && *end == '\0' && *out >= 0 && *out <= 1;
-}
-
-std::string hex(uint64_t x) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(x));
-    return buf;
 }
 
 struct Progress {
@@ -236,10 +231,8 @@ int cmd_sim(int argc, char** argv) {
                               {"acknowledged", st.acked},
                               {"committed", committed},
                               {"wall_seconds", wall},
-                              {"trace_hash", hex(sim->trace_hash())},
-                              {"violations", nlohmann::json::array()}};
-        for (const Violation& v : violations)
-            out["violations"].push_back({{"rule", v.rule}, {"detail", v.detail}, {"event", v.event}, {"time_ms", v.time_ms}});
+                              {"trace_hash", trace_hash_hex(*sim)},
+                              {"violations", violations_json(*sim)}};
         if (!script_ok) out["script_error"] = script_message;
         std::printf("%s\n", out.dump(2).c_str());
     } else {
@@ -261,7 +254,7 @@ int cmd_sim(int argc, char** argv) {
                             static_cast<long long>(v.time_ms), v.detail.c_str());
         }
         if (!script_ok) std::printf("script      FAILED at %s\n", script_message.c_str());
-        std::printf("trace hash  %s\n", hex(sim->trace_hash()).c_str());
+        std::printf("trace hash  %s\n", trace_hash_hex(*sim).c_str());
     }
     return violations.empty() && script_ok ? 0 : 1;
 }

@@ -415,15 +415,7 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     for (const InFlight& f : sim.in_flight()) messages.push_back(in_flight_json(f));
     j["messages"] = std::move(messages);
 
-    json violations = json::array();
-    for (const Violation& v : sim.checker().violations())
-        violations.push_back({{"rule", v.rule},
-                              {"detail", v.detail},
-                              {"nodes", v.nodes},
-                              {"index", v.index},
-                              {"event", v.event},
-                              {"time_ms", v.time_ms}});
-    j["violations"] = std::move(violations);
+    j["violations"] = violations_json(sim);
 
     json requests = json::array();
     const std::vector<ClientOp>& ops = sim.client_ops();
@@ -442,6 +434,18 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     j["stats"] = stats_json(sim);
     j["trace_hash"] = trace_hash_hex(sim);
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json violations_json(const Simulator& sim) {
+    json violations = json::array();
+    for (const Violation& v : sim.checker().violations())
+        violations.push_back({{"rule", v.rule},
+                              {"detail", v.detail},
+                              {"nodes", v.nodes},
+                              {"index", v.index},
+                              {"event", v.event},
+                              {"time_ms", v.time_ms}});
+    return violations;
 }
 
 std::string trace_hash_hex(const Simulator& sim) {

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "scenario.h"
 #include "simulator.h"
 
@@ -56,6 +58,9 @@ std::string state_json(const Simulator& sim, const StateView& view = StateView{}
 
 // The trace hash as 16 hex digits (the "trace_hash" of state_json).
 std::string trace_hash_hex(const Simulator& sim);
+
+// The checker's violations: rule, detail, nodes, index, event, time_ms each.
+nlohmann::json violations_json(const Simulator& sim);
 
 // One message in flight with every field and entry (codec's view plus the network's
 // id, sent_ms and arrives_ms), or "null" when it is no longer in flight.
