@@ -1,10 +1,23 @@
 // The wire codec: Frame <-> JSON object <-> JSON text or CBOR bytes.
 //
-// Encoding builds one nlohmann::json object per frame; the same helpers give the
-// JSON views of entries and messages, so the playground shows exactly what travels.
+// The fields of each message kind are listed once (entry_fields, message_fields,
+// request_fields, reply_fields below), as calls on a visitor, and four visitors use
+// those lists:
+//  - JsonWriter builds the nlohmann::json object: JSON text on the wire (--wire json)
+//    and the JSON views the playground shows, so it shows exactly what travels;
+//  - CborWriter appends the same object's CBOR bytes directly, with no tree in
+//    between (the hot path: a leader encodes every AppendEntries);
+//  - DomReader reads a parsed nlohmann::json object back, checking every field and
+//    naming the first bad one: the general decoder;
+//  - CborReader reads CBOR bytes straight into a Frame (the hot path again, on every
+//    follower). It accepts only the plain shapes CborWriter writes — definite lengths,
+//    known fields once each — and gives up on anything else, which is then decoded
+//    by the general decoder. So it never accepts what the general decoder refuses,
+//    nor decodes a frame differently (tests and the fuzzer check both on every input),
+//    and every refusal carries the general decoder's error.
 //
-// Decoding never trusts its input and never lets nlohmann throw. Three limits are
-// enforced before or while parsing, because nlohmann 3.11 does not enforce them:
+// The general decoder never trusts its input and never lets nlohmann throw. Three
+// limits are enforced before or while parsing, because nlohmann 3.11 does not:
 //  - size: frames over kMaxFrameBytes are refused unread. A CBOR string, array or
 //    map cannot then be longer than the frame, so every allocation is bounded.
 //  - declared lengths: a CBOR array or map header declaring more elements than the
@@ -18,7 +31,10 @@
 // within kMaxStringBytes. Unknown fields are ignored, so a later version can add some.
 #include "codec.h"
 
+#include <cstring>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace raftbook {
 
@@ -26,59 +42,180 @@ using nlohmann::json;
 
 namespace {
 
-// ---- Encoding: zero, false and empty fields are left out. ----
-
-void put_uint(json& j, const char* key, uint64_t v) {
-    if (v != 0) j[key] = v;
-}
-
-void put_bool(json& j, const char* key, bool v) {
-    if (v) j[key] = true;
-}
-
-void put_string(json& j, const char* key, const std::string& v) {
-    if (!v.empty()) j[key] = v;
-}
+// ---- The fields of each message kind, once. ----
+//
+// A visitor V has uint, boolean, string, entry_type and entries, each taking a field
+// name and the field (const when writing). Writers leave out zero, false and empty
+// fields; readers leave a missing field at its default.
 
 const char* entry_type_name(EntryType t) { return t == EntryType::NoOp ? "NoOp" : "Command"; }
 
-void put_message_fields(json& j, const Message& m) {
-    put_uint(j, "from", m.from);
-    put_uint(j, "to", m.to);
-    put_uint(j, "term", m.term);
-    put_uint(j, "index", m.index);
-    put_uint(j, "log_term", m.log_term);
-    put_uint(j, "commit", m.commit);
-    put_bool(j, "reject", m.reject);
-    put_uint(j, "hint_index", m.hint_index);
-    put_uint(j, "hint_term", m.hint_term);
-    put_uint(j, "context", m.context);
-    if (!m.entries.empty()) {
-        json entries = json::array();
-        for (const Entry& e : m.entries) entries.push_back(to_json(e));
-        j["entries"] = std::move(entries);
+template <class V, class E>
+void entry_fields(V& v, E& e) {
+    v.uint("index", e.index);
+    v.uint("term", e.term);
+    v.entry_type("type", e.type);
+    v.string("data", e.data);
+    v.uint("client", e.client_id);
+    v.uint("seq", e.seq);
+}
+
+template <class V, class M>
+void message_fields(V& v, M& m) {
+    v.uint("from", m.from);
+    v.uint("to", m.to);
+    v.uint("term", m.term);
+    v.uint("index", m.index);
+    v.uint("log_term", m.log_term);
+    v.uint("commit", m.commit);
+    v.boolean("reject", m.reject);
+    v.uint("hint_index", m.hint_index);
+    v.uint("hint_term", m.hint_term);
+    v.uint("context", m.context);
+    v.entries("entries", m.entries);
+}
+
+template <class V, class R>
+void request_fields(V& v, R& r) {
+    v.uint("client", r.client_id);
+    v.uint("seq", r.seq);
+    v.string("op", r.op);
+    v.string("key", r.key);
+    v.string("value", r.value);
+}
+
+template <class V, class R>
+void reply_fields(V& v, R& r) {
+    v.uint("client", r.client_id);
+    v.uint("seq", r.seq);
+    v.boolean("ok", r.ok);
+    v.boolean("found", r.found);
+    v.string("value", r.value);
+    v.string("error", r.error);
+    v.uint("leader", r.leader_hint);
+}
+
+// The fields after "v", "cluster" and "type", which every frame has.
+template <class V, class F>
+void frame_fields(V& v, F& f) {
+    switch (f.type) {
+        case MessageType::ClientRequest: request_fields(v, f.request); break;
+        case MessageType::ClientReply: reply_fields(v, f.reply); break;
+        default: message_fields(v, f.peer);
     }
 }
 
-void put_request_fields(json& j, const ClientRequest& r) {
-    put_uint(j, "client", r.client_id);
-    put_uint(j, "seq", r.seq);
-    put_string(j, "op", r.op);
-    put_string(j, "key", r.key);
-    put_string(j, "value", r.value);
-}
+bool valid_op(const std::string& op) { return op == "put" || op == "get" || op == "del"; }
 
-void put_reply_fields(json& j, const ClientReply& r) {
-    put_uint(j, "client", r.client_id);
-    put_uint(j, "seq", r.seq);
-    put_bool(j, "ok", r.ok);
-    put_bool(j, "found", r.found);
-    put_string(j, "value", r.value);
-    put_string(j, "error", r.error);
-    put_uint(j, "leader", r.leader_hint);
-}
+// ---- Writers ----
 
-// ---- Parsing: nlohmann's DOM builder behind a SAX layer that enforces the limits. ----
+class JsonWriter {
+public:
+    explicit JsonWriter(json& j) : j_(j) {}
+    void uint(const char* key, uint64_t v) {
+        if (v != 0) j_[key] = v;
+    }
+    void boolean(const char* key, bool v) {
+        if (v) j_[key] = true;
+    }
+    void string(const char* key, const std::string& v) {
+        if (!v.empty()) j_[key] = v;
+    }
+    void always(const char* key, std::string_view v) { j_[key] = std::string(v); }  // even when empty
+    void entry_type(const char* key, EntryType t) {
+        if (t != EntryType::Command) j_[key] = entry_type_name(t);
+    }
+    void entries(const char* key, const std::vector<Entry>& es) {
+        if (es.empty()) return;
+        json a = json::array();
+        for (const Entry& e : es) {
+            json o = json::object();
+            JsonWriter w(o);
+            entry_fields(w, e);
+            a.push_back(std::move(o));
+        }
+        j_[key] = std::move(a);
+    }
+
+private:
+    json& j_;
+};
+
+// RFC 8949: definite-length maps and arrays, shortest integer heads, text strings.
+// The map's field count is patched into its one-byte head when the writer is
+// destroyed: maps here have fewer than 24 fields, the most a one-byte head states.
+class CborWriter {
+public:
+    explicit CborWriter(std::string& out) : out_(out), map_head_(out.size()) { out_.push_back(char(0xA0)); }
+    ~CborWriter() { out_[map_head_] = char(0xA0 + fields_); }
+    void uint(const char* key, uint64_t v) {
+        if (v == 0) return;
+        put_key(key);
+        head(0, v);
+    }
+    void boolean(const char* key, bool v) {
+        if (!v) return;
+        put_key(key);
+        out_.push_back(char(0xF5));
+    }
+    void string(const char* key, std::string_view v) {
+        if (v.empty()) return;
+        put_key(key);
+        text(v);
+    }
+    void always(const char* key, std::string_view v) {  // a string written even when empty
+        put_key(key);
+        text(v);
+    }
+    void entry_type(const char* key, EntryType t) {
+        if (t != EntryType::Command) string(key, entry_type_name(t));
+    }
+    void entries(const char* key, const std::vector<Entry>& es) {
+        if (es.empty()) return;
+        put_key(key);
+        head(4, es.size());
+        for (const Entry& e : es) {
+            CborWriter w(out_);
+            entry_fields(w, e);
+        }
+    }
+
+private:
+    void put_key(const char* key) {
+        ++fields_;
+        text(key);
+    }
+    void text(std::string_view s) {
+        head(3, s.size());
+        out_.append(s.data(), s.size());
+    }
+    void head(uint8_t major, uint64_t v) {
+        const char m = char(major << 5);
+        int bytes = 0;
+        if (v < 24) {
+            out_.push_back(char(m | v));
+        } else if (v <= 0xFF) {
+            out_.push_back(char(m | 24));
+            bytes = 1;
+        } else if (v <= 0xFFFF) {
+            out_.push_back(char(m | 25));
+            bytes = 2;
+        } else if (v <= 0xFFFFFFFFull) {
+            out_.push_back(char(m | 26));
+            bytes = 4;
+        } else {
+            out_.push_back(char(m | 27));
+            bytes = 8;
+        }
+        for (int i = bytes - 1; i >= 0; --i) out_.push_back(char(v >> (8 * i)));
+    }
+
+    std::string& out_;
+    size_t map_head_;
+    int fields_ = 0;
+};
+
+// ---- The general decoder: nlohmann's DOM builder behind a SAX layer that enforces the limits. ----
 
 // nlohmann's exception texts start with "[json.exception.parse_error.101] "; the
 // rest is the useful part.
@@ -154,199 +291,320 @@ bool parse(const std::string& bytes, WireFormat format, json* out, std::string* 
     return ok;
 }
 
-// ---- Reading fields: each checked for type and size; a missing one keeps its default. ----
-
-class FieldReader {
+// Reads fields from a parsed object, each checked for type and size. The first bad
+// field sets the error, naming it with its path ("entries[3].term"), and the rest
+// are skipped.
+class DomReader {
 public:
-    // `where` prefixes field names in errors ("entries[3].") so an error names the
-    // exact field.
-    FieldReader(const json& object, std::string where, std::string* error)
+    DomReader(const json& object, std::string where, std::string* error)
         : object_(object), where_(std::move(where)), error_(error) {}
 
-    bool has(const char* key) const { return object_.find(key) != object_.end(); }
+    bool ok() const { return ok_; }
 
-    bool require(const char* key) const {
-        return has(key) || fail(key, "is missing");
+    bool require(const char* key) {
+        if (ok_ && object_.find(key) == object_.end()) fail(key, "is missing");
+        return ok_;
     }
 
-    bool read(const char* key, uint64_t* out) const {
-        const auto it = object_.find(key);
-        if (it == object_.end()) return true;
-        if (!it->is_number_unsigned()) return fail(key, "must be a non-negative integer");
-        *out = it->get<uint64_t>();
-        return true;
+    void uint(const char* key, uint64_t& out) {
+        if (const json* v = find(key)) {
+            if (!v->is_number_unsigned()) return fail(key, "must be a non-negative integer");
+            out = v->get<uint64_t>();
+        }
     }
 
-    bool read(const char* key, bool* out) const {
-        const auto it = object_.find(key);
-        if (it == object_.end()) return true;
-        if (!it->is_boolean()) return fail(key, "must be true or false");
-        *out = it->get<bool>();
-        return true;
+    void boolean(const char* key, bool& out) {
+        if (const json* v = find(key)) {
+            if (!v->is_boolean()) return fail(key, "must be true or false");
+            out = v->get<bool>();
+        }
     }
 
-    bool read(const char* key, std::string* out) const {
-        const auto it = object_.find(key);
-        if (it == object_.end()) return true;
-        if (!it->is_string()) return fail(key, "must be a string");
-        const std::string& s = it->get_ref<const std::string&>();
-        if (s.size() > kMaxStringBytes)
-            return fail(key, "is longer than " + std::to_string(kMaxStringBytes) + " bytes");
-        if (!is_utf8(s)) return fail(key, "is not valid UTF-8");
-        *out = s;
-        return true;
+    void string(const char* key, std::string& out) {
+        if (const json* v = find(key)) {
+            if (!v->is_string()) return fail(key, "must be a string");
+            const std::string& s = v->get_ref<const std::string&>();
+            if (s.size() > kMaxStringBytes)
+                return fail(key, "is longer than " + std::to_string(kMaxStringBytes) + " bytes");
+            if (!is_utf8(s)) return fail(key, "is not valid UTF-8");
+            out = s;
+        }
     }
 
-    // Entries as an array; `at` is the array itself, for reading each element.
-    bool read_array(const char* key, const json** at) const {
-        const auto it = object_.find(key);
-        *at = nullptr;
-        if (it == object_.end()) return true;
-        if (!it->is_array()) return fail(key, "must be an array");
-        if (it->size() > kMaxEntriesPerFrame)
-            return fail(key, "has " + std::to_string(it->size()) + " elements, more than " +
+    void entry_type(const char* key, EntryType& out) {
+        std::string name = entry_type_name(EntryType::Command);
+        string(key, name);
+        if (!ok_) return;
+        if (name == entry_type_name(EntryType::NoOp)) {
+            out = EntryType::NoOp;
+        } else if (name != entry_type_name(EntryType::Command)) {
+            fail(key, "must be \"Command\" or \"NoOp\"");
+        }
+    }
+
+    void entries(const char* key, std::vector<Entry>& out) {
+        const json* a = find(key);
+        if (a == nullptr) return;
+        if (!a->is_array()) return fail(key, "must be an array");
+        if (a->size() > kMaxEntriesPerFrame)
+            return fail(key, "has " + std::to_string(a->size()) + " elements, more than " +
                                  std::to_string(kMaxEntriesPerFrame));
-        *at = &*it;
-        return true;
+        out.resize(a->size());
+        for (size_t i = 0; i < a->size() && ok_; ++i) {
+            const std::string element = key + ("[" + std::to_string(i) + "]");
+            if (!(*a)[i].is_object()) return fail(element, "must be an object");
+            DomReader r((*a)[i], where_ + element + ".", error_);
+            entry_fields(r, out[i]);
+            ok_ = r.ok();
+        }
     }
 
-    bool fail(const std::string& key, const std::string& problem) const {
+    void fail(const std::string& key, const std::string& problem) {
         *error_ = "field '" + where_ + key + "' " + problem;
-        return false;
+        ok_ = false;
     }
 
 private:
+    // The field, or null when it is absent or an earlier field failed.
+    const json* find(const char* key) const {
+        if (!ok_) return nullptr;
+        const auto it = object_.find(key);
+        return it == object_.end() ? nullptr : &*it;
+    }
+
     const json& object_;
     std::string where_;
     std::string* error_;
+    bool ok_ = true;
 };
-
-bool read_entry(const json& j, const std::string& where, Entry* e, std::string* error) {
-    if (!j.is_object()) {
-        *error = "field '" + where + "' must be an object";
-        return false;
-    }
-    const FieldReader r(j, where + ".", error);
-    std::string type = entry_type_name(EntryType::Command);
-    if (!(r.read("index", &e->index) && r.read("term", &e->term) && r.read("type", &type) &&
-          r.read("data", &e->data) && r.read("client", &e->client_id) && r.read("seq", &e->seq)))
-        return false;
-    if (type == entry_type_name(EntryType::NoOp)) {
-        e->type = EntryType::NoOp;
-    } else if (type != entry_type_name(EntryType::Command)) {
-        return r.fail("type", "must be \"Command\" or \"NoOp\"");
-    }
-    return true;
-}
-
-bool read_message(const FieldReader& r, Message* m, std::string* error) {
-    const json* entries = nullptr;
-    if (!(r.read("from", &m->from) && r.read("to", &m->to) && r.read("term", &m->term) &&
-          r.read("index", &m->index) && r.read("log_term", &m->log_term) &&
-          r.read("commit", &m->commit) && r.read("reject", &m->reject) &&
-          r.read("hint_index", &m->hint_index) && r.read("hint_term", &m->hint_term) &&
-          r.read("context", &m->context) && r.read_array("entries", &entries)))
-        return false;
-    if (entries == nullptr) return true;
-    m->entries.resize(entries->size());
-    for (size_t i = 0; i < entries->size(); ++i) {
-        const std::string where = "entries[" + std::to_string(i) + "]";
-        if (!read_entry((*entries)[i], where, &m->entries[i], error)) return false;
-    }
-    return true;
-}
-
-bool read_request(const FieldReader& r, ClientRequest* req) {
-    if (!(r.read("client", &req->client_id) && r.read("seq", &req->seq) &&
-          r.read("op", &req->op) && r.read("key", &req->key) && r.read("value", &req->value)))
-        return false;
-    if (req->op != "put" && req->op != "get" && req->op != "del")
-        return r.fail("op", "must be \"put\", \"get\" or \"del\"");
-    return true;
-}
-
-bool read_reply(const FieldReader& r, ClientReply* rep) {
-    return r.read("client", &rep->client_id) && r.read("seq", &rep->seq) &&
-           r.read("ok", &rep->ok) && r.read("found", &rep->found) &&
-           r.read("value", &rep->value) && r.read("error", &rep->error) &&
-           r.read("leader", &rep->leader_hint);
-}
 
 bool read_frame(const json& j, Frame* f, std::string* error) {
     if (!j.is_object()) {
         *error = "frame must be a JSON object, not " + std::string(j.type_name());
         return false;
     }
-    const FieldReader r(j, "", error);
+    DomReader r(j, "", error);
     uint64_t version = 0;
     std::string type;
-    if (!(r.require("v") && r.read("v", &version))) return false;
+    if (r.require("v")) r.uint("v", version);
+    if (!r.ok()) return false;
     if (version != kCodecVersion) {
         *error = "frame has codec version " + std::to_string(version) +
                  " but this node speaks version " + std::to_string(kCodecVersion) +
                  "; run the same raftbook release on every node";
         return false;
     }
-    if (!(r.require("cluster") && r.read("cluster", &f->cluster) && r.require("type") &&
-          r.read("type", &type)))
-        return false;
+    if (r.require("cluster")) r.string("cluster", f->cluster);
+    if (r.require("type")) r.string("type", type);
+    if (!r.ok()) return false;
     if (!message_type_from_name(type, &f->type)) {
         *error = "unknown message type '" + type + "'";
         return false;
     }
-    switch (f->type) {
-        case MessageType::ClientRequest:
-            return read_request(r, &f->request);
-        case MessageType::ClientReply:
-            return read_reply(r, &f->reply);
-        default:
-            f->peer.type = f->type;
-            return read_message(r, &f->peer, error);
+    frame_fields(r, *f);
+    if (!r.ok()) return false;
+    if (f->type == MessageType::ClientRequest && !valid_op(f->request.op)) {
+        r.fail("op", "must be \"put\", \"get\" or \"del\"");
+        return false;
     }
+    if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
+    return true;
+}
+
+// ---- The fast CBOR reader: CborWriter's shapes only; anything else gives up. ----
+
+class CborCursor {
+public:
+    explicit CborCursor(const std::string& bytes)
+        : p_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(p_ + bytes.size()) {}
+
+    size_t left() const { return size_t(end_ - p_); }
+
+    // A head of major type `major` with a definite argument (no indefinite lengths).
+    bool head(int major, uint64_t* v) {
+        if (p_ == end_ || *p_ >> 5 != major) return false;
+        const int info = *p_++ & 31;
+        if (info < 24) {
+            *v = uint64_t(info);
+            return true;
+        }
+        const size_t bytes = info == 24 ? 1 : info == 25 ? 2 : info == 26 ? 4 : info == 27 ? 8 : 0;
+        if (bytes == 0 || left() < bytes) return false;
+        *v = 0;
+        for (size_t i = 0; i < bytes; ++i) *v = (*v << 8) | *p_++;
+        return true;
+    }
+
+    bool text(std::string_view* out) {
+        uint64_t n;
+        if (!head(3, &n) || n > left()) return false;
+        *out = std::string_view(reinterpret_cast<const char*>(p_), size_t(n));
+        p_ += n;
+        return true;
+    }
+
+    // A text field's value: within kMaxStringBytes and UTF-8, as DomReader demands.
+    bool text_value(std::string_view* out) { return text(out) && out->size() <= kMaxStringBytes && is_utf8(*out); }
+
+    bool boolean(bool* out) {
+        if (p_ == end_ || (*p_ != 0xF4 && *p_ != 0xF5)) return false;
+        *out = *p_++ == 0xF5;
+        return true;
+    }
+
+private:
+    const unsigned char* p_;
+    const unsigned char* end_;
+};
+
+// Reads a definite-length map; `field(key)` reads each value and says whether it
+// knew the key. A repeated key gives up (the general decoder keeps the last one).
+template <class Field>
+bool read_cbor_map(CborCursor& c, Field field) {
+    constexpr uint64_t kMaxFields = 24;
+    uint64_t n;
+    if (!c.head(5, &n) || n > kMaxFields) return false;
+    std::string_view seen[kMaxFields];
+    for (uint64_t i = 0; i < n; ++i) {
+        if (!c.text(&seen[i])) return false;
+        for (uint64_t k = 0; k < i; ++k)
+            if (seen[k] == seen[i]) return false;
+        if (!field(seen[i])) return false;
+    }
+    return true;
+}
+
+// Visits the field list with one key: the field of that name reads its value.
+class CborReader {
+public:
+    CborReader(CborCursor& c, std::string_view key) : c_(c), key_(key) {}
+
+    // Whether the key named a field of the list and its value was read.
+    bool ok() const { return matched_ && ok_; }
+
+    void uint(const char* key, uint64_t& out) {
+        if (mine(key)) ok_ = c_.head(0, &out);
+    }
+    void boolean(const char* key, bool& out) {
+        if (mine(key)) ok_ = c_.boolean(&out);
+    }
+    void string(const char* key, std::string& out) {
+        std::string_view t;
+        if (mine(key) && (ok_ = c_.text_value(&t))) out.assign(t);
+    }
+    void entry_type(const char* key, EntryType& out) {
+        std::string_view t;
+        if (!mine(key)) return;
+        ok_ = c_.text(&t) && (t == entry_type_name(EntryType::NoOp) || t == entry_type_name(EntryType::Command));
+        out = t == entry_type_name(EntryType::NoOp) ? EntryType::NoOp : EntryType::Command;
+    }
+    void entries(const char* key, std::vector<Entry>& out) {
+        uint64_t n;
+        if (!mine(key)) return;
+        ok_ = c_.head(4, &n) && n <= kMaxEntriesPerFrame && n <= c_.left();
+        if (!ok_) return;
+        out.resize(size_t(n));
+        for (size_t i = 0; i < out.size() && ok_; ++i) {
+            ok_ = read_cbor_map(c_, [&](std::string_view k) {
+                CborReader r(c_, k);
+                entry_fields(r, out[i]);
+                return r.ok();
+            });
+        }
+    }
+
+private:
+    bool mine(const char* key) {
+        if (matched_ || key_ != key) return false;
+        matched_ = true;
+        return true;
+    }
+
+    CborCursor& c_;
+    std::string_view key_;
+    bool matched_ = false;
+    bool ok_ = true;
+};
+
+// Decodes what CborWriter writes; false means "not that shape", never "invalid".
+bool read_cbor_frame(const std::string& bytes, Frame* f) {
+    CborCursor c(bytes);
+    uint64_t version = 0;
+    bool has_cluster = false, has_type = false;
+    const bool ok = read_cbor_map(c, [&](std::string_view key) {
+        std::string_view t;
+        if (key == "v") return c.head(0, &version) && version == kCodecVersion;
+        if (key == "cluster") {
+            has_cluster = c.text_value(&t);
+            f->cluster.assign(t);
+            return has_cluster;
+        }
+        if (key == "type") return has_type = c.text(&t) && message_type_from_name(std::string(t), &f->type);
+        if (!has_type) return false;  // CborWriter writes "v", "cluster" and "type" first
+        CborReader r(c, key);
+        frame_fields(r, *f);
+        return r.ok();
+    });
+    if (!ok || c.left() != 0 || version != kCodecVersion || !has_cluster || !has_type) return false;
+    if (f->type == MessageType::ClientRequest) return valid_op(f->request.op);
+    if (f->type != MessageType::ClientReply) f->peer.type = f->type;
+    return true;
+}
+
+template <class W>
+void write_frame(W& w, const Frame& f) {
+    w.uint("v", kCodecVersion);
+    w.always("cluster", f.cluster);
+    w.always("type", message_type_name(f.type));
+    frame_fields(w, f);
 }
 
 }  // namespace
 
 json to_json(const Entry& e) {
     json j = json::object();
-    put_uint(j, "index", e.index);
-    put_uint(j, "term", e.term);
-    if (e.type != EntryType::Command) j["type"] = entry_type_name(e.type);
-    put_string(j, "data", e.data);
-    put_uint(j, "client", e.client_id);
-    put_uint(j, "seq", e.seq);
+    JsonWriter w(j);
+    entry_fields(w, e);
     return j;
 }
 
 json to_json(const Message& m) {
     json j = json::object();
     j["type"] = message_type_name(m.type);
-    put_message_fields(j, m);
+    JsonWriter w(j);
+    message_fields(w, m);
     return j;
 }
 
 std::string encode_frame(const Frame& f, WireFormat format) {
-    json j = json::object();
-    j["v"] = kCodecVersion;
-    j["cluster"] = f.cluster;
-    j["type"] = message_type_name(f.type);
-    switch (f.type) {
-        case MessageType::ClientRequest:
-            put_request_fields(j, f.request);
-            break;
-        case MessageType::ClientReply:
-            put_reply_fields(j, f.reply);
-            break;
-        default:
-            put_message_fields(j, f.peer);
+    if (format == WireFormat::Cbor) {
+        std::string bytes;
+        bytes.reserve(64 + f.peer.entries.size() * 48);
+        {
+            CborWriter w(bytes);
+            write_frame(w, f);
+        }
+        return bytes;
     }
-    if (format == WireFormat::Json) return j.dump(-1, ' ', false, json::error_handler_t::replace);
-    std::string bytes;
-    json::to_cbor(j, bytes);
-    return bytes;
+    json j = json::object();
+    JsonWriter w(j);
+    write_frame(w, f);
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool decode_frame(const std::string& bytes, WireFormat format, Frame* out, std::string* error) {
+    if (format == WireFormat::Cbor && decode_frame_fast(bytes, out)) return true;
+    return decode_frame_general(bytes, format, out, error);
+}
+
+bool decode_frame_fast(const std::string& bytes, Frame* out) {
+    Frame f;
+    if (bytes.size() > kMaxFrameBytes || !read_cbor_frame(bytes, &f)) return false;
+    *out = std::move(f);
+    return true;
+}
+
+bool decode_frame_general(const std::string& bytes, WireFormat format, Frame* out, std::string* error) {
     std::string why;
     if (bytes.size() > kMaxFrameBytes) {
         why = "frame is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
@@ -363,7 +621,7 @@ bool decode_frame(const std::string& bytes, WireFormat format, Frame* out, std::
     return false;
 }
 
-bool is_utf8(const std::string& s) {
+bool is_utf8(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {
         const auto lead = static_cast<unsigned char>(s[i]);

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -54,10 +55,17 @@ struct Frame {
 std::string encode_frame(const Frame& f, WireFormat format);
 // Returns true and fills *out, or returns false with a one-line *error.
 bool decode_frame(const std::string& bytes, WireFormat format, Frame* out, std::string* error);
+// decode_frame's two halves, for tests and the fuzzer, which check that the fast one
+// never accepts what the general one refuses nor decodes it differently:
+//  - the fast CBOR reader: true for the plain shapes encode_frame writes, false for
+//    anything else (false is "not that shape", not "invalid");
+//  - the general decoder: any input, with the error of a refusal.
+bool decode_frame_fast(const std::string& cbor_bytes, Frame* out);
+bool decode_frame_general(const std::string& bytes, WireFormat format, Frame* out, std::string* error);
 
 // Whether `s` is well-formed UTF-8, as every string in a frame must be (hosts check
 // client keys and values with it before they reach a frame).
-bool is_utf8(const std::string& s);
+bool is_utf8(std::string_view s);
 
 // JSON views shared by the codec, the playground state and tools: the same objects
 // the frames carry (a Message's view holds "type" and its non-default fields).

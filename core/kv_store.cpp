@@ -53,18 +53,28 @@ bool KvStore::apply(const Entry& e) {
     Command c;
     std::string error;
     if (!parse_command(e.data, &c, &error)) return false;
+    Shard& sh = shard(c.key);
     if (c.op == Command::Op::Set) {
-        data_[c.key] = std::move(c.value);
+        auto [it, inserted] = sh.try_emplace(std::move(c.key), std::move(c.value));
+        if (!inserted) it->second = std::move(c.value);
+        size_ += inserted;
     } else {
-        data_.erase(c.key);
+        size_ -= sh.erase(c.key);
     }
     fingerprint_ = (fingerprint_ ^ std::hash<std::string>()(e.data)) * 1099511628211ULL;
     return true;
 }
 
 const std::string* KvStore::get(const std::string& key) const {
-    auto it = data_.find(key);
-    return it == data_.end() ? nullptr : &it->second;
+    const Shard& sh = shard(key);
+    auto it = sh.find(key);
+    return it == sh.end() ? nullptr : &it->second;
+}
+
+std::map<std::string, std::string> KvStore::sorted() const {
+    std::map<std::string, std::string> all;
+    for (const Shard& sh : shards_) all.insert(sh.begin(), sh.end());
+    return all;
 }
 
 bool KvStore::applied_request(uint64_t client_id, uint64_t seq) const {

@@ -34,9 +34,9 @@ const char* role_name(Role r) {
     return "?";
 }
 
-Raft::Raft(const RaftConfig& config, const Restored& r)
+Raft::Raft(const RaftConfig& config, Restored r)
     : cfg_(config),
-      log_(r.first_index, r.prev_term, r.entries, r.hard_state.commit_index),
+      log_(r.first_index, r.prev_term, std::move(r.entries), r.hard_state.commit_index),
       current_term_(r.hard_state.current_term),
       voted_for_(r.hard_state.voted_for),
       rng_state_(config.random_seed * 0x9E3779B97F4A7C15ULL + config.id) {
@@ -206,13 +206,13 @@ void Raft::start_election(bool pre_vote) {
     }
 }
 
-ProposeResult Raft::propose(const std::string& data, uint64_t client_id, uint64_t seq, Index* index) {
+ProposeResult Raft::propose(std::string data, uint64_t client_id, uint64_t seq, Index* index) {
     if (role_ != Role::Leader) return ProposeResult::NotLeader;
     Entry e;
     e.index = log_.last_index() + 1;
     e.term = current_term_;
     e.type = EntryType::Command;
-    e.data = data;
+    e.data = std::move(data);
     e.client_id = client_id;
     e.seq = seq;
     if (index) *index = e.index;

@@ -98,13 +98,13 @@ enum class ProposeResult : uint8_t { Ok, NotLeader, Dropped };
 
 class Raft {
 public:
-    Raft(const RaftConfig& config, const Restored& restored = Restored{});
+    Raft(const RaftConfig& config, Restored restored = Restored{});
 
     // --- Inputs ---
     void tick();                          // one unit of logical time
     void step(const Message& m);          // a message from a peer (m.to must be our id)
     // Appends a client command to the leader's log. On Ok, *index is its log index.
-    ProposeResult propose(const std::string& data, uint64_t client_id = 0, uint64_t seq = 0,
+    ProposeResult propose(std::string data, uint64_t client_id = 0, uint64_t seq = 0,
                           Index* index = nullptr);
     // Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer comes back
     // as a ReadState with this context once a majority has confirmed our leadership.

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 
 namespace raftbook {
 
 RaftLog::RaftLog(Index first_index, Term prev_term, std::vector<Entry> entries, Index commit)
-    : prev_index_(first_index - 1), prev_term_(prev_term), entries_(std::move(entries)) {
+    : prev_index_(first_index - 1),
+      prev_term_(prev_term),
+      entries_(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end())) {
     persisted_ = last_index();
     unstable_from_ = last_index() + 1;
     commit_ = std::min(std::max(commit, prev_index_), last_index());

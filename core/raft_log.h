@@ -1,6 +1,7 @@
 // The replicated log as one node holds it in memory.
 //
-// Entries are kept contiguously from first_index(). The index and term of the entry
+// Entries are kept in order from first_index(), in a deque: appending never moves
+// the entries already held (a vector would copy a million entries at once as it grows). The index and term of the entry
 // just before first_index() — prev_index() / prev_term() — are kept too, so that a
 // log compacted into a snapshot answers term(prev_index()) and the AppendEntries
 // consistency check works across the compaction point with no special case.
@@ -11,6 +12,7 @@
 // Entries from unstable_from() on have not yet been handed to the host for writing.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -67,7 +69,7 @@ private:
 
     Index prev_index_ = 0;
     Term prev_term_ = 0;
-    std::vector<Entry> entries_;
+    std::deque<Entry> entries_;
     Index commit_ = 0;
     Index persisted_ = 0;
     Index unstable_from_ = 1;

@@ -539,7 +539,7 @@ void Harness::check_logs(const std::vector<HistoryEvent>& history) {
         }
         KvStore kv;
         for (const Entry& e : committed) kv.apply(e);
-        for (const std::string& p : final_state_problems(history, kv.data()))
+        for (const std::string& p : final_state_problems(history, kv.sorted()))
             report_.problems.push_back(who + " (state rebuilt from its log): " + p);
     }
 }

@@ -50,8 +50,7 @@ bool NodeHost::start(std::string* error) {
     rc.election_tick = cfg_.election_tick;
     rc.heartbeat_tick = cfg_.heartbeat_tick;
     rc.random_seed = random_u64();
-    const Restored& restored = storage_->restored();
-    raft_ = std::make_unique<Raft>(rc, restored);
+    raft_ = std::make_unique<Raft>(rc, storage_->take_restored());
     last_role_ = raft_->role();
     log_line("starting: term %llu, log [%llu, %llu], commit %llu, %zu members",
              (unsigned long long)raft_->current_term(), (unsigned long long)raft_->log().first_index(),
@@ -81,7 +80,7 @@ bool NodeHost::start(std::string* error) {
     if (!transport_->start(error)) return false;
 
     http_ = std::make_unique<HttpServer>(ioc_, this, &metrics_, cfg_.web_dir);
-    if (!http_->listen(cfg_.http_host, cfg_.http_port, error)) return false;
+    if (!http_->listen(cfg_.http_host, cfg_.http_port, cfg_.max_clients, error)) return false;
     log_line("serving peers on %s:%u (/raft), clients on http://%s:%u", cfg_.listen_host.c_str(),
              unsigned(cfg_.listen_port), cfg_.http_host.c_str(), unsigned(cfg_.http_port));
 
@@ -366,7 +365,8 @@ bool NodeHost::serve(const ClientRequest& req, NodeId origin) {
     }
     std::string error;
     Command parsed;
-    if ((req.op != "put" && req.op != "del") || !parse_command(command_text(req), &parsed, &error) ||
+    std::string text = command_text(req);
+    if ((req.op != "put" && req.op != "del") || !parse_command(text, &parsed, &error) ||
         !check_key(req.key).empty()) {
         ClientReply bad;
         bad.client_id = req.client_id;
@@ -388,7 +388,7 @@ bool NodeHost::serve(const ClientRequest& req, NodeId origin) {
     if (origin != kNoNode && std::find(p.remote_origins.begin(), p.remote_origins.end(), origin) == p.remote_origins.end())
         p.remote_origins.push_back(origin);
     if (p.term == raft_->current_term()) return true;  // already in our log in this term
-    if (raft_->propose(command_text(req), req.client_id, req.seq) != ProposeResult::Ok) return false;
+    if (raft_->propose(std::move(text), req.client_id, req.seq) != ProposeResult::Ok) return false;
     p.term = raft_->current_term();
     metrics_.proposals++;
     schedule_ready();
@@ -479,7 +479,7 @@ nlohmann::json NodeHost::status() const {
             {"log_first_index", raft_->log().first_index()},
             {"log_last_index", raft_->log().last_index()},
             {"persisted_index", raft_->log().persisted_index()},
-            {"kv_keys", kv_.data().size()},
+            {"kv_keys", kv_.size()},
             {"kv_fingerprint", fingerprint},
             {"members", members}};
 }
@@ -490,7 +490,8 @@ std::string NodeHost::metrics_text() const {
                             {"raftbook_commit_index", double(raft_->commit_index())},
                             {"raftbook_applied_index", double(kv_.applied_index())},
                             {"raftbook_log_last_index", double(raft_->log().last_index())},
-                            {"raftbook_pending_client_requests", double(local_.size())}});
+                            {"raftbook_pending_client_requests", double(local_.size())},
+                            {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)}});
 }
 
 }  // namespace raftbook

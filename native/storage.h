@@ -52,6 +52,8 @@ public:
 
     // What the Raft node starts from: hard state, entries from index 1.
     const Restored& restored() const { return restored_; }
+    // The same, moved out (the node hands it to Raft rather than hold the log twice).
+    Restored take_restored() { return std::move(restored_); }
     // "" or a sentence for the log: a torn tail the recovery dropped.
     const std::string& recovery_note() const { return recovery_note_; }
 

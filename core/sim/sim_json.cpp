@@ -192,7 +192,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
         entries.push_back(entry_json(log.at(i)));
     j["log"] = std::move(entries);
-    j["kv"] = sim.kv(id)->data();
+    j["kv"] = sim.kv(id)->sorted();
     json faults = json::array();
     for (const std::string& name : Faults::names())
         if (r->faults.get(name)) faults.push_back(name);

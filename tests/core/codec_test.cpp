@@ -104,6 +104,19 @@ std::string refusal(const std::string& bytes, WireFormat format) {
     return error;
 }
 
+// decode_frame's fast CBOR reader and its general decoder agree on `bytes`: the fast
+// one accepts only what the general one accepts, as the same frame. Returns whether
+// the fast one accepted.
+bool fast_agrees_with_general(const std::string& bytes) {
+    Frame fast, general;
+    std::string error;
+    if (!decode_frame_fast(bytes, &fast)) return false;
+    INFO("the fast reader accepted " << bytes.size() << " bytes");
+    REQUIRE(decode_frame_general(bytes, WireFormat::Cbor, &general, &error));
+    REQUIRE(fast == general);
+    return true;
+}
+
 // A frame given as a JSON object, in the chosen format: how tests write hostile frames.
 std::string as_bytes(const json& j, WireFormat format) {
     if (format == WireFormat::Json) return j.dump();
@@ -123,6 +136,7 @@ void require_round_trip(const Frame& f, WireFormat format) {
     REQUIRE(decode_frame(encode_frame(f, format), format, &back, &error));
     REQUIRE(error.empty());
     REQUIRE(back == f);
+    if (format == WireFormat::Cbor) REQUIRE(fast_agrees_with_general(encode_frame(f, format)));
 }
 
 }  // namespace
@@ -176,6 +190,26 @@ TEST_CASE("the JSON views are the objects frames carry", "[codec]") {
     REQUIRE(frame == view);
 }
 
+TEST_CASE("the CBOR bytes and the JSON text hold the same object", "[codec]") {
+    // The CBOR writer emits bytes directly; nlohmann reads them back to exactly the
+    // object the JSON form holds, for every message type and for big values.
+    std::vector<Frame> frames = {request_frame(), reply_frame(), append_with(300)};
+    for (MessageType type : kPeerTypes) frames.push_back(peer_frame(type));
+    Frame big = peer_frame(MessageType::Append);
+    big.peer.context = 0x1234567890ull;  // 8-byte integer head
+    big.peer.hint_index = 70000;        // 4-byte head
+    big.peer.entries[1].data = std::string(300, 'x');    // 2-byte string length
+    big.peer.entries[2].data = std::string(70000, 'y');  // 4-byte string length
+    frames.push_back(big);
+    for (const Frame& f : frames) {
+        INFO(message_type_name(f.type));
+        const json from_cbor = json::from_cbor(encode_frame(f, WireFormat::Cbor));
+        REQUIRE(from_cbor == json::parse(encode_frame(f, WireFormat::Json)));
+        // and nlohmann's own CBOR encoder would have written the same number of bytes
+        REQUIRE(encode_frame(f, WireFormat::Cbor).size() == json::to_cbor(from_cbor).size());
+    }
+}
+
 TEST_CASE("CBOR is more compact than JSON text", "[codec]") {
     const Frame f = append_with(100);
     const size_t cbor = encode_frame(f, WireFormat::Cbor).size();
@@ -206,18 +240,20 @@ TEST_CASE("random bytes are refused", "[codec]") {
         std::string bytes(rng() % 300, '\0');
         for (char& c : bytes) c = static_cast<char>(rng());
         for (WireFormat format : kFormats) refusal(bytes, format);
+        REQUIRE_FALSE(fast_agrees_with_general(bytes));
     }
 }
 
 TEST_CASE("mutated frames are refused or decode to a frame that round-trips", "[codec]") {
     std::mt19937 rng(7);
-    int decoded = 0;
+    int decoded = 0, fast_accepted = 0;
     for (WireFormat format : kFormats) {
         const std::string valid = encode_frame(peer_frame(MessageType::Append), format);
         for (int i = 0; i < 3000; ++i) {
             std::string bytes = valid;
             for (int flips = 1 + rng() % 3; flips > 0; --flips)
                 bytes[rng() % bytes.size()] = static_cast<char>(rng());
+            if (format == WireFormat::Cbor) fast_accepted += fast_agrees_with_general(bytes);
             Frame f;
             std::string error;
             if (!decode_frame(bytes, format, &f, &error)) {
@@ -229,6 +265,7 @@ TEST_CASE("mutated frames are refused or decode to a frame that round-trips", "[
         }
     }
     REQUIRE(decoded > 0);  // the mutations did reach the field checks and the encoder
+    REQUIRE(fast_accepted > 0);  // and the fast reader was compared on some it accepted
 }
 
 TEST_CASE("a frame of another codec version is refused", "[codec]") {
@@ -437,6 +474,45 @@ TEST_CASE("deep nesting is refused without deep recursion", "[codec]") {
     Frame f;
     std::string why;
     REQUIRE(decode_frame(j.dump(), WireFormat::Json, &f, &why));
+}
+
+TEST_CASE("the fast CBOR reader leaves other shapes of valid CBOR to the general decoder", "[codec]") {
+    const Frame f = peer_frame(MessageType::Append);
+    const json j = json::parse(encode_frame(f, WireFormat::Json));
+    std::vector<std::pair<const char*, std::string>> shapes;
+    // nlohmann's own encoder: keys in sorted order, so "type" comes after other fields
+    shapes.emplace_back("keys in another order", as_bytes(j, WireFormat::Cbor));
+    json unknown = j;
+    unknown["later_version_field"] = 1;
+    shapes.emplace_back("an unknown field", as_bytes(unknown, WireFormat::Cbor));
+    std::string indefinite = encode_frame(f, WireFormat::Cbor);  // 0xAn head -> 0xBF ... 0xFF
+    indefinite[0] = char(0xBF);
+    indefinite.push_back(char(0xFF));
+    shapes.emplace_back("an indefinite-length map", indefinite);
+    for (const auto& [what, bytes] : shapes) {
+        INFO(what);
+        Frame fast, general;
+        std::string error;
+        REQUIRE_FALSE(decode_frame_fast(bytes, &fast));
+        REQUIRE(decode_frame_general(bytes, WireFormat::Cbor, &general, &error));
+        REQUIRE(general == f);
+        REQUIRE(decode_frame(bytes, WireFormat::Cbor, &general, &error));
+    }
+    // A repeated field: the general decoder keeps the last value; the fast one gives up.
+    std::string twice = encode_frame(f, WireFormat::Cbor);
+    twice[0] = char(twice[0] + 1);
+    twice += std::string("\x64term\x09", 6);
+    Frame fast, general;
+    std::string error;
+    REQUIRE_FALSE(decode_frame_fast(twice, &fast));
+    REQUIRE(decode_frame(twice, WireFormat::Cbor, &general, &error));
+    REQUIRE(general.peer.term == 9);
+    // A non-shortest integer head means the same number to both.
+    std::string padded = encode_frame(f, WireFormat::Cbor);  // "v": 1 as a 2-byte integer
+    const size_t v = padded.find("\x61v\x01");
+    REQUIRE(v != std::string::npos);
+    padded.replace(v, 3, std::string("\x61v\x19\x00\x01", 5));
+    REQUIRE(fast_agrees_with_general(padded));
 }
 
 TEST_CASE("frames over the size limit are refused unread", "[codec]") {

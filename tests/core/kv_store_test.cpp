@@ -37,7 +37,7 @@ TEST_CASE("kv: the no-op and malformed commands change nothing") {
     Entry noop{1, 1, EntryType::NoOp, "", 0, 0};
     CHECK_FALSE(kv.apply(noop));
     for (const char* bad : {"", "set", "set x", "del", "del x y", "frob x", "set  v"}) CHECK_FALSE(kv.apply(cmd(2, bad)));
-    CHECK(kv.data().empty());
+    CHECK(kv.size() == 0);
 }
 
 TEST_CASE("kv: parse_command explains what is wrong") {
@@ -47,4 +47,22 @@ TEST_CASE("kv: parse_command explains what is wrong") {
     CHECK(error.find("unknown command 'put'") != std::string::npos);
     CHECK_FALSE(parse_command("set x", &c, &error));
     CHECK(error.find("missing value") != std::string::npos);
+}
+
+TEST_CASE("kv: size counts keys across overwrites and deletes; sorted() lists them in key order") {
+    KvStore kv;
+    Index i = 0;
+    for (int k = 999; k >= 0; --k) kv.apply(cmd(++i, "set k" + std::to_string(k) + " v" + std::to_string(k)));
+    CHECK(kv.size() == 1000);
+    kv.apply(cmd(++i, "set k5 again"));  // an overwrite adds no key
+    kv.apply(cmd(++i, "del k7"));
+    kv.apply(cmd(++i, "del k7"));        // deleting a missing key removes nothing
+    kv.apply(cmd(++i, "del nothing"));
+    CHECK(kv.size() == 999);
+    const auto all = kv.sorted();
+    REQUIRE(all.size() == 999);
+    CHECK(all.begin()->first == "k0");
+    CHECK(all.at("k5") == "again");
+    CHECK(all.count("k7") == 0);
+    for (const auto& [key, value] : all) CHECK(*kv.get(key) == value);
 }

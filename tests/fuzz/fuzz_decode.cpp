@@ -2,7 +2,9 @@
 // a frame or a non-empty error in both formats, and any frame it returns must survive
 // being encoded and decoded again, in both formats, unchanged. A decoded JSON frame
 // re-encoded as CBOR also feeds the CBOR decoder valid input the fuzzer would take long
-// to find. Build and run: see CMakeLists.txt in this directory.
+// to find. And decode_frame's fast CBOR reader must agree with its general decoder: it
+// accepts only what the general decoder accepts, as the same frame. Build and run: see
+// CMakeLists.txt in this directory.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,11 @@ const WireFormat kFormats[] = {WireFormat::Json, WireFormat::Cbor};
 const char* format_name(WireFormat f) { return f == WireFormat::Json ? "JSON" : "CBOR"; }
 
 void require_round_trip(const Frame& f, WireFormat decoded_from) {
+    Frame fast;
+    if (!decode_frame_fast(encode_frame(f, WireFormat::Cbor), &fast) || !(fast == f)) {
+        std::fprintf(stderr, "the fast CBOR reader does not read back what the encoder wrote\n");
+        std::abort();
+    }
     for (WireFormat format : kFormats) {
         Frame again;
         std::string error;
@@ -35,10 +42,26 @@ void require_round_trip(const Frame& f, WireFormat decoded_from) {
     }
 }
 
+// The fast reader never accepts what the general decoder refuses, nor reads it differently.
+void require_fast_agrees(const std::string& cbor) {
+    Frame fast, general;
+    std::string error;
+    if (!decode_frame_fast(cbor, &fast)) return;
+    if (!decode_frame_general(cbor, WireFormat::Cbor, &general, &error)) {
+        std::fprintf(stderr, "the fast CBOR reader accepted a frame the general decoder refuses: %s\n", error.c_str());
+        std::abort();
+    }
+    if (!(fast == general)) {
+        std::fprintf(stderr, "the fast CBOR reader and the general decoder read a frame differently\n");
+        std::abort();
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data), size);
+    require_fast_agrees(bytes);
     for (WireFormat format : kFormats) {
         Frame f;
         std::string error;
