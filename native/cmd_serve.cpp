@@ -3,7 +3,10 @@
 // This file only turns the command line into a NodeConfig, runs the io_context that
 // NodeHost lives on, and stops it cleanly on a signal (queued disk writes finish,
 // connections are closed with a "going away" reason). Restarting with the same --id
-// and --data resumes the member from its disk.
+// and --data resumes the member from its disk. Every client connection costs a file
+// descriptor, so the node first raises its open-file limit as far as it may.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <sstream>
@@ -51,6 +54,29 @@ bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, 
     return true;
 }
 
+// Descriptors the node needs besides client connections: the log and data dir, the
+// listeners, peer connections (dialled and accepted), the event loop's own.
+constexpr uint64_t kReservedFds = 64;
+
+// Raises the soft open-file limit to the hard limit, and says so when even that is too
+// low for --max-clients: the node keeps running, but past the limit accept() fails and
+// clients wait in the listen queue.
+void raise_open_file_limit(uint64_t max_clients) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    const uint64_t needed = max_clients + kReservedFds;
+    if (rl.rlim_cur < needed)
+        log_line("the open-file limit is %llu (hard limit %llu), below the %llu that --max-clients %llu needs "
+                 "(one per client connection plus %llu); raise it (ulimit -n, LimitNOFILE=) or lower --max-clients",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, (unsigned long long)needed,
+                 (unsigned long long)max_clients, (unsigned long long)kReservedFds);
+}
+
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
@@ -65,15 +91,19 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("wire", "FORMAT", "peer frame encoding: cbor, or json for debugging", "cbor");
     opts.flag("web", "DIR", "directory of the playground's static files", RAFTBOOK_WEB_DIR);
     opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
+    opts.flag("max-clients", "N", "open client connections at most; one more is answered 503 and closed",
+              std::to_string(kDefaultMaxClients));
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
-    uint64_t id = 0, timeout_ms = 0;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0;
     if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
     if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
+    if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
     cfg.id = id;
     cfg.request_timeout = std::chrono::milliseconds(timeout_ms);
+    cfg.max_clients = max_clients;
     std::string error;
     if (!opts.given("cluster")) return opts.usage_error("--cluster is required");
     if (!parse_cluster(opts.get("cluster"), &cfg.members, &error)) return opts.usage_error(error);
@@ -98,6 +128,7 @@ int cmd_serve(int argc, char** argv) {
 
     set_log_prefix("node " + std::to_string(cfg.id));
     std::signal(SIGPIPE, SIG_IGN);
+    raise_open_file_limit(cfg.max_clients);
     boost::asio::io_context ioc(1);
     NodeHost host(ioc, cfg);
     host.on_fatal = [&ioc] { ioc.stop(); };

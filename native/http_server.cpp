@@ -10,10 +10,12 @@
 #include <sstream>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "core/codec.h"
+#include "native/log.h"
 
 namespace raftbook {
 
@@ -26,6 +28,7 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kDrainTimeout = std::chrono::seconds(1);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
 
 // A request that is not HTTP (as opposed to a client that hung up or idled out).
@@ -143,16 +146,23 @@ std::string check_key(const std::string& key) {
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Impl(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
-        : ioc(ioc), acceptor(ioc), api(api), metrics(metrics), web_dir(std::move(web_dir)) {}
+        : ioc(ioc), acceptor(ioc), accept_retry(ioc), api(api), metrics(metrics), web_dir(std::move(web_dir)) {}
 
     boost::asio::io_context& ioc;
     tcp::acceptor acceptor;
+    boost::asio::steady_timer accept_retry;
+    LogLimiter accept_log{std::chrono::minutes(1)};
     ClientApi* api;
     Metrics* metrics;
     std::string web_dir;
+    size_t max_clients = kDefaultMaxClients;
+    size_t open_connections = 0;  // Sessions alive: each counts itself from its constructor to its destructor
     bool stopped = false;
 
     void accept();
+    // After a failed accept: logs (once per kind of error a minute) and accepts again
+    // after kAcceptRetry, so a listen queue the node cannot take from does not spin it.
+    void accept_failed(const beast::error_code& ec);
     // Routes one request; `respond` may be called later (after a commit), once.
     void handle(const http::request<http::string_body>& req, std::function<void(Response)> respond);
     void handle_kv(const http::request<http::string_body>& req, const std::string& key,
@@ -167,7 +177,21 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-        : stream_(std::move(socket)), server_(std::move(server)) {}
+        : stream_(std::move(socket)), server_(std::move(server)) {
+        server_->open_connections++;
+    }
+    ~Session() { server_->open_connections--; }
+
+    // A connection over the cap: 503 at once, without reading the request, then closed.
+    void refuse(size_t open) {
+        Response res = error_response(http::status::service_unavailable,
+                                      "this node has " + std::to_string(open) +
+                                          " open client connections, its limit (--max-clients " +
+                                          std::to_string(server_->max_clients) +
+                                          "); retry later, or restart the node with a higher --max-clients");
+        res.set(http::field::retry_after, "1");
+        reply_and_close(std::move(res));
+    }
 
     void read() {
         parser_.emplace();
@@ -251,12 +275,33 @@ private:
 void HttpServer::Impl::accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
         if (self->stopped) return;
-        if (!ec) {
-            beast::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<Session>(std::move(socket), self)->read();
+        if (ec) {
+            self->accept_failed(ec);
+            return;
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        const size_t open = self->open_connections;
+        auto session = std::make_shared<Session>(std::move(socket), self);
+        if (open >= self->max_clients) {
+            session->refuse(open);
+        } else {
+            session->read();
         }
         self->accept();
+    });
+}
+
+void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
+    uint64_t suppressed = 0;
+    if (accept_log.allow(ec.message(), &suppressed))
+        log_line("cannot accept HTTP connections: %s (%zu open); retrying every %lld ms, new clients wait in the "
+                 "listen queue. If it persists, raise the open-file limit (ulimit -n) or lower --max-clients%s",
+                 ec.message().c_str(), open_connections, (long long)kAcceptRetry.count(),
+                 suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+    accept_retry.expires_after(kAcceptRetry);
+    accept_retry.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+        if (!wait_ec && !self->stopped) self->accept();
     });
 }
 
@@ -355,7 +400,8 @@ HttpServer::HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* me
 
 HttpServer::~HttpServer() { stop(); }
 
-bool HttpServer::listen(const std::string& host, uint16_t port, std::string* error) {
+bool HttpServer::listen(const std::string& host, uint16_t port, size_t max_clients, std::string* error) {
+    impl_->max_clients = max_clients;
     beast::error_code ec;
     const auto addr = boost::asio::ip::make_address(host, ec);
     if (ec) {
@@ -400,6 +446,9 @@ void HttpServer::stop() {
     impl_->stopped = true;
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_retry.cancel();
 }
+
+size_t HttpServer::open_connections() const { return impl_->open_connections; }
 
 }  // namespace raftbook

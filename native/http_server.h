@@ -18,6 +18,14 @@
 // read; malformed requests get 400) and hands a ClientRequest to the node through
 // ClientApi. Errors are JSON: {"error": "..."}; a request the cluster could not serve
 // in time (no leader, no quorum) gets 503.
+//
+// A client that opens connections without limit must not take the node down with it.
+// At most `max_clients` connections are open at once: one over the cap is answered 503
+// at once, without its request being parsed (what it sends is dropped while the answer
+// leaves), and closed. And when accept() itself fails (out of file descriptors: EMFILE,
+// ENFILE; out of buffers: ENOBUFS) the error is logged, at most once a minute per kind,
+// and accepting resumes after 100 ms, rather than retrying in a tight loop that would
+// keep one core busy while the waiting connections stay queued.
 #pragma once
 
 #include <functional>
@@ -34,6 +42,7 @@ namespace raftbook {
 
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kMaxValueBytes = 64 * 1024;
+constexpr size_t kDefaultMaxClients = 1024;
 
 // What the HTTP API needs from the node behind it. Called on the io thread.
 class ClientApi {
@@ -55,9 +64,12 @@ public:
     HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir);
     ~HttpServer();
 
-    // Starts accepting. Returns false with a message when the address cannot be bound.
-    bool listen(const std::string& host, uint16_t port, std::string* error);
+    // Starts accepting, with at most `max_clients` connections open at once. Returns
+    // false with a message when the address cannot be bound.
+    bool listen(const std::string& host, uint16_t port, size_t max_clients, std::string* error);
     void stop();
+    // Client connections open now (those being refused over the cap included).
+    size_t open_connections() const;
 
     // Answers `bytes` as a connection answers a client that sent them and closed its
     // side, without a socket (for tests and the fuzzer): read with the same limits,

@@ -363,15 +363,13 @@ bool NodeHost::serve(const ClientRequest& req, NodeId origin) {
         reads_awaiting_confirmation_[read_context_].push_back({key, origin, req.key});
         return true;
     }
-    std::string error;
-    Command parsed;
-    std::string text = command_text(req);
-    if ((req.op != "put" && req.op != "del") || !parse_command(text, &parsed, &error) ||
-        !check_key(req.key).empty()) {
+    // A checked key makes command_text() a valid command ("set KEY VALUE" / "del KEY").
+    const std::string key_error = req.op == "put" || req.op == "del" ? check_key(req.key) : "unknown op '" + req.op + "'";
+    if (!key_error.empty()) {
         ClientReply bad;
         bad.client_id = req.client_id;
         bad.seq = req.seq;
-        bad.error = "invalid request: " + (error.empty() ? check_key(req.key) : error);
+        bad.error = "invalid request: " + key_error;
         answer(key, origin, std::move(bad));
         return true;
     }
@@ -388,7 +386,7 @@ bool NodeHost::serve(const ClientRequest& req, NodeId origin) {
     if (origin != kNoNode && std::find(p.remote_origins.begin(), p.remote_origins.end(), origin) == p.remote_origins.end())
         p.remote_origins.push_back(origin);
     if (p.term == raft_->current_term()) return true;  // already in our log in this term
-    if (raft_->propose(std::move(text), req.client_id, req.seq) != ProposeResult::Ok) return false;
+    if (raft_->propose(command_text(req), req.client_id, req.seq) != ProposeResult::Ok) return false;
     p.term = raft_->current_term();
     metrics_.proposals++;
     schedule_ready();

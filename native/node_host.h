@@ -65,6 +65,7 @@ struct NodeConfig {
     int election_tick = 10;   // election timeout 0.5-1 s at 50 ms ticks
     int heartbeat_tick = 1;   // a heartbeat every tick
     std::chrono::milliseconds request_timeout{3000};
+    size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
 };
 
 class NodeHost : public ClientApi {

@@ -28,6 +28,7 @@ constexpr std::chrono::milliseconds kDialBackoffMax(2000);
 // buffered bytes new frames to it are dropped, as if the network lost them.
 constexpr size_t kMaxBufferedBytes = 32 * 1024 * 1024;
 constexpr size_t kMaxCloseReason = 123;  // RFC 6455: a close reason fits in 123 bytes
+constexpr std::chrono::milliseconds kAcceptRetry(100);
 
 // One connection, whichever side opened it: accepted by our server endpoint or
 // dialled by our client endpoint (two different types in websocketpp, hence the pair).
@@ -84,6 +85,14 @@ struct PeerTransport::Impl {
     OnFrame on_frame;
     WsServer server;
     WsClient client;
+    // Our own listener rather than websocketpp's: its accept loop (server::handle_accept)
+    // starts the next accept at once after a failed one, so a node out of file
+    // descriptors (EMFILE) would spin on a listen queue it cannot take from, and it
+    // reports every failure as "Underlying Transport Error". Ours waits kAcceptRetry
+    // after an error and logs the real one.
+    boost::asio::ip::tcp::acceptor acceptor{ioc};
+    boost::asio::steady_timer accept_retry{ioc};
+    LogLimiter accept_log{std::chrono::minutes(1)};
     bool stopped = false;
 
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
@@ -126,7 +135,6 @@ struct PeerTransport::Impl {
     bool start(std::string* error) {
         configure(server);
         configure(client);
-        server.set_reuse_addr(true);
         server.set_validate_handler([this](Hdl h) {
             auto con = server.get_con_from_hdl(h);
             if (con->get_resource() == "/raft") return true;
@@ -139,15 +147,17 @@ struct PeerTransport::Impl {
             con->set_body("This is a raftbook peer port: WebSocket at /raft, for other nodes only. "
                           "Clients use the node's --http address.\n");
         });
-        boost::system::error_code bad_address;
-        const auto addr = boost::asio::ip::make_address(cfg.listen_host, bad_address);
-        if (bad_address) {
+        boost::system::error_code ec;
+        const auto addr = boost::asio::ip::make_address(cfg.listen_host, ec);
+        if (ec) {
             *error = "--listen host '" + cfg.listen_host + "' is not an IP address";
             return false;
         }
-        WsError ec;
-        server.listen(boost::asio::ip::tcp::endpoint(addr, cfg.listen_port), ec);
-        if (!ec) server.start_accept(ec);
+        const boost::asio::ip::tcp::endpoint ep(addr, cfg.listen_port);
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
         if (ec) {
             *error = "cannot listen for peers on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) +
                      ": " + ec.message() + " (is another node using that port?)";
@@ -159,13 +169,45 @@ struct PeerTransport::Impl {
             d.timer = std::make_unique<boost::asio::steady_timer>(ioc);
             dial(id);
         }
+        accept();
         return true;
+    }
+
+    // Accepts one connection into a websocketpp connection and starts it (what
+    // websocketpp's own accept loop does), then the next one. A connection that was
+    // never started holds nothing but itself, so after a failed accept it is dropped.
+    void accept() {
+        if (stopped) return;
+        WsServer::connection_ptr con = server.get_connection();
+        acceptor.async_accept(con->get_raw_socket(), [this, con](const boost::system::error_code& ec) {
+            if (ec == boost::asio::error::operation_aborted) return;  // the acceptor closed
+            if (ec) {
+                accept_failed(ec);
+                return;
+            }
+            con->start();
+            accept();
+        });
+    }
+
+    void accept_failed(const boost::system::error_code& ec) {
+        uint64_t suppressed = 0;
+        if (accept_log.allow(ec.message(), &suppressed))
+            log_line("cannot accept peer connections: %s; retrying every %lld ms. If it persists, raise the "
+                     "open-file limit (ulimit -n) or lower --max-clients%s",
+                     ec.message().c_str(), (long long)kAcceptRetry.count(),
+                     suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+        accept_retry.expires_after(kAcceptRetry);
+        accept_retry.async_wait([this](const boost::system::error_code& wait_ec) {
+            if (!wait_ec) accept();
+        });
     }
 
     void stop() {
         stopped = true;
-        WsError ignored;
-        server.stop_listening(ignored);
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        accept_retry.cancel();
         for (auto& [id, d] : dialers) d.timer->cancel();
         std::vector<std::shared_ptr<Conn>> open;  // close() may call back into on_closed
         for (auto& [h, c] : conns) open.push_back(c);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -257,6 +258,7 @@ public:
         for (auto& a : argv) cargv.push_back(&a[0]);
         cargv.push_back(nullptr);
         const std::string log = log_path(id);
+        const rlimit nofile{open_file_limit_, open_file_limit_};
         const pid_t parent = ::getpid();
         const pid_t pid = ::fork();
         if (pid < 0) throw std::runtime_error("fork failed");
@@ -267,7 +269,9 @@ public:
             if (fd >= 0) {
                 ::dup2(fd, 1);
                 ::dup2(fd, 2);
+                if (fd > 2) ::close(fd);
             }
+            if (nofile.rlim_cur > 0) ::setrlimit(RLIMIT_NOFILE, &nofile);
             ::execv(cargv[0], cargv.data());
             ::_exit(127);
         }
@@ -277,6 +281,10 @@ public:
         for (int id = 1; id <= size(); id++) start(id);
     }
     bool running(int id) const { return node(id).pid > 0; }
+    pid_t pid(int id) const { return node(id).pid; }
+    // Nodes started from now on get this open-file limit (soft and hard, so the node
+    // cannot raise it); 0: the test process's own.
+    void limit_open_files(rlim_t limit) { open_file_limit_ = limit; }
 
     // kill -9: the node stops at once, losing whatever it had not fsynced.
     void kill9(int id) {
@@ -356,6 +364,7 @@ private:
 
     std::string dir_;
     std::vector<std::string> extra_args_;
+    rlim_t open_file_limit_ = 0;
     std::vector<Node> nodes_;
 };
 
