@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -81,6 +82,28 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
         if (n < 0) fail("write", path, errno);
         data += n;
         size -= static_cast<size_t>(n);
+    }
+}
+
+void write_all_at(int fd, const char* data, size_t size, size_t offset,
+                  const std::string& path) {
+    while (size > 0) {
+        ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("write", path, errno);
+        data += n;
+        size -= static_cast<size_t>(n);
+        offset += static_cast<size_t>(n);
+    }
+}
+
+void write_zeros_at(int fd, size_t offset, size_t size, const std::string& path) {
+    static const char zeros[1 << 16] = {};
+    while (size > 0) {
+        const size_t n = std::min(size, sizeof zeros);
+        write_all_at(fd, zeros, n, offset, path);
+        offset += n;
+        size -= n;
     }
 }
 

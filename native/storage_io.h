@@ -43,6 +43,12 @@ void make_dirs(const std::string& path);                  // like mkdir -p
 UniqueFd open_file(const std::string& path, int flags);   // O_CLOEXEC added; mode 0644
 std::string read_file(const std::string& path);           // the whole file
 void write_all(int fd, const char* data, size_t size, const std::string& path);
+// pwrite() of all `size` bytes at `offset`.
+void write_all_at(int fd, const char* data, size_t size, size_t offset,
+                  const std::string& path);
+// Writes `size` zero bytes at `offset`: real zeros, written blocks, unlike a hole or a
+// fallocate()d range, whose first write still changes the file's metadata.
+void write_zeros_at(int fd, size_t offset, size_t size, const std::string& path);
 void sync_data(int fd, const std::string& path);          // fdatasync
 void sync_file(int fd, const std::string& path);          // fsync: data and metadata
 void sync_dir(const std::string& dir);                    // makes names in dir durable

@@ -1,5 +1,6 @@
 // The write-ahead log: record encoding, verified replay with torn-tail recovery, and
-// batched appends. The format and the recovery rules are described in wal.h.
+// batched writes over a zero-filled tail. The format and the recovery rules are
+// described in wal.h.
 #include "native/wal.h"
 
 #include <fcntl.h>
@@ -62,6 +63,8 @@ Parse parse_record(const std::string& buf, size_t off, Record* rec, size_t* next
     }
     const char* p = buf.data() + off;
     const uint32_t length = static_cast<uint32_t>(get_le(p, 4));
+    // A payload holds at least its type byte, so no record has length 0: that is what
+    // makes the zero fill after the last record unambiguous (wal.h).
     if (length == 0 || length > Wal::kMaxRecordBytes) {
         *reason = "impossible record length " + std::to_string(length);
         return Parse::Bad;
@@ -110,11 +113,13 @@ Parse parse_record(const std::string& buf, size_t off, Record* rec, size_t* next
 }
 
 // The offset of the first valid record starting after `off`, or 0 when there is none.
+// None starts in the zeros at the end of buf: a record's length is not 0.
 size_t find_valid_record(const std::string& buf, size_t off) {
     Record rec;
     size_t next;
     std::string reason;
-    for (size_t p = off + 1; p + kRecordHeaderBytes <= buf.size(); p++)
+    const size_t zeros_start = buf.find_last_not_of('\0') + 1;
+    for (size_t p = off + 1; p < zeros_start && p + kRecordHeaderBytes <= buf.size(); p++)
         if (parse_record(buf, p, &rec, &next, &reason) == Parse::Ok) return p;
     return 0;
 }
@@ -126,10 +131,23 @@ StorageError corrupt(const std::string& path, size_t off, const std::string& wha
                         "dir from a backup.");
 }
 
-// Replays one segment's records into *log and returns how many of its bytes are
-// valid (less than buf.size() only for a torn tail of the last segment).
-size_t replay_segment(const std::string& path, const std::string& buf, bool last, WalLog* log) {
-    const auto bad = [&](size_t off, const std::string& reason) -> size_t {
+// Whether buf holds only zeros from off on: the zero fill after the last record.
+bool zeros_from(const std::string& buf, size_t off) {
+    return std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(off), buf.end(),
+                       [](char c) { return c == 0; });
+}
+
+// Where replaying a segment stopped.
+struct SegmentEnd {
+    size_t records_end = 0;  // after its last valid record (0: not even a valid header)
+    bool torn = false;       // the bytes from records_end on are a torn tail to cut off
+};
+
+// Replays one segment's records into *log, up to the zero fill or the end of the file.
+// Only the last segment may end in a torn tail.
+SegmentEnd replay_segment(const std::string& path, const std::string& buf, bool last,
+                          WalLog* log) {
+    const auto bad = [&](size_t off, const std::string& reason) -> SegmentEnd {
         if (!last)
             throw corrupt(path, off, reason + ", and later segments follow, so this is not a "
                                               "write cut short by a crash");
@@ -140,9 +158,9 @@ size_t replay_segment(const std::string& path, const std::string& buf, bool last
         log->torn_tail = "dropped the torn tail of WAL segment " + path + " from byte offset " +
                          std::to_string(off) + " (" + std::to_string(buf.size() - off) +
                          " bytes, " + reason + "), left by a crash in the middle of a write";
-        return off;
+        return {off, true};
     };
-    if (buf.empty() && last) return 0;  // created, then a crash before its header was written
+    if (buf.empty() && last) return {};  // created, then a crash before its header was written
     if (buf.size() < kHeaderBytes || std::memcmp(buf.data(), kSegmentMagic, kHeaderBytes) != 0) {
         if (buf.size() >= kHeaderBytes && std::memcmp(buf.data(), kSegmentMagic, 7) == 0)
             throw StorageError("WAL segment " + path + " has format version " +
@@ -151,7 +169,7 @@ size_t replay_segment(const std::string& path, const std::string& buf, bool last
         return bad(0, "bad segment header");
     }
     size_t off = kHeaderBytes;
-    while (off < buf.size()) {
+    while (!zeros_from(buf, off)) {
         Record rec;
         size_t next = 0;
         std::string reason;
@@ -180,7 +198,7 @@ size_t replay_segment(const std::string& path, const std::string& buf, bool last
         }
         off = next;
     }
-    return off;
+    return {off, false};
 }
 
 // The sequence numbers of the segment files in dir, ascending.
@@ -216,8 +234,8 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, size_t segment_bytes, Wal
         const std::string path = wal->segment_path(seqs[i]);
         const std::string buf = read_file(path);
         const bool last = i + 1 == seqs.size();
-        const size_t valid = replay_segment(path, buf, last, log);
-        if (last) wal->continue_segment(seqs[i], valid, buf.size());
+        const SegmentEnd end = replay_segment(path, buf, last, log);
+        if (last) wal->continue_segment(seqs[i], end.records_end, buf.size(), end.torn);
     }
     if (seqs.empty()) wal->start_segment(1);
     sync_dir(dir);
@@ -234,24 +252,26 @@ std::string Wal::segment_path(uint64_t seq) const {
 
 void Wal::start_segment(uint64_t seq) {
     const std::string path = segment_path(seq);
-    fd_ = open_file(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+    fd_ = open_file(path, O_WRONLY | O_CREAT | O_EXCL);
     sync_dir(dir_);
-    write_all(fd_.get(), kSegmentMagic, kHeaderBytes, path);
+    write_all_at(fd_.get(), kSegmentMagic, kHeaderBytes, 0, path);
     segment_seq_ = seq;
-    segment_size_ = kHeaderBytes;
+    segment_size_ = file_size_ = kHeaderBytes;
 }
 
-void Wal::continue_segment(uint64_t seq, size_t valid_bytes, size_t file_bytes) {
+void Wal::continue_segment(uint64_t seq, size_t records_end, size_t file_bytes, bool torn) {
     const std::string path = segment_path(seq);
-    fd_ = open_file(path, O_WRONLY | O_APPEND);
+    fd_ = open_file(path, O_WRONLY);
     segment_seq_ = seq;
-    segment_size_ = valid_bytes;
-    if (valid_bytes < file_bytes || valid_bytes == 0) {
+    segment_size_ = records_end;
+    file_size_ = file_bytes;  // the zero fill after records_end is reused
+    if (torn || records_end == 0) {
         // Cut off a torn tail; when not even the header is valid, start the segment again.
-        truncate_file(fd_.get(), valid_bytes, path);
-        if (valid_bytes == 0) {
-            write_all(fd_.get(), kSegmentMagic, kHeaderBytes, path);
-            segment_size_ = kHeaderBytes;
+        truncate_file(fd_.get(), records_end, path);
+        file_size_ = records_end;
+        if (records_end == 0) {
+            write_all_at(fd_.get(), kSegmentMagic, kHeaderBytes, 0, path);
+            segment_size_ = file_size_ = kHeaderBytes;
         }
     }
     // A process that crashed may have left written but unsynced records in the page
@@ -304,9 +324,18 @@ void Wal::sync() {
     if (segment_size_ > kHeaderBytes && segment_size_ + pending_.size() > segment_bytes_)
         start_segment(segment_seq_ + 1);
     const std::string path = segment_path(segment_seq_);
-    write_all(fd_.get(), pending_.data(), pending_.size(), path);
+    const size_t records_end = segment_size_ + pending_.size();
+    if (records_end > file_size_) {
+        // The zero fill runs out: extend it, so that the next MiB of syncs overwrite
+        // blocks already written and leave the file's size (and the journal) alone.
+        const size_t fill_to =
+            std::max(records_end, std::min(records_end + kZeroFillBytes, segment_bytes_));
+        write_zeros_at(fd_.get(), records_end, fill_to - records_end, path);
+        file_size_ = fill_to;
+    }
+    write_all_at(fd_.get(), pending_.data(), pending_.size(), segment_size_, path);
     sync_data(fd_.get(), path);
-    segment_size_ += pending_.size();
+    segment_size_ = records_end;
     pending_.clear();
     commit_written_ = std::max(commit_written_, commit);
 }

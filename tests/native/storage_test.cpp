@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "native/crc32.h"
 #include "native/storage.h"
@@ -72,17 +73,28 @@ std::string segment(const std::string& dir, int seq) {
     return dir + name;
 }
 
-// Writes entries 1..n of term 1, one sync each, and returns the first segment's size
-// after opening (ends[0]) and after each sync (ends[i]): while the log fits in one
-// segment, record i spans [ends[i-1], ends[i]).
+// Where a segment's records end and its zero fill begins. Holds for the segments
+// write_log writes: their last record ends in a non-zero byte (entry data "... v").
+size_t records_end(const std::string& path) {
+    const std::string bytes = read_bytes(path);
+    return bytes.find_last_not_of('\0') + 1;
+}
+
+bool all_zeros(const std::string& bytes) {
+    return bytes.find_first_not_of('\0') == std::string::npos;
+}
+
+// Writes entries 1..n of term 1, one sync each, and returns where the first segment's
+// records end after opening (ends[0]) and after each sync (ends[i]): while the log fits
+// in one segment, record i spans [ends[i-1], ends[i]).
 std::vector<size_t> write_log(const std::string& dir, Index n, const StorageOptions& options = {}) {
     auto s = open_ok(dir, options);
     s->save_hard_state({1, 1, 0});
-    std::vector<size_t> ends = {fs::file_size(segment(dir, 1))};
+    std::vector<size_t> ends = {records_end(segment(dir, 1))};
     for (Index i = 1; i <= n; i++) {
         s->append({entry(i, 1)});
         s->sync();
-        ends.push_back(fs::file_size(segment(dir, 1)));
+        ends.push_back(records_end(segment(dir, 1)));
     }
     return ends;
 }
@@ -205,30 +217,213 @@ TEST_CASE("the WAL rolls over to a new segment and replays across segments", "[s
     CHECK(open_ok(dir.path, small)->restored().entries == log);
 }
 
+// Also when the cut is followed by the zero fill that the WAL keeps ahead of its records.
 TEST_CASE("a WAL cut anywhere inside its last record recovers the entries before it",
           "[storage]") {
     TempDir dir;
     const std::vector<size_t> ends = write_log(dir.path, 5);
     const std::string seg = read_bytes(segment(dir.path, 1));
     const std::string hardstate = read_bytes(dir.path + "/hardstate");
+    REQUIRE(seg.size() > ends[5]);
     for (size_t cut = ends[4]; cut < ends[5]; cut++) {
-        CAPTURE(cut);
-        TempDir copy;
-        fs::create_directory(copy.path + "/wal");
-        write_bytes(copy.path + "/hardstate", hardstate);
-        write_bytes(segment(copy.path, 1), seg.substr(0, cut));
-        {
+        // What a crash leaves: record 5 written up to `cut`, then the file's end or the
+        // zeros that were there before the write.
+        for (const std::string& torn :
+             {seg.substr(0, cut), seg.substr(0, cut) + std::string(seg.size() - cut, '\0')}) {
+            CAPTURE(cut, torn.size());
+            TempDir copy;
+            fs::create_directory(copy.path + "/wal");
+            write_bytes(copy.path + "/hardstate", hardstate);
+            write_bytes(segment(copy.path, 1), torn);
+            {
+                auto s = open_ok(copy.path);
+                CHECK(s->restored().entries == entries_1_to(4, 1));
+                CHECK((cut == ends[4]) == s->recovery_note().empty());
+                if (cut > ends[4])
+                    CHECK(s->recovery_note().find("from byte offset " +
+                                                  std::to_string(ends[4])) != std::string::npos);
+                // A torn tail is cut off, zero fill and all; a clean end keeps its zeros.
+                CHECK(fs::file_size(segment(copy.path, 1)) ==
+                      (cut == ends[4] ? torn.size() : ends[4]));
+                s->append({entry(5, 1)});  // the node carries on after the torn tail
+                s->sync();
+            }
             auto s = open_ok(copy.path);
-            CHECK(s->restored().entries == entries_1_to(4, 1));
-            CHECK((cut == ends[4]) == s->recovery_note().empty());
-            CHECK(fs::file_size(segment(copy.path, 1)) == ends[4]);
-            s->append({entry(5, 1)});  // the node carries on after the torn tail
-            s->sync();
+            CHECK(s->restored().entries == entries_1_to(5, 1));
+            CHECK(s->recovery_note().empty());
         }
-        auto s = open_ok(copy.path);
-        CHECK(s->restored().entries == entries_1_to(5, 1));
+    }
+}
+
+TEST_CASE("the WAL keeps its segment zero-filled ahead of its records", "[storage]") {
+    TempDir dir;
+    SECTION("a MiB ahead, so that only about one sync in a MiB changes the file's size") {
+        auto s = open_ok(dir.path);
+        s->save_hard_state({1, 1, 0});
+        const std::string path = segment(dir.path, 1);
+        size_t size = fs::file_size(path);
+        int syncs = 0, size_changes = 0;
+        Index next = 1;
+        while (records_end(path) <= 2 * Wal::kZeroFillBytes) {
+            std::vector<Entry> batch;  // about 64 KiB
+            for (int k = 0; k < 16; k++) batch.push_back(entry(next++, 1, std::string(4000, 'x')));
+            s->append(batch);
+            s->sync();
+            syncs++;
+            const std::string bytes = read_bytes(path);
+            const size_t end = records_end(path);
+            CHECK(all_zeros(bytes.substr(end)));
+            if (bytes.size() != size) {
+                CHECK(end > size);  // only when the records passed the zero fill
+                CHECK(bytes.size() == end + Wal::kZeroFillBytes);
+                size = bytes.size();
+                size_changes++;
+            }
+        }
+        CHECK(syncs > 32);
+        CHECK(size_changes == 2);  // the first sync, and the one that passed the first MiB
+        s.reset();
+        CHECK(open_ok(dir.path)->restored().entries.size() == next - 1);
+    }
+    SECTION("never past the segment size by more than a batch needs") {
+        StorageOptions small;
+        small.segment_bytes = 4096;
+        write_log(dir.path, 200, small);  // about 50 bytes a record: several segments
+        REQUIRE(fs::exists(segment(dir.path, 3)));
+        for (int seq = 1; fs::exists(segment(dir.path, seq)); seq++) {
+            CAPTURE(seq);
+            CHECK(fs::file_size(segment(dir.path, seq)) == small.segment_bytes);
+            CHECK(records_end(segment(dir.path, seq)) < small.segment_bytes);
+        }
+        // Earlier segments are read up to their zero fill, like the last one.
+        auto s = open_ok(dir.path, small);
+        CHECK(s->restored().entries == entries_1_to(200, 1));
         CHECK(s->recovery_note().empty());
     }
+}
+
+TEST_CASE("a restarted node writes its next record at the end of its records, over the "
+          "zero fill",
+          "[storage]") {
+    TempDir dir;
+    const std::vector<size_t> ends = write_log(dir.path, 5);
+    const std::string path = segment(dir.path, 1);
+    const size_t file_size = fs::file_size(path);
+    REQUIRE(file_size > ends[5]);
+    {
+        auto s = open_ok(dir.path);
+        CHECK(s->restored().entries == entries_1_to(5, 1));
+        CHECK(s->recovery_note().empty());
+        CHECK(fs::file_size(path) == file_size);  // nothing cut off
+        s->append({entry(6, 1)});
+        s->sync();
+    }
+    // Record 6 has record 5's length and follows it directly; the file did not grow.
+    CHECK(records_end(path) == ends[5] + (ends[5] - ends[4]));
+    CHECK(fs::file_size(path) == file_size);
+    auto s = open_ok(dir.path);
+    CHECK(s->restored().entries == entries_1_to(6, 1));
+    CHECK(s->recovery_note().empty());
+}
+
+TEST_CASE("a zero tail of any length after the last record is the clean end", "[storage]") {
+    TempDir dir;
+    const std::vector<size_t> ends = write_log(dir.path, 3);
+    const std::string path = segment(dir.path, 1);
+    const std::string records = read_bytes(path).substr(0, ends[3]);
+    for (const size_t zeros : {0, 1, 3, 7, 8, 9, 100}) {  // also shorter than a record header
+        CAPTURE(zeros);
+        write_bytes(path, records + std::string(zeros, '\0'));
+        {
+            auto s = open_ok(dir.path);
+            CHECK(s->restored().entries == entries_1_to(3, 1));
+            CHECK(s->recovery_note().empty());
+            CHECK(fs::file_size(path) == ends[3] + zeros);
+            s->append({entry(4, 1)});
+            s->sync();
+        }
+        CHECK(open_ok(dir.path)->restored().entries == entries_1_to(4, 1));
+    }
+}
+
+// A non-zero byte after the last record, in the zero fill, is read as a torn
+// tail (cut off and reported), not as damage: the bytes there were never acknowledged,
+// and a crash can leave a later page of the last write on disk without the earlier one
+// that held its record header. Junk that parses as a valid record is still refused.
+TEST_CASE("a non-zero byte in the zero fill after the last record is a torn tail", "[storage]") {
+    TempDir dir;
+    const std::vector<size_t> ends = write_log(dir.path, 3);
+    const std::string path = segment(dir.path, 1);
+    const std::string seg = read_bytes(path);
+    for (const size_t at : {ends[3], ends[3] + 1, ends[3] + 8, ends[3] + 4000, seg.size() - 1}) {
+        CAPTURE(at);
+        std::string damaged = seg;
+        damaged[at] = 'x';
+        write_bytes(path, damaged);
+        {
+            auto s = open_ok(dir.path);
+            CHECK(s->restored().entries == entries_1_to(3, 1));
+            CHECK(s->recovery_note().find("from byte offset " + std::to_string(ends[3])) !=
+                  std::string::npos);
+            CHECK(fs::file_size(path) == ends[3]);
+            s->append({entry(4, 1)});
+            s->sync();
+        }
+        auto s = open_ok(dir.path);
+        CHECK(s->restored().entries == entries_1_to(4, 1));
+        CHECK(s->recovery_note().empty());
+        s.reset();
+        write_bytes(path, seg);
+    }
+    // A copy of record 3 in the zero fill, 100 bytes after the records' end.
+    std::string damaged = seg;
+    damaged.replace(ends[3] + 100, ends[3] - ends[2], seg, ends[2], ends[3] - ends[2]);
+    write_bytes(path, damaged);
+    const std::string error = open_error(dir.path);
+    CHECK(error.find(path + " is corrupt at byte offset " + std::to_string(ends[3])) !=
+          std::string::npos);
+    CHECK(error.find("a valid record follows at byte offset " + std::to_string(ends[3] + 100)) !=
+          std::string::npos);
+}
+
+TEST_CASE("many restarts, appends, overwrites and rollovers in a row keep the log exact",
+          "[storage]") {
+    TempDir dir;
+    StorageOptions small;
+    small.segment_bytes = 2048;
+    std::mt19937 rng(42);
+    const auto uniform = [&](size_t lo, size_t hi) {
+        return std::uniform_int_distribution<size_t>(lo, hi)(rng);
+    };
+    std::vector<Entry> log;
+    HardState hs{1, 1, 0};
+    open_ok(dir.path, small)->save_hard_state(hs);
+    for (int round = 0; round < 60; round++) {
+        CAPTURE(round);
+        auto s = open_ok(dir.path, small);
+        REQUIRE(s->restored().entries == log);
+        REQUIRE(s->restored().hard_state == hs);
+        REQUIRE(s->recovery_note().empty());
+        for (int batch = uniform(0, 3); batch > 0; batch--) {
+            Index first = log.size() + 1;
+            if (hs.commit_index < log.size() && uniform(0, 3) == 0) {  // a new leader's suffix
+                hs = {hs.current_term + 1, 0, hs.commit_index};
+                first = uniform(hs.commit_index + 1, log.size());
+            }
+            log.resize(first - 1);
+            std::vector<Entry> entries;
+            for (size_t k = uniform(1, 4); k > 0; k--)
+                entries.push_back(entry(first + entries.size(), hs.current_term,
+                                        std::string(uniform(1, 300), 'a' + round % 26)));
+            log.insert(log.end(), entries.begin(), entries.end());
+            hs.commit_index = uniform(hs.commit_index, log.size());
+            s->save_hard_state(hs);
+            s->append(entries);
+            s->sync();
+        }
+    }
+    CHECK(fs::exists(segment(dir.path, 5)));
+    CHECK(log.size() > 100);
 }
 
 TEST_CASE("a segment whose header was torn at creation is started again", "[storage]") {
@@ -274,6 +469,7 @@ TEST_CASE("a flipped byte in the middle of the log refuses to start, naming file
     const std::vector<size_t> ends = write_log(dir.path, 5);
     const std::string path = segment(dir.path, 1);
     const std::string seg = read_bytes(path);
+    REQUIRE(seg.size() > ends[5]);  // the zero fill follows record 5
     for (size_t at = ends[2]; at < ends[3]; at++) {  // every byte of record 3
         CAPTURE(at);
         std::string damaged = seg;
@@ -307,11 +503,24 @@ TEST_CASE("a damaged record in a segment that is not the last is corruption", "[
     const std::string first = segment(dir.path, 1);
     REQUIRE(fs::exists(segment(dir.path, 2)));
     std::string bytes = read_bytes(first);
-    bytes.back() ^= 0x01;  // the first segment's last record
-    write_bytes(first, bytes);
-    const std::string error = open_error(dir.path);
-    CHECK(error.find(first + " is corrupt at byte offset 8") != std::string::npos);
-    CHECK(error.find("later segments follow") != std::string::npos);
+    const size_t end = records_end(first);
+    REQUIRE(bytes.size() == small.segment_bytes);  // its record, then zeros
+    REQUIRE(end < bytes.size());
+    SECTION("a flipped byte in its last record") {
+        bytes[end - 1] ^= 0x01;
+        write_bytes(first, bytes);
+        const std::string error = open_error(dir.path);
+        CHECK(error.find(first + " is corrupt at byte offset 8") != std::string::npos);
+        CHECK(error.find("later segments follow") != std::string::npos);
+    }
+    SECTION("a non-zero byte in its zero fill") {
+        bytes[bytes.size() - 1] = 'x';
+        write_bytes(first, bytes);
+        const std::string error = open_error(dir.path);
+        CHECK(error.find(first + " is corrupt at byte offset " + std::to_string(end) +
+                         ": impossible record length 0") != std::string::npos);
+        CHECK(error.find("later segments follow") != std::string::npos);
+    }
 }
 
 TEST_CASE("a missing segment refuses to start, naming it", "[storage]") {
