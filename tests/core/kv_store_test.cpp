@@ -10,7 +10,7 @@ Entry cmd(Index i, const std::string& data, uint64_t client = 0, uint64_t seq = 
 }
 }  // namespace
 
-TEST_CASE("kv: set and del apply in order; values may hold spaces") {
+TEST_CASE("kv: set and del apply in order, values may hold spaces") {
     KvStore kv;
     CHECK(kv.apply(cmd(1, "set x hello world")));
     REQUIRE(kv.get("x"));
@@ -49,7 +49,7 @@ TEST_CASE("kv: parse_command explains what is wrong") {
     CHECK(error.find("missing value") != std::string::npos);
 }
 
-TEST_CASE("kv: size counts keys across overwrites and deletes; sorted() lists them in key order") {
+TEST_CASE("kv: size counts keys across overwrites and deletes, sorted() lists them in key order") {
     KvStore kv;
     Index i = 0;
     for (int k = 999; k >= 0; --k) kv.apply(cmd(++i, "set k" + std::to_string(k) + " v" + std::to_string(k)));

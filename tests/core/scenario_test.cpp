@@ -101,7 +101,7 @@ TEST_CASE("scripts: bad arguments fail the action, never crash") {
     }
 }
 
-TEST_CASE("scripts: step runs exactly the events asked for; rate starts a client load") {
+TEST_CASE("scripts: step runs exactly the events asked for, rate starts a client load") {
     const Scenario s = parse_or_fail("nodes 3\n");
     auto sim = make_simulator(s);
     ScenarioAction a;

@@ -75,7 +75,7 @@ TEST_CASE("sim_json: bad input is refused with what was wrong") {
     CHECK(error_of([] { state_view_from_json(R"({"log_form": 1})"); }).find("unknown state option 'log_form'") == 0);
 }
 
-TEST_CASE("sim_json: network settings change only the keys given; groups read as given") {
+TEST_CASE("sim_json: network settings change only the keys given, groups read as given") {
     NetworkConfig base;
     base.drop = 0.5;
     const NetworkConfig n = network_from_json(R"({"latency_ms": [1, 2]})", base);

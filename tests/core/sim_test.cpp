@@ -75,7 +75,7 @@ TEST_CASE("election: a new leader after the leader crashes") {
     CHECK(sim.checker().ok());
 }
 
-TEST_CASE("election: no leader in a minority partition; a minority cannot commit") {
+TEST_CASE("election: no leader in a minority partition, a minority cannot commit") {
     Simulator sim(quiet(5, 11));
     REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
     sim.partition({{1, 2}, {3, 4, 5}});

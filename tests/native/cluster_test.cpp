@@ -461,7 +461,7 @@ TEST_CASE("Garbage, malformed and oversized frames on /raft close that connectio
     CHECK(c.log(1).find("closed peer connection") != std::string::npos);
 }
 
-TEST_CASE("Bad HTTP requests get 4xx with a JSON error; a huge body gets 413 unread", "[serve][http]") {
+TEST_CASE("Bad HTTP requests get 4xx with a JSON error, a huge body gets 413 unread", "[serve][http]") {
     ProcessCluster c(1);
     c.start(1);
     REQUIRE(c.wait_for_leader() == 1);

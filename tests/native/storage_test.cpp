@@ -532,7 +532,7 @@ TEST_CASE("a missing segment refuses to start, naming it", "[storage]") {
     CHECK(open_error(dir.path).find(segment(dir.path, 2) + " is missing") != std::string::npos);
 }
 
-TEST_CASE("a damaged hard state file gives a clear error; a leftover temp file is ignored",
+TEST_CASE("a damaged hard state file gives a clear error, a leftover temp file is ignored",
           "[storage]") {
     TempDir dir;
     write_log(dir.path, 2);
