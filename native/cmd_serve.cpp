@@ -3,12 +3,23 @@
 // This file only turns the command line into a NodeConfig, runs the io_context that
 // NodeHost lives on, and stops it cleanly on a signal (queued disk writes finish,
 // connections are closed with a "going away" reason). Restarting with the same --id
-// and --data resumes the member from its disk. Every client connection costs a file
-// descriptor, so the node first raises its open-file limit as far as it may.
+// and --data resumes the member from its disk.
+//
+// Every connection costs a file descriptor, and so does the node's own work: if
+// connections could take them all, the next hard-state save or WAL segment would fail
+// with EMFILE and the node would stop, so a client or anyone on the peer port could
+// stop it. So the node raises its open-file limit to the hard limit and splits it, a
+// descriptor budget: a reserve for itself that no connection may take, a cap on
+// accepted peer connections, and the rest for client connections (those served, and
+// those being answered 503 over the cap). --max-clients is lowered to fit, with a log
+// line saying so; a limit too small for even a few clients refuses to start.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
@@ -54,27 +65,59 @@ bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, 
     return true;
 }
 
-// Descriptors the node needs besides client connections: the log and data dir, the
-// listeners, peer connections (dialled and accepted), the event loop's own.
-constexpr uint64_t kReservedFds = 64;
+// The node's own descriptors, which no connection may take: stdin, stdout and stderr
+// (the log); the data dir's lock file; the open WAL segment, and during a rollover the
+// next one and the directory; the hard-state temp file and the directory it is synced
+// through; the two listeners, and the socket each has accepted and not yet counted; the
+// event loop's epoll, eventfd and timerfd and the signal pipe; the socket dialled to each
+// peer and the resolver's netlink socket; a static file being served. A member of a
+// 3-node cluster has 17 open at rest (measured, its peer sockets included) and a few
+// more for moments; 64 leaves room for larger clusters and whatever libraries open.
+constexpr uint64_t kOwnFds = 64;
+// Fewer client connections than this (or than --max-clients, if smaller) is too few
+// to serve anyone; the node refuses to start.
+constexpr uint64_t kMinClients = 8;
 
-// Raises the soft open-file limit to the hard limit, and says so when even that is too
-// low for --max-clients: the node keeps running, but past the limit accept() fails and
-// clients wait in the listen queue.
-void raise_open_file_limit(uint64_t max_clients) {
+// The open-file limit split for a node of `members` members (see the top of the file).
+struct FdBudget {
+    uint64_t limit = 0;        // the soft open-file limit, raised to the hard one
+    uint64_t hard_limit = 0;
+    uint64_t peers = 0;        // accepted peer connections at most
+    uint64_t max_clients = 0;  // client connections served at once: --max-clients, or what is left
+};
+
+// Raises the soft open-file limit to the hard limit and splits it. Returns false with a
+// message when the limit is too low to run.
+bool plan_fd_budget(size_t members, uint64_t wanted_clients, FdBudget* budget, std::string* error) {
     rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        *error = std::string("cannot read the open-file limit: ") + std::strerror(errno);
+        return false;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
         rlimit raised = rl;
         raised.rlim_cur = rl.rlim_max;
         if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
     }
-    const uint64_t needed = max_clients + kReservedFds;
-    if (rl.rlim_cur < needed)
-        log_line("the open-file limit is %llu (hard limit %llu), below the %llu that --max-clients %llu needs "
-                 "(one per client connection plus %llu); raise it (ulimit -n, LimitNOFILE=) or lower --max-clients",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, (unsigned long long)needed,
-                 (unsigned long long)max_clients, (unsigned long long)kReservedFds);
+    budget->limit = rl.rlim_cur;
+    budget->hard_limit = rl.rlim_max;
+    // Accepted peer connections: the other members (twice while one reconnects, and the
+    // browser nodes that dial in) and connections still in their handshake, which anyone
+    // can open.
+    budget->peers = 8 + 4 * uint64_t(members);
+    const uint64_t fixed = kOwnFds + budget->peers + kMaxClientRefusals;
+    const uint64_t needed = fixed + std::min(wanted_clients, kMinClients);
+    if (budget->limit < needed) {
+        *error = "the open-file limit is " + std::to_string(budget->limit) + " (hard limit " +
+                 std::to_string(budget->hard_limit) + "), too low to run: a member of a " + std::to_string(members) +
+                 "-member cluster needs at least " + std::to_string(needed) + " (" + std::to_string(kOwnFds) +
+                 " for itself, " + std::to_string(budget->peers) + " for peer connections, " +
+                 std::to_string(needed - kOwnFds - budget->peers) +
+                 " for client connections); raise it (ulimit -n, LimitNOFILE=)";
+        return false;
+    }
+    budget->max_clients = std::min(wanted_clients, budget->limit - fixed);
+    return true;
 }
 
 }  // namespace
@@ -128,7 +171,22 @@ int cmd_serve(int argc, char** argv) {
 
     set_log_prefix("node " + std::to_string(cfg.id));
     std::signal(SIGPIPE, SIG_IGN);
-    raise_open_file_limit(cfg.max_clients);
+    FdBudget budget;
+    if (!plan_fd_budget(cfg.members.size(), max_clients, &budget, &error)) {
+        std::fprintf(stderr, "raftbook serve: %s\n", error.c_str());
+        return 1;
+    }
+    if (budget.max_clients < max_clients)
+        log_line("serving at most %llu client connections, not --max-clients %llu: the open-file limit is %llu "
+                 "(hard limit %llu), of which %llu are kept for the node itself, %llu for peer connections and %llu "
+                 "for answering clients over the cap. To serve %llu, raise it to %llu (ulimit -n, LimitNOFILE=)",
+                 (unsigned long long)budget.max_clients, (unsigned long long)max_clients,
+                 (unsigned long long)budget.limit, (unsigned long long)budget.hard_limit,
+                 (unsigned long long)kOwnFds, (unsigned long long)budget.peers,
+                 (unsigned long long)kMaxClientRefusals, (unsigned long long)max_clients,
+                 (unsigned long long)(budget.limit - budget.max_clients + max_clients));
+    cfg.max_clients = budget.max_clients;
+    cfg.max_peer_connections = budget.peers;
     boost::asio::io_context ioc(1);
     NodeHost host(ioc, cfg);
     host.on_fatal = [&ioc] { ioc.stop(); };

@@ -5,7 +5,8 @@
 
 namespace raftbook {
 
-DiskWriter::DiskWriter(Storage* storage, std::function<void(Done)> on_done, std::function<void(std::string)> on_error)
+DiskWriter::DiskWriter(Storage* storage, std::function<void(Done)> on_done,
+                       std::function<void(const std::exception&)> on_error)
     : storage_(storage), on_done_(std::move(on_done)), on_error_(std::move(on_error)), thread_([this] { run(); }) {}
 
 DiskWriter::~DiskWriter() { stop(); }
@@ -56,7 +57,7 @@ void DiskWriter::run() {
             }
             if (done.synced) storage_->sync();
         } catch (const std::exception& e) {
-            on_error_(e.what());
+            on_error_(e);
             return;
         }
         done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

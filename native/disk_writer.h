@@ -13,6 +13,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -41,8 +42,10 @@ public:
         double seconds = 0;    // write + fdatasync
         std::vector<Message> after_persist;
     };
-    // `on_done` and `on_error` run on the disk thread; they must hand over to the io thread.
-    DiskWriter(Storage* storage, std::function<void(Done)> on_done, std::function<void(std::string)> on_error);
+    // `on_done` and `on_error` run on the disk thread; they must hand over to the io
+    // thread (`on_error` gets the StorageError, or whatever else was thrown).
+    DiskWriter(Storage* storage, std::function<void(Done)> on_done,
+               std::function<void(const std::exception&)> on_error);
     ~DiskWriter();
     void push(Job job);
     // Writes what is queued, then ends the thread.
@@ -53,7 +56,7 @@ private:
 
     Storage* storage_;
     std::function<void(Done)> on_done_;
-    std::function<void(std::string)> on_error_;
+    std::function<void(const std::exception&)> on_error_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<Job> queue_;

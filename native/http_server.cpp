@@ -157,9 +157,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::string web_dir;
     size_t max_clients = kDefaultMaxClients;
     size_t open_connections = 0;  // Sessions alive: each counts itself from its constructor to its destructor
+    size_t refusals = 0;          // of those, the ones answering 503 over the cap
     bool stopped = false;
 
     void accept();
+    // Past the cap and kMaxClientRefusals: the connection is closed unanswered, and
+    // that logged at most once a minute.
+    void close_unanswered(tcp::socket& socket);
     // After a failed accept: logs (once per kind of error a minute) and accepts again
     // after kAcceptRetry, so a listen queue the node cannot take from does not spin it.
     void accept_failed(const beast::error_code& ec);
@@ -180,15 +184,21 @@ public:
         : stream_(std::move(socket)), server_(std::move(server)) {
         server_->open_connections++;
     }
-    ~Session() { server_->open_connections--; }
+    ~Session() {
+        server_->open_connections--;
+        if (refusing_) server_->refusals--;
+    }
 
     // A connection over the cap: 503 at once, without reading the request, then closed.
-    void refuse(size_t open) {
+    void refuse(size_t served) {
+        refusing_ = true;
+        server_->refusals++;
         Response res = error_response(http::status::service_unavailable,
-                                      "this node has " + std::to_string(open) +
+                                      "this node has " + std::to_string(served) +
                                           " open client connections, its limit (--max-clients " +
                                           std::to_string(server_->max_clients) +
-                                          "); retry later, or restart the node with a higher --max-clients");
+                                          "); retry later, or restart the node with a higher --max-clients "
+                                          "(the open-file limit, ulimit -n, bounds it too)");
         res.set(http::field::retry_after, "1");
         reply_and_close(std::move(res));
     }
@@ -268,6 +278,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     char drain_buf_[4096];
+    bool refusing_ = false;
 };
 
 }  // namespace
@@ -279,17 +290,32 @@ void HttpServer::Impl::accept() {
             self->accept_failed(ec);
             return;
         }
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        const size_t open = self->open_connections;
-        auto session = std::make_shared<Session>(std::move(socket), self);
-        if (open >= self->max_clients) {
-            session->refuse(open);
+        const size_t served = self->open_connections - self->refusals;
+        if (served >= self->max_clients && self->refusals >= kMaxClientRefusals) {
+            self->close_unanswered(socket);
         } else {
-            session->read();
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto session = std::make_shared<Session>(std::move(socket), self);
+            if (served >= self->max_clients) {
+                session->refuse(served);
+            } else {
+                session->read();
+            }
         }
         self->accept();
     });
+}
+
+void HttpServer::Impl::close_unanswered(tcp::socket& socket) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    uint64_t suppressed = 0;
+    if (accept_log.allow("over the cap", &suppressed))
+        log_line("closed a client connection at once, unanswered: %zu are open (--max-clients %zu) and %zu more "
+                 "are being answered 503%s",
+                 open_connections - refusals, max_clients, refusals,
+                 suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
 }
 
 void HttpServer::Impl::accept_failed(const beast::error_code& ec) {

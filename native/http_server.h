@@ -20,12 +20,17 @@
 // in time (no leader, no quorum) gets 503.
 //
 // A client that opens connections without limit must not take the node down with it.
-// At most `max_clients` connections are open at once: one over the cap is answered 503
-// at once, without its request being parsed (what it sends is dropped while the answer
-// leaves), and closed. And when accept() itself fails (out of file descriptors: EMFILE,
-// ENFILE; out of buffers: ENOBUFS) the error is logged, at most once a minute per kind,
-// and accepting resumes after 100 ms, rather than retrying in a tight loop that would
-// keep one core busy while the waiting connections stay queued.
+// At most `max_clients` connections are served at once: one over the cap is answered 503
+// at once, without its request being parsed (what it sends is dropped, for at most a
+// second, while the answer leaves), and closed. Each refusal holds a descriptor while it
+// drains, so at most kMaxClientRefusals are in flight; past that a connection is closed
+// at once without an answer (logged at most once a minute, with a count). So client
+// connections never hold more than max_clients + kMaxClientRefusals descriptors, the
+// share the node's descriptor budget gives them (cmd_serve.cpp). And when accept()
+// itself fails (out of file descriptors: EMFILE, ENFILE; out of buffers: ENOBUFS) the
+// error is logged, at most once a minute per kind, and accepting resumes after 100 ms,
+// rather than retrying in a tight loop that would keep one core busy while the waiting
+// connections stay queued.
 #pragma once
 
 #include <functional>
@@ -43,6 +48,7 @@ namespace raftbook {
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kMaxValueBytes = 64 * 1024;
 constexpr size_t kDefaultMaxClients = 1024;
+constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight at once
 
 // What the HTTP API needs from the node behind it. Called on the io thread.
 class ClientApi {
@@ -64,8 +70,9 @@ public:
     HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir);
     ~HttpServer();
 
-    // Starts accepting, with at most `max_clients` connections open at once. Returns
-    // false with a message when the address cannot be bound.
+    // Starts accepting, with at most `max_clients` connections served at once (and
+    // kMaxClientRefusals more being refused). Returns false with a message when the
+    // address cannot be bound.
     bool listen(const std::string& host, uint16_t port, size_t max_clients, std::string* error);
     void stop();
     // Client connections open now (those being refused over the cap included).

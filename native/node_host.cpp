@@ -2,6 +2,7 @@
 #include "native/node_host.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <random>
 
@@ -65,7 +66,13 @@ bool NodeHost::start(std::string* error) {
         [this](DiskWriter::Done d) {
             boost::asio::post(ioc_, [this, d = std::move(d)]() mutable { on_persisted(std::move(d)); });
         },
-        [this](std::string e) { boost::asio::post(ioc_, [this, e] { on_disk_error(e); }); });
+        [this](const std::exception& e) {
+            const auto* storage_error = dynamic_cast<const StorageError*>(&e);
+            const int error_number = storage_error ? storage_error->error_number() : 0;
+            boost::asio::post(ioc_, [this, what = std::string(e.what()), error_number] {
+                on_disk_error(what, error_number);
+            });
+        });
 
     PeerTransportConfig tc;
     tc.self = cfg_.id;
@@ -73,6 +80,7 @@ bool NodeHost::start(std::string* error) {
     tc.listen_host = cfg_.listen_host;
     tc.listen_port = cfg_.listen_port;
     tc.wire = cfg_.wire;
+    tc.max_accepted = cfg_.max_peer_connections;
     for (const auto& [id, address] : cfg_.members)
         if (id != cfg_.id) tc.peers[id] = address;
     transport_ = std::make_unique<PeerTransport>(ioc_, tc, &metrics_,
@@ -98,11 +106,16 @@ void NodeHost::stop() {
     if (disk_) disk_->stop();
 }
 
-void NodeHost::on_disk_error(const std::string& error) {
+void NodeHost::on_disk_error(const std::string& error, int error_number) {
     if (stopped_) return;
-    log_line("fatal: cannot write to the data dir %s: %s. Stopping; fix the disk and restart the node "
+    // Out of descriptors is no fault of the disk: say which limit to raise.
+    const char* what_to_do =
+        error_number == EMFILE   ? "the node is out of file descriptors: raise its open-file limit (ulimit -n)"
+        : error_number == ENFILE ? "the system is out of file descriptors: raise fs.file-max or stop what holds them"
+                                 : "fix the disk";
+    log_line("fatal: cannot write to the data dir %s: %s. Stopping; %s and restart the node "
              "(it recovers from what is durable).",
-             cfg_.data_dir.c_str(), error.c_str());
+             cfg_.data_dir.c_str(), error.c_str(), what_to_do);
     exit_code_ = 1;
     stopped_ = true;
     tick_timer_.cancel();

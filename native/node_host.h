@@ -65,7 +65,10 @@ struct NodeConfig {
     int election_tick = 10;   // election timeout 0.5-1 s at 50 ms ticks
     int heartbeat_tick = 1;   // a heartbeat every tick
     std::chrono::milliseconds request_timeout{3000};
+    // The connection caps of the descriptor budget (cmd_serve.cpp): what is left of the
+    // open-file limit after the node's own descriptors, which connections cannot take.
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
+    size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
 };
 
 class NodeHost : public ClientApi {
@@ -118,7 +121,7 @@ private:
     void on_tick();
     void on_frame(const Frame& frame, NodeId link_peer);
     void on_persisted(DiskWriter::Done done);
-    void on_disk_error(const std::string& error);
+    void on_disk_error(const std::string& error, int error_number);
     void send_message(Message m);
     void apply(const std::vector<Entry>& entries);
     void serve_ready_reads();

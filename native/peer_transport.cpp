@@ -93,6 +93,9 @@ struct PeerTransport::Impl {
     boost::asio::ip::tcp::acceptor acceptor{ioc};
     boost::asio::steady_timer accept_retry{ioc};
     LogLimiter accept_log{std::chrono::minutes(1)};
+    // Every connection accepted and not yet destroyed (its socket closes with it), to
+    // keep them within cfg.max_accepted.
+    std::vector<std::weak_ptr<WsServer::connection_type>> accepted;
     bool stopped = false;
 
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
@@ -175,7 +178,8 @@ struct PeerTransport::Impl {
 
     // Accepts one connection into a websocketpp connection and starts it (what
     // websocketpp's own accept loop does), then the next one. A connection that was
-    // never started holds nothing but itself, so after a failed accept it is dropped.
+    // never started holds nothing but itself, so after a failed accept, or one over
+    // the cap, it is dropped, and its socket closed with it.
     void accept() {
         if (stopped) return;
         WsServer::connection_ptr con = server.get_connection();
@@ -185,9 +189,32 @@ struct PeerTransport::Impl {
                 accept_failed(ec);
                 return;
             }
-            con->start();
+            accepted.erase(std::remove_if(accepted.begin(), accepted.end(), [](const auto& a) { return a.expired(); }),
+                           accepted.end());
+            if (accepted.size() >= cfg.max_accepted) {
+                refuse_over_cap(*con);
+            } else {
+                accepted.push_back(con);
+                con->start();
+            }
             accept();
         });
+    }
+
+    // Over cfg.max_accepted: the socket is closed before any handshake, and that logged
+    // at most once a minute, with a count.
+    void refuse_over_cap(WsServer::connection_type& con) {
+        boost::system::error_code ec;
+        const auto remote = con.get_raw_socket().remote_endpoint(ec);
+        const std::string from = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+        con.get_raw_socket().close(ec);
+        uint64_t suppressed = 0;
+        if (accept_log.allow("over the cap", &suppressed))
+            log_line("closed a peer connection from %s at once: %zu accepted peer connections are open, the limit "
+                     "(members and connections still in their handshake, which times out in 5 s)%s. Only cluster "
+                     "members should reach the peer port",
+                     from.c_str(), accepted.size(),
+                     suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
     }
 
     void accept_failed(const boost::system::error_code& ec) {

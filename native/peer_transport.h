@@ -15,7 +15,12 @@
 // (websocketpp's message size limit), and bytes that do not decode, an unknown message
 // type, a frame for another cluster, or a first frame that is not Hello close the
 // connection with a close reason saying which; the event is logged once per peer
-// address (rate-limited) and the node keeps serving everyone else.
+// address (rate-limited) and the node keeps serving everyone else. Every accepted
+// connection holds a file descriptor from accept until it closes, Hello or not (one that
+// never completes its WebSocket handshake lasts up to websocketpp's 5 s timeout), so at
+// most `max_accepted` are open at once: one more is closed at once, before any
+// handshake, and logged at most once a minute with a count. The connections this node
+// dials are not counted: the node's own descriptor reserve covers them.
 //
 // Frames are CBOR in binary WebSocket messages by default, or JSON text (`--wire json`)
 // for debugging; the receiver decodes by the message opcode, so both mix freely.
@@ -42,6 +47,7 @@ struct PeerTransportConfig {
     std::string listen_host = "127.0.0.1";
     uint16_t listen_port = 0;
     std::map<NodeId, std::string> peers;  // id -> "host:port" to dial (self excluded)
+    size_t max_accepted = 64;             // accepted connections open at once, at most
     WireFormat wire = WireFormat::Cbor;
 };
 

@@ -15,7 +15,7 @@ namespace raftbook {
 namespace {
 
 [[noreturn]] void fail(const std::string& action, const std::string& path, int err) {
-    throw StorageError("cannot " + action + " " + path + ": " + std::strerror(err));
+    throw StorageError("cannot " + action + " " + path + ": " + std::strerror(err), err);
 }
 
 }  // namespace

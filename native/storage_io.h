@@ -16,10 +16,17 @@ namespace raftbook {
 
 // An I/O failure of the data dir (disk full, permission denied, EIO). After a failed
 // write or sync the state of the files is unknown, so the node must stop; restarting
-// recovers from what is on disk.
+// recovers from what is on disk. `error_number` is the errno of a failed system call
+// (0 when none): EMFILE or ENFILE means the process ran out of file descriptors, not
+// that the disk is at fault, and the node says so.
 class StorageError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit StorageError(const std::string& what, int error_number = 0)
+        : std::runtime_error(what), error_number_(error_number) {}
+    int error_number() const { return error_number_; }
+
+private:
+    int error_number_;
 };
 
 // Owns a file descriptor and closes it.

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -131,6 +132,18 @@ public:
     }
     // Whether the last receive saw the connection end (not merely a timeout).
     bool closed() const { return closed_; }
+
+    // What the other end has done so far, seen without waiting or reading: sent nothing
+    // and kept the connection open, sent bytes (perhaps closing after them), or closed
+    // it without sending any.
+    enum class Heard { Nothing, Bytes, Closed };
+    Heard heard() const {
+        char c;
+        const ssize_t n = fd_ >= 0 ? ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+        if (n > 0) return Heard::Bytes;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Heard::Nothing;
+        return Heard::Closed;
+    }
 
 private:
     int fd_ = -1;
@@ -297,9 +310,15 @@ public:
     // SIGTERM, then wait (SIGKILL after `timeout`). Returns the exit status, or -1 when
     // it had to be killed or did not exit normally.
     int stop(int id, std::chrono::milliseconds timeout = 10000ms) {
+        if (node(id).pid <= 0) return -1;
+        ::kill(node(id).pid, SIGTERM);
+        return wait_exit(id, timeout);
+    }
+    // Waits for node `id` to exit (SIGKILL after `timeout`). Returns the exit status, or
+    // -1 when it had to be killed or did not exit normally.
+    int wait_exit(int id, std::chrono::milliseconds timeout = 10000ms) {
         Node& n = node(id);
         if (n.pid <= 0) return -1;
-        ::kill(n.pid, SIGTERM);
         int status = 0;
         const bool exited = wait_until([&] { return ::waitpid(n.pid, &status, WNOHANG) == n.pid; }, timeout);
         if (!exited) {
