@@ -387,7 +387,7 @@ TEST_CASE("a failed write never happened", "[lincheck]") {
 }
 
 TEST_CASE(
-    "a stale read is not linearizable; the sub-history holds it and the write it "
+    "a stale read is not linearizable, the sub-history holds it and the write it "
     "missed",
     "[lincheck]") {
     Timeline t;
