@@ -315,7 +315,7 @@ void HttpServer::Impl::close_unanswered(tcp::socket& socket) {
         log_line("closed a client connection at once, unanswered: %zu are open (--max-clients %zu) and %zu more "
                  "are being answered 503%s",
                  open_connections - refusals, max_clients, refusals,
-                 suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+                 LogLimiter::held_back(suppressed).c_str());
 }
 
 void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
@@ -324,7 +324,7 @@ void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
         log_line("cannot accept HTTP connections: %s (%zu open); retrying every %lld ms, new clients wait in the "
                  "listen queue. If it persists, raise the open-file limit (ulimit -n) or lower --max-clients%s",
                  ec.message().c_str(), open_connections, (long long)kAcceptRetry.count(),
-                 suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+                 LogLimiter::held_back(suppressed).c_str());
     accept_retry.expires_after(kAcceptRetry);
     accept_retry.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
         if (!wait_ec && !self->stopped) self->accept();

@@ -54,4 +54,8 @@ bool LogLimiter::allow(const std::string& key, uint64_t* suppressed) {
     return true;
 }
 
+std::string LogLimiter::held_back(uint64_t suppressed) {
+    return suppressed ? " (" + std::to_string(suppressed) + " more since the last report)" : "";
+}
+
 }  // namespace raftbook

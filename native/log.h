@@ -24,6 +24,8 @@ public:
     // True when a line for `key` may be logged now; *suppressed is how many were held
     // back for that key since the last line.
     bool allow(const std::string& key, uint64_t* suppressed);
+    // The end of such a line: " (N more since the last report)", or "" when none were.
+    static std::string held_back(uint64_t suppressed);
 
 private:
     struct Slot {

@@ -214,7 +214,7 @@ struct PeerTransport::Impl {
                      "(members and connections still in their handshake, which times out in 5 s)%s. Only cluster "
                      "members should reach the peer port",
                      from.c_str(), accepted.size(),
-                     suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+                     LogLimiter::held_back(suppressed).c_str());
     }
 
     void accept_failed(const boost::system::error_code& ec) {
@@ -223,7 +223,7 @@ struct PeerTransport::Impl {
             log_line("cannot accept peer connections: %s; retrying every %lld ms. If it persists, raise the "
                      "open-file limit (ulimit -n) or lower --max-clients%s",
                      ec.message().c_str(), (long long)kAcceptRetry.count(),
-                     suppressed ? (" (" + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+                     LogLimiter::held_back(suppressed).c_str());
         accept_retry.expires_after(kAcceptRetry);
         accept_retry.async_wait([this](const boost::system::error_code& wait_ec) {
             if (!wait_ec) accept();
@@ -423,7 +423,7 @@ struct PeerTransport::Impl {
         uint64_t suppressed = 0;
         if (!reject_log.allow(c.peer != kNoNode ? std::to_string(c.peer) : host_of(c.remote), &suppressed)) return;
         log_line("closed peer connection from %s: %s%s", c.who().c_str(), reason.c_str(),
-                 suppressed ? (" (and " + std::to_string(suppressed) + " more since the last report)").c_str() : "");
+                 LogLimiter::held_back(suppressed).c_str());
     }
 
     bool send_bytes(Conn& c, const std::string& bytes, Opcode op) {
