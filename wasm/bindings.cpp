@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "core/kv_store.h"
+#include "core/kv/kv_store.h"
 #include "core/sim/scenario.h"
 #include "core/sim/sim_json.h"
 #include "core/sim/simulator.h"

@@ -25,7 +25,7 @@ if [ ! -f "$root/web/raftbook.wasm" ]; then
   exit 1
 fi
 mkdir -p "$out"
-srcs="$root/bench/wasm_vs_native/bench_native.cpp $root/core/*.cpp $root/core/sim/*.cpp"
+srcs="$root/bench/wasm_vs_native/bench_native.cpp $root/core/*/*.cpp"
 changed=$(find "$root/core" "$root/bench/wasm_vs_native" -newer "$bin" \( -name '*.cpp' -o -name '*.h' \) 2>/dev/null | head -1)
 if [ ! -x "$bin" ] || [ -n "$changed" ]; then
   echo "compiling $bin ..." >&2

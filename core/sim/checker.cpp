@@ -1,8 +1,8 @@
-#include "checker.h"
+#include "core/sim/checker.h"
 
 #include <string>
 
-#include "../raft.h"
+#include "core/raft/raft.h"
 
 namespace raftbook {
 

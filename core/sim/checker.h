@@ -24,7 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../entry.h"
+#include "core/raft/entry.h"
 
 namespace raftbook {
 

@@ -1,4 +1,4 @@
-#include "nemesis.h"
+#include "core/sim/nemesis.h"
 
 #include <algorithm>
 #include <limits>

@@ -11,8 +11,8 @@
 #include <functional>
 #include <string>
 
-#include "rng.h"
-#include "simulator.h"
+#include "core/sim/rng.h"
+#include "core/sim/simulator.h"
 
 namespace raftbook {
 

@@ -1,4 +1,4 @@
-#include "scenario.h"
+#include "core/sim/scenario.h"
 
 #include <cstdlib>
 #include <sstream>

@@ -46,7 +46,7 @@
 #include <string>
 #include <vector>
 
-#include "simulator.h"
+#include "core/sim/simulator.h"
 
 namespace raftbook {
 

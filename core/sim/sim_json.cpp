@@ -4,14 +4,14 @@
 // mistake throws std::invalid_argument naming the key, what it holds and what it
 // should hold. Writers build one nlohmann::json tree and dump it; invalid UTF-8 in a
 // command is replaced rather than thrown on, since a view must always be printable.
-#include "sim_json.h"
+#include "core/sim/sim_json.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
-#include "../codec.h"
+#include "core/codec/codec.h"
 
 namespace raftbook {
 

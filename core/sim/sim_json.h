@@ -24,8 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "scenario.h"
-#include "simulator.h"
+#include "core/sim/scenario.h"
+#include "core/sim/simulator.h"
 
 namespace raftbook {
 

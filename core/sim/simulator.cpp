@@ -1,4 +1,4 @@
-#include "simulator.h"
+#include "core/sim/simulator.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "../kv_store.h"
-#include "../raft.h"
-#include "checker.h"
-#include "rng.h"
+#include "core/kv/kv_store.h"
+#include "core/raft/raft.h"
+#include "core/sim/checker.h"
+#include "core/sim/rng.h"
 
 namespace raftbook {
 

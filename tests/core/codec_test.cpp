@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/codec.h"
+#include "core/codec/codec.h"
 
 using namespace raftbook;
 using nlohmann::json;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/kv_store.h"
+#include "core/kv/kv_store.h"
 
 using namespace raftbook;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/raft_log.h"
+#include "core/raft/raft_log.h"
 
 using namespace raftbook;
 

@@ -2,7 +2,7 @@
 // in the paper's words, and feeds the node exactly the input that exercises it.
 #include <catch2/catch.hpp>
 
-#include "core/raft.h"
+#include "core/raft/raft.h"
 
 using namespace raftbook;
 

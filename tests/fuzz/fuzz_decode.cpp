@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/codec.h"
+#include "core/codec/codec.h"
 
 using namespace raftbook;
 

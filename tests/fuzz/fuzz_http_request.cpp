@@ -22,8 +22,8 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/codec.h"
-#include "native/http_server.h"
+#include "core/codec/codec.h"
+#include "native/node/http_server.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "native/storage.h"
+#include "native/storage/storage.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;

@@ -17,9 +17,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
-#include "native/chaos.h"
-#include "native/lincheck.h"
-#include "native/relay_proxy.h"
+#include "native/proof/chaos.h"
+#include "core/lincheck/lincheck.h"
+#include "native/proof/relay_proxy.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;

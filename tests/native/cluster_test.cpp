@@ -11,8 +11,8 @@
 #include <mutex>
 #include <random>
 
-#include "core/codec.h"
-#include "native/http_server.h"
+#include "core/codec/codec.h"
+#include "native/node/http_server.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;

@@ -20,8 +20,8 @@
 #include <iterator>
 #include <memory>
 
-#include "native/http_client.h"
-#include "native/http_server.h"
+#include "native/client/http_client.h"
+#include "native/node/http_server.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;

@@ -1,4 +1,4 @@
-// HttpClient and HttpConnection (native/http_client.h) against a scripted server on a
+// HttpClient and HttpConnection (native/client/http_client.h) against a scripted server on a
 // loopback socket, which answers, closes or stays silent as a test tells it to, and
 // counts the connections it accepted: keep-alive reuse, a new connection after the
 // server closed an idle one or answered "Connection: close", the deadline, a refused
@@ -15,7 +15,7 @@
 #include <mutex>
 #include <thread>
 
-#include "native/http_client.h"
+#include "native/client/http_client.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;

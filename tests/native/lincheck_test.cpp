@@ -1,4 +1,4 @@
-// Tests of the linearizability checker (native/lincheck.h) and of `raftbook lincheck`.
+// Tests of the linearizability checker (core/lincheck/lincheck.h) and of `raftbook lincheck`.
 //
 // Small histories are written out by hand, operation by operation, so each test reads
 // as the timeline it checks. Large ones come from a simulated register that is correct
@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/sim/rng.h"
-#include "native/lincheck.h"
+#include "core/lincheck/lincheck.h"
 
 using namespace raftbook;
 using Type = HistoryEvent::Type;

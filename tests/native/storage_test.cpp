@@ -14,8 +14,8 @@
 #include <iterator>
 #include <random>
 
-#include "native/crc32.h"
-#include "native/storage.h"
+#include "native/storage/crc32.h"
+#include "native/storage/storage.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;

@@ -1,0 +1,44 @@
+// The search at the heart of the linearizability checker: are these operations on one
+// key linearizable, for a register that starts absent? lincheck.h turns a history into
+// such operations, one list per key; lincheck_search.cpp explains the search.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/lincheck/lincheck.h"
+
+namespace raftbook {
+
+// One operation on a register: an invoke and what became of it.
+struct RegisterOperation {
+    static constexpr size_t kNoEvent = std::numeric_limits<size_t>::max();
+
+    HistoryEvent::Fn f = HistoryEvent::Fn::Read;
+    std::optional<std::string> value;  // the value written, or the value read
+    int64_t invoke_time = 0;
+    int64_t complete_time = 0;  // meaningless when unknown
+    bool unknown = false;       // info, or never completed: may take effect any time after invoke
+    // Where it came from, for reporting: indices into the history.
+    size_t invoke_event = 0;
+    size_t complete_event = kNoEvent;  // kNoEvent when it never completed
+};
+
+enum class SearchOutcome { Linearizable, NotLinearizable, OutOfTime, OutOfMemory };
+
+// What a search may spend before it gives up.
+struct SearchBudget {
+    std::chrono::steady_clock::time_point deadline;
+    size_t memo_bytes;
+};
+
+// Whether the operations ops[i], i in `subset`, are linearizable.
+SearchOutcome search_register(const std::vector<RegisterOperation>& ops,
+                              const std::vector<size_t>& subset, const SearchBudget& budget);
+
+}  // namespace raftbook

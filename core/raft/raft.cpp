@@ -1,0 +1,597 @@
+// The Raft rules, each in one place. Section numbers refer to the Raft paper
+// (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm") and,
+// for pre-vote, check-quorum and ReadIndex, to Ongaro's thesis.
+//
+//   rule                                   where
+//   ------------------------------------   ---------------------------------------
+//   higher term: adopt it, become follower step_term
+//   randomized election timeout            reset_election_timer, tick
+//   pre-vote (thesis §9.6)                 start_election, handle_vote_request
+//   one vote per term (§5.2)               handle_vote_request
+//   election restriction (§5.4.1)          handle_vote_request, RaftLog::is_up_to_date
+//   check-quorum (thesis §6.2)             tick, check_quorum_active, step_term (lease)
+//   leader appends a no-op (§8)            become_leader
+//   consistency check (§5.3)               handle_append
+//   conflicting entries replaced (§5.3)    RaftLog::merge
+//   fast backtracking                      handle_append (hint), handle_append_response
+//   commit only current-term entries (§5.4.2, Figure 8)   maybe_commit
+//   followers learn commitIndex            handle_append, handle_heartbeat
+//   persist before responding (§5)         send_after_persist
+//   ReadIndex (thesis §6.4)                read_index, handle_heartbeat_response
+#include "core/raft/raft.h"
+
+#include <algorithm>
+
+namespace raftbook {
+
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::Follower: return "follower";
+        case Role::PreCandidate: return "precandidate";
+        case Role::Candidate: return "candidate";
+        case Role::Leader: return "leader";
+    }
+    return "?";
+}
+
+Raft::Raft(const RaftConfig& config, Restored r)
+    : cfg_(config),
+      log_(r.first_index, r.prev_term, std::move(r.entries), r.hard_state.commit_index),
+      current_term_(r.hard_state.current_term),
+      voted_for_(r.hard_state.voted_for),
+      rng_state_(config.random_seed * 0x9E3779B97F4A7C15ULL + config.id) {
+    last_applied_ = applying_ = std::max(r.applied_index, log_.prev_index());
+    prev_hard_state_ = hard_state();
+    become_follower(current_term_, kNoNode);
+}
+
+uint64_t Raft::next_random() {  // splitmix64: this node's own seeded source
+    uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// Randomized election timeouts (§5.2) make split votes rare: each node waits a
+// different time in [election_tick, 2 * election_tick) before campaigning.
+void Raft::reset_election_timer() {
+    randomized_timeout_ = cfg_.election_tick + int(next_random() % uint64_t(cfg_.election_tick));
+}
+
+void Raft::reset(Term term) {
+    if (term != current_term_) {
+        current_term_ = term;
+        voted_for_ = kNoNode;
+    }
+    leader_ = kNoNode;
+    election_elapsed_ = 0;
+    heartbeat_elapsed_ = 0;
+    reset_election_timer();
+    votes_granted_.clear();
+    votes_rejected_.clear();
+    progress_.clear();
+    pending_reads_.clear();
+    broadcast_pending_ = false;
+    heartbeat_pending_ = false;
+}
+
+void Raft::become_follower(Term term, NodeId leader) {
+    reset(term);
+    role_ = Role::Follower;
+    leader_ = leader;
+}
+
+void Raft::become_pre_candidate() {
+    // A pre-candidate keeps its term and vote: it only asks whether it could win.
+    role_ = Role::PreCandidate;
+    leader_ = kNoNode;
+    election_elapsed_ = 0;
+    reset_election_timer();
+    votes_granted_.clear();
+    votes_rejected_.clear();
+}
+
+void Raft::become_candidate() {
+    reset(current_term_ + 1);
+    role_ = Role::Candidate;
+    voted_for_ = cfg_.id;
+}
+
+void Raft::become_leader() {
+    reset(current_term_);
+    role_ = Role::Leader;
+    leader_ = cfg_.id;
+    for (NodeId p : cfg_.peers) {
+        if (p == cfg_.id) continue;
+        Progress pr;
+        pr.next_index = log_.last_index() + 1;
+        pr.recent_active = true;
+        progress_.emplace_back(p, pr);
+    }
+    // §8: a new leader does not know which earlier entries are committed until it
+    // commits one of its own term, so it appends a no-op at once.
+    Entry noop;
+    noop.index = log_.last_index() + 1;
+    noop.term = current_term_;
+    noop.type = EntryType::NoOp;
+    log_.append(std::move(noop));
+    broadcast_pending_ = true;
+}
+
+Progress* Raft::progress_mut(NodeId peer) {
+    for (auto& [id, pr] : progress_)
+        if (id == peer) return &pr;
+    return nullptr;
+}
+
+const Progress* Raft::progress(NodeId peer) const {
+    return const_cast<Raft*>(this)->progress_mut(peer);
+}
+
+void Raft::send(Message m) {
+    m.from = cfg_.id;
+    msgs_.push_back(std::move(m));
+}
+
+// Persist before responding (§5, Figure 2: "updated on stable storage before
+// responding to RPCs"): votes, vote requests and acknowledgements promise something
+// about this node's disk, so the host sends them only once the Ready is durable.
+void Raft::send_after_persist(Message m) {
+    m.from = cfg_.id;
+    if (faults.ack_before_persist) {
+        msgs_.push_back(std::move(m));
+    } else {
+        msgs_after_persist_.push_back(std::move(m));
+    }
+}
+
+// ---------------------------------------------------------------- inputs
+
+void Raft::tick() {
+    if (role_ == Role::Leader) {
+        heartbeat_elapsed_++;
+        election_elapsed_++;
+        if (election_elapsed_ >= cfg_.election_tick) {
+            election_elapsed_ = 0;
+            // Check-quorum: a leader that has not heard from a majority for a whole
+            // election timeout steps down, so a partitioned leader stops serving reads.
+            if (cfg_.check_quorum && !check_quorum_active()) {
+                become_follower(current_term_, kNoNode);
+                return;
+            }
+        }
+        if (heartbeat_elapsed_ >= cfg_.heartbeat_tick) {
+            heartbeat_elapsed_ = 0;
+            broadcast_heartbeat(pending_reads_.empty() ? 0 : pending_reads_.back().context);
+        }
+        return;
+    }
+    election_elapsed_++;
+    if (election_elapsed_ >= randomized_timeout_) start_election(cfg_.pre_vote);
+}
+
+void Raft::campaign() {
+    if (role_ != Role::Leader) start_election(cfg_.pre_vote);
+}
+
+void Raft::start_election(bool pre_vote) {
+    if (std::find(cfg_.peers.begin(), cfg_.peers.end(), cfg_.id) == cfg_.peers.end()) return;
+    if (pre_vote) {
+        become_pre_candidate();
+    } else {
+        become_candidate();
+    }
+    votes_granted_.push_back(cfg_.id);
+    if (votes_granted_.size() >= quorum()) {  // a one-node cluster wins at once
+        if (pre_vote) {
+            start_election(false);
+        } else {
+            become_leader();
+        }
+        return;
+    }
+    for (NodeId p : cfg_.peers) {
+        if (p == cfg_.id) continue;
+        Message m;
+        m.type = pre_vote ? MessageType::PreVote : MessageType::Vote;
+        m.to = p;
+        m.term = pre_vote ? current_term_ + 1 : current_term_;
+        m.index = log_.last_index();
+        m.log_term = log_.last_term();
+        if (pre_vote) {
+            send(std::move(m));  // a pre-vote changes nothing on disk
+        } else {
+            send_after_persist(std::move(m));  // our new term and self-vote must be durable
+        }
+    }
+}
+
+ProposeResult Raft::propose(std::string data, uint64_t client_id, uint64_t seq, Index* index) {
+    if (role_ != Role::Leader) return ProposeResult::NotLeader;
+    Entry e;
+    e.index = log_.last_index() + 1;
+    e.term = current_term_;
+    e.type = EntryType::Command;
+    e.data = std::move(data);
+    e.client_id = client_id;
+    e.seq = seq;
+    if (index) *index = e.index;
+    log_.append(std::move(e));
+    // Batching: proposals made before the next ready() travel in one AppendEntries.
+    broadcast_pending_ = true;
+    return ProposeResult::Ok;
+}
+
+bool Raft::read_index(uint64_t context) {
+    if (role_ != Role::Leader) return false;
+    // ReadIndex step 1 (thesis §6.4): the leader's commit index is only known to be
+    // current once it has committed an entry of its own term (its no-op).
+    if (log_.term(log_.commit_index()) != current_term_) return false;
+    pending_reads_.push_back({log_.commit_index(), context});
+    if (quorum() == 1) {
+        release_reads();
+    } else {
+        heartbeat_pending_ = true;  // step 2: confirm leadership with one heartbeat round
+    }
+    return true;
+}
+
+void Raft::step(const Message& m) {
+    if (m.to != cfg_.id) return;
+    if (!step_term(m)) return;
+    switch (m.type) {
+        case MessageType::Vote:
+        case MessageType::PreVote: handle_vote_request(m); break;
+        case MessageType::VoteResp:
+        case MessageType::PreVoteResp: handle_vote_response(m); break;
+        case MessageType::Append: handle_append(m); break;
+        case MessageType::AppendResp: handle_append_response(m); break;
+        case MessageType::Heartbeat: handle_heartbeat(m); break;
+        case MessageType::HeartbeatResp: handle_heartbeat_response(m); break;
+        case MessageType::ClientRequest:
+        case MessageType::ClientReply:
+        case MessageType::Hello: break;  // handled by the host, never by the core
+    }
+}
+
+// Figure 2, "all servers": a message with a higher term makes us adopt that term and
+// become a follower; a message with a lower term is stale. Two refinements:
+//   - pre-vote: a PreVote (and a granted PreVoteResp) carries a term nobody holds
+//     yet, so it changes nothing.
+//   - leader lease (check-quorum, thesis §4.2.3): a node that heard from a live
+//     leader within the minimum election timeout ignores vote requests, so a node
+//     that was partitioned away and comes back cannot depose a healthy leader.
+bool Raft::step_term(const Message& m) {
+    const bool vote_request = m.type == MessageType::Vote || m.type == MessageType::PreVote;
+    if (m.term > current_term_) {
+        if (vote_request && cfg_.check_quorum && leader_ != kNoNode &&
+            election_elapsed_ < cfg_.election_tick) {
+            return false;
+        }
+        if (m.type == MessageType::PreVote) return true;
+        if (m.type == MessageType::PreVoteResp && !m.reject) return true;
+        const bool from_leader = m.type == MessageType::Append || m.type == MessageType::Heartbeat;
+        become_follower(m.term, from_leader ? m.from : kNoNode);
+        return true;
+    }
+    if (m.term < current_term_) {
+        if (m.type == MessageType::Append || m.type == MessageType::Heartbeat) {
+            // A stale leader: answer with our term so that it steps down.
+            Message r;
+            r.type = MessageType::AppendResp;
+            r.to = m.from;
+            r.term = current_term_;
+            r.reject = true;
+            send(std::move(r));
+        } else if (m.type == MessageType::PreVote) {
+            Message r;
+            r.type = MessageType::PreVoteResp;
+            r.to = m.from;
+            r.term = current_term_;
+            r.reject = true;
+            send(std::move(r));
+        }
+        return false;
+    }
+    return true;
+}
+
+// RequestVote receiver (§5.2, §5.4.1).
+void Raft::handle_vote_request(const Message& m) {
+    const bool pre = m.type == MessageType::PreVote;
+    // One vote per term: grant only if we have not voted in this term (and know of no
+    // leader in it), or voted for this same candidate already. A pre-vote for a
+    // future term binds nothing, so it may always be granted.
+    const bool can_vote = voted_for_ == m.from || (voted_for_ == kNoNode && leader_ == kNoNode) ||
+                          (pre && m.term > current_term_);
+    // Election restriction: the candidate's log must be at least as up-to-date as ours.
+    const bool log_ok = faults.vote_without_log_check || log_.is_up_to_date(m.index, m.log_term);
+    Message r;
+    r.type = pre ? MessageType::PreVoteResp : MessageType::VoteResp;
+    r.to = m.from;
+    if (can_vote && log_ok) {
+        r.term = m.term;
+        if (!pre) {
+            voted_for_ = m.from;
+            election_elapsed_ = 0;
+        }
+    } else {
+        r.term = current_term_;
+        r.reject = true;
+    }
+    if (pre) {
+        send(std::move(r));
+    } else {
+        send_after_persist(std::move(r));  // the vote must be durable before it is cast
+    }
+}
+
+void Raft::handle_vote_response(const Message& m) {
+    const bool pre = m.type == MessageType::PreVoteResp;
+    if (role_ != (pre ? Role::PreCandidate : Role::Candidate)) return;
+    if (pre && !m.reject && m.term != current_term_ + 1) return;  // from an older round
+    auto& list = m.reject ? votes_rejected_ : votes_granted_;
+    if (std::find(list.begin(), list.end(), m.from) != list.end()) return;
+    list.push_back(m.from);
+    if (votes_granted_.size() >= quorum()) {
+        if (pre) {
+            start_election(false);
+        } else {
+            become_leader();
+        }
+    } else if (votes_rejected_.size() >= quorum()) {
+        become_follower(current_term_, kNoNode);
+    }
+}
+
+// AppendEntries receiver (§5.3).
+void Raft::handle_append(const Message& m) {
+    if (role_ == Role::Leader) return;  // same term, two leaders: impossible (§5.2)
+    if (role_ != Role::Follower) become_follower(m.term, m.from);
+    leader_ = m.from;
+    election_elapsed_ = 0;
+
+    Message r;
+    r.type = MessageType::AppendResp;
+    r.to = m.from;
+    r.term = current_term_;
+    if (m.index < log_.commit_index()) {
+        // Everything up to our commit index is committed, hence identical on the leader.
+        r.index = log_.commit_index();
+        send_after_persist(std::move(r));
+        return;
+    }
+    // Consistency check: reject unless our log holds an entry at prevLogIndex whose
+    // term is prevLogTerm. This is what makes Log Matching an induction.
+    const bool prev_ok = faults.skip_prev_log_check ? m.index <= log_.last_index()
+                                                    : log_.matches(m.index, m.log_term);
+    if (!prev_ok) {
+        // Fast backtracking: rather than "try one index lower", tell the leader the
+        // last index at or below prevLogIndex whose term is <= prevLogTerm, and its
+        // term. The leader skips to the last entry it holds with a term <= that one,
+        // so each round trip skips a whole term of divergent entries (or the whole
+        // gap when we are simply behind), not one entry.
+        r.reject = true;
+        r.index = m.index;
+        r.hint_index = log_.last_index_with_term_at_most(std::min(m.index, log_.last_index()), m.log_term);
+        r.hint_term = log_.term(r.hint_index).value_or(0);
+        send_after_persist(std::move(r));
+        return;
+    }
+    const Index last_new = log_.merge(m.index, m.entries);
+    // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
+    // last new entry)": never beyond what this message proved we share.
+    log_.commit_to(std::min(m.commit, last_new));
+    r.index = last_new;
+    send_after_persist(std::move(r));  // the entries must be durable before we ack them
+}
+
+void Raft::handle_append_response(const Message& m) {
+    if (role_ != Role::Leader) return;
+    Progress* pr = progress_mut(m.from);
+    if (!pr) return;
+    pr->recent_active = true;
+    if (m.reject) {
+        if (m.index <= pr->match_index) return;  // stale: we know it matches further
+        if (pr->state == Progress::State::Probe && m.index + 1 != pr->next_index) return;  // stale probe
+        // Fast backtracking, leader side: the last index we hold whose term is <= the
+        // follower's hint term is the highest point where the two logs can agree.
+        const Index agree = m.hint_term > 0
+                                ? log_.last_index_with_term_at_most(m.hint_index, m.hint_term)
+                                : m.hint_index;
+        pr->state = Progress::State::Probe;
+        pr->inflight.clear();
+        pr->probe_sent = false;
+        pr->next_index = std::max(pr->match_index + 1, std::min(m.index, agree + 1));
+        send_append(m.from);
+        return;
+    }
+    if (m.index > pr->match_index) pr->match_index = m.index;
+    if (pr->next_index <= m.index) pr->next_index = m.index + 1;
+    if (pr->state == Progress::State::Probe) {
+        // The probe found the point of agreement: from now on, pipeline.
+        pr->state = Progress::State::Replicate;
+        pr->probe_sent = false;
+        pr->next_index = pr->match_index + 1;
+    } else {
+        auto& in = pr->inflight;
+        in.erase(in.begin(), std::upper_bound(in.begin(), in.end(), m.index));
+    }
+    maybe_commit();
+    while (send_append(m.from)) {}
+}
+
+void Raft::handle_heartbeat(const Message& m) {
+    if (role_ == Role::Leader) return;
+    if (role_ != Role::Follower) become_follower(m.term, m.from);
+    leader_ = m.from;
+    election_elapsed_ = 0;
+    log_.commit_to(m.commit);  // the leader clamps m.commit to what we are known to hold
+    Message r;
+    r.type = MessageType::HeartbeatResp;
+    r.to = m.from;
+    r.term = current_term_;
+    r.context = m.context;
+    send(std::move(r));
+}
+
+void Raft::handle_heartbeat_response(const Message& m) {
+    if (role_ != Role::Leader) return;
+    Progress* pr = progress_mut(m.from);
+    if (!pr) return;
+    pr->recent_active = true;
+    if (m.context > pr->acked_context) {
+        pr->acked_context = m.context;
+        release_reads();
+    }
+    // A lost append would otherwise stall this follower: a heartbeat answer
+    // re-opens the probe, or frees one pipeline slot.
+    if (pr->state == Progress::State::Probe) {
+        pr->probe_sent = false;
+    } else if (pr->inflight.size() >= cfg_.max_inflight) {
+        pr->inflight.erase(pr->inflight.begin());
+    }
+    if (pr->match_index < log_.last_index()) send_append(m.from);
+}
+
+// ---------------------------------------------------------------- leader side
+
+bool Raft::send_append(NodeId to) {
+    Progress* pr = progress_mut(to);
+    if (!pr) return false;
+    if (pr->state == Progress::State::Probe && pr->probe_sent) return false;
+    if (pr->state == Progress::State::Replicate && pr->inflight.size() >= cfg_.max_inflight) return false;
+    const Index prev = pr->next_index - 1;
+    const auto prev_term = log_.term(prev);
+    if (!prev_term) return false;  // compacted away: needs a snapshot (not yet supported)
+    Message m;
+    m.type = MessageType::Append;
+    m.to = to;
+    m.term = current_term_;
+    m.index = prev;
+    m.log_term = *prev_term;
+    m.commit = log_.commit_index();
+    m.entries = log_.slice(pr->next_index, log_.last_index(), cfg_.max_append_bytes);
+    if (m.entries.empty()) return false;  // heartbeats carry liveness
+    if (pr->state == Progress::State::Probe) {
+        pr->probe_sent = true;
+    } else {
+        // Pipelining: assume success and move on; a rejection falls back to Probe.
+        pr->next_index = m.entries.back().index + 1;
+        pr->inflight.push_back(m.entries.back().index);
+    }
+    send(std::move(m));
+    return true;
+}
+
+void Raft::broadcast_append() {
+    for (auto& [id, pr] : progress_)
+        while (send_append(id)) {}
+}
+
+void Raft::broadcast_heartbeat(uint64_t context) {
+    for (auto& [id, pr] : progress_) {
+        Message m;
+        m.type = MessageType::Heartbeat;
+        m.to = id;
+        m.term = current_term_;
+        // Never tell a follower to commit beyond what it is known to hold.
+        m.commit = std::min(pr.match_index, log_.commit_index());
+        m.context = context;
+        send(std::move(m));
+    }
+}
+
+// Commit rule (§5.3, §5.4.2 and Figure 8). An entry is committed once a majority
+// holds it — but the leader counts replicas only for an entry of its own term. An
+// entry from an earlier term may sit on a majority and still be overwritten, because
+// a server without it can be elected; committing a current-term entry on top of it
+// commits it indirectly, by Log Matching.
+bool Raft::maybe_commit() {
+    std::vector<Index> match = {log_.persisted_index()};  // our own disk counts too
+    for (auto& [id, pr] : progress_) match.push_back(pr.match_index);
+    std::sort(match.begin(), match.end(), std::greater<Index>());
+    const Index n = match[quorum() - 1];  // the highest index a majority holds
+    if (n <= log_.commit_index()) return false;
+    if (log_.term(n) != current_term_ && !faults.commit_old_term_by_count) return false;
+    log_.commit_to(n);
+    return true;
+}
+
+bool Raft::check_quorum_active() {
+    size_t active = 1;  // ourselves
+    for (auto& [id, pr] : progress_) {
+        if (pr.recent_active) active++;
+        pr.recent_active = false;
+    }
+    return active >= quorum();
+}
+
+// ReadIndex step 3: once a majority acknowledged a heartbeat sent after a read was
+// requested, we were still leader when it was requested; the read may be served as
+// soon as the state machine has applied up to the commit index noted with it.
+void Raft::release_reads() {
+    while (!pending_reads_.empty()) {
+        const PendingRead& pr0 = pending_reads_.front();
+        size_t acks = 1;
+        for (auto& [id, pr] : progress_)
+            if (pr.acked_context >= pr0.context) acks++;
+        if (acks < quorum()) break;
+        read_states_.push_back({pr0.index, pr0.context});
+        pending_reads_.erase(pending_reads_.begin());
+    }
+}
+
+// ---------------------------------------------------------------- outputs
+
+bool Raft::has_ready() const {
+    const HardState hs = hard_state();
+    return broadcast_pending_ || heartbeat_pending_ || hs.current_term != prev_hard_state_.current_term ||
+           hs.voted_for != prev_hard_state_.voted_for || log_.unstable_from() <= log_.last_index() ||
+           std::min(log_.commit_index(), log_.persisted_index()) > applying_ || !msgs_.empty() ||
+           !msgs_after_persist_.empty() || !read_states_.empty();
+}
+
+Ready Raft::ready() {
+    if (broadcast_pending_) {
+        broadcast_pending_ = false;
+        broadcast_append();
+    }
+    if (heartbeat_pending_) {
+        heartbeat_pending_ = false;
+        if (!pending_reads_.empty()) broadcast_heartbeat(pending_reads_.back().context);
+    }
+    Ready rd;
+    // Term and vote must be durable; the commit index rides along when they change
+    // (it is only a restart hint, so it does not by itself force a write).
+    const HardState hs = hard_state();
+    if (hs.current_term != prev_hard_state_.current_term || hs.voted_for != prev_hard_state_.voted_for) {
+        rd.hard_state = hs;
+        prev_hard_state_ = hs;
+    }
+    rd.entries = log_.take_unstable();
+    // Apply what is committed and durable here, in log order, each entry once.
+    const Index hi = std::min(log_.commit_index(), log_.persisted_index());
+    if (hi > applying_) {
+        rd.committed_entries = log_.slice(applying_ + 1, hi);
+        applying_ = hi;
+    }
+    rd.messages = std::move(msgs_);
+    rd.messages_after_persist = std::move(msgs_after_persist_);
+    rd.read_states = std::move(read_states_);
+    msgs_.clear();
+    msgs_after_persist_.clear();
+    read_states_.clear();
+    return rd;
+}
+
+void Raft::persisted(Index index, Term term) {
+    log_.persisted_to(index, term);
+    if (role_ == Role::Leader) maybe_commit();  // our own copy now counts
+}
+
+void Raft::applied(Index index) {
+    if (index > last_applied_) last_applied_ = index;
+}
+
+}  // namespace raftbook

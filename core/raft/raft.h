@@ -1,0 +1,201 @@
+// A Raft node as a pure state machine.
+//
+// Nothing here touches a socket, a file, a clock or a global random source. The host
+// feeds the node inputs — step(message), tick(), propose(), read_index() — and after
+// each input asks for a Ready: what to persist, what to send, what to apply. This is
+// the shape of etcd's raft, and it is what lets one core run in a browser simulation,
+// a native node and a unit test alike.
+//
+// The durability contract (Raft §5, "respond to RPCs only after updating stable
+// storage") is encoded in the two message lists of a Ready:
+//   - `messages` may be sent at once. They are the leader's AppendEntries and
+//     heartbeats, which depend on nothing the leader has yet to persist (the leader
+//     writes its own log in parallel with its followers, Raft thesis §10.2.1).
+//   - `messages_after_persist` may be sent only once `hard_state` and `entries` of
+//     this Ready (and of every earlier one) are durable: votes, vote requests and
+//     append acknowledgements all promise something about the sender's disk.
+// The host then reports durability with persisted(index, term); only then does a
+// leader count its own log towards a majority, and only persisted entries are applied.
+//
+// Invariants kept by this class (re-checked from outside by the simulator's checker):
+//   - current_term never decreases; voted_for is set at most once per term.
+//   - commit_index never decreases and never exceeds the last log index.
+//   - for every follower: match_index < next_index.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/raft/entry.h"
+#include "core/raft/faults.h"
+#include "core/raft/message.h"
+#include "core/raft/raft_log.h"
+
+namespace raftbook {
+
+enum class Role : uint8_t { Follower, PreCandidate, Candidate, Leader };
+const char* role_name(Role r);
+
+struct RaftConfig {
+    NodeId id = kNoNode;
+    std::vector<NodeId> peers;     // every voting member, including `id`
+    int election_tick = 10;        // election timeout is random in [election_tick, 2*election_tick)
+    int heartbeat_tick = 1;        // must be < election_tick
+    bool pre_vote = true;          // §9.6 of the thesis: don't disrupt with a stale term
+    bool check_quorum = true;      // leader steps down when it loses a majority
+    size_t max_append_bytes = 64 * 1024;  // cap on one AppendEntries' entries
+    size_t max_inflight = 64;      // pipelined AppendEntries per follower
+    uint64_t random_seed = 1;      // seeds this node's own PRNG (election timeouts)
+};
+
+// What a node restores from its storage on start.
+struct Restored {
+    HardState hard_state;
+    std::vector<Entry> entries;    // persisted log, contiguous from first index
+    Index first_index = 1;         // index of entries[0]; entries before were compacted
+    Term prev_term = 0;            // term of first_index - 1 (0 when first_index == 1)
+    Index applied_index = 0;       // what the host's state machine has applied already
+};
+
+// A confirmed linearizable read point: once applied_index >= index, a read issued
+// with `context` may be served from the local state machine.
+struct ReadState {
+    Index index = 0;
+    uint64_t context = 0;
+};
+
+struct Ready {
+    std::optional<HardState> hard_state;        // persist when set
+    std::vector<Entry> entries;                 // append to storage (may overwrite a suffix)
+    std::vector<Entry> committed_entries;       // apply in order
+    std::vector<Message> messages;              // send now
+    std::vector<Message> messages_after_persist;// send once this Ready is durable
+    std::vector<ReadState> read_states;
+    bool empty() const {
+        return !hard_state && entries.empty() && committed_entries.empty() && messages.empty() &&
+               messages_after_persist.empty() && read_states.empty();
+    }
+};
+
+// How the leader replicates to one follower (names as in etcd's raft/tracker).
+struct Progress {
+    enum class State : uint8_t {
+        Probe,      // next_index is a guess: one AppendEntries at a time until one succeeds
+        Replicate,  // next_index is known good: pipeline up to max_inflight appends
+    };
+    Index match_index = 0;  // highest index known to be replicated on the follower
+    Index next_index = 1;   // next index to send
+    State state = State::Probe;
+    bool probe_sent = false;           // Probe: an append is outstanding
+    std::vector<Index> inflight;       // Replicate: last index of each unacked append
+    bool recent_active = false;        // heard from since the last check-quorum round
+    uint64_t acked_context = 0;        // highest heartbeat context acknowledged
+};
+
+enum class ProposeResult : uint8_t { Ok, NotLeader, Dropped };
+
+class Raft {
+public:
+    Raft(const RaftConfig& config, Restored restored = Restored{});
+
+    // --- Inputs ---
+    void tick();                          // one unit of logical time
+    void step(const Message& m);          // a message from a peer (m.to must be our id)
+    // Appends a client command to the leader's log. On Ok, *index is its log index.
+    ProposeResult propose(std::string data, uint64_t client_id = 0, uint64_t seq = 0,
+                          Index* index = nullptr);
+    // Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer comes back
+    // as a ReadState with this context once a majority has confirmed our leadership.
+    // Contexts must increase. Returns false when not leader or not yet ready to serve.
+    bool read_index(uint64_t context);
+    void campaign();                      // start an election now (tests and tools)
+
+    // --- Outputs ---
+    bool has_ready() const;
+    Ready ready();                        // collects and clears pending output
+    void persisted(Index index, Term term);  // storage now durably holds the log up to index
+    void applied(Index index);            // the host applied committed entries up to index
+
+    // --- Inspection (paper names) ---
+    NodeId id() const { return cfg_.id; }
+    Role role() const { return role_; }
+    Term current_term() const { return current_term_; }
+    NodeId voted_for() const { return voted_for_; }
+    NodeId leader_id() const { return leader_; }
+    Index commit_index() const { return log_.commit_index(); }
+    Index last_applied() const { return last_applied_; }
+    const RaftLog& log() const { return log_; }
+    const std::vector<NodeId>& peers() const { return cfg_.peers; }
+    const Progress* progress(NodeId peer) const;
+    int election_elapsed() const { return election_elapsed_; }
+    int randomized_election_timeout() const { return randomized_timeout_; }
+    HardState hard_state() const { return {current_term_, voted_for_, log_.commit_index()}; }
+
+    Faults faults;  // test-only rule switches; all off in normal operation
+
+private:
+    // Role transitions.
+    void become_follower(Term term, NodeId leader);
+    void become_pre_candidate();
+    void become_candidate();
+    void become_leader();
+    void start_election(bool pre_vote);
+    void reset(Term term);
+    void reset_election_timer();
+
+    // Handlers, one per rule.
+    void handle_vote_request(const Message& m);
+    void handle_vote_response(const Message& m);
+    void handle_append(const Message& m);
+    void handle_append_response(const Message& m);
+    void handle_heartbeat(const Message& m);
+    void handle_heartbeat_response(const Message& m);
+    bool step_term(const Message& m);  // returns false when the message must be ignored
+
+    // Leader replication.
+    void broadcast_append();
+    bool send_append(NodeId to);
+    void broadcast_heartbeat(uint64_t context);
+    bool maybe_commit();
+    bool check_quorum_active();
+    size_t quorum() const { return cfg_.peers.size() / 2 + 1; }
+    void release_reads();
+
+    void send(Message m);
+    void send_after_persist(Message m);
+    uint64_t next_random();
+
+    RaftConfig cfg_;
+    RaftLog log_;
+    Role role_ = Role::Follower;
+    Term current_term_ = 0;
+    NodeId voted_for_ = kNoNode;
+    NodeId leader_ = kNoNode;
+    Index last_applied_ = 0;
+    Index applying_ = 0;  // committed entries handed out in a Ready up to here
+
+    int election_elapsed_ = 0;
+    int heartbeat_elapsed_ = 0;
+    int randomized_timeout_ = 0;
+    uint64_t rng_state_;
+
+    std::vector<NodeId> votes_granted_;
+    std::vector<NodeId> votes_rejected_;
+    std::vector<std::pair<NodeId, Progress>> progress_;  // leader only; small N, keep ordered
+    Progress* progress_mut(NodeId peer);
+
+    // ReadIndex: requests waiting for a heartbeat round to confirm leadership.
+    struct PendingRead { Index index; uint64_t context; };
+    std::vector<PendingRead> pending_reads_;
+    std::vector<ReadState> read_states_;
+
+    bool broadcast_pending_ = false;  // new entries to send at the next ready()
+    bool heartbeat_pending_ = false;  // a read waits for a heartbeat round
+    HardState prev_hard_state_;
+    std::vector<Message> msgs_;
+    std::vector<Message> msgs_after_persist_;
+};
+
+}  // namespace raftbook

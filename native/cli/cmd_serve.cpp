@@ -1,0 +1,219 @@
+// `raftbook serve`: run one member of a cluster until SIGINT or SIGTERM.
+//
+// This file only turns the command line into a NodeConfig, runs the io_context that
+// NodeHost lives on, and stops it cleanly on a signal (queued disk writes finish,
+// connections are closed with a "going away" reason). Restarting with the same --id
+// and --data resumes the member from its disk.
+//
+// Every connection costs a file descriptor, and so does the node's own work: if
+// connections could take them all, the next hard-state save or WAL segment would fail
+// with EMFILE and the node would stop, so a client or anyone on the peer port could
+// stop it. So the node raises its open-file limit to the hard limit and splits it, a
+// descriptor budget: a reserve for itself that no connection may take, a cap on
+// accepted peer connections, and the rest for client connections (those served, and
+// those being answered 503 over the cap). --max-clients is lowered to fit, with a log
+// line saying so; a limit too small for even a few clients refuses to start.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "native/cli/commands.h"
+#include "native/node/log.h"
+#include "native/node/node_host.h"
+#include "native/cli/options.h"
+
+namespace raftbook {
+
+namespace {
+
+// Parses "1=HOST:PORT,2=HOST:PORT,...". Returns false with a message.
+bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, std::string* error) {
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        const size_t eq = item.find('=');
+        char* end = nullptr;
+        const unsigned long long id = eq == std::string::npos ? 0 : std::strtoull(item.c_str(), &end, 10);
+        if (eq == std::string::npos || id == 0 || end != item.c_str() + eq) {
+            *error = "--cluster entry '" + item + "' is not ID=HOST:PORT with a positive ID";
+            return false;
+        }
+        std::string host;
+        uint16_t port = 0;
+        if (!parse_host_port(item.substr(eq + 1), &host, &port, error)) {
+            *error = "--cluster entry '" + item + "': " + *error;
+            return false;
+        }
+        if (!out->emplace(id, item.substr(eq + 1)).second) {
+            *error = "--cluster names node " + std::to_string(id) + " twice";
+            return false;
+        }
+    }
+    if (out->empty()) {
+        *error = "--cluster is empty; list every member as ID=HOST:PORT,...";
+        return false;
+    }
+    return true;
+}
+
+// The node's own descriptors, which no connection may take: stdin, stdout and stderr
+// (the log); the data dir's lock file; the open WAL segment, and during a rollover the
+// next one and the directory; the hard-state temp file and the directory it is synced
+// through; the two listeners, and the socket each has accepted and not yet counted; the
+// event loop's epoll, eventfd and timerfd and the signal pipe; the socket dialled to each
+// peer and the resolver's netlink socket; a static file being served. A member of a
+// 3-node cluster has 17 open at rest (measured, its peer sockets included) and a few
+// more for moments; 64 leaves room for larger clusters and whatever libraries open.
+constexpr uint64_t kOwnFds = 64;
+// Fewer client connections than this (or than --max-clients, if smaller) is too few
+// to serve anyone; the node refuses to start.
+constexpr uint64_t kMinClients = 8;
+
+// The open-file limit split for a node of `members` members (see the top of the file).
+struct FdBudget {
+    uint64_t limit = 0;        // the soft open-file limit, raised to the hard one
+    uint64_t hard_limit = 0;
+    uint64_t peers = 0;        // accepted peer connections at most
+    uint64_t max_clients = 0;  // client connections served at once: --max-clients, or what is left
+};
+
+// Raises the soft open-file limit to the hard limit and splits it. Returns false with a
+// message when the limit is too low to run.
+bool plan_fd_budget(size_t members, uint64_t wanted_clients, FdBudget* budget, std::string* error) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        *error = std::string("cannot read the open-file limit: ") + std::strerror(errno);
+        return false;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    budget->limit = rl.rlim_cur;
+    budget->hard_limit = rl.rlim_max;
+    // Accepted peer connections: the other members (twice while one reconnects, and the
+    // browser nodes that dial in) and connections still in their handshake, which anyone
+    // can open.
+    budget->peers = 8 + 4 * uint64_t(members);
+    const uint64_t fixed = kOwnFds + budget->peers + kMaxClientRefusals;
+    const uint64_t needed = fixed + std::min(wanted_clients, kMinClients);
+    if (budget->limit < needed) {
+        *error = "the open-file limit is " + std::to_string(budget->limit) + " (hard limit " +
+                 std::to_string(budget->hard_limit) + "), too low to run: a member of a " + std::to_string(members) +
+                 "-member cluster needs at least " + std::to_string(needed) + " (" + std::to_string(kOwnFds) +
+                 " for itself, " + std::to_string(budget->peers) + " for peer connections, " +
+                 std::to_string(needed - kOwnFds - budget->peers) +
+                 " for client connections); raise it (ulimit -n, LimitNOFILE=)";
+        return false;
+    }
+    budget->max_clients = std::min(wanted_clients, budget->limit - fixed);
+    return true;
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+    Options opts("serve", "Start (or restart) one member of a cluster: Raft over WebSocket with the other\n"
+                          "members, a durable log in --data, and the client HTTP API on --http.");
+    opts.flag("id", "ID", "this node's id; must be one of the ids in --cluster");
+    opts.flag("cluster", "ID=HOST:PORT,...", "every member's peer (--listen) address, this node's included");
+    opts.flag("listen", "HOST:PORT", "address for peer connections (default: this node's --cluster address)");
+    opts.flag("http", "HOST:PORT", "address for the client HTTP API and the playground page");
+    opts.flag("data", "DIR", "data directory (write-ahead log, hard state); created if missing");
+    opts.flag("cluster-id", "NAME", "cluster name every peer frame carries; others are refused", "raftbook");
+    opts.flag("wire", "FORMAT", "peer frame encoding: cbor, or json for debugging", "cbor");
+    opts.flag("web", "DIR", "directory of the playground's static files", RAFTBOOK_WEB_DIR);
+    opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
+    opts.flag("max-clients", "N", "open client connections at most; one more is answered 503 and closed",
+              std::to_string(kDefaultMaxClients));
+    int exit_code = 0;
+    if (!opts.parse(argc, argv, &exit_code)) return exit_code;
+
+    NodeConfig cfg;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0;
+    if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
+    if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
+    if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
+    cfg.id = id;
+    cfg.request_timeout = std::chrono::milliseconds(timeout_ms);
+    cfg.max_clients = max_clients;
+    std::string error;
+    if (!opts.given("cluster")) return opts.usage_error("--cluster is required");
+    if (!parse_cluster(opts.get("cluster"), &cfg.members, &error)) return opts.usage_error(error);
+    if (!cfg.members.count(cfg.id))
+        return opts.usage_error("--id " + std::to_string(cfg.id) + " is not in --cluster " + opts.get("cluster"));
+    const std::string listen = opts.given("listen") ? opts.get("listen") : cfg.members[cfg.id];
+    if (!parse_host_port(listen, &cfg.listen_host, &cfg.listen_port, &error))
+        return opts.usage_error("--listen: " + error);
+    if (!opts.given("http")) return opts.usage_error("--http is required");
+    if (!parse_host_port(opts.get("http"), &cfg.http_host, &cfg.http_port, &error))
+        return opts.usage_error("--http: " + error);
+    if (!opts.given("data")) return opts.usage_error("--data is required");
+    cfg.data_dir = opts.get("data");
+    cfg.cluster_id = opts.get("cluster-id");
+    if (cfg.cluster_id.empty()) return opts.usage_error("--cluster-id may not be empty");
+    if (opts.get("wire") == "json") {
+        cfg.wire = WireFormat::Json;
+    } else if (opts.get("wire") != "cbor") {
+        return opts.usage_error("--wire must be cbor or json, got '" + opts.get("wire") + "'");
+    }
+    cfg.web_dir = opts.get("web");
+
+    set_log_prefix("node " + std::to_string(cfg.id));
+    std::signal(SIGPIPE, SIG_IGN);
+    FdBudget budget;
+    if (!plan_fd_budget(cfg.members.size(), max_clients, &budget, &error)) {
+        std::fprintf(stderr, "raftbook serve: %s\n", error.c_str());
+        return 1;
+    }
+    if (budget.max_clients < max_clients)
+        log_line("serving at most %llu client connections, not --max-clients %llu: the open-file limit is %llu "
+                 "(hard limit %llu), of which %llu are kept for the node itself, %llu for peer connections and %llu "
+                 "for answering clients over the cap. To serve %llu, raise it to %llu (ulimit -n, LimitNOFILE=)",
+                 (unsigned long long)budget.max_clients, (unsigned long long)max_clients,
+                 (unsigned long long)budget.limit, (unsigned long long)budget.hard_limit,
+                 (unsigned long long)kOwnFds, (unsigned long long)budget.peers,
+                 (unsigned long long)kMaxClientRefusals, (unsigned long long)max_clients,
+                 (unsigned long long)(budget.limit - budget.max_clients + max_clients));
+    cfg.max_clients = budget.max_clients;
+    cfg.max_peer_connections = budget.peers;
+    boost::asio::io_context ioc(1);
+    NodeHost host(ioc, cfg);
+    host.on_fatal = [&ioc] { ioc.stop(); };
+    if (!host.start(&error)) {
+        std::fprintf(stderr, "raftbook serve: %s\n", error.c_str());
+        return 1;
+    }
+
+    // The first signal stops the node cleanly: queued writes reach the disk and peers
+    // see a close frame. The grace timer lets those frames leave; a second signal ends
+    // at once.
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    boost::asio::steady_timer grace(ioc);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        log_line("stopping (signal %d)", signo);
+        host.stop();
+        grace.expires_after(std::chrono::milliseconds(200));
+        grace.async_wait([&ioc](const boost::system::error_code&) { ioc.stop(); });
+        signals.async_wait([&ioc](const boost::system::error_code& again, int) {
+            if (!again) ioc.stop();
+        });
+    });
+    ioc.run();
+    host.stop();
+    log_line("stopped");
+    return host.exit_code();
+}
+
+}  // namespace raftbook

@@ -1,0 +1,262 @@
+// `raftbook sim`: the deterministic simulator, headless. It runs a cluster in virtual
+// time under a client load and a nemesis (or a scenario script), with the safety
+// checker on after every event, and prints what happened: events, messages,
+// elections, commits, the checker's verdict and the trace hash that identifies the
+// run. The same flags and seed always print the same trace hash. `--bench` instead
+// measures the simulator's own speed for 3, 5 and 7 nodes and prints a table.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/sim/nemesis.h"
+#include "core/sim/scenario.h"
+#include "core/sim/sim_json.h"
+#include "native/cli/commands.h"
+#include "native/cli/options.h"
+
+namespace raftbook {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool parse_probability(const std::string& s, double* out) {
+    char* end = nullptr;
+    *out = std::strtod(s.c_str(), &end);
+    return !s.empty() && *end == '\0' && *out >= 0 && *out <= 1;
+}
+
+struct Progress {
+    bool enabled = isatty(2);
+    Clock::time_point last = Clock::now();
+    void show(const Simulator& sim, TimeMs total) {
+        if (!enabled || Clock::now() - last < std::chrono::milliseconds(500)) return;
+        last = Clock::now();
+        std::fprintf(stderr, "\rsimulated %.1fs of %.1fs, %zu committed, %llu events   ", sim.now() / 1000.0,
+                     total / 1000.0, sim.checker().committed().size(),
+                     static_cast<unsigned long long>(sim.stats().events));
+    }
+    void done() {
+        if (enabled) std::fprintf(stderr, "\r%60s\r", "");
+    }
+};
+
+// Runs the load and the nemesis in slices so that a progress line can be shown.
+void run_load(Simulator& sim, const NemesisConfig& config, TimeMs duration, uint64_t seed) {
+    Progress progress;
+    Nemesis nemesis(sim, config, seed);
+    for (TimeMs done = 0; done < duration; done += 1000) {
+        nemesis.run(std::min<TimeMs>(1000, duration - done));
+        progress.show(sim, duration);
+    }
+    nemesis.finish();
+    progress.done();
+}
+
+struct BenchRow {
+    int nodes;
+    uint64_t committed, delivered, events;
+    double wall_s;
+    long peak_kb;
+};
+
+// One benchmark row, measured in a child process so that peak memory is its own.
+bool bench_row(int nodes, TimeMs duration, double rate, BenchRow* row) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        SimConfig c;
+        c.nodes = nodes;
+        c.seed = 42;
+        Simulator sim(c);
+        sim.set_client_rate(rate);
+        const auto t0 = Clock::now();
+        sim.advance(duration);
+        const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        BenchRow r{nodes, sim.checker().committed().size(), sim.stats().messages_delivered, sim.stats().events, wall,
+                   ru.ru_maxrss};
+        const bool ok = sim.checker().ok() && write(fds[1], &r, sizeof r) == ssize_t(sizeof r);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    const bool got = read(fds[0], row, sizeof *row) == ssize_t(sizeof *row);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int run_bench(TimeMs duration, double rate) {
+    std::printf("Simulator throughput, checker on, client load %.0f requests/s (virtual), %.0f s virtual per row\n\n",
+                rate, duration / 1000.0);
+    std::printf("| nodes | committed entries/s (wall) | delivered messages/s (wall) | events/s (wall) | wall s | peak memory MiB |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|\n");
+    for (int nodes : {3, 5, 7}) {
+        BenchRow r{};
+        if (!bench_row(nodes, duration, rate, &r)) {
+            std::fprintf(stderr, "raftbook sim --bench: the %d-node run failed\n", nodes);
+            return 1;
+        }
+        std::printf("| %d | %.0f | %.0f | %.0f | %.2f | %.1f |\n", nodes, r.committed / r.wall_s, r.delivered / r.wall_s,
+                    r.events / r.wall_s, r.wall_s, r.peak_kb / 1024.0);
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int cmd_sim(int argc, char** argv) {
+    Options opts("sim", "run a simulated cluster in virtual time and print a summary");
+    opts.flag("nodes", "N", "cluster size, 1 to 9", "3");
+    opts.flag("seed", "N", "random seed: the same seed and flags give the same trace", "1");
+    opts.flag("duration", "TIME", "virtual time to run, e.g. 60s or 500ms", "10s");
+    opts.flag("script", "FILE", "run a scenario script (see README); its header sets nodes and seed");
+    opts.flag("rate", "N", "client requests per virtual second", "50");
+    opts.flag("drop", "P", "probability that a message is lost", "0");
+    opts.flag("duplicate", "P", "probability that a message is delivered twice", "0");
+    opts.flag("reorder", "P", "probability that a message is held back and overtaken", "0");
+    opts.flag("partition-every", "TIME", "split the cluster in two at this interval (healed halfway)", "0");
+    opts.flag("crash-every", "TIME", "crash a random node at this interval (restarted halfway)", "0");
+    opts.flag("fault", "NODE:NAME[,...]", "switch on a test-only rule fault, e.g. 3:skip_prev_log_check");
+    opts.flag_switch("json", "print one JSON object instead of text");
+    opts.flag_switch("trace", "print every delivered message (long)");
+    opts.flag_switch("bench", "measure the simulator's speed for 3, 5 and 7 nodes and print a table");
+    int code = 0;
+    if (!opts.parse(argc, argv, &code)) return code;
+
+    uint64_t nodes = 0, seed = 0, rate = 0;
+    if (!opts.get_uint("nodes", 1, 9, &nodes, &code) || !opts.get_uint("seed", 0, UINT64_MAX, &seed, &code) ||
+        !opts.get_uint("rate", 0, 1000000, &rate, &code)) {
+        return code;
+    }
+    TimeMs duration = 0, partition_every = 0, crash_every = 0;
+    if (!parse_duration(opts.get("duration"), &duration))
+        return opts.usage_error("--duration must look like 60s or 500ms, not '" + opts.get("duration") + "'");
+    if (!parse_duration(opts.get("partition-every"), &partition_every))
+        return opts.usage_error("--partition-every must look like 5s");
+    if (!parse_duration(opts.get("crash-every"), &crash_every)) return opts.usage_error("--crash-every must look like 7s");
+    if (opts.given("bench")) return run_bench(opts.given("duration") ? duration : 60000, opts.given("rate") ? double(rate) : 1000);
+
+    Scenario scenario;
+    if (opts.given("script")) {
+        std::ifstream f(opts.get("script"));
+        if (!f) return opts.usage_error("cannot read script '" + opts.get("script") + "'");
+        std::stringstream ss;
+        ss << f.rdbuf();
+        std::string error;
+        if (!parse_scenario(ss.str(), &scenario, &error)) {
+            std::fprintf(stderr, "raftbook sim: %s: %s\n", opts.get("script").c_str(), error.c_str());
+            return 2;
+        }
+        if (opts.given("nodes")) scenario.config.nodes = int(nodes);
+        if (opts.given("seed")) scenario.config.seed = seed;
+    } else {
+        scenario.config.nodes = int(nodes);
+        scenario.config.seed = seed;
+    }
+    NetworkConfig& net = scenario.config.net;
+    for (const auto& [flag, field] : {std::pair<const char*, double*>{"drop", &net.drop}, {"duplicate", &net.duplicate},
+                                      {"reorder", &net.reorder}}) {
+        if (opts.given(flag) && !parse_probability(opts.get(flag), field))
+            return opts.usage_error(std::string("--") + flag + " must be a number from 0 to 1");
+    }
+
+    auto sim = make_simulator(scenario);
+    if (opts.given("fault")) {
+        std::stringstream list(opts.get("fault"));
+        std::string item;
+        while (std::getline(list, item, ',')) {
+            const size_t colon = item.find(':');
+            uint64_t n = 0;
+            try {
+                n = colon == std::string::npos ? 0 : std::stoull(item.substr(0, colon));
+            } catch (const std::exception&) {
+                n = 0;
+            }
+            if (n < 1 || n > uint64_t(scenario.config.nodes) || !sim->set_fault(NodeId(n), item.substr(colon + 1), true)) {
+                std::string names;
+                for (const auto& f : Faults::names()) names += " " + f;
+                return opts.usage_error("--fault takes NODE:NAME with a node from 1 to " +
+                                        std::to_string(scenario.config.nodes) + " and a name among:" + names);
+            }
+        }
+    }
+    if (opts.given("trace")) sim->set_trace([](const std::string& line) { std::printf("%s\n", line.c_str()); });
+
+    const auto t0 = Clock::now();
+    bool script_ok = true;
+    std::string script_message;
+    if (opts.given("script")) {
+        for (const ScenarioAction& a : scenario.actions) {
+            const ActionResult r = run_action(*sim, a);
+            if (a.verb == "say" && !opts.given("json")) std::printf("  %s\n", r.message.c_str());
+            if (!r.ok) {
+                script_ok = false;
+                script_message = "line " + std::to_string(a.line) + " (" + a.text() + "): " + r.message;
+                break;
+            }
+        }
+    }
+    if (!opts.given("script") || opts.given("duration")) {
+        sim->set_client_rate(double(rate));
+        run_load(*sim, {partition_every, crash_every}, duration, scenario.config.seed);
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    const SimStats& st = sim->stats();
+    const auto& violations = sim->checker().violations();
+    const size_t committed = sim->checker().committed().size();
+    if (opts.given("json")) {
+        nlohmann::json out = {{"seed", scenario.config.seed},
+                              {"nodes", scenario.config.nodes},
+                              {"virtual_ms", sim->now()},
+                              {"events", st.events},
+                              {"messages_sent", st.messages_sent},
+                              {"messages_delivered", st.messages_delivered},
+                              {"messages_dropped", st.messages_dropped},
+                              {"elections", st.elections},
+                              {"proposals", st.proposals},
+                              {"acknowledged", st.acked},
+                              {"committed", committed},
+                              {"wall_seconds", wall},
+                              {"trace_hash", trace_hash_hex(*sim)},
+                              {"violations", violations_json(*sim)}};
+        if (!script_ok) out["script_error"] = script_message;
+        std::printf("%s\n", out.dump(2).c_str());
+    } else {
+        std::printf("nodes %d, seed %llu, %.1f s virtual in %.2f s wall\n", scenario.config.nodes,
+                    static_cast<unsigned long long>(scenario.config.seed), sim->now() / 1000.0, wall);
+        std::printf("events      %llu\n", static_cast<unsigned long long>(st.events));
+        std::printf("messages    %llu sent, %llu delivered, %llu dropped\n", static_cast<unsigned long long>(st.messages_sent),
+                    static_cast<unsigned long long>(st.messages_delivered), static_cast<unsigned long long>(st.messages_dropped));
+        std::printf("elections   %llu\n", static_cast<unsigned long long>(st.elections));
+        std::printf("committed   %zu entries (%.1f per virtual second), %llu of %llu client requests acknowledged\n",
+                    committed, sim->now() > 0 ? committed * 1000.0 / sim->now() : 0.0,
+                    static_cast<unsigned long long>(st.acked), static_cast<unsigned long long>(st.proposals));
+        if (violations.empty()) {
+            std::printf("invariants  safe: Election Safety, Log Matching, Leader Completeness, State Machine Safety, no lost ack\n");
+        } else {
+            std::printf("invariants  VIOLATED (%zu)\n", violations.size());
+            for (const Violation& v : violations)
+                std::printf("  %s at event %llu (%lld ms): %s\n", v.rule.c_str(), static_cast<unsigned long long>(v.event),
+                            static_cast<long long>(v.time_ms), v.detail.c_str());
+        }
+        if (!script_ok) std::printf("script      FAILED at %s\n", script_message.c_str());
+        std::printf("trace hash  %s\n", trace_hash_hex(*sim).c_str());
+    }
+    return violations.empty() && script_ok ? 0 : 1;
+}
+
+}  // namespace raftbook

@@ -1,0 +1,480 @@
+// The client HTTP API on Boost.Beast: connections, request checks, routes; see http_server.h.
+#include "native/node/http_server.h"
+
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "core/codec/codec.h"
+#include "native/node/log.h"
+
+namespace raftbook {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr auto kDrainTimeout = std::chrono::seconds(1);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+constexpr size_t kMaxHeaderBytes = 16 * 1024;
+
+// A request that is not HTTP (as opposed to a client that hung up or idled out).
+bool is_malformed(const beast::error_code& ec) {
+    return ec.category() == http::make_error_code(http::error::bad_version).category() &&
+           ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// The limits every request is read with.
+void limit(http::request_parser<http::string_body>& parser) {
+    parser.body_limit(kMaxValueBytes);
+    parser.header_limit(kMaxHeaderBytes);
+}
+
+// JSON text; bytes that are not UTF-8 (echoed from a bad request) become U+FFFD.
+std::string dump(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string json_error(const std::string& message) { return dump({{"error", message}}); }
+
+Response make_response(http::status status, std::string body, const char* content_type) {
+    Response res{status, 11};
+    res.set(http::field::server, "raftbook");
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
+
+Response error_response(http::status status, const std::string& message) {
+    return make_response(status, json_error(message), "application/json");
+}
+
+// Decodes %XX escapes in a URL path. Returns false on a malformed escape.
+bool percent_decode(const std::string& in, std::string* out) {
+    out->clear();
+    for (size_t i = 0; i < in.size(); i++) {
+        if (in[i] != '%') {
+            out->push_back(in[i]);
+            continue;
+        }
+        if (i + 2 >= in.size() || !std::isxdigit((unsigned char)in[i + 1]) || !std::isxdigit((unsigned char)in[i + 2]))
+            return false;
+        out->push_back(char(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+        i += 2;
+    }
+    return true;
+}
+
+// The answer to a request that could not be read (413, 431, 400), or nothing when the
+// client went away or idled out.
+std::optional<Response> read_error_response(const beast::error_code& ec) {
+    if (ec == http::error::body_limit)
+        return error_response(http::status::payload_too_large, "request body over the " +
+                                                                   std::to_string(kMaxValueBytes) +
+                                                                   "-byte limit (values are at most 64 KiB)");
+    if (ec == http::error::header_limit)
+        return error_response(http::status::request_header_fields_too_large,
+                              "request headers over the " + std::to_string(kMaxHeaderBytes) + "-byte limit");
+    if (is_malformed(ec)) return error_response(http::status::bad_request, "malformed HTTP request: " + ec.message());
+    return std::nullopt;
+}
+
+const char* content_type_for(const std::string& path) {
+    static const std::pair<const char*, const char*> kTypes[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"}, {".wasm", "application/wasm"}, {".svg", "image/svg+xml"},
+        {".png", "image/png"}, {".txt", "text/plain; charset=utf-8"}, {".md", "text/plain; charset=utf-8"}};
+    for (const auto& [ext, type] : kTypes) {
+        const size_t n = std::strlen(ext);
+        if (path.size() >= n && path.compare(path.size() - n, n, ext) == 0) return type;
+    }
+    return "application/octet-stream";
+}
+
+bool read_file(const std::string& path, std::string* out) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    *out = ss.str();
+    return bool(f) || f.eof();
+}
+
+// Served at / until the playground's files exist in the web directory.
+const char kStatusPage[] = R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>raftbook node</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}</style></head>
+<body><h1>raftbook node</h1>
+<p>The playground is not built into this node's web directory; here is the node's status.
+Client API: <code>PUT/GET/DELETE /kv/KEY</code>, <code>GET /status</code>, <code>GET /metrics</code>.</p>
+<pre id="s">loading...</pre>
+<script>
+async function poll() {
+  try { document.getElementById('s').textContent = JSON.stringify(await (await fetch('/status')).json(), null, 2); }
+  catch (e) { document.getElementById('s').textContent = 'node not answering: ' + e; }
+}
+poll(); setInterval(poll, 1000);
+</script></body></html>
+)";
+
+}  // namespace
+
+std::string check_key(const std::string& key) {
+    if (key.empty()) return "missing key: use /kv/KEY";
+    if (key.size() > kMaxKeyBytes)
+        return "key is " + std::to_string(key.size()) + " bytes; the limit is " + std::to_string(kMaxKeyBytes);
+    for (unsigned char c : key)
+        if (c <= ' ' || c == 0x7f) return "key may not contain spaces or control characters";
+    return "";
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+    Impl(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
+        : ioc(ioc), acceptor(ioc), accept_retry(ioc), api(api), metrics(metrics), web_dir(std::move(web_dir)) {}
+
+    boost::asio::io_context& ioc;
+    tcp::acceptor acceptor;
+    boost::asio::steady_timer accept_retry;
+    LogLimiter accept_log{std::chrono::minutes(1)};
+    ClientApi* api;
+    Metrics* metrics;
+    std::string web_dir;
+    size_t max_clients = kDefaultMaxClients;
+    size_t open_connections = 0;  // Sessions alive: each counts itself from its constructor to its destructor
+    size_t refusals = 0;          // of those, the ones answering 503 over the cap
+    bool stopped = false;
+
+    void accept();
+    // Past the cap and kMaxClientRefusals: the connection is closed unanswered, and
+    // that logged at most once a minute.
+    void close_unanswered(tcp::socket& socket);
+    // After a failed accept: logs (once per kind of error a minute) and accepts again
+    // after kAcceptRetry, so a listen queue the node cannot take from does not spin it.
+    void accept_failed(const beast::error_code& ec);
+    // Routes one request; `respond` may be called later (after a commit), once.
+    void handle(const http::request<http::string_body>& req, std::function<void(Response)> respond);
+    void handle_kv(const http::request<http::string_body>& req, const std::string& key,
+                   std::function<void(Response)> respond);
+    Response serve_file(const std::string& path) const;
+};
+
+namespace {
+
+// One client connection: read a request, answer it (perhaps after a commit), repeat.
+// Requests on one connection are answered in order, one at a time, as HTTP/1.1 asks.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+        : stream_(std::move(socket)), server_(std::move(server)) {
+        server_->open_connections++;
+    }
+    ~Session() {
+        server_->open_connections--;
+        if (refusing_) server_->refusals--;
+    }
+
+    // A connection over the cap: 503 at once, without reading the request, then closed.
+    void refuse(size_t served) {
+        refusing_ = true;
+        server_->refusals++;
+        Response res = error_response(http::status::service_unavailable,
+                                      "this node has " + std::to_string(served) +
+                                          " open client connections, its limit (--max-clients " +
+                                          std::to_string(server_->max_clients) +
+                                          "); retry later, or restart the node with a higher --max-clients "
+                                          "(the open-file limit, ulimit -n, bounds it too)");
+        res.set(http::field::retry_after, "1");
+        reply_and_close(std::move(res));
+    }
+
+    void read() {
+        parser_.emplace();
+        limit(*parser_);
+        stream_.expires_after(kIdleTimeout);
+        http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            self->on_read(ec);
+        });
+    }
+
+private:
+    void on_read(beast::error_code ec) {
+        if (std::optional<Response> res = read_error_response(ec)) {
+            reply_and_close(std::move(*res));
+            return;
+        }
+        if (ec) {  // the client went away, or idled out
+            beast::error_code ignored;
+            stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+            return;
+        }
+        server_->metrics->http_requests++;
+        auto req = parser_->release();
+        const bool keep_alive = req.keep_alive();
+        server_->handle(req, [self = shared_from_this(), keep_alive](Response res) {
+            res.keep_alive(keep_alive);
+            res.prepare_payload();
+            self->write(std::move(res), !keep_alive);
+        });
+    }
+
+    void write(Response res, bool close) {
+        auto sp = std::make_shared<Response>(std::move(res));
+        stream_.expires_after(kIdleTimeout);
+        http::async_write(stream_, *sp, [self = shared_from_this(), sp, close](beast::error_code ec, size_t) {
+            if (ec) return;
+            if (close) {
+                self->drain_and_close();
+            } else {
+                self->read();
+            }
+        });
+    }
+
+    // Answers and closes without reading what is left of the request: the rest of an
+    // oversized body is read into a small buffer and dropped (for at most a second) so
+    // that the client sees the answer rather than a connection reset.
+    void reply_and_close(Response res) {
+        res.keep_alive(false);
+        res.prepare_payload();
+        write(std::move(res), true);
+    }
+
+    void drain_and_close() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(kDrainTimeout);
+        drain();
+    }
+
+    void drain() {
+        stream_.async_read_some(boost::asio::buffer(drain_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec) {
+                beast::error_code ignored;
+                self->stream_.socket().close(ignored);
+                return;
+            }
+            self->drain();
+        });
+    }
+
+    beast::tcp_stream stream_;
+    std::shared_ptr<HttpServer::Impl> server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    char drain_buf_[4096];
+    bool refusing_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+    acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+        if (self->stopped) return;
+        if (ec) {
+            self->accept_failed(ec);
+            return;
+        }
+        const size_t served = self->open_connections - self->refusals;
+        if (served >= self->max_clients && self->refusals >= kMaxClientRefusals) {
+            self->close_unanswered(socket);
+        } else {
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto session = std::make_shared<Session>(std::move(socket), self);
+            if (served >= self->max_clients) {
+                session->refuse(served);
+            } else {
+                session->read();
+            }
+        }
+        self->accept();
+    });
+}
+
+void HttpServer::Impl::close_unanswered(tcp::socket& socket) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    uint64_t suppressed = 0;
+    if (accept_log.allow("over the cap", &suppressed))
+        log_line("closed a client connection at once, unanswered: %zu are open (--max-clients %zu) and %zu more "
+                 "are being answered 503%s",
+                 open_connections - refusals, max_clients, refusals,
+                 LogLimiter::held_back(suppressed).c_str());
+}
+
+void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
+    uint64_t suppressed = 0;
+    if (accept_log.allow(ec.message(), &suppressed))
+        log_line("cannot accept HTTP connections: %s (%zu open); retrying every %lld ms, new clients wait in the "
+                 "listen queue. If it persists, raise the open-file limit (ulimit -n) or lower --max-clients%s",
+                 ec.message().c_str(), open_connections, (long long)kAcceptRetry.count(),
+                 LogLimiter::held_back(suppressed).c_str());
+    accept_retry.expires_after(kAcceptRetry);
+    accept_retry.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+        if (!wait_ec && !self->stopped) self->accept();
+    });
+}
+
+void HttpServer::Impl::handle(const http::request<http::string_body>& req, std::function<void(Response)> respond) {
+    const std::string target(req.target());
+    const std::string path_part = target.substr(0, target.find('?'));
+    std::string path;
+    if (path_part.empty() || path_part[0] != '/' || !percent_decode(path_part, &path)) {
+        respond(error_response(http::status::bad_request, "bad request target '" + target.substr(0, 200) + "'"));
+        return;
+    }
+    if (path.compare(0, 4, "/kv/") == 0 || path == "/kv") {
+        handle_kv(req, path.size() > 4 ? path.substr(4) : "", std::move(respond));
+        return;
+    }
+    if (req.method() != http::verb::get) {
+        Response res = error_response(http::status::method_not_allowed,
+                                      "only GET is allowed on " + path.substr(0, 200) + "; the key-value API is /kv/KEY");
+        res.set(http::field::allow, "GET");
+        respond(std::move(res));
+        return;
+    }
+    if (path == "/status") {
+        respond(make_response(http::status::ok, api->status().dump(2) + "\n", "application/json"));
+    } else if (path == "/metrics") {
+        respond(make_response(http::status::ok, api->metrics_text(), "text/plain; version=0.0.4"));
+    } else {
+        respond(serve_file(path));
+    }
+}
+
+void HttpServer::Impl::handle_kv(const http::request<http::string_body>& req, const std::string& key,
+                                 std::function<void(Response)> respond) {
+    const std::string key_error = check_key(key);
+    if (!key_error.empty()) {
+        respond(error_response(http::status::bad_request, key_error));
+        return;
+    }
+    if (!is_utf8(key)) {
+        respond(error_response(http::status::bad_request, "key must be UTF-8 text"));
+        return;
+    }
+    if (!is_utf8(req.body())) {
+        respond(error_response(http::status::bad_request, "value must be UTF-8 text"));
+        return;
+    }
+    ClientRequest request;
+    request.key = key;
+    switch (req.method()) {
+        case http::verb::get: request.op = "get"; break;
+        case http::verb::put:
+            request.op = "put";
+            request.value = req.body();
+            break;
+        case http::verb::delete_: request.op = "del"; break;
+        default: {
+            Response res = error_response(http::status::method_not_allowed, "use GET, PUT or DELETE on /kv/KEY");
+            res.set(http::field::allow, "GET, PUT, DELETE");
+            respond(std::move(res));
+            return;
+        }
+    }
+    const bool is_get = request.op == "get";
+    api->submit(std::move(request), [respond = std::move(respond), key, is_get](const ClientReply& reply) {
+        if (!reply.ok) {
+            Response res = make_response(http::status::service_unavailable,
+                                         dump({{"error", reply.error}, {"leader", reply.leader_hint}}),
+                                         "application/json");
+            res.set(http::field::retry_after, "1");
+            respond(std::move(res));
+        } else if (is_get && !reply.found) {
+            respond(error_response(http::status::not_found, "key '" + key + "' not found"));
+        } else if (is_get) {
+            respond(make_response(http::status::ok, reply.value, "application/octet-stream"));
+        } else {
+            respond(make_response(http::status::ok, "{\"ok\":true}\n", "application/json"));
+        }
+    });
+}
+
+Response HttpServer::Impl::serve_file(const std::string& path) const {
+    // Only plain relative paths inside the web directory: no "..", no hidden files.
+    if (path.find("/.") != std::string::npos || path.find('\\') != std::string::npos ||
+        path.find('\0') != std::string::npos) {
+        return error_response(http::status::not_found, "no such file: " + path.substr(0, 200));
+    }
+    const std::string file = web_dir + (path.back() == '/' ? path + "index.html" : path);
+    std::string body;
+    if (read_file(file, &body)) return make_response(http::status::ok, std::move(body), content_type_for(file));
+    if (path == "/") return make_response(http::status::ok, kStatusPage, "text/html; charset=utf-8");
+    return error_response(http::status::not_found, "no such file: " + path.substr(0, 200));
+}
+
+HttpServer::HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
+    : impl_(std::make_shared<Impl>(ioc, api, metrics, std::move(web_dir))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+bool HttpServer::listen(const std::string& host, uint16_t port, size_t max_clients, std::string* error) {
+    impl_->max_clients = max_clients;
+    beast::error_code ec;
+    const auto addr = boost::asio::ip::make_address(host, ec);
+    if (ec) {
+        *error = "--http host '" + host + "' is not an IP address";
+        return false;
+    }
+    const tcp::endpoint ep(addr, port);
+    impl_->acceptor.open(ep.protocol(), ec);
+    if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) impl_->acceptor.bind(ep, ec);
+    if (!ec) impl_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        *error = "cannot serve HTTP on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                 " (is another process using that port?)";
+        return false;
+    }
+    impl_->accept();
+    return true;
+}
+
+void HttpServer::answer(const std::string& bytes, std::function<void(int status, const std::string& body)> done) {
+    http::request_parser<http::string_body> parser;
+    limit(parser);
+    beast::error_code ec;
+    boost::asio::const_buffer rest(bytes.data(), bytes.size());
+    while (!ec && !parser.is_done() && rest.size() > 0) {
+        const size_t used = parser.put(rest, ec);
+        if (used == 0) break;
+        rest += used;
+    }
+    if (ec == http::error::need_more) ec = {};
+    if (!ec && !parser.is_done()) parser.put_eof(ec);  // the bytes end: the client closed its side
+    if (std::optional<Response> res = read_error_response(ec)) {
+        done(res->result_int(), res->body());
+        return;
+    }
+    if (ec) return;
+    impl_->handle(parser.release(), [done = std::move(done)](Response res) { done(res.result_int(), res.body()); });
+}
+
+void HttpServer::stop() {
+    impl_->stopped = true;
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->accept_retry.cancel();
+}
+
+size_t HttpServer::open_connections() const { return impl_->open_connections; }
+
+}  // namespace raftbook

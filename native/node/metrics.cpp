@@ -1,0 +1,74 @@
+// Prometheus text rendering of the node's counters; see metrics.h.
+#include "native/node/metrics.h"
+
+#include <cstdio>
+
+namespace raftbook {
+
+namespace {
+
+std::string number(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+void counter(std::string* out, const char* name, const char* help, uint64_t value) {
+    *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+            std::to_string(value) + "\n";
+}
+
+void per_peer(std::string* out, const char* name, const char* help, const std::map<NodeId, uint64_t>& values) {
+    *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+    for (const auto& [peer, v] : values)
+        *out += std::string(name) + "{peer=\"" + std::to_string(peer) + "\"} " + std::to_string(v) + "\n";
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+
+void Histogram::observe(double value) {
+    size_t i = 0;
+    while (i < bounds_.size() && value > bounds_[i]) i++;
+    counts_[i]++;
+    sum_ += value;
+    count_++;
+}
+
+void Histogram::render(const std::string& name, std::string* out) const {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= bounds_.size(); i++) {
+        cumulative += counts_[i];
+        const std::string le = i < bounds_.size() ? number(bounds_[i]) : "+Inf";
+        *out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    *out += name + "_sum " + number(sum_) + "\n" + name + "_count " + std::to_string(count_) + "\n";
+}
+
+std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
+    std::string out;
+    counter(&out, "raftbook_proposals_total", "Client commands appended to the log by this node as leader.",
+            proposals);
+    counter(&out, "raftbook_entries_applied_total", "Committed log entries applied to the key-value store.",
+            entries_applied);
+    counter(&out, "raftbook_elections_total", "Times this node started an election (became candidate).",
+            elections);
+    counter(&out, "raftbook_leader_changes_total", "Times the leader known to this node changed.", leader_changes);
+    counter(&out, "raftbook_fsyncs_total", "fdatasync calls on the write-ahead log.", fsyncs);
+    counter(&out, "raftbook_entries_persisted_total", "Log entries made durable (divide by fsyncs: batch size).",
+            entries_persisted);
+    counter(&out, "raftbook_http_requests_total", "Client HTTP requests received.", http_requests);
+    counter(&out, "raftbook_peer_frames_rejected_total",
+            "Peer connections closed for a bad frame (undecodable, oversized, wrong cluster, ...).",
+            peer_frames_rejected);
+    out += "# HELP raftbook_fsync_seconds Time of one group-commit write and fdatasync.\n"
+           "# TYPE raftbook_fsync_seconds histogram\n";
+    fsync_seconds.render("raftbook_fsync_seconds", &out);
+    per_peer(&out, "raftbook_peer_sent_bytes_total", "Frame bytes sent to each peer.", bytes_sent);
+    per_peer(&out, "raftbook_peer_received_bytes_total", "Frame bytes received from each peer.", bytes_received);
+    for (const auto& [name, v] : gauges) out += "# TYPE " + name + " gauge\n" + name + " " + number(v) + "\n";
+    return out;
+}
+
+}  // namespace raftbook

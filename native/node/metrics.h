@@ -1,0 +1,52 @@
+// The node's counters, exported at GET /metrics in the Prometheus text format.
+//
+// What an operator of a consensus service watches: how many client proposals the
+// leader accepted, how many log entries were committed and applied, how often
+// elections started, how long fdatasync takes (a histogram: the disk is what bounds
+// write latency), how many entries one fsync made durable (group commit at work), and
+// the bytes sent to and received from each peer. Only the io thread touches a Metrics
+// (the disk thread reports its timings back through the io thread), so no locks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/raft/entry.h"
+
+namespace raftbook {
+
+// A cumulative histogram with fixed upper bounds, as Prometheus expects.
+class Histogram {
+public:
+    explicit Histogram(std::vector<double> bounds);
+    void observe(double value);
+    // Appends NAME_bucket{le=...}, NAME_sum and NAME_count lines.
+    void render(const std::string& name, std::string* out) const;
+
+private:
+    std::vector<double> bounds_;
+    std::vector<uint64_t> counts_;  // counts_[i]: observations <= bounds_[i]; last: +Inf
+    double sum_ = 0;
+    uint64_t count_ = 0;
+};
+
+struct Metrics {
+    uint64_t proposals = 0;          // client commands appended by this node as leader
+    uint64_t entries_applied = 0;    // committed entries applied to the key-value store
+    uint64_t elections = 0;          // times this node became a candidate
+    uint64_t leader_changes = 0;     // times the known leader changed
+    uint64_t fsyncs = 0;
+    uint64_t entries_persisted = 0;  // entries made durable (entries_persisted / fsyncs = batch size)
+    uint64_t http_requests = 0;
+    uint64_t peer_frames_rejected = 0;
+    Histogram fsync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+    std::map<NodeId, uint64_t> bytes_sent;      // per peer id
+    std::map<NodeId, uint64_t> bytes_received;  // per peer id
+
+    // Renders everything above plus `gauges` (name -> value, e.g. the current term).
+    std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
+};
+
+}  // namespace raftbook

@@ -1,0 +1,456 @@
+// Peer connections over websocketpp: dialling, Hello, routes by node id, relaying and
+// refusing bad frames; see peer_transport.h.
+#include "native/node/peer_transport.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+namespace raftbook {
+
+namespace {
+
+using WsServer = websocketpp::server<websocketpp::config::asio>;
+using WsClient = websocketpp::client<websocketpp::config::asio_client>;
+using Hdl = websocketpp::connection_hdl;
+using Opcode = websocketpp::frame::opcode::value;
+using WsError = websocketpp::lib::error_code;
+namespace close_code = websocketpp::close::status;
+
+constexpr std::chrono::milliseconds kDialBackoffMin(100);
+constexpr std::chrono::milliseconds kDialBackoffMax(2000);
+// A peer that does not read (stopped, stalled) makes frames queue up; past this many
+// buffered bytes new frames to it are dropped, as if the network lost them.
+constexpr size_t kMaxBufferedBytes = 32 * 1024 * 1024;
+constexpr size_t kMaxCloseReason = 123;  // RFC 6455: a close reason fits in 123 bytes
+constexpr std::chrono::milliseconds kAcceptRetry(100);
+
+// One connection, whichever side opened it: accepted by our server endpoint or
+// dialled by our client endpoint (two different types in websocketpp, hence the pair).
+struct Conn {
+    WsServer::connection_ptr accepted;
+    WsClient::connection_ptr dialled;
+    NodeId dialled_peer = kNoNode;  // dialled: the node we meant to reach
+    NodeId peer = kNoNode;          // known once its Hello arrived
+    std::string remote;             // the other end's address, for log lines
+    bool closing = false;
+
+    WsError send(const std::string& bytes, Opcode op) {
+        return accepted ? accepted->send(bytes, op) : dialled->send(bytes, op);
+    }
+    size_t buffered() const { return accepted ? accepted->get_buffered_amount() : dialled->get_buffered_amount(); }
+    void close(close_code::value code, const std::string& reason) {
+        WsError ignored;
+        const std::string r = reason.substr(0, kMaxCloseReason);
+        if (accepted) {
+            accepted->close(code, r, ignored);
+        } else {
+            dialled->close(code, r, ignored);
+        }
+    }
+    close_code::value local_close_code() const {
+        return accepted ? accepted->get_local_close_code() : dialled->get_local_close_code();
+    }
+    close_code::value remote_close_code() const {
+        return accepted ? accepted->get_remote_close_code() : dialled->get_remote_close_code();
+    }
+    std::string remote_close_reason() const {
+        return accepted ? accepted->get_remote_close_reason() : dialled->get_remote_close_reason();
+    }
+    std::string who() const {
+        return peer != kNoNode ? "node " + std::to_string(peer) + " (" + remote + ")" : remote;
+    }
+};
+
+// "127.0.0.1:4242" -> "127.0.0.1": misbehaviour is rate-limited per host, not per port.
+std::string host_of(const std::string& remote) {
+    const size_t colon = remote.rfind(':');
+    return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+
+}  // namespace
+
+struct PeerTransport::Impl {
+    Impl(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame)
+        : ioc(ioc), cfg(std::move(config)), metrics(metrics), on_frame(std::move(on_frame)) {}
+
+    boost::asio::io_context& ioc;
+    PeerTransportConfig cfg;
+    Metrics* metrics;
+    OnFrame on_frame;
+    WsServer server;
+    WsClient client;
+    // Our own listener rather than websocketpp's: its accept loop (server::handle_accept)
+    // starts the next accept at once after a failed one, so a node out of file
+    // descriptors (EMFILE) would spin on a listen queue it cannot take from, and it
+    // reports every failure as "Underlying Transport Error". Ours waits kAcceptRetry
+    // after an error and logs the real one.
+    boost::asio::ip::tcp::acceptor acceptor{ioc};
+    boost::asio::steady_timer accept_retry{ioc};
+    LogLimiter accept_log{std::chrono::minutes(1)};
+    // Every connection accepted and not yet destroyed (its socket closes with it), to
+    // keep them within cfg.max_accepted.
+    std::vector<std::weak_ptr<WsServer::connection_type>> accepted;
+    bool stopped = false;
+
+    std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
+    std::map<NodeId, std::shared_ptr<Conn>> routes;  // node id -> an open connection to it
+
+    struct Dialer {
+        std::string address;
+        std::unique_ptr<boost::asio::steady_timer> timer;
+        std::chrono::milliseconds backoff = kDialBackoffMin;
+        bool dialing = false;
+        bool unreachable_logged = false;
+    };
+    std::map<NodeId, Dialer> dialers;
+    LogLimiter reject_log{std::chrono::seconds(10)};
+
+    Opcode opcode() const { return cfg.wire == WireFormat::Json ? Opcode::text : Opcode::binary; }
+
+    template <class Endpoint>
+    void configure(Endpoint& ep) {
+        ep.clear_access_channels(websocketpp::log::alevel::all);
+        ep.clear_error_channels(websocketpp::log::elevel::all);
+        ep.init_asio(&ioc);
+        ep.set_max_message_size(kMaxFrameBytes);
+        // Small frames go out at once (no Nagle delay). Set once the socket is connected:
+        // websocketpp's socket_init_handler runs before the socket is opened.
+        ep.set_tcp_pre_init_handler([&ep](Hdl h) {
+            WsError ec;
+            auto con = ep.get_con_from_hdl(h, ec);
+            boost::system::error_code ignored;
+            if (!ec) con->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+        });
+        ep.set_open_handler([this](Hdl h) { on_open(h); });
+        ep.set_close_handler([this](Hdl h) { on_closed(h); });
+        ep.set_fail_handler([this](Hdl h) { on_closed(h); });
+        ep.set_message_handler([this](Hdl h, typename Endpoint::message_ptr msg) {
+            on_message(h, msg->get_payload(), msg->get_opcode());
+        });
+    }
+
+    bool start(std::string* error) {
+        configure(server);
+        configure(client);
+        server.set_validate_handler([this](Hdl h) {
+            auto con = server.get_con_from_hdl(h);
+            if (con->get_resource() == "/raft") return true;
+            con->set_status(websocketpp::http::status_code::not_found);
+            return false;
+        });
+        server.set_http_handler([this](Hdl h) {
+            auto con = server.get_con_from_hdl(h);
+            con->set_status(websocketpp::http::status_code::upgrade_required);
+            con->set_body("This is a raftbook peer port: WebSocket at /raft, for other nodes only. "
+                          "Clients use the node's --http address.\n");
+        });
+        boost::system::error_code ec;
+        const auto addr = boost::asio::ip::make_address(cfg.listen_host, ec);
+        if (ec) {
+            *error = "--listen host '" + cfg.listen_host + "' is not an IP address";
+            return false;
+        }
+        const boost::asio::ip::tcp::endpoint ep(addr, cfg.listen_port);
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            *error = "cannot listen for peers on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) +
+                     ": " + ec.message() + " (is another node using that port?)";
+            return false;
+        }
+        for (const auto& [id, address] : cfg.peers) {
+            Dialer& d = dialers[id];
+            d.address = address;
+            d.timer = std::make_unique<boost::asio::steady_timer>(ioc);
+            dial(id);
+        }
+        accept();
+        return true;
+    }
+
+    // Accepts one connection into a websocketpp connection and starts it (what
+    // websocketpp's own accept loop does), then the next one. A connection that was
+    // never started holds nothing but itself, so after a failed accept, or one over
+    // the cap, it is dropped, and its socket closed with it.
+    void accept() {
+        if (stopped) return;
+        WsServer::connection_ptr con = server.get_connection();
+        acceptor.async_accept(con->get_raw_socket(), [this, con](const boost::system::error_code& ec) {
+            if (ec == boost::asio::error::operation_aborted) return;  // the acceptor closed
+            if (ec) {
+                accept_failed(ec);
+                return;
+            }
+            accepted.erase(std::remove_if(accepted.begin(), accepted.end(), [](const auto& a) { return a.expired(); }),
+                           accepted.end());
+            if (accepted.size() >= cfg.max_accepted) {
+                refuse_over_cap(*con);
+            } else {
+                accepted.push_back(con);
+                con->start();
+            }
+            accept();
+        });
+    }
+
+    // Over cfg.max_accepted: the socket is closed before any handshake, and that logged
+    // at most once a minute, with a count.
+    void refuse_over_cap(WsServer::connection_type& con) {
+        boost::system::error_code ec;
+        const auto remote = con.get_raw_socket().remote_endpoint(ec);
+        const std::string from = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+        con.get_raw_socket().close(ec);
+        uint64_t suppressed = 0;
+        if (accept_log.allow("over the cap", &suppressed))
+            log_line("closed a peer connection from %s at once: %zu accepted peer connections are open, the limit "
+                     "(members and connections still in their handshake, which times out in 5 s)%s. Only cluster "
+                     "members should reach the peer port",
+                     from.c_str(), accepted.size(),
+                     LogLimiter::held_back(suppressed).c_str());
+    }
+
+    void accept_failed(const boost::system::error_code& ec) {
+        uint64_t suppressed = 0;
+        if (accept_log.allow(ec.message(), &suppressed))
+            log_line("cannot accept peer connections: %s; retrying every %lld ms. If it persists, raise the "
+                     "open-file limit (ulimit -n) or lower --max-clients%s",
+                     ec.message().c_str(), (long long)kAcceptRetry.count(),
+                     LogLimiter::held_back(suppressed).c_str());
+        accept_retry.expires_after(kAcceptRetry);
+        accept_retry.async_wait([this](const boost::system::error_code& wait_ec) {
+            if (!wait_ec) accept();
+        });
+    }
+
+    void stop() {
+        stopped = true;
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        accept_retry.cancel();
+        for (auto& [id, d] : dialers) d.timer->cancel();
+        std::vector<std::shared_ptr<Conn>> open;  // close() may call back into on_closed
+        for (auto& [h, c] : conns) open.push_back(c);
+        for (auto& c : open) {
+            c->closing = true;
+            c->close(close_code::going_away, "node stopping");
+        }
+    }
+
+    void dial(NodeId id) {
+        Dialer& d = dialers[id];
+        if (stopped || d.dialing || routes.count(id)) return;
+        WsError ec;
+        auto con = client.get_connection("ws://" + d.address + "/raft", ec);
+        if (ec) {
+            if (!d.unreachable_logged) log_line("peer %llu: bad address '%s': %s", (unsigned long long)id,
+                                                d.address.c_str(), ec.message().c_str());
+            d.unreachable_logged = true;
+            schedule_dial(id);
+            return;
+        }
+        auto c = std::make_shared<Conn>();
+        c->dialled = con;
+        c->dialled_peer = id;
+        c->remote = d.address;
+        conns[con->get_handle()] = c;
+        d.dialing = true;
+        client.connect(con);
+    }
+
+    void schedule_dial(NodeId id) {
+        Dialer& d = dialers[id];
+        if (stopped || d.dialing || routes.count(id)) return;
+        d.timer->expires_after(d.backoff);
+        d.timer->async_wait([this, id](const boost::system::error_code& ec) {
+            if (!ec) dial(id);
+        });
+        d.backoff = std::min(d.backoff * 2, kDialBackoffMax);
+    }
+
+    void on_open(Hdl h) {
+        auto it = conns.find(h);
+        std::shared_ptr<Conn> c;
+        if (it != conns.end()) {
+            c = it->second;
+        } else {  // not one we dialled, so one we accepted
+            c = std::make_shared<Conn>();
+            c->accepted = server.get_con_from_hdl(h);
+            c->remote = c->accepted->get_remote_endpoint();
+            conns[h] = c;
+        }
+        if (stopped) {
+            c->closing = true;
+            c->close(close_code::going_away, "node stopping");
+            return;
+        }
+        Frame hello;
+        hello.type = MessageType::Hello;
+        hello.cluster = cfg.cluster_id;
+        hello.peer.type = MessageType::Hello;
+        hello.peer.from = cfg.self;
+        send_bytes(*c, encode_frame(hello, cfg.wire), opcode());
+    }
+
+    void on_closed(Hdl h) {
+        auto it = conns.find(h);
+        if (it == conns.end()) return;  // an accepted connection that failed before opening
+        const std::shared_ptr<Conn> c = it->second;
+        conns.erase(it);
+        if (c->local_close_code() == close_code::message_too_big) {
+            reject_logged(*c, "frame over the " + std::to_string(kMaxFrameBytes) + "-byte limit");
+        }
+        const close_code::value remote_code = c->remote_close_code();
+        if (remote_code != close_code::normal && remote_code != close_code::going_away &&
+            remote_code != close_code::no_status && remote_code != close_code::abnormal_close) {
+            // The other side refused us: say why, or a misconfigured cluster is a mystery.
+            uint64_t suppressed = 0;
+            if (reject_log.allow("refused by " + c->remote, &suppressed))
+                log_line("%s closed the connection: %s (code %d)", c->who().c_str(), c->remote_close_reason().c_str(),
+                         int(remote_code));
+        }
+        if (c->dialled) {
+            Dialer& d = dialers[c->dialled_peer];
+            d.dialing = false;
+            if (c->peer == kNoNode && !d.unreachable_logged && !stopped) {
+                log_line("peer %llu unreachable at %s (%s); retrying every <= %lld ms",
+                         (unsigned long long)c->dialled_peer, d.address.c_str(),
+                         (c->dialled->get_transport_ec() ? c->dialled->get_transport_ec().message()
+                                                         : c->dialled->get_ec().message())
+                             .c_str(),
+                         (long long)kDialBackoffMax.count());
+                d.unreachable_logged = true;
+            }
+        }
+        if (c->peer != kNoNode) {
+            auto r = routes.find(c->peer);
+            if (r != routes.end() && r->second == c) {
+                routes.erase(r);
+                for (auto& [other_h, other] : conns) {  // another connection to the same node?
+                    if (other->peer == c->peer && !other->closing) {
+                        routes[c->peer] = other;
+                        break;
+                    }
+                }
+                if (!routes.count(c->peer) && !stopped)
+                    log_line("peer %llu disconnected (%s)", (unsigned long long)c->peer, c->remote.c_str());
+            }
+        }
+        if (c->dialled) {
+            schedule_dial(c->dialled_peer);
+        } else if (c->peer != kNoNode && dialers.count(c->peer)) {
+            schedule_dial(c->peer);
+        }
+    }
+
+    void on_message(Hdl h, const std::string& bytes, Opcode op) {
+        auto it = conns.find(h);
+        if (it == conns.end() || it->second->closing) return;
+        const std::shared_ptr<Conn> c = it->second;
+        if (c->peer != kNoNode) metrics->bytes_received[c->peer] += bytes.size();
+        Frame f;
+        std::string error;
+        if (!decode_frame(bytes, op == Opcode::text ? WireFormat::Json : WireFormat::Cbor, &f, &error)) {
+            reject(c, close_code::invalid_payload, "undecodable frame: " + error);
+            return;
+        }
+        if (f.cluster != cfg.cluster_id) {
+            reject(c, close_code::policy_violation,
+                   "frame for cluster '" + f.cluster.substr(0, 32) + "', this is cluster '" + cfg.cluster_id + "'");
+            return;
+        }
+        if (c->peer == kNoNode) {
+            accept_hello(c, f);
+            return;
+        }
+        if (f.type == MessageType::Hello) return;  // a repeated Hello says nothing new
+        if (f.peer.to != kNoNode && f.peer.to != cfg.self) {
+            // Relay: the frame is for a node this one may have a connection to.
+            auto r = routes.find(f.peer.to);
+            if (r != routes.end() && r->second != c) send_bytes(*r->second, bytes, op);
+            return;
+        }
+        on_frame(f, c->peer);
+    }
+
+    void accept_hello(const std::shared_ptr<Conn>& c, const Frame& f) {
+        if (f.type != MessageType::Hello) {
+            reject(c, close_code::policy_violation,
+                   std::string("first frame must be Hello, got ") + message_type_name(f.type));
+            return;
+        }
+        const NodeId from = f.peer.from;
+        if (from == kNoNode || from == cfg.self) {
+            reject(c, close_code::policy_violation, "Hello names node " + std::to_string(from) +
+                                                        ", which cannot be a peer of node " + std::to_string(cfg.self));
+            return;
+        }
+        if (c->dialled && from != c->dialled_peer) {
+            reject(c, close_code::policy_violation,
+                   "dialled node " + std::to_string(c->dialled_peer) + " but node " + std::to_string(from) +
+                       " answered; check --cluster");
+            return;
+        }
+        c->peer = from;
+        if (!routes.count(from)) {
+            routes[from] = c;
+            log_line("peer %llu connected (%s %s)", (unsigned long long)from, c->dialled ? "dialled" : "accepted",
+                     c->remote.c_str());
+        }
+        auto d = dialers.find(from);
+        if (d != dialers.end()) {
+            d->second.backoff = kDialBackoffMin;
+            d->second.unreachable_logged = false;
+            d->second.timer->cancel();
+        }
+    }
+
+    void reject(const std::shared_ptr<Conn>& c, close_code::value code, const std::string& reason) {
+        reject_logged(*c, reason);
+        c->closing = true;
+        c->close(code, reason);
+    }
+
+    void reject_logged(const Conn& c, const std::string& reason) {
+        metrics->peer_frames_rejected++;
+        uint64_t suppressed = 0;
+        if (!reject_log.allow(c.peer != kNoNode ? std::to_string(c.peer) : host_of(c.remote), &suppressed)) return;
+        log_line("closed peer connection from %s: %s%s", c.who().c_str(), reason.c_str(),
+                 LogLimiter::held_back(suppressed).c_str());
+    }
+
+    bool send_bytes(Conn& c, const std::string& bytes, Opcode op) {
+        if (c.closing || c.buffered() > kMaxBufferedBytes) return false;
+        if (c.send(bytes, op)) return false;
+        if (c.peer != kNoNode) metrics->bytes_sent[c.peer] += bytes.size();
+        return true;
+    }
+};
+
+PeerTransport::PeerTransport(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics,
+                             OnFrame on_frame)
+    : impl_(std::make_unique<Impl>(ioc, std::move(config), metrics, std::move(on_frame))) {}
+
+PeerTransport::~PeerTransport() = default;
+
+bool PeerTransport::start(std::string* error) { return impl_->start(error); }
+
+void PeerTransport::stop() { impl_->stop(); }
+
+bool PeerTransport::send(NodeId to, Frame frame) {
+    auto r = impl_->routes.find(to);
+    if (r == impl_->routes.end()) return false;
+    frame.cluster = impl_->cfg.cluster_id;
+    return impl_->send_bytes(*r->second, encode_frame(frame, impl_->cfg.wire), impl_->opcode());
+}
+
+bool PeerTransport::connected(NodeId id) const { return impl_->routes.count(id) > 0; }
+
+}  // namespace raftbook

@@ -1,0 +1,81 @@
+// The peer transport: codec Frames between nodes over WebSocket, addressed by node id.
+//
+// Every node listens on its peer address (`--listen`, path /raft) and dials the peers it
+// has no connection to, retrying with backoff (100 ms, doubling to 2 s) so that a peer
+// that is down never blocks the others: a frame for a peer with no connection is simply
+// dropped, and Raft's own retries cover the loss.
+//
+// Messages are addressed by node id, not by connection. The first frame each side
+// sends on a connection is a Hello naming its id; from then on the connection is a
+// route to that node whichever side dialled it. That matters for browser nodes, which
+// can only dial out: a node reaches them over the connection they opened. A frame
+// whose `to` is another node this node has a route to is relayed there unchanged.
+//
+// A peer socket is untrusted input. A frame over kMaxFrameBytes is refused unread
+// (websocketpp's message size limit), and bytes that do not decode, an unknown message
+// type, a frame for another cluster, or a first frame that is not Hello close the
+// connection with a close reason saying which; the event is logged once per peer
+// address (rate-limited) and the node keeps serving everyone else. Every accepted
+// connection holds a file descriptor from accept until it closes, Hello or not (one that
+// never completes its WebSocket handshake lasts up to websocketpp's 5 s timeout), so at
+// most `max_accepted` are open at once: one more is closed at once, before any
+// handshake, and logged at most once a minute with a count. The connections this node
+// dials are not counted: the node's own descriptor reserve covers them.
+//
+// Frames are CBOR in binary WebSocket messages by default, or JSON text (`--wire json`)
+// for debugging; the receiver decodes by the message opcode, so both mix freely.
+// Everything runs on the caller's io_context thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/codec/codec.h"
+#include "native/node/log.h"
+#include "native/node/metrics.h"
+
+namespace raftbook {
+
+struct PeerTransportConfig {
+    NodeId self = kNoNode;
+    std::string cluster_id = "raftbook";
+    std::string listen_host = "127.0.0.1";
+    uint16_t listen_port = 0;
+    std::map<NodeId, std::string> peers;  // id -> "host:port" to dial (self excluded)
+    size_t max_accepted = 64;             // accepted connections open at once, at most
+    WireFormat wire = WireFormat::Cbor;
+};
+
+class PeerTransport {
+public:
+    // Called for every valid frame addressed to this node (Hello frames excluded), with
+    // the id of the node at the other end of the connection it came in on. Client
+    // frames carry no address of their own: they are for the node that receives them,
+    // and their answer goes back over the same connection (to `link_peer`).
+    using OnFrame = std::function<void(const Frame& frame, NodeId link_peer)>;
+
+    PeerTransport(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame);
+    ~PeerTransport();
+
+    // Starts listening and dialling. Returns false with a message when the listen fails.
+    bool start(std::string* error);
+    // Closes every connection and stops dialling.
+    void stop();
+
+    // Sends `frame` to node `to` (cluster and sender filled in). Returns false and drops
+    // the frame when there is no open connection to that node, or its send queue is
+    // over a limit (a stalled peer must not make this node buffer without bound).
+    bool send(NodeId to, Frame frame);
+    bool connected(NodeId id) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace raftbook

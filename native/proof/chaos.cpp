@@ -1,0 +1,678 @@
+#include "native/proof/chaos.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/kv/kv_store.h"
+#include "core/sim/rng.h"
+#include "native/client/http_client.h"
+#include "native/proof/local_cluster.h"
+#include "native/proof/relay_proxy.h"
+#include "native/storage/storage.h"
+
+namespace raftbook {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using Fn = HistoryEvent::Fn;
+using Type = HistoryEvent::Type;
+using Direction = RelayProxy::Direction;
+
+constexpr auto kClientTimeout = 5s;      // longer than a node's own request timeout (3 s)
+constexpr auto kStatusTimeout = 1s;
+constexpr auto kLeaderWithin = 20s;
+constexpr auto kConvergeWithin = 30s;
+constexpr int kMaxThinkMs = 10;          // a client's pause between operations
+constexpr int kFinalReadTries = 5;
+
+// The history, as the clients make it. Each event gets its time under the lock, so the
+// order of the list is the order of the times, and an invoke is recorded before its
+// request leaves and a completion after its answer came.
+class Recorder {
+public:
+    explicit Recorder(Clock::time_point t0) : t0_(t0) {}
+    void add(HistoryEvent e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        e.time = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0_).count();
+        events_.push_back(std::move(e));
+    }
+    std::vector<HistoryEvent> events() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return events_;
+    }
+    // A process id never used before (after an info, a client continues under a new one).
+    int64_t new_process() { return next_process_++; }
+    size_t size() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return events_.size();
+    }
+
+private:
+    Clock::time_point t0_;
+    mutable std::mutex mu_;
+    std::vector<HistoryEvent> events_;
+    std::atomic<int64_t> next_process_{1000};
+};
+
+struct Counts {
+    std::atomic<uint64_t> writes_ok{0}, writes_failed{0}, writes_unknown{0}, reads_ok{0}, reads_failed{0};
+};
+
+// "1,3": a partition side.
+std::string join(const std::vector<int>& ids) {
+    std::string s;
+    for (int id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+    return s;
+}
+
+// Sends one operation and records it: invoke, then ok, fail or info. Returns the
+// completion's type.
+Type run_operation(HttpClient& http, Recorder& rec, Counts& counts, int64_t process, Fn f, const std::string& key,
+                   const std::string& value) {
+    HistoryEvent e;
+    e.process = process;
+    e.f = f;
+    e.key = key;
+    if (f == Fn::Write) e.value = value;
+    e.type = Type::Invoke;
+    rec.add(e);
+    const HttpResult r = http.request(f == Fn::Write ? "PUT" : "GET", kv_target(key), f == Fn::Write ? value : "");
+    if (f == Fn::Write) {
+        // 200: committed. No answer and never sent, or a 4xx: refused before any effect.
+        // Anything else (a timeout, a dropped connection, a 503) may still commit.
+        if (r.status == 200) {
+            e.type = Type::Ok;
+            counts.writes_ok++;
+        } else if (!r.sent || (r.status >= 400 && r.status < 500)) {
+            e.type = Type::Fail;
+            counts.writes_failed++;
+        } else {
+            e.type = Type::Info;
+            counts.writes_unknown++;
+        }
+    } else {
+        // A read changes nothing, so a read without an answer simply failed.
+        if (r.status == 200 || r.status == 404) {
+            e.type = Type::Ok;
+            if (r.status == 200) e.value = r.body;
+            counts.reads_ok++;
+        } else {
+            e.type = Type::Fail;
+            counts.reads_failed++;
+        }
+    }
+    rec.add(e);
+    return e.type;
+}
+
+// A direction between two nodes: the bytes `from` sends to `to`.
+struct Link {
+    int from, to;
+};
+
+class Harness {
+public:
+    explicit Harness(const ChaosConfig& cfg) : cfg_(cfg), rng_(cfg.seed ^ 0x6368616F73ULL) {}
+
+    ChaosReport run();
+
+private:
+    bool setup();
+    void client_loop(int index);
+    void nemesis();
+    void heal_everything();
+    bool converge();
+    void final_reads();
+    void check_logs(const std::vector<HistoryEvent>& history);
+    void judge_history(const std::vector<HistoryEvent>& history);
+
+    // Faults.
+    int leader_now();
+    int pick_node(const std::set<int>& busy);
+    void kill_node(int id);
+    void restart_node(int id);
+    void pause_node(int id);
+    void resume_node(int id);
+    void cut(const Link& l, bool sever);
+    void say(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+    void wait(Clock::duration d);
+    void check_exits();
+
+    const ChaosConfig cfg_;
+    ChaosReport report_;
+    Rng rng_;
+    std::string dir_;
+    bool temp_dir_ = false;
+    Clock::time_point t0_;
+    std::vector<uint16_t> http_ports_;  // node i's at [i-1]
+    std::unique_ptr<LocalCluster> cluster_;
+    boost::asio::io_context ioc_;
+    std::map<std::pair<int, int>, std::unique_ptr<RelayProxy>> relays_;  // (a, b): a dials b through it
+    std::thread io_thread_;
+    std::unique_ptr<Recorder> rec_;
+    Counts counts_;
+    std::atomic<bool> stop_clients_{false};
+    std::set<int> killed_, paused_;
+    Clock::time_point next_progress_;
+};
+
+void Harness::say(const char* fmt, ...) {
+    if (!cfg_.verbose) return;
+    char line[512];
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    const double t = std::chrono::duration<double>(Clock::now() - t0_).count();
+    std::fprintf(stderr, "[%6.1f s] %s\n", t, line);
+}
+
+bool Harness::setup() {
+    if (cfg_.dir.empty()) {
+        char tmpl[] = "/tmp/raftbook-chaos-XXXXXX";
+        if (!::mkdtemp(tmpl)) {
+            report_.problems.push_back(std::string("cannot create a temp dir: ") + std::strerror(errno));
+            return false;
+        }
+        dir_ = tmpl;
+        temp_dir_ = true;
+    } else {
+        dir_ = cfg_.dir;
+    }
+    report_.dir = dir_;
+    io_thread_ = std::thread([this] {
+        auto work = boost::asio::make_work_guard(ioc_);
+        ioc_.run();
+    });
+    const int n = cfg_.nodes;
+    std::vector<LocalNodePorts> ports;
+    std::vector<uint16_t> free;
+    try {
+        free = free_loopback_ports(size_t(2 * n));
+    } catch (const std::exception& e) {
+        report_.problems.push_back(e.what());
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        ports.push_back({free[size_t(2 * i)], free[size_t(2 * i + 1)]});
+        http_ports_.push_back(ports.back().http);
+    }
+    cluster_ = std::make_unique<LocalCluster>(ports, dir_);
+    for (int a = 1; a <= n; a++) {
+        for (int b = 1; b <= n; b++) {
+            if (a == b) continue;
+            auto relay = std::make_unique<RelayProxy>(ioc_, "127.0.0.1", ports[size_t(b - 1)].peer);
+            std::string error;
+            if (!relay->listen(0, &error)) {
+                report_.problems.push_back(error);
+                return false;
+            }
+            relays_[{a, b}] = std::move(relay);
+        }
+    }
+    // Node a's --cluster: its own real address, and a relay for every peer.
+    for (int a = 1; a <= n; a++) {
+        std::string members;
+        for (int b = 1; b <= n; b++) {
+            const std::string address = a == b ? cluster_->peer_address(a)
+                                               : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
+            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
+        }
+        cluster_->set_extra_args(a, {"--cluster", members});
+    }
+    std::string error;
+    if (!cluster_->check_ports(&error)) {
+        report_.problems.push_back(error);
+        return false;
+    }
+    for (int id = 1; id <= n; id++) {
+        if (!cluster_->start(id, &error)) {
+            report_.problems.push_back(error);
+            return false;
+        }
+    }
+    const auto deadline = Clock::now() + kLeaderWithin;
+    while (cluster_->agreed_leader(kStatusTimeout) == 0) {
+        if (Clock::now() > deadline) {
+            report_.problems.push_back("the cluster elected no leader within 20 s of starting; see the node logs in " +
+                                       dir_);
+            return false;
+        }
+        std::this_thread::sleep_for(100ms);
+        check_exits();
+    }
+    return report_.problems.empty();
+}
+
+void Harness::client_loop(int index) {
+    Rng rng(cfg_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(index) + 1);
+    std::vector<std::unique_ptr<HttpClient>> http;
+    for (uint16_t port : http_ports_) http.push_back(std::make_unique<HttpClient>("127.0.0.1", port, kClientTimeout));
+    int64_t process = index;
+    uint64_t written = 0;
+    while (!stop_clients_) {
+        HttpClient& node = *http[size_t(rng.range(0, cfg_.nodes - 1))];
+        const std::string key = "k" + std::to_string(rng.range(0, cfg_.keys - 1));
+        const bool write = rng.chance(0.5);
+        const std::string value = "c" + std::to_string(index) + "-" + std::to_string(++written);
+        if (run_operation(node, *rec_, counts_, process, write ? Fn::Write : Fn::Read, key, value) == Type::Info)
+            process = rec_->new_process();
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng.range(0, kMaxThinkMs)));
+    }
+}
+
+// Nodes that ended without the nemesis killing them are bugs: noted, and restarted so
+// that the run (and its checks) can go on.
+void Harness::check_exits() {
+    for (const auto& [id, how] : cluster_->reap()) {
+        if (killed_.count(id)) continue;
+        report_.problems.push_back("node " + std::to_string(id) + " " + how + " without being killed; its log ends:\n" +
+                                   cluster_->log_tail(id));
+        say("node %d %s on its own", id, how.c_str());
+        paused_.erase(id);
+        std::string error;
+        if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+    }
+}
+
+void Harness::wait(Clock::duration d) {
+    const auto until = Clock::now() + d;
+    while (Clock::now() < until) {
+        std::this_thread::sleep_for(std::min<Clock::duration>(100ms, until - Clock::now()));
+        check_exits();
+        if (cfg_.verbose && Clock::now() >= next_progress_) {
+            next_progress_ = Clock::now() + 5s;
+            say("%llu operations: writes %llu ok, %llu failed, %llu unknown; reads %llu ok, %llu failed",
+                static_cast<unsigned long long>(counts_.writes_ok + counts_.writes_failed + counts_.writes_unknown +
+                                                counts_.reads_ok + counts_.reads_failed),
+                static_cast<unsigned long long>(counts_.writes_ok.load()),
+                static_cast<unsigned long long>(counts_.writes_failed.load()),
+                static_cast<unsigned long long>(counts_.writes_unknown.load()),
+                static_cast<unsigned long long>(counts_.reads_ok.load()),
+                static_cast<unsigned long long>(counts_.reads_failed.load()));
+        }
+    }
+}
+
+// The leader as any answering node sees it, 0 when none is known.
+int Harness::leader_now() {
+    for (int id = 1; id <= cfg_.nodes; id++) {
+        if (!cluster_->running(id) || paused_.count(id)) continue;
+        const nlohmann::json s = cluster_->status(id, 300ms);
+        if (s.is_object() && s.value("leader", 0) > 0) return s.value("leader", 0);
+    }
+    return 0;
+}
+
+// Half of the time the leader (when it is free), else a random free node.
+int Harness::pick_node(const std::set<int>& busy) {
+    const int leader = rng_.chance(0.5) ? leader_now() : 0;
+    if (leader > 0 && !busy.count(leader)) return leader;
+    std::vector<int> free;
+    for (int id = 1; id <= cfg_.nodes; id++)
+        if (!busy.count(id)) free.push_back(id);
+    return free[size_t(rng_.range(0, int64_t(free.size()) - 1))];
+}
+
+void Harness::kill_node(int id) {
+    if (!cluster_->running(id)) return;  // pid 0 would signal our own process group
+    killed_.insert(id);
+    ::kill(cluster_->pid(id), SIGKILL);
+    const auto deadline = Clock::now() + 5s;
+    while (cluster_->running(id) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+        check_exits();
+    }
+    report_.faults["kill -9"]++;
+}
+
+void Harness::restart_node(int id) {
+    std::string error;
+    if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+    killed_.erase(id);
+}
+
+void Harness::pause_node(int id) {
+    if (!cluster_->running(id)) return;
+    paused_.insert(id);
+    ::kill(cluster_->pid(id), SIGSTOP);
+    report_.faults["pause"]++;
+}
+
+void Harness::resume_node(int id) {
+    if (cluster_->running(id)) ::kill(cluster_->pid(id), SIGCONT);
+    paused_.erase(id);
+}
+
+// Stops the bytes from l.from to l.to on both relays between them: held, or (when
+// `sever`) every connection between the two closed and refused.
+void Harness::cut(const Link& l, bool sever) {
+    RelayProxy& dialled_by_from = *relays_[{l.from, l.to}];
+    RelayProxy& dialled_by_to = *relays_[{l.to, l.from}];
+    if (sever) {
+        dialled_by_from.sever();
+        dialled_by_to.sever();
+    } else {
+        dialled_by_from.hold(Direction::Upstream);
+        dialled_by_to.hold(Direction::Downstream);
+    }
+}
+
+void Harness::nemesis() {
+    const auto end = t0_ + cfg_.duration;
+    const char* const kKinds[] = {"kill", "pause", "partition", "one-way"};
+    while (true) {
+        wait(std::chrono::milliseconds(rng_.range(500, 2000)));
+        if (Clock::now() >= end) break;
+        // One fault, or now and then two of different kinds at once.
+        std::vector<int> kinds = {int(rng_.range(0, 3))};
+        if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, 3))) % 4);
+        std::set<int> busy;  // nodes killed or paused by this step
+        bool relays_touched = false;
+        for (int kind : kinds) {
+            const std::string name = kKinds[kind];
+            if (name == "kill" || name == "pause") {
+                const int id = pick_node(busy);
+                busy.insert(id);
+                const bool leader = id == leader_now();
+                if (name == "kill") {
+                    kill_node(id);
+                    say("kill -9 node %d%s", id, leader ? " (the leader)" : "");
+                } else {
+                    pause_node(id);
+                    say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");
+                }
+            } else if (name == "partition") {
+                // A random minority (half of the time holding the leader) against the rest.
+                std::vector<int> order;
+                for (int id = 1; id <= cfg_.nodes; id++) order.push_back(id);
+                for (int i = cfg_.nodes - 1; i > 0; i--) std::swap(order[size_t(i)], order[size_t(rng_.range(0, i))]);
+                const int leader = rng_.chance(0.5) ? leader_now() : 0;
+                if (leader > 0) std::swap(order[0], *std::find(order.begin(), order.end(), leader));
+                const auto split = order.begin() + rng_.range(1, cfg_.nodes / 2);
+                const std::vector<int> minority(order.begin(), split), majority(split, order.end());
+                const bool sever = rng_.chance(0.5);
+                for (int a : minority) {
+                    for (int b : majority) {
+                        cut({a, b}, sever);
+                        cut({b, a}, sever);
+                    }
+                }
+                relays_touched = true;
+                report_.faults[sever ? "partition (connections severed)" : "partition (bytes held)"]++;
+                say("partition %s | %s, %s%s", join(minority).c_str(), join(majority).c_str(),
+                    sever ? "connections severed" : "bytes held", leader > 0 ? " (the leader cut off)" : "");
+            } else {
+                const int from = int(rng_.range(1, cfg_.nodes));
+                const int to = int((from + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
+                cut({from, to}, false);
+                relays_touched = true;
+                report_.faults["one-way cut"]++;
+                say("one-way cut: node %d's bytes to node %d held", from, to);
+            }
+        }
+        wait(std::chrono::milliseconds(rng_.range(1000, 4000)));
+        for (int id : std::set<int>(killed_)) {
+            restart_node(id);
+            say("restart node %d", id);
+        }
+        for (int id : std::set<int>(paused_)) {
+            resume_node(id);
+            say("resume node %d (SIGCONT)", id);
+        }
+        if (relays_touched) {
+            for (auto& [link, relay] : relays_) relay->restore();
+            say("network healed");
+        }
+    }
+}
+
+void Harness::heal_everything() {
+    for (int id : std::set<int>(paused_)) resume_node(id);
+    for (int id : std::set<int>(killed_)) restart_node(id);
+    for (auto& [link, relay] : relays_) relay->restore();
+}
+
+// Waits until the nodes agree: one leader, and every node at the same commit index,
+// applied index and last log index, the same in two polls in a row.
+bool Harness::converge() {
+    const auto deadline = Clock::now() + kConvergeWithin;
+    std::string last_seen, previous;
+    while (Clock::now() < deadline) {
+        check_exits();
+        const int leader = cluster_->agreed_leader(kStatusTimeout);
+        std::string seen;
+        bool agree = leader > 0;
+        uint64_t commit = 0;
+        for (int id = 1; id <= cfg_.nodes && agree; id++) {
+            const nlohmann::json s = cluster_->status(id, kStatusTimeout);
+            if (!s.is_object()) {
+                agree = false;
+                seen += " node " + std::to_string(id) + " not answering;";
+                break;
+            }
+            const uint64_t c = s.value("commit_index", uint64_t(0)), a = s.value("applied_index", uint64_t(0)),
+                           l = s.value("log_last_index", uint64_t(0));
+            seen += " node " + std::to_string(id) + " commit " + std::to_string(c) + " applied " + std::to_string(a) +
+                    " last " + std::to_string(l) + ";";
+            if (id == 1) commit = c;
+            agree = agree && c == commit && a == c && l == c;
+        }
+        if (agree && seen == previous) {
+            report_.commit_index = commit;
+            return true;
+        }
+        previous = agree ? seen : "";
+        last_seen = leader > 0 ? seen : " no agreed leader;" + seen;
+        std::this_thread::sleep_for(300ms);
+    }
+    report_.problems.push_back("the cluster did not converge within 30 s of healing:" + last_seen);
+    return false;
+}
+
+// A read of every key through every node, after everything else: each must see the
+// final value (the linearizability check includes them).
+void Harness::final_reads() {
+    for (int id = 1; id <= cfg_.nodes; id++) {
+        HttpClient http("127.0.0.1", http_ports_[size_t(id - 1)], kClientTimeout);
+        for (int k = 0; k < cfg_.keys; k++) {
+            const std::string key = "k" + std::to_string(k);
+            for (int attempt = 0; attempt < kFinalReadTries; attempt++) {
+                report_.final_reads++;
+                if (run_operation(http, *rec_, counts_, rec_->new_process(), Fn::Read, key, "") == Type::Ok) break;
+            }
+        }
+    }
+}
+
+// Stops the nodes and reads their logs from disk: the committed entries must be the same
+// on every node, and the state they build must keep every acknowledged write.
+void Harness::check_logs(const std::vector<HistoryEvent>& history) {
+    cluster_->stop_all();
+    std::vector<Entry> reference;
+    for (int id = 1; id <= cfg_.nodes; id++) {
+        const std::string who = "node " + std::to_string(id);
+        std::string error;
+        auto storage = Storage::open(cluster_->data_dir(id), &error);
+        if (!storage) {
+            report_.problems.push_back(who + "'s data dir does not open after the run: " + error);
+            continue;
+        }
+        const Restored& r = storage->restored();
+        std::vector<Entry> committed;
+        for (const Entry& e : r.entries)
+            if (e.index <= report_.commit_index) committed.push_back(e);
+        if (r.first_index != 1 || committed.size() != report_.commit_index) {
+            report_.problems.push_back(who + "'s log on disk holds entries " + std::to_string(r.first_index) + ".." +
+                                       std::to_string(r.first_index + r.entries.size() - 1) + ", but it reported commit index " +
+                                       std::to_string(report_.commit_index));
+            continue;
+        }
+        if (reference.empty()) {
+            reference = committed;
+        } else {
+            for (size_t i = 0; i < committed.size(); i++) {
+                if (committed[i] == reference[i]) continue;
+                report_.problems.push_back(who + "'s committed log differs from the first node's at index " +
+                                           std::to_string(i + 1) + ": term " + std::to_string(committed[i].term) + " '" +
+                                           committed[i].data + "' against term " + std::to_string(reference[i].term) +
+                                           " '" + reference[i].data + "'");
+                break;
+            }
+        }
+        KvStore kv;
+        for (const Entry& e : committed) kv.apply(e);
+        for (const std::string& p : final_state_problems(history, kv.sorted()))
+            report_.problems.push_back(who + " (state rebuilt from its log): " + p);
+    }
+}
+
+void Harness::judge_history(const std::vector<HistoryEvent>& history) {
+    report_.lincheck = check_linearizable(history);
+    const LincheckResult& r = report_.lincheck;
+    switch (r.verdict) {
+        case LincheckResult::Verdict::Linearizable: break;
+        case LincheckResult::Verdict::NotLinearizable: {
+            std::string p = "the history is not linearizable (key " + r.failing_keys.front() + "); a minimal violating sub-history:";
+            for (const HistoryEvent& e : r.violation) p += "\n    " + history_event_json(e);
+            report_.problems.push_back(p);
+            break;
+        }
+        case LincheckResult::Verdict::Unknown:
+            report_.problems.push_back("the linearizability checker could not decide " +
+                                       std::to_string(r.undecided_keys.size()) + " key(s) within its bounds");
+            break;
+        case LincheckResult::Verdict::Malformed:
+            report_.problems.push_back("the recorded history is malformed at event " + std::to_string(r.error.line) + ": " +
+                                       r.error.message);
+            break;
+    }
+}
+
+ChaosReport Harness::run() {
+    t0_ = Clock::now();
+    next_progress_ = t0_ + 5s;
+    if (setup()) {
+        say("%d nodes up, leader elected; %d clients on %d keys for %lld s", cfg_.nodes, cfg_.clients, cfg_.keys,
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(cfg_.duration).count()));
+        t0_ = Clock::now();
+        rec_ = std::make_unique<Recorder>(t0_);
+        std::vector<std::thread> clients;
+        for (int c = 0; c < cfg_.clients; c++) clients.emplace_back([this, c] { client_loop(c); });
+        nemesis();
+        heal_everything();
+        say("healing; stopping the clients");
+        stop_clients_ = true;
+        for (std::thread& t : clients) t.join();
+        if (converge()) {
+            say("converged at commit index %llu; final reads", static_cast<unsigned long long>(report_.commit_index));
+            final_reads();
+        }
+        const std::vector<HistoryEvent> history = rec_->events();
+        if (!cfg_.history_path.empty()) {
+            std::ofstream out(cfg_.history_path);
+            for (const HistoryEvent& e : history) out << history_event_json(e) << "\n";
+            if (!out) report_.problems.push_back("cannot write the history to " + cfg_.history_path);
+        }
+        if (report_.commit_index > 0) check_logs(history);
+        say("checking linearizability of %zu events", history.size());
+        judge_history(history);
+    }
+    report_.writes_ok = counts_.writes_ok;
+    report_.writes_failed = counts_.writes_failed;
+    report_.writes_unknown = counts_.writes_unknown;
+    report_.reads_ok = counts_.reads_ok;
+    report_.reads_failed = counts_.reads_failed;
+    if (cluster_) cluster_->stop_all();
+    for (auto& [link, relay] : relays_) relay->close();
+    ioc_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
+    if (temp_dir_ && report_.passed()) {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+        report_.dir.clear();
+    }
+    return report_;
+}
+
+}  // namespace
+
+ChaosReport run_chaos(const ChaosConfig& config) { return Harness(config).run(); }
+
+std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& history,
+                                              const std::map<std::string, std::string>& state) {
+    struct Write {
+        std::optional<std::string> value;  // nullopt: a delete
+        int64_t invoke = 0, complete = INT64_MAX;  // complete stays INT64_MAX for info and pending
+        Type outcome = Type::Info;
+    };
+    std::map<std::string, std::vector<Write>> writes;
+    std::map<int64_t, std::pair<std::string, Write>> pending;  // by process
+    for (const HistoryEvent& e : history) {
+        if (e.f == Fn::Read) continue;
+        if (e.type == Type::Invoke) {
+            pending[e.process] = {e.key, Write{e.f == Fn::Write ? e.value : std::nullopt, e.time}};
+            continue;
+        }
+        auto it = pending.find(e.process);
+        if (it == pending.end()) continue;
+        Write w = it->second.second;
+        w.outcome = e.type;
+        if (e.type != Type::Info) w.complete = e.time;
+        writes[it->second.first].push_back(w);
+        pending.erase(it);
+    }
+    for (auto& [process, kw] : pending) writes[kw.first].push_back(kw.second);
+
+    std::vector<std::string> problems;
+    for (const auto& [key, ws] : writes) {
+        const Write* last_ack = nullptr;  // the acknowledged write invoked last
+        for (const Write& w : ws)
+            if (w.outcome == Type::Ok && (!last_ack || w.invoke > last_ack->invoke)) last_ack = &w;
+        auto found = state.find(key);
+        const std::optional<std::string> value =
+            found == state.end() ? std::nullopt : std::optional<std::string>(found->second);
+        bool explained = !last_ack && !value;  // never acknowledged, still absent (the initial state)
+        const Write* source = nullptr;         // a write that could have left this value
+        for (const Write& w : ws) {
+            if (w.outcome == Type::Fail || w.value != value) continue;
+            source = &w;
+            if (!last_ack || w.complete >= last_ack->invoke) explained = true;
+        }
+        if (explained) continue;
+        const auto show = [](const std::optional<std::string>& v) { return v ? "'" + *v + "'" : std::string("absent"); };
+        std::string p = "key " + key + " is " + show(value);
+        if (!source && value) {
+            p += ", a value no write that could have succeeded wrote";
+        } else if (source) {
+            p += ", left by a write that completed at " + std::to_string(source->complete) +
+                 " ns, before the acknowledged write of " + show(last_ack->value) + " began at " +
+                 std::to_string(last_ack->invoke) + " ns: that write was lost";
+        } else {
+            p += ", but the write of " + show(last_ack->value) + " was acknowledged: it was lost";
+        }
+        problems.push_back(p);
+    }
+    for (const auto& [key, value] : state)
+        if (!writes.count(key)) problems.push_back("key " + key + " is '" + value + "' but no client ever wrote it");
+    return problems;
+}
+
+}  // namespace raftbook

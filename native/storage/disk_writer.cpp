@@ -1,0 +1,68 @@
+// The disk thread's group commit loop; see disk_writer.h.
+#include "native/storage/disk_writer.h"
+
+#include <chrono>
+
+namespace raftbook {
+
+DiskWriter::DiskWriter(Storage* storage, std::function<void(Done)> on_done,
+                       std::function<void(const std::exception&)> on_error)
+    : storage_(storage), on_done_(std::move(on_done)), on_error_(std::move(on_error)), thread_([this] { run(); }) {}
+
+DiskWriter::~DiskWriter() { stop(); }
+
+void DiskWriter::push(Job job) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+}
+
+void DiskWriter::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+void DiskWriter::run() {
+    for (;;) {
+        std::vector<Job> batch;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;
+            batch.swap(queue_);
+        }
+        // Group commit: every Ready queued while the last fsync ran goes into this one.
+        Done done;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            for (Job& job : batch) {
+                if (job.hard_state) {
+                    storage_->save_hard_state(*job.hard_state);
+                    done.synced = true;
+                }
+                if (!job.entries.empty()) {
+                    storage_->append(job.entries);
+                    done.last_index = job.entries.back().index;
+                    done.last_term = job.entries.back().term;
+                    done.entries += job.entries.size();
+                    done.synced = true;
+                }
+                for (Message& m : job.after_persist) done.after_persist.push_back(std::move(m));
+            }
+            if (done.synced) storage_->sync();
+        } catch (const std::exception& e) {
+            on_error_(e);
+            return;
+        }
+        done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        on_done_(std::move(done));
+    }
+}
+
+}  // namespace raftbook

@@ -1,0 +1,67 @@
+// Group commit on a thread of its own: fdatasync blocks, the event loop must not.
+//
+// The io thread pushes one Job per Ready (hard state, entries, and the messages that
+// may only leave once those are durable). The disk thread takes everything queued
+// since its last round, writes it, and makes it durable with one fdatasync — so while
+// one fsync runs, the next batch gathers, and a busy node pays one fsync for many
+// Readys. It then hands a Done back through `on_done` (the host posts it to the io
+// thread). Jobs finish in the order they were pushed, so a Done promises that every
+// earlier Job is durable too, as messages_after_persist require.
+//
+// Only the disk thread touches the Storage once the writer is running. A disk error
+// (StorageError) ends the thread after `on_error`; the node must then stop.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/raft/entry.h"
+#include "core/raft/message.h"
+#include "native/storage/storage.h"
+
+namespace raftbook {
+
+class DiskWriter {
+public:
+    struct Job {  // one Ready's share of the disk
+        std::optional<HardState> hard_state;
+        std::vector<Entry> entries;
+        std::vector<Message> after_persist;
+    };
+    struct Done {  // one batch of jobs, durable
+        Index last_index = 0;  // of the last entry written (0: no entries)
+        Term last_term = 0;
+        size_t entries = 0;
+        bool synced = false;   // anything was written (else the batch only kept order)
+        double seconds = 0;    // write + fdatasync
+        std::vector<Message> after_persist;
+    };
+    // `on_done` and `on_error` run on the disk thread; they must hand over to the io
+    // thread (`on_error` gets the StorageError, or whatever else was thrown).
+    DiskWriter(Storage* storage, std::function<void(Done)> on_done,
+               std::function<void(const std::exception&)> on_error);
+    ~DiskWriter();
+    void push(Job job);
+    // Writes what is queued, then ends the thread.
+    void stop();
+
+private:
+    void run();
+
+    Storage* storage_;
+    std::function<void(Done)> on_done_;
+    std::function<void(const std::exception&)> on_error_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Job> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace raftbook

@@ -1,0 +1,138 @@
+// A node's data dir: the lock, the hard state file and the WAL; see storage.h.
+#include "native/storage/storage.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "native/storage/crc32.h"
+
+namespace raftbook {
+
+namespace {
+
+// The hard state file: magic and format version, current_term, voted_for, and the
+// crc32 of the bytes before it.
+constexpr char kHardStateMagic[8] = {'R', 'B', 'H', 'S', 'T', 0, 0, 1};
+constexpr size_t kHardStateBytes = 8 + 8 + 8 + 4;
+constexpr const char* kHardStateFile = "hardstate";
+constexpr const char* kHardStateTemp = "hardstate.tmp";  // a leftover from a crash is ignored
+
+StorageError damaged_hard_state(const std::string& path, const std::string& what) {
+    return StorageError("hard state file " + path + " is damaged (" + what +
+                        "); it holds this node's term and vote, without which it could vote "
+                        "twice in one term. Restore the data dir from a backup.");
+}
+
+// Reads current_term and voted_for; a missing file is a node that never saved any.
+HardState read_hard_state(const std::string& dir) {
+    const std::string path = join_path(dir, kHardStateFile);
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return HardState{};
+    const std::string buf = read_file(path);
+    if (buf.size() != kHardStateBytes)
+        throw damaged_hard_state(path, std::to_string(buf.size()) + " bytes, expected " +
+                                           std::to_string(kHardStateBytes));
+    if (std::memcmp(buf.data(), kHardStateMagic, sizeof kHardStateMagic) != 0)
+        throw damaged_hard_state(path, "not a raftbook hard state file");
+    const size_t body = kHardStateBytes - 4;
+    if (crc32(buf.data(), body) != get_le(buf.data() + body, 4))
+        throw damaged_hard_state(path, "checksum mismatch");
+    HardState hs;
+    hs.current_term = get_le(buf.data() + 8, 8);
+    hs.voted_for = get_le(buf.data() + 16, 8);
+    return hs;
+}
+
+// Takes DIR/LOCK for as long as the returned descriptor is open (also against a second
+// open in this process: flock locks belong to the open file, not the process).
+UniqueFd lock_data_dir(const std::string& dir) {
+    const std::string path = join_path(dir, "LOCK");
+    UniqueFd fd = open_file(path, O_RDWR | O_CREAT);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            throw StorageError("cannot lock " + path + ": " + std::strerror(errno));
+        std::string pid = read_file(path);
+        pid.erase(std::find(pid.begin(), pid.end(), '\n'), pid.end());
+        throw StorageError("data dir " + dir + " is locked by " +
+                           (pid.empty() ? "another process" : "pid " + pid) +
+                           "; stop that node or pass another --data");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    truncate_file(fd.get(), 0, path);
+    write_all(fd.get(), pid.data(), pid.size(), path);
+    return fd;
+}
+
+}  // namespace
+
+std::unique_ptr<Storage> Storage::open(const std::string& dir, std::string* error,
+                                       const StorageOptions& options) {
+    std::unique_ptr<Storage> s(new Storage());
+    try {
+        s->dir_ = dir;
+        make_dirs(dir);
+        s->lock_ = lock_data_dir(dir);
+        s->saved_ = read_hard_state(dir);
+        sync_dir(dir);  // a rename by a process that crashed before its fsync of the dir
+        WalLog log;
+        s->wal_ = Wal::open(join_path(dir, "wal"), options.segment_bytes, &log);
+        Term max_term = 0;
+        for (const Entry& e : log.entries) max_term = std::max(max_term, e.term);
+        if (max_term > s->saved_.current_term)
+            throw StorageError(
+                "data dir " + dir + " is inconsistent: the WAL holds entries of term " +
+                std::to_string(max_term) + " but the hard state says current_term " +
+                std::to_string(s->saved_.current_term) + " (is " +
+                join_path(dir, kHardStateFile) +
+                " missing or from another dir?). Restore the data dir from a backup.");
+        s->restored_.hard_state = {s->saved_.current_term, s->saved_.voted_for, log.commit_index};
+        s->restored_.entries = std::move(log.entries);
+        s->recovery_note_ = std::move(log.torn_tail);
+    } catch (const std::exception& e) {
+        *error = e.what();
+        return nullptr;
+    }
+    return s;
+}
+
+void Storage::save_hard_state(const HardState& hs) {
+    wal_->set_commit(hs.commit_index);
+    if (hs.current_term == saved_.current_term && hs.voted_for == saved_.voted_for) return;
+    write_hard_state(hs);
+    saved_ = {hs.current_term, hs.voted_for, 0};
+}
+
+void Storage::write_hard_state(const HardState& hs) {
+    std::string buf(kHardStateMagic, sizeof kHardStateMagic);
+    put_le(&buf, hs.current_term, 8);
+    put_le(&buf, hs.voted_for, 8);
+    put_le(&buf, crc32(buf.data(), buf.size()), 4);
+    const std::string temp = join_path(dir_, kHardStateTemp);
+    {
+        UniqueFd fd = open_file(temp, O_WRONLY | O_CREAT | O_TRUNC);
+        write_all(fd.get(), buf.data(), buf.size(), temp);
+        sync_file(fd.get(), temp);
+    }
+    rename_file(temp, join_path(dir_, kHardStateFile));
+    sync_dir(dir_);
+}
+
+void Storage::append(const std::vector<Entry>& entries) {
+    for (const Entry& e : entries)
+        if (e.term > saved_.current_term)
+            throw std::logic_error("Storage::append: entry " + std::to_string(e.index) +
+                                   " has term " + std::to_string(e.term) +
+                                   " but the saved current_term is " +
+                                   std::to_string(saved_.current_term) +
+                                   "; call save_hard_state(ready.hard_state) before append()");
+    wal_->append(entries);
+}
+
+void Storage::sync() { wal_->sync(); }
+
+}  // namespace raftbook
