@@ -1,0 +1,153 @@
+// The node runtime: everything a Raft node does besides I/O, written once for every host.
+//
+// A Raft core (raft.h) decides what to send, persist and apply; something must still
+// run its Ready loop, hold client requests until they are answered, forward them to
+// the leader, retry them, wait for ReadIndex confirmations and serve reads. That is this
+// class. Three hosts wrap it — the simulator (virtual network, disk and clock), the
+// native node (asio, WebSocket peers, the WAL thread) and the browser node — and each
+// supplies only a transport, a disk and a clock through RuntimeHost. What the simulator
+// checks is therefore exactly the client path a native PUT takes.
+//
+// The Ready loop (process_ready), one pass:
+//   1. `messages` are handed to the transport at once (the leader's appends go out while
+//      its own disk works: thesis §10.2.1);
+//   2. `hard_state` and `entries` become one DiskWrite for the host, which makes writes
+//      durable in the order they were issued and reports each with persisted(id). The
+//      Ready's `messages_after_persist` wait in the runtime until their write (or, for a
+//      Ready with nothing to write, every earlier write) is durable: Raft §5, respond to
+//      RPCs only after updating stable storage. Only then does the core learn
+//      persisted(index, term);
+//   3. `committed_entries` are applied to the KvStore and the clients waiting on them are
+//      answered; `read_states` release the reads waiting on them, which are served once
+//      the state machine has applied up to their read index.
+//
+// Client requests. submit() takes a request from this node's own clients. A request
+// with client_id 0 gets a session of this runtime's (a client id it alone uses, held
+// while the request is unanswered, so requests within one id are sequential); a request
+// that carries its own (client_id, seq) — a simulated client process, a client that
+// retries — keeps them, and the KvStore's de-duplication applies it at most once however
+// often it is sent. The leader proposes writes and answers reads through ReadIndex
+// (thesis §6.4): reads arriving before the next Ready share one confirmation. A follower
+// forwards the request to the leader it knows as a ClientRequest frame and relays the
+// ClientReply. An unanswered request is sent again on a leader change, after
+// retry_interval_ms, and fails after request_timeout_ms with an error that says whether
+// a write may still take effect.
+//
+// Invariants:
+//   - every submitted request's `done` is called exactly once;
+//   - a DiskWrite's after-persist messages leave only after persisted(id) for it;
+//   - writes are applied in log order, each index once (KvStore::applied_index() + 1).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/codec/codec.h"
+#include "core/kv/kv_store.h"
+#include "core/raft/raft.h"
+
+namespace raftbook {
+
+using TimeMs = int64_t;
+
+// One durable write the runtime asks of its host: the hard state (when set), then the
+// entries (which may overwrite a suffix of the stored log), and the commit index known
+// when the write was issued (a restart hint, recorded with the batch).
+struct DiskWrite {
+    uint64_t id = 0;  // 1, 2, 3, ...: the host reports them durable in this order
+    std::optional<HardState> hard_state;
+    std::vector<Entry> entries;
+    Index commit_index = 0;
+};
+
+// What a host gives the runtime. Called from inside the runtime's inputs; none of them
+// may call back into the runtime synchronously.
+class RuntimeHost {
+public:
+    virtual ~RuntimeHost() = default;
+    // Transport: hands a frame (a Raft message, a forwarded ClientRequest or its
+    // ClientReply) to node `to`. Best effort; false when there is no route right now
+    // (the runtime retries client requests; Raft retries its own messages).
+    virtual bool send(NodeId to, Frame frame) = 0;
+    // Disk: starts a durable write. The host later calls persisted(w.id), in id order
+    // (one call may cover several writes: persisted(7) says 1..7 are durable).
+    virtual void write(DiskWrite w) = 0;
+    // Clock: milliseconds on a monotonic clock (virtual time in the simulator).
+    virtual TimeMs now() const = 0;
+
+    // Observation, for logs, metrics and the simulator's checker. All optional.
+    // A Ready just taken from the core, before any of it is acted on.
+    virtual void on_ready(const Raft& /*raft*/, const Ready& /*rd*/) {}
+    // One committed entry applied; `took_effect` is false for a duplicate client request
+    // or a no-op. kv is the state right after it.
+    virtual void on_apply(const Entry& /*e*/, bool /*took_effect*/, const KvStore& /*kv*/) {}
+    // Role, term or leader changed (seen after an input).
+    virtual void on_role_change(const Raft& /*raft*/) {}
+};
+
+struct RuntimeConfig {
+    RaftConfig raft;
+    TimeMs request_timeout_ms = 3000;  // a request unanswered this long fails
+    TimeMs retry_interval_ms = 1000;   // an unanswered request is sent again this often
+    TimeMs no_leader_retry_ms = 50;    // ...or this soon when no leader is known
+    TimeMs proposal_memory_ms = 10000; // a forwarded write's requester is remembered this long
+    uint64_t session_seed = 1;         // host-chosen random: client ids of this runtime's sessions
+};
+
+// Counters a host can export (metrics) or a test can read.
+struct RuntimeStats {
+    uint64_t proposals = 0;
+    uint64_t entries_applied = 0;
+    uint64_t reads_served = 0;
+    uint64_t forwarded = 0;       // requests sent to the leader
+    uint64_t timeouts = 0;        // requests that failed after request_timeout_ms
+    uint64_t elections = 0;       // times this node became candidate
+    uint64_t leader_changes = 0;  // times it learned of a new leader
+};
+
+using ReplyFn = std::function<void(const ClientReply&)>;
+
+class NodeRuntime {
+public:
+    NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host);
+    ~NodeRuntime();
+
+    // --- Inputs (each may leave work for process_ready) ---
+    void tick();                                        // one Raft tick; retries and timeouts
+    void receive(const Frame& frame, NodeId link_peer); // a frame from a peer connection
+    void persisted(uint64_t write_id);                  // writes up to this id are durable
+    // A request from one of this node's clients (op "put", "get" or "del"); `done` is
+    // called exactly once, possibly before submit returns.
+    void submit(ClientRequest request, ReplyFn done);
+    void campaign();                                    // start an election now (tools, tests)
+
+    // --- The Ready loop ---
+    bool has_ready() const;
+    void process_ready();  // one pass; the host calls it after inputs (batching as it likes)
+
+    // --- Inspection ---
+    const Raft& raft() const { return *raft_; }
+    Raft& raft_mut() { return *raft_; }  // fault switches, tests
+    const KvStore& kv() const { return kv_; }
+    const RuntimeStats& stats() const { return stats_; }
+    size_t pending_requests() const;     // this node's clients still waiting
+    size_t writes_in_flight() const { return writes_.size(); }
+    // The node's own part of /status: id, role, term, leader, indexes, kv summary.
+    nlohmann::json status() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::unique_ptr<Raft> raft_;
+    KvStore kv_;
+    RuntimeStats stats_;
+    std::deque<uint64_t> writes_;  // ids of writes not yet durable
+};
+
+}  // namespace raftbook
