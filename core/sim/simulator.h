@@ -57,15 +57,28 @@ struct SimConfig {
 };
 
 // One client operation, as the simulator's clients saw it (a Jepsen-style record).
+// Each client process issues one operation at a time under its own session
+// (client_id, seq 1, 2, 3, ...), sends it to a node of its choosing (followers forward
+// it to the leader) and retries it with the same (client_id, seq) until it is answered
+// or it gives up; a process whose write ended Unknown is retired and a new process (new
+// client id) takes its place, as Jepsen does. history_of() (sim_history.h) turns these
+// records into the history `raftbook lincheck` reads.
 struct ClientOp {
-    uint64_t id = 0;               // request id returned by propose()
+    enum class Kind : uint8_t { Write, Delete, Read };
+    uint64_t id = 0;               // op id, 1, 2, 3, ... (index in client_ops() + 1)
+    uint64_t process = 0;          // the client process that issued it
     uint64_t client_id = 0;
     uint64_t seq = 0;
-    std::string command;
+    Kind kind = Kind::Write;
+    std::string key;
+    std::string value;             // the value written (Write only)
+    std::string command;           // "set KEY VALUE", "del KEY" or "get KEY"
+    std::optional<std::string> result;  // a Read's answer once Ok (nullopt: key absent)
     TimeMs invoke_ms = 0;
     TimeMs complete_ms = -1;       // -1 while pending
     enum class Outcome { Pending, Ok, Fail, Unknown } outcome = Outcome::Pending;
-    Index index = 0;               // log index once the leader accepted it
+    Index index = 0;               // log index once the leader accepted it (writes)
+    NodeId node = kNoNode;         // the node the client last sent it to
     NodeId leader = kNoNode;       // node that accepted it
     int tries = 0;                 // how often the client sent it
 };
