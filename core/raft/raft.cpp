@@ -17,6 +17,8 @@
 //   commit only current-term entries (§5.4.2, Figure 8)   maybe_commit
 //   followers learn commitIndex            handle_append, handle_heartbeat
 //   persist before responding (§5)         send_after_persist
+//   catch-up: re-send what a heartbeat     handle_heartbeat_response, send_append
+//     answer shows a follower still lacks
 //   ReadIndex (thesis §6.4)                read_index, handle_heartbeat_response
 #include "core/raft/raft.h"
 
@@ -451,12 +453,26 @@ void Raft::handle_heartbeat_response(const Message& m) {
     } else if (pr->inflight.size() >= cfg_.max_inflight) {
         pr->inflight.erase(pr->inflight.begin());
     }
-    if (pr->match_index < log_.last_index()) send_append(m.from);
+    // Catch-up on heartbeat (etcd's rule, refined). In Replicate, next_index moved on
+    // when we sent, so if that append was lost and no new entry comes, nothing would
+    // re-send it: the follower stays behind and the entry may never commit. So when a
+    // follower still lacks entries we already had at its previous heartbeat answer, we
+    // send it an append even if it has no entries (prevLogIndex = next_index - 1): a
+    // follower missing entries rejects it, and the rejection drops us back to Probe,
+    // which re-sends from where the logs agree; a restarted follower is probed alike.
+    // etcd sends this append on every heartbeat answer from a follower behind; we wait
+    // until it is a heartbeat round behind, because under load (or when the answer to
+    // the heartbeat overtakes the answer to an append still being written to disk) a
+    // follower is briefly behind at nearly every heartbeat, and an empty append each
+    // time would add an AppendEntries and a response per follower per heartbeat.
+    const bool stalled = pr->match_index < pr->last_index_at_heartbeat && !faults.no_catch_up_on_heartbeat;
+    pr->last_index_at_heartbeat = log_.last_index();
+    if (pr->match_index < log_.last_index()) send_append(m.from, /*even_if_empty=*/stalled);
 }
 
 // ---------------------------------------------------------------- leader side
 
-bool Raft::send_append(NodeId to) {
+bool Raft::send_append(NodeId to, bool even_if_empty) {
     Progress* pr = progress_mut(to);
     if (!pr) return false;
     if (pr->state == Progress::State::Probe && pr->probe_sent) return false;
@@ -472,10 +488,10 @@ bool Raft::send_append(NodeId to) {
     m.log_term = *prev_term;
     m.commit = log_.commit_index();
     m.entries = log_.slice(pr->next_index, log_.last_index(), cfg_.max_append_bytes);
-    if (m.entries.empty()) return false;  // heartbeats carry liveness
+    if (m.entries.empty() && !even_if_empty) return false;  // heartbeats carry liveness
     if (pr->state == Progress::State::Probe) {
         pr->probe_sent = true;
-    } else {
+    } else if (!m.entries.empty()) {
         // Pipelining: assume success and move on; a rejection falls back to Probe.
         pr->next_index = m.entries.back().index + 1;
         pr->inflight.push_back(m.entries.back().index);

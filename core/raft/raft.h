@@ -92,6 +92,7 @@ struct Progress {
     std::vector<Index> inflight;       // Replicate: last index of each unacked append
     bool recent_active = false;        // heard from since the last check-quorum round
     uint64_t acked_context = 0;        // highest heartbeat context acknowledged
+    Index last_index_at_heartbeat = 0; // leader's last index at the previous heartbeat answer
 };
 
 enum class ProposeResult : uint8_t { Ok, NotLeader, Dropped };
@@ -156,7 +157,9 @@ private:
 
     // Leader replication.
     void broadcast_append();
-    bool send_append(NodeId to);
+    // Sends entries from next_index; with nothing to send, an empty append only when
+    // even_if_empty (the catch-up probe). Returns whether it sent.
+    bool send_append(NodeId to, bool even_if_empty = false);
     void broadcast_heartbeat(uint64_t context);
     bool maybe_commit();
     bool check_quorum_active();
