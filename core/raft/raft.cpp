@@ -20,6 +20,7 @@
 //   catch-up: re-send what a heartbeat     handle_heartbeat_response, send_append
 //     answer shows a follower still lacks
 //   ReadIndex (thesis §6.4)                read_index, handle_heartbeat_response
+//   ReadIndex contexts increase            read_index
 #include "core/raft/raft.h"
 
 #include <algorithm>
@@ -73,6 +74,7 @@ void Raft::reset(Term term) {
     votes_rejected_.clear();
     progress_.clear();
     pending_reads_.clear();
+    last_read_context_ = 0;
     broadcast_pending_ = false;
     heartbeat_pending_ = false;
 }
@@ -229,6 +231,13 @@ bool Raft::read_index(uint64_t context) {
     // ReadIndex step 1 (thesis §6.4): the leader's commit index is only known to be
     // current once it has committed an entry of its own term (its no-op).
     if (log_.term(log_.commit_index()) != current_term_) return false;
+    // Contexts increase within a leadership. A heartbeat answer confirms every read
+    // whose context is at most the one it echoes, so a context no greater than one
+    // already used could be confirmed by answers to heartbeats sent before this read
+    // was asked for (the shape of etcd-io/etcd#20418). Zero, the heartbeat's "no
+    // read", is refused the same way.
+    if (context <= last_read_context_) return false;
+    last_read_context_ = context;
     pending_reads_.push_back({log_.commit_index(), context});
     if (quorum() == 1) {
         release_reads();

@@ -109,7 +109,8 @@ public:
                           Index* index = nullptr);
     // Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer comes back
     // as a ReadState with this context once a majority has confirmed our leadership.
-    // Contexts must increase. Returns false when not leader or not yet ready to serve.
+    // Contexts must increase within a leadership: one not greater than the last accepted
+    // (or zero) is refused. Returns false when refused, not leader, or not yet ready to serve.
     bool read_index(uint64_t context);
     void campaign();                      // start an election now (tests and tools)
 
@@ -192,6 +193,7 @@ private:
     // ReadIndex: requests waiting for a heartbeat round to confirm leadership.
     struct PendingRead { Index index; uint64_t context; };
     std::vector<PendingRead> pending_reads_;
+    uint64_t last_read_context_ = 0;  // highest context accepted in this leadership
     std::vector<ReadState> read_states_;
 
     bool broadcast_pending_ = false;  // new entries to send at the next ready()

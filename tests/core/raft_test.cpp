@@ -288,6 +288,44 @@ TEST_CASE("ReadIndex: a read point is released only after a majority confirms th
     CHECK(rd.read_states[0].context == 7);
 }
 
+TEST_CASE("ReadIndex: a context not greater than the last is refused, so answers to earlier heartbeats cannot release it") {
+    Raft r(config(1), with_log({}, 0));
+    make_leader(r);
+    r.ready();
+    r.persisted(1, r.current_term());
+    Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
+    ack.index = 1;
+    r.step(ack);
+    REQUIRE(r.commit_index() == 1);
+    r.ready();
+    REQUIRE(r.read_index(7));
+    r.ready();  // the heartbeats of context 7 go out
+    Message hb2 = msg(MessageType::HeartbeatResp, 2, 1, r.current_term());
+    hb2.context = 7;
+    r.step(hb2);
+    REQUIRE(r.ready().read_states.size() == 1);  // us and node 2: a majority
+
+    // The same context again, or a lower one, or zero ("no read"), is refused...
+    CHECK_FALSE(r.read_index(7));
+    CHECK_FALSE(r.read_index(5));
+    CHECK_FALSE(r.read_index(0));
+    // ...so node 3's late answer to the heartbeat sent before them releases nothing.
+    Message hb3 = msg(MessageType::HeartbeatResp, 3, 1, r.current_term());
+    hb3.context = 7;
+    r.step(hb3);
+    CHECK(r.ready().read_states.empty());
+
+    // A greater context waits for answers to its own heartbeats.
+    REQUIRE(r.read_index(8));
+    r.step(hb3);
+    CHECK(r.ready().read_states.empty());
+    hb3.context = 8;
+    r.step(hb3);
+    const Ready rd = r.ready();
+    REQUIRE(rd.read_states.size() == 1);
+    CHECK(rd.read_states[0].context == 8);
+}
+
 TEST_CASE("ReadIndex: refused before the leader committed an entry of its own term") {
     Raft r(config(1), with_log({1, 1}, 1));
     make_leader(r);
