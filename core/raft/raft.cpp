@@ -11,6 +11,7 @@
 //   election restriction (§5.4.1)          handle_vote_request, RaftLog::is_up_to_date
 //   check-quorum (thesis §6.2)             tick, check_quorum_active, step_term (lease)
 //   leader appends a no-op (§8)            become_leader
+//   malformed AppendEntries ignored        step (malformed_append in message.h)
 //   consistency check (§5.3)               handle_append
 //   conflicting entries replaced (§5.3)    RaftLog::merge
 //   fast backtracking                      handle_append (hint), handle_append_response
@@ -249,6 +250,11 @@ bool Raft::read_index(uint64_t context) {
 
 void Raft::step(const Message& m) {
     if (m.to != cfg_.id) return;
+    // A malformed AppendEntries (entries with a gap after prevLogIndex, decreasing
+    // terms, or terms above the message's) cannot come from a leader, and merging it
+    // would break the log's shape, so it is ignored whole — before it can even raise
+    // our term. The decoder refuses such frames already; this guards every other path.
+    if (!malformed_append(m).empty()) return;
     if (!step_term(m)) return;
     switch (m.type) {
         case MessageType::Vote:

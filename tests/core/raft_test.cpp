@@ -198,6 +198,47 @@ TEST_CASE("§5.3 a stale AppendEntries never truncates entries the follower alre
     CHECK(r.log().last_index() == 4);
 }
 
+TEST_CASE("a malformed AppendEntries (a gap, decreasing terms, terms above its own) changes nothing") {
+    // A well-formed one for comparison: term 3, prevLogIndex 2, prevLogTerm 1, entries 3..4 of term 3.
+    auto append = [](Term term) {
+        Message a = msg(MessageType::Append, 2, 1, term);
+        a.index = 2;
+        a.log_term = 1;
+        a.commit = 4;
+        a.entries = {Entry{3, 3, EntryType::Command, "set a 1", 0, 0}, Entry{4, 3, EntryType::Command, "set b 2", 0, 0}};
+        return a;
+    };
+    std::vector<Message> malformed;
+    for (Term term : {Term(3), Term(4)}) {  // our own term, and a higher one
+        Message gap = append(term);
+        gap.entries[1].index = 5;
+        Message decreasing = append(term);
+        decreasing.entries[1].term = 2;
+        Message above = append(term);
+        above.entries[1].term = term + 1;
+        Message prev_above = append(term);
+        prev_above.log_term = term + 1;
+        malformed.insert(malformed.end(), {gap, decreasing, above, prev_above});
+    }
+    for (const Message& m : malformed) {
+        INFO(malformed_append(m));
+        REQUIRE_FALSE(malformed_append(m).empty());
+        Raft r(config(1), with_log({1, 1}, 3));
+        r.ready();
+        r.tick();
+        r.step(m);
+        CHECK(r.current_term() == 3);
+        CHECK(r.leader_id() == kNoNode);
+        CHECK(r.election_elapsed() == 1);
+        CHECK(r.log().last_index() == 2);
+        CHECK(r.commit_index() == 0);
+        CHECK_FALSE(r.has_ready());
+    }
+    Raft r(config(1), with_log({1, 1}, 3));
+    r.step(append(3));
+    CHECK(r.log().last_index() == 4);  // the same message, well formed, is taken
+}
+
 TEST_CASE("§5.3 followers learn commitIndex, never beyond what the message vouched for") {
     Raft r(config(2), with_log({1, 1, 9}, 9));  // entry 3 is from a term the leader never had
     Message a = msg(MessageType::Append, 1, 2, 10);
