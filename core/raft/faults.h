@@ -1,4 +1,4 @@
-// Test-only switches that break one Raft safety rule each, so that tests and the
+// Test-only switches that break one Raft rule each, so that tests and the
 // playground can show the checker catching the breakage. All are off in normal
 // operation; a host never turns one on except by explicit request (`--fault`).
 //
@@ -10,6 +10,10 @@
 //                            at least as up-to-date" check (§5.4.1).
 //   ack_before_persist       a node sends votes and append acknowledgements before its
 //                            term, vote and entries are durable (§5, Figure 2).
+//   no_catch_up_on_heartbeat a leader does not re-send to a follower that heartbeats
+//                            show behind, so an AppendEntries lost while the cluster
+//                            is idle is never re-sent (a liveness rule, not safety:
+//                            see Raft::handle_heartbeat_response).
 #pragma once
 
 #include <string>
@@ -22,6 +26,7 @@ struct Faults {
     bool commit_old_term_by_count = false;
     bool vote_without_log_check = false;
     bool ack_before_persist = false;
+    bool no_catch_up_on_heartbeat = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -34,7 +39,8 @@ struct Faults {
     }
     static const std::vector<std::string>& names() {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
-                                                   "vote_without_log_check", "ack_before_persist"};
+                                                   "vote_without_log_check", "ack_before_persist",
+                                                   "no_catch_up_on_heartbeat"};
         return n;
     }
 
@@ -44,6 +50,7 @@ private:
         if (name == "commit_old_term_by_count") return &commit_old_term_by_count;
         if (name == "vote_without_log_check") return &vote_without_log_check;
         if (name == "ack_before_persist") return &ack_before_persist;
+        if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
         return nullptr;
     }
 };
