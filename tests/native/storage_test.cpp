@@ -9,15 +9,19 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "native/storage/crc32.h"
+#include "native/storage/disk_writer.h"
 #include "native/storage/identity.h"
 #include "native/storage/storage.h"
 
@@ -966,6 +970,54 @@ TEST_CASE("after a failed sync the storage refuses every later write", "[storage
     again->sync();
     again.reset();
     CHECK(open_ok(dir.path)->restored().entries == entries_1_to(1, 1));
+}
+
+TEST_CASE("the disk writer reports the last durable job and records the commit index",
+          "[storage]") {
+    TempDir dir;
+    auto storage = open_ok(dir.path);
+    std::mutex mu;
+    std::condition_variable done_cv;
+    std::vector<DiskWriter::Done> dones;
+    DiskWriter writer(
+        storage.get(),
+        [&](DiskWriter::Done d) {
+            std::lock_guard<std::mutex> lock(mu);
+            dones.push_back(d);
+            done_cv.notify_all();
+        },
+        [](const std::exception& e) { FAIL(e.what()); });
+    const auto job = [](uint64_t id, std::optional<HardState> hs, std::vector<Entry> entries,
+                        Index commit) {
+        DiskWriter::Job j;
+        j.id = id;
+        j.hard_state = hs;
+        j.entries = std::move(entries);
+        j.commit_index = commit;
+        return j;
+    };
+    writer.push(job(1, HardState{1, 1, 0}, entries_1_to(3, 1), 0));
+    writer.push(job(2, std::nullopt, {}, 2));  // only a commit index: written with a write
+    writer.push(job(3, std::nullopt, {entry(4, 1)}, 3));
+    {
+        std::unique_lock<std::mutex> lock(mu);
+        done_cv.wait(lock, [&] { return !dones.empty() && dones.back().last_id == 3; });
+    }
+    writer.push(job(4, std::nullopt, {}, 4));  // no write follows: no fsync of its own
+    writer.stop();
+    CHECK(dones.back().last_id == 4);
+    CHECK_FALSE(dones.back().synced);
+    size_t entries = 0;
+    for (size_t i = 0; i < dones.size(); i++) {
+        if (i > 0) CHECK(dones[i].last_id > dones[i - 1].last_id);
+        entries += dones[i].entries;
+        if (dones[i].last_index != 0) CHECK(dones[i].synced);
+    }
+    CHECK(entries == 4);
+    storage.reset();
+    auto s = open_ok(dir.path);
+    CHECK(s->restored().entries == entries_1_to(4, 1));
+    CHECK(s->restored().hard_state == HardState{1, 1, 3});
 }
 
 // Not an assertion on speed: prints what group commit buys on this disk. Run with
