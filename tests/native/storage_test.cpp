@@ -907,10 +907,14 @@ TEST_CASE("a data dir is created with its missing parents", "[storage]") {
     open_ok(nested, as_node(1))->save_hard_state({1, 1, 0});
     CHECK(fs::is_directory(dir.path + "/a/b/c/wal"));
     CHECK(open_ok(nested, as_node(1))->restored().hard_state == HardState{1, 1, 0});
-    const fs::path cwd = fs::current_path();
-    fs::current_path(dir.path);
-    CHECK(open_ok("d/e", as_node(1))->node_id() == 1);
-    fs::current_path(cwd);
+    {
+        struct InDir {  // back to the old working directory even when a REQUIRE fails
+            fs::path old = fs::current_path();
+            explicit InDir(const std::string& dir) { fs::current_path(dir); }
+            ~InDir() { fs::current_path(old); }
+        } in_dir(dir.path);
+        CHECK(open_ok("d/e", as_node(1))->node_id() == 1);
+    }
     CHECK(fs::exists(dir.path + "/d/e/identity"));
     write_bytes(dir.path + "/file", "x");
     CHECK(open_error(dir.path + "/file/data").find("cannot create directory " + dir.path +
