@@ -35,7 +35,7 @@
 // Which segment is the newest is recorded too, in DIR/wal/last_segment (8 bytes "RBLST",
 // two zero bytes and the format version 1, then the u64 sequence number and the crc32 of
 // the 16 bytes before it), replaced atomically (replace_file) each time a segment is
-// started and before any record goes into it: once per 64 MiB, two fsyncs. Without it a
+// started and before any record goes into it: once per 64 MiB, two more fsyncs. Without it a
 // deleted newest segment would look like a shorter log. On open, segments must be
 // numbered 1, 2, ... with no gap, up to at least the recorded one (one more is a crash
 // between creating a segment and recording it; it holds no record yet), and entry
