@@ -140,14 +140,15 @@ void NodeHost::process_ready() {
     Ready rd = raft_->ready();
     observe_role_and_leader();
     for (Message& m : rd.messages) send_message(std::move(m));
-    if (rd.hard_state || !rd.entries.empty() || disk_jobs_inflight_ > 0) {
+    if (rd.hard_state || !rd.entries.empty() || !disk_jobs_inflight_.empty()) {
         // Also a Ready with nothing to write waits for the writes before it: its
         // messages promise everything earlier is durable.
         DiskWriter::Job job;
+        job.id = ++last_disk_job_id_;
         job.hard_state = rd.hard_state;
         job.entries = std::move(rd.entries);
-        job.after_persist = std::move(rd.messages_after_persist);
-        disk_jobs_inflight_++;
+        job.commit_index = raft_->commit_index();
+        disk_jobs_inflight_.emplace_back(job.id, std::move(rd.messages_after_persist));
         disk_->push(std::move(job));
     } else {
         for (Message& m : rd.messages_after_persist) send_message(std::move(m));
@@ -164,7 +165,11 @@ void NodeHost::process_ready() {
 }
 
 void NodeHost::on_persisted(DiskWriter::Done done) {
-    disk_jobs_inflight_--;
+    std::vector<Message> after_persist;
+    while (!disk_jobs_inflight_.empty() && disk_jobs_inflight_.front().first <= done.last_id) {
+        for (Message& m : disk_jobs_inflight_.front().second) after_persist.push_back(std::move(m));
+        disk_jobs_inflight_.pop_front();
+    }
     if (stopped_) return;
     if (done.synced) {
         metrics_.fsyncs++;
@@ -172,7 +177,7 @@ void NodeHost::on_persisted(DiskWriter::Done done) {
         metrics_.fsync_seconds.observe(done.seconds);
     }
     if (done.last_index != 0) raft_->persisted(done.last_index, done.last_term);
-    for (Message& m : done.after_persist) send_message(std::move(m));
+    for (Message& m : after_persist) send_message(std::move(m));
     schedule_ready();
 }
 

@@ -148,7 +148,9 @@ private:
     bool ready_scheduled_ = false;
     bool stopped_ = false;
     int exit_code_ = 0;
-    size_t disk_jobs_inflight_ = 0;
+    // Jobs on the disk thread: id and the messages to send once it is durable.
+    std::deque<std::pair<uint64_t, std::vector<Message>>> disk_jobs_inflight_;
+    uint64_t last_disk_job_id_ = 0;
     uint64_t ticks_ = 0;
 
     Role last_role_ = Role::Follower;
