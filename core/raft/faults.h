@@ -10,6 +10,8 @@
 //                            at least as up-to-date" check (§5.4.1).
 //   ack_before_persist       a node sends votes and append acknowledgements before its
 //                            term, vote and entries are durable (§5, Figure 2).
+//   apply_duplicates         the state machine applies a retried client request again
+//                            instead of once (§8); read by the host, not by Raft.
 #pragma once
 
 #include <string>
@@ -22,6 +24,7 @@ struct Faults {
     bool commit_old_term_by_count = false;
     bool vote_without_log_check = false;
     bool ack_before_persist = false;
+    bool apply_duplicates = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -34,7 +37,8 @@ struct Faults {
     }
     static const std::vector<std::string>& names() {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
-                                                   "vote_without_log_check", "ack_before_persist"};
+                                                   "vote_without_log_check", "ack_before_persist",
+                                                   "apply_duplicates"};
         return n;
     }
 
@@ -44,6 +48,7 @@ private:
         if (name == "commit_old_term_by_count") return &commit_old_term_by_count;
         if (name == "vote_without_log_check") return &vote_without_log_check;
         if (name == "ack_before_persist") return &ack_before_persist;
+        if (name == "apply_duplicates") return &apply_duplicates;
         return nullptr;
     }
 };
