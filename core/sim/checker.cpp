@@ -103,8 +103,11 @@ void Checker::on_commit(const Raft& node) {
     }
     for (Index i = std::max(checked + 1, node.log().first_index()); i <= c; i++) {
         const Entry& e = node.log().at(i);
+        // Commit Durability, for every index the first time any node commits it, and
+        // for the top of every commit advance (what a majority's disks hold is a
+        // prefix, so the top stands for the rest on later commits).
+        if (i > committed_.size() || i == c) check_durable(node.id(), e);
         check_committed(node.id(), e);
-        check_durable(node.id(), e);
     }
     checked = c;
 }
@@ -150,24 +153,20 @@ void Checker::check_committed(NodeId node, const Entry& e) {
          {node}, e.index);
 }
 
-Checker::Applier& Checker::applier(NodeId node) {
-    if (appliers_.size() < node) appliers_.resize(node);
-    return appliers_[node - 1];
-}
-
 // State Machine Safety for what is applied, then Apply Order, Exactly Once and State
 // Agreement.
 void Checker::on_apply(NodeId node, const Entry& e, bool took_effect, uint64_t fingerprint_after) {
     const std::string who = "node " + std::to_string(node);
-    Applier& a = applier(node);
-    if (e.index != a.applied + 1) {
+    if (applied_.size() < node) applied_.resize(node, 0);
+    Index& applied = applied_[node - 1];
+    if (e.index != applied + 1) {
         fail("Apply Order", who + " applied index " + std::to_string(e.index) + " after index " +
-                                std::to_string(a.applied) + (e.index > a.applied ? ": it skipped " : ": it repeated ") +
-                                std::to_string(e.index > a.applied ? e.index - a.applied - 1 : a.applied - e.index + 1) +
+                                std::to_string(applied) + (e.index > applied ? ": it skipped " : ": it repeated ") +
+                                std::to_string(e.index > applied ? e.index - applied - 1 : applied - e.index + 1) +
                                 " entries",
              {node}, e.index);
     }
-    a.applied = e.index;
+    applied = e.index;
     if (e.index > committed_.size()) {
         fail("State Machine Safety", who + " applied " + describe(e) + " before any node committed it", {node},
              e.index);
@@ -178,25 +177,36 @@ void Checker::on_apply(NodeId node, const Entry& e, bool took_effect, uint64_t f
         fail("State Machine Safety", who + " applied " + describe(e) + " where " + describe(c) + " was committed",
              {node}, e.index);
     }
-    if (took_effect && e.client_id != 0) {
-        const auto [it, fresh] = a.took_effect.emplace(std::make_pair(e.client_id, e.seq), e.index);
-        if (!fresh) {
-            fail("Exactly Once", who + " applied " + describe(e) + " of client " + std::to_string(e.client_id) +
-                                     " seq " + std::to_string(e.seq) + ", which had already taken effect in its state at index " +
-                                     std::to_string(it->second),
-                 {node}, e.index);
-        }
-    }
     if (states_.size() < e.index) states_.resize(e.index, {0, kNoNode});
     auto& [fingerprint, first] = states_[e.index - 1];
-    if (first == kNoNode) {
+    const bool is_first = first == kNoNode;
+    if (is_first) {
         fingerprint = fingerprint_after;
         first = node;
-    } else if (fingerprint != fingerprint_after) {
+    }
+    const bool agrees = fingerprint == fingerprint_after;
+    if (took_effect && e.client_id != 0 && (is_first || !agrees)) check_once(node, e, is_first);
+    if (!agrees) {
         fail("State Agreement", who + "'s key-value state after applying " + describe(e) + " differs from node " +
                                     std::to_string(first) + "'s after the same index",
              {node, first}, e.index);
     }
+}
+
+void Checker::check_once(NodeId node, const Entry& e, bool first) {
+    const auto [it, fresh] = sessions_.try_emplace(e.client_id, Session{e.seq, e.index});
+    Session& s = it->second;
+    if (fresh) return;
+    if (e.seq > s.seq) {
+        if (first) s = {e.seq, e.index};
+        return;
+    }
+    if (s.index >= e.index) return;  // (this very entry, or one this node has not reached)
+    fail("Exactly Once", "node " + std::to_string(node) + " applied " + describe(e) + " of client " +
+                             std::to_string(e.client_id) + " seq " + std::to_string(e.seq) + ", but the client's " +
+                             (s.seq == e.seq ? "same request" : "seq " + std::to_string(s.seq)) +
+                             " had already taken effect at index " + std::to_string(s.index),
+         {node}, e.index);
 }
 
 void Checker::on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t seq) {
@@ -212,9 +222,8 @@ void Checker::on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t se
 
 void Checker::on_restart(const Raft& node) {
     checked_commit_[node.id()] = 0;
-    Applier& a = applier(node.id());
-    a.applied = node.last_applied();
-    a.took_effect.clear();  // the state machine is rebuilt from the log
+    if (applied_.size() < node.id()) applied_.resize(node.id(), 0);
+    applied_[node.id() - 1] = node.last_applied();  // its state machine is rebuilt from there
 }
 
 LincheckResult::Verdict Checker::check_history(const std::vector<ClientOp>& ops) {

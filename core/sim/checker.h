@@ -108,20 +108,21 @@ private:
     std::set<Index> acked_;  // indexes whose client was told "ok"
     int nodes_ = 0;
     DurableView durable_;
-    // A node's state machine as the checker follows it: the index it applied last and
-    // the client commands (client id, seq) that took effect in it, with the index where.
-    struct PairHash {
-        size_t operator()(const std::pair<uint64_t, uint64_t>& p) const {
-            return size_t(p.first * 0x9E3779B97F4A7C15ULL ^ p.second);
-        }
+    // Apply Order: the index each node applied last (node n at [n-1]).
+    std::vector<Index> applied_;
+    // State Agreement: the fingerprint after index i (at [i-1]) and the first node
+    // that reached it.
+    std::vector<std::pair<uint64_t, NodeId>> states_;
+    // Exactly Once, followed along the log as the first node to apply each index saw
+    // it (a node that differs from it is caught by State Agreement): per client, the
+    // highest seq that took effect and the index where. Clients number their requests
+    // 1, 2, 3, ..., so a seq at or below it taking effect again is a duplicate.
+    struct Session {
+        uint64_t seq;
+        Index index;
     };
-    struct Applier {
-        Index applied = 0;
-        std::unordered_map<std::pair<uint64_t, uint64_t>, Index, PairHash> took_effect;
-    };
-    Applier& applier(NodeId node);
-    std::vector<Applier> appliers_;                      // node n at [n-1]
-    std::vector<std::pair<uint64_t, NodeId>> states_;    // index i at [i-1]: fingerprint after i, first node
+    std::unordered_map<uint64_t, Session> sessions_;
+    void check_once(NodeId node, const Entry& e, bool first);
     std::vector<Violation> violations_;
     uint64_t event_ = 0;
     int64_t time_ms_ = 0;
