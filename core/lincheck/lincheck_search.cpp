@@ -358,10 +358,10 @@ bool RegisterSearch::decide_branch(size_t rank) {
 // read to force: it would have been forced instead of the branch.)
 SearchOutcome RegisterSearch::run() {
     size_t rank = 0;
-    for (uint64_t iterations = 1; remaining_ > 0; ++iterations) {
+    while (remaining_ > 0) {
         if (budget_.steps == 0) return SearchOutcome::OutOfSteps;
         budget_.steps--;
-        if ((iterations & 1023) == 0 && budget_.out_of_time && budget_.out_of_time())
+        if ((budget_.steps & 1023) == 0 && budget_.out_of_time && budget_.out_of_time())
             return SearchOutcome::OutOfTime;
         if (memo_.full()) return SearchOutcome::OutOfMemory;
         list_candidates();

@@ -33,7 +33,7 @@ enum class SearchOutcome { Linearizable, NotLinearizable, OutOfSteps, OutOfTime,
 
 // What searches may spend before they give up. `steps` is shared: each search spends
 // from it. The core reads no clock; a host may bound the wall time with out_of_time
-// (asked every 1024 steps; empty = no time bound).
+// (asked every 1024 steps of the shared count; empty = no time bound).
 struct SearchBudget {
     uint64_t steps;
     size_t memo_bytes;
