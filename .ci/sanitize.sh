@@ -14,7 +14,12 @@ jobs=${SANITIZE_JOBS:-$(nproc)}
 
 start=$(date +%s)
 echo "sanitize: building core_tests and native_tests in $build/ (-fsanitize=address,undefined)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAFTBOOK_SANITIZE=ON >/dev/null
+# -O1 -g1 (line tables only), as the sanitizers' own docs suggest: the instrumented code
+# compiles about 3x faster than at -O2 -g (measured on http_server.cpp: 88 s vs 269 s on
+# a busy machine) and reports still name file and line.
+launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DRAFTBOOK_SANITIZE=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j"$jobs" --target core_tests native_tests >/dev/null
 built=$(date +%s)
 

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 echo "build: native (build/)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# ccache (installed by setup.sh) makes a rebuild of unchanged files free.
+launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build build -j"$jobs"
 
 echo "build: WebAssembly (build-wasm/ -> web/raftbook.js, web/raftbook.wasm)"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake                       # compiler, build system
+  build-essential cmake ccache                # compiler, build system, compile cache
   nlohmann-json3-dev catch2                   # codec; tests
   libwebsocketpp-dev libboost-dev             # peer transport (WebSocket) and HTTP (Beast)
   emscripten node-acorn                       # the WebAssembly build of the core

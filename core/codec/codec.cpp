@@ -29,6 +29,9 @@
 // The parsed object is then read field by field: every integer must be an unsigned
 // integer (not negative, float, string, bool or overflowing), every string UTF-8 and
 // within kMaxStringBytes. Unknown fields are ignored, so a later version can add some.
+// Last, an AppendEntries must have the shape of a leader's log (malformed_append in
+// core/raft/message.h): both decoders refuse one whose entries skip an index, whose
+// terms decrease or exceed the message's term.
 #include "core/codec/codec.h"
 
 #include <cstring>
@@ -408,6 +411,11 @@ bool read_frame(const json& j, Frame* f, std::string* error) {
         return false;
     }
     if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
+    const std::string malformed = malformed_append(f->peer);
+    if (!malformed.empty()) {
+        *error = "malformed frame: " + malformed;
+        return false;
+    }
     return true;
 }
 
@@ -548,7 +556,7 @@ bool read_cbor_frame(const std::string& bytes, Frame* f) {
     if (!ok || c.left() != 0 || version != kCodecVersion || !has_cluster || !has_type) return false;
     if (f->type == MessageType::ClientRequest) return valid_op(f->request.op);
     if (f->type != MessageType::ClientReply) f->peer.type = f->type;
-    return true;
+    return malformed_append(f->peer).empty();
 }
 
 template <class W>

@@ -5,6 +5,15 @@
 
 namespace raftbook {
 
+std::string check_key(const std::string& key) {
+    if (key.empty()) return "missing key: use /kv/KEY";
+    if (key.size() > kMaxKeyBytes)
+        return "key is " + std::to_string(key.size()) + " bytes; the limit is " + std::to_string(kMaxKeyBytes);
+    for (unsigned char c : key)
+        if (c <= ' ' || c == 0x7f) return "key may not contain spaces or control characters";
+    return "";
+}
+
 bool parse_command(const std::string& text, Command* out, std::string* error) {
     const std::string_view t(text);
     const size_t op_end = std::min(t.find(' '), t.size());

@@ -26,6 +26,13 @@ struct Command {
     std::string value;
 };
 
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr size_t kMaxValueBytes = 64 * 1024;
+
+// Checks a client's key: non-empty, at most kMaxKeyBytes, no spaces or control
+// characters (commands are "set KEY VALUE" text). Returns an error message, or "".
+std::string check_key(const std::string& key);
+
 // Parses "set KEY VALUE" / "del KEY". Returns false (and sets *error) on anything else.
 bool parse_command(const std::string& text, Command* out, std::string* error);
 

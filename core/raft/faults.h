@@ -1,4 +1,4 @@
-// Test-only switches that break one Raft safety rule each, so that tests and the
+// Test-only switches that break one Raft rule each, so that tests and the
 // playground can show the checker catching the breakage. All are off in normal
 // operation; a host never turns one on except by explicit request (`--fault`).
 //
@@ -12,6 +12,10 @@
 //                            term, vote and entries are durable (§5, Figure 2).
 //   apply_duplicates         the state machine applies a retried client request again
 //                            instead of once (§8); read by the host, not by Raft.
+//   no_catch_up_on_heartbeat a leader does not re-send to a follower that heartbeats
+//                            show behind, so an AppendEntries lost while the cluster
+//                            is idle is never re-sent (a liveness rule, not safety:
+//                            see Raft::handle_heartbeat_response).
 #pragma once
 
 #include <string>
@@ -25,6 +29,7 @@ struct Faults {
     bool vote_without_log_check = false;
     bool ack_before_persist = false;
     bool apply_duplicates = false;
+    bool no_catch_up_on_heartbeat = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -38,7 +43,8 @@ struct Faults {
     static const std::vector<std::string>& names() {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
                                                    "vote_without_log_check", "ack_before_persist",
-                                                   "apply_duplicates"};
+                                                   "apply_duplicates",
+                                                   "no_catch_up_on_heartbeat"};
         return n;
     }
 
@@ -49,6 +55,7 @@ private:
         if (name == "vote_without_log_check") return &vote_without_log_check;
         if (name == "ack_before_persist") return &ack_before_persist;
         if (name == "apply_duplicates") return &apply_duplicates;
+        if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
         return nullptr;
     }
 };

@@ -1,5 +1,7 @@
 #include "core/raft/message.h"
 
+#include <cstdint>
+
 namespace raftbook {
 
 namespace {
@@ -36,6 +38,31 @@ bool message_type_from_name(const std::string& name, MessageType* out) {
         }
     }
     return false;
+}
+
+std::string malformed_append(const Message& m) {
+    using std::to_string;
+    if (m.type != MessageType::Append) return "";
+    if (m.log_term > m.term)
+        return "Append's prevLogTerm " + to_string(m.log_term) + " is above its term " + to_string(m.term);
+    Index prev_index = m.index;
+    Term prev_term = m.log_term;
+    for (size_t i = 0; i < m.entries.size(); i++) {
+        const Entry& e = m.entries[i];
+        auto entry = [&](const char* field, uint64_t v) {
+            return "Append's entries[" + to_string(i) + "] has " + field + " " + to_string(v);
+        };
+        if (prev_index == UINT64_MAX || e.index != prev_index + 1)
+            return entry("index", e.index) + " but must follow index " + to_string(prev_index) +
+                   ": entries follow prevLogIndex without gaps";
+        if (e.term < prev_term)
+            return entry("term", e.term) + ", below the term " + to_string(prev_term) +
+                   " before it: terms in a log never decrease";
+        if (e.term > m.term) return entry("term", e.term) + ", above the message's term " + to_string(m.term);
+        prev_index = e.index;
+        prev_term = e.term;
+    }
+    return "";
 }
 
 }  // namespace raftbook

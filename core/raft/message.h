@@ -67,6 +67,14 @@ struct Message {
     }
 };
 
+// An AppendEntries is well formed when its entries follow prevLogIndex without gaps
+// (entries[i].index == index + 1 + i), their terms never decrease (starting from
+// prevLogTerm), and neither they nor prevLogTerm exceed the message's term: a
+// leader's log has exactly this shape. Returns "" for a well-formed message (or one
+// of another type), else a one-line account of the rule it breaks. The decoder
+// refuses such frames and Raft::step ignores such messages.
+std::string malformed_append(const Message& m);
+
 // A client's request to the cluster, and the answer. `op` is "put", "get" or "del".
 struct ClientRequest {
     uint64_t client_id = 0;

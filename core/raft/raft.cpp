@@ -11,13 +11,17 @@
 //   election restriction (§5.4.1)          handle_vote_request, RaftLog::is_up_to_date
 //   check-quorum (thesis §6.2)             tick, check_quorum_active, step_term (lease)
 //   leader appends a no-op (§8)            become_leader
+//   malformed AppendEntries ignored        step (malformed_append in message.h)
 //   consistency check (§5.3)               handle_append
 //   conflicting entries replaced (§5.3)    RaftLog::merge
 //   fast backtracking                      handle_append (hint), handle_append_response
 //   commit only current-term entries (§5.4.2, Figure 8)   maybe_commit
 //   followers learn commitIndex            handle_append, handle_heartbeat
 //   persist before responding (§5)         send_after_persist
+//   catch-up: re-send what a heartbeat     handle_heartbeat_response, send_append
+//     answer shows a follower still lacks
 //   ReadIndex (thesis §6.4)                read_index, handle_heartbeat_response
+//   ReadIndex contexts increase            read_index
 #include "core/raft/raft.h"
 
 #include <algorithm>
@@ -71,6 +75,7 @@ void Raft::reset(Term term) {
     votes_rejected_.clear();
     progress_.clear();
     pending_reads_.clear();
+    last_read_context_ = 0;
     broadcast_pending_ = false;
     heartbeat_pending_ = false;
 }
@@ -227,6 +232,13 @@ bool Raft::read_index(uint64_t context) {
     // ReadIndex step 1 (thesis §6.4): the leader's commit index is only known to be
     // current once it has committed an entry of its own term (its no-op).
     if (log_.term(log_.commit_index()) != current_term_) return false;
+    // Contexts increase within a leadership. A heartbeat answer confirms every read
+    // whose context is at most the one it echoes, so a context no greater than one
+    // already used could be confirmed by answers to heartbeats sent before this read
+    // was asked for (the shape of etcd-io/etcd#20418). Zero, the heartbeat's "no
+    // read", is refused the same way.
+    if (context <= last_read_context_) return false;
+    last_read_context_ = context;
     pending_reads_.push_back({log_.commit_index(), context});
     if (quorum() == 1) {
         release_reads();
@@ -238,6 +250,11 @@ bool Raft::read_index(uint64_t context) {
 
 void Raft::step(const Message& m) {
     if (m.to != cfg_.id) return;
+    // A malformed AppendEntries (entries with a gap after prevLogIndex, decreasing
+    // terms, or terms above the message's) cannot come from a leader, and merging it
+    // would break the log's shape, so it is ignored whole — before it can even raise
+    // our term. The decoder refuses such frames already; this guards every other path.
+    if (!malformed_append(m).empty()) return;
     if (!step_term(m)) return;
     switch (m.type) {
         case MessageType::Vote:
@@ -451,12 +468,28 @@ void Raft::handle_heartbeat_response(const Message& m) {
     } else if (pr->inflight.size() >= cfg_.max_inflight) {
         pr->inflight.erase(pr->inflight.begin());
     }
-    if (pr->match_index < log_.last_index()) send_append(m.from);
+    // Catch-up on heartbeat (etcd's rule, refined). In Replicate, next_index moved on
+    // when we sent, so if that append was lost and no new entry comes, nothing would
+    // re-send it: the follower stays behind and the entry may never commit. So when a
+    // follower still lacks entries we already had at its previous heartbeat answer, we
+    // send it an append even if it has no entries (prevLogIndex = next_index - 1): a
+    // follower missing entries rejects it, and the rejection drops us back to Probe,
+    // which re-sends from where the logs agree; a restarted follower is probed alike.
+    // etcd sends this append on every heartbeat answer from a follower behind; we wait
+    // until it is a heartbeat round behind, because under load (or when the answer to
+    // the heartbeat overtakes the answer to an append still being written to disk) a
+    // follower is briefly behind at nearly every heartbeat, and an empty append each
+    // time would add an AppendEntries and a response per follower per heartbeat (in
+    // sim_test's efficiency test, 1.4 of each per follower per agreement instead of 1.0).
+    // The cost is one more heartbeat round before a lost append is re-sent.
+    const bool stalled = pr->match_index < pr->last_index_at_heartbeat && !faults.no_catch_up_on_heartbeat;
+    pr->last_index_at_heartbeat = log_.last_index();
+    if (pr->match_index < log_.last_index()) send_append(m.from, /*even_if_empty=*/stalled);
 }
 
 // ---------------------------------------------------------------- leader side
 
-bool Raft::send_append(NodeId to) {
+bool Raft::send_append(NodeId to, bool even_if_empty) {
     Progress* pr = progress_mut(to);
     if (!pr) return false;
     if (pr->state == Progress::State::Probe && pr->probe_sent) return false;
@@ -472,10 +505,10 @@ bool Raft::send_append(NodeId to) {
     m.log_term = *prev_term;
     m.commit = log_.commit_index();
     m.entries = log_.slice(pr->next_index, log_.last_index(), cfg_.max_append_bytes);
-    if (m.entries.empty()) return false;  // heartbeats carry liveness
+    if (m.entries.empty() && !even_if_empty) return false;  // heartbeats carry liveness
     if (pr->state == Progress::State::Probe) {
         pr->probe_sent = true;
-    } else {
+    } else if (!m.entries.empty()) {
         // Pipelining: assume success and move on; a rejection falls back to Probe.
         pr->next_index = m.entries.back().index + 1;
         pr->inflight.push_back(m.entries.back().index);

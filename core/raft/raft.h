@@ -92,6 +92,7 @@ struct Progress {
     std::vector<Index> inflight;       // Replicate: last index of each unacked append
     bool recent_active = false;        // heard from since the last check-quorum round
     uint64_t acked_context = 0;        // highest heartbeat context acknowledged
+    Index last_index_at_heartbeat = 0; // leader's last index at the previous heartbeat answer
 };
 
 enum class ProposeResult : uint8_t { Ok, NotLeader, Dropped };
@@ -108,7 +109,8 @@ public:
                           Index* index = nullptr);
     // Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer comes back
     // as a ReadState with this context once a majority has confirmed our leadership.
-    // Contexts must increase. Returns false when not leader or not yet ready to serve.
+    // Contexts must increase within a leadership: one not greater than the last accepted
+    // (or zero) is refused. Returns false when refused, not leader, or not yet ready to serve.
     bool read_index(uint64_t context);
     void campaign();                      // start an election now (tests and tools)
 
@@ -156,7 +158,9 @@ private:
 
     // Leader replication.
     void broadcast_append();
-    bool send_append(NodeId to);
+    // Sends entries from next_index; with nothing to send, an empty append only when
+    // even_if_empty (the catch-up probe). Returns whether it sent.
+    bool send_append(NodeId to, bool even_if_empty = false);
     void broadcast_heartbeat(uint64_t context);
     bool maybe_commit();
     bool check_quorum_active();
@@ -189,6 +193,7 @@ private:
     // ReadIndex: requests waiting for a heartbeat round to confirm leadership.
     struct PendingRead { Index index; uint64_t context; };
     std::vector<PendingRead> pending_reads_;
+    uint64_t last_read_context_ = 0;  // highest context accepted in this leadership
     std::vector<ReadState> read_states_;
 
     bool broadcast_pending_ = false;  // new entries to send at the next ready()

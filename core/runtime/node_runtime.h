@@ -46,6 +46,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/codec/codec.h"
@@ -123,7 +124,7 @@ public:
     void receive(const Frame& frame, NodeId link_peer); // a frame from a peer connection
     void persisted(uint64_t write_id);                  // writes up to this id are durable
     // A request from one of this node's clients (op "put", "get" or "del"); `done` is
-    // called exactly once, possibly before submit returns.
+    // called exactly once, possibly before submit returns, and may itself submit.
     void submit(ClientRequest request, ReplyFn done);
     void campaign();                                    // start an election now (tools, tests)
 
@@ -142,12 +143,71 @@ public:
     nlohmann::json status() const;
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    using RequestKey = std::pair<uint64_t, uint64_t>;  // (client id, seq)
+    // A request from this node's own clients, until it is answered.
+    struct LocalRequest {
+        ClientRequest request;
+        ReplyFn done;
+        TimeMs deadline = 0;
+        TimeMs retry_at = 0;
+        size_t session = SIZE_MAX;  // the runtime session it holds (client_id was 0)
+    };
+    // A write this node proposed as leader, until it is applied.
+    struct Proposal {
+        Term term = 0;                       // proposed in this term (0: not yet)
+        std::vector<NodeId> remote_origins;  // nodes that forwarded it and want the reply
+        TimeMs expires = 0;
+    };
+    // A read waiting for its ReadIndex confirmation, then for apply to reach it.
+    struct PendingRead {
+        RequestKey key;
+        NodeId origin;  // kNoNode: a local request
+        std::string kv_key;
+    };
+    // A DiskWrite not yet durable, and what waits for it.
+    struct PendingWrite {
+        uint64_t id = 0;
+        Index last_index = 0;  // of its last entry (0: none)
+        Term last_term = 0;
+        std::vector<Message> after_persist;
+    };
+
+    void send_message(Message m);
+    void apply(const std::vector<Entry>& entries);
+    void serve_ready_reads();
+    void observe_role_and_leader();
+    void dispatch(const RequestKey& key);
+    bool serve(const ClientRequest& request, NodeId origin);
+    void answer(const RequestKey& key, NodeId origin, ClientReply reply);
+    void complete_local(const RequestKey& key, const ClientReply& reply);
+    void expire_local_requests();
+    ClientReply reply_to(const RequestKey& key) const;
+
+    RuntimeConfig cfg_;
+    RuntimeHost* host_;
     std::unique_ptr<Raft> raft_;
     KvStore kv_;
     RuntimeStats stats_;
-    std::deque<uint64_t> writes_;  // ids of writes not yet durable
+    uint64_t ticks_ = 0;
+    Role last_role_ = Role::Follower;
+    Term last_term_ = 0;
+    NodeId last_leader_ = kNoNode;
+
+    std::deque<PendingWrite> writes_;
+    uint64_t next_write_id_ = 1;
+
+    std::map<RequestKey, LocalRequest> local_;
+    std::vector<uint64_t> session_next_seq_;  // per runtime session
+    std::vector<size_t> free_sessions_;
+    uint64_t client_id_base_ = 0;             // session i has client id base + i
+    uint64_t read_client_id_ = 0;
+    uint64_t read_seq_ = 0;
+
+    std::map<RequestKey, Proposal> proposals_;
+    uint64_t read_context_ = 0;
+    bool read_batch_open_ = false;  // reads arriving before the next Ready share one ReadIndex
+    std::map<uint64_t, std::vector<PendingRead>> reads_awaiting_confirmation_;  // by context
+    std::deque<std::pair<Index, PendingRead>> reads_awaiting_apply_;
 };
 
 }  // namespace raftbook

@@ -135,15 +135,6 @@ poll(); setInterval(poll, 1000);
 
 }  // namespace
 
-std::string check_key(const std::string& key) {
-    if (key.empty()) return "missing key: use /kv/KEY";
-    if (key.size() > kMaxKeyBytes)
-        return "key is " + std::to_string(key.size()) + " bytes; the limit is " + std::to_string(kMaxKeyBytes);
-    for (unsigned char c : key)
-        if (c <= ' ' || c == 0x7f) return "key may not contain spaces or control characters";
-    return "";
-}
-
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     Impl(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
         : ioc(ioc), acceptor(ioc), accept_retry(ioc), api(api), metrics(metrics), web_dir(std::move(web_dir)) {}

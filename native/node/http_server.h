@@ -40,13 +40,12 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/kv/kv_store.h"
 #include "core/raft/message.h"
 #include "native/node/metrics.h"
 
 namespace raftbook {
 
-constexpr size_t kMaxKeyBytes = 1024;
-constexpr size_t kMaxValueBytes = 64 * 1024;
 constexpr size_t kDefaultMaxClients = 1024;
 constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight at once
 
@@ -60,10 +59,6 @@ public:
     virtual nlohmann::json status() const = 0;
     virtual std::string metrics_text() const = 0;
 };
-
-// Checks a key for the KV API: non-empty, at most kMaxKeyBytes, no spaces or control
-// characters (commands are "set KEY VALUE" text). Returns an error message, or "".
-std::string check_key(const std::string& key);
 
 class HttpServer {
 public:

@@ -308,6 +308,7 @@ TEST_CASE("integer fields accept only non-negative integers that fit 64 bits", "
             REQUIRE(refusal(as_bytes(j, format), format) == error);
         }
         j["index"] = UINT64_MAX;
+        j.erase("entries");  // no entry can follow the largest index
         Frame f;
         std::string why;
         REQUIRE(decode_frame(as_bytes(j, format), format, &f, &why));
@@ -363,6 +364,47 @@ TEST_CASE("strings, booleans and entries are type-checked, naming the field", "[
         REQUIRE(refusal(as_bytes(json("Append"), format), format) ==
                 "frame must be a JSON object, not string");
     }
+}
+
+TEST_CASE("an AppendEntries not shaped like a leader's log is refused by both decoders, naming the rule",
+          "[codec]") {
+    // peer_frame's Append: term 7, prevLogIndex 41, prevLogTerm 6, entries 42..44 of term 7.
+    struct Shape {
+        const char* what;
+        void (*spoil)(Message&);
+        const char* error;
+    };
+    const Shape shapes[] = {
+        {"a gap between entries", [](Message& m) { m.entries[2].index = 45; },
+         "Append's entries[2] has index 45 but must follow index 43: entries follow prevLogIndex without gaps"},
+        {"a first entry not right after prevLogIndex", [](Message& m) { m.entries[0].index = 43; },
+         "Append's entries[0] has index 43 but must follow index 41: entries follow prevLogIndex without gaps"},
+        {"an entry after the largest index", [](Message& m) { m.index = UINT64_MAX; },
+         "Append's entries[0] has index 42 but must follow index 18446744073709551615: entries follow "
+         "prevLogIndex without gaps"},
+        {"a decreasing entry term", [](Message& m) { m.entries[1].term = 5; },
+         "Append's entries[1] has term 5, below the term 7 before it: terms in a log never decrease"},
+        {"a first entry term below prevLogTerm", [](Message& m) { m.entries[0].term = m.entries[1].term = m.entries[2].term = 5; },
+         "Append's entries[0] has term 5, below the term 6 before it: terms in a log never decrease"},
+        {"an entry term above the message's term", [](Message& m) { m.entries[2].term = 8; },
+         "Append's entries[2] has term 8, above the message's term 7"},
+        {"prevLogTerm above the message's term", [](Message& m) { m.log_term = 8; },
+         "Append's prevLogTerm 8 is above its term 7"},
+    };
+    for (const Shape& shape : shapes) {
+        INFO(shape.what);
+        Frame f = peer_frame(MessageType::Append);
+        shape.spoil(f.peer);
+        for (WireFormat format : kFormats)
+            REQUIRE(refusal(encode_frame(f, format), format) == std::string("malformed frame: ") + shape.error);
+        Frame fast;
+        REQUIRE_FALSE(decode_frame_fast(encode_frame(f, WireFormat::Cbor), &fast));
+    }
+    // The same fields in another message type mean nothing and are accepted.
+    Frame vote = peer_frame(MessageType::Vote);
+    vote.peer.entries[2].index = 45;
+    vote.peer.log_term = 8;
+    require_round_trip(vote, WireFormat::Cbor);
 }
 
 TEST_CASE("unknown fields are ignored", "[codec]") {

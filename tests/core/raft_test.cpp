@@ -198,6 +198,47 @@ TEST_CASE("§5.3 a stale AppendEntries never truncates entries the follower alre
     CHECK(r.log().last_index() == 4);
 }
 
+TEST_CASE("a malformed AppendEntries (a gap, decreasing terms, terms above its own) changes nothing") {
+    // A well-formed one for comparison: term 3, prevLogIndex 2, prevLogTerm 1, entries 3..4 of term 3.
+    auto append = [](Term term) {
+        Message a = msg(MessageType::Append, 2, 1, term);
+        a.index = 2;
+        a.log_term = 1;
+        a.commit = 4;
+        a.entries = {Entry{3, 3, EntryType::Command, "set a 1", 0, 0}, Entry{4, 3, EntryType::Command, "set b 2", 0, 0}};
+        return a;
+    };
+    std::vector<Message> malformed;
+    for (Term term : {Term(3), Term(4)}) {  // our own term, and a higher one
+        Message gap = append(term);
+        gap.entries[1].index = 5;
+        Message decreasing = append(term);
+        decreasing.entries[1].term = 2;
+        Message above = append(term);
+        above.entries[1].term = term + 1;
+        Message prev_above = append(term);
+        prev_above.log_term = term + 1;
+        malformed.insert(malformed.end(), {gap, decreasing, above, prev_above});
+    }
+    for (const Message& m : malformed) {
+        INFO(malformed_append(m));
+        REQUIRE_FALSE(malformed_append(m).empty());
+        Raft r(config(1), with_log({1, 1}, 3));
+        r.ready();
+        r.tick();
+        r.step(m);
+        CHECK(r.current_term() == 3);
+        CHECK(r.leader_id() == kNoNode);
+        CHECK(r.election_elapsed() == 1);
+        CHECK(r.log().last_index() == 2);
+        CHECK(r.commit_index() == 0);
+        CHECK_FALSE(r.has_ready());
+    }
+    Raft r(config(1), with_log({1, 1}, 3));
+    r.step(append(3));
+    CHECK(r.log().last_index() == 4);  // the same message, well formed, is taken
+}
+
 TEST_CASE("§5.3 followers learn commitIndex, never beyond what the message vouched for") {
     Raft r(config(2), with_log({1, 1, 9}, 9));  // entry 3 is from a term the leader never had
     Message a = msg(MessageType::Append, 1, 2, 10);
@@ -286,6 +327,44 @@ TEST_CASE("ReadIndex: a read point is released only after a majority confirms th
     REQUIRE(rd.read_states.size() == 1);
     CHECK(rd.read_states[0].index == 1);
     CHECK(rd.read_states[0].context == 7);
+}
+
+TEST_CASE("ReadIndex: a context not greater than the last is refused, so answers to earlier heartbeats cannot release it") {
+    Raft r(config(1), with_log({}, 0));
+    make_leader(r);
+    r.ready();
+    r.persisted(1, r.current_term());
+    Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
+    ack.index = 1;
+    r.step(ack);
+    REQUIRE(r.commit_index() == 1);
+    r.ready();
+    REQUIRE(r.read_index(7));
+    r.ready();  // the heartbeats of context 7 go out
+    Message hb2 = msg(MessageType::HeartbeatResp, 2, 1, r.current_term());
+    hb2.context = 7;
+    r.step(hb2);
+    REQUIRE(r.ready().read_states.size() == 1);  // us and node 2: a majority
+
+    // The same context again, or a lower one, or zero ("no read"), is refused...
+    CHECK_FALSE(r.read_index(7));
+    CHECK_FALSE(r.read_index(5));
+    CHECK_FALSE(r.read_index(0));
+    // ...so node 3's late answer to the heartbeat sent before them releases nothing.
+    Message hb3 = msg(MessageType::HeartbeatResp, 3, 1, r.current_term());
+    hb3.context = 7;
+    r.step(hb3);
+    CHECK(r.ready().read_states.empty());
+
+    // A greater context waits for answers to its own heartbeats.
+    REQUIRE(r.read_index(8));
+    r.step(hb3);
+    CHECK(r.ready().read_states.empty());
+    hb3.context = 8;
+    r.step(hb3);
+    const Ready rd = r.ready();
+    REQUIRE(rd.read_states.size() == 1);
+    CHECK(rd.read_states[0].context == 8);
 }
 
 TEST_CASE("ReadIndex: refused before the leader committed an entry of its own term") {

@@ -11,8 +11,8 @@ const rb = await loadRaftbook();
 
 test('the rule switches are listed by faultNames()', () => {
   assert.deepEqual(JSON.parse(rb.faultNames()).sort(),
-                   ['ack_before_persist', 'apply_duplicates', 'commit_old_term_by_count', 'skip_prev_log_check',
-                    'vote_without_log_check']);
+                   ['ack_before_persist', 'apply_duplicates', 'commit_old_term_by_count', 'no_catch_up_on_heartbeat',
+                    'skip_prev_log_check', 'vote_without_log_check']);
 });
 
 test('skip_prev_log_check: the missing prevLog check lesson breaks Log Matching', async () => {

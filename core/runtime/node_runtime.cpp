@@ -1,0 +1,401 @@
+// The node runtime's Ready loop and client path; see node_runtime.h.
+#include "core/runtime/node_runtime.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace raftbook {
+
+namespace {
+
+const char kNotLeader[] = "not leader";
+
+std::string command_text(const ClientRequest& r) {
+    return r.op == "put" ? "set " + r.key + " " + r.value : "del " + r.key;
+}
+
+uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host)
+    : cfg_(std::move(config)), host_(host), raft_(std::make_unique<Raft>(cfg_.raft, std::move(restored))) {
+    last_role_ = raft_->role();
+    last_term_ = raft_->current_term();
+    // Never 0: 0 means "no session". The host's seed is random per process, so a
+    // restarted node does not reuse a client id the state machine has seen.
+    client_id_base_ = mix(cfg_.session_seed) | 1;
+    read_client_id_ = mix(cfg_.session_seed + 0x9E3779B97F4A7C15ULL) | 1;
+}
+
+NodeRuntime::~NodeRuntime() = default;
+
+size_t NodeRuntime::pending_requests() const { return local_.size(); }
+
+void NodeRuntime::campaign() { raft_->campaign(); }
+
+// ---------------------------------------------------------------- the Ready loop
+
+bool NodeRuntime::has_ready() const { return raft_->has_ready(); }
+
+void NodeRuntime::process_ready() {
+    read_batch_open_ = false;  // the heartbeat confirming these reads goes out in this Ready
+    if (!raft_->has_ready()) return;
+    Ready rd = raft_->ready();
+    host_->on_ready(*raft_, rd);
+    observe_role_and_leader();
+    for (Message& m : rd.messages) send_message(std::move(m));
+    if (rd.hard_state || !rd.entries.empty()) {
+        PendingWrite pw;
+        pw.id = next_write_id_++;
+        if (!rd.entries.empty()) {
+            pw.last_index = rd.entries.back().index;
+            pw.last_term = rd.entries.back().term;
+        }
+        pw.after_persist = std::move(rd.messages_after_persist);
+        DiskWrite w;
+        w.id = pw.id;
+        w.hard_state = rd.hard_state;
+        w.entries = std::move(rd.entries);
+        w.commit_index = raft_->commit_index();
+        writes_.push_back(std::move(pw));
+        host_->write(std::move(w));
+    } else if (!writes_.empty()) {
+        // Nothing to write, but these messages still promise that everything before
+        // them is durable: they leave with the last write in flight.
+        auto& after = writes_.back().after_persist;
+        for (Message& m : rd.messages_after_persist) after.push_back(std::move(m));
+    } else {
+        for (Message& m : rd.messages_after_persist) send_message(std::move(m));
+    }
+    apply(rd.committed_entries);
+    for (const ReadState& rs : rd.read_states) {
+        auto it = reads_awaiting_confirmation_.find(rs.context);
+        if (it == reads_awaiting_confirmation_.end()) continue;
+        for (PendingRead& r : it->second) reads_awaiting_apply_.emplace_back(rs.index, std::move(r));
+        reads_awaiting_confirmation_.erase(it);
+    }
+    serve_ready_reads();
+}
+
+void NodeRuntime::persisted(uint64_t write_id) {
+    while (!writes_.empty() && writes_.front().id <= write_id) {
+        PendingWrite w = std::move(writes_.front());
+        writes_.pop_front();
+        if (w.last_index != 0) raft_->persisted(w.last_index, w.last_term);
+        for (Message& m : w.after_persist) send_message(std::move(m));
+    }
+}
+
+void NodeRuntime::send_message(Message m) {
+    const NodeId to = m.to;
+    Frame f;
+    f.type = m.type;
+    f.peer = std::move(m);
+    host_->send(to, std::move(f));
+}
+
+void NodeRuntime::apply(const std::vector<Entry>& entries) {
+    if (entries.empty()) return;
+    for (const Entry& e : entries) {
+        const bool took_effect = kv_.apply(e);
+        stats_.entries_applied++;
+        host_->on_apply(e, took_effect, kv_);
+        if (e.client_id == 0) continue;
+        // Applied now, or applied before and skipped as a retry: either way done.
+        const RequestKey key{e.client_id, e.seq};
+        auto p = proposals_.find(key);
+        if (p != proposals_.end()) {
+            const std::vector<NodeId> origins = std::move(p->second.remote_origins);
+            proposals_.erase(p);
+            for (NodeId origin : origins) answer(key, origin, reply_to(key));
+        }
+        ClientReply ok = reply_to(key);
+        ok.ok = true;
+        complete_local(key, ok);
+    }
+    raft_->applied(entries.back().index);
+}
+
+ClientReply NodeRuntime::reply_to(const RequestKey& key) const {
+    ClientReply r;
+    r.client_id = key.first;
+    r.seq = key.second;
+    r.ok = true;
+    return r;
+}
+
+void NodeRuntime::serve_ready_reads() {
+    while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.front().first <= kv_.applied_index()) {
+        const PendingRead r = std::move(reads_awaiting_apply_.front().second);
+        reads_awaiting_apply_.pop_front();
+        ClientReply reply = reply_to(r.key);
+        if (const std::string* v = kv_.get(r.kv_key)) {
+            reply.found = true;
+            reply.value = *v;
+        }
+        stats_.reads_served++;
+        answer(r.key, r.origin, std::move(reply));
+    }
+}
+
+void NodeRuntime::observe_role_and_leader() {
+    const Role role = raft_->role();
+    const NodeId leader = raft_->leader_id();
+    const bool changed = role != last_role_ || leader != last_leader_ || raft_->current_term() != last_term_;
+    if (role != last_role_) {
+        if (role == Role::Candidate) stats_.elections++;
+        if (last_role_ == Role::Leader) {
+            // The core dropped its pending ReadIndex requests; those reads go again.
+            auto waiting = std::move(reads_awaiting_confirmation_);
+            reads_awaiting_confirmation_.clear();
+            for (auto& [context, reads] : waiting) {
+                for (const PendingRead& r : reads) {
+                    ClientReply retry = reply_to(r.key);
+                    retry.ok = false;
+                    retry.error = kNotLeader;
+                    answer(r.key, r.origin, std::move(retry));
+                }
+            }
+        }
+        last_role_ = role;
+    }
+    last_term_ = raft_->current_term();
+    if (leader != last_leader_) {
+        last_leader_ = leader;
+        if (leader != kNoNode) stats_.leader_changes++;
+        // Requests sent to the old leader may be lost: send them to the new one now.
+        const TimeMs now = host_->now();
+        for (auto& [key, r] : local_) r.retry_at = now;
+        if (leader != kNoNode) expire_local_requests();
+    }
+    if (changed) host_->on_role_change(*raft_);
+}
+
+void NodeRuntime::tick() {
+    raft_->tick();
+    ticks_++;
+    expire_local_requests();
+    if (ticks_ % 20 == 0) {
+        const TimeMs now = host_->now();
+        for (auto it = proposals_.begin(); it != proposals_.end();)
+            it = it->second.expires < now ? proposals_.erase(it) : std::next(it);
+    }
+}
+
+// ---------------------------------------------------------------- peer frames
+
+void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
+    switch (frame.type) {
+        case MessageType::ClientRequest: {
+            const ClientRequest& req = frame.request;
+            if (!serve(req, link_peer)) {
+                ClientReply retry = reply_to({req.client_id, req.seq});
+                retry.ok = false;
+                retry.error = kNotLeader;
+                retry.leader_hint = raft_->leader_id();
+                answer({req.client_id, req.seq}, link_peer, std::move(retry));
+            }
+            break;
+        }
+        case MessageType::ClientReply: {
+            const ClientReply& reply = frame.reply;
+            const RequestKey key{reply.client_id, reply.seq};
+            auto it = local_.find(key);
+            if (it == local_.end()) break;
+            if (reply.ok || reply.error != kNotLeader) {
+                complete_local(key, reply);
+            } else {
+                // Not leader (any more): ask again after a tick's worth of waiting.
+                it->second.retry_at = host_->now() + cfg_.no_leader_retry_ms;
+            }
+            break;
+        }
+        case MessageType::Hello: break;
+        default: {
+            // Raft traffic, from members only: a stray node cannot vote or lead here.
+            const auto& peers = raft_->peers();
+            if (std::find(peers.begin(), peers.end(), frame.peer.from) == peers.end()) break;
+            raft_->step(frame.peer);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- client requests
+
+void NodeRuntime::submit(ClientRequest request, ReplyFn done) {
+    LocalRequest r;
+    if (request.client_id == 0) {
+        if (request.op == "get") {
+            request.client_id = read_client_id_;
+            request.seq = ++read_seq_;
+        } else {
+            if (free_sessions_.empty()) {
+                free_sessions_.push_back(session_next_seq_.size());
+                session_next_seq_.push_back(1);
+            }
+            r.session = free_sessions_.back();
+            free_sessions_.pop_back();
+            request.client_id = client_id_base_ + r.session;
+            request.seq = session_next_seq_[r.session]++;
+        }
+    }
+    const RequestKey key{request.client_id, request.seq};
+    if (local_.count(key)) {
+        ClientReply busy = reply_to(key);
+        busy.ok = false;
+        busy.error = "request " + std::to_string(key.first) + "/" + std::to_string(key.second) +
+                     " is already waiting for an answer on this node";
+        done(busy);
+        return;
+    }
+    r.request = std::move(request);
+    r.done = std::move(done);
+    r.deadline = host_->now() + cfg_.request_timeout_ms;
+    local_.emplace(key, std::move(r));
+    dispatch(key);
+}
+
+void NodeRuntime::dispatch(const RequestKey& key) {
+    auto it = local_.find(key);
+    if (it == local_.end()) return;
+    const TimeMs now = host_->now();
+    if (raft_->role() == Role::Leader) {
+        const bool served = serve(it->second.request, kNoNode);  // may answer it at once
+        it = local_.find(key);
+        if (it != local_.end()) it->second.retry_at = now + (served ? cfg_.retry_interval_ms : cfg_.no_leader_retry_ms);
+        return;
+    }
+    Frame f;
+    f.type = MessageType::ClientRequest;
+    f.request = it->second.request;
+    const NodeId leader = raft_->leader_id();
+    if (leader != kNoNode && host_->send(leader, std::move(f))) {
+        stats_.forwarded++;
+        it->second.retry_at = now + cfg_.retry_interval_ms;
+    } else {
+        it->second.retry_at = now + cfg_.no_leader_retry_ms;  // no leader known, or no route to it yet
+    }
+}
+
+bool NodeRuntime::serve(const ClientRequest& req, NodeId origin) {
+    if (raft_->role() != Role::Leader) return false;
+    const RequestKey key{req.client_id, req.seq};
+    if (req.op == "get") {
+        if (!read_batch_open_) {
+            // ReadIndex: one leadership confirmation for all reads until the next Ready.
+            if (!raft_->read_index(read_context_ + 1)) return false;  // no commit in this term yet
+            read_context_++;
+            read_batch_open_ = true;
+        }
+        reads_awaiting_confirmation_[read_context_].push_back({key, origin, req.key});
+        return true;
+    }
+    // A checked key makes command_text() a valid command ("set KEY VALUE" / "del KEY").
+    const std::string key_error =
+        req.op == "put" || req.op == "del" ? check_key(req.key) : "unknown op '" + req.op + "'";
+    if (!key_error.empty()) {
+        ClientReply bad = reply_to(key);
+        bad.ok = false;
+        bad.error = "invalid request: " + key_error;
+        answer(key, origin, std::move(bad));
+        return true;
+    }
+    if (kv_.applied_request(req.client_id, req.seq)) {  // a retry of a write already applied
+        answer(key, origin, reply_to(key));
+        return true;
+    }
+    Proposal& p = proposals_[key];
+    p.expires = host_->now() + cfg_.proposal_memory_ms;
+    if (origin != kNoNode &&
+        std::find(p.remote_origins.begin(), p.remote_origins.end(), origin) == p.remote_origins.end())
+        p.remote_origins.push_back(origin);
+    if (p.term == raft_->current_term()) return true;  // already in our log in this term
+    if (raft_->propose(command_text(req), req.client_id, req.seq) != ProposeResult::Ok) return false;
+    p.term = raft_->current_term();
+    stats_.proposals++;
+    return true;
+}
+
+void NodeRuntime::answer(const RequestKey& key, NodeId origin, ClientReply reply) {
+    if (origin == kNoNode) {
+        auto it = local_.find(key);
+        if (it == local_.end()) return;
+        if (reply.ok || reply.error != kNotLeader) {
+            complete_local(key, reply);
+        } else {
+            it->second.retry_at = host_->now();
+        }
+        return;
+    }
+    Frame f;
+    f.type = MessageType::ClientReply;
+    f.reply = std::move(reply);
+    host_->send(origin, std::move(f));
+}
+
+void NodeRuntime::complete_local(const RequestKey& key, const ClientReply& reply) {
+    auto it = local_.find(key);
+    if (it == local_.end()) return;
+    LocalRequest r = std::move(it->second);
+    local_.erase(it);
+    if (r.session != SIZE_MAX) free_sessions_.push_back(r.session);
+    r.done(reply);
+}
+
+void NodeRuntime::expire_local_requests() {
+    const TimeMs now = host_->now();
+    std::vector<RequestKey> expired, due;
+    for (auto& [key, r] : local_) {
+        if (r.deadline <= now) {
+            expired.push_back(key);
+        } else if (r.retry_at <= now) {
+            due.push_back(key);
+        }
+    }
+    for (const RequestKey& key : expired) {
+        auto it = local_.find(key);
+        if (it == local_.end()) continue;
+        ClientReply timeout = reply_to(key);
+        timeout.ok = false;
+        const NodeId leader = raft_->leader_id();
+        timeout.leader_hint = leader;
+        const std::string ms = std::to_string(cfg_.request_timeout_ms);
+        const bool write = it->second.request.op != "get";
+        if (leader == kNoNode) {
+            timeout.error = "no leader elected within " + ms +
+                            " ms; is a majority of the cluster up and connected? Retry later";
+        } else {
+            timeout.error = std::string(write ? "write not committed" : "read not confirmed") + " within " + ms +
+                            " ms (leader: node " + std::to_string(leader) + ")" +
+                            (write ? "; it may or may not take effect. Retry it" : "; retry it");
+        }
+        stats_.timeouts++;
+        complete_local(key, timeout);
+    }
+    for (const RequestKey& key : due) dispatch(key);
+}
+
+// ---------------------------------------------------------------- inspection
+
+nlohmann::json NodeRuntime::status() const {
+    char fingerprint[17];
+    std::snprintf(fingerprint, sizeof fingerprint, "%016llx", (unsigned long long)kv_.fingerprint());
+    return {{"id", raft_->id()},
+            {"role", role_name(raft_->role())},
+            {"term", raft_->current_term()},
+            {"leader", raft_->leader_id()},
+            {"commit_index", raft_->commit_index()},
+            {"applied_index", kv_.applied_index()},
+            {"log_first_index", raft_->log().first_index()},
+            {"log_last_index", raft_->log().last_index()},
+            {"persisted_index", raft_->log().persisted_index()},
+            {"kv_keys", kv_.size()},
+            {"kv_fingerprint", fingerprint}};
+}
+
+}  // namespace raftbook

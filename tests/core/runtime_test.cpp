@@ -1,0 +1,238 @@
+// The node runtime (core/runtime) under a minimal host: frames delivered by hand,
+// writes made durable by hand, a clock moved by hand. Each test names the rule it holds
+// the runtime to; the simulator runs the same runtime under every fault it has.
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/runtime/node_runtime.h"
+
+using namespace raftbook;
+
+namespace {
+
+struct Cluster;
+
+struct TestHost : RuntimeHost {
+    Cluster* cluster = nullptr;
+    NodeId id = kNoNode;
+    std::deque<DiskWrite> disk;  // issued, not yet durable
+    bool send(NodeId to, Frame frame) override;
+    void write(DiskWrite w) override { disk.push_back(std::move(w)); }
+    TimeMs now() const override;
+};
+
+struct Cluster {
+    TimeMs clock = 0;
+    bool auto_persist = true;  // make every write durable as soon as it is issued
+    std::map<NodeId, TestHost> hosts;
+    std::map<NodeId, std::unique_ptr<NodeRuntime>> nodes;
+    std::deque<std::pair<NodeId, Frame>> wire;  // (to, frame), in send order
+    std::set<NodeId> down;
+
+    explicit Cluster(int n) {
+        for (NodeId i = 1; i <= NodeId(n); i++) {
+            hosts[i].cluster = this;
+            hosts[i].id = i;
+        }
+        for (NodeId i = 1; i <= NodeId(n); i++) {
+            RuntimeConfig rc;
+            rc.raft.id = i;
+            for (NodeId j = 1; j <= NodeId(n); j++) rc.raft.peers.push_back(j);
+            rc.raft.random_seed = 7;
+            rc.session_seed = 100 + i;
+            nodes[i] = std::make_unique<NodeRuntime>(rc, Restored{}, &hosts[i]);
+        }
+    }
+    NodeRuntime& at(NodeId i) { return *nodes[i]; }
+    // Runs every node's Ready loop, persists (if auto) and delivers until quiet.
+    void settle() {
+        for (int rounds = 0; rounds < 10000; rounds++) {
+            bool busy = false;
+            for (auto& [id, rt] : nodes) {
+                while (rt->has_ready()) {
+                    rt->process_ready();
+                    busy = true;
+                }
+                TestHost& h = hosts[id];
+                if (auto_persist && !h.disk.empty()) {
+                    const uint64_t last = h.disk.back().id;
+                    h.disk.clear();
+                    rt->persisted(last);
+                    busy = true;
+                }
+            }
+            if (!wire.empty()) {
+                auto [to, f] = std::move(wire.front());
+                wire.pop_front();
+                if (!down.count(to)) nodes[to]->receive(f, f.type == MessageType::ClientRequest || f.type == MessageType::ClientReply ? sender(f) : f.peer.from);
+                busy = true;
+            }
+            if (!busy) return;
+        }
+        FAIL("cluster did not settle");
+    }
+    // Client frames carry no sender; the test host remembers it.
+    std::deque<NodeId> client_senders;
+    NodeId sender(const Frame&) {
+        const NodeId s = client_senders.front();
+        client_senders.pop_front();
+        return s;
+    }
+    void tick_all(int n = 1) {
+        for (int i = 0; i < n; i++) {
+            clock += 50;
+            for (auto& [id, rt] : nodes) rt->tick();
+            settle();
+        }
+    }
+    NodeId elect(NodeId n) {
+        at(n).campaign();
+        settle();
+        REQUIRE(at(n).raft().role() == Role::Leader);
+        tick_all(2);  // the no-op commits; followers learn the leader
+        return n;
+    }
+};
+
+bool TestHost::send(NodeId to, Frame frame) {
+    if (cluster->down.count(id)) return false;
+    if (frame.type == MessageType::ClientRequest || frame.type == MessageType::ClientReply) {
+        // Keep the sender in order with the frame (the wire is FIFO).
+        cluster->client_senders.push_back(id);
+        cluster->wire.emplace_back(to, std::move(frame));
+        return true;
+    }
+    cluster->wire.emplace_back(to, std::move(frame));
+    return true;
+}
+TimeMs TestHost::now() const { return cluster->clock; }
+
+ClientRequest put(const std::string& key, const std::string& value, uint64_t client = 0, uint64_t seq = 0) {
+    ClientRequest r;
+    r.op = "put";
+    r.key = key;
+    r.value = value;
+    r.client_id = client;
+    r.seq = seq;
+    return r;
+}
+ClientRequest get(const std::string& key) {
+    ClientRequest r;
+    r.op = "get";
+    r.key = key;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("runtime: a write sent to a follower is forwarded, committed, applied everywhere and answered once") {
+    Cluster c(3);
+    c.elect(1);
+    int answers = 0;
+    ClientReply got;
+    c.at(3).submit(put("x", "5"), [&](const ClientReply& r) { answers++; got = r; });
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(answers == 1);
+    CHECK(got.ok);
+    CHECK(c.at(3).stats().forwarded == 1);
+    for (NodeId n = 1; n <= 3; n++) {
+        REQUIRE(c.at(n).kv().get("x") != nullptr);
+        CHECK(*c.at(n).kv().get("x") == "5");
+    }
+}
+
+TEST_CASE("runtime: a read on a follower goes through the leader's ReadIndex and sees the last write") {
+    Cluster c(3);
+    c.elect(1);
+    c.at(2).submit(put("k", "v1"), [](const ClientReply&) {});
+    c.settle();
+    ClientReply got;
+    int answers = 0;
+    c.at(3).submit(get("k"), [&](const ClientReply& r) { answers++; got = r; });
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(answers == 1);
+    CHECK(got.ok);
+    CHECK(got.found);
+    CHECK(got.value == "v1");
+    CHECK(c.at(1).stats().reads_served == 1);
+}
+
+TEST_CASE("runtime: persist before responding - a follower's acknowledgement waits for its write") {
+    Cluster c(3);
+    c.elect(1);
+    c.auto_persist = false;
+    c.at(1).submit(put("x", "1"), [](const ClientReply&) {});
+    // Deliver everything, but keep node 2's and 3's writes from becoming durable.
+    for (int i = 0; i < 200; i++) {
+        for (auto& [id, rt] : c.nodes)
+            while (rt->has_ready()) rt->process_ready();
+        if (!c.hosts[1].disk.empty()) c.at(1).persisted(c.hosts[1].disk.back().id), c.hosts[1].disk.clear();
+        if (c.wire.empty()) break;
+        auto [to, f] = std::move(c.wire.front());
+        c.wire.pop_front();
+        c.nodes[to]->receive(f, f.peer.from);
+    }
+    const Index last = c.at(1).raft().log().last_index();
+    CHECK(c.at(1).raft().commit_index() < last);  // no follower acknowledged: nothing durable there
+    CHECK(c.at(2).raft().log().last_index() == last);
+    REQUIRE_FALSE(c.hosts[2].disk.empty());
+    c.at(2).persisted(c.hosts[2].disk.back().id);  // now node 2's write is durable...
+    c.hosts[2].disk.clear();
+    c.auto_persist = true;
+    c.settle();
+    CHECK(c.at(1).raft().commit_index() == last);  // ...its acknowledgement left, and a majority holds it
+}
+
+TEST_CASE("runtime: a retried request with the same client id and seq applies once") {
+    Cluster c(3);
+    c.elect(1);
+    int answers = 0;
+    c.at(2).submit(put("n", "1", 77, 1), [&](const ClientReply& r) { CHECK(r.ok); answers++; });
+    c.settle();
+    c.tick_all(2);
+    // The client did not hear back (say) and sends the same request to another node.
+    c.at(3).submit(put("n", "1", 77, 1), [&](const ClientReply& r) { CHECK(r.ok); answers++; });
+    c.settle();
+    c.tick_all(2);
+    CHECK(answers == 2);
+    Index entries_with_77 = 0;
+    const RaftLog& log = c.at(1).raft().log();
+    for (Index i = log.first_index(); i <= log.last_index(); i++)
+        if (log.at(i).client_id == 77) entries_with_77++;
+    CHECK(entries_with_77 == 1);  // the leader saw it applied and did not propose it again
+}
+
+TEST_CASE("runtime: with no leader a request fails after the request timeout, saying why") {
+    Cluster c(3);
+    ClientReply got;
+    int answers = 0;
+    c.down = {1, 2, 3};  // nothing gets through: no election can succeed
+    c.at(2).submit(put("x", "1"), [&](const ClientReply& r) { answers++; got = r; });
+    for (int i = 0; i < 3000 / 50 + 2; i++) {
+        c.clock += 50;
+        c.at(2).tick();
+        while (c.at(2).has_ready()) c.at(2).process_ready();
+        c.wire.clear();
+    }
+    REQUIRE(answers == 1);
+    CHECK_FALSE(got.ok);
+    CHECK(got.error.find("no leader elected within 3000 ms") != std::string::npos);
+    CHECK(c.at(2).stats().timeouts == 1);
+}
+
+TEST_CASE("runtime: a request with a bad key is refused with the rule, not proposed") {
+    Cluster c(1);
+    c.elect(1);
+    ClientReply got;
+    c.at(1).submit(put("has space", "v"), [&](const ClientReply& r) { got = r; });
+    c.settle();
+    CHECK_FALSE(got.ok);
+    CHECK(got.error.find("invalid request: key may not contain spaces") != std::string::npos);
+    CHECK(c.at(1).stats().proposals == 0);
+}
