@@ -8,7 +8,7 @@
 // answers every pending request, and the client history is linearizable. A seed that
 // breaks a rule, does not settle or crashes the worker is
 // reported with everything needed to look at it again: the exact `raftbook sim`
-// command (which prints the same trace hash up to the heal) and a playground link —
+// command (which settles the same way and prints the same trace hash) and a playground link —
 // the URL hash web/js/url_state.js reads, holding the nodes, the seed and the run as
 // scenario lines, with the cursor on the violation.
 //
@@ -163,7 +163,6 @@ json run_seed(const SeedPlan& p) {
     nemesis.set_observer([&](const std::string& line) { timeline.at(sim->now(), line); });
     nemesis.run(p.duration);
     nemesis.finish();
-    const uint64_t hash_at_heal = sim->trace_hash();
     const TimeMs healed_ms = sim->now();
 
     timeline.at(sim->now(), "settle within " + ms_text(kSettleWithin));
@@ -178,7 +177,7 @@ json run_seed(const SeedPlan& p) {
                    "): " + v.detail;
     if (v.time_ms > healed_ms) r["note"] = "found in the settle phase, after every link was healed and every node restarted";
     r["replay"] = replay_command(p);
-    r["trace_hash"] = hex(hash_at_heal);
+    r["trace_hash"] = hex(sim->trace_hash());
     r["playground"] = timeline.hash(p, cursor);
     return r;
 }
@@ -271,7 +270,7 @@ void print_failure(const json& r) {
     if (r.contains("note")) std::printf("  note:       %s\n", r["note"].get<std::string>().c_str());
     std::printf("  replay:     %s\n", r["replay"].get<std::string>().c_str());
     if (r.contains("trace_hash"))
-        std::printf("  trace hash  %s at the heal (the replay prints the same)\n", r["trace_hash"].get<std::string>().c_str());
+        std::printf("  trace hash  %s after the settle phase (the replay prints the same)\n", r["trace_hash"].get<std::string>().c_str());
     if (r.contains("playground"))
         std::printf("  playground: open the page (raftbook demo, or any node's --http address) with this hash:\n"
                     "              %s\n",
