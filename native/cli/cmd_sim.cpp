@@ -152,9 +152,8 @@ int cmd_sim(int argc, char** argv) {
     opts.flag("crash-every", "TIME", "crash a random node at this interval (restarted halfway)", "0");
     opts.flag("disk-slow", "P@MIN..MAX", "the disk's tail: a fraction P of writes takes MIN..MAX ms", "0.03@20..80");
     opts.flag("fault", "NODE:NAME[,...]", "switch on a test-only rule fault, e.g. 3:skip_prev_log_check");
-    opts.flag("settle", "TIME", "end with a settle phase: heal all, restart all, stop clients; the cluster must "
-              "converge and answer every request within TIME (else a Liveness violation), then the client "
-              "history is checked for linearizability", "10s");
+    opts.flag("settle", "TIME", "end by healing everything: within TIME the cluster must converge and answer "
+              "every request (else Liveness); then the history must be linearizable", "10s");
     opts.flag_switch("no-settle", "stop at the end of the load, without the settle phase");
     opts.flag("history", "FILE", "write the client history, one JSON event a line, for `raftbook lincheck`");
     opts.flag_switch("json", "print one JSON object instead of text");
