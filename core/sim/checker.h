@@ -14,7 +14,9 @@
 //   No lost ack           an entry whose client got "ok" is in the committed log
 //   Commit Durability     when a node's commit index reaches i, entry i (with its
 //                         term) is on a majority of durable logs — the disks, not the
-//                         memories — so no crash of a minority can lose it
+//                         memories — so no crash of a minority can lose it. Checked
+//                         for every index when first committed, and for the top index
+//                         of every later commit advance.
 //   Apply Order           each node applies indexes 1, 2, 3, ... with no gap or repeat
 //                         (a restarted node starts again from its restored position)
 //   State Agreement       every node's key-value state after applying i is the same
@@ -95,6 +97,7 @@ private:
     void fail(const std::string& rule, const std::string& detail, std::vector<NodeId> nodes, Index index);
     void check_committed(NodeId node, const Entry& e);
     void check_durable(NodeId node, const Entry& e);
+    void check_once(NodeId node, const Entry& e, bool first);
 
     struct Recorded {
         Term prev_term;
@@ -122,7 +125,6 @@ private:
         Index index;
     };
     std::unordered_map<uint64_t, Session> sessions_;
-    void check_once(NodeId node, const Entry& e, bool first);
     std::vector<Violation> violations_;
     uint64_t event_ = 0;
     int64_t time_ms_ = 0;
