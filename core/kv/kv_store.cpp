@@ -51,13 +51,13 @@ bool parse_command(const std::string& text, Command* out, std::string* error) {
     return true;
 }
 
-bool KvStore::apply(const Entry& e) {
+bool KvStore::apply(const Entry& e, bool deduplicate) {
     applied_ = e.index;
     if (e.type != EntryType::Command) return false;
     if (e.client_id != 0) {
         uint64_t& last = last_seq_[e.client_id];
-        if (e.seq <= last) return false;  // a retry of a request already applied
-        last = e.seq;
+        if (e.seq <= last && deduplicate) return false;  // a retry of a request already applied
+        last = std::max(last, e.seq);
     }
     Command c;
     std::string error;

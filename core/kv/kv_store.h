@@ -38,9 +38,11 @@ bool parse_command(const std::string& text, Command* out, std::string* error);
 
 class KvStore {
 public:
-    // Applies one committed entry. Returns false when it was a duplicate client request
-    // or not a valid command (both leave the state unchanged).
-    bool apply(const Entry& e);
+    // Applies one committed entry. Returns whether it took effect: false when it was a
+    // duplicate client request or not a valid command (both leave the state unchanged).
+    // `deduplicate` = false applies a retried request again — the test-only fault
+    // apply_duplicates (faults.h), which the checker's Exactly Once catches.
+    bool apply(const Entry& e, bool deduplicate = true);
 
     const std::string* get(const std::string& key) const;
     size_t size() const { return size_; }
@@ -49,8 +51,9 @@ public:
     Index applied_index() const { return applied_; }
     // Whether (client_id, seq) has been applied already.
     bool applied_request(uint64_t client_id, uint64_t seq) const;
-    // A running hash of every applied command, in order: equal on two nodes at the
-    // same applied index exactly when they applied the same sequence.
+    // A running hash of every command that took effect, in order: equal on two nodes at
+    // the same applied index exactly when the same commands took effect on both (it
+    // changes with each one that does, and only then).
     uint64_t fingerprint() const { return fingerprint_; }
 
 private:

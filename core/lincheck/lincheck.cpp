@@ -5,7 +5,6 @@
 #include "core/lincheck/lincheck.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <numeric>
 #include <set>
@@ -19,7 +18,6 @@ namespace raftbook {
 namespace {
 
 using Json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
 constexpr size_t kNoEvent = RegisterOperation::kNoEvent;
 
 const char* const kTypeNames[] = {"invoke", "ok", "fail", "info"};
@@ -270,7 +268,7 @@ bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key
 // would give one of the subset, so the subset's failure is the history's — where
 // removing, say, the delete before a read of absent would fake a stale read. Removing
 // a chunk therefore keeps those of its writes that a read left returns.
-std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, const SearchBudget& budget,
+std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, SearchBudget& budget,
                            bool* complete) {
     using Fn = HistoryEvent::Fn;
     std::vector<size_t> current(ops.size());
@@ -292,7 +290,7 @@ std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, const Sear
         }
         if (candidate.size() == current.size()) return false;
         SearchOutcome outcome = search_register(ops, candidate, budget);
-        timed_out = outcome == SearchOutcome::OutOfTime;
+        timed_out = outcome == SearchOutcome::OutOfTime || outcome == SearchOutcome::OutOfSteps;
         undecided = undecided || outcome == SearchOutcome::OutOfMemory;
         if (outcome != SearchOutcome::NotLinearizable) return false;
         current = std::move(candidate);
@@ -307,7 +305,6 @@ std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, const Sear
                 removed = true;
             else
                 from += len;
-            timed_out = timed_out || Clock::now() > budget.deadline;
         }
         if (chunk == 1 && !removed) break;
     }
@@ -317,10 +314,13 @@ std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, const Sear
 
 // --- Checking ------------------------------------------------------------------------
 
-Clock::time_point deadline_after(double seconds) {
-    seconds = std::min(std::max(seconds, 0.0), 1e9);
-    return Clock::now() +
-           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+LincheckResult::Limit limit_of(SearchOutcome outcome) {
+    switch (outcome) {
+        case SearchOutcome::OutOfSteps: return LincheckResult::Limit::Steps;
+        case SearchOutcome::OutOfTime: return LincheckResult::Limit::Time;
+        case SearchOutcome::OutOfMemory: return LincheckResult::Limit::Memory;
+        default: return LincheckResult::Limit::None;
+    }
 }
 
 }  // namespace
@@ -335,18 +335,15 @@ LincheckResult check_linearizable(const std::vector<HistoryEvent>& history,
         return result;
     }
     result.keys = by_key.size();
-    const SearchBudget budget{deadline_after(options.search_seconds), options.memo_bytes};
+    SearchBudget budget{options.search_steps, options.memo_bytes, options.out_of_time};
     for (const auto& [key, ops] : by_key) {
         std::vector<size_t> all(ops.size());
         std::iota(all.begin(), all.end(), 0);
         const SearchOutcome outcome = search_register(ops, all, budget);
         if (outcome == SearchOutcome::NotLinearizable) result.failing_keys.push_back(key);
-        if (outcome == SearchOutcome::OutOfTime || outcome == SearchOutcome::OutOfMemory) {
+        if (limit_of(outcome) != LincheckResult::Limit::None) {
             result.undecided_keys.push_back(key);
-            if (result.gave_up == LincheckResult::Limit::None)
-                result.gave_up = outcome == SearchOutcome::OutOfTime
-                                     ? LincheckResult::Limit::Time
-                                     : LincheckResult::Limit::Memory;
+            if (result.gave_up == LincheckResult::Limit::None) result.gave_up = limit_of(outcome);
         }
     }
     if (result.failing_keys.empty()) {
@@ -357,7 +354,7 @@ LincheckResult check_linearizable(const std::vector<HistoryEvent>& history,
     result.verdict = Verdict::NotLinearizable;
     const std::vector<RegisterOperation>& ops = by_key[result.failing_keys.front()];
     result.key_operations = ops.size();
-    const SearchBudget shrink_budget{deadline_after(options.shrink_seconds), options.memo_bytes};
+    SearchBudget shrink_budget{options.shrink_steps, options.memo_bytes, options.shrink_out_of_time};
     std::vector<size_t> kept = shrink(ops, shrink_budget, &result.shrink_complete);
     result.violation_operations = kept.size();
     std::vector<size_t> events;

@@ -16,16 +16,21 @@
 // every (set placed, register value) reached, undoing choices at dead ends — with
 // register-specific rules that keep it fast (see lincheck_search.cpp). Some histories
 // stay exponential (many overlapping writes of few distinct values on one key); past a
-// time or memory bound the verdict is Unknown rather than a guess.
+// step, memory or (host-supplied) time bound the verdict is Unknown rather than a guess.
 //
 // A failing key is then shrunk to a minimal violating sub-history: operations are
 // removed (in halving chunks, then one at a time) while the rest stays non-linearizable,
 // only in ways that keep the rest a proof against the whole history — a write stays
-// while a read left returns its value — within a time bound.
+// while a read left returns its value — within a bound of its own.
+//
+// The search reads no clock (the core does no I/O): the same history and bounds give
+// the same verdict everywhere. A host that wants a wall-clock bound (`raftbook lincheck
+// --timeout`) supplies out_of_time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <optional>
 #include <string>
@@ -67,9 +72,13 @@ bool read_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError
 // Bounds on the work. Some histories (many crashed writes of repeated values on one
 // key) make any exact search exponential; past a bound the checker says so instead.
 struct LincheckOptions {
-    double search_seconds = 60;           // time bound for deciding all keys
-    size_t memo_bytes = size_t(1) << 29;  // memory bound for one key's memo
-    double shrink_seconds = 10;           // time bound for shrinking a violation
+    uint64_t search_steps = uint64_t(1) << 36;  // search steps for deciding all keys
+    size_t memo_bytes = size_t(1) << 29;        // memory bound for one key's memo
+    uint64_t shrink_steps = uint64_t(1) << 34;  // search steps for shrinking a violation
+    // Optional host clocks: the search (resp. the shrinking) stops once they return
+    // true. Asked every 1024 steps; empty = no time bound.
+    std::function<bool()> out_of_time;
+    std::function<bool()> shrink_out_of_time;
 };
 
 struct LincheckResult {
@@ -89,7 +98,7 @@ struct LincheckResult {
     bool shrink_complete = true;  // false when a bound stopped shrinking early
 
     // Keys the search gave up on (sorted), and the first bound it hit.
-    enum class Limit { None, Time, Memory };
+    enum class Limit { None, Steps, Time, Memory };
     std::vector<std::string> undecided_keys;
     Limit gave_up = Limit::None;
 };

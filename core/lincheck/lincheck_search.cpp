@@ -44,7 +44,6 @@ namespace raftbook {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Fn = HistoryEvent::Fn;
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
@@ -105,7 +104,7 @@ private:
 class RegisterSearch {
 public:
     RegisterSearch(const std::vector<RegisterOperation>& ops, const std::vector<size_t>& subset,
-                   const SearchBudget& budget);
+                   SearchBudget& budget);
     SearchOutcome run();
 
 private:
@@ -143,7 +142,7 @@ private:
     bool decide(size_t step, int after, Kind kind, size_t rank);
     bool decide_branch(size_t rank);
 
-    const SearchBudget budget_;
+    SearchBudget& budget_;
     std::vector<Step> steps_;
     std::vector<Entry> entries_;
     size_t values_ = 1;  // distinct values interned, absent included
@@ -170,7 +169,7 @@ private:
 };
 
 RegisterSearch::RegisterSearch(const std::vector<RegisterOperation>& ops,
-                               const std::vector<size_t>& subset, const SearchBudget& budget)
+                               const std::vector<size_t>& subset, SearchBudget& budget)
     : budget_(budget), memo_(budget.memo_bytes) {
     add_steps(ops, subset);
     link_entries();
@@ -359,8 +358,10 @@ bool RegisterSearch::decide_branch(size_t rank) {
 // read to force: it would have been forced instead of the branch.)
 SearchOutcome RegisterSearch::run() {
     size_t rank = 0;
-    for (uint64_t iterations = 1; remaining_ > 0; ++iterations) {
-        if ((iterations & 1023) == 0 && Clock::now() > budget_.deadline)
+    while (remaining_ > 0) {
+        if (budget_.steps == 0) return SearchOutcome::OutOfSteps;
+        budget_.steps--;
+        if ((budget_.steps & 1023) == 0 && budget_.out_of_time && budget_.out_of_time())
             return SearchOutcome::OutOfTime;
         if (memo_.full()) return SearchOutcome::OutOfMemory;
         list_candidates();
@@ -390,7 +391,7 @@ SearchOutcome RegisterSearch::run() {
 }  // namespace
 
 SearchOutcome search_register(const std::vector<RegisterOperation>& ops,
-                              const std::vector<size_t>& subset, const SearchBudget& budget) {
+                              const std::vector<size_t>& subset, SearchBudget& budget) {
     return RegisterSearch(ops, subset, budget).run();
 }
 

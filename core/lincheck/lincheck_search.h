@@ -3,9 +3,9 @@
 // such operations, one list per key; lincheck_search.cpp explains the search.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -29,16 +29,19 @@ struct RegisterOperation {
     size_t complete_event = kNoEvent;  // kNoEvent when it never completed
 };
 
-enum class SearchOutcome { Linearizable, NotLinearizable, OutOfTime, OutOfMemory };
+enum class SearchOutcome { Linearizable, NotLinearizable, OutOfSteps, OutOfTime, OutOfMemory };
 
-// What a search may spend before it gives up.
+// What searches may spend before they give up. `steps` is shared: each search spends
+// from it. The core reads no clock; a host may bound the wall time with out_of_time
+// (asked every 1024 steps of the shared count; empty = no time bound).
 struct SearchBudget {
-    std::chrono::steady_clock::time_point deadline;
+    uint64_t steps;
     size_t memo_bytes;
+    std::function<bool()> out_of_time;
 };
 
 // Whether the operations ops[i], i in `subset`, are linearizable.
 SearchOutcome search_register(const std::vector<RegisterOperation>& ops,
-                              const std::vector<size_t>& subset, const SearchBudget& budget);
+                              const std::vector<size_t>& subset, SearchBudget& budget);
 
 }  // namespace raftbook

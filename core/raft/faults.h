@@ -10,6 +10,8 @@
 //                            at least as up-to-date" check (§5.4.1).
 //   ack_before_persist       a node sends votes and append acknowledgements before its
 //                            term, vote and entries are durable (§5, Figure 2).
+//   apply_duplicates         the state machine applies a retried client request again
+//                            instead of once (§8); read by the host, not by Raft.
 //   no_catch_up_on_heartbeat a leader does not re-send to a follower that heartbeats
 //                            show behind, so an AppendEntries lost while the cluster
 //                            is idle is never re-sent (a liveness rule, not safety:
@@ -26,6 +28,7 @@ struct Faults {
     bool commit_old_term_by_count = false;
     bool vote_without_log_check = false;
     bool ack_before_persist = false;
+    bool apply_duplicates = false;
     bool no_catch_up_on_heartbeat = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
@@ -40,6 +43,7 @@ struct Faults {
     static const std::vector<std::string>& names() {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
                                                    "vote_without_log_check", "ack_before_persist",
+                                                   "apply_duplicates",
                                                    "no_catch_up_on_heartbeat"};
         return n;
     }
@@ -50,6 +54,7 @@ private:
         if (name == "commit_old_term_by_count") return &commit_old_term_by_count;
         if (name == "vote_without_log_check") return &vote_without_log_check;
         if (name == "ack_before_persist") return &ack_before_persist;
+        if (name == "apply_duplicates") return &apply_duplicates;
         if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
         return nullptr;
     }

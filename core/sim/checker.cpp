@@ -1,12 +1,20 @@
 #include "core/sim/checker.h"
 
+#include <set>
 #include <string>
 
 #include "core/raft/raft.h"
+#include "core/sim/sim_history.h"
+#include "core/sim/simulator.h"
 
 namespace raftbook {
 
 namespace {
+
+// Bounds on check_history's search: deterministic (steps, not seconds) and far above
+// what a simulated run's history needs (thousands of steps per key).
+constexpr uint64_t kHistorySearchSteps = uint64_t(1) << 26;
+constexpr size_t kHistoryMemoBytes = size_t(1) << 27;
 
 uint64_t entry_hash(const Entry& e) {
     uint64_t h = 1469598103934665603ULL;
@@ -93,8 +101,41 @@ void Checker::on_commit(const Raft& node) {
         checked = c;
         return;
     }
-    for (Index i = std::max(checked + 1, node.log().first_index()); i <= c; i++) check_committed(node.id(), node.log().at(i));
+    for (Index i = std::max(checked + 1, node.log().first_index()); i <= c; i++) {
+        const Entry& e = node.log().at(i);
+        // Commit Durability, for every index the first time any node commits it, and
+        // for the top of every commit advance (what a majority's disks hold is a
+        // prefix, so the top stands for the rest on later commits).
+        if (i > committed_.size() || i == c) check_durable(node.id(), e);
+        check_committed(node.id(), e);
+    }
     checked = c;
+}
+
+void Checker::set_durable_view(int nodes, DurableView view) {
+    nodes_ = nodes;
+    durable_ = std::move(view);
+}
+
+// Commit Durability: a node treats entry e as committed; a majority of disks must hold
+// it. (A leader counts its own copy only once durable, and a follower acknowledges only
+// what is durable, so in a correct run this holds the moment commit advances.)
+void Checker::check_durable(NodeId node, const Entry& e) {
+    if (!durable_) return;
+    int holders = 0;
+    std::string where;
+    for (int n = 1; n <= nodes_; n++) {
+        if (durable_(NodeId(n), e.index) == std::optional<Term>(e.term)) {
+            holders++;
+            where += (where.empty() ? "" : ", ") + std::to_string(n);
+        }
+    }
+    if (2 * holders > nodes_) return;
+    fail("Commit Durability", "node " + std::to_string(node) + " committed " + describe(e) + " while only " +
+                                  std::to_string(holders) + " of " + std::to_string(nodes_) + " disks hold it" +
+                                  (where.empty() ? "" : " (node " + where + ")") +
+                                  ": a crash of the others would lose a committed entry",
+         {node}, e.index);
 }
 
 void Checker::check_committed(NodeId node, const Entry& e) {
@@ -112,19 +153,60 @@ void Checker::check_committed(NodeId node, const Entry& e) {
          {node}, e.index);
 }
 
-void Checker::on_apply(NodeId node, const Entry& e) {
-    if (e.index > committed_.size()) {
-        fail("State Machine Safety", "node " + std::to_string(node) + " applied " + describe(e) +
-                                         " before any node committed it",
+// State Machine Safety for what is applied, then Apply Order, Exactly Once and State
+// Agreement.
+void Checker::on_apply(NodeId node, const Entry& e, bool took_effect, uint64_t fingerprint_after) {
+    const std::string who = "node " + std::to_string(node);
+    if (applied_.size() < node) applied_.resize(node, 0);
+    Index& applied = applied_[node - 1];
+    if (e.index != applied + 1) {
+        fail("Apply Order", who + " applied index " + std::to_string(e.index) + " after index " +
+                                std::to_string(applied) + (e.index > applied ? ": it skipped " : ": it repeated ") +
+                                std::to_string(e.index > applied ? e.index - applied - 1 : applied - e.index + 1) +
+                                " entries",
              {node}, e.index);
+    }
+    applied = e.index;
+    if (e.index > committed_.size()) {
+        fail("State Machine Safety", who + " applied " + describe(e) + " before any node committed it", {node},
+             e.index);
         return;
     }
     const Entry& c = committed_[e.index - 1];
     if (c.term != e.term || entry_hash(c) != entry_hash(e)) {
-        fail("State Machine Safety", "node " + std::to_string(node) + " applied " + describe(e) + " where " +
-                                         describe(c) + " was committed",
+        fail("State Machine Safety", who + " applied " + describe(e) + " where " + describe(c) + " was committed",
              {node}, e.index);
     }
+    if (states_.size() < e.index) states_.resize(e.index, {0, kNoNode});
+    auto& [fingerprint, first] = states_[e.index - 1];
+    const bool is_first = first == kNoNode;
+    if (is_first) {
+        fingerprint = fingerprint_after;
+        first = node;
+    }
+    const bool agrees = fingerprint == fingerprint_after;
+    if (took_effect && e.client_id != 0 && (is_first || !agrees)) check_once(node, e, is_first);
+    if (!agrees) {
+        fail("State Agreement", who + "'s key-value state after applying " + describe(e) + " differs from node " +
+                                    std::to_string(first) + "'s after the same index",
+             {node, first}, e.index);
+    }
+}
+
+void Checker::check_once(NodeId node, const Entry& e, bool first) {
+    const auto [it, fresh] = sessions_.try_emplace(e.client_id, Session{e.seq, e.index});
+    Session& s = it->second;
+    if (fresh) return;
+    if (e.seq > s.seq) {
+        if (first) s = {e.seq, e.index};
+        return;
+    }
+    if (s.index >= e.index) return;  // (this very entry, or one this node has not reached)
+    fail("Exactly Once", "node " + std::to_string(node) + " applied " + describe(e) + " of client " +
+                             std::to_string(e.client_id) + " seq " + std::to_string(e.seq) + ", but the client's " +
+                             (s.seq == e.seq ? "same request" : "seq " + std::to_string(s.seq)) +
+                             " had already taken effect at index " + std::to_string(s.index),
+         {node}, e.index);
 }
 
 void Checker::on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t seq) {
@@ -138,6 +220,41 @@ void Checker::on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t se
     acked_.insert(index);
 }
 
-void Checker::on_restart(const Raft& node) { checked_commit_[node.id()] = 0; }
+void Checker::on_restart(const Raft& node) {
+    checked_commit_[node.id()] = 0;
+    if (applied_.size() < node.id()) applied_.resize(node.id(), 0);
+    applied_[node.id() - 1] = node.last_applied();  // its state machine is rebuilt from there
+}
+
+LincheckResult::Verdict Checker::check_history(const std::vector<ClientOp>& ops) {
+    std::vector<uint64_t> op_of;  // history event -> op id
+    const std::vector<HistoryEvent> history = history_of(ops, &op_of);
+    LincheckOptions options;
+    options.search_steps = kHistorySearchSteps;
+    options.shrink_steps = kHistorySearchSteps;
+    options.memo_bytes = kHistoryMemoBytes;
+    const LincheckResult r = check_linearizable(history, options);
+    if (r.verdict == LincheckResult::Verdict::Malformed) {
+        fail("Linearizability", "the client history is malformed at event " + std::to_string(r.error.line) + ": " +
+                                    r.error.message, {}, 0);
+    } else if (r.verdict == LincheckResult::Verdict::NotLinearizable) {
+        std::string detail = "key " + r.failing_keys.front() + ": no order of its operations behaves like a register;";
+        std::set<uint64_t> shown;
+        std::set<NodeId> nodes;
+        for (const HistoryEvent& ev : r.violation) {
+            const ClientOp& op = ops[op_of[ev.line - 1] - 1];
+            if (!shown.insert(op.id).second) continue;
+            detail += " " + describe(op) + ";";
+            if (op.node != kNoNode) nodes.insert(op.node);
+        }
+        detail.pop_back();
+        fail("Linearizability", detail, std::vector<NodeId>(nodes.begin(), nodes.end()), 0);
+    }
+    return r.verdict;
+}
+
+void Checker::on_liveness_failure(const std::string& detail, std::vector<NodeId> nodes, Index index) {
+    fail("Liveness", detail, std::move(nodes), index);
+}
 
 }  // namespace raftbook

@@ -90,6 +90,11 @@ void parse_network(const std::vector<std::string>& kv, size_t from, NetworkConfi
             std::tie(net->latency_min_ms, net->latency_max_ms) = parse_range(v, "latency");
         } else if (k == "disk") {
             std::tie(net->disk_min_ms, net->disk_max_ms) = parse_range(v, "disk");
+        } else if (k == "disk_slow") {
+            const size_t at = v.find('@');
+            if (at == std::string::npos) throw BadArg("disk_slow takes FRACTION@MIN..MAX, e.g. disk_slow=0.03@20..80");
+            net->disk_slow = parse_probability(v.substr(0, at), "disk_slow");
+            std::tie(net->disk_slow_min_ms, net->disk_slow_max_ms) = parse_range(v.substr(at + 1), "disk_slow");
         } else if (k == "drop") {
             net->drop = parse_probability(v, "drop");
         } else if (k == "duplicate") {
@@ -97,7 +102,7 @@ void parse_network(const std::vector<std::string>& kv, size_t from, NetworkConfi
         } else if (k == "reorder") {
             net->reorder = parse_probability(v, "reorder");
         } else {
-            throw BadArg("unknown network setting '" + k + "' (latency, disk, drop, duplicate, reorder)");
+            throw BadArg("unknown network setting '" + k + "' (latency, disk, disk_slow, drop, duplicate, reorder)");
         }
     }
 }
@@ -360,6 +365,15 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         if (!sim.set_fault(n, w[1], on)) throw BadArg("unknown fault '" + w[1] + "'");
         return {true, ""};
     }
+    if (v == "settle") {
+        if (!w.empty() && w[0] != "within") throw BadArg("usage: settle [within DURATION]");
+        const TimeMs limit = within(w, 0, 10000);
+        // What it finds is the checker's (Liveness, Linearizability): `expect safe` or
+        // `expect violation Liveness` after it says whether that was wanted.
+        const SettleResult r = sim.settle(limit);
+        if (!r.settled) return {true, "not settled within " + std::to_string(limit) + "ms: " + r.stuck};
+        return {true, "settled in " + std::to_string(r.took_ms) + "ms" + (r.stuck.empty() ? "" : "; " + r.stuck)};
+    }
     if (v == "expect") return run_expect(sim, w);
     throw BadArg("unknown action '" + v + "'");
 }
@@ -370,6 +384,18 @@ bool is_setting(const std::string& verb) {
 }
 
 }  // namespace
+
+bool parse_network_settings(const std::string& text, NetworkConfig* net, std::string* error) {
+    NetworkConfig changed = *net;
+    try {
+        parse_network(words(text), 0, &changed);
+    } catch (const BadArg& e) {
+        *error = e.what();
+        return false;
+    }
+    *net = changed;
+    return true;
+}
 
 bool parse_duration(const std::string& text, TimeMs* out) {
     try {

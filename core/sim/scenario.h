@@ -7,7 +7,9 @@
 //   title Follower behind                 a name for the playground's menu
 //   nodes 5                               settings: cluster size (1..9)
 //   seed 42                                          random seed
-//   network latency=10..30 drop=0.1 duplicate=0 reorder=0 disk=1..3
+//   network latency=10..30 drop=0.1 duplicate=0 reorder=0 disk=1..3 disk_slow=0.03@20..80
+//                                         disk_slow=P@MIN..MAX: a fraction P of disk
+//                                         writes takes MIN..MAX ms (the tail; 0 = none)
 //   preload 3 terms 1,1,1,2,2             node 3 starts with this log (entry terms)
 //   term 3 5                              ...and with current term 5
 //   max_append_bytes 1                    cap AppendEntries (1: one entry each)
@@ -38,6 +40,11 @@
 //   expect safe                           the checker found no violation
 //   expect violation Log Matching         the checker found this one
 //   expect same logs                      every up node's log is identical
+//   settle [within 10s]                   heal all, restart all, stop the workload, run
+//                                         until the cluster converges and every request
+//                                         is answered (else the violation Liveness),
+//                                         then check the client history (Linearizability);
+//                                         follow it with expect safe / expect violation
 //
 // Node numbers are 1..nodes. Every error names the line.
 #pragma once
@@ -73,6 +80,10 @@ struct Scenario {
 bool parse_scenario(const std::string& text, Scenario* out, std::string* error);
 // Parses one action line (for a playground console); false with *error when invalid.
 bool parse_action(const std::string& line, ScenarioAction* out, std::string* error);
+
+// Network settings as the `network` line takes them ("drop=0.1 disk_slow=0.03@20..80"),
+// applied to *net; false with *error when one is malformed (then *net is unchanged).
+bool parse_network_settings(const std::string& text, NetworkConfig* net, std::string* error);
 
 // "500ms", "2s", "1.5s" or a bare number of milliseconds; false when malformed.
 bool parse_duration(const std::string& text, TimeMs* out);

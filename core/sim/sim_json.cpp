@@ -100,20 +100,26 @@ bool apply_network_key(NetworkConfig* net, const std::string& key, const json& v
         std::tie(net->latency_min_ms, net->latency_max_ms) = delay_range(v, key);
     } else if (key == "disk_ms") {
         std::tie(net->disk_min_ms, net->disk_max_ms) = delay_range(v, key);
+    } else if (key == "disk_slow") {
+        net->disk_slow = probability(v, key);
+    } else if (key == "disk_slow_ms") {
+        std::tie(net->disk_slow_min_ms, net->disk_slow_max_ms) = delay_range(v, key);
     } else {
         return false;
     }
     return true;
 }
 
-const char* const kNetworkKeys = "drop, duplicate, reorder, latency_ms, disk_ms";
+const char* const kNetworkKeys = "drop, duplicate, reorder, latency_ms, disk_ms, disk_slow, disk_slow_ms";
 
 json network_json(const NetworkConfig& n) {
     return {{"drop", n.drop},
             {"duplicate", n.duplicate},
             {"reorder", n.reorder},
             {"latency_ms", {n.latency_min_ms, n.latency_max_ms}},
-            {"disk_ms", {n.disk_min_ms, n.disk_max_ms}}};
+            {"disk_ms", {n.disk_min_ms, n.disk_max_ms}},
+            {"disk_slow", n.disk_slow},
+            {"disk_slow_ms", {n.disk_slow_min_ms, n.disk_slow_max_ms}}};
 }
 
 json config_json(const SimConfig& c) {

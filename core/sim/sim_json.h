@@ -33,7 +33,8 @@ namespace raftbook {
 // Missing keys keep SimConfig's defaults.
 SimConfig sim_config_from_json(const std::string& text);
 
-// {"drop": 0.1, "duplicate": 0, "reorder": 0, "latency_ms": [10, 30], "disk_ms": [1, 3]}
+// {"drop": 0.1, "duplicate": 0, "reorder": 0, "latency_ms": [10, 30], "disk_ms": [1, 3],
+//  "disk_slow": 0.03, "disk_slow_ms": [20, 80]}   (the disk's tail: that fraction is slow)
 // Keys that are missing keep their value in `base`. A range may also be one number.
 NetworkConfig network_from_json(const std::string& text, const NetworkConfig& base);
 

@@ -52,6 +52,13 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
         hosts_.back()->id = NodeId(i);
     }
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
+    if (cfg_.check) {
+        checker_.set_durable_view(cfg_.nodes, [this](NodeId n, Index i) -> std::optional<Term> {
+            const std::vector<Entry>& log = host(n).durable_log;
+            if (i < 1 || i > log.size()) return std::nullopt;
+            return log[i - 1].term;
+        });
+    }
 }
 
 Simulator::~Simulator() = default;
@@ -215,8 +222,8 @@ void Simulator::drain(NodeId n) {
         }
         if (cfg_.check) checker_.on_commit(raft);
         for (const Entry& e : rd.committed_entries) {
-            h.kv->apply(e);
-            if (cfg_.check) checker_.on_apply(n, e);
+            const bool took_effect = h.kv->apply(e, !h.faults.apply_duplicates);
+            if (cfg_.check) checker_.on_apply(n, e, took_effect, h.kv->fingerprint());
             auto it = pending_by_client_.find(e.client_id);
             if (e.client_id != 0 && raft.role() == Role::Leader && it != pending_by_client_.end()) {
                 ClientOp& op = ops_[it->second - 1];
@@ -248,7 +255,9 @@ void Simulator::queue_write(NodeHost& h, std::optional<HardState> hs, std::vecto
         return;
     }
     const TimeMs starts = std::max(now_, h.disk_free_at);
-    const TimeMs done = starts + rng_.range(cfg_.net.disk_min_ms, cfg_.net.disk_max_ms);
+    const NetworkConfig& net = cfg_.net;
+    const TimeMs done = starts + (rng_.chance(net.disk_slow) ? rng_.range(net.disk_slow_min_ms, net.disk_slow_max_ms)
+                                                             : rng_.range(net.disk_min_ms, net.disk_max_ms));
     h.disk_free_at = done;
     NodeHost::Write w{h.next_write_id++, starts, std::move(hs), std::move(entries), std::move(after)};
     new_event(EventKind::DiskDone, done, h.id).id = w.id;
@@ -350,7 +359,9 @@ void Simulator::set_network(const NetworkConfig& net) {
         throw std::invalid_argument("latency must satisfy 0 <= min <= max");
     if (net.disk_min_ms < 0 || net.disk_max_ms < net.disk_min_ms)
         throw std::invalid_argument("disk latency must satisfy 0 <= min <= max");
-    for (double p : {net.drop, net.duplicate, net.reorder})
+    if (net.disk_slow_min_ms < 0 || net.disk_slow_max_ms < net.disk_slow_min_ms)
+        throw std::invalid_argument("slow disk latency must satisfy 0 <= min <= max");
+    for (double p : {net.drop, net.duplicate, net.reorder, net.disk_slow})
         if (!(p >= 0 && p <= 1)) throw std::invalid_argument("probabilities must be between 0 and 1");
     cfg_.net = net;
 }
@@ -446,7 +457,15 @@ ClientOp& Simulator::new_client_op(const std::string& command) {
     op.id = ops_.size() + 1;
     op.client_id = op.id;
     op.seq = 1;
+    op.process = op.client_id;
     op.command = command;
+    Command c;
+    std::string error;
+    if (parse_command(command, &c, &error)) {
+        op.kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
+        op.key = c.key;
+        op.value = c.value;
+    }
     op.invoke_ms = now_;
     ops_.push_back(op);
     pending_by_client_[op.client_id] = op.id;
@@ -519,6 +538,89 @@ void Simulator::workload_propose() {
     } else {
         propose("set " + key + " v" + std::to_string(n));
     }
+}
+
+// ---------------------------------------------------------------- settle
+
+SettleResult Simulator::settle(TimeMs limit_ms) {
+    heal();
+    for (int n = 1; n <= cfg_.nodes; n++) restart(NodeId(n));
+    set_client_rate(0);
+    const TimeMs start = now_;
+    std::string why;
+    std::vector<NodeId> nodes;
+    Index index = 0;
+    SettleResult r;
+    r.settled = run_until([&] { return !unsettled(&why, &nodes, &index); }, limit_ms);
+    r.took_ms = now_ - start;
+    if (!r.settled) {
+        r.stuck = why;
+        checker_.on_liveness_failure("not settled " + std::to_string(limit_ms) +
+                                         " ms after every link was healed and every node restarted: " + why,
+                                     nodes, index);
+    }
+    for (const ClientOp& op : ops_) {
+        if (op.complete_ms < start || (op.outcome != ClientOp::Outcome::Unknown && op.outcome != ClientOp::Outcome::Fail))
+            continue;
+        const std::string what = "client request " + std::to_string(op.id) + " (" + op.command + ") ended " +
+                                 (op.outcome == ClientOp::Outcome::Fail ? "failed" : "unknown") + " at " +
+                                 std::to_string(op.complete_ms) + " ms, during the settle phase";
+        if (r.stuck.empty()) r.stuck = what;
+        checker_.on_liveness_failure(what, op.leader != kNoNode ? std::vector<NodeId>{op.leader} : std::vector<NodeId>{}, op.index);
+    }
+    r.history = checker_.check_history(ops_);
+    return r;
+}
+
+// What keeps the cluster from being settled, or false when nothing does. Cheap: it
+// runs after every event of a settle phase. Equal last (index, term) means equal logs,
+// by Log Matching (which the checker verifies).
+bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* index) const {
+    *index = 0;
+    nodes->clear();
+    const std::optional<NodeId> l = leader();
+    if (!l) {
+        *why = "no leader";
+        return true;
+    }
+    if (!pending_by_client_.empty()) {
+        const ClientOp& op = ops_[pending_by_client_.begin()->second - 1];
+        *why = "client request " + std::to_string(op.id) + " (" + op.command + ") still pending after " +
+               std::to_string(op.tries) + " tries";
+        *nodes = {*l};
+        *index = op.index;
+        return true;
+    }
+    const Raft& lr = *host(*l).raft;
+    const Index last = lr.log().last_index();
+    const std::optional<Term> last_term = lr.log().term(last);
+    const uint64_t fingerprint = host(*l).kv->fingerprint();
+    for (const auto& h : hosts_) {
+        const std::string node = "node " + std::to_string(h->id);
+        *nodes = {h->id};
+        *index = last;
+        if (!h->up) {
+            *why = node + " is down";
+            return true;
+        }
+        const Raft& r = *h->raft;
+        if (r.log().last_index() != last || r.log().term(last) != last_term) {
+            *why = node + "'s log ends at index " + std::to_string(r.log().last_index()) + ", leader " +
+                   std::to_string(*l) + "'s at " + std::to_string(last) + " (term " + std::to_string(last_term.value_or(0)) + ")";
+        } else if (r.commit_index() != last) {
+            *why = node + "'s commit index is " + std::to_string(r.commit_index()) + ", the leader's last index " +
+                   std::to_string(last);
+        } else if (h->kv->applied_index() != last) {
+            *why = node + " applied up to index " + std::to_string(h->kv->applied_index()) + " of " + std::to_string(last);
+        } else if (h->kv->fingerprint() != fingerprint) {
+            *why = node + "'s key-value state differs from leader " + std::to_string(*l) + "'s at index " +
+                   std::to_string(last);
+        } else {
+            continue;
+        }
+        return true;
+    }
+    return false;
 }
 
 }  // namespace raftbook

@@ -41,6 +41,11 @@ struct NetworkConfig {
     double reorder = 0.0;        // probability that a message is held back, letting later ones overtake
     TimeMs disk_min_ms = 1;      // a write becomes durable after [min, max] ms
     TimeMs disk_max_ms = 3;
+    // The tail real disks have: this fraction of writes takes [slow_min, slow_max] ms
+    // instead, longer than a network round trip.
+    double disk_slow = 0.03;
+    TimeMs disk_slow_min_ms = 20;
+    TimeMs disk_slow_max_ms = 80;
 };
 
 struct SimConfig {
@@ -81,6 +86,14 @@ struct ClientOp {
     NodeId node = kNoNode;         // the node the client last sent it to
     NodeId leader = kNoNode;       // node that accepted it
     int tries = 0;                 // how often the client sent it
+};
+
+// What a settle phase found (Simulator::settle).
+struct SettleResult {
+    bool settled = false;     // converged within the limit
+    TimeMs took_ms = 0;       // virtual time it ran
+    std::string stuck;        // when not settled: what was still unfinished, in words
+    LincheckResult::Verdict history = LincheckResult::Verdict::Linearizable;  // check_history's verdict
 };
 
 // A message in flight, as the network holds it.
@@ -125,6 +138,15 @@ public:
     // A steady stream of random `set`/`del` commands, `per_second` of them on average.
     void set_client_rate(double per_second);
     const std::vector<ClientOp>& client_ops() const { return ops_; }
+
+    // --- Settle ---
+    // The end of a run: every link healed, every crashed node restarted, the random
+    // workload stopped; then runs until a leader exists, every pending client operation
+    // completed Ok, and every node's log, commit index (= the leader's last index),
+    // applied index and key-value state agree. Not settling within `limit_ms`, or an
+    // operation ending Unknown or Fail meanwhile, is the violation "Liveness". Ends with
+    // the checker's check_history over every client operation.
+    SettleResult settle(TimeMs limit_ms);
 
     // --- Faults ---
     bool campaign(NodeId n);       // node n starts an election now; false if it is down
@@ -200,6 +222,7 @@ private:
     void client_try(uint64_t op_id);
     void client_complete(ClientOp& op, ClientOp::Outcome o);
     void workload_propose();
+    bool unsettled(std::string* why, std::vector<NodeId>* nodes, Index* index) const;
     void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
     NodeHost& host(NodeId n) { return *hosts_[n - 1]; }

@@ -5,10 +5,12 @@
 // history is malformed, and which keys it could not decide when the search hit its
 // bounds. Exit 0, 1, 2 and 3 respectively; --json prints the same as one JSON object.
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -47,10 +49,10 @@ std::string join(const std::vector<std::string>& words) {
 std::string undecided(const LincheckResult& r) {
     const std::string memory = std::to_string(LincheckOptions().memo_bytes >> 20) + " MiB";
     return std::string(r.undecided_keys.size() == 1 ? "key " : "keys ") + join(r.undecided_keys) +
-           (r.gave_up == LincheckResult::Limit::Time
-                ? " (it passed --timeout; a larger one may decide)"
-                : " (its memo reached " + memory +
-                      ": too many overlapping operations on one key for an exact search)");
+           (r.gave_up == LincheckResult::Limit::Time    ? " (it passed --timeout; a larger one may decide)"
+            : r.gave_up == LincheckResult::Limit::Steps ? " (it passed the search's step bound)"
+                                                        : " (its memo reached " + memory +
+                                                              ": too many overlapping operations on one key for an exact search)");
 }
 
 void print_text(const LincheckResult& r) {
@@ -147,8 +149,15 @@ int cmd_lincheck(int argc, char** argv) {
     }
     if (parsed) {
         LincheckOptions options;
-        options.search_seconds = double(timeout_seconds);
-        options.shrink_seconds = double(shrink_seconds);
+        // The search reads no clock; these wall-clock bounds are this command's. The
+        // shrinking's clock starts when the shrinking asks it first.
+        using Clock = std::chrono::steady_clock;
+        const Clock::time_point search_deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
+        options.out_of_time = [search_deadline] { return Clock::now() > search_deadline; };
+        options.shrink_out_of_time = [shrink_seconds, deadline = std::optional<Clock::time_point>()]() mutable {
+            if (!deadline) deadline = Clock::now() + std::chrono::seconds(shrink_seconds);
+            return Clock::now() > *deadline;
+        };
         result = check_linearizable(history, options);
     } else {
         result.verdict = LincheckResult::Verdict::Malformed;

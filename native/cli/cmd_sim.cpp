@@ -2,8 +2,11 @@
 // time under a client load and a nemesis (or a scenario script), with the safety
 // checker on after every event, and prints what happened: events, messages,
 // elections, commits, the checker's verdict and the trace hash that identifies the
-// run. The same flags and seed always print the same trace hash. `--bench` instead
-// measures the simulator's own speed for 3, 5 and 7 nodes and prints a table.
+// run. The same flags and seed always print the same trace hash. Every run ends with
+// a settle phase (Simulator::settle: heal, restart, converge, then the client history
+// is checked for linearizability) unless --no-settle; --history writes that history
+// for `raftbook lincheck`. `--bench` instead measures the simulator's own speed for
+// 3, 5 and 7 nodes and prints a table.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,11 +14,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/sim/nemesis.h"
+#include "core/sim/sim_history.h"
 #include "core/sim/scenario.h"
 #include "core/sim/sim_json.h"
 #include "native/cli/commands.h"
@@ -58,6 +63,22 @@ void run_load(Simulator& sim, const NemesisConfig& config, TimeMs duration, uint
     }
     nemesis.finish();
     progress.done();
+}
+
+const char* verdict_name(LincheckResult::Verdict v) {
+    switch (v) {
+        case LincheckResult::Verdict::Linearizable: return "linearizable";
+        case LincheckResult::Verdict::NotLinearizable: return "NOT linearizable";
+        case LincheckResult::Verdict::Unknown: return "undecided (the search hit its bound)";
+        case LincheckResult::Verdict::Malformed: return "malformed";
+    }
+    return "?";
+}
+
+nlohmann::json settle_json(const SettleResult& r) {
+    nlohmann::json j = {{"settled", r.settled}, {"virtual_ms", r.took_ms}, {"history", verdict_name(r.history)}};
+    if (!r.stuck.empty()) j["stuck"] = r.stuck;
+    return j;
 }
 
 struct BenchRow {
@@ -129,7 +150,12 @@ int cmd_sim(int argc, char** argv) {
     opts.flag("reorder", "P", "probability that a message is held back and overtaken", "0");
     opts.flag("partition-every", "TIME", "split the cluster in two at this interval (healed halfway)", "0");
     opts.flag("crash-every", "TIME", "crash a random node at this interval (restarted halfway)", "0");
+    opts.flag("disk-slow", "P@MIN..MAX", "the disk's tail: a fraction P of writes takes MIN..MAX ms", "0.03@20..80");
     opts.flag("fault", "NODE:NAME[,...]", "switch on a test-only rule fault, e.g. 3:skip_prev_log_check");
+    opts.flag("settle", "TIME", "end by healing everything: within TIME the cluster must converge and answer "
+              "every request (else Liveness); then the history must be linearizable", "10s");
+    opts.flag_switch("no-settle", "stop at the end of the load, without the settle phase");
+    opts.flag("history", "FILE", "write the client history, one JSON event a line, for `raftbook lincheck`");
     opts.flag_switch("json", "print one JSON object instead of text");
     opts.flag_switch("trace", "print every delivered message (long)");
     opts.flag_switch("bench", "measure the simulator's speed for 3, 5 and 7 nodes and print a table");
@@ -141,7 +167,9 @@ int cmd_sim(int argc, char** argv) {
         !opts.get_uint("rate", 0, 1000000, &rate, &code)) {
         return code;
     }
-    TimeMs duration = 0, partition_every = 0, crash_every = 0;
+    TimeMs duration = 0, partition_every = 0, crash_every = 0, settle_limit = 0;
+    if (!parse_duration(opts.get("settle"), &settle_limit))
+        return opts.usage_error("--settle must look like 10s or 500ms, not '" + opts.get("settle") + "'");
     if (!parse_duration(opts.get("duration"), &duration))
         return opts.usage_error("--duration must look like 60s or 500ms, not '" + opts.get("duration") + "'");
     if (!parse_duration(opts.get("partition-every"), &partition_every))
@@ -171,6 +199,15 @@ int cmd_sim(int argc, char** argv) {
                                       {"reorder", &net.reorder}}) {
         if (opts.given(flag) && !parse_probability(opts.get(flag), field))
             return opts.usage_error(std::string("--") + flag + " must be a number from 0 to 1");
+    }
+
+    std::string net_error;
+    if (opts.given("disk-slow") && !parse_network_settings("disk_slow=" + opts.get("disk-slow"), &net, &net_error))
+        return opts.usage_error("--disk-slow: " + net_error);
+    std::ofstream history_file;
+    if (opts.given("history")) {
+        history_file.open(opts.get("history"));
+        if (!history_file) return opts.usage_error("cannot write history file '" + opts.get("history") + "'");
     }
 
     auto sim = make_simulator(scenario);
@@ -213,6 +250,16 @@ int cmd_sim(int argc, char** argv) {
         sim->set_client_rate(double(rate));
         run_load(*sim, {partition_every, crash_every}, duration, scenario.config.seed);
     }
+    std::optional<SettleResult> settled;
+    if (!opts.given("no-settle")) settled = sim->settle(settle_limit);
+    if (history_file.is_open()) {
+        for (const HistoryEvent& e : history_of(sim->client_ops())) history_file << history_event_json(e) << "\n";
+        history_file.flush();
+        if (!history_file) {
+            std::fprintf(stderr, "raftbook sim: error writing %s\n", opts.get("history").c_str());
+            return 2;
+        }
+    }
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
     const SimStats& st = sim->stats();
@@ -234,6 +281,7 @@ int cmd_sim(int argc, char** argv) {
                               {"trace_hash", trace_hash_hex(*sim)},
                               {"violations", violations_json(*sim)}};
         if (!script_ok) out["script_error"] = script_message;
+        if (settled) out["settle"] = settle_json(*settled);
         std::printf("%s\n", out.dump(2).c_str());
     } else {
         std::printf("nodes %d, seed %llu, %.1f s virtual in %.2f s wall\n", scenario.config.nodes,
@@ -245,8 +293,15 @@ int cmd_sim(int argc, char** argv) {
         std::printf("committed   %zu entries (%.1f per virtual second), %llu of %llu client requests acknowledged\n",
                     committed, sim->now() > 0 ? committed * 1000.0 / sim->now() : 0.0,
                     static_cast<unsigned long long>(st.acked), static_cast<unsigned long long>(st.proposals));
+        if (settled) {
+            std::printf("settle      %s in %.1f s virtual; client history %s\n",
+                        settled->settled ? "converged" : ("NOT converged (" + settled->stuck + ")").c_str(),
+                        settled->took_ms / 1000.0, verdict_name(settled->history));
+        }
         if (violations.empty()) {
-            std::printf("invariants  safe: Election Safety, Log Matching, Leader Completeness, State Machine Safety, no lost ack\n");
+            std::printf("invariants  safe: Election Safety, Log Matching, Leader Completeness, State Machine Safety, "
+                        "no lost ack, Commit Durability, Apply Order, State Agreement, Exactly Once%s\n",
+                        settled ? ", Linearizability, Liveness" : "");
         } else {
             std::printf("invariants  VIOLATED (%zu)\n", violations.size());
             for (const Violation& v : violations)

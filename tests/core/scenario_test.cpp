@@ -92,7 +92,8 @@ TEST_CASE("scripts: bad arguments fail the action, never crash") {
     auto sim = make_simulator(s);
     for (const char* line : {"crash 0", "crash 4", "crash x", "partition 1,2 | 2,3", "cut 1", "advance -5s",
                              "expect commit 9 >= 1", "expect commit 1 ~ 2", "propose frob x", "fault 1 no_such_rule",
-                             "net drop=2", "net latency=30..10", "wait", "expect", "expect log 1 = a..b"}) {
+                             "net drop=2", "net latency=30..10", "wait", "expect", "expect log 1 = a..b",
+                             "net disk_slow=0.1", "net disk_slow=0.1@80..20", "settle 5s", "settle within"}) {
         ScenarioAction a;
         std::string error;
         REQUIRE(parse_action(line, &a, &error));

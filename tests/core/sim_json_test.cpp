@@ -82,6 +82,11 @@ TEST_CASE("sim_json: network settings change only the keys given, groups read as
     CHECK(n.drop == 0.5);
     CHECK(n.latency_min_ms == 1);
     CHECK(n.latency_max_ms == 2);
+    const NetworkConfig slow = network_from_json(R"({"disk_slow": 0.1, "disk_slow_ms": [40, 90]})", base);
+    CHECK(slow.disk_slow == 0.1);
+    CHECK(slow.disk_slow_min_ms == 40);
+    CHECK(slow.disk_slow_max_ms == 90);
+    CHECK_THROWS_AS(network_from_json(R"({"disk_slow": 1.5})", base), std::invalid_argument);
     CHECK(groups_from_json("[[1, 2], [3, 4, 5]]", 5) == std::vector<std::vector<NodeId>>{{1, 2}, {3, 4, 5}});
     CHECK(checked_node(3, 3) == 3);
 }

@@ -233,12 +233,12 @@ TEST_CASE("raftbook soak catches a broken rule and prints a replay that replays 
     INFO(r.out);
     REQUIRE(r.status == 1);
     CHECK(r.out.find("FAILED") != std::string::npos);
-    // A failing seed found before the heal: its replay command must find the same
-    // violation with the same trace hash.
+    // A failing seed: its replay command (which settles the same way) must find the
+    // same violation with the same trace hash.
     const std::regex failure(
         "seed (\\d+): ([A-Za-z ]+) at \\d+ ms[^\\n]*\\n"
         "  replay:     raftbook (sim [^\\n]+)\\n"
-        "  trace hash  ([0-9a-f]{16}) at the heal[^\\n]*\\n"
+        "  trace hash  ([0-9a-f]{16}) after the settle phase[^\\n]*\\n"
         "  playground: [^\\n]*\\n +(#nodes=3&seed=\\d+&do=[^\\n]+&at=\\d+&t=\\d+)\\n");
     std::smatch m;
     REQUIRE(std::regex_search(r.out, m, failure));

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -619,6 +620,27 @@ TEST_CASE("a search past its memory bound says Unknown instead of guessing", "[l
     CHECK(r.failing_keys.empty());
 }
 
+TEST_CASE("a search past its step bound says Unknown, the same on every run", "[lincheck]") {
+    LincheckOptions options;
+    options.search_steps = 100;  // shared by all keys: the first key uses them up
+    const LincheckResult r = check_linearizable(simulate_register(RegisterSimulation()), options);
+    CHECK(r.verdict == Verdict::Unknown);
+    CHECK(r.gave_up == LincheckResult::Limit::Steps);
+    CHECK(r.undecided_keys.size() == 10);
+    options.search_steps = uint64_t(1) << 30;
+    CHECK(check_linearizable(simulate_register(RegisterSimulation()), options).verdict == Verdict::Linearizable);
+}
+
+TEST_CASE("the host's out_of_time stops the search: the core reads no clock", "[lincheck]") {
+    LincheckOptions options;
+    int asked = 0;
+    options.out_of_time = [&asked] { return ++asked > 1; };
+    const LincheckResult r = check_linearizable(simulate_register(RegisterSimulation()), options);
+    CHECK(asked >= 2);
+    CHECK(r.verdict == Verdict::Unknown);
+    CHECK(r.gave_up == LincheckResult::Limit::Time);
+}
+
 TEST_CASE("one stale read among 10,000 operations is found and shrunk to three", "[lincheck]") {
     RegisterSimulation sim;
     sim.processes = 15;
@@ -726,4 +748,22 @@ TEST_CASE("raftbook lincheck reads a generated 10,000-operation history", "[linc
     CHECK(run.status == 0);
     CHECK_THAT(run.output, Catch::StartsWith("linearizable: ") &&
                                Catch::Contains("operations on 10 keys checked"));
+}
+
+TEST_CASE("raftbook sim --history writes a history raftbook lincheck accepts", "[lincheck][binary]") {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("sim-history-" + std::to_string(getpid()) + ".jsonl")).string();
+    const std::string command = std::string(RAFTBOOK_BINARY) +
+                                " sim --seed 3 --nodes 3 --duration 5s --drop 0.05 --crash-every 2s --history " +
+                                path + " > /dev/null 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    std::ifstream in(path);
+    std::vector<HistoryEvent> history;
+    HistoryError error;
+    REQUIRE(read_history(in, &history, &error));
+    CHECK(history.size() > 200);
+    Run run = run_lincheck(path);
+    std::filesystem::remove(path);
+    CHECK(run.status == 0);
+    CHECK_THAT(run.output, Catch::StartsWith("linearizable: "));
 }

@@ -251,7 +251,7 @@ test('setClientRate() sends a steady stream of requests, and 0 stops it', () => 
 test('setNetwork() changes only the settings it names', () => {
   const sim = cluster({ latency_ms: [5, 7] });
   sim.setNetwork(JSON.stringify({ drop: 0.25 }));
-  assert.deepEqual(state(sim).network, { drop: 0.25, duplicate: 0, reorder: 0, latency_ms: [5, 7], disk_ms: [1, 3] });
+  assert.deepEqual(state(sim).network, { drop: 0.25, duplicate: 0, reorder: 0, latency_ms: [5, 7], disk_ms: [1, 3], disk_slow: 0.03, disk_slow_ms: [20, 80] });
   sim.setNetwork(JSON.stringify({ drop: 1 }));
   sim.advance(3000);
   const before = state(sim, { log_to: 0 }).stats;

@@ -61,7 +61,7 @@ test('bad arguments to a simulation throw, and it keeps running', () => {
   throwsError(() => sim.setNetwork('{"drop": 2}'), /drop must be a probability from 0 to 1, not 2/);
   throwsError(() => sim.setNetwork('{"latency_ms": [-1, 5]}'), /latency_ms\[0\] must be a whole number/);
   throwsError(() => sim.setNetwork('{"latency_ms": 100000}'), /latency_ms must be a whole number in \(0\.\.60000\)/);
-  throwsError(() => sim.setNetwork('{"jitter": 5}'), /unknown network setting 'jitter' \(drop, duplicate, reorder, latency_ms, disk_ms\)/);
+  throwsError(() => sim.setNetwork('{"jitter": 5}'), /unknown network setting 'jitter' \(drop, duplicate, reorder, latency_ms, disk_ms, disk_slow, disk_slow_ms\)/);
   throwsError(() => sim.advance(-5), /advance\(ms\) must be a number from 0 to/);
   throwsError(() => sim.advance(Infinity), /not Infinity/);
   throwsError(() => sim.advanceTo(-1), /advanceTo\(time_ms\)/);
@@ -76,7 +76,7 @@ test('bad arguments to a simulation throw, and it keeps running', () => {
 
   // Nothing above changed the simulation: the network is as configured, every node is up.
   const s = state(sim);
-  assert.deepEqual(s.network, { drop: 0, duplicate: 0, reorder: 0, latency_ms: [10, 30], disk_ms: [1, 3] });
+  assert.deepEqual(s.network, { drop: 0, duplicate: 0, reorder: 0, latency_ms: [10, 30], disk_ms: [1, 3], disk_slow: 0.03, disk_slow_ms: [20, 80] });
   assert.ok(s.nodes.every(n => n.up));
   assert.deepEqual(s.links_down, []);
   sim.propose('set still 1');
