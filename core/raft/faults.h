@@ -16,6 +16,10 @@
 //                            show behind, so an AppendEntries lost while the cluster
 //                            is idle is never re-sent (a liveness rule, not safety:
 //                            see Raft::handle_heartbeat_response).
+//   serve_reads_locally      any node answers a client's read from its own state
+//                            machine at once, skipping ReadIndex (thesis §6.4): a
+//                            follower or a deposed leader serves stale values. Read by
+//                            the node runtime, not by Raft.
 #pragma once
 
 #include <string>
@@ -30,6 +34,7 @@ struct Faults {
     bool ack_before_persist = false;
     bool apply_duplicates = false;
     bool no_catch_up_on_heartbeat = false;
+    bool serve_reads_locally = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -44,7 +49,7 @@ struct Faults {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
                                                    "vote_without_log_check", "ack_before_persist",
                                                    "apply_duplicates",
-                                                   "no_catch_up_on_heartbeat"};
+                                                   "no_catch_up_on_heartbeat", "serve_reads_locally"};
         return n;
     }
 
@@ -56,6 +61,7 @@ private:
         if (name == "ack_before_persist") return &ack_before_persist;
         if (name == "apply_duplicates") return &apply_duplicates;
         if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
+        if (name == "serve_reads_locally") return &serve_reads_locally;
         return nullptr;
     }
 };

@@ -102,7 +102,7 @@ void NodeRuntime::send_message(Message m) {
 void NodeRuntime::apply(const std::vector<Entry>& entries) {
     if (entries.empty()) return;
     for (const Entry& e : entries) {
-        const bool took_effect = kv_.apply(e);
+        const bool took_effect = kv_.apply(e, !raft_->faults.apply_duplicates);
         stats_.entries_applied++;
         host_->on_apply(e, took_effect, kv_);
         if (e.client_id == 0) continue;
@@ -133,14 +133,18 @@ void NodeRuntime::serve_ready_reads() {
     while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.front().first <= kv_.applied_index()) {
         const PendingRead r = std::move(reads_awaiting_apply_.front().second);
         reads_awaiting_apply_.pop_front();
-        ClientReply reply = reply_to(r.key);
-        if (const std::string* v = kv_.get(r.kv_key)) {
-            reply.found = true;
-            reply.value = *v;
-        }
-        stats_.reads_served++;
-        answer(r.key, r.origin, std::move(reply));
+        answer(r.key, r.origin, read_reply(r.key, r.kv_key));
     }
+}
+
+ClientReply NodeRuntime::read_reply(const RequestKey& key, const std::string& kv_key) {
+    ClientReply reply = reply_to(key);
+    if (const std::string* v = kv_.get(kv_key)) {
+        reply.found = true;
+        reply.value = *v;
+    }
+    stats_.reads_served++;
+    return reply;
 }
 
 void NodeRuntime::observe_role_and_leader() {
@@ -264,6 +268,11 @@ void NodeRuntime::dispatch(const RequestKey& key) {
     auto it = local_.find(key);
     if (it == local_.end()) return;
     const TimeMs now = host_->now();
+    if (raft_->faults.serve_reads_locally && it->second.request.op == "get") {
+        // The broken shortcut: no ReadIndex, so a lagging node answers from stale state.
+        complete_local(key, read_reply(key, it->second.request.key));
+        return;
+    }
     if (raft_->role() == Role::Leader) {
         const bool served = serve(it->second.request, kNoNode);  // may answer it at once
         it = local_.find(key);

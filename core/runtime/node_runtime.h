@@ -182,6 +182,7 @@ private:
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
     ClientReply reply_to(const RequestKey& key) const;
+    ClientReply read_reply(const RequestKey& key, const std::string& kv_key);  // from this node's state
 
     RuntimeConfig cfg_;
     RuntimeHost* host_;

@@ -236,3 +236,30 @@ TEST_CASE("runtime: a request with a bad key is refused with the rule, not propo
     CHECK(got.error.find("invalid request: key may not contain spaces") != std::string::npos);
     CHECK(c.at(1).stats().proposals == 0);
 }
+
+TEST_CASE("runtime: a follower that is behind answers a read through the leader; with serve_reads_locally it answers stale") {
+    Cluster c(3);
+    c.elect(1);
+    c.down = {3};  // node 3 hears nothing for now
+    c.at(1).submit(put("x", "new"), [](const ClientReply&) {});
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(c.at(1).kv().get("x") != nullptr);
+    REQUIRE(c.at(3).kv().get("x") == nullptr);  // node 3 is behind
+    c.down.clear();
+
+    c.at(3).raft_mut().faults.serve_reads_locally = true;
+    ClientReply stale;
+    c.at(3).submit(get("x"), [&](const ClientReply& r) { stale = r; });
+    CHECK(stale.ok);
+    CHECK_FALSE(stale.found);  // the broken shortcut: the write the leader acknowledged is missing
+
+    c.at(3).raft_mut().faults.serve_reads_locally = false;
+    ClientReply fresh;
+    c.at(3).submit(get("x"), [&](const ClientReply& r) { fresh = r; });
+    c.settle();
+    c.tick_all(2);
+    CHECK(fresh.ok);
+    CHECK(fresh.found);
+    CHECK(fresh.value == "new");
+}
