@@ -11,8 +11,11 @@
 //                         reject:  index = the rejected prevLogIndex,
 //                                  hint_index, hint_term = where to probe next
 //                                  (fast backtracking, see Raft::handle_append)
-//   Heartbeat             commit (clamped to what the follower is known to hold), context
-//   HeartbeatResp         context (echoed: confirms leadership for ReadIndex)
+//   Heartbeat             commit (clamped to what the follower is known to hold), context;
+//                         index, log_term = the last entry sent to it while some are
+//                         unacknowledged (0: none)
+//   HeartbeatResp         context (echoed: confirms leadership for ReadIndex);
+//                         index (echoed), reject = that entry is not in our log
 //   Hello                 from = the connecting node (hosts only; never reaches Raft)
 //
 // Client messages (ClientRequest / ClientReply) travel between a client-facing host

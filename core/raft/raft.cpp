@@ -14,6 +14,7 @@
 //   consistency check (§5.3)               handle_append
 //   conflicting entries replaced (§5.3)    RaftLog::merge
 //   fast backtracking                      handle_append (hint), handle_append_response
+//   a lost append is sent again            broadcast_heartbeat, handle_heartbeat_response
 //   commit only current-term entries (§5.4.2, Figure 8)   maybe_commit
 //   followers learn commitIndex            handle_append, handle_heartbeat
 //   persist before responding (§5)         send_after_persist
@@ -432,6 +433,10 @@ void Raft::handle_heartbeat(const Message& m) {
     r.to = m.from;
     r.term = current_term_;
     r.context = m.context;
+    if (m.index != 0) {
+        r.index = m.index;
+        r.reject = !log_.matches(m.index, m.log_term);
+    }
     send(std::move(r));
 }
 
@@ -445,8 +450,15 @@ void Raft::handle_heartbeat_response(const Message& m) {
         release_reads();
     }
     // A lost append would otherwise stall this follower: a heartbeat answer
-    // re-opens the probe, or frees one pipeline slot.
-    if (pr->state == Progress::State::Probe) {
+    // re-opens the probe, or frees one pipeline slot. When the follower lacks an entry
+    // sent before this heartbeat (links are FIFO, so it was lost), the pipeline's
+    // optimism was wrong: probe again from what the follower is known to hold.
+    if (pr->state == Progress::State::Replicate && m.reject && m.index > pr->match_index) {
+        pr->state = Progress::State::Probe;
+        pr->inflight.clear();
+        pr->probe_sent = false;
+        pr->next_index = pr->match_index + 1;
+    } else if (pr->state == Progress::State::Probe) {
         pr->probe_sent = false;
     } else if (pr->inflight.size() >= cfg_.max_inflight) {
         pr->inflight.erase(pr->inflight.begin());
@@ -498,6 +510,11 @@ void Raft::broadcast_heartbeat(uint64_t context) {
         // Never tell a follower to commit beyond what it is known to hold.
         m.commit = std::min(pr.match_index, log_.commit_index());
         m.context = context;
+        if (pr.state == Progress::State::Replicate && pr.next_index - 1 > pr.match_index) {
+            // Entries are in flight: the follower says whether the last one sent reached it.
+            m.index = pr.next_index - 1;
+            m.log_term = log_.term(m.index).value_or(0);
+        }
         send(std::move(m));
     }
 }

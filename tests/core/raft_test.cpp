@@ -263,6 +263,61 @@ TEST_CASE("a leader counts its own log only once it is durable") {
     CHECK(r.commit_index() == 1);
 }
 
+// Heartbeats until one goes to `to`; returns it.
+Message next_heartbeat(Raft& r, NodeId to) {
+    for (int i = 0; i < 100; i++) {
+        r.tick();
+        for (const Message& m : all_messages(r.ready()))
+            if (m.type == MessageType::Heartbeat && m.to == to) return m;
+    }
+    FAIL("no heartbeat");
+    return {};
+}
+
+TEST_CASE("a pipelined append that is lost is sent again once a heartbeat finds it missing") {
+    Raft r(config(1), with_log({}, 0));
+    make_leader(r);
+    r.ready();
+    r.persisted(1, r.current_term());
+    Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
+    ack.index = 1;
+    r.step(ack);  // node 2 holds the no-op: the leader pipelines to it
+    REQUIRE(r.propose("set x 1") == ProposeResult::Ok);
+    r.ready();    // the append of entry 2 to node 2 is lost
+    const Message hb = next_heartbeat(r, 2);
+    CHECK(hb.index == 2);
+    Message answer = msg(MessageType::HeartbeatResp, 2, 1, r.current_term());
+    answer.context = hb.context;
+    answer.index = hb.index;
+    SECTION("the follower lacks it: sent again") {
+        answer.reject = true;
+        r.step(answer);
+        bool resent = false;
+        for (const Message& m : all_messages(r.ready()))
+            resent |= m.type == MessageType::Append && m.to == 2 && !m.entries.empty() && m.entries.back().index == 2;
+        CHECK(resent);
+    }
+    SECTION("the follower has it (its ack is on the way): nothing sent twice") {
+        r.step(answer);
+        for (const Message& m : all_messages(r.ready())) CHECK_FALSE((m.type == MessageType::Append && m.to == 2));
+    }
+}
+
+TEST_CASE("a follower's heartbeat answer says whether it holds the entry the leader names") {
+    Raft r(config(2), with_log({1, 1}, 1));
+    Message hb = msg(MessageType::Heartbeat, 1, 2, 1);
+    hb.index = 3;
+    hb.log_term = 1;
+    r.step(hb);
+    Message reply = only_reply(r);
+    CHECK(reply.index == 3);
+    CHECK(reply.reject);
+    hb.index = 2;
+    r.step(hb);
+    reply = only_reply(r);
+    CHECK_FALSE(reply.reject);
+}
+
 TEST_CASE("ReadIndex: a read point is released only after a majority confirms the leadership") {
     Raft r(config(1), with_log({}, 0));
     make_leader(r);

@@ -114,7 +114,7 @@ TEST_CASE("scripts: step runs exactly the events asked for, rate starts a client
     REQUIRE(parse_action("advance 3s", &a, &error));
     REQUIRE(run_action(*sim, a).ok);
     CHECK(sim->stats().proposals > 100);
-    CHECK(sim->checker().committed().size() > 100);
+    CHECK(sim->checker().committed().size() > 60);  // about 70 % of the operations are writes
 }
 
 TEST_CASE("checker: a violation names the nodes and the index involved") {

@@ -146,7 +146,7 @@ TEST_CASE("after healing every log converges to the leader's") {
     sim.advance(3000);
     CHECK(logs_converged(sim));
     CHECK(sim.checker().ok());
-    CHECK(sim.checker().committed().size() > 100);
+    CHECK(sim.checker().committed().size() > 60);
 }
 
 TEST_CASE("a follower with a divergent entry 5 never keeps it once it accepted anything after it") {
@@ -328,6 +328,6 @@ TEST_CASE("efficiency: no entry is sent to the same follower twice in a fault-fr
     });
     sim.set_client_rate(200);
     sim.advance(10000);
-    CHECK(entries > 4 * 1500);
+    CHECK(entries > 4 * 1000);  // reads (about 30 %) add no entries
     CHECK(duplicates == 0);
 }
