@@ -1,5 +1,7 @@
 // Whole-cluster behaviour in the deterministic simulator: elections, partitions,
 // convergence, determinism, randomized fault runs, fault switches, and message costs.
+#include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -330,4 +332,131 @@ TEST_CASE("efficiency: no entry is sent to the same follower twice in a fault-fr
     sim.advance(10000);
     CHECK(entries > 4 * 1000);  // reads (about 30 %) add no entries
     CHECK(duplicates == 0);
+}
+
+// ---------------------------------------------------------------- clients
+
+namespace {
+
+// A quiet 5-node cluster with a settled leader; returns it.
+NodeId settled_leader(Simulator& sim) {
+    REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
+    sim.advance(500);
+    return *sim.leader();
+}
+
+NodeId some_follower(const Simulator& sim, NodeId leader) { return leader % NodeId(sim.size()) + 1; }
+
+bool done(const Simulator& sim, uint64_t op) { return sim.client_ops()[op - 1].outcome != ClientOp::Outcome::Pending; }
+
+}  // namespace
+
+TEST_CASE("clients: a write sent to a follower commits through forwarding") {
+    Simulator sim(quiet(5, 41));
+    const NodeId leader = settled_leader(sim);
+    const NodeId follower = some_follower(sim, leader);
+    MessageCounter count(sim);
+    const uint64_t op = sim.propose_at(follower, "set f 1");
+    REQUIRE(sim.run_until([&] { return done(sim, op); }, 3000));
+    const ClientOp& o = sim.client_ops()[op - 1];
+    CHECK(o.outcome == ClientOp::Outcome::Ok);
+    CHECK(o.node == follower);
+    CHECK(o.leader == leader);
+    CHECK(o.tries == 1);
+    CHECK(sim.runtime(follower)->stats().forwarded == 1);
+    CHECK(count[MessageType::ClientRequest] == 1);  // follower -> leader
+    CHECK(count[MessageType::ClientReply] == 1);    // leader -> follower
+    REQUIRE(sim.node(leader)->log().at(o.index).data == "set f 1");
+    CHECK(*sim.kv(leader)->get("f") == "1");
+    CHECK(sim.checker().ok());
+}
+
+TEST_CASE("clients: a read at a follower returns the latest acknowledged write, not the follower's state") {
+    Simulator sim(quiet(5, 43));
+    const NodeId leader = settled_leader(sim);
+    const NodeId follower = some_follower(sim, leader);
+    const uint64_t first = sim.propose("set r 1");
+    REQUIRE(sim.run_until([&] { return done(sim, first); }, 3000));
+    sim.advance(500);
+    const uint64_t second = sim.propose("set r 2");
+    REQUIRE(sim.run_until([&] { return done(sim, second); }, 3000));
+    REQUIRE(sim.client_ops()[second - 1].outcome == ClientOp::Outcome::Ok);
+    // Acknowledged by the leader; the follower has not applied it yet.
+    REQUIRE(*sim.kv(follower)->get("r") == "1");
+    const uint64_t read = sim.read_at(follower, "r");
+    const uint64_t absent = sim.read_at(follower, "nothing");
+    REQUIRE(sim.run_until([&] { return done(sim, read) && done(sim, absent); }, 3000));
+    const ClientOp& r = sim.client_ops()[read - 1];
+    CHECK(r.outcome == ClientOp::Outcome::Ok);
+    CHECK(r.kind == ClientOp::Kind::Read);
+    CHECK(r.result == std::optional<std::string>("2"));
+    CHECK(r.invoke_ms <= r.complete_ms);
+    const ClientOp& a = sim.client_ops()[absent - 1];
+    CHECK(a.outcome == ClientOp::Outcome::Ok);
+    CHECK(a.result == std::nullopt);
+}
+
+TEST_CASE("clients: a write retried after its leader crashed is applied once") {
+    int duplicated = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        INFO("seed " << seed);
+        Simulator sim(quiet(5, seed));
+        const NodeId leader = settled_leader(sim);
+        const uint64_t op = sim.propose("set once 1");
+        // The entry reaches every follower's log; the leader crashes before it can answer.
+        const Index index = sim.node(leader)->log().last_index();
+        REQUIRE(sim.run_until([&] {
+            for (NodeId n = 1; n <= 5; n++)
+                if (n != leader && sim.node(n)->log().last_index() < index) return false;
+            return true;
+        }, 1000));
+        REQUIRE(!done(sim, op));
+        sim.crash(leader);
+        REQUIRE(sim.run_until([&] { return done(sim, op); }, 15000));
+        const ClientOp& o = sim.client_ops()[op - 1];
+        CHECK(o.outcome == ClientOp::Outcome::Ok);
+        CHECK(o.tries >= 2);
+        sim.advance(1000);
+        // Replaying the committed log: the request may be in it twice, it takes effect once.
+        KvStore replay;
+        int copies = 0, applied = 0;
+        for (const Entry& e : sim.checker().committed()) {
+            const bool took_effect = replay.apply(e);
+            if (e.client_id != o.client_id || e.seq != o.seq) continue;
+            copies++;
+            applied += took_effect;
+        }
+        CHECK(applied == 1);
+        duplicated += copies > 1;
+        CHECK(sim.checker().ok());
+    }
+    CHECK(duplicated > 0);  // some seeds re-proposed it: de-duplication was needed
+}
+
+TEST_CASE("clients: each process issues seq 1, 2, 3, ... under one client id, one operation at a time") {
+    Simulator sim(quiet(3, 47));
+    sim.set_client_rate(40);
+    sim.advance(10000);
+    sim.set_client_rate(0);
+    sim.advance(5000);
+    std::map<uint64_t, std::vector<const ClientOp*>> by_process;
+    for (const ClientOp& op : sim.client_ops()) by_process[op.process].push_back(&op);
+    REQUIRE(by_process.size() >= 3);
+    int reads = 0, writes = 0;
+    for (const auto& [process, ops] : by_process) {
+        INFO("process " << process);
+        for (size_t i = 0; i < ops.size(); i++) {
+            CHECK(ops[i]->client_id == ops[0]->client_id);
+            CHECK(ops[i]->seq == i + 1);
+            CHECK(ops[i]->outcome != ClientOp::Outcome::Pending);
+            if (i > 0) CHECK(ops[i]->invoke_ms >= ops[i - 1]->complete_ms);
+            (ops[i]->kind == ClientOp::Kind::Read ? reads : writes)++;
+        }
+        CHECK(ops.size() > 10);
+    }
+    CHECK(reads > 0);
+    CHECK(writes > reads);
+    std::set<uint64_t> ids;
+    for (const auto& [process, ops] : by_process) ids.insert(ops[0]->client_id);
+    CHECK(ids.size() == by_process.size());
 }
