@@ -306,10 +306,12 @@ void Simulator::crash(NodeId n) {
     h.incarnation++;
     mix_trace(0xC0 | n);
     // Its clients' connections break; each tries again, at another node.
-    for (ClientProcess& p : processes_) {
-        if (!p.waiting || ops_[p.op - 1].node != n) continue;
-        p.waiting = false;
-        client_failed(ops_[p.op - 1], ClientReply{});
+    std::vector<uint64_t> broken;
+    for (const ClientProcess& p : processes_)
+        if (p.waiting && ops_[p.op - 1].node == n) broken.push_back(p.op);
+    for (uint64_t op : broken) {
+        processes_[ops_[op - 1].process - 1].waiting = false;
+        client_failed(ops_[op - 1], ClientReply{});
     }
 }
 
@@ -554,11 +556,12 @@ uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::str
                  : kind == ClientOp::Kind::Delete ? "del " + key
                                                   : "get " + key;
     op.invoke_ms = now_;
-    p.op = op.id;
+    const uint64_t id = op.id;
+    p.op = id;
     ops_.push_back(std::move(op));
     stats_.proposals++;
-    client_try(p.op);
-    return ops_.size();
+    client_try(id);
+    return id;
 }
 
 uint64_t Simulator::propose(const std::string& command) {
@@ -580,13 +583,13 @@ uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
 
 uint64_t Simulator::read(const std::string& key) {
     const std::string error = check_key(key);
-    if (!error.empty()) throw std::invalid_argument(error);
+    if (!error.empty()) throw std::invalid_argument("cannot read key '" + key + "': " + error);
     return invoke(new_process(kNoNode, true), ClientOp::Kind::Read, key, "");
 }
 
 uint64_t Simulator::read_at(NodeId n, const std::string& key) {
     const std::string error = check_key(key);
-    if (!error.empty()) throw std::invalid_argument(error);
+    if (!error.empty()) throw std::invalid_argument("cannot read key '" + key + "': " + error);
     if (!is_up(n)) return 0;
     return invoke(new_process(n, false), ClientOp::Kind::Read, key, "");
 }
