@@ -460,3 +460,34 @@ TEST_CASE("clients: each process issues seq 1, 2, 3, ... under one client id, on
     for (const auto& [process, ops] : by_process) ids.insert(ops[0]->client_id);
     CHECK(ids.size() == by_process.size());
 }
+
+TEST_CASE("clients: with no leader, a write ends unknown and retires its process; a read fails") {
+    Simulator sim(quiet(3, 53));
+    REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
+    sim.partition({{1}, {2}, {3}});  // no majority anywhere, for longer than a client tries
+    sim.set_client_rate(20);
+    sim.advance(30000);
+    sim.set_client_rate(0);
+    sim.heal();
+    sim.advance(15000);
+    std::map<uint64_t, std::vector<const ClientOp*>> by_process;
+    int unknown = 0, failed_reads = 0;
+    for (const ClientOp& op : sim.client_ops()) {
+        by_process[op.process].push_back(&op);
+        if (op.outcome == ClientOp::Outcome::Unknown) {
+            unknown++;
+            CHECK(op.kind != ClientOp::Kind::Read);
+            CHECK(op.tries == 5);
+        }
+        if (op.outcome == ClientOp::Outcome::Fail) {
+            CHECK(op.kind == ClientOp::Kind::Read);
+            failed_reads++;
+        }
+    }
+    CHECK(unknown > 0);
+    CHECK(failed_reads > 0);
+    for (const auto& [process, ops] : by_process)  // nothing after an unknown write
+        for (size_t i = 0; i + 1 < ops.size(); i++) CHECK(ops[i]->outcome != ClientOp::Outcome::Unknown);
+    CHECK(by_process.size() > 3);  // retired processes were replaced
+    CHECK(sim.checker().ok());
+}
