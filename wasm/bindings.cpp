@@ -102,6 +102,10 @@ double propose(Simulator& sim, const std::string& command) {
     });
 }
 
+double read(Simulator& sim, const std::string& key) {
+    return reported([&] { return double(sim.read(key)); });
+}
+
 bool campaign(Simulator& sim, double n) {
     return reported([&] { return sim.campaign(checked_node(n, sim.size())); });
 }
@@ -191,6 +195,7 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("step", &step)
         .function("time", &time_ms)
         .function("propose", &propose)
+        .function("read", &read)
         .function("campaign", &campaign)
         .function("crash", &crash)
         .function("restart", &restart)

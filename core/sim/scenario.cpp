@@ -300,11 +300,23 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
             const NodeId n = parse_node(w[0], nodes);
             const std::string cmd = trim(a.args.substr(w[0].size()));
             if (!parse_command(cmd, &c, &error)) throw BadArg(error);
-            if (sim.propose_at(n, cmd) == 0) return fail("node " + w[0] + " is not the leader");
+            if (sim.propose_at(n, cmd) == 0) return fail("node " + w[0] + " is down");
             return {true, ""};
         }
         if (!parse_command(a.args, &c, &error)) throw BadArg(error);
         sim.propose(a.args);
+        return {true, ""};
+    }
+    if (v == "read") {
+        if (w.empty() || w.size() > 2) throw BadArg("usage: read [N] KEY");
+        const std::string& key = w.back();
+        const std::string error = check_key(key);
+        if (!error.empty()) throw BadArg(error);
+        if (w.size() == 1) {
+            sim.read(key);
+        } else if (sim.read_at(parse_node(w[0], nodes), key) == 0) {
+            return fail("node " + w[0] + " is down");
+        }
         return {true, ""};
     }
     if (v == "crash" || v == "restart") {

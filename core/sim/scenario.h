@@ -22,8 +22,10 @@
 //   wait commit N >= I [within 5s]        run until node N's commit index reaches I
 //   wait match L F >= I [within 5s]       run until leader L knows follower F holds I
 //   campaign N                            node N starts an election now
-//   propose set x 5                       a client request to the current leader
-//   propose 1 set x 5                     a request to node 1 directly (must lead)
+//   propose set x 5                       a client request to the current leader (any
+//                                         node if none), retried until answered
+//   propose 1 set x 5                     a request to node 1 only (a follower forwards it)
+//   read x / read 2 x                     a linearizable read, to the leader / to node 2
 //   crash 2 / restart 2
 //   partition 1,2 | 3,4,5                 groups that can't reach each other
 //   cut 1->2 / cut 1-2                    one-way / both ways; restore likewise

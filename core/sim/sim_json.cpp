@@ -218,6 +218,26 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     return j;
 }
 
+std::string request_text(const ClientRequest& r) {
+    if (r.op == "put") return "set " + r.key + " " + r.value;
+    return (r.op == "del" ? "del " : "get ") + r.key;
+}
+
+std::string reply_text(const ClientReply& r) {
+    if (!r.ok) return "error: " + r.error;
+    if (r.found) return r.value;
+    return "ok";
+}
+
+const char* kind_name(ClientOp::Kind k) {
+    switch (k) {
+        case ClientOp::Kind::Write: return "set";
+        case ClientOp::Kind::Delete: return "del";
+        case ClientOp::Kind::Read: return "get";
+    }
+    return "?";
+}
+
 // The fields a reader of a message wants first, flat, plus a one-line summary.
 json in_flight_json(const InFlight& f) {
     const Message& m = f.msg;
@@ -271,6 +291,18 @@ json in_flight_json(const InFlight& f) {
             break;
         case MessageType::HeartbeatResp:
             s = "heartbeat answered";
+            break;
+        case MessageType::ClientRequest:
+            j["client_id"] = f.request.client_id;
+            j["seq"] = f.request.seq;
+            s = "forwarded " + request_text(f.request) + " (client " + num(f.request.client_id) + ", seq " +
+                num(f.request.seq) + ")";
+            break;
+        case MessageType::ClientReply:
+            j["client_id"] = f.reply.client_id;
+            j["seq"] = f.reply.seq;
+            j["ok"] = f.reply.ok;
+            s = "answer to client " + num(f.reply.client_id) + ", seq " + num(f.reply.seq) + ": " + reply_text(f.reply);
             break;
         default:
             break;
@@ -427,14 +459,23 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     const std::vector<ClientOp>& ops = sim.client_ops();
     for (size_t i = ops.size() - std::min(ops.size(), view.requests); i < ops.size(); i++) {
         const ClientOp& op = ops[i];
-        requests.push_back({{"id", op.id},
-                            {"command", op.command},
-                            {"outcome", outcome_name(op.outcome)},
-                            {"index", op.index},
-                            {"leader", op.leader},
-                            {"tries", op.tries},
-                            {"invoke_ms", op.invoke_ms},
-                            {"complete_ms", op.complete_ms}});
+        json r = {{"id", op.id},
+                  {"process", op.process},
+                  {"client_id", op.client_id},
+                  {"seq", op.seq},
+                  {"kind", kind_name(op.kind)},
+                  {"key", op.key},
+                  {"command", op.command},
+                  {"outcome", outcome_name(op.outcome)},
+                  {"index", op.index},
+                  {"node", op.node},
+                  {"leader", op.leader},
+                  {"tries", op.tries},
+                  {"invoke_ms", op.invoke_ms},
+                  {"complete_ms", op.complete_ms}};
+        if (op.kind == ClientOp::Kind::Read && op.outcome == ClientOp::Outcome::Ok)
+            r["result"] = op.result ? json(*op.result) : json(nullptr);
+        requests.push_back(std::move(r));
     }
     j["requests"] = std::move(requests);
     j["stats"] = stats_json(sim);
@@ -464,6 +505,15 @@ std::string message_json(const Simulator& sim, uint64_t id) {
     for (const InFlight& f : sim.in_flight()) {
         if (f.id != id) continue;
         json j = to_json(f.msg);
+        if (f.msg.type == MessageType::ClientRequest) {
+            const ClientRequest& r = f.request;
+            j["request"] = {{"client_id", r.client_id}, {"seq", r.seq}, {"op", r.op}, {"key", r.key}, {"value", r.value}};
+        }
+        if (f.msg.type == MessageType::ClientReply) {
+            const ClientReply& r = f.reply;
+            j["reply"] = {{"client_id", r.client_id}, {"seq", r.seq}, {"ok", r.ok}, {"found", r.found},
+                          {"value", r.value}, {"error", r.error}, {"leader_hint", r.leader_hint}};
+        }
         j["id"] = f.id;
         j["sent_ms"] = f.sent_ms;
         j["arrives_ms"] = f.arrives_ms;

@@ -1,24 +1,37 @@
 #include "core/sim/simulator.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 namespace raftbook {
 
 namespace {
-constexpr TimeMs kClientTimeoutMs = 2000;  // a client retries a request unanswered this long
-constexpr TimeMs kClientRetryMs = 50;      // ...and waits this long after a redirect
-constexpr int kClientMaxTries = 6;         // then it gives up: the outcome is unknown
+constexpr TimeMs kRequestTimeoutMs = 2000;  // a node answers a request it could not serve by then with an error
+constexpr TimeMs kClientRetryMs = 50;       // a client waits this long before it tries again
+constexpr int kClientMaxTries = 5;          // then it gives up: a write's outcome is unknown
+// The random workload: operations over kKeys keys; a process does ~kOpsPerProcess a second.
+constexpr int kKeys = 10;
+constexpr double kReadShare = 0.3;
+constexpr double kDeleteShare = 0.2;        // of the rest
+constexpr size_t kMinProcesses = 3;
+constexpr size_t kMaxProcesses = 64;
+constexpr double kOpsPerProcess = 10;
+
+bool is_client_frame(MessageType t) { return t == MessageType::ClientRequest || t == MessageType::ClientReply; }
 }  // namespace
 
-// One simulated machine: the Raft node and state machine (volatile, lost on crash),
-// its disk (durable) and the writes still on their way to it (lost on crash).
-struct Simulator::NodeHost {
+// One simulated machine: the node runtime (Raft, state machine, client requests —
+// volatile, lost on crash), its disk (durable) and the writes still on their way to it
+// (lost on crash). It is the runtime's host: transport, disk and clock are the
+// simulator's, and its observer hooks feed the checker.
+struct Simulator::NodeHost final : RuntimeHost {
+    Simulator* sim = nullptr;
     NodeId id = kNoNode;
     bool up = false;
     uint64_t incarnation = 0;
-    std::unique_ptr<Raft> raft;
-    std::unique_ptr<KvStore> kv;
+    std::unique_ptr<NodeRuntime> runtime;
     Faults faults;
     Role last_role = Role::Follower;
     Term last_term = 0;
@@ -31,13 +44,42 @@ struct Simulator::NodeHost {
         TimeMs starts_ms;  // when the disk begins this write; until then it takes more
         std::optional<HardState> hs;
         std::vector<Entry> entries;
-        std::vector<Message> after;
+        uint64_t last_disk_write;  // the runtime's DiskWrites up to this id are in it
     };
     std::vector<Write> writes;
     uint64_t next_write_id = 0;
     TimeMs disk_free_at = 0;
-    bool flush_scheduled = false;  // proposals made at this instant go out together
+    bool flush_scheduled = false;  // requests made at this instant go out together
+
+    bool send(NodeId to, Frame frame) override {
+        sim->send_frame(id, to, std::move(frame));
+        return true;  // the network is lossy, not refusing: what it loses, the sender retries
+    }
+    void write(DiskWrite w) override { sim->queue_write(*this, std::move(w)); }
+    TimeMs now() const override { return sim->now_; }
+    void on_ready(const Raft& raft, const Ready& rd) override;
+    void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;
 };
+
+// The checker sees each Ready before any of it is acted on: a new leader, the entries
+// going to disk, the commit index.
+void Simulator::NodeHost::on_ready(const Raft& raft, const Ready& rd) {
+    Simulator& s = *sim;
+    if (raft.role() == Role::Leader && (last_role != Role::Leader || last_term != raft.current_term())) {
+        s.stats_.elections++;
+        if (s.cfg_.check) s.checker_.on_leader(raft);
+    }
+    last_role = raft.role();
+    last_term = raft.current_term();
+    if (!s.cfg_.check) return;
+    if (!rd.entries.empty()) s.checker_.on_append(raft, rd.entries);
+    s.checker_.on_commit(raft);
+}
+
+void Simulator::NodeHost::on_apply(const Entry& e, bool took_effect, const KvStore& kv) {
+    if (sim->cfg_.check) sim->checker_.on_apply(id, e, took_effect, kv.fingerprint());
+    if (e.client_id != 0 && took_effect) sim->on_client_apply(id, e);
+}
 
 Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) {
     if (cfg_.nodes < 1 || cfg_.nodes > 9) throw std::invalid_argument("nodes must be between 1 and 9");
@@ -49,6 +91,7 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     link_clock_.assign(size_t(cfg_.nodes) * size_t(cfg_.nodes), 0);
     for (int i = 1; i <= cfg_.nodes; i++) {
         hosts_.push_back(std::make_unique<NodeHost>());
+        hosts_.back()->sim = this;
         hosts_.back()->id = NodeId(i);
     }
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
@@ -76,6 +119,15 @@ RaftConfig Simulator::raft_config(NodeId n) const {
     return rc;
 }
 
+RuntimeConfig Simulator::runtime_config(NodeId n) const {
+    RuntimeConfig rc;
+    rc.raft = raft_config(n);
+    rc.request_timeout_ms = kRequestTimeoutMs;
+    // Seeded like the rest: each incarnation's sessions get client ids of their own.
+    rc.session_seed = cfg_.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t(n) << 40) ^ host(n).incarnation;
+    return rc;
+}
+
 // (Re)starts node n from what its disk holds.
 void Simulator::start_node(NodeId n) {
     NodeHost& h = host(n);
@@ -83,16 +135,15 @@ void Simulator::start_node(NodeId n) {
     Restored r;
     r.hard_state = h.durable_hs;
     r.entries = h.durable_log;
-    h.raft = std::make_unique<Raft>(raft_config(n), r);
-    h.raft->faults = h.faults;
-    h.kv = std::make_unique<KvStore>();
+    h.runtime = std::make_unique<NodeRuntime>(runtime_config(n), std::move(r), &h);
+    h.runtime->raft_mut().faults = h.faults;
     h.up = true;
     h.last_role = Role::Follower;
-    h.last_term = h.raft->current_term();
+    h.last_term = h.runtime->raft().current_term();
     h.writes.clear();
     h.disk_free_at = now_;
     h.flush_scheduled = false;
-    checker_.on_restart(*h.raft);
+    checker_.on_restart(h.runtime->raft());
     // Nodes tick out of phase, as real clocks do.
     schedule_tick(n, now_ + rng_.range(0, cfg_.tick_ms - 1));
 }
@@ -117,6 +168,7 @@ Simulator::Event& Simulator::new_event(EventKind kind, TimeMs at, NodeId node) {
     e.incarnation = node != kNoNode ? host(node).incarnation : 0;
     e.live = true;
     e.msg = Message{};
+    e.payload = 0;
     queue_.push({at, e.seq, slot});
     return e;
 }
@@ -162,7 +214,7 @@ void Simulator::run_event(Event& e) {
         case EventKind::Tick: {
             NodeHost& h = host(e.node);
             if (!h.up || e.incarnation != h.incarnation) return;
-            h.raft->tick();
+            h.runtime->tick();
             drain(e.node);
             schedule_tick(e.node, now_ + cfg_.tick_ms);
             break;
@@ -179,15 +231,9 @@ void Simulator::run_event(Event& e) {
             if (h.up && e.incarnation == h.incarnation) drain(e.node);
             break;
         }
-        case EventKind::ClientTimeout: {
-            ClientOp& op = ops_[e.id - 1];
-            // Only the newest try's timeout counts; an answered request has no timeout.
-            if (op.outcome == ClientOp::Outcome::Pending && e.incarnation == uint64_t(op.tries)) client_try(e.id);
-            break;
-        }
         case EventKind::Workload:
             if (e.id != workload_generation_ || client_rate_ <= 0) return;
-            workload_propose();
+            workload_invoke();
             {
                 const TimeMs gap = std::max<TimeMs>(0, TimeMs(rng_.range(0, int64_t(2000.0 / client_rate_))));
                 new_event(EventKind::Workload, now_ + gap, kNoNode).id = workload_generation_;
@@ -200,58 +246,33 @@ void Simulator::schedule_tick(NodeId n, TimeMs at) { new_event(EventKind::Tick, 
 
 // ---------------------------------------------------------------- nodes
 
-// Hands a node's Ready to the simulated world: messages into the network, entries
-// and hard state onto the disk, committed entries into the state machine.
+// The runtime's Ready loop, run until the node has nothing more to hand over.
 void Simulator::drain(NodeId n) {
-    NodeHost& h = host(n);
-    Raft& raft = *h.raft;
-    while (raft.has_ready()) {
-        Ready rd = raft.ready();
-        if (raft.role() == Role::Leader && (h.last_role != Role::Leader || h.last_term != raft.current_term())) {
-            stats_.elections++;
-            if (cfg_.check) checker_.on_leader(raft);
-        }
-        h.last_role = raft.role();
-        h.last_term = raft.current_term();
-        if (cfg_.check && !rd.entries.empty()) checker_.on_append(raft, rd.entries);
-        for (Message& m : rd.messages) send_message(std::move(m));
-        if (rd.hard_state || !rd.entries.empty() || !h.writes.empty()) {
-            queue_write(h, std::move(rd.hard_state), std::move(rd.entries), std::move(rd.messages_after_persist));
-        } else {
-            for (Message& m : rd.messages_after_persist) send_message(std::move(m));  // nothing to wait for
-        }
-        if (cfg_.check) checker_.on_commit(raft);
-        for (const Entry& e : rd.committed_entries) {
-            const bool took_effect = h.kv->apply(e, !h.faults.apply_duplicates);
-            if (cfg_.check) checker_.on_apply(n, e, took_effect, h.kv->fingerprint());
-            auto it = pending_by_client_.find(e.client_id);
-            if (e.client_id != 0 && raft.role() == Role::Leader && it != pending_by_client_.end()) {
-                ClientOp& op = ops_[it->second - 1];
-                if (op.seq == e.seq) {
-                    if (cfg_.check) checker_.on_ack(n, e.index, e.client_id, e.seq);
-                    op.index = e.index;
-                    op.leader = n;
-                    client_complete(op, ClientOp::Outcome::Ok);
-                }
-            }
-        }
-        if (!rd.committed_entries.empty()) raft.applied(rd.committed_entries.back().index);
-    }
+    NodeRuntime& rt = *host(n).runtime;
+    while (rt.has_ready()) rt.process_ready();
+}
+
+// Batching: everything a node is asked at this instant goes out in one Ready (one
+// AppendEntries for ten requests), as a real host runs its loop once per wakeup.
+void Simulator::flush_soon(NodeHost& h) {
+    if (h.flush_scheduled) return;
+    h.flush_scheduled = true;
+    new_event(EventKind::Flush, now_, h.id);
 }
 
 // The disk completes writes in order, each taking a little simulated time. A write
 // issued while the disk is still busy joins the queued one (group commit), as a real
 // host batches everything that arrived during the previous fsync.
-void Simulator::queue_write(NodeHost& h, std::optional<HardState> hs, std::vector<Entry> entries,
-                            std::vector<Message> after) {
+void Simulator::queue_write(NodeHost& h, DiskWrite w) {
     if (!h.writes.empty() && h.writes.back().starts_ms > now_) {
-        NodeHost::Write& w = h.writes.back();
-        if (hs) w.hs = hs;
-        if (!entries.empty()) {
-            while (!w.entries.empty() && w.entries.back().index >= entries.front().index) w.entries.pop_back();
-            w.entries.insert(w.entries.end(), entries.begin(), entries.end());
+        NodeHost::Write& q = h.writes.back();
+        if (w.hard_state) q.hs = w.hard_state;
+        if (!w.entries.empty()) {
+            while (!q.entries.empty() && q.entries.back().index >= w.entries.front().index) q.entries.pop_back();
+            q.entries.insert(q.entries.end(), std::make_move_iterator(w.entries.begin()),
+                             std::make_move_iterator(w.entries.end()));
         }
-        w.after.insert(w.after.end(), after.begin(), after.end());
+        q.last_disk_write = w.id;
         return;
     }
     const TimeMs starts = std::max(now_, h.disk_free_at);
@@ -259,9 +280,9 @@ void Simulator::queue_write(NodeHost& h, std::optional<HardState> hs, std::vecto
     const TimeMs done = starts + (rng_.chance(net.disk_slow) ? rng_.range(net.disk_slow_min_ms, net.disk_slow_max_ms)
                                                              : rng_.range(net.disk_min_ms, net.disk_max_ms));
     h.disk_free_at = done;
-    NodeHost::Write w{h.next_write_id++, starts, std::move(hs), std::move(entries), std::move(after)};
-    new_event(EventKind::DiskDone, done, h.id).id = w.id;
-    h.writes.push_back(std::move(w));
+    NodeHost::Write q{h.next_write_id++, starts, std::move(w.hard_state), std::move(w.entries), w.id};
+    new_event(EventKind::DiskDone, done, h.id).id = q.id;
+    h.writes.push_back(std::move(q));
 }
 
 void Simulator::on_disk_done(NodeId n, uint64_t write_id) {
@@ -273,15 +294,14 @@ void Simulator::on_disk_done(NodeId n, uint64_t write_id) {
     if (!w.entries.empty()) {
         h.durable_log.resize(w.entries.front().index - 1);  // a rewritten suffix replaces the old
         h.durable_log.insert(h.durable_log.end(), w.entries.begin(), w.entries.end());
-        h.raft->persisted(w.entries.back().index, w.entries.back().term);
     }
-    for (Message& m : w.after) send_message(std::move(m));
+    h.runtime->persisted(w.last_disk_write);
     drain(n);
 }
 
 bool Simulator::campaign(NodeId n) {
     if (!is_up(n)) return false;
-    host(n).raft->campaign();
+    host(n).runtime->campaign();
     drain(n);
     return true;
 }
@@ -290,11 +310,18 @@ void Simulator::crash(NodeId n) {
     NodeHost& h = host(n);
     if (!h.up) return;
     h.up = false;
-    h.raft.reset();
-    h.kv.reset();
+    h.runtime.reset();
     h.writes.clear();  // what was not yet durable is lost
     h.incarnation++;
     mix_trace(0xC0 | n);
+    // Its clients' connections break; each tries again, at another node.
+    std::vector<uint64_t> broken;
+    for (const ClientProcess& p : processes_)
+        if (p.waiting && ops_[p.op - 1].node == n) broken.push_back(p.op);
+    for (uint64_t op : broken) {
+        processes_[ops_[op - 1].process - 1].waiting = false;
+        client_failed(ops_[op - 1], ClientReply{});
+    }
 }
 
 void Simulator::restart(NodeId n) {
@@ -306,19 +333,22 @@ void Simulator::restart(NodeId n) {
 
 bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(cfg_.nodes) && host(n).up; }
 
-const Raft* Simulator::node(NodeId n) const { return is_up(n) ? host(n).raft.get() : nullptr; }
+const Raft* Simulator::node(NodeId n) const { return is_up(n) ? &host(n).runtime->raft() : nullptr; }
+const NodeRuntime* Simulator::runtime(NodeId n) const { return is_up(n) ? host(n).runtime.get() : nullptr; }
 const std::vector<Entry>& Simulator::durable_log(NodeId n) const { return host(n).durable_log; }
 const HardState& Simulator::durable_hard_state(NodeId n) const { return host(n).durable_hs; }
 
-const KvStore* Simulator::kv(NodeId n) const { return is_up(n) ? host(n).kv.get() : nullptr; }
+const KvStore* Simulator::kv(NodeId n) const { return is_up(n) ? &host(n).runtime->kv() : nullptr; }
 
 std::optional<NodeId> Simulator::leader() const {
     std::optional<NodeId> best;
     Term best_term = 0;
     for (const auto& h : hosts_) {
-        if (h->up && h->raft->role() == Role::Leader && (!best || h->raft->current_term() > best_term)) {
+        if (!h->up) continue;
+        const Raft& r = h->runtime->raft();
+        if (r.role() == Role::Leader && (!best || r.current_term() > best_term)) {
             best = h->id;
-            best_term = h->raft->current_term();
+            best_term = r.current_term();
         }
     }
     return best;
@@ -328,7 +358,7 @@ bool Simulator::set_fault(NodeId n, const std::string& name, bool on) {
     if (n < 1 || n > NodeId(cfg_.nodes)) return false;
     NodeHost& h = host(n);
     if (!h.faults.set(name, on)) return false;
-    if (h.raft) h.raft->faults = h.faults;
+    if (h.runtime) h.runtime->raft_mut().faults = h.faults;
     return true;
 }
 
@@ -349,7 +379,7 @@ void Simulator::preload_log(NodeId n, const std::vector<Term>& terms, Term term)
     h.durable_hs = HardState{std::max(term, last), kNoNode, 0};
     h.up = false;
     start_node(n);
-    if (cfg_.check) checker_.on_append(*h.raft, h.durable_log);
+    if (cfg_.check) checker_.on_append(h.runtime->raft(), h.durable_log);
 }
 
 // ---------------------------------------------------------------- network
@@ -393,12 +423,39 @@ bool Simulator::link_up(NodeId from, NodeId to) const {
     return group_[from - 1] == group_[to - 1] && !cut_links_.count({from, to});
 }
 
-void Simulator::send_message(Message&& m) {
+// A frame from a node's runtime: Raft messages as they are; a client frame as a
+// Message naming its type and ends, with the request or reply kept on the side, so
+// that the common event stays small. Both take the same links, with the same faults.
+void Simulator::send_frame(NodeId from, NodeId to, Frame&& f) {
+    if (!is_client_frame(f.type)) {
+        send_message(std::move(f.peer));
+        return;
+    }
+    Message m;
+    m.type = f.type;
+    m.from = from;
+    m.to = to;
+    send_message(std::move(m), store_client_frame({std::move(f.request), std::move(f.reply)}));
+}
+
+uint32_t Simulator::store_client_frame(ClientFrame&& f) {
+    if (free_client_frames_.empty()) {
+        client_frames_.push_back(std::move(f));
+        return uint32_t(client_frames_.size());
+    }
+    const uint32_t payload = free_client_frames_.back();
+    free_client_frames_.pop_back();
+    client_frames_[payload - 1] = std::move(f);
+    return payload;
+}
+
+void Simulator::send_message(Message&& m, uint32_t payload) {
     stats_.messages_sent++;
     stats_.sent_by_type[size_t(m.type)]++;
     if (send_observer_) send_observer_(m);
     if (!link_up(m.from, m.to) || rng_.chance(cfg_.net.drop)) {
         stats_.messages_dropped++;
+        if (payload) free_client_frames_.push_back(payload);
         return;
     }
     // Links are FIFO, like a TCP connection: jitter varies the delay, but a message
@@ -410,39 +467,74 @@ void Simulator::send_message(Message&& m) {
     } else {
         link_clock = arrives;
     }
-    if (rng_.chance(cfg_.net.duplicate)) schedule_delivery(Message(m), arrives + rng_.range(0, cfg_.net.latency_max_ms));
-    schedule_delivery(std::move(m), arrives);
+    if (rng_.chance(cfg_.net.duplicate)) {
+        const uint32_t copy = payload ? store_client_frame(ClientFrame(client_frames_[payload - 1])) : 0;
+        schedule_delivery(Message(m), arrives + rng_.range(0, cfg_.net.latency_max_ms), copy);
+    }
+    schedule_delivery(std::move(m), arrives, payload);
 }
 
-void Simulator::schedule_delivery(Message&& m, TimeMs arrives) {
+void Simulator::schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload) {
     Event& e = new_event(EventKind::Deliver, arrives, m.to);
     e.id = ++next_message_id_;
     e.sent_ms = now_;
     e.msg = std::move(m);
+    e.payload = payload;
 }
 
 void Simulator::deliver(Event& e) {
     const Message& m = e.msg;
     mix_trace(uint64_t(m.type) << 56 ^ m.from << 48 ^ m.term << 24 ^ m.index);
     NodeHost& h = host(m.to);
+    Frame& f = inbox_;
+    f.type = m.type;
+    if (e.payload) {
+        ClientFrame& c = client_frames_[e.payload - 1];
+        f.request = std::move(c.request);
+        f.reply = std::move(c.reply);
+        free_client_frames_.push_back(e.payload);
+    }
     if (!h.up || !link_up(m.from, m.to)) {
         stats_.messages_dropped++;
         return;
     }
     stats_.messages_delivered++;
-    if (trace_sink_) {
-        trace_sink_(std::to_string(now_) + "ms " + message_type_name(m.type) + " " + std::to_string(m.from) + "->" +
-                    std::to_string(m.to) + " term " + std::to_string(m.term) + " index " + std::to_string(m.index) +
-                    " entries " + std::to_string(m.entries.size()) + (m.reject ? " reject" : ""));
+    if (trace_sink_) trace_sink_(trace_line(e));
+    if (e.payload) {
+        h.runtime->receive(f, m.from);
+        if (h.runtime->has_ready()) flush_soon(h);  // requests arriving together share a Ready
+        return;
     }
-    h.raft->step(m);
-    drain(m.to);
+    const NodeId from = m.from;
+    f.peer = std::move(e.msg);
+    h.runtime->receive(f, from);
+    drain(h.id);
+}
+
+std::string Simulator::trace_line(const Event& e) const {
+    const Message& m = e.msg;
+    std::string line = std::to_string(now_) + "ms " + message_type_name(m.type) + " " + std::to_string(m.from) + "->" +
+                       std::to_string(m.to);
+    if (e.payload) {
+        const uint64_t client = m.type == MessageType::ClientRequest ? inbox_.request.client_id : inbox_.reply.client_id;
+        const uint64_t seq = m.type == MessageType::ClientRequest ? inbox_.request.seq : inbox_.reply.seq;
+        return line + " client " + std::to_string(client) + " seq " + std::to_string(seq);
+    }
+    return line + " term " + std::to_string(m.term) + " index " + std::to_string(m.index) + " entries " +
+           std::to_string(m.entries.size()) + (m.reject ? " reject" : "");
 }
 
 const std::vector<InFlight>& Simulator::in_flight() const {
     in_flight_cache_.clear();
-    for (const Event& e : slots_)
-        if (e.live && e.kind == EventKind::Deliver) in_flight_cache_.push_back({e.msg, e.sent_ms, e.time, e.id});
+    for (const Event& e : slots_) {
+        if (!e.live || e.kind != EventKind::Deliver) continue;
+        InFlight f{e.msg, e.sent_ms, e.time, e.id, {}, {}};
+        if (e.payload) {
+            f.request = client_frames_[e.payload - 1].request;
+            f.reply = client_frames_[e.payload - 1].reply;
+        }
+        in_flight_cache_.push_back(std::move(f));
+    }
     std::sort(in_flight_cache_.begin(), in_flight_cache_.end(),
               [](const InFlight& a, const InFlight& b) { return a.arrives_ms != b.arrives_ms ? a.arrives_ms < b.arrives_ms : a.id < b.id; });
     return in_flight_cache_;
@@ -450,78 +542,167 @@ const std::vector<InFlight>& Simulator::in_flight() const {
 
 // ---------------------------------------------------------------- clients
 
-// Each request is its own client session (client id = request id, seq 1), so a retry
-// carries the same (client id, seq) and the state machine applies it at most once.
-ClientOp& Simulator::new_client_op(const std::string& command) {
-    ClientOp op;
-    op.id = ops_.size() + 1;
-    op.client_id = op.id;
-    op.seq = 1;
-    op.process = op.client_id;
-    op.command = command;
-    Command c;
-    std::string error;
-    if (parse_command(command, &c, &error)) {
-        op.kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
-        op.key = c.key;
-        op.value = c.value;
-    }
-    op.invoke_ms = now_;
-    ops_.push_back(op);
-    pending_by_client_[op.client_id] = op.id;
-    stats_.proposals++;
-    return ops_.back();
+// A client process has a client id of its own (its process number); its operations
+// are seq 1, 2, 3, ... under it, so a retry is recognised and applied at most once.
+uint64_t Simulator::new_process(NodeId pinned, bool prefer_leader) {
+    ClientProcess p;
+    p.client_id = processes_.size() + 1;
+    p.pinned = pinned;
+    p.prefer_leader = prefer_leader;
+    processes_.push_back(p);
+    return p.client_id;
 }
 
-uint64_t Simulator::propose(const std::string& command) {
-    const uint64_t id = new_client_op(command).id;
+uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value) {
+    ClientProcess& p = processes_[process - 1];
+    ClientOp op;
+    op.id = ops_.size() + 1;
+    op.process = process;
+    op.client_id = p.client_id;
+    op.seq = p.next_seq++;
+    op.kind = kind;
+    op.key = key;
+    op.value = value;
+    op.command = kind == ClientOp::Kind::Write    ? "set " + key + " " + value
+                 : kind == ClientOp::Kind::Delete ? "del " + key
+                                                  : "get " + key;
+    op.invoke_ms = now_;
+    const uint64_t id = op.id;
+    p.op = id;
+    ops_.push_back(std::move(op));
+    stats_.proposals++;
     client_try(id);
     return id;
 }
 
-uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
-    if (!is_up(n) || host(n).raft->role() != Role::Leader) return 0;
-    ClientOp& op = new_client_op(command);
-    op.leader = n;
-    host(n).raft->propose(command, op.client_id, op.seq, &op.index);
-    drain(n);
-    return op.id;
+uint64_t Simulator::propose(const std::string& command) {
+    Command c;
+    std::string error;
+    if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+    const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
+    return invoke(new_process(kNoNode, true), kind, c.key, c.value);
 }
 
-// The client sends its request to the leader it knows (or any node); a follower
-// redirects it; a leader appends it and the client waits, retrying on timeout.
+uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
+    Command c;
+    std::string error;
+    if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+    if (!is_up(n)) return 0;
+    const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
+    return invoke(new_process(n, false), kind, c.key, c.value);
+}
+
+uint64_t Simulator::read(const std::string& key) {
+    const std::string error = check_key(key);
+    if (!error.empty()) throw std::invalid_argument("cannot read key '" + key + "': " + error);
+    return invoke(new_process(kNoNode, true), ClientOp::Kind::Read, key, "");
+}
+
+uint64_t Simulator::read_at(NodeId n, const std::string& key) {
+    const std::string error = check_key(key);
+    if (!error.empty()) throw std::invalid_argument("cannot read key '" + key + "': " + error);
+    if (!is_up(n)) return 0;
+    return invoke(new_process(n, false), ClientOp::Kind::Read, key, "");
+}
+
+// One try: the request goes to a node (the one the process is pinned to; the leader,
+// on a first try that prefers it; the leader an error reply named; else any up node),
+// which serves it or forwards it to its leader, and answers through client_reply.
 void Simulator::client_try(uint64_t op_id) {
     ClientOp& op = ops_[op_id - 1];
     if (op.outcome != ClientOp::Outcome::Pending) return;
-    const std::optional<NodeId> l = leader();
-    if (!l) {  // waiting for an election is not a try
+    ClientProcess& p = processes_[op.process - 1];
+    NodeId to = p.pinned;
+    if (to == kNoNode) {
+        const std::optional<NodeId> l = p.prefer_leader && op.tries == 0 ? leader() : std::nullopt;
+        to = l ? *l : is_up(p.hint) ? p.hint : random_up_node();
+    }
+    if (!is_up(to)) {  // no node to talk to: waiting for one is not a try
         new_event(EventKind::ClientTry, now_ + kClientRetryMs, kNoNode).id = op_id;
         return;
     }
-    if (++op.tries > kClientMaxTries) {
-        client_complete(op, ClientOp::Outcome::Unknown);
+    if (op.tries == kClientMaxTries) {
+        client_complete(op, op.kind == ClientOp::Kind::Read ? ClientOp::Outcome::Fail : ClientOp::Outcome::Unknown);
         return;
     }
-    Index index = 0;
-    host(*l).raft->propose(op.command, op.client_id, op.seq, &index);
-    op.index = index;
-    op.leader = *l;
-    Event& t = new_event(EventKind::ClientTimeout, now_ + kClientTimeoutMs, kNoNode);
-    t.id = op_id;
-    t.incarnation = uint64_t(op.tries);
-    // Batching: every proposal made at this instant travels in one AppendEntries.
-    NodeHost& h = host(*l);
-    if (!h.flush_scheduled) {
-        h.flush_scheduled = true;
-        new_event(EventKind::Flush, now_, *l);
+    op.tries++;
+    op.node = to;
+    p.waiting = true;
+    ClientRequest r;
+    r.client_id = op.client_id;
+    r.seq = op.seq;
+    r.op = op.kind == ClientOp::Kind::Write ? "put" : op.kind == ClientOp::Kind::Delete ? "del" : "get";
+    r.key = op.key;
+    r.value = op.value;
+    const int attempt = op.tries;
+    NodeHost& h = host(to);
+    // op and p may move while the request runs: the answer finds them by op id.
+    h.runtime->submit(std::move(r), [this, op_id, attempt](const ClientReply& reply) { client_reply(op_id, attempt, reply); });
+    if (h.runtime->has_ready()) flush_soon(h);
+}
+
+NodeId Simulator::random_up_node() {
+    NodeId up[9];
+    int count = 0;
+    for (const auto& h : hosts_)
+        if (h->up) up[count++] = h->id;
+    return count == 0 ? kNoNode : up[rng_.range(0, count - 1)];
+}
+
+void Simulator::client_reply(uint64_t op_id, int attempt, const ClientReply& reply) {
+    ClientOp& op = ops_[op_id - 1];
+    if (op.outcome != ClientOp::Outcome::Pending || op.tries != attempt) return;
+    processes_[op.process - 1].waiting = false;
+    if (reply.ok) {
+        if (op.kind == ClientOp::Kind::Read) {
+            if (reply.found) op.result = reply.value;
+        } else if (cfg_.check && op.index != 0) {
+            // op.index is where it took effect (on_client_apply), which an ok follows.
+            checker_.on_ack(op.leader, op.index, op.client_id, op.seq);
+        }
+        client_complete(op, ClientOp::Outcome::Ok);
+    } else if (reply.error.rfind("invalid request", 0) == 0) {
+        client_complete(op, ClientOp::Outcome::Fail);  // refused: it will never take effect
+    } else {
+        client_failed(op, reply);
     }
+}
+
+// A try that ended without an answer (an error reply, or the node crashed under it).
+void Simulator::client_failed(ClientOp& op, const ClientReply& reply) {
+    ClientProcess& p = processes_[op.process - 1];
+    if (p.pinned != kNoNode) {  // the node's answer was final
+        client_complete(op, op.kind == ClientOp::Kind::Read ? ClientOp::Outcome::Fail : ClientOp::Outcome::Unknown);
+        return;
+    }
+    p.hint = reply.leader_hint;
+    new_event(EventKind::ClientTry, now_ + kClientRetryMs, kNoNode).id = op.id;
 }
 
 void Simulator::client_complete(ClientOp& op, ClientOp::Outcome o) {
     op.outcome = o;
     op.complete_ms = now_;
-    pending_by_client_.erase(op.client_id);
+    ClientProcess& p = processes_[op.process - 1];
+    p.op = 0;
+    p.waiting = false;
     if (o == ClientOp::Outcome::Ok) stats_.acked++;
+    if (o != ClientOp::Outcome::Unknown) return;
+    // A write of unknown outcome may still take effect at any time: its process is done
+    // (Jepsen's rule), and a fresh one, with a new client id, takes its place.
+    auto w = std::find(workers_.begin(), workers_.end(), op.process);
+    if (w != workers_.end()) *w = new_process(kNoNode, false);
+}
+
+// A client write took effect at index e.index on node n (the first apply anywhere is
+// the committed one: the checker holds every apply to that).
+void Simulator::on_client_apply(NodeId n, const Entry& e) {
+    if (e.client_id > processes_.size()) return;  // a runtime session's, not a process's
+    const ClientProcess& p = processes_[e.client_id - 1];
+    if (p.op == 0) return;
+    ClientOp& op = ops_[p.op - 1];
+    if (op.seq != e.seq || op.index != 0) return;
+    op.index = e.index;
+    op.leader = host(n).runtime->raft().leader_id();
 }
 
 void Simulator::set_client_rate(double per_second) {
@@ -530,13 +711,25 @@ void Simulator::set_client_rate(double per_second) {
     if (per_second > 0) new_event(EventKind::Workload, now_, kNoNode).id = workload_generation_;
 }
 
-void Simulator::workload_propose() {
+// One arrival of the random workload: an idle process (of enough for the rate) gets
+// the next operation; with every process busy, the arrival is skipped.
+void Simulator::workload_invoke() {
+    const size_t target =
+        std::clamp(size_t(std::ceil(client_rate_ / kOpsPerProcess)), kMinProcesses, kMaxProcesses);
+    while (workers_.size() < target) workers_.push_back(new_process(kNoNode, false));
+    idle_.clear();
+    for (size_t i = 0; i < target; i++)
+        if (processes_[workers_[i] - 1].op == 0) idle_.push_back(workers_[i]);
+    if (idle_.empty()) return;
+    const uint64_t process = idle_[rng_.range(0, int64_t(idle_.size()) - 1)];
     const uint64_t n = ++workload_count_;
-    const std::string key = "k" + std::to_string(rng_.range(0, 9));
-    if (rng_.chance(0.2)) {
-        propose("del " + key);
+    const std::string key = "k" + std::to_string(rng_.range(0, kKeys - 1));
+    if (rng_.chance(kReadShare)) {
+        invoke(process, ClientOp::Kind::Read, key, "");
+    } else if (rng_.chance(kDeleteShare)) {
+        invoke(process, ClientOp::Kind::Delete, key, "");
     } else {
-        propose("set " + key + " v" + std::to_string(n));
+        invoke(process, ClientOp::Kind::Write, key, "v" + std::to_string(n));
     }
 }
 
@@ -583,18 +776,19 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
         *why = "no leader";
         return true;
     }
-    if (!pending_by_client_.empty()) {
-        const ClientOp& op = ops_[pending_by_client_.begin()->second - 1];
+    for (const ClientProcess& p : processes_) {
+        if (p.op == 0) continue;
+        const ClientOp& op = ops_[p.op - 1];
         *why = "client request " + std::to_string(op.id) + " (" + op.command + ") still pending after " +
                std::to_string(op.tries) + " tries";
         *nodes = {*l};
         *index = op.index;
         return true;
     }
-    const Raft& lr = *host(*l).raft;
+    const Raft& lr = host(*l).runtime->raft();
     const Index last = lr.log().last_index();
     const std::optional<Term> last_term = lr.log().term(last);
-    const uint64_t fingerprint = host(*l).kv->fingerprint();
+    const uint64_t fingerprint = host(*l).runtime->kv().fingerprint();
     for (const auto& h : hosts_) {
         const std::string node = "node " + std::to_string(h->id);
         *nodes = {h->id};
@@ -603,16 +797,17 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
             *why = node + " is down";
             return true;
         }
-        const Raft& r = *h->raft;
+        const Raft& r = h->runtime->raft();
+        const KvStore& kv = h->runtime->kv();
         if (r.log().last_index() != last || r.log().term(last) != last_term) {
             *why = node + "'s log ends at index " + std::to_string(r.log().last_index()) + ", leader " +
                    std::to_string(*l) + "'s at " + std::to_string(last) + " (term " + std::to_string(last_term.value_or(0)) + ")";
         } else if (r.commit_index() != last) {
             *why = node + "'s commit index is " + std::to_string(r.commit_index()) + ", the leader's last index " +
                    std::to_string(last);
-        } else if (h->kv->applied_index() != last) {
-            *why = node + " applied up to index " + std::to_string(h->kv->applied_index()) + " of " + std::to_string(last);
-        } else if (h->kv->fingerprint() != fingerprint) {
+        } else if (kv.applied_index() != last) {
+            *why = node + " applied up to index " + std::to_string(kv.applied_index()) + " of " + std::to_string(last);
+        } else if (kv.fingerprint() != fingerprint) {
             *why = node + "'s key-value state differs from leader " + std::to_string(*l) + "'s at index " +
                    std::to_string(last);
         } else {

@@ -4,7 +4,19 @@
 // seeded random source: a network with per-link latency and jitter, drops,
 // duplicates, reordering, partitions and one-way cuts; a disk on which a write takes
 // simulated time and a crash loses whatever was not yet durable; node crashes and
-// restarts; and clients that propose commands and record what happened to each.
+// restarts; and clients that send requests and record what happened to each.
+//
+// Each simulated machine is a host of the NodeRuntime (core/runtime), the same runtime
+// a native node runs: the machine supplies its transport (the simulated network, which
+// carries Raft messages and forwarded client requests alike), its disk and its clock
+// (virtual time), and the runtime does the rest — the Ready loop, client sessions,
+// forwarding to the leader, retries, ReadIndex waits. A crash drops the runtime; a
+// restart builds a new one from what the disk holds.
+//
+// Clients talk to nodes as HTTP clients talk to native nodes (NodeRuntime::submit).
+// A client process issues one operation at a time under its own client id (seq 1, 2,
+// 3, ...) to a node of its choosing, and retries an unanswered one with the same
+// (client id, seq) at another node, so a write applies at most once.
 //
 // The simulator is one event queue ordered by (virtual time, sequence number). Each
 // step() pops one event and applies it; afterwards the node it touched is drained of
@@ -16,7 +28,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -26,12 +37,11 @@
 
 #include "core/kv/kv_store.h"
 #include "core/raft/raft.h"
+#include "core/runtime/node_runtime.h"
 #include "core/sim/checker.h"
 #include "core/sim/rng.h"
 
 namespace raftbook {
-
-using TimeMs = int64_t;
 
 struct NetworkConfig {
     TimeMs latency_min_ms = 10;  // one-way latency is uniform in [min, max] (jitter)
@@ -96,12 +106,16 @@ struct SettleResult {
     LincheckResult::Verdict history = LincheckResult::Verdict::Linearizable;  // check_history's verdict
 };
 
-// A message in flight, as the network holds it.
+// A message in flight, as the network holds it. A client frame (msg.type ClientRequest
+// or ClientReply, between two nodes: a follower forwarding to the leader, the leader
+// answering) carries its request or reply; the other fields of msg stay zero.
 struct InFlight {
     Message msg;
     TimeMs sent_ms = 0;
     TimeMs arrives_ms = 0;
     uint64_t id = 0;
+    ClientRequest request;  // msg.type == ClientRequest
+    ClientReply reply;      // msg.type == ClientReply
 };
 
 struct SimStats {
@@ -110,7 +124,7 @@ struct SimStats {
     uint64_t messages_delivered = 0;
     uint64_t messages_dropped = 0;
     uint64_t elections = 0;        // times a node became leader
-    uint64_t proposals = 0;
+    uint64_t proposals = 0;        // client operations invoked (writes, deletes and reads)
     uint64_t acked = 0;            // client operations that completed Ok
     uint64_t sent_by_type[16] = {};  // indexed by MessageType
 };
@@ -128,14 +142,23 @@ public:
     TimeMs now() const { return now_; }
 
     // --- Clients ---
-    // Submits a command from a fresh client request. Clients sit outside the simulated
-    // network and reach the current leader directly (an oracle stands in for redirects);
-    // a request not answered in time is retried with the same client id and sequence
-    // number, so the command applies at most once. Returns the request id.
+    // A command ("set KEY VALUE" or "del KEY"; anything else throws invalid_argument)
+    // from a new client process, sent to the leader when there is one (the client
+    // learned it from an earlier redirect) or else to any up node, and retried — with
+    // the same client id and seq, at another node — until it is answered or the client
+    // gives up (Unknown). Returns the op id (client_ops()[id - 1]).
     uint64_t propose(const std::string& command);
-    // Proposes directly at `node` (scenario scripts); returns 0 if it is not leader.
+    // The same, sent to `node` only: the node forwards it if it does not lead, and the
+    // client takes the node's answer as final (a timeout ends Unknown). 0 if it is down.
     uint64_t propose_at(NodeId node, const std::string& command);
-    // A steady stream of random `set`/`del` commands, `per_second` of them on average.
+    // A linearizable read of `key` (ReadIndex at the leader), from a new client process,
+    // sent like propose() / propose_at(). The result is in the op once it ends Ok.
+    uint64_t read(const std::string& key);
+    uint64_t read_at(NodeId node, const std::string& key);
+    // A random workload: `per_second` operations on average — about 30 % reads, the rest
+    // writes and some deletes, over keys k0..k9 — issued by a few concurrent client
+    // processes (more at higher rates), each one operation at a time to a node of its
+    // choosing. An operation that finds every process busy is not issued.
     void set_client_rate(double per_second);
     const std::vector<ClientOp>& client_ops() const { return ops_; }
 
@@ -172,6 +195,7 @@ public:
     int size() const { return cfg_.nodes; }
     const SimConfig& config() const { return cfg_; }
     const Raft* node(NodeId n) const;      // nullptr while crashed
+    const NodeRuntime* runtime(NodeId n) const;  // nullptr while crashed
     // What node n's disk holds (what a restart recovers): its log from index 1 and hard state.
     const std::vector<Entry>& durable_log(NodeId n) const;
     const HardState& durable_hard_state(NodeId n) const;
@@ -187,7 +211,7 @@ public:
     void set_send_observer(std::function<void(const Message&)> f) { send_observer_ = std::move(f); }
 
 private:
-    enum class EventKind : uint8_t { Deliver, Tick, DiskDone, ClientTry, ClientTimeout, Workload, Flush };
+    enum class EventKind : uint8_t { Deliver, Tick, DiskDone, ClientTry, Workload, Flush };
     struct Event {
         TimeMs time = 0;
         uint64_t seq = 0;          // tie-break: events at one instant run in schedule order
@@ -197,6 +221,7 @@ private:
         uint64_t incarnation = 0;  // ticks and disk writes of a crashed incarnation are void
         TimeMs sent_ms = 0;
         Message msg;
+        uint32_t payload = 0;      // a client frame's request or reply: client_frames_[payload - 1]
         bool live = false;
     };
     struct QueueKey {
@@ -206,22 +231,45 @@ private:
         bool operator>(const QueueKey& o) const { return time != o.time ? time > o.time : seq > o.seq; }
     };
     struct NodeHost;
+    struct ClientFrame {  // the part of a client frame a Message cannot hold
+        ClientRequest request;
+        ClientReply reply;
+    };
+    // A client process: one operation at a time, under one client id.
+    struct ClientProcess {
+        uint64_t client_id = 0;
+        uint64_t next_seq = 1;
+        uint64_t op = 0;             // the operation in progress (0: idle)
+        bool waiting = false;        // op was submitted to op's node, not yet answered
+        NodeId pinned = kNoNode;     // propose_at / read_at: this node only
+        bool prefer_leader = false;  // propose / read: first try at the known leader
+        NodeId hint = kNoNode;       // leader named by the last error reply
+    };
 
     Event& new_event(EventKind kind, TimeMs at, NodeId node);
     void run_event(Event& e);
     void deliver(Event& e);
     void drain(NodeId n);
-    void send_message(Message&& m);
-    void schedule_delivery(Message&& m, TimeMs arrives);
+    void flush_soon(NodeHost& h);
+    void send_frame(NodeId from, NodeId to, Frame&& f);
+    void send_message(Message&& m, uint32_t payload = 0);
+    void schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload);
+    uint32_t store_client_frame(ClientFrame&& f);
+    std::string trace_line(const Event& e) const;
     void schedule_tick(NodeId n, TimeMs at);
-    void queue_write(NodeHost& h, std::optional<HardState> hs, std::vector<Entry> entries,
-                     std::vector<Message> after);
+    void queue_write(NodeHost& h, DiskWrite w);
     void on_disk_done(NodeId n, uint64_t write_id);
     void start_node(NodeId n);
-    ClientOp& new_client_op(const std::string& command);
+    RuntimeConfig runtime_config(NodeId n) const;
+    uint64_t new_process(NodeId pinned, bool prefer_leader);
+    uint64_t invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value);
     void client_try(uint64_t op_id);
+    NodeId random_up_node();
+    void client_reply(uint64_t op_id, int attempt, const ClientReply& reply);
+    void client_failed(ClientOp& op, const ClientReply& reply);
     void client_complete(ClientOp& op, ClientOp::Outcome o);
-    void workload_propose();
+    void on_client_apply(NodeId n, const Entry& e);
+    void workload_invoke();
     bool unsettled(std::string* why, std::vector<NodeId>* nodes, Index* index) const;
     void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
@@ -240,8 +288,13 @@ private:
     std::vector<int> group_;                       // partition group per node (index n-1)
     std::set<std::pair<NodeId, NodeId>> cut_links_;
     std::vector<TimeMs> link_clock_;               // last arrival per (from, to): FIFO links
+    std::vector<ClientFrame> client_frames_;       // in flight, by Event::payload - 1
+    std::vector<uint32_t> free_client_frames_;
     std::vector<ClientOp> ops_;                    // op id i at [i-1]
-    std::map<uint64_t, uint64_t> pending_by_client_;  // client id -> op id
+    std::vector<ClientProcess> processes_;         // process p (= its client id) at [p-1]
+    std::vector<uint64_t> workers_;                // the workload's live processes
+    std::vector<uint64_t> idle_;                   // scratch: workers with nothing to do
+    Frame inbox_;                                  // the frame being delivered (reused)
     double client_rate_ = 0;
     uint64_t workload_generation_ = 0;
     uint64_t workload_count_ = 0;

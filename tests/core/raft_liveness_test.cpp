@@ -36,6 +36,7 @@ Index propose_with_appends_lost(Simulator& sim) {
     for (NodeId f = 1; f <= 3; f++)
         if (f != l) sim.cut(l, f);
     REQUIRE(sim.propose_at(l, "set lost-append 1") != 0);
+    sim.advance(0);  // the node's Ready for this instant: its appends go out into the cut links
     for (NodeId f = 1; f <= 3; f++)
         if (f != l) sim.restore(l, f);
     return sim.node(l)->log().last_index();

@@ -93,7 +93,8 @@ TEST_CASE("scripts: bad arguments fail the action, never crash") {
     for (const char* line : {"crash 0", "crash 4", "crash x", "partition 1,2 | 2,3", "cut 1", "advance -5s",
                              "expect commit 9 >= 1", "expect commit 1 ~ 2", "propose frob x", "fault 1 no_such_rule",
                              "net drop=2", "net latency=30..10", "wait", "expect", "expect log 1 = a..b",
-                             "net disk_slow=0.1", "net disk_slow=0.1@80..20", "settle 5s", "settle within"}) {
+                             "net disk_slow=0.1", "net disk_slow=0.1@80..20", "settle 5s", "settle within", "read",
+                             "read 9 x", "read 1 two words", "propose 9 set x 1"}) {
         ScenarioAction a;
         std::string error;
         REQUIRE(parse_action(line, &a, &error));
@@ -115,7 +116,22 @@ TEST_CASE("scripts: step runs exactly the events asked for, rate starts a client
     REQUIRE(parse_action("advance 3s", &a, &error));
     REQUIRE(run_action(*sim, a).ok);
     CHECK(sim->stats().proposals > 100);
-    CHECK(sim->checker().committed().size() > 100);
+    CHECK(sim->checker().committed().size() > 60);  // about 70 % of the operations are writes
+}
+
+TEST_CASE("scripts: propose N sends the request to node N, read asks for a linearizable read") {
+    auto sim = run_script("nodes 3\nseed 4\ncampaign 1\nwait leader\npropose 2 set x 1\nwait commit 3 >= 2\n"
+                          "read 3 x\nread missing\nadvance 500ms\nexpect kv 1 x = 1\n");
+    const std::vector<ClientOp>& ops = sim->client_ops();
+    REQUIRE(ops.size() == 3);
+    CHECK(ops[0].node == 2);
+    CHECK(ops[0].leader == 1);
+    CHECK(ops[0].outcome == ClientOp::Outcome::Ok);
+    CHECK(ops[1].kind == ClientOp::Kind::Read);
+    CHECK(ops[1].node == 3);
+    CHECK(ops[1].result == std::optional<std::string>("1"));
+    CHECK(ops[2].outcome == ClientOp::Outcome::Ok);
+    CHECK(ops[2].result == std::nullopt);
 }
 
 TEST_CASE("checker: a violation names the nodes and the index involved") {

@@ -233,6 +233,29 @@ test('messages in flight carry a per-type summary, and message(id) gives the who
   sim.delete();
 });
 
+test('read() answers with the latest write; a request to a follower travels as a ClientRequest', () => {
+  const sim = cluster();
+  const { leader } = advanceUntil(sim, s => s.leader !== null, 5000, 'an election');
+  const write = sim.propose('set x 5');
+  advanceUntil(sim, s => s.requests.find(r => r.id === write).outcome === 'ok', 2000, 'the write');
+  const follower = leader === 1 ? 2 : 1;
+  assert.equal(JSON.parse(sim.runAction(`read ${follower} x`)).ok, true);
+  const forwarded = state(sim, { log_to: 0 }).messages.find(m => m.type === 'ClientRequest');
+  assert.equal(forwarded.from, follower);
+  assert.equal(forwarded.to, leader);
+  assert.match(forwarded.summary, /^forwarded get x \(client \d+, seq 1\)$/);
+  assert.equal(JSON.parse(sim.message(forwarded.id)).request.key, 'x');
+  const missing = sim.read('nothing');
+  const s = advanceUntil(sim, s => s.requests.every(r => r.outcome !== 'pending'), 2000, 'the reads');
+  const read = s.requests.find(r => r.kind === 'get' && r.key === 'x');
+  assert.equal(read.outcome, 'ok');
+  assert.equal(read.node, follower);
+  assert.equal(read.result, '5');
+  assert.equal(s.requests.find(r => r.id === missing).result, null);
+  assert.throws(() => sim.read('two words'), /cannot read key 'two words': key may not contain spaces/);
+  sim.delete();
+});
+
 test('setClientRate() sends a steady stream of requests, and 0 stops it', () => {
   const sim = cluster();
   sim.setClientRate(50);
