@@ -1,4 +1,4 @@
-// Each of the core's four rule switches, turned on through the JavaScript API, must
+// The core's rule switches, turned on through the JavaScript API, must
 // be caught by the safety checker and show up in state().violations naming a rule it
 // breaks; the same run with the switch off must stay safe (so the checker is not
 // simply reporting everything).
@@ -12,7 +12,7 @@ const rb = await loadRaftbook();
 test('the rule switches are listed by faultNames()', () => {
   assert.deepEqual(JSON.parse(rb.faultNames()).sort(),
                    ['ack_before_persist', 'apply_duplicates', 'commit_old_term_by_count', 'no_catch_up_on_heartbeat',
-                    'skip_prev_log_check', 'vote_without_log_check']);
+                    'serve_reads_locally', 'skip_prev_log_check', 'vote_without_log_check']);
 });
 
 test('skip_prev_log_check: the missing prevLog check lesson breaks Log Matching', async () => {

@@ -46,6 +46,8 @@ export const MESSAGE_LABEL = {
   AppendResp: 'AppendEntries reply',
   Heartbeat: 'Heartbeat',
   HeartbeatResp: 'Heartbeat reply',
+  ClientRequest: 'Forwarded client request',
+  ClientReply: 'Answer to a forwarded request',
 };
 
 export function escapeHtml(s) {

@@ -37,6 +37,10 @@ function explainMessage(m) {
     case 'PreVoteResp':
       return m.granted ? `${f} would vote for ${t} in term ${m.term}; with a majority of these, ${t} starts a real election.`
         : `${f} would not vote for ${t} in term ${m.term}.`;
+    case 'ClientRequest':
+      return `${f} is a follower, so it forwards a client's request to the leader ${t}: only the leader may propose writes, and a read must be confirmed by the leader (ReadIndex) to be linearizable. ${f} answers its client when ${t} replies. (${m.summary})`;
+    case 'ClientReply':
+      return `Leader ${f} answers the request ${t} forwarded: ${m.ok ? 'done' : 'not done'} (${m.summary}). ${t} passes it on to its client; on "not leader" or no answer, ${t} tries again with the same client id and sequence number, so a write still applies only once.`;
     default:
       return m.summary || '';
   }

@@ -5,7 +5,8 @@
 // receiver, in the lane for that direction. Its shape says its kind: a blue box for
 // AppendEntries (with the number of entries it carries), a small pink dot for a
 // heartbeat, an amber diamond for a vote request (pale for a pre-vote), a green ✓ or
-// red ✗ disc for a reply.
+// red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
+// forwards to the leader (its answer: a teal disc with ✓ or ✗).
 //
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
@@ -17,13 +18,14 @@ const HIT_RADIUS = 12;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 const COLOURS = {
   append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
-  yes: '#2f9e44', no: '#e03131', ring: '#1d2333',
+  yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599',
 };
 
 // "yes" or "no" for replies, "" for requests.
 function answer(m) {
   if (m.type === 'AppendResp') return m.success ? 'yes' : 'no';
   if (m.type === 'VoteResp' || m.type === 'PreVoteResp') return m.granted ? 'yes' : 'no';
+  if (m.type === 'ClientReply') return m.ok ? 'yes' : 'no';
   return '';
 }
 
@@ -61,9 +63,18 @@ function draw(ctx, m, x, y) {
         ctx.stroke();
       }
       return;
+    case 'ClientRequest':
+      ctx.fillStyle = COLOURS.client;
+      ctx.beginPath();
+      ctx.roundRect(x - 8, y - 7, 16, 14, 7);
+      ctx.fill();
+      ctx.fillStyle = '#fff';
+      ctx.font = `bold 9px ${FONT}`;
+      ctx.fillText('C', x, y + 0.5);
+      return;
     default: {
       const yes = answer(m) === 'yes';
-      ctx.fillStyle = yes ? COLOURS.yes : COLOURS.no;
+      ctx.fillStyle = m.type === 'ClientReply' ? COLOURS.client : yes ? COLOURS.yes : COLOURS.no;
       ctx.beginPath();
       ctx.arc(x, y, m.type === 'AppendResp' ? 6.5 : 6, 0, 2 * Math.PI);
       ctx.fill();
