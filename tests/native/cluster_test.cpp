@@ -362,7 +362,7 @@ TEST_CASE("A connection a peer dialled in is a route to that peer", "[serve][tra
 }
 
 TEST_CASE("A frame for another node is relayed over the connection to it", "[serve][transport]") {
-    ProcessCluster c(1);
+    ProcessCluster c(1, {"--cluster-id", "raftbook"});  // the id the test's frames carry
     c.start(1);
     REQUIRE(c.wait_for_leader() == 1);
     // A browser-like node 9 with two connections to node 1: the first is node 1's route
@@ -393,7 +393,7 @@ TEST_CASE("A frame for another node is relayed over the connection to it", "[ser
 }
 
 TEST_CASE("Garbage, malformed and oversized frames on /raft close that connection only", "[serve][transport]") {
-    ProcessCluster c(3);
+    ProcessCluster c(3, {"--cluster-id", "raftbook"});  // the id the test's frames carry
     start_cluster(c);
     const std::string target = c.peer_address(1);
 
