@@ -31,11 +31,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "native/cli/commands.h"
 #include "native/node/node_host.h"
 #include "native/proof/local_cluster.h"
+#include "native/storage/identity.h"
+#include "native/storage/storage_io.h"
 #include "native/cli/options.h"
 
 namespace raftbook {
@@ -90,10 +93,15 @@ std::string status_line(LocalCluster& cluster, std::string* key) {
 
 // The id the nodes' data dirs record (a kept --data), else a new random one.
 std::string demo_cluster_id(const LocalCluster& cluster) {
-    (void)cluster;  // TODO(merge storage): read_identity
-    char id[17];
-    std::snprintf(id, sizeof id, "%08x%08x", unsigned(std::rand()), unsigned(std::rand()));
-    return id;
+    for (int id = 1; id <= cluster.size(); id++) {
+        try {
+            const std::optional<Identity> recorded = read_identity(cluster.data_dir(id));
+            if (recorded && !recorded->cluster_id.empty()) return recorded->cluster_id;
+        } catch (const StorageError&) {
+            // A damaged identity file: that node refuses to start and says so.
+        }
+    }
+    return random_cluster_id();
 }
 
 // The line in which node `id` said why it stopped after a disk error.

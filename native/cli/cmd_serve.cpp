@@ -30,18 +30,11 @@
 #include "native/node/log.h"
 #include "native/node/node_host.h"
 #include "native/cli/options.h"
+#include "native/storage/identity.h"
 
 namespace raftbook {
 
 namespace {
-
-// TODO(merge storage): identity.h's.
-std::string cluster_id_problem(const std::string& id) {
-    if (id.empty() || id.size() > 256) return "a cluster id is 1 to 256 bytes, got " + std::to_string(id.size());
-    for (unsigned char ch : id)
-        if (ch < 0x20 || ch == 0x7f) return "a cluster id has no control characters";
-    return "";
-}
 
 // Parses "1=HOST:PORT,2=HOST:PORT,...". Returns false with a message.
 bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, std::string* error) {

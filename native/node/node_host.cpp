@@ -3,12 +3,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <random>
 
 #include <boost/asio/post.hpp>
 
 #include "native/node/log.h"
+#include "native/storage/identity.h"
 
 namespace raftbook {
 
@@ -29,16 +29,23 @@ NodeHost::~NodeHost() {
 }
 
 bool NodeHost::start(std::string* error) {
-    storage_ = Storage::open(cfg_.data_dir, error);
+    StorageOptions so;
+    so.node_id = cfg_.id;
+    so.cluster_id = cfg_.cluster_id;
+    storage_ = Storage::open(cfg_.data_dir, error, so);  // refuses another node's or cluster's dir
     if (!storage_) return false;
     if (!storage_->recovery_note().empty()) log_line("%s", storage_->recovery_note().c_str());
-    cluster_id_ = cfg_.cluster_id;
-    if (cluster_id_.empty() && cfg_.id == cfg_.members.begin()->first) {
-        char id[17];
-        std::snprintf(id, sizeof id, "%016llx", (unsigned long long)random_u64());
-        cluster_id_ = id;
-        log_line("new cluster: drew the cluster id '%s' (the lowest-numbered member does)", id);
+    if (storage_->cluster_id().empty() && cfg_.id == cfg_.members.begin()->first) {
+        try {
+            storage_->set_cluster_id(random_cluster_id());
+        } catch (const std::exception& e) {
+            *error = std::string("cannot record a new cluster id in the data dir: ") + e.what();
+            return false;
+        }
+        log_line("new cluster: drew the cluster id '%s' (the lowest-numbered member does on a fresh data dir)",
+                 storage_->cluster_id().c_str());
     }
+    cluster_id_ = storage_->cluster_id();
 
     RuntimeConfig rc;
     rc.raft.id = cfg_.id;
@@ -103,9 +110,17 @@ bool NodeHost::start(std::string* error) {
 }
 
 std::string NodeHost::adopt_cluster_id(const std::string& id) {
-    if (stopped_) return "node stopping";
+    if (stopped_) return "node " + std::to_string(cfg_.id) + " is stopping";
     // Safe on this thread: a node that has not joined issues no disk writes (it neither
     // ticks nor takes frames or requests), so the disk thread is idle.
+    try {
+        storage_->set_cluster_id(id);  // durable before any Raft traffic of the cluster
+    } catch (const StorageError& e) {
+        on_disk_error(e.what(), e.error_number());
+        return "node " + std::to_string(cfg_.id) + " cannot record it: " + e.what();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
     cluster_id_ = id;
     log_line("joined cluster '%s' (learned from a peer's Hello, recorded in %s)", id.c_str(), cfg_.data_dir.c_str());
     schedule_ready();
@@ -118,7 +133,17 @@ void NodeHost::stop() {
     tick_timer_.cancel();
     if (http_) http_->stop();
     if (transport_) transport_->stop();
-    if (disk_) disk_->stop();
+    if (!disk_) return;
+    disk_->stop();
+    // The commit index rides with the next batch of entries (no fsync of its own); at a
+    // clean stop there is none, so the disk thread being done, record it now: a node
+    // restarted alone then still knows what it had seen committed.
+    try {
+        storage_->record_commit(runtime_->raft().commit_index());
+        storage_->sync();
+    } catch (const std::exception& e) {
+        log_line("could not record the commit index at stop: %s", e.what());
+    }
 }
 
 void NodeHost::on_disk_error(const std::string& error, int error_number) {
@@ -145,12 +170,10 @@ bool NodeHost::send(NodeId to, Frame frame) { return transport_->send(to, std::m
 
 void NodeHost::write(DiskWrite w) {
     DiskWriter::Job job;
+    job.id = w.id;
     job.hard_state = std::move(w.hard_state);
     job.entries = std::move(w.entries);
-    // Until the DiskWriter reports job ids: a marker message carries this write's id.
-    Message marker;
-    marker.index = w.id;
-    job.after_persist.push_back(marker);
+    job.commit_index = w.commit_index;
     disk_->push(std::move(job));
 }
 
@@ -205,7 +228,7 @@ void NodeHost::on_persisted(const DiskWriter::Done& done) {
         metrics_.entries_persisted += done.entries;
         metrics_.fsync_seconds.observe(done.seconds);
     }
-    runtime_->persisted(done.after_persist.back().index);
+    runtime_->persisted(done.last_id);
     schedule_ready();
 }
 

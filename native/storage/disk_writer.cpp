@@ -53,7 +53,8 @@ void DiskWriter::run() {
                     done.entries += job.entries.size();
                     done.synced = true;
                 }
-                for (Message& m : job.after_persist) done.after_persist.push_back(std::move(m));
+                storage_->record_commit(job.commit_index);
+                done.last_id = job.id;
             }
             if (done.synced) storage_->sync();
         } catch (const std::exception& e) {

@@ -1,18 +1,23 @@
 // Group commit on a thread of its own: fdatasync blocks, the event loop must not.
 //
-// The io thread pushes one Job per Ready (hard state, entries, and the messages that
-// may only leave once those are durable). The disk thread takes everything queued
-// since its last round, writes it, and makes it durable with one fdatasync — so while
-// one fsync runs, the next batch gathers, and a busy node pays one fsync for many
-// Readys. It then hands a Done back through `on_done` (the host posts it to the io
-// thread). Jobs finish in the order they were pushed, so a Done promises that every
-// earlier Job is durable too, as messages_after_persist require.
+// The io thread pushes one Job per Ready (hard state, entries, the commit index), each
+// with an id of its choosing, increasing. The disk thread takes everything queued since
+// its last round, writes it, and makes it durable with one fdatasync — so while one
+// fsync runs, the next batch gathers, and a busy node pays one fsync for many Readys.
+// It then hands a Done back through `on_done` (the host posts it to the io thread),
+// naming the last job of the batch. Jobs finish in the order they were pushed, so a
+// Done promises that every job up to last_id is durable, as the messages the host holds
+// back until then (messages_after_persist) require.
+//
+// The commit index goes to Storage::record_commit: it is written with the batch when
+// the batch writes anything, and otherwise waits for the next one (no fsync of its own).
 //
 // Only the disk thread touches the Storage once the writer is running. A disk error
 // (StorageError) ends the thread after `on_error`; the node must then stop.
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -22,7 +27,6 @@
 #include <vector>
 
 #include "core/raft/entry.h"
-#include "core/raft/message.h"
 #include "native/storage/storage.h"
 
 namespace raftbook {
@@ -30,17 +34,18 @@ namespace raftbook {
 class DiskWriter {
 public:
     struct Job {  // one Ready's share of the disk
+        uint64_t id = 0;  // the host's, increasing; Done::last_id names it
         std::optional<HardState> hard_state;
         std::vector<Entry> entries;
-        std::vector<Message> after_persist;
+        Index commit_index = 0;  // for Storage::record_commit
     };
     struct Done {  // one batch of jobs, durable
+        uint64_t last_id = 0;  // of the batch's last job: it and all before it are durable
         Index last_index = 0;  // of the last entry written (0: no entries)
         Term last_term = 0;
         size_t entries = 0;
         bool synced = false;   // anything was written (else the batch only kept order)
         double seconds = 0;    // write + fdatasync
-        std::vector<Message> after_persist;
     };
     // `on_done` and `on_error` run on the disk thread; they must hand over to the io
     // thread (`on_error` gets the StorageError, or whatever else was thrown).

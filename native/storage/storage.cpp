@@ -1,4 +1,4 @@
-// A node's data dir: the lock, the hard state file and the WAL; see storage.h.
+// A node's data dir: the lock, the identity, the hard state file and the WAL; see storage.h.
 #include "native/storage/storage.h"
 
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "native/storage/crc32.h"
@@ -20,8 +21,7 @@ namespace {
 // crc32 of the bytes before it.
 constexpr char kHardStateMagic[8] = {'R', 'B', 'H', 'S', 'T', 0, 0, 1};
 constexpr size_t kHardStateBytes = 8 + 8 + 8 + 4;
-constexpr const char* kHardStateFile = "hardstate";
-constexpr const char* kHardStateTemp = "hardstate.tmp";  // a leftover from a crash is ignored
+constexpr const char* kHardStateFile = "hardstate";  // a hardstate.tmp left by a crash is ignored
 
 StorageError damaged_hard_state(const std::string& path, const std::string& what) {
     return StorageError("hard state file " + path + " is damaged (" + what +
@@ -29,10 +29,11 @@ StorageError damaged_hard_state(const std::string& path, const std::string& what
                         "twice in one term. Restore the data dir from a backup.");
 }
 
-// Reads current_term and voted_for; a missing file is a node that never saved any.
-HardState read_hard_state(const std::string& dir) {
+// Reads current_term and voted_for; nullopt when there is no file (a node that never
+// saved any).
+std::optional<HardState> read_hard_state(const std::string& dir) {
     const std::string path = join_path(dir, kHardStateFile);
-    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return HardState{};
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return std::nullopt;
     const std::string buf = read_file(path);
     if (buf.size() != kHardStateBytes)
         throw damaged_hard_state(path, std::to_string(buf.size()) + " bytes, expected " +
@@ -68,19 +69,49 @@ UniqueFd lock_data_dir(const std::string& dir) {
     return fd;
 }
 
+std::string describe(const Identity& id) {
+    return "node " + std::to_string(id.node_id) +
+           (id.cluster_id.empty() ? " (of a cluster not known yet)"
+                                  : " of cluster " + id.cluster_id);
+}
+
+// Refuses a dir that records another node or cluster than the one opening it.
+void check_identity(const std::string& dir, const Identity& recorded, const StorageOptions& want) {
+    if (want.node_id != kNoNode && want.node_id != recorded.node_id)
+        throw StorageError("data dir " + dir + " belongs to " + describe(recorded) +
+                           "; this is node " + std::to_string(want.node_id) + ": pass --id " +
+                           std::to_string(recorded.node_id) + ", or another --data");
+    if (!want.cluster_id.empty() && !recorded.cluster_id.empty() &&
+        want.cluster_id != recorded.cluster_id)
+        throw StorageError("data dir " + dir + " belongs to " + describe(recorded) +
+                           "; this node is of cluster " + want.cluster_id + ": pass --cluster-id " +
+                           recorded.cluster_id + ", or another --data");
+}
+
 }  // namespace
 
 std::unique_ptr<Storage> Storage::open(const std::string& dir, std::string* error,
                                        const StorageOptions& options) {
     std::unique_ptr<Storage> s(new Storage());
     try {
+        if (!options.cluster_id.empty())
+            if (const std::string problem = cluster_id_problem(options.cluster_id);
+                !problem.empty())
+                throw StorageError("cannot open data dir " + dir + " for cluster id '" +
+                                   options.cluster_id + "': " + problem);
         s->dir_ = dir;
         make_dirs(dir);
         s->lock_ = lock_data_dir(dir);
-        s->saved_ = read_hard_state(dir);
+        const std::optional<Identity> recorded = read_identity(dir);
+        if (recorded) check_identity(dir, *recorded, options);
+        const std::optional<HardState> hard_state = read_hard_state(dir);
+        s->saved_ = hard_state.value_or(HardState{});
         sync_dir(dir);  // a rename by a process that crashed before its fsync of the dir
         WalLog log;
-        s->wal_ = Wal::open(join_path(dir, "wal"), options.segment_bytes, &log);
+        // The WAL is created before the identity and the hard state are first written:
+        // either one means a segment is missing if none is there.
+        s->wal_ = Wal::open(join_path(dir, "wal"), options.segment_bytes, &log,
+                            recorded || hard_state);
         Term max_term = 0;
         for (const Entry& e : log.entries) max_term = std::max(max_term, e.term);
         if (max_term > s->saved_.current_term)
@@ -93,6 +124,19 @@ std::unique_ptr<Storage> Storage::open(const std::string& dir, std::string* erro
         s->restored_.hard_state = {s->saved_.current_term, s->saved_.voted_for, log.commit_index};
         s->restored_.entries = std::move(log.entries);
         s->recovery_note_ = std::move(log.torn_tail);
+        s->identity_ = recorded.value_or(Identity{});
+        if (options.node_id != kNoNode &&
+            (!recorded || (recorded->cluster_id.empty() && !options.cluster_id.empty()))) {
+            s->identity_ = {options.node_id, options.cluster_id};
+            write_identity(dir, s->identity_);
+            if (!recorded && !(log.created && !hard_state)) {
+                if (!s->recovery_note_.empty()) s->recovery_note_ += ". ";
+                s->recovery_note_ += "data dir " + dir +
+                                     " had no identity file (it is from before raftbook "
+                                     "recorded one): recorded it as " +
+                                     describe(s->identity_);
+            }
+        }
     } catch (const std::exception& e) {
         *error = e.what();
         return nullptr;
@@ -100,11 +144,47 @@ std::unique_ptr<Storage> Storage::open(const std::string& dir, std::string* erro
     return s;
 }
 
+template <typename Write>
+void Storage::guarded(Write write) {
+    if (!failure_.empty())
+        throw StorageError("data dir " + dir_ + " failed earlier (" + failure_ +
+                               "); its files are in an unknown state: stop the node and "
+                               "restart it, which recovers from what is durable",
+                           failure_errno_);
+    try {
+        write();
+    } catch (const StorageError& e) {
+        failure_ = e.what();
+        failure_errno_ = e.error_number();
+        throw;
+    }
+}
+
+void Storage::set_cluster_id(const std::string& cluster_id) {
+    guarded([&] {
+        if (const std::string problem = cluster_id_problem(cluster_id); !problem.empty())
+            throw std::invalid_argument("Storage::set_cluster_id: " + problem);
+        if (cluster_id == identity_.cluster_id) return;
+        if (identity_.node_id == kNoNode)
+            throw std::logic_error("Storage::set_cluster_id: data dir " + dir_ +
+                                   " records no node id (it was opened with node_id 0)");
+        if (!identity_.cluster_id.empty())
+            throw std::logic_error("Storage::set_cluster_id: data dir " + dir_ + " belongs to " +
+                                   describe(identity_) + "; refusing to record cluster " +
+                                   cluster_id);
+        const Identity next{identity_.node_id, cluster_id};
+        write_identity(dir_, next);
+        identity_ = next;
+    });
+}
+
 void Storage::save_hard_state(const HardState& hs) {
-    wal_->set_commit(hs.commit_index);
-    if (hs.current_term == saved_.current_term && hs.voted_for == saved_.voted_for) return;
-    write_hard_state(hs);
-    saved_ = {hs.current_term, hs.voted_for, 0};
+    guarded([&] {
+        wal_->set_commit(hs.commit_index);
+        if (hs.current_term == saved_.current_term && hs.voted_for == saved_.voted_for) return;
+        write_hard_state(hs);
+        saved_ = {hs.current_term, hs.voted_for, 0};
+    });
 }
 
 void Storage::write_hard_state(const HardState& hs) {
@@ -112,27 +192,28 @@ void Storage::write_hard_state(const HardState& hs) {
     put_le(&buf, hs.current_term, 8);
     put_le(&buf, hs.voted_for, 8);
     put_le(&buf, crc32(buf.data(), buf.size()), 4);
-    const std::string temp = join_path(dir_, kHardStateTemp);
-    {
-        UniqueFd fd = open_file(temp, O_WRONLY | O_CREAT | O_TRUNC);
-        write_all(fd.get(), buf.data(), buf.size(), temp);
-        sync_file(fd.get(), temp);
-    }
-    rename_file(temp, join_path(dir_, kHardStateFile));
-    sync_dir(dir_);
+    replace_file(dir_, kHardStateFile, buf);
 }
 
 void Storage::append(const std::vector<Entry>& entries) {
-    for (const Entry& e : entries)
-        if (e.term > saved_.current_term)
-            throw std::logic_error("Storage::append: entry " + std::to_string(e.index) +
-                                   " has term " + std::to_string(e.term) +
-                                   " but the saved current_term is " +
-                                   std::to_string(saved_.current_term) +
-                                   "; call save_hard_state(ready.hard_state) before append()");
-    wal_->append(entries);
+    guarded([&] {
+        for (const Entry& e : entries)
+            if (e.term > saved_.current_term)
+                throw std::logic_error(
+                    "Storage::append: entry " + std::to_string(e.index) + " has term " +
+                    std::to_string(e.term) + " but the saved current_term is " +
+                    std::to_string(saved_.current_term) +
+                    "; call save_hard_state(ready.hard_state) before append()");
+        wal_->append(entries);
+    });
 }
 
-void Storage::sync() { wal_->sync(); }
+void Storage::record_commit(Index commit_index) {
+    guarded([&] { wal_->set_commit(commit_index); });
+}
+
+void Storage::sync() {
+    guarded([&] { wal_->sync(); });
+}
 
 }  // namespace raftbook

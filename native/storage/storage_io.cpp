@@ -2,6 +2,7 @@
 #include "native/storage/storage_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,9 +50,20 @@ std::string join_path(const std::string& dir, const std::string& name) {
 }
 
 void make_dirs(const std::string& path) {
+    namespace fs = std::filesystem;
+    fs::path prefix;
+    for (const fs::path& part : fs::path(path).lexically_normal()) {
+        const fs::path parent = prefix.empty() ? fs::path(".") : prefix;
+        prefix /= part;
+        if (part.empty()) continue;  // the "" after a trailing slash
+        if (::mkdir(prefix.c_str(), 0755) == 0)
+            sync_dir(parent.string());
+        else if (errno != EEXIST)
+            fail("create directory", prefix.string(), errno);
+    }
     std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) throw StorageError("cannot create directory " + path + ": " + ec.message());
+    if (!fs::is_directory(path, ec))
+        throw StorageError("cannot use " + path + " as a directory: it is not one");
 }
 
 UniqueFd open_file(const std::string& path, int flags) {
@@ -126,6 +138,17 @@ void truncate_file(int fd, size_t size, const std::string& path) {
 
 void rename_file(const std::string& from, const std::string& to) {
     if (::rename(from.c_str(), to.c_str()) != 0) fail("rename " + from + " to", to, errno);
+}
+
+void replace_file(const std::string& dir, const std::string& name, const std::string& bytes) {
+    const std::string temp = join_path(dir, name + ".tmp");
+    {
+        UniqueFd fd = open_file(temp, O_WRONLY | O_CREAT | O_TRUNC);
+        write_all(fd.get(), bytes.data(), bytes.size(), temp);
+        sync_file(fd.get(), temp);
+    }
+    rename_file(temp, join_path(dir, name));
+    sync_dir(dir);
 }
 
 }  // namespace raftbook

@@ -2,9 +2,10 @@
 // into a StorageError that names the path and the system's reason.
 //
 // Durability on Linux takes more than write(): data is durable after fdatasync() on the
-// file, and a new or renamed file's name is durable only after fsync() on its directory.
-// These helpers keep those steps short at the call sites in wal.cpp and storage.cpp,
-// along with the little-endian integers both on-disk formats are made of.
+// file, and a new or renamed file's name is durable only after fsync() on its directory
+// (a new directory's name too: make_dirs() fsyncs the parent of each one it creates).
+// These helpers keep those steps short at the call sites in wal.cpp, storage.cpp and
+// identity.cpp, along with the little-endian integers the on-disk formats are made of.
 #pragma once
 
 #include <cstddef>
@@ -46,7 +47,9 @@ void put_le(std::string* out, uint64_t v, int bytes);  // appends the low `bytes
 uint64_t get_le(const char* p, int bytes);
 
 std::string join_path(const std::string& dir, const std::string& name);
-void make_dirs(const std::string& path);                  // like mkdir -p
+// Like mkdir -p, and durable: fsyncs the parent of each directory it creates, so that a
+// crash right after cannot lose the new names.
+void make_dirs(const std::string& path);
 UniqueFd open_file(const std::string& path, int flags);   // O_CLOEXEC added; mode 0644
 std::string read_file(const std::string& path);           // the whole file
 void write_all(int fd, const char* data, size_t size, const std::string& path);
@@ -61,5 +64,9 @@ void sync_file(int fd, const std::string& path);          // fsync: data and met
 void sync_dir(const std::string& dir);                    // makes names in dir durable
 void truncate_file(int fd, size_t size, const std::string& path);
 void rename_file(const std::string& from, const std::string& to);
+// Replaces dir/name with `bytes` atomically and durably: writes dir/name.tmp, fsyncs it,
+// renames it over dir/name and fsyncs dir. A crash leaves the old file or the new one
+// (and maybe a stale name.tmp, which readers ignore).
+void replace_file(const std::string& dir, const std::string& name, const std::string& bytes);
 
 }  // namespace raftbook

@@ -4,8 +4,10 @@
 #include "native/storage/wal.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +27,9 @@ constexpr uint8_t kEntryRecord = 1;
 constexpr uint8_t kCommitRecord = 2;
 constexpr size_t kEntryFixedBytes = 1 + 8 + 8 + 1 + 8 + 8;  // payload without data
 constexpr size_t kCommitBytes = 1 + 8;
+constexpr char kLastSegmentMagic[8] = {'R', 'B', 'L', 'S', 'T', 0, 0, 1};
+constexpr size_t kLastSegmentBytes = 8 + 8 + 4;
+constexpr const char* kLastSegmentFile = "last_segment";
 
 // Appends one record: reserves the header, lets `payload` write the payload, then
 // fills in its length and checksum.
@@ -218,26 +223,72 @@ std::vector<uint64_t> list_segments(const std::string& dir) {
     return seqs;
 }
 
+// The sequence number of the newest segment as recorded in last_segment; 0 when there
+// is no such file (a new WAL, or one from before the file).
+uint64_t read_last_segment(const std::string& dir) {
+    const std::string path = join_path(dir, kLastSegmentFile);
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return 0;
+    const std::string buf = read_file(path);
+    const size_t body = kLastSegmentBytes - 4;
+    const char* what =
+        buf.size() != kLastSegmentBytes                      ? "wrong size"
+        : std::memcmp(buf.data(), kLastSegmentMagic, 8) != 0 ? "not a raftbook last_segment file"
+        : crc32(buf.data(), body) != get_le(buf.data() + body, 4) ? "checksum mismatch"
+        : get_le(buf.data() + 8, 8) == 0                          ? "segment 0"
+                                                                  : nullptr;
+    if (what)
+        throw StorageError("WAL file " + path + " is damaged (" + what +
+                           "); it names the newest segment, so that a lost one is noticed. If "
+                           "no segment file is missing, delete it and start the node again.");
+    return get_le(buf.data() + 8, 8);
+}
+
+void write_last_segment(const std::string& dir, uint64_t seq) {
+    std::string buf(kLastSegmentMagic, sizeof kLastSegmentMagic);
+    put_le(&buf, seq, 8);
+    put_le(&buf, crc32(buf.data(), buf.size()), 4);
+    replace_file(dir, kLastSegmentFile, buf);
+}
+
+StorageError missing_segment(const std::string& path, const std::string& why) {
+    return StorageError("WAL segment " + path + " is missing (" + why +
+                        "); refusing to start rather than lose log entries. Restore the data "
+                        "dir from a backup.");
+}
+
 }  // namespace
 
-std::unique_ptr<Wal> Wal::open(const std::string& dir, size_t segment_bytes, WalLog* log) {
+std::unique_ptr<Wal> Wal::open(const std::string& dir, size_t segment_bytes, WalLog* log,
+                               bool must_exist) {
     make_dirs(dir);
     std::unique_ptr<Wal> wal(new Wal(dir, segment_bytes));
     const std::vector<uint64_t> seqs = list_segments(dir);
+    const uint64_t recorded = read_last_segment(dir);
+    // Every segment from 1 to the newest recorded one must be there (wal.h).
+    for (size_t i = 0; i < seqs.size(); i++)
+        if (seqs[i] != i + 1)
+            throw missing_segment(wal->segment_path(i + 1),
+                                  "found " + wal->segment_path(seqs[i]) + " after it");
+    if (seqs.size() < recorded)
+        throw missing_segment(wal->segment_path(recorded),
+                              join_path(dir, kLastSegmentFile) + " records it as the newest");
+    if (seqs.empty() && must_exist)
+        throw missing_segment(wal->segment_path(1),
+                              "the data dir has a hard state or identity file, so its WAL was "
+                              "started, but the WAL has no segment");
     for (size_t i = 0; i < seqs.size(); i++) {
-        const uint64_t want = i + 1;
-        if (seqs[i] != want)
-            throw StorageError("WAL segment " + wal->segment_path(want) + " is missing (found " +
-                               wal->segment_path(seqs[i]) +
-                               "); refusing to start rather than lose log entries. Restore the "
-                               "data dir from a backup.");
         const std::string path = wal->segment_path(seqs[i]);
         const std::string buf = read_file(path);
         const bool last = i + 1 == seqs.size();
         const SegmentEnd end = replay_segment(path, buf, last, log);
         if (last) wal->continue_segment(seqs[i], end.records_end, buf.size(), end.torn);
     }
-    if (seqs.empty()) wal->start_segment(1);
+    if (seqs.empty()) {
+        wal->start_segment(1);
+        log->created = true;
+    } else if (recorded != seqs.back()) {
+        write_last_segment(dir, seqs.back());  // a WAL from before last_segment, or a crash
+    }
     sync_dir(dir);
     wal->last_index_ = log->entries.size();
     wal->commit_wanted_ = wal->commit_written_ = log->commit_index;
@@ -253,7 +304,10 @@ std::string Wal::segment_path(uint64_t seq) const {
 void Wal::start_segment(uint64_t seq) {
     const std::string path = segment_path(seq);
     fd_ = open_file(path, O_WRONLY | O_CREAT | O_EXCL);
+    // Its name durable before last_segment names it: a crash in between must not leave
+    // a recorded segment that never existed.
     sync_dir(dir_);
+    write_last_segment(dir_, seq);
     write_all_at(fd_.get(), kSegmentMagic, kHeaderBytes, 0, path);
     segment_seq_ = seq;
     segment_size_ = file_size_ = kHeaderBytes;
@@ -314,13 +368,13 @@ void Wal::set_commit(Index commit_index) {
 }
 
 void Wal::sync() {
-    if (pending_.empty()) return;
     const Index commit = std::min(commit_wanted_, last_index_);
     if (commit > commit_written_)
         put_record(&pending_, [&](std::string* out) {
             out->push_back(static_cast<char>(kCommitRecord));
             put_le(out, commit, 8);
         });
+    if (pending_.empty()) return;
     if (segment_size_ > kHeaderBytes && segment_size_ + pending_.size() > segment_bytes_)
         start_segment(segment_seq_ + 1);
     const std::string path = segment_path(segment_seq_);

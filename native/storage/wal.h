@@ -27,9 +27,20 @@
 // follower does when the leader overwrites a conflicting suffix (§5.3). Replaying the
 // records in order therefore reproduces the log exactly.
 //
-// The commit index rides along at the end of a batch of entries rather than having its
-// own fsync: it is only a restart hint (entry.h), and written after the entries it
-// covers, it is durable only if they are.
+// The commit index rides along at the end of the next sync's records rather than having
+// its own fsync: it is only a restart hint (entry.h), and written after the entries it
+// covers, it is durable only if they are. A sync with no new entries still writes a new
+// commit index (a record of its own).
+//
+// Which segment is the newest is recorded too, in DIR/wal/last_segment (8 bytes "RBLST",
+// two zero bytes and the format version 1, then the u64 sequence number and the crc32 of
+// the 16 bytes before it), replaced atomically (replace_file) each time a segment is
+// started and before any record goes into it: once per 64 MiB, two more fsyncs. Without it a
+// deleted newest segment would look like a shorter log. On open, segments must be
+// numbered 1, 2, ... with no gap, up to at least the recorded one (one more is a crash
+// between creating a segment and recording it; it holds no record yet), and entry
+// indexes must follow each other across segments; a WAL from before this file (none
+// recorded) gets one.
 //
 // On open every record is verified, in order, up to the clean end of the written data:
 // a record boundary where the rest of the file is zeros (possibly none), in any segment
@@ -64,6 +75,7 @@ struct WalLog {
     std::vector<Entry> entries;  // the log, from index 1
     Index commit_index = 0;      // the last commit index recorded, <= entries.size()
     std::string torn_tail;       // "" or a sentence saying what torn tail was dropped
+    bool created = false;        // there was no WAL: open started one
 };
 
 // Thread-compatible: one thread at a time may call its methods.
@@ -78,18 +90,23 @@ public:
 
     // Opens the WAL in `dir` (creating it if missing), verifies and replays every
     // record into *log, and truncates a torn tail. Throws StorageError when the log is
-    // corrupt or the files cannot be read or written.
-    static std::unique_ptr<Wal> open(const std::string& dir, size_t segment_bytes, WalLog* log);
+    // corrupt, a segment is missing, or the files cannot be read or written. With
+    // `must_exist` (the data dir shows the WAL was started before) a WAL with no segment
+    // at all is a missing segment 1, not a new WAL.
+    static std::unique_ptr<Wal> open(const std::string& dir, size_t segment_bytes, WalLog* log,
+                                     bool must_exist = false);
 
     // Buffers entries in memory. The first may have an index at or below last_index()
     // (it then replaces that suffix); the rest must follow it one by one. Throws
     // std::logic_error on a gap or on overwriting a recorded commit index, and
     // std::length_error on an entry larger than kMaxRecordBytes; then nothing is appended.
     void append(const std::vector<Entry>& entries);
-    // Remembers the commit index; it is written with the next batch of entries.
+    // Remembers the commit index; the next sync() writes it, after the entries, clamped
+    // to the last index. A lower one than already remembered is ignored.
     void set_commit(Index commit_index);
-    // Writes everything appended since the last sync and fdatasyncs it: on return it is
-    // durable. Does nothing when nothing was appended. Throws StorageError.
+    // Writes everything appended since the last sync, and the commit index if it grew,
+    // and fdatasyncs it: on return it is durable. Does nothing when there is nothing to
+    // write. Throws StorageError.
     void sync();
 
     Index last_index() const { return last_index_; }
@@ -98,7 +115,8 @@ private:
     Wal(std::string dir, size_t segment_bytes)
         : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
     std::string segment_path(uint64_t seq) const;
-    void start_segment(uint64_t seq);  // creates it, writes its header, makes it current
+    // Creates it, writes its header, records it in last_segment, makes it current.
+    void start_segment(uint64_t seq);
     // Opens the last segment for writing at records_end, the end of its last valid
     // record (0 when not even its header is valid), first cutting off a torn tail.
     void continue_segment(uint64_t seq, size_t records_end, size_t file_bytes, bool torn);
