@@ -8,7 +8,8 @@
 // runs in a process group of its own, so that a Ctrl-C in the terminal reaches only
 // the parent, which then stops them in order (SIGTERM, SIGKILL after a grace period).
 // The parent is single-threaded while children run: PR_SET_PDEATHSIG follows the
-// thread that forked.
+// thread that forked. With set_cluster_id every node gets the same --cluster-id;
+// without, the nodes settle it themselves (node_host.h).
 #pragma once
 
 #include <sys/types.h>
