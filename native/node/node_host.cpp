@@ -140,14 +140,14 @@ void NodeHost::stop() {
     // restarted alone then still knows what it had seen committed.
     try {
         storage_->record_commit(runtime_->raft().commit_index());
-        storage_->sync();
-    } catch (const std::exception& e) {
-        log_line("could not record the commit index at stop: %s", e.what());
+        storage_->sync();  // also fails if a write queued before the stop did
+    } catch (const StorageError& e) {
+        on_disk_error(e.what(), e.error_number());
     }
 }
 
 void NodeHost::on_disk_error(const std::string& error, int error_number) {
-    if (stopped_) return;
+    if (exit_code_ == kExitDiskError) return;  // said once
     // Out of descriptors is no fault of the disk: say which limit to raise.
     const char* what_to_do =
         error_number == EMFILE   ? "the node is out of file descriptors: raise its open-file limit (ulimit -n)"
@@ -157,6 +157,7 @@ void NodeHost::on_disk_error(const std::string& error, int error_number) {
              "(it recovers from what is durable).",
              cfg_.data_dir.c_str(), error.c_str(), what_to_do);
     exit_code_ = kExitDiskError;
+    if (stopped_) return;  // already stopping
     stopped_ = true;
     tick_timer_.cancel();
     if (http_) http_->stop();
