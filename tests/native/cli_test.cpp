@@ -20,6 +20,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/native/process_cluster.h"
@@ -459,4 +460,37 @@ TEST_CASE("demo does not restart a node that stopped after a disk error, and say
 
     demo.signal(SIGTERM);
     CHECK(demo.wait(15000ms) == 0);
+}
+
+TEST_CASE("demo gives its nodes one cluster id, and a kept --data keeps it", "[cli][demo]") {
+    TempDir root;
+    const uint16_t port = free_demo_port(3);
+    const auto cluster_ids = [&] {
+        std::set<std::string> ids;
+        for (int i = 0; i < 3; i++) {
+            const HttpResponse s = http_request("127.0.0.1:" + std::to_string(port + i), "GET", "/status");
+            const nlohmann::json j = nlohmann::json::parse(s.body, nullptr, false);
+            ids.insert(j.is_object() && j["cluster_id"].is_string() ? j["cluster_id"].get<std::string>() : "");
+        }
+        return ids;
+    };
+    std::set<std::string> first;
+    {
+        Background demo({"demo", "--port", std::to_string(port), "--data", root.path});
+        REQUIRE(wait_until([&] { return contains(demo.out(), "Ctrl-C stops every node"); }, 30000ms));
+        first = cluster_ids();
+        INFO(demo.out());
+        REQUIRE(first.size() == 1);
+        CHECK(first.begin()->size() == 16);
+        CHECK(contains(demo.out(), "cluster id: " + *first.begin()));
+        demo.signal(SIGTERM);
+        REQUIRE(demo.wait(15000ms) == 0);
+    }
+    Background again({"demo", "--port", std::to_string(port), "--data", root.path});
+    const bool ready = wait_until([&] { return contains(again.out(), "Ctrl-C stops every node"); }, 30000ms);
+    INFO(again.out() << again.err());
+    REQUIRE(ready);
+    CHECK(cluster_ids() == first);
+    again.signal(SIGTERM);
+    CHECK(again.wait(15000ms) == 0);
 }
