@@ -10,7 +10,13 @@
 // A node that dies while the demo runs (say someone kill -9s it to watch a failover)
 // is reported and restarted from its data dir, as an operator's supervisor would; a
 // node that dies three times within 30 seconds is crash-looping, and the demo stops
-// with the end of its log instead. Ctrl-C, SIGTERM or SIGHUP stop every node (SIGTERM,
+// with the end of its log instead. A node that stopped itself after a disk error
+// (exit status kExitDiskError) is not restarted at all: it would meet the same fault,
+// so the demo prints the node's own line saying what failed and what to do, and the
+// others go on serving while they are a majority.
+//
+// The nodes share one cluster id (--cluster-id): the one their data dirs record when
+// --data names a kept directory, else a fresh random one. Ctrl-C, SIGTERM or SIGHUP stop every node (SIGTERM,
 // then SIGKILL after 5 s) and the demo exits 0; if the demo itself is killed, the
 // nodes die with it (PR_SET_PDEATHSIG). Signals are blocked and taken synchronously
 // with sigtimedwait in the one loop, so no handler runs in the middle of anything.
@@ -23,11 +29,16 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "native/cli/commands.h"
+#include "native/node/node_host.h"
 #include "native/proof/local_cluster.h"
+#include "native/storage/identity.h"
+#include "native/storage/storage_io.h"
 #include "native/cli/options.h"
 
 namespace raftbook {
@@ -80,6 +91,28 @@ std::string status_line(LocalCluster& cluster, std::string* key) {
     return "leader " + leader + " · term " + term + " · commit " + commit + nodes;
 }
 
+// The id the nodes' data dirs record (a kept --data), else a new random one.
+std::string demo_cluster_id(const LocalCluster& cluster) {
+    for (int id = 1; id <= cluster.size(); id++) {
+        try {
+            const std::optional<Identity> recorded = read_identity(cluster.data_dir(id));
+            if (recorded && !recorded->cluster_id.empty()) return recorded->cluster_id;
+        } catch (const StorageError&) {
+            // A damaged identity file: that node refuses to start and says so.
+        }
+    }
+    return random_cluster_id();
+}
+
+// The line in which node `id` said why it stopped after a disk error.
+std::string fatal_line(const LocalCluster& cluster, int id) {
+    std::ifstream f(cluster.log_path(id));
+    std::string line, fatal = "(no 'fatal:' line in " + cluster.log_path(id) + ")";
+    while (std::getline(f, line))
+        if (line.find("fatal: ") != std::string::npos) fatal = line;
+    return fatal;
+}
+
 class Demo {
 public:
     Demo(LocalCluster& cluster, bool tty) : cluster_(cluster), tty_(tty) {}
@@ -105,8 +138,16 @@ public:
         std::fflush(stdout);
     }
 
-    // Restarts a node that ended on its own; false when it is crash-looping.
+    // Restarts a node that ended on its own; false when it is crash-looping. A node that
+    // stopped for a disk error stays down: the demo says why and what to do.
     bool restart(int id, const std::string& how, std::string* error) {
+        if (cluster_.exit_status(id) == kExitDiskError) {
+            say("node " + std::to_string(id) + " stopped after a disk error; the demo does not restart it, as it "
+                "would meet the same fault. It said:\n  " + fatal_line(cluster_, id) +
+                "\nFix that, then stop the demo and start it again (with --data DIR it resumes from the same "
+                "data). Meanwhile the other nodes serve while they are a majority.");
+            return true;
+        }
         auto& exits = exits_[id];
         exits.push_back(Clock::now());
         while (exits.front() < Clock::now() - kCrashLoopWindow) exits.pop_front();
@@ -201,6 +242,8 @@ int cmd_demo(int argc, char** argv) {
     for (uint64_t i = 0; i < nodes; i++) ports.push_back({uint16_t(port + i), uint16_t(port + 100 + i)});
     LocalCluster cluster(ports, root);
     std::string error;
+    const std::string cluster_id = demo_cluster_id(cluster);
+    cluster.set_cluster_id(cluster_id);
     if (!cluster.check_ports(&error)) {
         std::fprintf(stderr, "raftbook demo: %s\n", error.c_str());
         remove_fresh();
@@ -219,7 +262,8 @@ int cmd_demo(int argc, char** argv) {
     for (int id = 1; id <= cluster.size(); id++)
         std::printf("  %-5d http://%-16s %-17s %-8d %s\n", id, cluster.http_address(id).c_str(),
                     cluster.peer_address(id).c_str(), int(cluster.pid(id)), cluster.log_path(id).c_str());
-    std::printf("\ndata: %s (%s)\n", root.c_str(),
+    std::printf("\ncluster id: %s\n", cluster_id.c_str());
+    std::printf("data: %s (%s)\n", root.c_str(),
                 fresh ? "a fresh directory, removed on exit; pass --data DIR to keep it"
                       : "kept on exit; the next demo with this --data resumes from it");
     std::printf("waiting for a leader...\n");
@@ -237,7 +281,7 @@ int cmd_demo(int argc, char** argv) {
             break;
         }
         for (const auto& [id, how] : cluster.reap()) {
-            if (!ready) {
+            if (!ready && cluster.exit_status(id) != kExitDiskError) {
                 error = "node " + std::to_string(id) + " " + how + " while starting. The end of its log (" +
                         cluster.log_path(id) + "):\n" + cluster.log_tail(id);
             } else if (demo.restart(id, how, &error)) {

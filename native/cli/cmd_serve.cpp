@@ -30,6 +30,7 @@
 #include "native/node/log.h"
 #include "native/node/node_host.h"
 #include "native/cli/options.h"
+#include "native/storage/identity.h"
 
 namespace raftbook {
 
@@ -123,14 +124,26 @@ bool plan_fd_budget(size_t members, uint64_t wanted_clients, FdBudget* budget, s
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
-    Options opts("serve", "Start (or restart) one member of a cluster: Raft over WebSocket with the other\n"
-                          "members, a durable log in --data, and the client HTTP API on --http.");
+    Options opts("serve",
+                 "Start (or restart) one member of a cluster: Raft over WebSocket with the other\n"
+                 "members, a durable log in --data, and the client HTTP API on --http.\n"
+                 "\n"
+                 "The data dir records its node id and cluster id, and refuses to start as another\n"
+                 "--id or --cluster-id. On a fresh data dir without --cluster-id, the lowest-numbered\n"
+                 "member of --cluster draws a random cluster id and the others learn it from their\n"
+                 "peers (each member's /status shows it).\n"
+                 "\n"
+                 "Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (the reason is printed);\n"
+                 "2 bad flags; " + std::to_string(kExitDiskError) +
+                     " stopped after a disk error (the log says which): fix the disk\n"
+                     "before restarting it.");
     opts.flag("id", "ID", "this node's id; must be one of the ids in --cluster");
     opts.flag("cluster", "ID=HOST:PORT,...", "every member's peer (--listen) address, this node's included");
     opts.flag("listen", "HOST:PORT", "address for peer connections (default: this node's --cluster address)");
     opts.flag("http", "HOST:PORT", "address for the client HTTP API and the playground page");
     opts.flag("data", "DIR", "data directory (write-ahead log, hard state); created if missing");
-    opts.flag("cluster-id", "NAME", "cluster name every peer frame carries; others are refused", "raftbook");
+    opts.flag("cluster-id", "ID",
+              "the cluster's id, 1 to 256 bytes without control characters (default: see above)");
     opts.flag("wire", "FORMAT", "peer frame encoding: cbor, or json for debugging", "cbor");
     opts.flag("web", "DIR", "directory of the playground's static files", RAFTBOOK_WEB_DIR);
     opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
@@ -161,7 +174,10 @@ int cmd_serve(int argc, char** argv) {
     if (!opts.given("data")) return opts.usage_error("--data is required");
     cfg.data_dir = opts.get("data");
     cfg.cluster_id = opts.get("cluster-id");
-    if (cfg.cluster_id.empty()) return opts.usage_error("--cluster-id may not be empty");
+    if (opts.given("cluster-id")) {
+        const std::string problem = cluster_id_problem(cfg.cluster_id);
+        if (!problem.empty()) return opts.usage_error("--cluster-id: " + problem);
+    }
     if (opts.get("wire") == "json") {
         cfg.wire = WireFormat::Json;
     } else if (opts.get("wire") != "cbor") {

@@ -46,15 +46,23 @@ void Histogram::render(const std::string& name, std::string* out) const {
     *out += name + "_sum " + number(sum_) + "\n" + name + "_count " + std::to_string(count_) + "\n";
 }
 
-std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
+std::string Metrics::render(const RuntimeStats& runtime,
+                            const std::vector<std::pair<std::string, double>>& gauges) const {
     std::string out;
     counter(&out, "raftbook_proposals_total", "Client commands appended to the log by this node as leader.",
-            proposals);
+            runtime.proposals);
     counter(&out, "raftbook_entries_applied_total", "Committed log entries applied to the key-value store.",
-            entries_applied);
+            runtime.entries_applied);
+    counter(&out, "raftbook_reads_served_total", "Linearizable reads answered through ReadIndex by this node as leader.",
+            runtime.reads_served);
+    counter(&out, "raftbook_requests_forwarded_total", "Client requests this node sent on to the leader.",
+            runtime.forwarded);
+    counter(&out, "raftbook_request_timeouts_total", "Client requests that failed for want of an answer in time.",
+            runtime.timeouts);
     counter(&out, "raftbook_elections_total", "Times this node started an election (became candidate).",
-            elections);
-    counter(&out, "raftbook_leader_changes_total", "Times the leader known to this node changed.", leader_changes);
+            runtime.elections);
+    counter(&out, "raftbook_leader_changes_total", "Times the leader known to this node changed.",
+            runtime.leader_changes);
     counter(&out, "raftbook_fsyncs_total", "fdatasync calls on the write-ahead log.", fsyncs);
     counter(&out, "raftbook_entries_persisted_total", "Log entries made durable (divide by fsyncs: batch size).",
             entries_persisted);

@@ -2,7 +2,8 @@
 //
 // What an operator of a consensus service watches: how many client proposals the
 // leader accepted, how many log entries were committed and applied, how often
-// elections started, how long fdatasync takes (a histogram: the disk is what bounds
+// elections started (those come from the node runtime's RuntimeStats), how long
+// fdatasync takes (a histogram: the disk is what bounds
 // write latency), how many entries one fsync made durable (group commit at work), and
 // the bytes sent to and received from each peer. Only the io thread touches a Metrics
 // (the disk thread reports its timings back through the io thread), so no locks.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/raft/entry.h"
+#include "core/runtime/node_runtime.h"
 
 namespace raftbook {
 
@@ -32,11 +34,8 @@ private:
     uint64_t count_ = 0;
 };
 
+// The host's own counters; the runtime keeps the rest (RuntimeStats).
 struct Metrics {
-    uint64_t proposals = 0;          // client commands appended by this node as leader
-    uint64_t entries_applied = 0;    // committed entries applied to the key-value store
-    uint64_t elections = 0;          // times this node became a candidate
-    uint64_t leader_changes = 0;     // times the known leader changed
     uint64_t fsyncs = 0;
     uint64_t entries_persisted = 0;  // entries made durable (entries_persisted / fsyncs = batch size)
     uint64_t http_requests = 0;
@@ -45,8 +44,9 @@ struct Metrics {
     std::map<NodeId, uint64_t> bytes_sent;      // per peer id
     std::map<NodeId, uint64_t> bytes_received;  // per peer id
 
-    // Renders everything above plus `gauges` (name -> value, e.g. the current term).
-    std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
+    // Renders the runtime's counters, everything above, and `gauges` (name -> value,
+    // e.g. the current term).
+    std::string render(const RuntimeStats& runtime, const std::vector<std::pair<std::string, double>>& gauges) const;
 };
 
 }  // namespace raftbook

@@ -1,54 +1,71 @@
-// The native node: drives the pure Raft core with real time, a real disk and real sockets.
+// The native node: the portable node runtime (core/runtime/node_runtime.h) with real
+// time, a real disk and real sockets.
 //
-// One io_context thread runs everything but the disk: the tick timer (50 ms), the peer
-// transport, the HTTP API, and the Ready loop. After any input to Raft (a tick, a peer
-// message, a proposal, a finished write) the host schedules one pass of the loop, so
-// every input that arrived in the same turn of the event loop shares one Ready — many
-// proposals become one AppendEntries and one disk write. A pass:
+// Everything a node decides — the Ready loop, client sessions, forwarding to the
+// leader, retries, ReadIndex waits — is NodeRuntime's, the same code the simulator
+// runs. This host only connects it to the machine, on one io_context thread:
 //
-//   1. sends `messages` at once (the leader's appends go out while its own disk works:
-//      the leader writes its log in parallel with its followers);
-//   2. queues `hard_state` and `entries`, together with `messages_after_persist`, for the
-//      disk thread (disk_writer.h). That thread takes everything queued, writes it,
-//      fdatasyncs once (group commit), and posts back: the io thread calls
-//      persisted(index, term) and only then sends the batch's votes and
-//      acknowledgements (Raft §5: respond to RPCs only after updating stable storage);
-//   3. applies `committed_entries` to the KvStore and answers the clients waiting on
-//      them; turns `read_states` into reads that are served once applied reaches them.
+//   clock      now() is the steady clock in ms; a 50 ms timer calls tick();
+//   transport  send() hands frames to the PeerTransport, whose frames go to receive();
+//   disk       write() queues a DiskWrite for the DiskWriter thread (group commit: one
+//              fdatasync for everything queued meanwhile), whose Done comes back through
+//              the io thread as persisted(last id);
+//   clients    the HTTP API's submit() is the runtime's submit().
 //
-// Client requests. Each HTTP request becomes a ClientRequest with a client id and a
-// sequence number. A write holds a session (a client id of its own) for as long as it
-// is unanswered, so within one client id the requests are sequential and the KvStore's
-// "skip a seq at or below the last applied" de-duplication is exact: a write retried on
-// a new leader is applied once. Client ids are random per process, so a restarted
-// node never reuses an id the state machine has seen. The leader proposes writes and
-// answers reads through ReadIndex (thesis §6.4); a follower forwards the request to the
-// leader over the peer connection and relays the ClientReply. Unanswered requests are
-// retried (on a leader change at once, else every second) until the request timeout,
-// after which the client gets 503.
+// After any input the host posts one process_ready pass (looping while the runtime has
+// a Ready), rather than running it at once, so every input that arrives in the same turn
+// of the event loop shares one Ready: many proposals become one AppendEntries and one
+// disk write. /status is the runtime's status plus what only the host knows (cluster id,
+// member addresses and connections); /metrics is RuntimeStats plus the host's counters;
+// role and leader changes are logged from on_role_change.
+//
+// Identity. Every peer frame carries the cluster id, and a node refuses frames of
+// another cluster; the data dir records the node id and the cluster id it belongs to
+// (native/storage/identity.h), so a node never runs on another node's or another
+// cluster's history. Where the id comes from, on a data dir that records none:
+//   - `--cluster-id ID` given: ID is recorded at start (a dir recording another id
+//     refuses to start, naming both; so does a dir of another --id);
+//   - otherwise the lowest-numbered member of --cluster draws a random id
+//     (random_cluster_id()) and records it: the cluster's first bootstrap;
+//   - every other member starts without one, takes no part in Raft, and answers
+//     clients 503, until a peer presents an id in its Hello: that id is recorded
+//     durably (Storage::set_cluster_id) before any Raft traffic of that peer is
+//     accepted, and announced to the other peers in a new Hello.
+// So a fresh cluster started without --cluster-id gets one random id as soon as its
+// lowest-numbered member is up; a replaced member with an empty dir must be given the
+// cluster's id (--cluster-id, from any member's /status) if it is the lowest-numbered.
+//
+// The commit index is a restart hint recorded with each batch of entries (DiskWrite::
+// commit_index, no fsync of its own); a clean stop records the last one, so a node
+// restarted alone shows the commit it had.
+//
+// A disk error (StorageError) stops the node for good: the host logs it, stops serving
+// and the process exits with kExitDiskError, so a supervisor can tell it from a crash
+// and not restart it into the same fault.
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "core/codec/codec.h"
-#include "core/kv/kv_store.h"
-#include "core/raft/raft.h"
-#include "native/storage/disk_writer.h"
+#include "core/runtime/node_runtime.h"
 #include "native/node/http_server.h"
 #include "native/node/metrics.h"
 #include "native/node/peer_transport.h"
+#include "native/storage/disk_writer.h"
 #include "native/storage/storage.h"
 
 namespace raftbook {
+
+// `raftbook serve` exit codes: 0 after a clean stop, 1 when it cannot start (the data
+// dir refuses, a port is taken, ...), 2 for bad flags, and this one after a disk error
+// stopped a running node. Restarting it will not help until the disk is fixed.
+constexpr int kExitDiskError = 3;
 
 struct NodeConfig {
     NodeId id = kNoNode;
@@ -58,7 +75,7 @@ struct NodeConfig {
     std::string http_host = "127.0.0.1";
     uint16_t http_port = 0;
     std::string data_dir;
-    std::string cluster_id = "raftbook";
+    std::string cluster_id;  // --cluster-id; "" to use the recorded one or learn it (above)
     WireFormat wire = WireFormat::Cbor;
     std::string web_dir;
     std::chrono::milliseconds tick{50};
@@ -71,7 +88,7 @@ struct NodeConfig {
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
 };
 
-class NodeHost : public ClientApi {
+class NodeHost : public ClientApi, private RuntimeHost {
 public:
     NodeHost(boost::asio::io_context& ioc, NodeConfig config);
     ~NodeHost() override;
@@ -81,7 +98,7 @@ public:
     bool start(std::string* error);
     // Stops serving, writes what is queued for the disk, closes connections.
     void stop();
-    // 0 after a clean stop, 1 after a fatal disk error (the node stopped itself).
+    // 0 after a clean stop, kExitDiskError after a disk error (the node stopped itself).
     int exit_code() const { return exit_code_; }
     // Called once the node has stopped itself (fatal error); the owner ends the loop.
     std::function<void()> on_fatal;
@@ -92,55 +109,28 @@ public:
     std::string metrics_text() const override;
 
 private:
-    using Clock = std::chrono::steady_clock;
-    using RequestKey = std::pair<uint64_t, uint64_t>;  // (client id, seq)
+    // RuntimeHost
+    bool send(NodeId to, Frame frame) override;
+    void write(DiskWrite w) override;
+    TimeMs now() const override;
+    void on_role_change(const Raft& raft) override;
 
-    // A request from this node's HTTP API, until it is answered.
-    struct LocalRequest {
-        ClientRequest request;
-        std::function<void(const ClientReply&)> done;
-        Clock::time_point deadline;
-        Clock::time_point retry_at;
-        size_t session = SIZE_MAX;  // the write session it holds
-    };
-    // A write this node proposed as leader, until it is applied.
-    struct Proposal {
-        Term term = 0;                      // proposed in this term (0: not yet)
-        std::vector<NodeId> remote_origins; // nodes that forwarded it and want the reply
-        Clock::time_point expires;
-    };
-    // A read waiting for its ReadIndex confirmation, then for apply to reach it.
-    struct PendingRead {
-        RequestKey key;
-        NodeId origin;  // kNoNode: a local request
-        std::string kv_key;
-    };
-
+    bool joined() const { return !cluster_id_.empty(); }
+    // The transport met a peer presenting `id` while this node had none: records it
+    // durably and starts taking part. Returns "" or why the id is refused.
+    std::string adopt_cluster_id(const std::string& id);
     void schedule_ready();
     void process_ready();
     void on_tick();
-    void on_frame(const Frame& frame, NodeId link_peer);
-    void on_persisted(DiskWriter::Done done);
+    void on_persisted(const DiskWriter::Done& done);
     void on_disk_error(const std::string& error, int error_number);
-    void send_message(Message m);
-    void apply(const std::vector<Entry>& entries);
-    void serve_ready_reads();
-    void observe_role_and_leader();
-
-    void dispatch(const RequestKey& key);
-    // Leader side, for local and forwarded requests alike. Returns false when this
-    // node cannot serve it now (not leader, or leadership not yet confirmed).
-    bool serve(const ClientRequest& request, NodeId origin);
-    void answer(const RequestKey& key, NodeId origin, ClientReply reply);
-    void complete_local(const RequestKey& key, const ClientReply& reply);
-    void expire_local_requests(Clock::time_point now);
 
     boost::asio::io_context& ioc_;
     NodeConfig cfg_;
+    std::string cluster_id_;  // "" until known
     Metrics metrics_;
     std::unique_ptr<Storage> storage_;
-    std::unique_ptr<Raft> raft_;
-    KvStore kv_;
+    std::unique_ptr<NodeRuntime> runtime_;
     std::unique_ptr<DiskWriter> disk_;
     std::unique_ptr<PeerTransport> transport_;
     std::unique_ptr<HttpServer> http_;
@@ -148,26 +138,8 @@ private:
     bool ready_scheduled_ = false;
     bool stopped_ = false;
     int exit_code_ = 0;
-    // Jobs on the disk thread: id and the messages to send once it is durable.
-    std::deque<std::pair<uint64_t, std::vector<Message>>> disk_jobs_inflight_;
-    uint64_t last_disk_job_id_ = 0;
-    uint64_t ticks_ = 0;
-
     Role last_role_ = Role::Follower;
     NodeId last_leader_ = kNoNode;
-
-    std::map<RequestKey, LocalRequest> local_;
-    std::vector<uint64_t> session_next_seq_;  // per write session
-    std::vector<size_t> free_sessions_;
-    uint64_t client_id_base_ = 0;             // session i has client id base + i
-    uint64_t read_client_id_ = 0;
-    uint64_t read_seq_ = 0;
-
-    std::map<RequestKey, Proposal> proposals_;
-    uint64_t read_context_ = 0;
-    bool read_batch_open_ = false;  // reads arriving before the next Ready share one ReadIndex
-    std::map<uint64_t, std::vector<PendingRead>> reads_awaiting_confirmation_;  // by context
-    std::deque<std::pair<Index, PendingRead>> reads_awaiting_apply_;
 };
 
 }  // namespace raftbook

@@ -76,13 +76,14 @@ std::string host_of(const std::string& remote) {
 }  // namespace
 
 struct PeerTransport::Impl {
-    Impl(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame)
-        : ioc(ioc), cfg(std::move(config)), metrics(metrics), on_frame(std::move(on_frame)) {}
+    Impl(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame, Adopt adopt)
+        : ioc(ioc), cfg(std::move(config)), metrics(metrics), on_frame(std::move(on_frame)), adopt(std::move(adopt)) {}
 
     boost::asio::io_context& ioc;
     PeerTransportConfig cfg;
     Metrics* metrics;
     OnFrame on_frame;
+    Adopt adopt;
     WsServer server;
     WsClient client;
     // Our own listener rather than websocketpp's: its accept loop (server::handle_accept)
@@ -291,12 +292,16 @@ struct PeerTransport::Impl {
             c->close(close_code::going_away, "node stopping");
             return;
         }
+        send_hello(*c);
+    }
+
+    void send_hello(Conn& c) {
         Frame hello;
         hello.type = MessageType::Hello;
         hello.cluster = cfg.cluster_id;
         hello.peer.type = MessageType::Hello;
         hello.peer.from = cfg.self;
-        send_bytes(*c, encode_frame(hello, cfg.wire), opcode());
+        send_bytes(c, encode_frame(hello, cfg.wire), opcode());
     }
 
     void on_closed(Hdl h) {
@@ -361,11 +366,7 @@ struct PeerTransport::Impl {
             reject(c, close_code::invalid_payload, "undecodable frame: " + error);
             return;
         }
-        if (f.cluster != cfg.cluster_id) {
-            reject(c, close_code::policy_violation,
-                   "frame for cluster '" + f.cluster.substr(0, 32) + "', this is cluster '" + cfg.cluster_id + "'");
-            return;
-        }
+        if (!check_cluster(c, f)) return;
         if (c->peer == kNoNode) {
             accept_hello(c, f);
             return;
@@ -378,6 +379,38 @@ struct PeerTransport::Impl {
             return;
         }
         on_frame(f, c->peer);
+    }
+
+    // Whether the frame's cluster id is this node's (or one it may carry: see the top
+    // of peer_transport.h); adopts a Hello's id when this node has none. Else closes
+    // the connection, naming both ids.
+    bool check_cluster(const std::shared_ptr<Conn>& c, const Frame& f) {
+        const bool hello = f.type == MessageType::Hello;
+        if (hello && f.cluster.empty()) return true;  // a fresh member: it learns the id from us, or waits too
+        const std::string theirs = "'" + f.cluster.substr(0, 64) + "'";
+        if (cfg.cluster_id.empty()) {
+            if (!hello) {
+                reject(c, close_code::policy_violation,
+                       "this node has not learned its cluster id yet, so it takes nothing but Hellos; got " +
+                           std::string(message_type_name(f.type)));
+                return false;
+            }
+            const std::string refused = adopt ? adopt(f.cluster) : "this node adopts no cluster id";
+            if (!refused.empty()) {
+                reject(c, close_code::policy_violation, "cannot join cluster " + theirs + ": " + refused);
+                return false;
+            }
+            cfg.cluster_id = f.cluster;
+            for (auto& [h, other] : conns)  // the fresh members among our peers learn it from us
+                if (other != c && !other->closing) send_hello(*other);
+            return true;
+        }
+        if (f.cluster == cfg.cluster_id) return true;
+        reject(c, close_code::policy_violation,
+               f.cluster.empty() ? std::string(message_type_name(f.type)) +
+                                       " frame without a cluster id; this is cluster '" + cfg.cluster_id + "'"
+                                 : "frame for cluster " + theirs + ", this is cluster '" + cfg.cluster_id + "'");
+        return false;
     }
 
     void accept_hello(const std::shared_ptr<Conn>& c, const Frame& f) {
@@ -435,8 +468,8 @@ struct PeerTransport::Impl {
 };
 
 PeerTransport::PeerTransport(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics,
-                             OnFrame on_frame)
-    : impl_(std::make_unique<Impl>(ioc, std::move(config), metrics, std::move(on_frame))) {}
+                             OnFrame on_frame, Adopt adopt)
+    : impl_(std::make_unique<Impl>(ioc, std::move(config), metrics, std::move(on_frame), std::move(adopt))) {}
 
 PeerTransport::~PeerTransport() = default;
 

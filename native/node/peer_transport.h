@@ -22,6 +22,16 @@
 // handshake, and logged at most once a minute with a count. The connections this node
 // dials are not counted: the node's own descriptor reserve covers them.
 //
+// The cluster id. Every frame carries one, and a frame for another cluster closes the
+// connection, naming both ids. A node that does not know its cluster's id yet (a fresh
+// member, node_host.h) has cluster_id "" and sends Hellos without one; it takes part in
+// nothing until a peer's Hello presents an id, which it adopts through `adopt` (the host
+// records it durably first; an id the host refuses closes that connection with the
+// host's reason) and then announces in a new Hello on every open connection, so the
+// fresh members it is connected to learn it too. A node that knows its id accepts a
+// Hello without one (a fresh member about to learn it from this node's Hello) but no
+// other frame without it.
+//
 // Frames are CBOR in binary WebSocket messages by default, or JSON text (`--wire json`)
 // for debugging; the receiver decodes by the message opcode, so both mix freely.
 // Everything runs on the caller's io_context thread.
@@ -43,7 +53,7 @@ namespace raftbook {
 
 struct PeerTransportConfig {
     NodeId self = kNoNode;
-    std::string cluster_id = "raftbook";
+    std::string cluster_id;  // "" while not known: learned from the first peer that presents one
     std::string listen_host = "127.0.0.1";
     uint16_t listen_port = 0;
     std::map<NodeId, std::string> peers;  // id -> "host:port" to dial (self excluded)
@@ -58,8 +68,12 @@ public:
     // frames carry no address of their own: they are for the node that receives them,
     // and their answer goes back over the same connection (to `link_peer`).
     using OnFrame = std::function<void(const Frame& frame, NodeId link_peer)>;
+    // Called when this node has no cluster id and a peer's Hello presents one; returns
+    // "" once the host has taken it as its own, else why not.
+    using Adopt = std::function<std::string(const std::string& cluster_id)>;
 
-    PeerTransport(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame);
+    PeerTransport(boost::asio::io_context& ioc, PeerTransportConfig config, Metrics* metrics, OnFrame on_frame,
+                  Adopt adopt);
     ~PeerTransport();
 
     // Starts listening and dialling. Returns false with a message when the listen fails.

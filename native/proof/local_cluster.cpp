@@ -115,8 +115,10 @@ bool LocalCluster::check_ports(std::string* error) const {
 bool LocalCluster::start(int id, std::string* error) {
     Node& n = node(id);
     if (n.pid > 0) return true;
+    n.exit_status = -1;
     std::vector<std::string> args = {"raftbook", "serve",  "--id",   std::to_string(id), "--cluster",
                                      cluster_arg(), "--http", http_address(id), "--data", data_dir(id)};
+    if (!cluster_id_.empty()) args.insert(args.end(), {"--cluster-id", cluster_id_});
     args.insert(args.end(), n.extra_args.begin(), n.extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(&a[0]);
@@ -159,6 +161,7 @@ std::vector<std::pair<int, std::string>> LocalCluster::reap() {
         int status = 0;
         if (n.pid > 0 && ::waitpid(n.pid, &status, WNOHANG) == n.pid) {
             n.pid = 0;
+            n.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             ended.emplace_back(id, describe_exit(status));
         }
     }

@@ -8,7 +8,8 @@
 // runs in a process group of its own, so that a Ctrl-C in the terminal reaches only
 // the parent, which then stops them in order (SIGTERM, SIGKILL after a grace period).
 // The parent is single-threaded while children run: PR_SET_PDEATHSIG follows the
-// thread that forked.
+// thread that forked. With set_cluster_id every node gets the same --cluster-id;
+// without, the nodes settle it themselves (node_host.h).
 #pragma once
 
 #include <sys/types.h>
@@ -51,6 +52,8 @@ public:
     pid_t pid(int id) const { return node(id).pid; }
     bool running(int id) const { return node(id).pid > 0; }
 
+    // Every node is started with --cluster-id `id` ("": none, the nodes find their own).
+    void set_cluster_id(std::string id) { cluster_id_ = std::move(id); }
     // More `raftbook serve` flags for node `id`, after the standard ones; a repeated flag
     // overrides (`raftbook chaos` gives each node a --cluster of relay addresses).
     void set_extra_args(int id, std::vector<std::string> args) { node(id).extra_args = std::move(args); }
@@ -62,6 +65,9 @@ public:
     // Children that ended since the last call: (id, "exited with status 1", "killed
     // by signal 9", ...). Never blocks.
     std::vector<std::pair<int, std::string>> reap();
+    // The exit status of node `id`'s last process, once reap() saw it end; -1 when it
+    // was killed by a signal (or has not ended).
+    int exit_status(int id) const { return node(id).exit_status; }
     // GET /status of node `id`; null when it does not answer within `timeout`.
     nlohmann::json status(int id, std::chrono::milliseconds timeout);
     // One poll of every running node: the leader they all name, once every one answers
@@ -77,6 +83,7 @@ private:
         LocalNodePorts ports;
         std::vector<std::string> extra_args;
         pid_t pid = 0;
+        int exit_status = -1;
     };
     Node& node(int id) { return nodes_.at(size_t(id - 1)); }
     const Node& node(int id) const { return nodes_.at(size_t(id - 1)); }
@@ -84,6 +91,7 @@ private:
 
     std::vector<Node> nodes_;
     std::string root_;
+    std::string cluster_id_;
 };
 
 }  // namespace raftbook

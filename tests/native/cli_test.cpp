@@ -20,6 +20,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/native/process_cluster.h"
@@ -385,4 +386,111 @@ TEST_CASE("bench --start measures writes on a cluster of its own and prints a ta
         REQUIRE(std::regex_search(r.out, m, std::regex(std::string("\n\\| ") + clients + R"( \| (\d+) \| [0-9.]+ \| [0-9.]+ \| 0 \|)")));
         CHECK(std::stoi(m[1]) > 10);
     }
+}
+
+namespace {
+
+// A tmpfs of `size` mounted on `dir` (created) while this lives: a disk that fills up.
+// mounted() is false where this process may not mount one (not root).
+class SmallDisk {
+public:
+    SmallDisk(std::string dir, const std::string& size) : dir_(std::move(dir)) {
+        std::filesystem::create_directories(dir_);
+        mounted_ = std::system(("mount -t tmpfs -o size=" + size + " raftbook-test " + dir_ + " 2>/dev/null").c_str()) == 0;
+    }
+    ~SmallDisk() {
+        if (mounted_ && std::system(("umount " + dir_).c_str()) != 0) std::fprintf(stderr, "cannot unmount %s\n", dir_.c_str());
+    }
+    SmallDisk(const SmallDisk&) = delete;
+    SmallDisk& operator=(const SmallDisk&) = delete;
+    bool mounted() const { return mounted_; }
+
+private:
+    std::string dir_;
+    bool mounted_ = false;
+};
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/raftbook-cli-test-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("demo does not restart a node that stopped after a disk error, and says why", "[cli][demo]") {
+    TempDir root;
+    SmallDisk disk(root.path + "/node2", "1536k");  // node 2's data dir: its WAL runs out of room
+    if (!disk.mounted()) {
+        WARN("cannot mount a tmpfs here (needs root); the disk-error path is not tested");
+        return;
+    }
+    const uint16_t port = free_demo_port(3);
+    Background demo({"demo", "--port", std::to_string(port), "--data", root.path});
+    REQUIRE(wait_until([&] { return contains(demo.out(), "Ctrl-C stops every node"); }, 30000ms));
+    const std::vector<pid_t> pids = demo_pids(demo.out());
+    REQUIRE(pids.size() == 3);
+
+    const std::string node1 = "127.0.0.1:" + std::to_string(port), big(60000, 'v');
+    const bool stopped = wait_until(
+        [&] {
+            http_request(node1, "PUT", "/kv/big", big, 5000ms);
+            return contains(demo.out(), "node 2 stopped after a disk error");
+        },
+        60000ms);
+    INFO(demo.out() << demo.err());
+    REQUIRE(stopped);
+    // The node's own line, then what to do; and it stays down.
+    CHECK(contains(demo.out(), "node 2: fatal: cannot write to the data dir " + root.path + "/node2"));
+    CHECK(contains(demo.out(), "No space left on device"));
+    CHECK(contains(demo.out(), "Fix that, then stop the demo and start it again"));
+    std::this_thread::sleep_for(2500ms);  // two turns of the demo's loop
+    CHECK_FALSE(contains(demo.out(), "restarted it"));
+    CHECK_FALSE(process_alive(pids[1]));
+    CHECK(http_request("127.0.0.1:" + std::to_string(port + 1), "GET", "/status", "", 1000ms).status == 0);
+    // The other two are a majority and keep serving.
+    CHECK(http_request(node1, "PUT", "/kv/after", "still serving").status == 200);
+
+    demo.signal(SIGTERM);
+    CHECK(demo.wait(15000ms) == 0);
+}
+
+TEST_CASE("demo gives its nodes one cluster id, and a kept --data keeps it", "[cli][demo]") {
+    TempDir root;
+    const uint16_t port = free_demo_port(3);
+    const auto cluster_ids = [&] {
+        std::set<std::string> ids;
+        for (int i = 0; i < 3; i++) {
+            const HttpResponse s = http_request("127.0.0.1:" + std::to_string(port + i), "GET", "/status");
+            const nlohmann::json j = nlohmann::json::parse(s.body, nullptr, false);
+            ids.insert(j.is_object() && j["cluster_id"].is_string() ? j["cluster_id"].get<std::string>() : "");
+        }
+        return ids;
+    };
+    std::set<std::string> first;
+    {
+        Background demo({"demo", "--port", std::to_string(port), "--data", root.path});
+        REQUIRE(wait_until([&] { return contains(demo.out(), "Ctrl-C stops every node"); }, 30000ms));
+        first = cluster_ids();
+        INFO(demo.out());
+        REQUIRE(first.size() == 1);
+        CHECK(first.begin()->size() == 16);
+        CHECK(contains(demo.out(), "cluster id: " + *first.begin()));
+        demo.signal(SIGTERM);
+        REQUIRE(demo.wait(15000ms) == 0);
+    }
+    Background again({"demo", "--port", std::to_string(port), "--data", root.path});
+    const bool ready = wait_until([&] { return contains(again.out(), "Ctrl-C stops every node"); }, 30000ms);
+    INFO(again.out() << again.err());
+    REQUIRE(ready);
+    CHECK(cluster_ids() == first);
+    again.signal(SIGTERM);
+    CHECK(again.wait(15000ms) == 0);
 }

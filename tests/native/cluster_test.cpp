@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <random>
 
@@ -250,6 +251,17 @@ TEST_CASE("serve --help exits 0, a bad flag exits 2 with the usage", "[serve]") 
     CHECK(bad.find("usage: raftbook serve") != std::string::npos);
     CHECK(run("--id 4 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/x", &missing) == 2);
     CHECK(missing.find("--id 4 is not in --cluster") != std::string::npos);
+    CHECK(help.find("--cluster-id ID") != std::string::npos);
+    CHECK(help.find("3 stopped after a disk error") != std::string::npos);
+    const std::string flags = "--id 1 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/raftbook-never-created";
+    std::string empty_id, control_id, long_id;
+    CHECK(run(flags + " --cluster-id ''", &empty_id) == 2);
+    CHECK(empty_id.find("--cluster-id: ") != std::string::npos);
+    CHECK(run(flags + " --cluster-id \"$(printf 'a\\tb')\"", &control_id) == 2);
+    CHECK(control_id.find("--cluster-id: ") != std::string::npos);
+    CHECK(run(flags + " --cluster-id " + std::string(257, 'x'), &long_id) == 2);
+    CHECK(long_id.find("--cluster-id: ") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists("/tmp/raftbook-never-created"));
 }
 
 TEST_CASE("A 3-node cluster elects a leader, takes writes through any node, and converges", "[serve]") {
@@ -362,7 +374,7 @@ TEST_CASE("A connection a peer dialled in is a route to that peer", "[serve][tra
 }
 
 TEST_CASE("A frame for another node is relayed over the connection to it", "[serve][transport]") {
-    ProcessCluster c(1);
+    ProcessCluster c(1, {"--cluster-id", "raftbook"});  // the id the test's frames carry
     c.start(1);
     REQUIRE(c.wait_for_leader() == 1);
     // A browser-like node 9 with two connections to node 1: the first is node 1's route
@@ -393,7 +405,7 @@ TEST_CASE("A frame for another node is relayed over the connection to it", "[ser
 }
 
 TEST_CASE("Garbage, malformed and oversized frames on /raft close that connection only", "[serve][transport]") {
-    ProcessCluster c(3);
+    ProcessCluster c(3, {"--cluster-id", "raftbook"});  // the id the test's frames carry
     start_cluster(c);
     const std::string target = c.peer_address(1);
 

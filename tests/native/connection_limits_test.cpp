@@ -22,6 +22,7 @@
 
 #include "native/client/http_client.h"
 #include "native/node/http_server.h"
+#include "native/node/node_host.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;
@@ -317,7 +318,7 @@ TEST_CASE("A node whose own descriptors run out anyway stops naming the open-fil
     REQUIRE(::prlimit(cluster.pid(3), RLIMIT_NOFILE, &rl, nullptr) == 0);
 
     cluster.kill9(leader);  // node 3 saves a new term: hardstate.tmp cannot be opened
-    CHECK(cluster.wait_exit(3) == 1);
+    CHECK(cluster.wait_exit(3) == kExitDiskError);
     const std::string log = cluster.log(3);
     INFO(log);
     CHECK(contains(log, "fatal: cannot write to the data dir " + cluster.data_dir(3) + ": cannot open " +
