@@ -152,7 +152,7 @@ TEST_CASE("disk latency tail: the network line's disk_slow sets the fraction and
 
 // ---------------------------------------------------------------- Apply Order, State Agreement, Exactly Once
 
-TEST_CASE("apply order: a node that skips or repeats an index is caught; in order is silent") {
+TEST_CASE("apply order: a node that skips or repeats an index is caught, in order it is silent") {
     const std::vector<Entry> log = {command(1, "set x 1"), command(2, "set y 2"), command(3, "set z 3")};
     Checker c;
     c.on_commit(committed_node(1, log));
@@ -229,7 +229,7 @@ TEST_CASE("exactly once: the apply_duplicates fault is caught in a run with retr
 
 // ---------------------------------------------------------------- Linearizability
 
-TEST_CASE("history_of: ops become lincheck events; pending and unknown are info, a failed write fail") {
+TEST_CASE("history_of: ops become lincheck events: pending and unknown are info, a failed write fail") {
     const auto ops = client_ops({{W, "x", "1", 0, 10},
                                  {W, "x", "2", 5, 20, ClientOp::Outcome::Unknown},
                                  {W, "y", "3", 5, 15, ClientOp::Outcome::Fail},

@@ -237,7 +237,7 @@ TEST_CASE("runtime: a request with a bad key is refused with the rule, not propo
     CHECK(c.at(1).stats().proposals == 0);
 }
 
-TEST_CASE("runtime: a follower that is behind answers a read through the leader; with serve_reads_locally it answers stale") {
+TEST_CASE("runtime: a follower that is behind answers a read through the leader, , and with serve_reads_locally it answers stale") {
     Cluster c(3);
     c.elect(1);
     c.down = {3};  // node 3 hears nothing for now

@@ -462,7 +462,7 @@ TEST_CASE("clients: each process issues seq 1, 2, 3, ... under one client id, on
     CHECK(ids.size() == by_process.size());
 }
 
-TEST_CASE("clients: with no leader, a write ends unknown and retires its process; a read fails") {
+TEST_CASE("clients: with no leader, a write ends unknown and retires its process, and a read fails") {
     Simulator sim(quiet(3, 53));
     REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
     sim.partition({{1}, {2}, {3}});  // no majority anywhere, for longer than a client tries

@@ -860,7 +860,7 @@ TEST_CASE("a segment newer than the recorded one is taken, and recorded", "[stor
           std::string::npos);
 }
 
-TEST_CASE("a WAL from before last_segment gets one; a damaged one is refused", "[storage]") {
+TEST_CASE("a WAL from before last_segment gets one, and a damaged one is refused", "[storage]") {
     TempDir dir;
     StorageOptions small;
     small.segment_bytes = 100;
