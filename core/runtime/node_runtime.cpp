@@ -49,7 +49,11 @@ void NodeRuntime::process_ready() {
     host_->on_ready(*raft_, rd);
     observe_role_and_leader();
     for (Message& m : rd.messages) send_message(std::move(m));
-    if (rd.hard_state || !rd.entries.empty()) {
+    // The commit index rides with every write, and gets a write of its own when it moved
+    // with nothing else to write (an idle cluster's last commit), so a restarted node
+    // knows how far it had committed.
+    const bool commit_moved = raft_->commit_index() > written_commit_;
+    if (rd.hard_state || !rd.entries.empty() || commit_moved) {
         PendingWrite pw;
         pw.id = next_write_id_++;
         if (!rd.entries.empty()) {
@@ -61,7 +65,7 @@ void NodeRuntime::process_ready() {
         w.id = pw.id;
         w.hard_state = rd.hard_state;
         w.entries = std::move(rd.entries);
-        w.commit_index = raft_->commit_index();
+        w.commit_index = written_commit_ = raft_->commit_index();
         writes_.push_back(std::move(pw));
         host_->write(std::move(w));
     } else if (!writes_.empty()) {

@@ -59,7 +59,8 @@ using TimeMs = int64_t;
 
 // One durable write the runtime asks of its host: the hard state (when set), then the
 // entries (which may overwrite a suffix of the stored log), and the commit index known
-// when the write was issued (a restart hint, recorded with the batch).
+// when the write was issued (a restart hint, recorded with the batch; when only it has
+// moved, the write carries nothing else).
 struct DiskWrite {
     uint64_t id = 0;  // 1, 2, 3, ...: the host reports them durable in this order
     std::optional<HardState> hard_state;
@@ -196,6 +197,7 @@ private:
 
     std::deque<PendingWrite> writes_;
     uint64_t next_write_id_ = 1;
+    Index written_commit_ = 0;  // the commit index the last DiskWrite carried
 
     std::map<RequestKey, LocalRequest> local_;
     std::vector<uint64_t> session_next_seq_;  // per runtime session

@@ -53,6 +53,10 @@ void DiskWriter::run() {
                     done.entries += job.entries.size();
                     done.synced = true;
                 }
+                if (job.commit_index > recorded_commit_) {  // a commit record alone is worth a sync
+                    recorded_commit_ = job.commit_index;
+                    done.synced = true;
+                }
                 storage_->record_commit(job.commit_index);
                 done.last_id = job.id;
             }

@@ -66,6 +66,7 @@ private:
     std::condition_variable cv_;
     std::vector<Job> queue_;
     bool stopping_ = false;
+    Index recorded_commit_ = 0;  // disk thread only
     std::thread thread_;
 };
 

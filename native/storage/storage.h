@@ -18,9 +18,11 @@
 //
 // save_hard_state() is durable when it returns, and it rewrites the file only when
 // current_term or voted_for changed (a vote must be on disk before it is sent; that
-// happens once per election). The commit index is not worth an fsync of its own: it
-// is only a restart hint (entry.h), so it is recorded in the WAL with the next sync,
-// and on open restored().hard_state.commit_index is the last one recorded. Because the
+// happens once per election). The commit index is only a restart hint (entry.h): it is
+// recorded in the WAL with the next sync — with the entries of a busy node, or alone
+// when the node runtime sends a write that carries only a moved commit index (an idle
+// cluster's last commit) — and on open restored().hard_state.commit_index is the last
+// one recorded. Because the
 // hard state is saved before append(), no entry of a term ever becomes durable before
 // that term does, so a restarted node never finds entries from a term later than its
 // current_term.
