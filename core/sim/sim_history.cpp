@@ -18,6 +18,8 @@ HistoryEvent::Fn fn_of(ClientOp::Kind k) {
     return HistoryEvent::Fn::Read;
 }
 
+}  // namespace
+
 const char* outcome_name(ClientOp::Outcome o) {
     switch (o) {
         case ClientOp::Outcome::Pending: return "pending";
@@ -28,7 +30,6 @@ const char* outcome_name(ClientOp::Outcome o) {
     return "?";
 }
 
-}  // namespace
 
 std::vector<HistoryEvent> history_of(const std::vector<ClientOp>& ops, std::vector<uint64_t>* op_of) {
     struct Placed {

@@ -22,6 +22,9 @@ namespace raftbook {
 // The history of `ops`. If op_of is given, (*op_of)[k] is the op id of event k.
 std::vector<HistoryEvent> history_of(const std::vector<ClientOp>& ops, std::vector<uint64_t>* op_of = nullptr);
 
+// "pending", "ok", "fail" or "unknown".
+const char* outcome_name(ClientOp::Outcome o);
+
 // "op 12 (process 12, write x = v3, 1200..1750 ms, Ok)": one op for a report.
 std::string describe(const ClientOp& op);
 

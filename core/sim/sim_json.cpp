@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "core/codec/codec.h"
+#include "core/sim/sim_history.h"
 
 namespace raftbook {
 
@@ -309,16 +310,6 @@ json in_flight_json(const InFlight& f) {
     }
     j["summary"] = s;
     return j;
-}
-
-const char* outcome_name(ClientOp::Outcome o) {
-    switch (o) {
-        case ClientOp::Outcome::Pending: return "pending";
-        case ClientOp::Outcome::Ok: return "ok";
-        case ClientOp::Outcome::Fail: return "fail";
-        case ClientOp::Outcome::Unknown: return "unknown";
-    }
-    return "?";
 }
 
 json stats_json(const Simulator& sim) {
