@@ -35,9 +35,10 @@
 // lowest-numbered member is up; a replaced member with an empty dir must be given the
 // cluster's id (--cluster-id, from any member's /status) if it is the lowest-numbered.
 //
-// The commit index is a restart hint recorded with each batch of entries (DiskWrite::
-// commit_index, no fsync of its own); a clean stop records the last one, so a node
-// restarted alone shows the commit it had.
+// The commit index is a restart hint recorded with each batch (DiskWrite::commit_index);
+// when only it has moved the runtime sends a write that carries nothing else, and a
+// clean stop records the last one, so a node restarted alone (after a clean stop or a
+// kill -9) shows the commit it had.
 //
 // A disk error (StorageError) stops the node for good: the host logs it, stops serving
 // and the process exits with kExitDiskError, so a supervisor can tell it from a crash
