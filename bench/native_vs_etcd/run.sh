@@ -6,6 +6,7 @@
 # etcd and wrk with apt-get when missing), prints its table, and stops the cluster.
 #
 #   bench/native_vs_etcd/run.sh [SECONDS] [PORT]
+#   RAFTBOOK_BIN=/path/to/old/raftbook bench/native_vs_etcd/run.sh   # another build, e.g. before a change
 #
 # Needs the native build (scripts/build.sh or cmake --build build). The leader is
 # measured directly: through a follower every request takes one more hop.
@@ -13,7 +14,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-15}
 port=${2:-8080}
-bin=$root/build/native/raftbook
+bin=${RAFTBOOK_BIN:-$root/build/native/raftbook}
 compare=$root/../shared/bench/compare-etcd.sh
 [ -x "$bin" ] || { echo "run.sh: $bin is missing; build first: scripts/build.sh" >&2; exit 1; }
 [ -x "$compare" ] || { echo "run.sh: $compare is missing (the shared bench directory beside the project)" >&2; exit 1; }
