@@ -52,6 +52,7 @@ export class ClusterView {
     this.links.clear();
     this.nodes = [];
     this.timerSeen = [];
+    this.pos = [];
     for (let a = 1; a <= count; a++) {
       for (let b = a + 1; b <= count; b++) {
         const g = el('g', { class: 'link', 'data-link': `${a}-${b}` }, this.linkLayer);
@@ -84,6 +85,9 @@ export class ClusterView {
     this.layout();
   }
 
+  // Places the nodes in a ring that fills the drawing area. Until the area has a size
+  // (the page is still being laid out, or the stage is hidden) nothing is placed, and
+  // laidOut() says so; the ResizeObserver calls this again once it has one.
   layout() {
     const w = this.svg.clientWidth, h = this.svg.clientHeight;
     if (!w || !h || !this.count) return;
@@ -95,8 +99,8 @@ export class ClusterView {
     // Room above the top node for its timer ring, below the bottom ones for the role
     // label: the ring sits a little above the middle.
     const cy = (h - 17) / 2, cx = w / 2;
-    const ry = cy - r - 12;
-    const rx = Math.min(w / 2 - r - 40, ry * 1.5);
+    const ry = Math.max(0, cy - r - 12);
+    const rx = Math.max(0, Math.min(w / 2 - r - 40, ry * 1.5));
     this.radius = r;
     this.pos = [];
     for (let i = 0; i < n; i++) {
@@ -130,10 +134,17 @@ export class ClusterView {
     if (this.onLayout) this.onLayout();
   }
 
+  // Whether every node has its place (layout() has run at the current node count).
+  laidOut() {
+    return this.count > 0 && this.pos.length === this.count;
+  }
+
   // The stretch of the link from node a's edge to node b's edge, shifted sideways by
-  // `lane` px (to the right of the a -> b direction), so traffic each way has its lane.
+  // `lane` px (to the right of the a -> b direction), so traffic each way has its lane;
+  // null while either node has no place yet.
   segment(a, b, lane) {
     const p = this.pos[a - 1], q = this.pos[b - 1];
+    if (!p || !q) return null;
     const dx = q.x - p.x, dy = q.y - p.y, len = Math.hypot(dx, dy) || 1;
     const ux = dx / len, uy = dy / len, gap = this.radius + 8;
     const ox = -uy * lane, oy = ux * lane;
@@ -147,7 +158,9 @@ export class ClusterView {
   // selection: { kind, id } of what the inspector shows.
   render(state, now, selection) {
     const down = new Set(state.links_down.map(([a, b]) => `${a}>${b}`));
-    for (const link of this.links.values()) {
+    // Links are drawn between placed nodes; layout() clears their keys, so they are
+    // drawn on the first render after it.
+    for (const link of this.laidOut() ? this.links.values() : []) {
       const ab = down.has(`${link.a}>${link.b}`), ba = down.has(`${link.b}>${link.a}`);
       const selected = selection && selection.kind === 'link' && selection.id === `${link.a}-${link.b}`;
       const key = `${ab}|${ba}|${selected}`;

@@ -114,12 +114,13 @@ export class MessagesView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     this.placed = [];
-    const count = this.cluster.count;
     for (const m of messages) {
-      if (m.from < 1 || m.to < 1 || m.from > count || m.to > count) continue;
+      // Nothing to draw along a link whose ends have no place yet (or no such node).
+      const seg = this.cluster.segment(m.from, m.to, LANE);
+      if (!seg) continue;
+      const [p, q] = seg;
       const span = m.arrives_ms - m.sent_ms;
       const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
-      const [p, q] = this.cluster.segment(m.from, m.to, LANE);
       const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
       draw(ctx, m, x, y);
       if (m.id === selectedId) {
