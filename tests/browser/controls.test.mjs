@@ -103,20 +103,29 @@ test('a link\'s cursor past its recording is named on the page', () => s.page(as
   assert.equal((await moment(page)).time, 300, 'the page shows the end of the recording');
 }, '#nodes=3&seed=1&do=advance+300ms&at=9&t=5000'));
 
-test('the message inspector says the log is empty for a probe at index 0', () => s.page(async (page) => {
+test('the message inspector says the log is empty for an append at index 0', () => s.page(async (page) => {
   await pause(page);
-  const text = await page.evaluate(() => {
+  // Step a fresh cluster's first election until the new leader's first AppendEntries
+  // (prev_index 0) is in flight, then select it as a click would.
+  const found = await page.evaluate(() => {
     const app = window.playground;
-    app.inspector.messageFull = null;
-    const [, , html] = app.inspector.messageView({ id: 1, type: 'Append', from: 1, to: 2, term: 2, entries: 0,
-      prev_index: 0, prev_term: 0, commit: 0, summary: '', sent_ms: 0, arrives_ms: 5 }, true, app.state);
-    const div = document.createElement('div');
-    div.innerHTML = html;
-    return div.textContent;
+    for (let i = 0; i < 500; i++) {
+      const m = JSON.parse(app.timeline.sim.state()).messages.find((x) => x.type === 'Append' && x.prev_index === 0);
+      if (m) {
+        app.inspector.selectMessage(m);
+        app.select({ kind: 'message', id: m.id });
+        return true;
+      }
+      app.perform('step');
+    }
+    return false;
   });
+  assert.ok(found, 'no AppendEntries at index 0 within 500 events');
+  await moment(page);
+  const text = await page.textContent('#inspector');
   assert.doesNotMatch(text, /entry 0 (with|has) term 0/);
   assert.match(text, /empty/);
-}));
+}, '#nodes=3&seed=1&do=campaign+1&at=1&t=0'));
 
 test('a log label has room for 6-digit indexes', () => s.page(async (page) => {
   await pause(page);
