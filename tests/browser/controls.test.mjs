@@ -3,7 +3,7 @@
 // has focus, and Enter or Space on a focused node opens its menu; a finished lesson
 // shows no error when the reader takes over; a link with a line that is not an action,
 // or a cursor past its recording, says so on the page; the message inspector never
-// speaks of "entry 0 with term 0".
+// speaks of "entry 0 with term 0"; a log label holds 6-digit indexes.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
