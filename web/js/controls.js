@@ -75,9 +75,14 @@ export class Controls {
       handlers.partition(groups);
     });
     e.heal.addEventListener('click', () => handlers.heal());
+    // Space plays and pauses, '.' steps, unless the key belongs to something else: a text
+    // box or a dialog takes both, and any other control that has focus (a button, a
+    // slider, a node of the drawing) takes its own Space.
     document.addEventListener('keydown', (ev) => {
-      if (ev.target.closest('input[type=text], select, textarea, dialog') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.target.closest('input[type=text], select, textarea, dialog')) return;
       if (ev.key === ' ') {
+        if (ev.target.closest('button, input, a[href], summary, [tabindex], [role=button]')) return;
         ev.preventDefault();
         handlers.togglePlay();
       } else if (ev.key === '.') {

@@ -15,10 +15,18 @@ function dl(rows) {
 function explainMessage(m) {
   const f = `S${m.from}`, t = `S${m.to}`;
   switch (m.type) {
-    case 'Append':
+    case 'Append': {
+      const n = `${m.entries} entr${m.entries === 1 ? 'y' : 'ies'}`;
+      // Index 0 is the empty log, before entry 1: there is no entry there to check.
+      if (m.prev_index === 0) {
+        return m.entries
+          ? `Leader ${f} asks ${t} to append ${n} from the start of its log. Before index 1 every log is empty, so the consistency check has nothing to compare and always passes. Entries up to ${m.commit} are committed.`
+          : `Leader ${f} probes ${t} at the start of the log: before index 1 every log is empty, so this always matches. It carries no entries. Entries up to ${m.commit} are committed.`;
+      }
       return m.entries
-        ? `Leader ${f} asks ${t} to append ${m.entries} entr${m.entries === 1 ? 'y' : 'ies'} after index ${m.prev_index} (term ${m.prev_term}). ${t} first checks that its own entry ${m.prev_index} has term ${m.prev_term} — the consistency check — and rejects if not, so the leader backs up. Entries up to ${m.commit} are committed.`
+        ? `Leader ${f} asks ${t} to append ${n} after index ${m.prev_index} (term ${m.prev_term}). ${t} first checks that its own entry ${m.prev_index} has term ${m.prev_term} — the consistency check — and rejects if not, so the leader backs up. Entries up to ${m.commit} are committed.`
         : `Leader ${f} probes ${t}: does ${t}'s log hold entry ${m.prev_index} with term ${m.prev_term}? It carries no entries. Entries up to ${m.commit} are committed.`;
+    }
     case 'AppendResp':
       return m.success
         ? `${f} tells the leader its log now matches the leader's up to index ${m.index}. Once a majority matches an entry of the current term, the leader commits it.`

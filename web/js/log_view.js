@@ -359,8 +359,13 @@ export class LogView {
     row.label.className = `log-label${selected ? ' selected' : ''}`;
     who.textContent = `S${node.id}`;
     roleEl.className = `role ${role}`;
-    roleEl.textContent = node.up ? `${ROLE_LABEL[node.role] ?? node.role} · t${node.term}` : 'crashed';
+    const roleText = node.up ? `${ROLE_LABEL[node.role] ?? node.role} · t${node.term}` : 'crashed';
+    roleEl.textContent = roleText;
     nums.textContent = node.up ? `${node.commit_index} / ${node.applied_index}` : '';
+    row.label.title = node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed`;
+    // Long indexes (six digits and more) leave no room for the role's name: the pill
+    // keeps its colour and the term, the title the words.
+    if (node.up && row.label.scrollWidth > row.label.clientWidth) roleEl.textContent = `t${node.term}`;
     row.label.dataset.commit = node.up ? node.commit_index : '';
     row.label.dataset.applied = node.up ? node.applied_index : '';
     row.label.dataset.last = node.up ? node.log_last_index : '';

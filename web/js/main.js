@@ -83,6 +83,7 @@ class Playground {
     $('lesson-finish').addEventListener('click', () => this.finishLesson());
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
+    $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
     $('share').addEventListener('click', () => this.share());
     $('help').addEventListener('click', () => $('help-dialog').showModal());
     $('help-link').addEventListener('click', (ev) => { ev.preventDefault(); $('help-dialog').showModal(); });
@@ -117,11 +118,33 @@ class Playground {
     }
     if (!link) return false;
     this.pause();
+    let opened;
     if (link.setup.kind === 'scenario') {
       const lesson = this.lessons.find((l) => l.id === link.setup.id) ?? { id: link.setup.id, file: `${link.setup.id}.txt`, title: link.setup.id };
-      return this.startLesson(lesson, link.lines, link.cursor);
+      opened = await this.startLesson(lesson, link.lines, link.cursor);
+    } else {
+      opened = this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor);
     }
-    return this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor);
+    const problems = opened ? this.linkProblems(link.cursor) : [];
+    if (problems.length) this.toast(`In this link, ${problems.join('; ')}.`, true);
+    return opened;
+  }
+
+  // What a link asked for that the page could not do: lines up to its cursor that did
+  // not run (not an action, or an impossible one; a failed check or wait is part of
+  // the story, not a problem), and a cursor its lines never reach.
+  linkProblems(cursor) {
+    const tl = this.timeline;
+    const out = [];
+    tl.entries.slice(0, tl.begun).forEach((e, i) => {
+      if (e.rec.done && e.rec.ok === false && e.verb !== 'expect' && e.kind !== 'wait') {
+        out.push(`line ${i + 1}, “${e.line}”, did not run: ${e.rec.message}`);
+      }
+    });
+    if (cursor && (tl.begun !== cursor.begun || tl.now() !== cursor.time)) {
+      out.push(`the moment at=${cursor.begun}, t=${cursor.time} is not on its recording of ${tl.entries.length} line${tl.entries.length === 1 ? '' : 's'}, so the page shows at=${tl.begun}, t=${tl.now()} instead`);
+    }
+    return out;
   }
 
   resetFree(nodes, seed) {
@@ -251,12 +274,7 @@ class Playground {
     }
     const node = ev.target.closest('[data-node]');
     if (node) {
-      const id = Number(node.dataset.node);
-      this.select({ kind: 'node', id });
-      const p = this.cluster.pos[id - 1];
-      const svg = $('cluster').getBoundingClientRect(), stage = document.querySelector('.stage').getBoundingClientRect();
-      this.nodeMenu.open(this.state.nodes[id - 1], { x: p.x + svg.left - stage.left, y: p.y + svg.top - stage.top, r: this.cluster.radius },
-        this.controls.command());
+      this.openNodeMenu(Number(node.dataset.node));
       return;
     }
     const link = ev.target.closest('[data-link]');
@@ -268,6 +286,24 @@ class Playground {
       return;
     }
     this.select(null);
+  }
+
+  // Enter or Space on a focused node opens its menu, as a click does, with focus on the
+  // menu's first item.
+  clusterKey(ev) {
+    const node = ev.target.closest('[data-node]');
+    if (!node || (ev.key !== 'Enter' && ev.key !== ' ') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    ev.preventDefault();
+    this.openNodeMenu(Number(node.dataset.node));
+    this.nodeMenu.focus();
+  }
+
+  openNodeMenu(id) {
+    this.select({ kind: 'node', id });
+    const p = this.cluster.pos[id - 1];
+    const svg = $('cluster').getBoundingClientRect(), stage = document.querySelector('.stage').getBoundingClientRect();
+    this.nodeMenu.open(this.state.nodes[id - 1], { x: p.x + svg.left - stage.left, y: p.y + svg.top - stage.top, r: this.cluster.radius },
+      this.controls.command());
   }
 
   // Scrolls the log grid to the first violation's index (when the checker names one).

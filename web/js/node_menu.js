@@ -41,6 +41,12 @@ export class NodeMenu {
     this.box.style.top = `${top}px`;
   }
 
+  // Puts keyboard focus on the first item (the menu was opened from the keyboard).
+  focus() {
+    const first = this.box.querySelector('[data-act]');
+    if (first) first.focus();
+  }
+
   close() {
     this.box.hidden = true;
     this.nodeId = null;

@@ -75,9 +75,10 @@ export class Narration {
     const entries = timeline.entries;
     let deviation = -1;
     for (let i = 0; i < entries.length; i++) {
-      if (i >= script.length || entries[i].line !== script[i]) {
-        // Playing on after the end is not a deviation.
-        if (i === script.length && i === entries.length - 1 && entries[i].grown) break;
+      // What the reader does after the script's end (playing on, or acting) drops
+      // nothing of the lesson: only a changed or cut script line is a deviation.
+      if (i >= script.length) break;
+      if (entries[i].line !== script[i]) {
         deviation = i;
         break;
       }

@@ -238,20 +238,22 @@ export class Timeline {
   }
 
   // How many entries a seek to time t starts: those recorded to start before t, those
-  // that start and end at t, and steps that land by t.
+  // that start and end at t, and steps that land by t. An entry a rewind left partly run
+  // (a seek into it, then one back before it, as a drag of the timeline does) still
+  // ends where an earlier pass saw it end (`ended`): the simulator is deterministic.
   begunAt(t) {
     let n = 0;
     for (const e of this.entries) {
       const r = e.rec;
       if (!r) break;
-      if (r.end == null) {  // a partly run entry: the live one, or one a rewind cut off
+      const end = r.end ?? e.ended;
+      if (end == null) {  // partly run and never finished: nothing after it has begun
         if (!(takesTime(e) && r.start < t)) break;
         n++;
-        if (e === this.active()) continue;
-        break;
+        continue;
       }
-      const starts = e.kind === 'step' ? r.end <= t
-                   : takesTime(e) ? r.start < t || (r.start === t && r.end === t)
+      const starts = e.kind === 'step' ? end <= t
+                   : takesTime(e) ? r.start < t || (r.start === t && end === t)
                    : r.start <= t;
       if (!starts) break;
       n++;

@@ -57,7 +57,17 @@ export function decodeHash(hash) {
     if (!/^\d{1,20}$/.test(seed)) throw new Error(`the link's seed=${seed} is not a whole number`);
     setup = { kind: 'free', nodes: params.has('nodes') ? whole('nodes', 1, 9) : 5, seed };
   }
-  const lines = params.has('do') ? params.get('do').split(';').filter(Boolean).map(decodeLine) : null;
+  const doText = params.get('do');
+  const lines = doText == null ? null : doText === '' ? [] : doText.split(';').map((text, i) => {
+    let line = '';
+    try {
+      line = decodeLine(text).trim();
+    } catch {
+      throw new Error(`the link's do= line ${i + 1}, "${text}", is not valid URL encoding`);
+    }
+    if (!line) throw new Error(`the link's do= line ${i + 1} is empty`);
+    return line;
+  });
   const cursor = params.has('at') && params.has('t')
     ? { begun: whole('at', 0, 1e9), time: whole('t', 0, Number.MAX_SAFE_INTEGER) }
     : null;
