@@ -1,0 +1,72 @@
+// An automated accessibility check of the playground: axe-core (from npm, injected
+// into the page, nothing fetched) runs its WCAG 2 A/AA rules on the page as a reader
+// meets it — at first load, with a lesson running, and at the end of the lesson that
+// breaks safety on purpose (red verdict, banner, failed checks) — on a laptop screen
+// (1400×900) and on a phone (390×844). No violation of impact "serious" or "critical"
+// may remain; "moderate" and "minor" ones are printed as information.
+//
+// axe sees the DOM only: the log grid and the message dots are drawn on canvases, and
+// their colours are not checked here.
+
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import { session, setSpeed } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve('axe-core/axe.min.js');
+
+const s = session();
+before(s.before);
+after(s.after);
+
+const screens = [
+  { name: 'wide', width: 1400, height: 900 },
+  { name: 'phone', width: 390, height: 844 },
+];
+
+// The moments checked: each gets the page as the reader left it.
+const moments = [
+  { name: 'at first load', reach: async () => {} },
+  {
+    name: 'with a lesson running',
+    reach: async (page) => {
+      await page.click('[data-lesson="follower_behind"]');
+      await page.waitForFunction(() => document.querySelectorAll('#narration li').length >= 2);
+    },
+  },
+  {
+    name: 'at the end of the lesson that breaks safety',
+    reach: async (page) => {
+      await page.click('[data-lesson="missing_prevlog_check"]');
+      await setSpeed(page, 99);
+      await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
+      await page.waitForSelector('#verdict.unsafe');
+    },
+  },
+];
+
+// One line for the rule, one per element it flags.
+function describe(v) {
+  const where = v.nodes.map((n) => `  ${n.target.join(' ')}: ${n.failureSummary.split('\n').slice(1).join(' ').trim()}`);
+  return [`${v.impact} ${v.id} (${v.nodes.length}): ${v.help}`, ...where];
+}
+
+for (const screen of screens) {
+  for (const m of moments) {
+    test(`no serious or critical accessibility violation ${m.name}, ${screen.name} (${screen.width}×${screen.height})`, (t) => s.page(async (page) => {
+      await page.setViewportSize({ width: screen.width, height: screen.height });
+      await m.reach(page);
+      await page.addScriptTag({ path: axePath });
+      const result = await page.evaluate(() => window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+        resultTypes: ['violations'],
+      }));
+      const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      for (const v of result.violations.filter((x) => !grave.includes(x))) describe(v).forEach((line) => t.diagnostic(line));
+      const counts = result.violations.map((v) => `${v.impact} ${v.id}: ${v.nodes.length}`).join(', ');
+      t.diagnostic(`axe ${m.name}, ${screen.name}: ${counts || 'no violations'}`);
+      assert.deepEqual(grave.flatMap(describe), []);
+    }));
+  }
+}
