@@ -6,12 +6,15 @@
 // may remain; "moderate" and "minor" ones are printed as information.
 //
 // axe sees the DOM only: the log grid and the message dots are drawn on canvases, and
-// their colours are not checked here.
+// their colours are not checked here. Nor can it judge the text in the cluster drawing
+// (the message canvas lies over it), so the last test measures that itself: each
+// node's name and term against its circle, its role label against its pill, for every
+// role a node can show.
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { session, setSpeed } from './harness.mjs';
+import { pause, session, setSpeed } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const axePath = require.resolve('axe-core/axe.min.js');
@@ -70,3 +73,40 @@ for (const screen of screens) {
     }));
   }
 }
+
+test('the text in the cluster drawing is at least 4.5:1 against its shape, in every role', () => s.page(async (page) => {
+  await pause(page);
+  const low = await page.evaluate(() => {
+    // WCAG 2 relative luminance and contrast ratio of two computed 'rgb(r, g, b)' colours.
+    const luminance = (css) => {
+      const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map((v) => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const contrast = (a, b) => {
+      const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    const fill = (el) => getComputedStyle(el).fill;
+    const node = document.querySelector('#cluster .node');
+    node.querySelector('circle.body').style.transition = 'none'; // the colours a role ends at
+    const out = [];
+    for (const role of ['follower', 'precandidate', 'candidate', 'leader', 'down']) {
+      node.setAttribute('class', `node ${role}`);
+      const body = fill(node.querySelector('circle.body'));
+      const pill = fill(node.querySelector('.role-pill rect'));
+      for (const [what, text, behind] of [
+        ['name', fill(node.querySelector('text.name')), body],
+        ['term', fill(node.querySelector('text.term')), body],
+        ['role label', fill(node.querySelector('.role-pill text')), pill],
+      ]) {
+        const ratio = contrast(text, behind);
+        if (ratio < 4.5) out.push(`${role} ${what}: ${text} on ${behind} is ${ratio.toFixed(2)}:1`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(low, []);
+}));
