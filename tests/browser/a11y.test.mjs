@@ -1,7 +1,8 @@
 // An automated accessibility check of the playground: axe-core (from npm, injected
 // into the page, nothing fetched) runs its WCAG 2 A/AA rules on the page as a reader
-// meets it — at first load, with a lesson running, and at the end of the lesson that
-// breaks safety on purpose (red verdict, banner, failed checks) — on a laptop screen
+// meets it — at first load, with a lesson running, at the end of the lesson that
+// breaks safety on purpose (red verdict, banner, failed checks), with the help dialog
+// open and with a node's menu open — on a laptop screen
 // (1400×900) and on a phone (390×844). No violation of impact "serious" or "critical"
 // may remain; "moderate" and "minor" ones are printed as information.
 //
@@ -45,6 +46,20 @@ const moments = [
       await setSpeed(page, 99);
       await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
       await page.waitForSelector('#verdict.unsafe');
+    },
+  },
+  {
+    name: 'with the help open',
+    reach: async (page) => {
+      await page.click('#help');
+      await page.waitForSelector('#help-dialog[open]');
+    },
+  },
+  {
+    name: 'with a node\'s menu open',
+    reach: async (page) => {
+      await page.click('#cluster .node[data-node="1"]');
+      await page.waitForSelector('.node-menu');
     },
   },
 ];
