@@ -29,8 +29,10 @@ if ! command -v node >/dev/null; then
   echo "setup: Node.js is required for the wasm and browser tests (any Node >= 18)" >&2
   exit 1
 fi
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "setup: installing playwright-core for the browser tests"
+# Again whenever a package is missing or package-lock.json changed since the last install.
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ] ||
+   [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  echo "setup: installing the browser test packages (playwright-core, axe-core)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"
