@@ -1,11 +1,11 @@
 // Replication drawn where the eye already is: the leader's nextIndex and matchIndex for
 // each follower as marks in that follower's log row, a crashed node's log kept (greyed)
-// as its disk holds it, and a message that will be lost drawn being lost. Every check
-// reads the pixels the page painted, at the place the simulator's state says.
+// as its disk holds it, and a message that will be lost drawn being lost. The checks read
+// the pixels the page painted, at the place the simulator's state says.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, screenshot, session } from './harness.mjs';
+import { cellPosition, moment, screenshot, session } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -106,12 +106,21 @@ test('a crashed node\'s row keeps its on-disk log, greyed, and nothing past it',
   }
   const past = await pixel(page, '.log-canvas', 8 * g.cell - g.left + 8, g.top + 5);
   assert.equal(past[3], 0, 'index 9, which S3 never had, stays empty');
+
+  const at = await cellPosition(page, 3, 4);
+  const box = await page.$eval('.log-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top }; });
+  await page.mouse.click(box.x + at.x, box.y + at.y);
+  await moment(page);
+  assert.equal(await page.textContent('#inspector-title'), 'Entry 4 on S3\'s disk', 'a click reads the disk entry in the inspector');
   await screenshot(page, 'replication-crashed-disk');
 }, '#scenario=follower_behind&at=3&t=81'));
 
-test('a message headed for a crashed node is drawn being lost, struck through in red', () => s.page(async (page) => {
+for (const [what, action, doomed] of [
+  ['headed for a crashed node', 'crash 3', (m) => m.to === 3],
+  ['on a cut link', 'cut 1->2', (m) => m.from === 1 && m.to === 2],
+]) test(`a message ${what} is drawn being lost, struck through in red`, () => s.page(async (page) => {
   await moment(page);
-  await page.evaluate(() => window.playground.perform('crash 3'));
+  await page.evaluate((action) => window.playground.perform(action), action);
   await moment(page);
   const drawn = await page.evaluate((read) => {
     const app = window.playground;
@@ -119,14 +128,15 @@ test('a message headed for a crashed node is drawn being lost, struck through in
     app.messages.render(st.messages, st.time_ms, null, st);
     // Read in the same task as the drawing: the page may repaint at the next frame.
     const canvas = document.getElementById('messages');
-    return app.messages.placed.map((p) => ({
-      ...p, to: st.messages.find((m) => m.id === p.id).to, px: eval(read)(canvas, p.x + 5, p.y + 5),
-    }));
+    return app.messages.placed.map((p) => {
+      const m = st.messages.find((x) => x.id === p.id);
+      return { ...p, from: m.from, to: m.to, px: eval(read)(canvas, p.x + 5, p.y + 5) };
+    });
   }, READ_PIXEL);
   const lost = drawn.filter((p) => p.lost);
-  assert.ok(lost.length > 0, `some message to S3 is in flight (${JSON.stringify(drawn)})`);
-  assert.ok(lost.every((p) => p.to === 3), 'only messages to the crashed node are lost');
-  assert.ok(drawn.filter((p) => p.to !== 3).every((p) => !p.lost), 'the others are not');
+  assert.ok(lost.length > 0, `some doomed message is in flight (${JSON.stringify(drawn)})`);
+  assert.ok(lost.every(doomed), 'only the doomed messages are drawn lost');
+  assert.ok(drawn.filter((p) => !doomed(p)).every((p) => !p.lost), 'the others are not');
   const px = lost[0].px;
   assert.ok(px[0] > 180 && px[1] < 110 && px[2] < 110 && px[3] > 150, `a red cross is drawn on it (got ${px})`);
 }, '#scenario=follower_behind&at=3&t=81'));
