@@ -187,7 +187,18 @@ export class Inspector {
 
   entry(sel, state) {
     const n = state.nodes[sel.node - 1];
-    const e = n && n.up ? n.log.find((x) => x.index === sel.index) : null;
+    const e = n ? n.log.find((x) => x.index === sel.index) : null;
+    if (e && !n.up) {
+      const html = `
+      <div class="explain">S${n.id} has crashed. Its disk holds this entry; restarted, the node comes back with it, and the leader overwrites it only if its own log differs at index ${e.index}.</div>
+      ${dl([
+        ['node', `S${n.id} (crashed)`],
+        ['index', e.index],
+        ['term', e.term],
+        ['command', e.type === 'NoOp' ? 'no-op' : `<code>${h(e.command)}</code>`],
+      ])}`;
+      return [`Entry ${e.index} on S${n.id}'s disk`, `entry|${html}`, html];
+    }
     if (!e) return ['Log entry', `entry|none|${sel.node}|${sel.index}`, `<p class="hint">S${sel.node} holds no entry ${sel.index} now.</p>`];
     const leader = state.nodes.find((x) => x.up && x.id === state.leader);
     const le = leader ? leader.log.find((x) => x.index === sel.index) : null;

@@ -6,6 +6,13 @@
 // commit index and a green triangle its applied index. Compared with the leader's log
 // at the same index, a box that differs is outlined red, and an index the leader has
 // but the node lacks shows an empty hatched box. Cells a checker violation names pulse.
+// A crashed node's row keeps the log its disk holds, greyed, as it will be on restart.
+//
+// The leader's view of each follower (its progress) is drawn in that follower's row, as
+// in RaftScope: an orange line with a caret before nextIndex, the first entry the leader
+// will send it next, and a blue bar over matchIndex, the last entry the leader knows the
+// follower holds. When a follower rejects an AppendEntries the caret jumps back to
+// where the leader probes next; as replies succeed both marks move right.
 //
 // Logs can hold many thousands of entries, so only the columns in view are drawn, onto
 // one <canvas> the size of the view: the view tells the page which index window it
@@ -18,6 +25,10 @@ import { ROLE_LABEL, shortCommand, termColor, termInk } from './format.js';
 
 const CELL_W = 46;
 const SPRITES = 1200;  // cell pictures kept; a screen shows at most a few hundred
+const NEXT_COLOUR = '#e8590c';   // the leader's nextIndex for a follower
+const MATCH_COLOUR = '#1971c2';  // ...and its matchIndex
+const DISK_FILL = '#dde0e8';     // a crashed node's entries, on its disk
+const DISK_INK = '#6b7285';
 const MONO = 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace';
 const SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
@@ -186,22 +197,26 @@ export class LogView {
     let last = 0;
     for (const n of nodes) if (n.up) last = Math.max(last, n.log_last_index);
     this.lastIndex = last;
-    nodes.forEach((node, r) => { if (this.rows[r]) this.renderLabel(this.rows[r], node, selection); });
+    const progress = new Map();
+    if (leader && leader.progress) for (const p of leader.progress) progress.set(p.peer, p);
+    nodes.forEach((node, r) => { if (this.rows[r]) this.renderLabel(this.rows[r], node, selection, progress.get(node.id)); });
 
     // Repaint only when something drawn changed: the window, or any node's entries,
-    // commit or applied index in it, or the leader's log they are compared with.
+    // commit or applied index in it, the leader's log they are compared with, or its
+    // progress for each follower.
     const picked = selection && selection.kind === 'entry' ? `${selection.node}:${selection.index}` : '';
     let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}`;
     for (const n of nodes) {
-      key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down';
-      if (n.up) for (const e of n.log) key += `${e.term},`;
+      key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down:';
+      for (const e of n.log) key += `${e.term},`;
     }
+    for (const p of progress.values()) key += `|${p.peer}>${p.match_index},${p.next_index}`;
     if (key === this.paintedKey && this.sized) return;
     this.paintedKey = key;
-    this.paint(nodes, leader, highlight, picked);
+    this.paint(nodes, leader, highlight, picked, progress);
   }
 
-  paint(nodes, leader, highlight, picked) {
+  paint(nodes, leader, highlight, picked, progress) {
     const leaderTerms = new Map();
     if (leader) for (const e of leader.log) leaderTerms.set(e.index, e.term);
     this.size();
@@ -222,10 +237,7 @@ export class LogView {
       if (!this.rows[r]) return;
       const top = (r + 1) * this.rowH;
       if (!node.up) {
-        ctx.fillStyle = '#7c849a';
-        ctx.font = `italic 11.5px ${SANS}`;
-        ctx.textAlign = 'left';
-        ctx.fillText('crashed — its log waits on disk until it restarts', this.viewLeft + 6, top + this.rowH / 2);
+        this.paintDisk(ctx, node, r, top);
         return;
       }
       const byIndex = new Map(node.log.map((e) => [e.index, e]));
@@ -273,7 +285,48 @@ export class LogView {
             (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : ''),
         });
       }
+      const p = progress.get(node.id);
+      if (p) this.paintProgress(ctx, p, top);
     });
+  }
+
+  // A crashed node's row: the entries on its disk, greyed (it has no commit or applied
+  // index until it restarts); a note when the disk holds none in view.
+  paintDisk(ctx, node, r, top) {
+    let shown = 0;
+    for (const e of node.log) {
+      if (e.index < this.from || e.index > this.to) continue;
+      this.stamp(ctx, { e, down: true }, (e.index - 1) * CELL_W, top);
+      this.drawn.set(`${r}:${e.index}`, {
+        node: node.id, index: e.index,
+        title: `S${node.id} is crashed; its disk holds entry ${e.index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}`,
+      });
+      shown++;
+    }
+    if (shown) return;
+    ctx.fillStyle = '#7c849a';
+    ctx.font = `italic 11.5px ${SANS}`;
+    ctx.textAlign = 'left';
+    ctx.fillText(node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
+      : 'crashed — its disk holds no entries', this.viewLeft + 6, top + this.rowH / 2);
+  }
+
+  // The leader's progress for the follower in this row (see the essay above).
+  paintProgress(ctx, p, top) {
+    if (p.match_index >= this.from && p.match_index <= this.to) {
+      ctx.fillStyle = MATCH_COLOUR;
+      ctx.fillRect((p.match_index - 1) * CELL_W + 3, top, CELL_W - 6, 2.5);
+    }
+    if (p.next_index >= this.from && p.next_index <= this.to + 1) {
+      const x = (p.next_index - 1) * CELL_W;
+      ctx.fillStyle = NEXT_COLOUR;
+      ctx.fillRect(x - 1, top + 1, 2, this.rowH - 3);
+      ctx.beginPath();
+      ctx.moveTo(x - 1, top);
+      ctx.lineTo(x + 6, top + 4.5);
+      ctx.lineTo(x - 1, top + 9);
+      ctx.fill();
+    }
   }
 
   forgetSprites() {
@@ -288,6 +341,7 @@ export class LogView {
   // pool, reused oldest first, more than a screen holds.
   stamp(ctx, look, x, top) {
     const key = look.missing ? 'missing'
+      : look.down ? `down|${look.e.term}|${look.e.type}|${look.e.command}`
       : `${look.e.term}|${look.e.type}|${look.e.command}|${look.committed}|${look.conflict}|${look.violation}`;
     let sprite = this.sprites.get(key);
     if (!sprite) {
@@ -316,19 +370,19 @@ export class LogView {
 
   drawCell(ctx, c) {
     const x = 2, y = 2, w = CELL_W - 4, h = this.rowH - 5;
-    ctx.globalAlpha = c.committed ? 1 : 0.7;
-    ctx.fillStyle = termColor(c.e.term);
+    ctx.globalAlpha = c.committed || c.down ? 1 : 0.7;
+    ctx.fillStyle = c.down ? DISK_FILL : termColor(c.e.term);
     ctx.beginPath();
     ctx.roundRect(x, y, w, h, 4);
     ctx.fill();
-    ctx.setLineDash(c.committed ? [] : [3, 2]);
+    ctx.setLineDash(c.committed || c.down ? [] : [3, 2]);
     ctx.lineWidth = c.conflict || c.violation ? 2.5 : 1.5;
     ctx.strokeStyle = c.conflict || c.violation ? '#d63a3a' : 'rgba(0, 0, 0, .25)';
     ctx.stroke();
     ctx.setLineDash([]);
     // As in the paper's figures: the term on top, the command under it.
     const big = h >= 22;
-    ctx.fillStyle = termInk(c.e.term);
+    ctx.fillStyle = c.down ? DISK_INK : termInk(c.e.term);
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.font = `bold ${big ? 9 : 8}px ${SANS}`;
@@ -349,10 +403,11 @@ export class LogView {
     return this.drawn.get(`${r}:${i}`) ?? null;
   }
 
-  renderLabel(row, node, selection) {
+  // p: the leader's progress for this node, if it is a follower of an up leader.
+  renderLabel(row, node, selection, p) {
     const role = node.up ? node.role : 'down';
     const selected = selection && selection.kind === 'node' && selection.id === node.id;
-    const key = `${role}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}`;
+    const key = `${role}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}`;
     if (key === row.key) return;
     row.key = key;
     const [who, roleEl, nums] = row.label.children;
@@ -362,7 +417,8 @@ export class LogView {
     const roleText = node.up ? `${ROLE_LABEL[node.role] ?? node.role} · t${node.term}` : 'crashed';
     roleEl.textContent = roleText;
     nums.textContent = node.up ? `${node.commit_index} / ${node.applied_index}` : '';
-    row.label.title = node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed`;
+    row.label.title = (node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
+      (p ? ` — the leader sends it from index ${p.next_index} next and knows it holds up to ${p.match_index}` : '');
     // Long indexes (six digits and more) leave no room for the role's name: the pill
     // keeps its colour and the term, the title the words.
     if (node.up && row.label.scrollWidth > row.label.clientWidth) roleEl.textContent = `t${node.term}`;
@@ -370,5 +426,7 @@ export class LogView {
     row.label.dataset.applied = node.up ? node.applied_index : '';
     row.label.dataset.last = node.up ? node.log_last_index : '';
     row.label.dataset.role = role;
+    row.label.dataset.next = p ? p.next_index : '';
+    row.label.dataset.match = p ? p.match_index : '';
   }
 }

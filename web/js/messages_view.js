@@ -8,6 +8,11 @@
 // red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
 // forwards to the leader (its answer: a teal disc with ✓ or ✗).
 //
+// A message on a link that is cut, or headed for a crashed node, will be lost when it
+// arrives (unless the link heals or the node restarts first): it is drawn being lost,
+// fading as it goes, struck through with a red cross. Messages the network drops at
+// random are never in flight (the simulator decides at the send), so they are not drawn.
+//
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
 // SVG elements; the canvas lets clicks through, and the page asks hit() which message,
@@ -18,8 +23,22 @@ const HIT_RADIUS = 12;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 const COLOURS = {
   append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
-  yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599',
+  yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599', lost: '#e03131',
 };
+
+// A red cross over a message that is being lost.
+function strike(ctx, x, y) {
+  ctx.strokeStyle = COLOURS.lost;
+  ctx.lineWidth = 2.5;
+  ctx.lineCap = 'round';
+  ctx.beginPath();
+  ctx.moveTo(x - 7, y - 7);
+  ctx.lineTo(x + 7, y + 7);
+  ctx.moveTo(x + 7, y - 7);
+  ctx.lineTo(x - 7, y + 7);
+  ctx.stroke();
+  ctx.lineCap = 'butt';
+}
 
 // "yes" or "no" for replies, "" for requests.
 function answer(m) {
@@ -106,7 +125,9 @@ export class MessagesView {
     this.dpr = dpr;
   }
 
-  render(messages, now, selectedId) {
+  // world: the state's `links_down` and `nodes` (only `id` and `up` are read), to tell
+  // which messages will be lost; without it no message is drawn being lost.
+  render(messages, now, selectedId, world = null) {
     this.size();
     const ctx = this.ctx;
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
@@ -114,6 +135,8 @@ export class MessagesView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     this.placed = [];
+    const cut = new Set(world ? world.links_down.map(([a, b]) => `${a}>${b}`) : []);
+    const crashed = new Set(world ? world.nodes.filter((n) => !n.up).map((n) => n.id) : []);
     for (const m of messages) {
       // Nothing to draw along a link whose ends have no place yet (or no such node).
       const seg = this.cluster.segment(m.from, m.to, LANE);
@@ -122,7 +145,11 @@ export class MessagesView {
       const span = m.arrives_ms - m.sent_ms;
       const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
       const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
+      const lost = cut.has(`${m.from}>${m.to}`) || crashed.has(m.to);
+      if (lost) ctx.globalAlpha = 1 - 0.6 * f;
       draw(ctx, m, x, y);
+      ctx.globalAlpha = 1;
+      if (lost) strike(ctx, x, y);
       if (m.id === selectedId) {
         ctx.strokeStyle = COLOURS.ring;
         ctx.lineWidth = 1.5;
@@ -132,7 +159,7 @@ export class MessagesView {
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      this.placed.push({ id: m.id, x, y });
+      this.placed.push({ id: m.id, x, y, lost });
     }
   }
 

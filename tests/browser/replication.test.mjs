@@ -1,0 +1,142 @@
+// Replication drawn where the eye already is: the leader's nextIndex and matchIndex for
+// each follower as marks in that follower's log row, a crashed node's log kept (greyed)
+// as its disk holds it, and a message that will be lost drawn being lost. The checks read
+// the pixels the page painted, at the place the simulator's state says.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { cellPosition, moment, screenshot, session } from './harness.mjs';
+
+const s = session();
+before(s.before);
+after(s.after);
+
+const NEXT = [232, 89, 12];     // log_view.js NEXT_COLOUR
+const MATCH = [25, 113, 194];   // log_view.js MATCH_COLOUR
+const DISK = [221, 224, 232];   // log_view.js DISK_FILL
+
+// The colour painted at (x, y) css px of a canvas, as [r, g, b, a]. Copied out through a
+// throwaway 1×1 canvas: reading the page's own canvas again and again makes chromium warn.
+const READ_PIXEL = `(canvas, x, y) => {
+  const d = window.devicePixelRatio || 1;
+  const one = document.createElement('canvas');
+  one.width = one.height = 1;
+  const ctx = one.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(canvas, Math.round(x * d), Math.round(y * d), 1, 1, 0, 0, 1, 1);
+  return [...ctx.getImageData(0, 0, 1, 1).data];
+}`;
+
+function pixel(page, selector, x, y) {
+  return page.evaluate(([read, selector, x, y]) => eval(read)(document.querySelector(selector), x, y), [READ_PIXEL, selector, x, y]);
+}
+
+function near(rgba, rgb) {
+  return rgba[3] > 200 && rgb.every((v, i) => Math.abs(rgba[i] - v) <= 12);
+}
+
+// Node n's row on the log canvas: its top in canvas px, and where column `index` starts.
+async function rowGeometry(page, n) {
+  return page.evaluate((n) => {
+    const view = window.playground.logs;
+    const row = document.querySelector(`.log-label[data-node="${n}"]`).getBoundingClientRect();
+    const canvas = document.querySelector('.log-canvas').getBoundingClientRect();
+    return { top: row.top - canvas.top, cell: view.cellWidth, left: view.viewLeft };
+  }, n);
+}
+
+// The leader's progress for follower n, as the page's last state() has it.
+function progressFor(page, n) {
+  return page.evaluate((n) => {
+    const st = window.playground.state;
+    const leader = st.nodes.find((x) => x.up && x.id === st.leader);
+    const p = leader && leader.progress ? leader.progress.find((x) => x.peer === n) : null;
+    return p ? { next: p.next_index, match: p.match_index } : null;
+  }, n);
+}
+
+async function caretAt(page, n, index) {
+  const g = await rowGeometry(page, n);
+  return near(await pixel(page, '.log-canvas', (index - 1) * g.cell - g.left + 1, g.top + 4), NEXT);
+}
+
+async function matchBarAt(page, n, index) {
+  const g = await rowGeometry(page, n);
+  return near(await pixel(page, '.log-canvas', (index - 0.5) * g.cell - g.left, g.top + 1), MATCH);
+}
+
+// One simulator event at a time until follower n's nextIndex changes; its new progress.
+async function stepUntilNextChanges(page, n, from) {
+  for (let i = 0; i < 200; i++) {
+    await page.evaluate(() => window.playground.perform('step'));
+    await moment(page);
+    const p = await progressFor(page, n);
+    if (p && p.next !== from) return p;
+  }
+  throw new Error(`S${n}'s nextIndex never left ${from}`);
+}
+
+test('follower behind: the caret sits at the leader\'s nextIndex for S3 and backs up from 11 to 8 after the rejection', () => s.page(async (page) => {
+  await moment(page);
+  const first = await progressFor(page, 3);
+  assert.deepEqual(first, { next: 11, match: 0 }, 'the leader first probes S3 after its own log (index 10)');
+  assert.equal(await caretAt(page, 3, 11), true, 'the caret is drawn before index 11 in S3\'s row');
+  assert.equal(await page.getAttribute('.log-label[data-node="3"]', 'data-next'), '11');
+
+  const back = await stepUntilNextChanges(page, 3, 11);
+  assert.equal(back.next, 8, 'S3 rejects and hints its log ends at 7: the leader jumps back to 8');
+  assert.equal(await caretAt(page, 3, 8), true, 'the caret moved back to index 8');
+  assert.equal(await caretAt(page, 3, 11), false, 'and left index 11');
+  await screenshot(page, 'replication-backed-up');
+
+  const caught = await stepUntilNextChanges(page, 3, 8);
+  assert.deepEqual(caught, { next: 12, match: 11 });
+  assert.equal(await caretAt(page, 3, 12), true, 'once S3 accepts 8..11 the caret moves past them');
+  assert.equal(await matchBarAt(page, 3, 11), true, 'and the match mark sits on index 11');
+}, '#scenario=follower_behind&at=3&t=81'));
+
+test('a crashed node\'s row keeps its on-disk log, greyed, and nothing past it', () => s.page(async (page) => {
+  await moment(page);
+  await page.evaluate(() => window.playground.perform('crash 3'));
+  await moment(page);
+  assert.equal(await page.getAttribute('.log-label[data-node="3"]', 'data-role'), 'down');
+  const g = await rowGeometry(page, 3);
+  for (let i = 1; i <= 7; i++) {
+    const px = await pixel(page, '.log-canvas', (i - 1) * g.cell - g.left + 8, g.top + 5);
+    assert.ok(near(px, DISK), `S3's entry ${i}, on its disk, is drawn greyed (got ${px})`);
+  }
+  const past = await pixel(page, '.log-canvas', 8 * g.cell - g.left + 8, g.top + 5);
+  assert.equal(past[3], 0, 'index 9, which S3 never had, stays empty');
+
+  const at = await cellPosition(page, 3, 4);
+  const box = await page.$eval('.log-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top }; });
+  await page.mouse.click(box.x + at.x, box.y + at.y);
+  await moment(page);
+  assert.equal(await page.textContent('#inspector-title'), 'Entry 4 on S3\'s disk', 'a click reads the disk entry in the inspector');
+  await screenshot(page, 'replication-crashed-disk');
+}, '#scenario=follower_behind&at=3&t=81'));
+
+for (const [what, action, doomed] of [
+  ['headed for a crashed node', 'crash 3', (m) => m.to === 3],
+  ['on a cut link', 'cut 1->2', (m) => m.from === 1 && m.to === 2],
+]) test(`a message ${what} is drawn being lost, struck through in red`, () => s.page(async (page) => {
+  await moment(page);
+  await page.evaluate((action) => window.playground.perform(action), action);
+  await moment(page);
+  const drawn = await page.evaluate((read) => {
+    const app = window.playground;
+    const st = app.state;
+    app.messages.render(st.messages, st.time_ms, null, st);
+    // Read in the same task as the drawing: the page may repaint at the next frame.
+    const canvas = document.getElementById('messages');
+    return app.messages.placed.map((p) => {
+      const m = st.messages.find((x) => x.id === p.id);
+      return { ...p, from: m.from, to: m.to, px: eval(read)(canvas, p.x + 5, p.y + 5) };
+    });
+  }, READ_PIXEL);
+  const lost = drawn.filter((p) => p.lost);
+  assert.ok(lost.length > 0, `some doomed message is in flight (${JSON.stringify(drawn)})`);
+  assert.ok(lost.every(doomed), 'only the doomed messages are drawn lost');
+  assert.ok(drawn.filter((p) => !doomed(p)).every((p) => !p.lost), 'the others are not');
+  const px = lost[0].px;
+  assert.ok(px[0] > 180 && px[1] < 110 && px[2] < 110 && px[3] > 150, `a red cross is drawn on it (got ${px})`);
+}, '#scenario=follower_behind&at=3&t=81'));
