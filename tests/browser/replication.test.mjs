@@ -140,3 +140,13 @@ for (const [what, action, doomed] of [
   const px = lost[0].px;
   assert.ok(px[0] > 180 && px[1] < 110 && px[2] < 110 && px[3] > 150, `a red cross is drawn on it (got ${px})`);
 }, '#scenario=follower_behind&at=3&t=81'));
+
+test('the page itself draws a message on a cut link as lost (its frame loop hands the state to the message layer)', () => s.page(async (page) => {
+  await moment(page);
+  await page.evaluate(() => window.playground.perform('cut 1->2'));
+  await moment(page);
+  // The page's own next frames, not a render() call of the test's.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const lost = await page.evaluate(() => window.playground.messages.placed.filter((p) => p.lost).length);
+  assert.ok(lost > 0, 'a message on the cut link is drawn lost');
+}, '#scenario=follower_behind&at=3&t=81'));

@@ -362,7 +362,7 @@ class Playground {
     const now = state.time_ms + (this.playing ? this.carry : 0);
     const sel = this.selection;
     this.cluster.render(state, now, sel);
-    this.messages.render(state.messages, now, sel && sel.kind === 'message' ? sel.id : null);
+    this.messages.render(state.messages, now, sel && sel.kind === 'message' ? sel.id : null, state);
     this.logs.render(state, sel, this.checker.cells(state));
     this.inspector.render(state, sel, this.controls.command());
     this.timelineView.render(this.timeline);
