@@ -140,9 +140,8 @@ export class Controls {
       : split ? 'the network now; click a chip to plan a change' : 'one network now; click a chip to plan a split';
   }
 
-  // The sides of the network as it is: when the links that are down split the cluster
-  // cleanly (every link inside a side up, every link between sides down), those sides
-  // (one side when nothing is down); otherwise null. The plan starts again from it.
+  // When the links that are down change, the chips show the new state and the plan
+  // starts again from it (a plan survives only links cut one by one).
   showPartition(linksDown) {
     const key = JSON.stringify(linksDown);
     if (key === this.linksKey) return;
@@ -152,6 +151,9 @@ export class Controls {
     this.renderChips();
   }
 
+  // The sides of the network as it is, numbered from node 1's: when the links that are
+  // down split the cluster cleanly (every link inside a side up, every link between
+  // sides down), each node's side (all 0 when nothing is down); otherwise null.
   split(linksDown) {
     const n = this.sides.length;
     const down = new Set(linksDown.map(([a, b]) => `${a}>${b}`));
