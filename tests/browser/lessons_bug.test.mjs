@@ -88,6 +88,11 @@ test('the missing-prevLog lesson replayed with the rule kept stays safe, and say
   assert.equal(kept.pill, 'safe');
   assert.deepEqual(kept.failed.map((t) => t.replace(/^✗ /, '').split(/expected/)[0]), ['violation Log Matching']);
   assert.match(kept.status, /^Replay over: with the rule kept, the checker found nothing/);
+  const before = await page.evaluateHandle(() => window.playground.timeline);
+  await page.click('#lesson-restart');  // Restart keeps to the replay
+  await page.waitForFunction((old) => window.playground.timeline !== old, before);
+  assert.equal(await page.evaluate(() => window.playground.lesson.replay), true);
+  assert.ok(await page.isVisible('#lesson-note'));
 
   await page.click('#lesson-replay');
   await page.waitForFunction(() => !window.playground.lesson.replay);
