@@ -2,8 +2,17 @@
 // client (a command to send, a rate of random requests) and the network (drop rate,
 // latency, a partition into sides, heal). Each control calls one handler; sync() puts
 // the controls back in line with the simulation after a seek, a reset or a shared link.
+//
+// The partition chips show the network as it is: one chip per node, lettered by its
+// side of the current split (all A when nothing is cut), read from the links that are
+// down. Clicking a chip plans a move (drawn dashed, "A→B") that Split network applies;
+// any change to the real links — a split, a heal, a lesson's `partition` — replaces
+// the plan with the new state. Links cut one by one that split nothing cleanly leave
+// the chips as a plan only, and the heading says so.
 
-const SIDES = ['side-a', 'side-b', 'side-c'];
+const SIDE_CLASSES = ['side-a', 'side-b', 'side-c'];  // more sides than these are grey
+const letter = (s) => 'ABCDEFGHI'[s];
+const sideClass = (s) => SIDE_CLASSES[s] ?? 'side-more';
 
 // The speed slider is logarithmic: 0 -> 0.01x, 33 -> 0.1x, 66 -> 1x, 99 -> 10x.
 function speedFromSlider(v) {
@@ -33,8 +42,10 @@ export class Controls {
       form: $('propose-form'), command: $('command'), rate: $('rate'), rateOut: $('rate-out'),
       drop: $('drop'), dropOut: $('drop-out'), latency: $('latency'), latencyOut: $('latency-out'),
       chips: $('partition-chips'), apply: $('partition-apply'), heal: $('heal'),
+      chipsHint: document.querySelector('.partition-head .hint'),
     };
-    this.sides = [];
+    this.now = [];    // per node, its side of the network as it is; null when not a clean split
+    this.sides = [];  // per node, its side in the plan that Split network applies
     const e = this.el;
     e.play.addEventListener('click', () => handlers.togglePlay());
     e.step.addEventListener('click', () => handlers.step());
@@ -67,11 +78,11 @@ export class Controls {
       const chip = ev.target.closest('[data-chip]');
       if (!chip) return;
       const i = Number(chip.dataset.chip);
-      this.sides[i] = (this.sides[i] + 1) % SIDES.length;
+      this.sides[i] = (this.sides[i] + 1) % Math.max(SIDE_CLASSES.length, ...this.sides.map((x) => x + 1));
       this.renderChips();
     });
     e.apply.addEventListener('click', () => {
-      const groups = SIDES.map((_, s) => this.sides.map((side, i) => (side === s ? i + 1 : 0)).filter(Boolean)).filter((g) => g.length);
+      const groups = [...new Set(this.sides)].sort((a, b) => a - b).map((s) => this.sides.map((side, i) => (side === s ? i + 1 : 0)).filter(Boolean));
       handlers.partition(groups);
     });
     e.heal.addEventListener('click', () => handlers.heal());
@@ -103,24 +114,47 @@ export class Controls {
     return lo === hi ? `${lo} ms` : `${lo}–${hi} ms`;
   }
 
+  // A new simulation of `count` nodes: one network until sync() says otherwise.
   setCount(count) {
     this.linksKey = '';
-    if (this.sides.length === count) return;
-    this.sides = Array.from({ length: count }, (_, i) => (i < Math.ceil(count / 2) ? 0 : 1));
+    this.now = Array(count).fill(0);
+    this.sides = Array(count).fill(0);
     this.renderChips();
   }
 
   renderChips() {
-    this.el.chips.innerHTML = this.sides.map((s, i) =>
-      `<button class="chip ${SIDES[s]}" data-chip="${i}" title="S${i + 1} is on side ${'ABC'[s]}; click to move it">S${i + 1} · ${'ABC'[s]}</button>`).join('');
+    const e = this.el;
+    e.chips.innerHTML = this.sides.map((s, i) => {
+      const was = this.now ? this.now[i] : null;
+      const planned = was !== s;
+      const where = was == null ? `S${i + 1} would go to side ${letter(s)}` : planned
+        ? `S${i + 1} is on side ${letter(was)}, planned for side ${letter(s)}` : `S${i + 1} is on side ${letter(s)}`;
+      return `<button class="chip ${sideClass(s)}${planned ? ' planned' : ''}" data-chip="${i}" data-side="${was == null ? '' : letter(was)}" ` +
+        `title="${where}; click to move it">S${i + 1} · ${was != null && planned ? `${letter(was)}→` : ''}${letter(s)}</button>`;
+    }).join('');
+    if (!e.chipsHint) return;
+    const planning = !this.now || this.sides.some((s, i) => s !== this.now[i]);
+    const split = this.now && Math.max(...this.now) > 0;
+    e.chipsHint.textContent = !this.now ? 'links cut one by one, no clean split; click chips to plan one'
+      : planning ? 'dashed: planned; Split network applies it'
+      : split ? 'the network now; click a chip to plan a change' : 'one network now; click a chip to plan a split';
   }
 
-  // When the links that are down split the cluster cleanly into two or three sides
-  // (every link inside a side up, every link between sides down), the chips show them.
+  // When the links that are down change, the chips show the new state and the plan
+  // starts again from it (a plan survives only links cut one by one).
   showPartition(linksDown) {
     const key = JSON.stringify(linksDown);
     if (key === this.linksKey) return;
     this.linksKey = key;
+    this.now = this.split(linksDown);
+    if (this.now) this.sides = [...this.now];
+    this.renderChips();
+  }
+
+  // The sides of the network as it is, numbered from node 1's: when the links that are
+  // down split the cluster cleanly (every link inside a side up, every link between
+  // sides down), each node's side (all 0 when nothing is down); otherwise null.
+  split(linksDown) {
     const n = this.sides.length;
     const down = new Set(linksDown.map(([a, b]) => `${a}>${b}`));
     const joined = (a, b) => !down.has(`${a}>${b}`) && !down.has(`${b}>${a}`);
@@ -131,12 +165,9 @@ export class Controls {
       side.push(s >= 0 ? s : Math.max(-1, ...side) + 1);
     }
     for (let a = 1; a <= n; a++) {
-      for (let b = a + 1; b <= n; b++) if (joined(a, b) !== (side[a - 1] === side[b - 1])) return;
+      for (let b = a + 1; b <= n; b++) if (joined(a, b) !== (side[a - 1] === side[b - 1])) return null;
     }
-    const count = Math.max(...side) + 1;
-    if (count < 2 || count > SIDES.length) return;
-    this.sides = side;
-    this.renderChips();
+    return side;
   }
 
   // playing, speed, step label; the setup (nodes, seed); the network and rate in force.

@@ -15,7 +15,7 @@ import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
 import { NodeMenu } from './node_menu.js';
-import { LessonList, Narration, loadLessonIndex, loadLessonScript } from './scenarios.js';
+import { LessonList, Narration, loadLessonIndex, loadLessonScript, REPLAYS, replayScript } from './scenarios.js';
 import { Timeline } from './timeline.js';
 import { TimelineView } from './timeline_view.js';
 import { decodeHash, encodeHash } from './url_state.js';
@@ -29,9 +29,9 @@ class Playground {
   constructor(rb) {
     this.rb = rb;
     this.faultNames = JSON.parse(rb.faultNames());
-    this.setup = null;       // { kind: 'free', nodes, seed } or { kind: 'scenario', id }
+    this.setup = null;       // { kind: 'free', nodes, seed } or { kind: 'scenario', id, replay }
     this.timeline = null;
-    this.lesson = null;      // { id, title, file, script } while a lesson is loaded
+    this.lesson = null;      // { id, title, file, script, replay } while a lesson is loaded
     this.lessonPlaying = false;  // the lesson's script is still being played
     this.lessons = [];
     this.playing = false;
@@ -78,8 +78,11 @@ class Playground {
       { scrub: $('scrub'), marks: $('marks'), readout: $('time-readout'), toStart: $('to-start'), toLive: $('to-live') },
       { onSeek: (t) => { this.pendingSeek = t; this.dirty = true; }, onScrubStart: () => this.pause() });
     this.lessonList = new LessonList($('lesson-list'), (lesson) => this.startLesson(lesson));
-    this.narration = new Narration({ card: $('narration-card'), title: $('lesson-title'), list: $('narration'), status: $('lesson-status') });
-    $('lesson-restart').addEventListener('click', () => this.lesson && this.startLesson(this.lesson));
+    this.narration = new Narration({
+      card: $('narration-card'), title: $('lesson-title'), list: $('narration'), status: $('lesson-status'),
+      onReplay: () => this.lesson && this.startLesson(this.lesson, null, null, !this.lesson.replay),
+    });
+    $('lesson-restart').addEventListener('click', () => this.lesson && this.startLesson(this.lesson, null, null, this.lesson.replay));
     $('lesson-finish').addEventListener('click', () => this.finishLesson());
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
@@ -121,7 +124,7 @@ class Playground {
     let opened;
     if (link.setup.kind === 'scenario') {
       const lesson = this.lessons.find((l) => l.id === link.setup.id) ?? { id: link.setup.id, file: `${link.setup.id}.txt`, title: link.setup.id };
-      opened = await this.startLesson(lesson, link.lines, link.cursor);
+      opened = await this.startLesson(lesson, link.lines, link.cursor, link.setup.replay);
     } else {
       opened = this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor);
     }
@@ -169,10 +172,12 @@ class Playground {
     return ok;
   }
 
-  async startLesson(lesson, lines = null, cursor = null) {
+  // replay: run the lesson's replay (scenarios.js REPLAYS) instead of its script.
+  async startLesson(lesson, lines = null, cursor = null, replay = false) {
     let text, script, title;
     try {
       text = await loadLessonScript(lesson);
+      if (replay) text = replayScript(lesson.id, text);
       const parsed = JSON.parse(this.rb.parseScenario(text));
       script = parsed.actions.map((a) => a.text);
       title = parsed.title || lesson.title;
@@ -180,9 +185,11 @@ class Playground {
       this.toast(`Lesson "${lesson.title}" could not be opened: ${err.message}`, true);
       return false;
     }
-    const ok = this.install({ kind: 'scenario', id: lesson.id }, () => this.rb.Simulation.fromScenario(text), lines ?? script, cursor);
+    const setup = replay ? { kind: 'scenario', id: lesson.id, replay: true } : { kind: 'scenario', id: lesson.id };
+    const ok = this.install(setup, () => this.rb.Simulation.fromScenario(text), lines ?? script, cursor);
     if (!ok) return false;
-    this.lesson = { ...lesson, title, script };
+    this.lesson = { ...lesson, title: replay ? `${title} — ${REPLAYS[lesson.id].title}` : title, script, replay };
+    this.narration.setLesson(lesson.id, replay);
     this.lessonPlaying = !this.timeline.atEnd() && this.timeline.lines().every((l, i) => l === script[i]);
     this.lessonList.setActive(lesson.id);
     document.querySelector('.lessons').classList.add('compact');

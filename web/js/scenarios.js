@@ -7,8 +7,51 @@
 // or failed (red, with the reason), and any other line that failed an error. When the
 // reader takes an action of their own mid-lesson, the rest of the script is dropped
 // (the timeline branches) and the panel says so.
+//
+// Two lessons can be replayed with their rule the other way round (REPLAYS): Figure 8
+// with the bug it warns of switched on, and the missing-prevLog lesson's control run
+// with the check kept. A replay is the same script with one `fault` line changed, run
+// like any lesson; its narration still tells the lesson's story, so the panel says up
+// front which of its checks fail and why.
 
 import { escapeHtml as h, formatTime } from './format.js';
+
+export const REPLAYS = {
+  figure8: {
+    button: 'Replay with the bug on',
+    back: 'Back to the lesson',
+    title: 'with the bug on',
+    hint: 'Run the same script with node 1 committing an old-term entry by counting replicas (commit_old_term_by_count)',
+    // Node 1 is the term-4 leader holding entry 2 from term 2 on a majority: with the
+    // switch on, it commits that entry by counting replicas.
+    find: /^partition 1,2,3 \| 4 \| 5$/m,
+    edit: (text, m) => text.replace(m, 'fault 1 commit_old_term_by_count\n$&'),
+    note: 'Replay with the bug on: node 1 runs with commit_old_term_by_count, so it commits entry 2 of term 2 ' +
+      'by counting replicas. When node 5 wins and overwrites it, a committed entry is lost: the checker catches it ' +
+      'as a Leader Completeness violation, and the checks below that expect safety (commit 1 = 0, safe) fail — as they should.',
+    outcome: 'with the bug on, the checker caught the lost committed entry and the checks that expect safety failed.',
+  },
+  missing_prevlog_check: {
+    button: 'Replay with the rule kept',
+    back: 'Back to the lesson',
+    title: 'with the rule kept',
+    hint: 'The control run: the same script with node 3 keeping its prevLog check',
+    find: /^fault 3 skip_prev_log_check$/m,
+    edit: (text, m) => text.replace(m, 'fault 3 skip_prev_log_check off'),
+    note: 'Replay with the rule kept: the same script with node 3\'s prevLog check left on. Node 3 rejects entry 11, ' +
+      'the leader backs up and overwrites its entries 7–10, and the checker stays green — so the check below that ' +
+      'expects a Log Matching violation fails, and the narration describes the broken run, not this one.',
+    outcome: 'with the rule kept, the checker found nothing, so the check that expects a violation failed.',
+  },
+};
+
+// The replay's script: `text` (the lesson's) with its fault line changed.
+export function replayScript(id, text) {
+  const r = REPLAYS[id];
+  if (!r) throw new Error(`the lesson ${id} has no replay`);
+  if (!r.find.test(text)) throw new Error(`scenarios/${id}.txt no longer has the line ${r.find.source} that its replay changes`);
+  return r.edit(text, r.find);
+}
 
 export async function loadLessonIndex() {
   const res = await fetch('scenarios/index.json');
@@ -52,16 +95,44 @@ export class LessonList {
 }
 
 export class Narration {
-  constructor({ card, title, list, status }) {
+  // onReplay() switches between a lesson and its replay (the page knows which is on).
+  constructor({ card, title, list, status, onReplay }) {
     this.card = card;
     this.title = title;
     this.list = list;
     this.status = status;
     this.key = '';
+    this.replay = null;  // the REPLAYS entry while a replay runs
+    this.replayButton = document.createElement('button');
+    this.replayButton.id = 'lesson-replay';
+    this.replayButton.className = 'btn small';
+    this.replayButton.hidden = true;
+    this.replayButton.addEventListener('click', () => onReplay());
+    card.querySelector('.narration-buttons').prepend(this.replayButton);
+    this.note = document.createElement('p');
+    this.note.id = 'lesson-note';
+    this.note.className = 'lesson-note';
+    this.note.hidden = true;
+    list.before(this.note);
   }
 
   hide() {
     this.card.hidden = true;
+    this.key = '';
+  }
+
+  // The lesson `id` is shown, as its replay when `replaying`: the replay button (for the
+  // lessons that have one) offers the other run, and a replay gets its note.
+  setLesson(id, replaying) {
+    const r = REPLAYS[id] ?? null;
+    this.replay = replaying ? r : null;
+    this.replayButton.hidden = !r;
+    if (r) {
+      this.replayButton.textContent = replaying ? r.back : r.button;
+      this.replayButton.title = replaying ? 'Run the lesson as written' : r.hint;
+    }
+    this.note.hidden = !replaying;
+    this.note.textContent = replaying ? r.note : '';
     this.key = '';
   }
 
@@ -113,7 +184,8 @@ export class Narration {
 
     this.status.className = `lesson-status${finished ? (failed ? ' failed' : ' done') : ''}`;
     this.status.textContent = finished
-      ? (failed ? `Lesson over: ${failed} check${failed > 1 ? 's' : ''} failed.` : `Lesson complete: all ${passed} checks passed.`)
+      ? (this.replay ? `Replay over: ${this.replay.outcome} (${failed} failed, ${passed} passed)`
+        : failed ? `Lesson over: ${failed} check${failed > 1 ? 's' : ''} failed.` : `Lesson complete: all ${passed} checks passed.`)
       : deviation >= 0 && deviation < timeline.begun ? 'Playing freely from here.'
       : `Line ${Math.min(timeline.begun, script.length)} of ${script.length}`;
     this.status.dataset.state = finished ? (failed ? 'failed' : 'passed') : 'running';

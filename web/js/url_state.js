@@ -2,9 +2,11 @@
 //
 //   #nodes=5&seed=42&do=advance+1200ms;crash+1;advance+800ms&at=3&t=2000
 //   #scenario=figure8&at=12&t=579
+//   #scenario=figure8&replay=1&at=20&t=1200
 //
-// `nodes` and `seed` (or `scenario`, a file of web/scenarios/ without .txt) say where
-// the simulation starts; `do` lists the timeline's lines (left out when they are a
+// `nodes` and `seed` (or `scenario`, a file of web/scenarios/ without .txt, and
+// `replay=1` for its replay with the rule the other way round) say where the
+// simulation starts; `do` lists the timeline's lines (left out when they are a
 // scenario's own script, unchanged); `at` and `t` are the timeline cursor: how many
 // lines were started and the virtual time in ms. Opening the link rebuilds the same
 // simulation and replays to that cursor, so it shows the same trace hash.
@@ -21,6 +23,7 @@ export function encodeHash({ setup, lines, scriptLines, cursor }) {
   const parts = [];
   if (setup.kind === 'scenario') {
     parts.push(`scenario=${encodeURIComponent(setup.id)}`);
+    if (setup.replay) parts.push('replay=1');
   } else {
     parts.push(`nodes=${setup.nodes}`, `seed=${encodeURIComponent(setup.seed)}`);
   }
@@ -31,7 +34,7 @@ export function encodeHash({ setup, lines, scriptLines, cursor }) {
 }
 
 // Returns null when the hash holds no playground state, else
-// { setup: {kind:'free', nodes, seed} | {kind:'scenario', id}, lines (null = the script's), cursor }.
+// { setup: {kind:'free', nodes, seed} | {kind:'scenario', id, replay}, lines (null = the script's), cursor }.
 // Throws an Error saying what is wrong with a malformed hash.
 export function decodeHash(hash) {
   const text = hash.replace(/^#/, '');
@@ -51,7 +54,7 @@ export function decodeHash(hash) {
   };
   let setup;
   if (params.has('scenario')) {
-    setup = { kind: 'scenario', id: decodeURIComponent(params.get('scenario')) };
+    setup = { kind: 'scenario', id: decodeURIComponent(params.get('scenario')), replay: params.get('replay') === '1' };
   } else {
     const seed = decodeURIComponent(params.get('seed') ?? '1');
     if (!/^\d{1,20}$/.test(seed)) throw new Error(`the link's seed=${seed} is not a whole number`);
