@@ -271,6 +271,7 @@ private:
     void on_client_apply(NodeId n, const Entry& e);
     void workload_invoke();
     bool unsettled(std::string* why, std::vector<NodeId>* nodes, Index* index) const;
+    bool settling_ = false;  // inside settle(): clients retry without a bound
     void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
     NodeHost& host(NodeId n) { return *hosts_[n - 1]; }

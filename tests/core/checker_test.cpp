@@ -1,6 +1,8 @@
 // The checker's newer properties, each shown catching its violation and staying
 // silent otherwise: Commit Durability, Apply Order, State Agreement, Exactly Once,
 // Linearizability (of the clients' history) and Liveness (the settle phase).
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "core/sim/nemesis.h"
@@ -321,4 +323,12 @@ TEST_CASE("settle: it heals partitions and restarts crashed nodes first") {
     auto sim = run_script("nodes 5\nseed 8\nwait leader\npartition 1,2 | 3,4,5\ncrash 4\nrate 40\nadvance 3s\n"
                           "settle\nexpect safe\nexpect same logs\n");
     for (NodeId n = 1; n <= 5; n++) CHECK(sim->node(n) != nullptr);
+}
+
+TEST_CASE("settle: a request whose client ran out of tries during the faults is retried, not blamed on the healed cluster") {
+    std::ifstream f(std::string(RAFTBOOK_REGRESSION_DIR) + "/settle_client_retries.txt");
+    REQUIRE(f.good());
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto sim = run_script(text);  // ends with `settle within 20s` and `expect safe`
+    CHECK(sim->checker().ok());
 }
