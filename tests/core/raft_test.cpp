@@ -304,8 +304,9 @@ TEST_CASE("a leader counts its own log only once it is durable") {
     CHECK(r.commit_index() == 1);
 }
 
-TEST_CASE("ReadIndex: a read point is released only after a majority confirms the leadership") {
-    Raft r(config(1), with_log({}, 0));
+// Node 1 leads with its no-op committed by node 2's acknowledgement (ReadIndex needs a
+// commit in the leader's term); its Ready is drained.
+void lead_with_noop_committed(Raft& r) {
     make_leader(r);
     r.ready();
     r.persisted(1, r.current_term());
@@ -314,6 +315,11 @@ TEST_CASE("ReadIndex: a read point is released only after a majority confirms th
     r.step(ack);
     REQUIRE(r.commit_index() == 1);
     r.ready();
+}
+
+TEST_CASE("ReadIndex: a read point is released only after a majority confirms the leadership") {
+    Raft r(config(1), with_log({}, 0));
+    lead_with_noop_committed(r);
     REQUIRE(r.read_index(7));
     Ready rd = r.ready();
     CHECK(rd.read_states.empty());
@@ -331,14 +337,7 @@ TEST_CASE("ReadIndex: a read point is released only after a majority confirms th
 
 TEST_CASE("ReadIndex: a context not greater than the last is refused, so answers to earlier heartbeats cannot release it") {
     Raft r(config(1), with_log({}, 0));
-    make_leader(r);
-    r.ready();
-    r.persisted(1, r.current_term());
-    Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
-    ack.index = 1;
-    r.step(ack);
-    REQUIRE(r.commit_index() == 1);
-    r.ready();
+    lead_with_noop_committed(r);
     REQUIRE(r.read_index(7));
     r.ready();  // the heartbeats of context 7 go out
     Message hb2 = msg(MessageType::HeartbeatResp, 2, 1, r.current_term());
