@@ -155,6 +155,8 @@ void NodeRuntime::observe_role_and_leader() {
     const Role role = raft_->role();
     const NodeId leader = raft_->leader_id();
     const bool changed = role != last_role_ || leader != last_leader_ || raft_->current_term() != last_term_;
+    const Role was_role = last_role_;
+    const NodeId was_leader = last_leader_;
     if (role != last_role_) {
         if (role == Role::Candidate) stats_.elections++;
         if (last_role_ == Role::Leader) {
@@ -181,7 +183,7 @@ void NodeRuntime::observe_role_and_leader() {
         for (auto& [key, r] : local_) r.retry_at = now;
         if (leader != kNoNode) expire_local_requests();
     }
-    if (changed) host_->on_role_change(*raft_);
+    if (changed) host_->on_role_change(*raft_, was_role, was_leader);
 }
 
 void NodeRuntime::tick() {

@@ -89,8 +89,8 @@ public:
     // One committed entry applied; `took_effect` is false for a duplicate client request
     // or a no-op. kv is the state right after it.
     virtual void on_apply(const Entry& /*e*/, bool /*took_effect*/, const KvStore& /*kv*/) {}
-    // Role, term or leader changed (seen after an input).
-    virtual void on_role_change(const Raft& /*raft*/) {}
+    // Role, term or leader changed (seen after an input); what they were before.
+    virtual void on_role_change(const Raft& /*raft*/, Role /*was_role*/, NodeId /*was_leader*/) {}
 };
 
 struct RuntimeConfig {

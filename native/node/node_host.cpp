@@ -58,7 +58,6 @@ bool NodeHost::start(std::string* error) {
     rc.session_seed = random_u64();  // a restarted node never reuses a client id
     runtime_ = std::make_unique<NodeRuntime>(rc, storage_->take_restored(), static_cast<RuntimeHost*>(this));
     const Raft& raft = runtime_->raft();
-    last_role_ = raft.role();
     log_line("starting: term %llu, log [%llu, %llu], commit %llu, %zu members",
              (unsigned long long)raft.current_term(), (unsigned long long)raft.log().first_index(),
              (unsigned long long)raft.log().last_index(), (unsigned long long)raft.commit_index(),
@@ -129,10 +128,7 @@ std::string NodeHost::adopt_cluster_id(const std::string& id) {
 
 void NodeHost::stop() {
     if (stopped_) return;
-    stopped_ = true;
-    tick_timer_.cancel();
-    if (http_) http_->stop();
-    if (transport_) transport_->stop();
+    stop_serving();
     if (!disk_) return;
     disk_->stop();
     // The commit index rides with the next batch of entries (no fsync of its own); at a
@@ -158,11 +154,15 @@ void NodeHost::on_disk_error(const std::string& error, int error_number) {
              cfg_.data_dir.c_str(), error.c_str(), what_to_do);
     exit_code_ = kExitDiskError;
     if (stopped_) return;  // already stopping
+    stop_serving();
+    if (on_fatal) on_fatal();
+}
+
+void NodeHost::stop_serving() {
     stopped_ = true;
     tick_timer_.cancel();
     if (http_) http_->stop();
     if (transport_) transport_->stop();
-    if (on_fatal) on_fatal();
 }
 
 // ---------------------------------------------------------------- the runtime's host
@@ -183,16 +183,14 @@ TimeMs NodeHost::now() const {
         .count();
 }
 
-void NodeHost::on_role_change(const Raft& raft) {
+void NodeHost::on_role_change(const Raft& raft, Role was_role, NodeId was_leader) {
     const Role role = raft.role();
     const NodeId leader = raft.leader_id();
     const auto term = (unsigned long long)raft.current_term();
-    if (role != last_role_ && (role == Role::Leader || role == Role::Candidate || last_role_ == Role::Leader))
+    if (role != was_role && (role == Role::Leader || role == Role::Candidate || was_role == Role::Leader))
         log_line("%s in term %llu", role == Role::Leader ? "became leader" : role_name(role), term);
-    if (leader != last_leader_ && leader != kNoNode && role != Role::Leader)
+    if (leader != was_leader && leader != kNoNode && role != Role::Leader)
         log_line("following leader %llu in term %llu", (unsigned long long)leader, term);
-    last_role_ = role;
-    last_leader_ = leader;
 }
 
 // ---------------------------------------------------------------- inputs and the Ready loop

@@ -114,7 +114,7 @@ private:
     bool send(NodeId to, Frame frame) override;
     void write(DiskWrite w) override;
     TimeMs now() const override;
-    void on_role_change(const Raft& raft) override;
+    void on_role_change(const Raft& raft, Role was_role, NodeId was_leader) override;
 
     bool joined() const { return !cluster_id_.empty(); }
     // The transport met a peer presenting `id` while this node had none: records it
@@ -125,6 +125,7 @@ private:
     void on_tick();
     void on_persisted(const DiskWriter::Done& done);
     void on_disk_error(const std::string& error, int error_number);
+    void stop_serving();  // no more ticks, peers or clients (stop and a disk error alike)
 
     boost::asio::io_context& ioc_;
     NodeConfig cfg_;
@@ -139,8 +140,6 @@ private:
     bool ready_scheduled_ = false;
     bool stopped_ = false;
     int exit_code_ = 0;
-    Role last_role_ = Role::Follower;
-    NodeId last_leader_ = kNoNode;
 };
 
 }  // namespace raftbook
