@@ -32,6 +32,7 @@
 #include "core/raft/faults.h"
 #include "core/raft/message.h"
 #include "core/raft/raft_log.h"
+#include "core/raft/snapshot.h"
 
 namespace raftbook {
 
@@ -53,6 +54,10 @@ struct RaftConfig {
 // What a node restores from its storage on start.
 struct Restored {
     HardState hard_state;
+    // The newest durable snapshot, if any. When set, first_index - 1 == snapshot->meta.index
+    // and prev_term == snapshot->meta.term (storage drops WAL entries the snapshot covers),
+    // and the runtime starts its state machine from it.
+    std::optional<Snapshot> snapshot;
     std::vector<Entry> entries;    // persisted log, contiguous from first index
     Index first_index = 1;         // index of entries[0]; entries before were compacted
     Term prev_term = 0;            // term of first_index - 1 (0 when first_index == 1)

@@ -57,15 +57,30 @@ namespace raftbook {
 
 using TimeMs = int64_t;
 
-// One durable write the runtime asks of its host: the hard state (when set), then the
-// entries (which may overwrite a suffix of the stored log), and the commit index known
-// when the write was issued (a restart hint, recorded with the batch; when only it has
-// moved, the write carries nothing else).
+// One durable write the runtime asks of its host, done in this order: the hard state
+// (when set); the snapshot (when set); the entries (which may overwrite a suffix of the
+// stored log); the commit index known when the write was issued (a restart hint,
+// recorded with the batch; when only it has moved, the write carries nothing else); and
+// last, once all that is durable, deleting stored entries up to compact_to.
+//
+// A snapshot is written atomically: after a crash the host finds either the new
+// snapshot whole or the one before it, never part of one. It is either this node's own
+// (taken from its state machine: the stored log is unchanged) or one installed from the
+// leader; then, when snapshot_resets_log is set, the stored log did not hold the
+// snapshot's last entry, and every stored entry is dropped — the log continues right
+// after the snapshot with this write's entries. On restart the host restores the newest
+// durable snapshot (Restored::snapshot) and the stored entries after it.
 struct DiskWrite {
     uint64_t id = 0;  // 1, 2, 3, ...: the host reports them durable in this order
     std::optional<HardState> hard_state;
+    std::optional<Snapshot> snapshot;
+    bool snapshot_resets_log = false;
     std::vector<Entry> entries;
     Index commit_index = 0;
+    // Stored entries at or below this index are no longer needed (0: keep all). The host
+    // may delete them at leisure (a native node deletes WAL segments wholly at or below
+    // it), but only after a snapshot covering them is durable.
+    Index compact_to = 0;
 };
 
 // What a host gives the runtime. Called from inside the runtime's inputs; none of them
