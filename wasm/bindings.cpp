@@ -174,6 +174,14 @@ std::string message(Simulator& sim, double id) {
     });
 }
 
+void lose(Simulator& sim, double id) {
+    reported([&] {
+        if (!(id >= 1 && id == std::floor(id))) throw std::invalid_argument("a message id is a whole number from 1");
+        if (!sim.lose(uint64_t(id)))
+            throw std::invalid_argument("message " + std::to_string(uint64_t(id)) + " is not in flight (delivered or lost already)");
+    });
+}
+
 std::string trace_hash(Simulator& sim) {
     return reported([&] { return trace_hash_hex(sim); });
 }
@@ -210,5 +218,6 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("state", &state)
         .function("state", &state_with)
         .function("message", &message)
+        .function("lose", &lose)
         .function("traceHash", &trace_hash);
 }

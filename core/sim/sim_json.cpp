@@ -178,6 +178,23 @@ json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
             {"log", std::move(entries)}};
 }
 
+// A candidate's tally: its own vote, plus each node whose disk records a vote for it in
+// this term, unless that vote's reply is still on its way (a reply the network loses is
+// counted all the same). Pre-votes are recorded nowhere, so a pre-candidate has no tally.
+json votes_json(const Simulator& sim, NodeId id, Term term) {
+    const std::vector<InFlight>& flying = sim.in_flight();
+    int granted = 1;
+    for (NodeId n = 1; n <= NodeId(sim.size()); n++) {
+        const HardState& hs = sim.durable_hard_state(n);
+        if (n == id || hs.current_term != term || hs.voted_for != id) continue;
+        const auto travelling = [&](const InFlight& f) {
+            return f.msg.type == MessageType::VoteResp && f.msg.from == n && f.msg.to == id && f.msg.term == term;
+        };
+        if (std::none_of(flying.begin(), flying.end(), travelling)) granted++;
+    }
+    return {{"granted", granted}, {"needed", sim.size() / 2 + 1}};
+}
+
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const Raft* r = sim.node(id);
     if (!r) return down_node_json(sim, id, view);
@@ -216,6 +233,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         }
         j["progress"] = std::move(progress);
     }
+    if (r->role() == Role::Candidate) j["votes"] = votes_json(sim, id, r->current_term());
     return j;
 }
 
@@ -249,6 +267,7 @@ json in_flight_json(const InFlight& f) {
               {"term", m.term},
               {"sent_ms", f.sent_ms},
               {"arrives_ms", f.arrives_ms}};
+    if (f.lost) j["lost"] = true;
     std::string s;
     const auto num = [](uint64_t x) { return std::to_string(x); };
     switch (m.type) {
@@ -443,6 +462,9 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     json messages = json::array();
     for (const InFlight& f : sim.in_flight()) messages.push_back(in_flight_json(f));
     j["messages"] = std::move(messages);
+    json dropped = json::array();
+    for (const InFlight& f : sim.recent_drops()) dropped.push_back(in_flight_json(f));
+    j["dropped"] = std::move(dropped);
 
     j["violations"] = violations_json(sim);
 

@@ -165,6 +165,7 @@ Simulator::Event& Simulator::new_event(EventKind kind, TimeMs at, NodeId node) {
     e.kind = kind;
     e.node = node;
     e.id = 0;
+    e.lost = false;
     e.incarnation = node != kNoNode ? host(node).incarnation : 0;
     e.live = true;
     e.msg = Message{};
@@ -455,7 +456,14 @@ void Simulator::send_message(Message&& m, uint32_t payload) {
     if (send_observer_) send_observer_(m);
     if (!link_up(m.from, m.to) || rng_.chance(cfg_.net.drop)) {
         stats_.messages_dropped++;
-        if (payload) free_client_frames_.push_back(payload);
+        constexpr size_t kRecentDrops = 32;
+        if (recent_drops_.size() == kRecentDrops) recent_drops_.pop_front();
+        recent_drops_.push_back(InFlight{std::move(m), now_, now_, 0, false, {}, {}});
+        if (payload) {
+            recent_drops_.back().request = client_frames_[payload - 1].request;
+            recent_drops_.back().reply = client_frames_[payload - 1].reply;
+            free_client_frames_.push_back(payload);
+        }
         return;
     }
     // Links are FIFO, like a TCP connection: jitter varies the delay, but a message
@@ -494,7 +502,7 @@ void Simulator::deliver(Event& e) {
         f.reply = std::move(c.reply);
         free_client_frames_.push_back(e.payload);
     }
-    if (!h.up || !link_up(m.from, m.to)) {
+    if (e.lost || !h.up || !link_up(m.from, m.to)) {
         stats_.messages_dropped++;
         return;
     }
@@ -528,7 +536,7 @@ const std::vector<InFlight>& Simulator::in_flight() const {
     in_flight_cache_.clear();
     for (const Event& e : slots_) {
         if (!e.live || e.kind != EventKind::Deliver) continue;
-        InFlight f{e.msg, e.sent_ms, e.time, e.id, {}, {}};
+        InFlight f{e.msg, e.sent_ms, e.time, e.id, e.lost, {}, {}};
         if (e.payload) {
             f.request = client_frames_[e.payload - 1].request;
             f.reply = client_frames_[e.payload - 1].reply;
@@ -538,6 +546,16 @@ const std::vector<InFlight>& Simulator::in_flight() const {
     std::sort(in_flight_cache_.begin(), in_flight_cache_.end(),
               [](const InFlight& a, const InFlight& b) { return a.arrives_ms != b.arrives_ms ? a.arrives_ms < b.arrives_ms : a.id < b.id; });
     return in_flight_cache_;
+}
+
+bool Simulator::lose(uint64_t message_id) {
+    for (Event& e : slots_) {
+        if (e.live && e.kind == EventKind::Deliver && e.id == message_id) {
+            e.lost = true;
+            return true;
+        }
+    }
+    return false;
 }
 
 // ---------------------------------------------------------------- clients

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -114,6 +115,7 @@ struct InFlight {
     TimeMs sent_ms = 0;
     TimeMs arrives_ms = 0;
     uint64_t id = 0;
+    bool lost = false;      // lose(id) was called: it is dropped when it arrives
     ClientRequest request;  // msg.type == ClientRequest
     ClientReply reply;      // msg.type == ClientReply
 };
@@ -202,6 +204,13 @@ public:
     const KvStore* kv(NodeId n) const;     // nullptr while crashed
     std::optional<NodeId> leader() const;  // the up leader with the highest term
     const std::vector<InFlight>& in_flight() const;  // sorted by arrival
+    // Message `id`, in flight, is lost: it is dropped when it arrives (as on a cut link,
+    // so no event is added or removed). False when no such message is in flight.
+    bool lose(uint64_t message_id);
+    // The last few messages the network dropped as they were sent (at random, or on a
+    // link that was down), oldest first, each with sent_ms = arrives_ms = the send time
+    // and id 0 (the playground draws them being lost).
+    const std::deque<InFlight>& recent_drops() const { return recent_drops_; }
     const Checker& checker() const { return checker_; }
     const SimStats& stats() const { return stats_; }
     uint64_t trace_hash() const { return trace_hash_; }
@@ -223,6 +232,7 @@ private:
         Message msg;
         uint32_t payload = 0;      // a client frame's request or reply: client_frames_[payload - 1]
         bool live = false;
+        bool lost = false;         // Deliver: lose() was called on it
     };
     struct QueueKey {
         TimeMs time;
@@ -305,6 +315,7 @@ private:
     std::function<void(const std::string&)> trace_sink_;
     std::function<void(const Message&)> send_observer_;
     mutable std::vector<InFlight> in_flight_cache_;
+    std::deque<InFlight> recent_drops_;
 };
 
 }  // namespace raftbook

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { pause, session, setSpeed } from './harness.mjs';
+import { pause, session, setSpeed, playLessonThrough } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const axePath = require.resolve('axe-core/axe.min.js');
@@ -36,7 +36,7 @@ const moments = [
     name: 'with a lesson running',
     reach: async (page) => {
       await page.click('[data-lesson="follower_behind"]');
-      await page.waitForFunction(() => document.querySelectorAll('#narration li').length >= 2);
+      await page.waitForFunction(() => document.getElementById('lesson-status').dataset.held === 'true');
     },
   },
   {
@@ -44,7 +44,7 @@ const moments = [
     reach: async (page) => {
       await page.click('[data-lesson="missing_prevlog_check"]');
       await setSpeed(page, 99);
-      await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
+      await playLessonThrough(page);
       await page.waitForSelector('#verdict.unsafe');
     },
   },

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, pause, session, setSpeed, waitForLeader } from './harness.mjs';
+import { moment, pause, session, setSpeed, waitForLeader, playLessonThrough } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -76,7 +76,7 @@ for (const key of ['Enter', ' ']) {
 test('taking over after a completed lesson shows no error line', () => s.page(async (page) => {
   await page.click('[data-lesson="leader_crash"]');
   await setSpeed(page, 99);
-  await page.waitForFunction(() => document.getElementById('lesson-status').dataset.state === 'passed', null, { timeout: 60000 });
+  await playLessonThrough(page);
   await page.click('#play');
   await page.waitForTimeout(300);
   await pause(page);

@@ -146,6 +146,24 @@ export async function moment(page) {
   }));
 }
 
+// Plays the lesson shown to its end, pressing Next each time it stops for the reader
+// (after a sentence, at a key moment). Returns the captions of the key moments it
+// stopped at.
+export async function playLessonThrough(page, timeout = 60000) {
+  const stops = [];
+  for (;;) {
+    const what = await page.waitForFunction(() => {
+      const status = document.getElementById('lesson-status').dataset;
+      if (status.state === 'passed' || status.state === 'failed') return 'end';
+      return !window.playground.playing && status.held === 'true' ? 'held' : null;
+    }, null, { timeout });
+    if (await what.jsonValue() === 'end') return stops;
+    const key = await page.$$eval('#narration li.moment.key.current', (li) => li.map((x) => x.textContent));
+    stops.push(...key);
+    await page.click('#lesson-next');
+  }
+}
+
 // Waits until the log grid and the cluster drawing both show a leader (other than
 // `not`, if given) and returns its node number.
 export async function waitForLeader(page, not = null) {

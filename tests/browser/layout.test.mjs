@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { screenshot, session, setSpeed } from './harness.mjs';
+import { screenshot, session, setSpeed, playLessonThrough } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -64,7 +64,7 @@ for (const size of SIZES) {
 
     await page.click('[data-lesson="follower_behind"]');
     await setSpeed(page, 99);
-    await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
+    await playLessonThrough(page);
     assert.equal(await page.getAttribute('#lesson-status', 'data-state'), 'passed');
     // Every node is drawn inside the cluster's area.
     const outside = await page.evaluate(() => {

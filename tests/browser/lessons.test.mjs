@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { moment, screenshot, session, setSpeed, webRoot } from './harness.mjs';
+import { moment, screenshot, session, setSpeed, webRoot, playLessonThrough } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -20,7 +20,7 @@ for (const lesson of lessons) {
   test(`lesson "${lesson.title}" runs to its end with every check passing`, () => s.page(async (page) => {
     await page.click(`[data-lesson="${id}"]`);
     await setSpeed(page, 99);
-    await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
+    await playLessonThrough(page);
     const status = await page.textContent('#lesson-status');
     const failures = await page.$$eval('.narration-list li.fail, .narration-list li.error', (li) => li.map((x) => x.textContent));
     assert.deepEqual(failures, []);

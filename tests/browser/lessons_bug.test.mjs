@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, screenshot, session, setSpeed } from './harness.mjs';
+import { moment, screenshot, session, setSpeed, playLessonThrough } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -19,7 +19,7 @@ after(s.after);
 // failed and the checker pill's text.
 async function playToEnd(page) {
   await setSpeed(page, 99);
-  await page.waitForFunction(() => ['passed', 'failed'].includes(document.getElementById('lesson-status').dataset.state), null, { timeout: 60000 });
+  await playLessonThrough(page);
   return {
     state: await page.getAttribute('#lesson-status', 'data-state'),
     status: await page.textContent('#lesson-status'),

@@ -14,6 +14,7 @@ import { escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
+import { describeChange } from './moments.js';
 import { NodeMenu } from './node_menu.js';
 import { LessonList, Narration, loadLessonIndex, loadLessonScript, REPLAYS, replayScript } from './scenarios.js';
 import { Timeline } from './timeline.js';
@@ -24,6 +25,7 @@ import { loadRaftbook } from './wasm_module.js';
 const $ = (id) => document.getElementById(id);
 const DEFAULT_SPEED = 0.1;
 const URL_EVERY_MS = 2000;  // while playing; at once when paused
+const STEP_LIMIT_MS = 60000;  // a Step in a lesson runs at most this far looking for a change
 
 class Playground {
   constructor(rb) {
@@ -33,6 +35,9 @@ class Playground {
     this.timeline = null;
     this.lesson = null;      // { id, title, file, script, replay } while a lesson is loaded
     this.lessonPlaying = false;  // the lesson's script is still being played
+    this.held = false;       // the lesson stopped for the reader (a sentence or a key moment)
+    this.moments = [];       // captions of what happened inside the lesson's waits
+    this.lessonPrev = null;  // the state the next caption is measured from
     this.lessons = [];
     this.playing = false;
     this.speed = DEFAULT_SPEED;
@@ -84,6 +89,7 @@ class Playground {
     });
     $('lesson-restart').addEventListener('click', () => this.lesson && this.startLesson(this.lesson, null, null, this.lesson.replay));
     $('lesson-finish').addEventListener('click', () => this.finishLesson());
+    $('lesson-next').addEventListener('click', () => this.play());
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
     $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
@@ -214,6 +220,9 @@ class Playground {
     this.selection = null;
     this.nodeMenu.close();
     this.carry = 0;
+    this.held = false;
+    this.moments = [];
+    this.lessonPrev = null;
     const count = JSON.parse(timeline.sim.state(JSON.stringify({ log_from: 1, log_to: 0, requests: 0 }))).nodes.length;
     this.cluster.setCount(count);
     this.logs.setCount(count);
@@ -225,6 +234,7 @@ class Playground {
 
   play() {
     if (this.lesson && this.lessonPlaying && this.timeline.atEnd()) this.lessonPlaying = false;
+    this.held = false;
     this.playing = true;
     this.dirty = true;
   }
@@ -235,13 +245,12 @@ class Playground {
     this.dirty = true;
   }
 
-  // Step: in a lesson, run its next line; otherwise run exactly one simulator event.
+  // Step: in a lesson, run its next line, or inside a wait or advance run to the next
+  // change a reader would see (captioned); otherwise run exactly one simulator event.
   step() {
     this.pause();
     if (this.lesson && this.lessonPlaying) {
-      const tl = this.timeline;
-      tl.run(Number.MAX_SAFE_INTEGER, { maxBegun: tl.active() ? tl.begun : tl.begun + 1 });
-      if (tl.atEnd()) this.lessonPlaying = false;
+      this.runLesson(STEP_LIMIT_MS, { untilChange: true });
     } else {
       this.perform('step');
     }
@@ -260,6 +269,7 @@ class Playground {
   perform(line) {
     const e = this.timeline.perform(line);
     this.lessonPlaying = false;
+    this.held = false;
     if (e.rec && e.rec.ok === false) this.toast(`“${line}” did not work: ${e.rec.message}`, true);
     this.dirty = true;
   }
@@ -337,6 +347,8 @@ class Playground {
       const seek = this.pendingSeek;
       this.pendingSeek = null;
       this.timeline.seek(seek);
+      this.lessonPrev = null;
+      this.held = false;
       this.dirty = true;
     }
     if (this.playing) {
@@ -352,12 +364,70 @@ class Playground {
   }
 
   run(ms) {
-    const inLesson = this.lesson && this.lessonPlaying;
-    this.timeline.run(ms, { extend: !inLesson });
-    if (inLesson && this.timeline.atEnd()) {
-      this.lessonPlaying = false;
+    if (this.lesson && this.lessonPlaying) this.runLesson(ms);
+    else this.timeline.run(ms, { extend: true });
+  }
+
+  // Plays the lesson's script for up to `budget` ms of virtual time and stops where the
+  // reader should look, as The Secret Lives of Data does: after a `say` (its sentence is
+  // now on the page) and at a key moment inside an advance or a wait (a rejection, an
+  // overwrite, a commit; moments.js). Time-taking lines run a millisecond at a time, so
+  // no moment slips by at any speed; a millisecond run as part of a wait or an advance
+  // lands exactly where the whole line would (timeline.js). With `untilChange` (Step) it
+  // also stops at the first change of any kind, or after one line that takes no time.
+  runLesson(budget, { untilChange = false } = {}) {
+    const tl = this.timeline;
+    if (!this.lessonPrev) this.lessonPrev = this.lessonState();
+    let left = budget;
+    for (;;) {
+      if (tl.atEnd()) {
+        this.lessonPlaying = false;
+        this.pause();
+        return;
+      }
+      const cur = tl.active();
+      if (!cur) {
+        const next = tl.entries[tl.begun];
+        const timed = next.kind === 'advance' || next.kind === 'wait';
+        if (timed && left <= 0) return;
+        tl.run(0, { maxBegun: tl.begun + 1 });
+        if (timed) continue;
+        this.lessonPrev = this.lessonState();  // a crash or a cut is the line's doing, not a moment
+        if (next.verb === 'say') {
+          this.held = true;
+          this.pause();
+          return;
+        }
+        if (untilChange) return;
+        continue;
+      }
+      if (left <= 0) return;
+      const hash = tl.sim.traceHash(), t0 = tl.now();
+      tl.run(1, { maxBegun: tl.begun });
+      left -= Math.max(1, tl.now() - t0);
+      if (tl.sim.traceHash() === hash) continue;
+      const st = this.lessonState();
+      const seen = describeChange(this.lessonPrev, st);
+      this.lessonPrev = st;
+      if (!seen.length || !(untilChange || seen[0].key)) continue;
+      this.recordMoment(seen);
+      if (seen[0].key) this.held = true;
       this.pause();
+      return;
     }
+  }
+
+  // The lesson's world, whole (lessons are small), for captions.
+  lessonState() {
+    return JSON.parse(this.timeline.sim.state(JSON.stringify({ requests: 0 })));
+  }
+
+  recordMoment(seen) {
+    const tl = this.timeline;
+    const text = seen.slice(0, 2).map((c) => c.text).join(' ');
+    const at = { entry: tl.begun - 1, time: tl.now() };
+    if (this.moments.some((m) => m.entry === at.entry && m.time === at.time)) return;
+    this.moments.push({ ...at, text, key: !!seen[0].key, kind: seen[0].kind ?? 'step' });
   }
 
   render() {
@@ -385,7 +455,11 @@ class Playground {
       rate: this.currentRate(),
       linksDown: state.links_down,
     });
-    if (this.lesson) this.narration.render(this.lesson.title, this.lesson.script, this.timeline);
+    if (this.lesson) {
+      this.narration.render(this.lesson.title, this.lesson.script, this.timeline, {
+        moments: this.moments, held: this.held, waiting: this.lessonPlaying && !this.playing,
+      });
+    }
     this.writeUrl();
   }
 

@@ -4,9 +4,12 @@
 //
 // The narration panel is drawn from the timeline itself: every `say` line run so far
 // is a paragraph (the newest highlighted), every `expect` a check that passed (green)
-// or failed (red, with the reason), and any other line that failed an error. When the
-// reader takes an action of their own mid-lesson, the rest of the script is dropped
-// (the timeline branches) and the panel says so.
+// or failed (red, with the reason) worded in plain language, and any other line that
+// failed an error. Between them sit the moments the page captioned inside a wait (a
+// rejection, an overwrite, a commit; moments.js). The lesson stops after each sentence
+// and at each key moment until the reader presses Next. When the reader takes an
+// action of their own mid-lesson, the rest of the script is dropped (the timeline
+// branches) and the panel says so.
 //
 // Two lessons can be replayed with their rule the other way round (REPLAYS): Figure 8
 // with the bug it warns of switched on, and the missing-prevLog lesson's control run
@@ -51,6 +54,38 @@ export function replayScript(id, text) {
   if (!r) throw new Error(`the lesson ${id} has no replay`);
   if (!r.find.test(text)) throw new Error(`scenarios/${id}.txt no longer has the line ${r.find.source} that its replay changes`);
   return r.edit(text, r.find);
+}
+
+// An `expect` line's condition (`expect ` cut off) as a sentence.
+export function plainCheck(args) {
+  const w = args.trim().split(/\s+/);
+  const S = (n) => `S${n}`;
+  const cmp = { '>=': 'at least', '<=': 'at most', '=': 'exactly', '>': 'more than', '<': 'less than' };
+  switch (w[0]) {
+    case 'leader':
+      return w[1] === 'any' ? 'Some node is the leader.' : w[1] === 'none' ? 'No node is the leader.' : `${S(w[1])} is the leader.`;
+    case 'role':
+      return w[2] === 'not' ? `${S(w[1])} is not the ${w[3]}.` : `${S(w[1])} is a ${w[2]}.`;
+    case 'term':
+      if (cmp[w[2]]) return `${S(w[1])}'s term is ${cmp[w[2]]} ${w[3]}.`;
+      break;
+    case 'commit':
+      if (cmp[w[2]]) return w[3] === '0' && w[2] === '=' ? `${S(w[1])} has committed nothing.` : `${S(w[1])} has committed ${cmp[w[2]]} ${w[3]} entr${w[3] === '1' ? 'y' : 'ies'}.`;
+      break;
+    case 'log':
+      if (w[2] === '=' && /^\d+\.\.\d+$/.test(w[3] ?? '')) return `${S(w[1])}'s log holds exactly entries ${w[3].replace('..', '–')}.`;
+      if (w[2] === 'terms') return `${S(w[1])}'s log holds entries of terms ${w.slice(3).join(' ').split(',').join(', ')}.`;
+      break;
+    case 'kv':
+      return w[3] === 'missing' ? `${S(w[1])} has no key ${w[2]}.` : `${S(w[1])} has applied ${w[2]} = ${w.slice(4).join(' ')}.`;
+    case 'safe':
+      return 'The checker found no broken safety rule.';
+    case 'violation':
+      return `The checker caught a ${w.slice(1).join(' ')} violation.`;
+    case 'same':
+      return 'Every running node holds the same log.';
+  }
+  return args;
 }
 
 export async function loadLessonIndex() {
@@ -136,10 +171,14 @@ export class Narration {
     this.key = '';
   }
 
-  // script: the lesson's own lines; timeline: what actually ran.
-  render(lessonTitle, script, timeline) {
+  // script: the lesson's own lines; timeline: what actually ran; moments: captions
+  // {entry, time, text, key} of what happened inside time-taking lines; held: the
+  // lesson stopped at a sentence or a key moment; waiting: it is paused mid-script.
+  render(lessonTitle, script, timeline, { moments = [], held = false, waiting = false } = {}) {
     this.card.hidden = false;
-    const key = `${lessonTitle}|${timeline.version}|${timeline.begun}|${timeline.atEnd()}`;
+    const now = timeline.now();
+    const shown = moments.filter((m) => m.entry < timeline.begun && m.time <= now);
+    const key = `${lessonTitle}|${timeline.version}|${timeline.begun}|${timeline.atEnd()}|${shown.length}|${held}|${waiting}`;
     if (key === this.key) return;
     this.key = key;
     this.title.textContent = lessonTitle;
@@ -158,6 +197,7 @@ export class Narration {
     const items = [];
     let lastSay = -1;
     let passed = 0, failed = 0;
+    let m = 0;
     for (let i = 0; i < timeline.begun; i++) {
       const e = entries[i];
       if (i === deviation) {
@@ -169,25 +209,35 @@ export class Narration {
         items.push(`<li class="say">${h(e.line.slice(4))}</li>`);
       } else if (e.verb === 'expect' && e.rec.done) {
         if (e.rec.ok) passed++; else failed++;
-        items.push(`<li class="expect ${e.rec.ok ? 'pass' : 'fail'}">${e.rec.ok ? '✓' : '✗'} ${h(e.line.slice(7))}${
-          e.rec.message ? `<span class="why">${h(e.rec.message)}</span>` : ''}</li>`);
+        items.push(`<li class="expect ${e.rec.ok ? 'pass' : 'fail'}" title="${h(e.line)}${e.rec.ok && e.rec.message ? `: ${h(e.rec.message)}` : ''}">${
+          e.rec.ok ? '✓' : '✗'} ${h(plainCheck(e.line.slice(7)))}${!e.rec.ok && e.rec.message ? `<span class="why">${h(e.rec.message)}</span>` : ''}</li>`);
       } else if (e.rec.done && e.rec.ok === false) {
         failed++;
         items.push(`<li class="error">✗ ${h(e.line)}: ${h(e.rec.message)}</li>`);
       }
+      for (; m < shown.length && shown[m].entry === i; m++) {
+        const x = shown[m];
+        if (x.key || m === shown.length - 1) lastSay = items.length;
+        items.push(`<li class="moment${x.key ? ' key' : ''}" data-kind="${h(x.kind)}"><span class="at">${formatTime(x.time)}</span> ${h(x.text)}</li>`);
+      }
     }
-    if (lastSay >= 0) items[lastSay] = items[lastSay].replace('class="say"', 'class="say current"');
+    if (lastSay >= 0) items[lastSay] = items[lastSay].replace(/class="(say|moment)/, 'class="$1 current');
     this.list.innerHTML = items.join('') || '<li class="say">Press Play to start the lesson.</li>';
     const finished = deviation === -1 && timeline.begun >= script.length && !timeline.active();
     const current = finished ? this.status : this.list.querySelector('.current') ?? this.list.lastElementChild;
     if (current) current.scrollIntoView({ block: 'nearest' });
 
     this.status.className = `lesson-status${finished ? (failed ? ' failed' : ' done') : ''}`;
+    const free = deviation >= 0 && deviation < timeline.begun;
     this.status.textContent = finished
       ? (this.replay ? `Replay over: ${this.replay.outcome} (${failed} failed, ${passed} passed)`
         : failed ? `Lesson over: ${failed} check${failed > 1 ? 's' : ''} failed.` : `Lesson complete: all ${passed} checks passed.`)
-      : deviation >= 0 && deviation < timeline.begun ? 'Playing freely from here.'
-      : `Line ${Math.min(timeline.begun, script.length)} of ${script.length}`;
+      : free ? 'Playing freely from here.'
+      : `${held ? 'Paused for you: press Next to go on. ' : waiting ? 'Paused. ' : ''}Line ${Math.min(timeline.begun, script.length)} of ${script.length}`;
     this.status.dataset.state = finished ? (failed ? 'failed' : 'passed') : 'running';
+    this.status.dataset.held = String(held && !finished);
+    const next = this.card.querySelector('#lesson-next');
+    next.hidden = finished || free;
+    next.classList.toggle('attention', held && !finished);
   }
 }

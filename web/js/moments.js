@@ -1,0 +1,91 @@
+// What just happened, in words: the difference between two states of the simulator,
+// as one-line captions a lesson shows while it steps through a `wait`.
+//
+// The page never sees events themselves, only state() before and after them, so a
+// caption says what changed: a message sent, one that arrived, a role or term that
+// moved, entries appended or overwritten, a commit index that advanced. Three of these
+// are a lesson's key moments, where it stops for the reader even while playing: a
+// follower rejecting AppendEntries (the consistency check at work), a follower
+// overwriting entries that conflict with the leader's, and the leader committing (an
+// entry now on a majority). Logs are compared only where both states hold them (the
+// page asks for a window of each log).
+
+import { MESSAGE_LABEL, ROLE_LABEL, shortCommand } from './format.js';
+
+const byId = (xs) => new Map(xs.map((x) => [x.id, x]));
+
+function sentCaption(m) {
+  const to = `S${m.to}`;
+  switch (m.type) {
+    case 'AppendResp':
+      return m.success
+        ? { text: `S${m.from} accepted ${to}'s AppendEntries: its log now matches up to index ${m.index}.` }
+        : { key: true, kind: 'reject',
+          text: `S${m.from} rejected ${to}'s AppendEntries: it has no entry at prevLogIndex ${m.index} with that term` +
+            ` (hint: try index ${m.hint_index}${m.hint_term ? `, term ${m.hint_term}` : ''}).` };
+    case 'Append':
+      return { text: m.entries
+        ? `S${m.from} sent ${to} AppendEntries with ${m.entries} entr${m.entries === 1 ? 'y' : 'ies'} after prev (${m.prev_index}, term ${m.prev_term}).`
+        : `S${m.from} sent ${to} an empty AppendEntries checking prev (${m.prev_index}, term ${m.prev_term}).` };
+    case 'Vote':
+    case 'PreVote':
+      return { text: `S${m.from} asked ${to} for a ${m.type === 'PreVote' ? 'pre-vote' : 'vote'} in term ${m.term}.` };
+    case 'VoteResp':
+    case 'PreVoteResp':
+      return { text: `S${m.from} ${m.granted ? 'granted' : 'refused'} ${to} its ${m.type === 'PreVoteResp' ? 'pre-vote' : 'vote'}.` };
+    case 'Heartbeat':
+    case 'HeartbeatResp':
+      return null;  // every leader sends these all the time: not worth a caption
+    default:
+      return { text: `S${m.from} sent ${to} a ${MESSAGE_LABEL[m.type] ?? m.type}.` };
+  }
+}
+
+// Captions for what changed from `before` to `after` (two state() results), most
+// telling first; [] when nothing a reader would see changed.
+export function describeChange(before, after) {
+  if (!before || !after) return [];
+  const out = [];
+  const nodesBefore = byId(before.nodes);
+  for (const n of after.nodes) {
+    const b = nodesBefore.get(n.id);
+    if (!b) continue;
+    if (b.up !== n.up) out.push({ text: n.up ? `S${n.id} restarted from its disk.` : `S${n.id} crashed.` });
+    if (!n.up || !b.up) continue;
+    if (b.role !== n.role || b.term !== n.term) {
+      out.push({ text: `S${n.id} is now ${n.role === 'leader' ? 'the leader' : `a ${ROLE_LABEL[n.role] ?? n.role}`} in term ${n.term}.` });
+    }
+    const old = new Map(b.log.map((e) => [e.index, e]));
+    const replaced = n.log.filter((e) => old.has(e.index) && old.get(e.index).term !== e.term);
+    if (replaced.length) {
+      const first = replaced[0], last = replaced[replaced.length - 1], was = old.get(first.index);
+      out.push({ key: true, kind: 'overwrite',
+        text: `S${n.id} overwrote ${first.index === last.index ? `entry ${first.index}` : `entries ${first.index}–${last.index}`}: ` +
+          `its ${shortCommand(was)} of term ${was.term} is replaced by the leader's ${shortCommand(first)} of term ${first.term}.` });
+    } else if (n.log_last_index > b.log_last_index) {
+      out.push({ text: `S${n.id} appended ${n.log_last_index - b.log_last_index === 1 ? `entry ${n.log_last_index}` : `entries ${b.log_last_index + 1}–${n.log_last_index}`}.` });
+    }
+    if (n.role === 'leader' && b.role === 'leader' && n.commit_index > b.commit_index) {
+      const quorum = Math.floor(after.nodes.length / 2) + 1;
+      out.push({ key: true, kind: 'commit',
+        text: `S${n.id} committed up to entry ${n.commit_index}: at least ${quorum} of ${after.nodes.length} nodes hold it.` });
+    } else if (n.commit_index > b.commit_index) {
+      out.push({ text: `S${n.id} learned that entries up to ${n.commit_index} are committed.` });
+    }
+  }
+  const wasFlying = new Set(before.messages.map((m) => m.id));
+  const nowFlying = new Set(after.messages.map((m) => m.id));
+  for (const m of after.messages) {
+    if (wasFlying.has(m.id)) continue;
+    const c = sentCaption(m);
+    if (c) out.push(c);
+  }
+  for (const m of before.messages) {
+    if (nowFlying.has(m.id) || m.type === 'Heartbeat' || m.type === 'HeartbeatResp') continue;
+    if (m.arrives_ms <= after.time_ms) out.push({ text: `S${m.from}'s ${MESSAGE_LABEL[m.type] ?? m.type} reached S${m.to}.` });
+  }
+  const vs = after.violations.length, vb = before.violations.length;
+  if (vs > vb) out.push({ key: true, kind: 'violation', text: `The checker found a violation: ${after.violations[0].rule}.` });
+  out.sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
+  return out;
+}
