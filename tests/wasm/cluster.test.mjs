@@ -318,3 +318,65 @@ test('campaign() makes a node stand for election now', () => {
     sim.delete();
   }
 });
+
+// A candidate's tally counts its own vote and each granted reply that has arrived;
+// one still travelling is not counted yet.
+test('a candidate shows votes granted of votes needed, counting replies as they arrive', () => {
+  const sim = cluster({ pre_vote: false });
+  for (const peer of [3, 4, 5]) { sim.cut(1, peer); sim.cut(peer, 1); }
+  assert.equal(sim.campaign(1), true);
+  let s = state(sim);
+  assert.equal(s.nodes[0].role, 'candidate');
+  assert.deepEqual(s.nodes[0].votes, { granted: 1, needed: 3 });
+  for (const n of s.nodes.slice(1)) assert.equal(n.votes, undefined, 'only candidates have a tally');
+  let sawReplyInFlight = false;
+  for (let i = 0; i < 200; i++) {
+    sim.step();
+    s = state(sim);
+    const reply = s.messages.find(m => m.type === 'VoteResp' && m.from === 2 && m.to === 1 && m.granted);
+    if (reply) {
+      sawReplyInFlight = true;
+      assert.deepEqual(s.nodes[0].votes, { granted: 1, needed: 3 }, 'a vote on its way is not counted yet');
+    }
+    if (sawReplyInFlight && !reply) break;
+  }
+  assert.ok(sawReplyInFlight);
+  assert.deepEqual(s.nodes[0].votes, { granted: 2, needed: 3 }, 'S2 voted for S1; S3..S5 cannot hear it');
+  assert.equal(s.nodes[0].role, 'candidate');
+  sim.delete();
+});
+
+// lose(id) drops a message in flight when it would arrive: it is marked `lost` meanwhile,
+// its receiver never sees it, and a message not in flight is an error.
+test('lose() drops a message in flight, and messages dropped at the send are listed in `dropped`', () => {
+  const sim = cluster({ nodes: 3, pre_vote: false });
+  sim.campaign(1);
+  let s = state(sim), ask;
+  for (let i = 0; i < 50 && !ask; i++, s = state(sim)) {
+    ask = s.messages.find(m => m.type === 'Vote' && m.to === 2);
+    if (!ask) sim.step();
+  }
+  assert.ok(ask, 'S1 asks S2 for its vote once its own vote is on disk');
+  sim.lose(ask.id);
+  s = state(sim);
+  assert.equal(s.messages.find(m => m.id === ask.id).lost, true);
+  assert.equal(s.messages.find(m => m.id !== ask.id).lost, undefined);
+  const dropped = s.stats.messages_dropped;
+  sim.advance(ask.arrives_ms - s.time_ms);
+  s = state(sim);
+  assert.equal(s.stats.messages_dropped, dropped + 1);
+  assert.equal(s.nodes[1].voted_for, 0, 'S2 never got the vote request');
+  assert.throws(() => sim.lose(ask.id), /message \d+ is not in flight/);
+  assert.throws(() => sim.lose(0.5), /whole number/);
+
+  assert.deepEqual(s.dropped, []);
+  sim.cut(1, 3);
+  sim.advance(400);
+  s = state(sim);
+  assert.ok(s.dropped.length > 0);
+  for (const m of s.dropped) {
+    assert.deepEqual([m.from, m.to], [1, 3]);
+    assert.equal(m.sent_ms, m.arrives_ms);
+  }
+  sim.delete();
+});

@@ -1,7 +1,7 @@
 // The cluster as a ring of nodes joined by links, drawn in SVG.
 //
-// Each node shows its name, term and role, and a ring around it that empties as its
-// election timer runs down (it refills whenever the node hears from a leader; when it
+// Each node shows its name, term and role (a candidate's with its tally, votes granted
+// of votes needed), and a ring around it that empties as its election timer runs down (it refills whenever the node hears from a leader; when it
 // runs out the node starts an election). A crashed node is greyed out and crossed.
 // Each pair of nodes has a link; a link the network currently drops is drawn dashed
 // red (both ways) or orange with an arrow (one way). The view owns the geometry —
@@ -55,7 +55,7 @@ export class ClusterView {
     this.pos = [];
     for (let a = 1; a <= count; a++) {
       for (let b = a + 1; b <= count; b++) {
-        const g = el('g', { class: 'link', 'data-link': `${a}-${b}` }, this.linkLayer);
+        const g = el('g', { class: 'link', 'data-link': `${a}-${b}`, tabindex: 0, role: 'button' }, this.linkLayer);
         const title = el('title', {}, g);
         const wire = el('line', { class: 'wire' }, g);
         const hit = el('line', { class: 'hit' }, g);
@@ -65,7 +65,7 @@ export class ClusterView {
       }
     }
     for (let id = 1; id <= count; id++) {
-      const g = el('g', { class: 'node follower', 'data-node': id, tabindex: 0, role: 'button' }, this.nodeLayer);
+      const g = el('g', { class: 'node follower', 'data-node': id, tabindex: 0, role: 'button', 'aria-haspopup': 'menu' }, this.nodeLayer);
       const title = el('title', {}, g);
       const halo = el('circle', { class: 'halo' }, g);
       const track = el('circle', { class: 'timer-track' }, g);
@@ -183,6 +183,7 @@ export class ClusterView {
         : ab ? `Messages from S${link.a} to S${link.b} are lost. Click to restore.`
         : ba ? `Messages from S${link.b} to S${link.a} are lost. Click to restore.`
         : `Link S${link.a}–S${link.b}. Click to cut it both ways.`;
+      link.g.setAttribute('aria-label', link.title.textContent.replace('Click', 'Press Enter'));
     }
 
     state.nodes.forEach((node, i) => {
@@ -191,14 +192,16 @@ export class ClusterView {
       const role = node.up ? node.role : 'down';
       const selected = selection && selection.kind === 'node' && selection.id === node.id;
       const faults = node.faults && node.faults.length ? node.faults.join(', ') : '';
-      const key = `${role}|${node.term}|${selected}|${faults}`;
+      const votes = node.up && node.votes ? `${node.votes.granted}/${node.votes.needed}` : '';
+      const key = `${role}|${node.term}|${selected}|${faults}|${votes}`;
       if (key !== nd.key) {
         nd.key = key;
         nd.g.setAttribute('class', `node ${role}${selected ? ' selected' : ''}`);
         nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
         const label = node.up ? ROLE_LABEL[node.role] ?? node.role : 'crashed';
-        nd.pillText.textContent = label;
-        const width = label.length * 6.2 + 14;
+        nd.pillText.textContent = votes ? `${label} ${votes}` : label;
+        nd.g.dataset.votes = votes;
+        const width = nd.pillText.textContent.length * 6.2 + 14;
         nd.pillRect.setAttribute('x', -width / 2);
         nd.pillRect.setAttribute('width', width);
         nd.cross.style.display = node.up ? 'none' : '';
@@ -209,7 +212,7 @@ export class ClusterView {
           el('text', { class: 'fault-badge-text', x: r * 0.75, y: -r * 0.75 }, nd.badge).textContent = '!';
         }
         nd.title.textContent = node.up
-          ? `S${node.id}: ${label} in term ${node.term}${faults ? ` — rule switched off: ${faults}` : ''}. Click for actions.`
+          ? `S${node.id}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${faults ? ` — rule switched off: ${faults}` : ''}. Click for actions.`
           : `S${node.id} has crashed; its log and vote wait on its disk. Click to restart it.`;
       }
       this.renderTimer(nd, node, i, state, now);

@@ -127,6 +127,7 @@ export class Inspector {
         ['role', `<b>${h(role)}</b>`],
         ['term', n.term],
         ['voted for', n.voted_for ? `S${n.voted_for}` : '—'],
+        n.votes && ['votes', `${n.votes.granted} of ${n.votes.needed} needed`],
         ['leader', n.leader ? `S${n.leader}` : 'unknown'],
         ['log', n.log_last_index >= n.log_first_index ? `${n.log_first_index}..${n.log_last_index}` : 'empty'],
         ['commit index', n.commit_index],
@@ -153,8 +154,9 @@ export class Inspector {
       ? `<h3>Entries</h3><div class="entries">${full.entries.map((e) =>
           `${e.index} (t${e.term}) ${h(e.type ? 'no-op' : shortCommand({ command: e.data ?? '' }))}`).join('<br>')}</div>`
       : '';
-    const status = live
-      ? `in flight, arrives at ${formatTime(m.arrives_ms)}`
+    const status = live && m.lost
+      ? `in flight, and will be lost at ${formatTime(m.arrives_ms)}: it was dropped`
+      : live ? `in flight, arrives at ${formatTime(m.arrives_ms)}`
       : m.arrives_ms <= state.time_ms ? `delivered at ${formatTime(m.arrives_ms)}` : 'no longer in flight';
     const html = `
       <div class="explain">${h(explainMessage(m))}</div>
@@ -165,8 +167,9 @@ export class Inspector {
         ['sent', formatTime(m.sent_ms)],
         ['status', status],
       ])}
+      ${live && !m.lost ? `<div class="actions"><button class="btn danger" data-act="lose ${m.id}" title="As if the network lost it: it never arrives">Drop this message</button></div>` : ''}
       ${entries}`;
-    return [`${label}`, `msg|${m.id}|${live}|${html.length}`, html];
+    return [`${label}`, `msg|${m.id}|${live}|${!!m.lost}|${html.length}`, html];
   }
 
   link(id, state) {

@@ -81,7 +81,15 @@ export class LogView {
     this.spacer = div('log-spacer', this.scroller);
     this.canvas = document.createElement('canvas');
     this.canvas.className = 'log-canvas';
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute('role', 'application');
+    this.canvas.setAttribute('aria-roledescription', 'log grid');
+    this.canvas.setAttribute('aria-label', 'Log entries: arrow keys move between entries, Enter reads one');
     this.scroller.appendChild(this.canvas);
+    this.said = div('sr-only', this.scroller);  // what the keyboard cursor is on, for screen readers
+    this.said.setAttribute('aria-live', 'polite');
+    this.cursor = null;     // { row, index } of the keyboard cursor, while the grid has focus
+    this.onPickEntry = null;
     this.ctx = this.canvas.getContext('2d');
     this.count = 0;
     this.cellWidth = CELL_W;
@@ -108,12 +116,51 @@ export class LogView {
       const hit = this.hit(ev);
       if (hit && this.onSelectEntry) this.onSelectEntry(hit.node, hit.index);
     });
+    this.canvas.addEventListener('keydown', (ev) => this.key(ev));
+    this.canvas.addEventListener('focus', () => this.changed());
+    this.canvas.addEventListener('blur', () => this.changed());
     this.canvas.addEventListener('mousemove', (ev) => {
       const hit = this.hit(ev);
       const title = hit ? hit.title : '';
       if (this.canvas.title !== title) this.canvas.title = title;
       this.canvas.style.cursor = hit && !hit.missing ? 'pointer' : '';
     });
+  }
+
+  changed() {
+    this.paintedKey = '';
+    if (this.onChange) this.onChange();
+  }
+
+  // The keyboard cursor: arrows move it a row or a column, Home and End to the first and
+  // last entry of its row, Enter or Space reads the entry in the inspector.
+  key(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || !this.count) return;
+    const c = this.cursor ?? { row: 0, index: Math.max(1, this.lastIndex) };
+    const last = this.lastOf ? this.lastOf[c.row] ?? 0 : 0;
+    const moves = {
+      ArrowLeft: () => ({ ...c, index: Math.max(1, c.index - 1) }),
+      ArrowRight: () => ({ ...c, index: Math.min(Math.max(1, this.lastIndex), c.index + 1) }),
+      ArrowUp: () => ({ ...c, row: Math.max(0, c.row - 1) }),
+      ArrowDown: () => ({ ...c, row: Math.min(this.count - 1, c.row + 1) }),
+      Home: () => ({ ...c, index: 1 }),
+      End: () => ({ ...c, index: Math.max(1, last) }),
+    };
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.cursor = c;
+      if (this.onPickEntry) this.onPickEntry(c.row + 1, c.index);
+      return;
+    }
+    if (!moves[ev.key]) return;
+    ev.preventDefault();
+    this.cursor = moves[ev.key]();
+    if (this.cursor.index < this.from + 1 || this.cursor.index > this.to - 1) {
+      this.followBox.checked = false;
+      this.scrollTo(this.cursor.index);
+    }
+    this.changed();
   }
 
   setCount(count) {
@@ -205,7 +252,11 @@ export class LogView {
     // commit or applied index in it, the leader's log they are compared with, or its
     // progress for each follower.
     const picked = selection && selection.kind === 'entry' ? `${selection.node}:${selection.index}` : '';
-    let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}`;
+    this.lastOf = nodes.map((n) => n.log_last_index);
+    const focused = document.activeElement === this.canvas;
+    if (focused && !this.cursor) this.cursor = { row: Math.max(0, nodes.findIndex((n) => n === leader)), index: Math.max(1, last) };
+    const cursor = focused && this.cursor ? `${this.cursor.row}:${this.cursor.index}` : '';
+    let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}|${cursor}`;
     for (const n of nodes) {
       key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down:';
       for (const e of n.log) key += `${e.term},`;
@@ -214,6 +265,23 @@ export class LogView {
     if (key === this.paintedKey && this.sized) return;
     this.paintedKey = key;
     this.paint(nodes, leader, highlight, picked, progress);
+    if (cursor) this.paintCursor();
+  }
+
+  // A dashed ring on the cell under the keyboard cursor, and its description read out.
+  paintCursor() {
+    const { row, index } = this.cursor;
+    const x = (index - 1) * CELL_W, top = (row + 1) * this.rowH;
+    const ctx = this.ctx;
+    ctx.strokeStyle = '#1d2333';
+    ctx.lineWidth = 2;
+    ctx.setLineDash([3, 2]);
+    ctx.strokeRect(x + 1, top + 1, CELL_W - 2, this.rowH - 3);
+    ctx.setLineDash([]);
+    const cell = this.drawn.get(`${row}:${index}`);
+    const text = cell ? cell.title : `S${row + 1} holds no entry ${index}`;
+    if (this.said.textContent !== text) this.said.textContent = text;
+    this.canvas.dataset.cursor = `${row + 1}:${index}`;
   }
 
   paint(nodes, leader, highlight, picked, progress) {

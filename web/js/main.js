@@ -10,7 +10,7 @@
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
-import { escapeHtml as h, formatTime } from './format.js';
+import { MESSAGE_LABEL, escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
@@ -25,7 +25,9 @@ import { loadRaftbook } from './wasm_module.js';
 const $ = (id) => document.getElementById(id);
 const DEFAULT_SPEED = 0.1;
 const URL_EVERY_MS = 2000;  // while playing; at once when paused
-const STEP_LIMIT_MS = 60000;  // a Step in a lesson runs at most this far looking for a change
+const STEP_LIMIT_MS = 60000;
+const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard
+const NARROW = '(max-width: 899px)';  // style.css: one column below 900 px  // a Step in a lesson runs at most this far looking for a change
 
 class Playground {
   constructor(rb) {
@@ -82,7 +84,9 @@ class Playground {
     this.timelineView = new TimelineView(
       { scrub: $('scrub'), marks: $('marks'), readout: $('time-readout'), toStart: $('to-start'), toLive: $('to-live') },
       { onSeek: (t) => { this.pendingSeek = t; this.dirty = true; }, onScrubStart: () => this.pause() });
-    this.lessonList = new LessonList($('lesson-list'), (lesson) => this.startLesson(lesson));
+    this.lessonList = new LessonList($('lesson-list'), async (lesson) => {
+      if (await this.startLesson(lesson)) this.showLessonOnPhone();
+    });
     this.narration = new Narration({
       card: $('narration-card'), title: $('lesson-title'), list: $('narration'), status: $('lesson-status'),
       onReplay: () => this.lesson && this.startLesson(this.lesson, null, null, !this.lesson.replay),
@@ -93,6 +97,15 @@ class Playground {
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
     $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
+    $('message-list').addEventListener('click', (ev) => {
+      const b = ev.target.closest('[data-message]');
+      if (b) this.pickMessage(b);
+    });
+    this.logs.onPickEntry = (node, index) => {
+      this.select({ kind: 'entry', node, index });
+      this.openPanel(this.logs.canvas);
+    };
+    document.addEventListener('keydown', (ev) => this.escape(ev));
     $('share').addEventListener('click', () => this.share());
     $('help').addEventListener('click', () => $('help-dialog').showModal());
     $('help-link').addEventListener('click', (ev) => { ev.preventDefault(); $('help-dialog').showModal(); });
@@ -204,6 +217,15 @@ class Playground {
     return true;
   }
 
+  // On a narrow screen the lesson list sits below the cluster: once a lesson is picked
+  // there, the page scrolls up to the cluster, with the lesson's narration under it.
+  // (After the frame that lays out the narration, so nothing moves it afterwards.)
+  showLessonOnPhone() {
+    if (!window.matchMedia(NARROW).matches) return;
+    this.render();
+    document.querySelector('.stage').scrollIntoView({ block: 'start' });
+  }
+
   // Replaces the simulation: a new timeline for `setup`, replayed to `cursor` if given.
   install(setup, createSim, lines, cursor) {
     let timeline;
@@ -291,28 +313,93 @@ class Playground {
     }
     const node = ev.target.closest('[data-node]');
     if (node) {
+      this.opener = node;
       this.openNodeMenu(Number(node.dataset.node));
       return;
     }
     const link = ev.target.closest('[data-link]');
     if (link) {
-      const [a, b] = link.dataset.link.split('-').map(Number);
-      const down = this.state.links_down.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
-      this.select({ kind: 'link', id: link.dataset.link });
-      this.perform(`${down ? 'restore' : 'cut'} ${a}-${b}`);
+      this.toggleLink(link.dataset.link);
       return;
     }
     this.select(null);
   }
 
   // Enter or Space on a focused node opens its menu, as a click does, with focus on the
-  // menu's first item.
+  // menu's first item; on a focused link it cuts or restores the link.
   clusterKey(ev) {
+    if ((ev.key !== 'Enter' && ev.key !== ' ') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const node = ev.target.closest('[data-node]');
-    if (!node || (ev.key !== 'Enter' && ev.key !== ' ') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const link = ev.target.closest('[data-link]');
+    if (!node && !link) return;
     ev.preventDefault();
+    if (link) {
+      this.toggleLink(link.dataset.link);
+      return;
+    }
+    this.opener = node;
     this.openNodeMenu(Number(node.dataset.node));
     this.nodeMenu.focus();
+  }
+
+  toggleLink(id) {
+    const [a, b] = id.split('-').map(Number);
+    const down = this.state.links_down.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+    this.select({ kind: 'link', id });
+    this.perform(`${down ? 'restore' : 'cut'} ${a}-${b}`);
+  }
+
+  // The messages in flight as a list of buttons, for the keyboard and screen readers
+  // (the canvas that draws them cannot be focused): the first MESSAGE_LIST ones by
+  // arrival. Rebuilt only when the messages change.
+  renderMessageList(messages) {
+    const shown = messages.slice(0, MESSAGE_LIST);
+    const key = shown.map((m) => `${m.id}${m.lost ? 'x' : ''}`).join(',') + `|${messages.length}`;
+    if (key === this.messageListKey) return;
+    this.messageListKey = key;
+    const list = $('message-list');
+    const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.dataset.message : null;
+    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)} S${m.from} → S${m.to}${
+      m.lost ? ' (will be lost)' : ''}</button></li>`).join('') +
+      (messages.length > shown.length ? `<li class="hint">and ${messages.length - shown.length} more</li>` : '') +
+      (messages.length ? '' : '<li class="hint">No message is in flight.</li>');
+    $('message-count').textContent = String(messages.length);
+    if (focused) (list.querySelector(`[data-message="${focused}"]`) ?? list.querySelector('button') ?? $('message-list-head')).focus();
+  }
+
+  // A message picked from the list: shown in the inspector, with focus there (its Drop
+  // button is the next Tab); Escape comes back here.
+  pickMessage(button) {
+    const id = Number(button.dataset.message);
+    const m = this.state.messages.find((x) => x.id === id);
+    if (!m) return;
+    this.inspector.selectMessage(m);
+    this.select({ kind: 'message', id });
+    this.openPanel(button);
+  }
+
+  // Focus moves into the inspector, remembering what sent it there.
+  openPanel(opener) {
+    this.opener = opener;
+    this.render();
+    $('inspector').focus();
+  }
+
+  // Escape: the node menu or the inspector closes, and focus goes back to what opened it.
+  escape(ev) {
+    if (ev.key !== 'Escape' || $('help-dialog').open) return;
+    const menuOpen = this.nodeMenu.nodeId != null;
+    const inInspector = $('inspector').contains(document.activeElement) || document.activeElement === $('inspector');
+    if (!menuOpen && !(inInspector && this.selection)) return;
+    ev.preventDefault();
+    this.nodeMenu.close();
+    this.select(null);
+    // A message's button may have been redrawn meanwhile: its successor, or the list.
+    const gone = this.opener && !this.opener.isConnected && this.opener.dataset.message;
+    const back = !this.opener ? null : this.opener.isConnected ? this.opener
+      : gone ? $('message-list').querySelector(`[data-message="${gone}"]`) ?? $('message-list-head') : null;
+    this.opener = null;
+    if (back) back.focus();
   }
 
   openNodeMenu(id) {
@@ -445,6 +532,7 @@ class Playground {
     this.timelineView.render(this.timeline);
     this.checker.render(state.violations);
     this.renderRequests(state.requests);
+    this.renderMessageList(state.messages);
     this.renderFooter(state);
     this.controls.sync({
       playing: this.playing,

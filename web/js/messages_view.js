@@ -8,10 +8,13 @@
 // red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
 // forwards to the leader (its answer: a teal disc with ✓ or ✗).
 //
-// A message on a link that is cut, or headed for a crashed node, will be lost when it
-// arrives (unless the link heals or the node restarts first): it is drawn being lost,
-// fading as it goes, struck through with a red cross. Messages the network drops at
-// random are never in flight (the simulator decides at the send), so they are not drawn.
+// A message on a link that is cut, headed for a crashed node, or dropped by the reader
+// (the inspector's "Drop this message": `lost`) will be lost when it arrives (unless
+// the link heals or the node restarts first): it is drawn being lost, fading as it
+// goes, struck through with a red cross. Messages the network drops as they are sent
+// (at random, or onto a cut link) are never in flight; the state lists the last few
+// (`dropped`), and each is drawn for a moment leaving its sender, struck through,
+// fading out a short way along its link.
 //
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
@@ -19,6 +22,8 @@
 // if any, is under the pointer.
 
 const LANE = 5;
+const DROP_SHOWN_MS = 40;   // virtual ms a message dropped at the send stays drawn
+const DROP_REACH = 0.3;     // ...and how far along its link it gets
 const HIT_RADIUS = 12;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 const COLOURS = {
@@ -135,8 +140,22 @@ export class MessagesView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     this.placed = [];
+    this.dropsDrawn = 0;
     const cut = new Set(world ? world.links_down.map(([a, b]) => `${a}>${b}`) : []);
     const crashed = new Set(world ? world.nodes.filter((n) => !n.up).map((n) => n.id) : []);
+    for (const m of world && world.dropped ? world.dropped : []) {
+      const age = now - m.sent_ms;
+      if (age < 0 || age >= DROP_SHOWN_MS) continue;
+      const seg = this.cluster.segment(m.from, m.to, LANE);
+      if (!seg) continue;
+      const [p, q] = seg, f = DROP_REACH * (age / DROP_SHOWN_MS);
+      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
+      ctx.globalAlpha = 1 - age / DROP_SHOWN_MS;
+      draw(ctx, m, x, y);
+      strike(ctx, x, y);
+      ctx.globalAlpha = 1;
+      this.dropsDrawn++;
+    }
     for (const m of messages) {
       // Nothing to draw along a link whose ends have no place yet (or no such node).
       const seg = this.cluster.segment(m.from, m.to, LANE);
@@ -145,7 +164,7 @@ export class MessagesView {
       const span = m.arrives_ms - m.sent_ms;
       const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
       const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
-      const lost = cut.has(`${m.from}>${m.to}`) || crashed.has(m.to);
+      const lost = m.lost || cut.has(`${m.from}>${m.to}`) || crashed.has(m.to);
       if (lost) ctx.globalAlpha = 1 - 0.6 * f;
       draw(ctx, m, x, y);
       ctx.globalAlpha = 1;

@@ -21,7 +21,7 @@ function sentCaption(m) {
       return m.success
         ? { text: `S${m.from} accepted ${to}'s AppendEntries: its log now matches up to index ${m.index}.` }
         : { key: true, kind: 'reject',
-          text: `S${m.from} rejected ${to}'s AppendEntries: it has no entry at prevLogIndex ${m.index} with that term` +
+          text: `S${m.from} rejected ${to}'s AppendEntries: its log does not match at prevLogIndex ${m.index}` +
             ` (hint: try index ${m.hint_index}${m.hint_term ? `, term ${m.hint_term}` : ''}).` };
     case 'Append':
       return { text: m.entries

@@ -1,6 +1,7 @@
 // The small menu that opens next to a node when it is clicked: crash or restart it,
 // make it start an election, or (for the leader) propose the client box's command
-// there. Everything it offers is one scenario line handed to `act`.
+// there. Everything it offers is one scenario line handed to `act`. Escape closes it
+// (main.js, which also gives focus back to the node).
 
 import { escapeHtml as h } from './format.js';
 
@@ -19,7 +20,6 @@ export class NodeMenu {
       act(b.dataset.act);
       this.close();
     });
-    document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') this.close(); });
   }
 
   // node: the node as state() shows it; at: its centre and radius in stage pixels.

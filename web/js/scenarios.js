@@ -88,6 +88,13 @@ export function plainCheck(args) {
   return args;
 }
 
+// Scrolls `list` (its own scroll container, position: relative) so that `item` shows.
+function reveal(list, item) {
+  const top = item.offsetTop, bottom = top + item.offsetHeight;
+  if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
+  if (top < list.scrollTop) list.scrollTop = top;
+}
+
 export async function loadLessonIndex() {
   const res = await fetch('scenarios/index.json');
   if (!res.ok) throw new Error(`scenarios/index.json could not be loaded (HTTP ${res.status})`);
@@ -224,8 +231,10 @@ export class Narration {
     if (lastSay >= 0) items[lastSay] = items[lastSay].replace(/class="(say|moment)/, 'class="$1 current');
     this.list.innerHTML = items.join('') || '<li class="say">Press Play to start the lesson.</li>';
     const finished = deviation === -1 && timeline.begun >= script.length && !timeline.active();
-    const current = finished ? this.status : this.list.querySelector('.current') ?? this.list.lastElementChild;
-    if (current) current.scrollIntoView({ block: 'nearest' });
+    // The list scrolls itself to what is new; the page is never scrolled from here (on a
+    // phone that would pull the cluster out of view while the reader watches it).
+    const current = finished ? this.list.lastElementChild : this.list.querySelector('.current') ?? this.list.lastElementChild;
+    if (current) reveal(this.list, current);
 
     this.status.className = `lesson-status${finished ? (failed ? ' failed' : ' done') : ''}`;
     const free = deviation >= 0 && deviation < timeline.begun;

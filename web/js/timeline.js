@@ -4,9 +4,10 @@
 // The simulator is deterministic, so a moment is fully described by where it started
 // (a setup: cluster size and seed, or a scenario script) and the list of things done
 // since. Every entry is one line of the scenario format — `advance 1200ms`,
-// `propose set x 5`, `crash 2`, `wait leader within 2s`, `expect safe` — plus two the
-// page adds: `step` (run exactly one event) and `rate 5` (random client requests per
-// second). Playing the page appends `advance` time to the list; clicking appends an
+// `propose set x 5`, `crash 2`, `wait leader within 2s`, `expect safe` — plus three the
+// page adds: `step` (run exactly one event), `rate 5` (random client requests per
+// second) and `lose 51` (message 51, in flight, is lost; message ids are as
+// deterministic as everything else). Playing the page appends `advance` time to the list; clicking appends an
 // action. To go back to an earlier time the page builds a fresh simulation from the
 // setup and replays the entries up to there; replaying the rest plays the recorded
 // future again, and any new action taken in the past cuts that future off (a branch).
@@ -48,6 +49,7 @@ function makeEntry(line) {
   }
   if (verb === 'step' && words.length === 1) return { line: text, kind: 'step', rec: null };
   if (verb === 'rate' && words.length === 2) return { line: text, kind: 'rate', perSecond: Number(words[1]), rec: null };
+  if (verb === 'lose' && words.length === 2) return { line: text, kind: 'lose', id: Number(words[1]), rec: null };
   return { line: text, kind: 'line', verb, rec: null };
 }
 
@@ -137,7 +139,9 @@ export class Timeline {
         break;
       }
       const e = this.entries[this.begun];
-      if (e.kind !== 'line' && e.kind !== 'rate' && left <= 0 && maxBegun === Infinity) break;
+      if (takesTime(e) || e.kind === 'step') {
+        if (left <= 0 && maxBegun === Infinity) break;
+      }
       this.begun++;
       const before = sim.time();
       e.rec = { start: before, end: null, done: false, ok: null, message: '' };
@@ -148,6 +152,9 @@ export class Timeline {
         left = Math.max(0, left - (sim.time() - before));
       } else if (e.kind === 'rate') {
         const r = this.guard(() => sim.setClientRate(e.perSecond));
+        this.finish(e, r.ok, r.message);
+      } else if (e.kind === 'lose') {
+        const r = this.guard(() => sim.lose(e.id));
         this.finish(e, r.ok, r.message);
       } else {
         const r = this.action(e.line);
