@@ -47,7 +47,7 @@ test('Figure 8 replayed with the bug on: the checker names Leader Completeness; 
   assert.equal(bug.pill, 'violated: Leader Completeness');
   assert.equal(bug.state, 'failed');
   assert.match(bug.status, /^Replay over: with the bug on, the checker caught/);
-  assert.deepEqual(bug.failed.map((t) => t.replace(/^✗ /, '').split(/expected/)[0]), ['commit 1 = 0', 'safe']);
+  assert.deepEqual(bug.failed.map((t) => t.replace(/^✗ /, '').split(/expected/)[0]), ['S1 has committed nothing.', 'The checker found no broken safety rule.']);
   assert.equal(await page.textContent('#lesson-title'), 'Figure 8: a leader never commits an old-term entry by counting — with the bug on');
   assert.match(await page.evaluate(() => location.hash), /^#scenario=figure8&replay=1&at=\d+&t=\d+$/);
   await screenshot(page, 'lesson-figure8-bug');
@@ -86,7 +86,7 @@ test('the missing-prevLog lesson replayed with the rule kept stays safe, and say
   assert.match(await page.textContent('#lesson-note'), /checker stays green/);
   const kept = await playToEnd(page);
   assert.equal(kept.pill, 'safe');
-  assert.deepEqual(kept.failed.map((t) => t.replace(/^✗ /, '').split(/expected/)[0]), ['violation Log Matching']);
+  assert.deepEqual(kept.failed.map((t) => t.replace(/^✗ /, '').split(/expected/)[0]), ['The checker caught a Log Matching violation.']);
   assert.match(kept.status, /^Replay over: with the rule kept, the checker found nothing/);
   const before = await page.evaluateHandle(() => window.playground.timeline);
   await page.click('#lesson-restart');  // Restart keeps to the replay

@@ -492,11 +492,18 @@ class Playground {
       const hash = tl.sim.traceHash(), t0 = tl.now();
       tl.run(1, { maxBegun: tl.begun });
       left -= Math.max(1, tl.now() - t0);
-      if (tl.sim.traceHash() === hash) continue;
+      const ended = !tl.active();
+      if (tl.sim.traceHash() === hash) {
+        if (ended && untilChange) return;  // one line at most per Step
+        continue;
+      }
       const st = this.lessonState();
       const seen = describeChange(this.lessonPrev, st);
       this.lessonPrev = st;
-      if (!seen.length || !(untilChange || seen[0].key)) continue;
+      if (!seen.length || !(untilChange || seen[0].key)) {
+        if (ended && untilChange) return;
+        continue;
+      }
       this.recordMoment(seen);
       if (seen[0].key) this.held = true;
       this.pause();

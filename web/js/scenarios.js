@@ -31,7 +31,7 @@ export const REPLAYS = {
     edit: (text, m) => text.replace(m, 'fault 1 commit_old_term_by_count\n$&'),
     note: 'Replay with the bug on: node 1 runs with commit_old_term_by_count, so it commits entry 2 of term 2 ' +
       'by counting replicas. When node 5 wins and overwrites it, a committed entry is lost: the checker catches it ' +
-      'as a Leader Completeness violation, and the checks below that expect safety (commit 1 = 0, safe) fail — as they should.',
+      'as a Leader Completeness violation, and the checks below that expect safety (S1 has committed nothing; no broken safety rule) fail — as they should.',
     outcome: 'with the bug on, the checker caught the lost committed entry and the checks that expect safety failed.',
   },
   missing_prevlog_check: {
