@@ -27,6 +27,7 @@ const DEFAULT_SPEED = 0.1;
 const URL_EVERY_MS = 2000;  // while playing; at once when paused
 const STEP_LIMIT_MS = 60000;
 const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard
+const MESSAGE_LIST_EVERY_MS = 1000;
 const NARROW = '(max-width: 899px)';  // style.css: one column below 900 px  // a Step in a lesson runs at most this far looking for a change
 
 class Playground {
@@ -351,11 +352,16 @@ class Playground {
 
   // The messages in flight as a list of buttons, for the keyboard and screen readers
   // (the canvas that draws them cannot be focused): the first MESSAGE_LIST ones by
-  // arrival. Rebuilt only when the messages change.
+  // arrival. Rebuilt when the messages change, at most once a second while playing (a
+  // busy cluster changes them every frame; a list that is redrawn under the reader's
+  // focus 60 times a second could not be read).
   renderMessageList(messages) {
     const shown = messages.slice(0, MESSAGE_LIST);
     const key = shown.map((m) => `${m.id}${m.lost ? 'x' : ''}`).join(',') + `|${messages.length}`;
     if (key === this.messageListKey) return;
+    const t = performance.now();
+    if (this.playing && t - (this.messageListAt ?? -Infinity) < MESSAGE_LIST_EVERY_MS) return;
+    this.messageListAt = t;
     this.messageListKey = key;
     const list = $('message-list');
     const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.dataset.message : null;
