@@ -56,6 +56,12 @@ test('follower behind stops at the rejection, with the rejecting reply on screen
     'the rejection is in flight while the lesson waits on it');
   const s3 = stop.state.nodes.find((n) => n.id === 3);
   assert.equal(s3.log_last_index, 7, 'S3 has not caught up yet');
+  const seen = await page.evaluate(() => {
+    const r = document.querySelector('#narration li.current').getBoundingClientRect();
+    const panel = document.querySelector('.panel.left').getBoundingClientRect();
+    return r.top >= panel.top && r.bottom <= panel.bottom && r.bottom <= innerHeight;
+  });
+  assert.ok(seen, 'the caption is scrolled into view');
   await screenshot(page, 'pacing-rejection');
   const commit = await nextKeyMoment(page, 'commit');
   assert.match(commit.text, /S1 committed up to entry 11/);

@@ -17,6 +17,9 @@ export function termInk(term) {
   return `hsl(${hue} 55% 32%)`;
 }
 
+// The media query of style.css's one-column layout for narrow screens.
+export const NARROW = '(max-width: 899px)';
+
 export const ROLE_LABEL = {
   follower: 'follower',
   precandidate: 'pre-candidate',

@@ -10,7 +10,7 @@
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
-import { MESSAGE_LABEL, escapeHtml as h, formatTime } from './format.js';
+import { MESSAGE_LABEL, NARROW, escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
@@ -25,10 +25,9 @@ import { loadRaftbook } from './wasm_module.js';
 const $ = (id) => document.getElementById(id);
 const DEFAULT_SPEED = 0.1;
 const URL_EVERY_MS = 2000;  // while playing; at once when paused
-const STEP_LIMIT_MS = 60000;
-const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard
-const MESSAGE_LIST_EVERY_MS = 1000;
-const NARROW = '(max-width: 899px)';  // style.css: one column below 900 px  // a Step in a lesson runs at most this far looking for a change
+const STEP_LIMIT_MS = 60000;  // a Step in a lesson runs at most this far looking for a change
+const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard...
+const MESSAGE_LIST_EVERY_MS = 1000;  // ...and how often the list may change while playing
 
 class Playground {
   constructor(rb) {

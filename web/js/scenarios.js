@@ -17,7 +17,7 @@
 // like any lesson; its narration still tells the lesson's story, so the panel says up
 // front which of its checks fail and why.
 
-import { escapeHtml as h, formatTime } from './format.js';
+import { NARROW, escapeHtml as h, formatTime } from './format.js';
 
 export const REPLAYS = {
   figure8: {
@@ -231,10 +231,12 @@ export class Narration {
     if (lastSay >= 0) items[lastSay] = items[lastSay].replace(/class="(say|moment)/, 'class="$1 current');
     this.list.innerHTML = items.join('') || '<li class="say">Press Play to start the lesson.</li>';
     const finished = deviation === -1 && timeline.begun >= script.length && !timeline.active();
-    // The list scrolls itself to what is new; the page is never scrolled from here (on a
-    // phone that would pull the cluster out of view while the reader watches it).
+    // What is new is scrolled into view: in the side panel on a wide screen; on a narrow
+    // one within the list alone, never the page (that would pull the cluster out of view
+    // while the reader watches it).
     const current = finished ? this.list.lastElementChild : this.list.querySelector('.current') ?? this.list.lastElementChild;
-    if (current) reveal(this.list, current);
+    if (current && window.matchMedia(NARROW).matches) reveal(this.list, current);
+    else if (current) current.scrollIntoView({ block: 'nearest' });
 
     this.status.className = `lesson-status${finished ? (failed ? ' failed' : ' done') : ''}`;
     const free = deviation >= 0 && deviation < timeline.begun;
