@@ -150,3 +150,11 @@ test('the page itself draws a message on a cut link as lost (its frame loop hand
   const lost = await page.evaluate(() => window.playground.messages.placed.filter((p) => p.lost).length);
   assert.ok(lost > 0, 'a message on the cut link is drawn lost');
 }, '#scenario=follower_behind&at=3&t=81'));
+
+test('the legend names every role a node can be drawn in, and the candidate\'s tally', () => s.page(async (page) => {
+  await moment(page);
+  const legend = await page.textContent('.legend');
+  const roles = await page.evaluate(async () => Object.values((await import('./js/format.js')).ROLE_LABEL));
+  for (const role of [...roles, 'crashed']) assert.match(legend, new RegExp(`(^|\\s)${role}\\b`), `the legend lacks ${role}`);
+  assert.match(legend, /candidate n\/m votes/);
+}));
