@@ -72,6 +72,16 @@ function drawMissing(ctx, rowH) {
   ctx.setLineDash([]);
 }
 
+// What a drawn cell shows, in words (its tooltip; what the keyboard cursor reads out).
+// Made only when asked for: a frame draws hundreds of cells.
+function cellTitle({ node, index, missing, look }) {
+  if (missing) return `S${node} lacks entry ${index}, which the leader has`;
+  const e = look.e;
+  if (look.down) return `S${node} is crashed; its disk holds entry ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}`;
+  return `S${node}, index ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.command}` +
+    (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : '');
+}
+
 export class LogView {
   constructor(root, followBox) {
     this.root = root;
@@ -121,7 +131,7 @@ export class LogView {
     this.canvas.addEventListener('blur', () => this.changed());
     this.canvas.addEventListener('mousemove', (ev) => {
       const hit = this.hit(ev);
-      const title = hit ? hit.title : '';
+      const title = hit ? cellTitle(hit) : '';
       if (this.canvas.title !== title) this.canvas.title = title;
       this.canvas.style.cursor = hit && !hit.missing ? 'pointer' : '';
     });
@@ -279,7 +289,7 @@ export class LogView {
     ctx.strokeRect(x + 1, top + 1, CELL_W - 2, this.rowH - 3);
     ctx.setLineDash([]);
     const cell = this.drawn.get(`${row}:${index}`);
-    const text = cell ? cell.title : `S${row + 1} holds no entry ${index}`;
+    const text = cell ? cellTitle(cell) : `S${row + 1} holds no entry ${index}`;
     if (this.said.textContent !== text) this.said.textContent = text;
     this.canvas.dataset.cursor = `${row + 1}:${index}`;
   }
@@ -316,7 +326,7 @@ export class LogView {
         if (!e) {
           if (lt !== undefined && node !== leader && i > node.log_last_index) {
             this.stamp(ctx, { missing: true }, x, top);
-            this.drawn.set(`${r}:${i}`, { node: node.id, index: i, missing: true, title: `S${node.id} lacks entry ${i}, which the leader has` });
+            this.drawn.set(`${r}:${i}`, { node: node.id, index: i, missing: true });
           }
           continue;
         }
@@ -347,11 +357,7 @@ export class LogView {
           ctx.lineTo(cx, by - 5);
           ctx.fill();
         }
-        this.drawn.set(`${r}:${i}`, {
-          node: node.id, index: i,
-          title: `S${node.id}, index ${i}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.command}` +
-            (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : ''),
-        });
+        this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look });
       }
       const p = progress.get(node.id);
       if (p) this.paintProgress(ctx, p, top);
@@ -365,10 +371,7 @@ export class LogView {
     for (const e of node.log) {
       if (e.index < this.from || e.index > this.to) continue;
       this.stamp(ctx, { e, down: true }, (e.index - 1) * CELL_W, top);
-      this.drawn.set(`${r}:${e.index}`, {
-        node: node.id, index: e.index,
-        title: `S${node.id} is crashed; its disk holds entry ${e.index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}`,
-      });
+      this.drawn.set(`${r}:${e.index}`, { node: node.id, index: e.index, look: { e, down: true } });
       shown++;
     }
     if (shown) return;
@@ -488,8 +491,14 @@ export class LogView {
     row.label.title = (node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
       (p ? ` — the leader sends it from index ${p.next_index} next and knows it holds up to ${p.match_index}` : '');
     // Long indexes (six digits and more) leave no room for the role's name: the pill
-    // keeps its colour and the term, the title the words.
-    if (node.up && row.label.scrollWidth > row.label.clientWidth) roleEl.textContent = `t${node.term}`;
+    // keeps its colour and the term, the title the words. Measuring makes the browser
+    // lay out the page, so it is done only when the texts' lengths change.
+    const fit = `${roleText}|${nums.textContent.length}`;
+    if (fit !== row.fit) {
+      row.fit = fit;
+      row.short = node.up && row.label.scrollWidth > row.label.clientWidth;
+    }
+    if (row.short) roleEl.textContent = `t${node.term}`;
     row.label.dataset.commit = node.up ? node.commit_index : '';
     row.label.dataset.applied = node.up ? node.applied_index : '';
     row.label.dataset.last = node.up ? node.log_last_index : '';
