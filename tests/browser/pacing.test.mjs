@@ -96,6 +96,10 @@ test('Step inside a wait moves to the next change with a caption, in order, and 
     last = now.time;
     captions.push(await page.$eval('#narration li.current', (li) => li.textContent));
     assert.ok(captions.length < 100, 'the wait ends');
+    if (captions.length === 3) {  // a link to a moment inside the wait opens that moment
+      await page.evaluate(() => window.playground.writeUrl(true));
+      await s.page(async (other) => assert.deepEqual(await moment(other), now), new URL(page.url()).hash);
+    }
   }
   assert.ok(captions.length >= 4, `only ${captions.length} steps: ${captions.join(' | ')}`);
   const reject = captions.findIndex((c) => /S3 rejected/.test(c));

@@ -284,6 +284,7 @@ class Playground {
     this.pause();
     if (this.lessonPlaying) this.timeline.run(Number.MAX_SAFE_INTEGER);
     this.lessonPlaying = false;
+    this.held = false;
     this.dirty = true;
   }
 
