@@ -59,6 +59,9 @@ test('messages in flight are listed for the keyboard: Enter reads one, Tab reach
   let a = await active(page);
   assert.ok(a.message, `focus is on a message: ${JSON.stringify(a)}`);
   assert.ok(a.visible, 'with a focus ring');
+  await page.evaluate(() => { window.playground.dirty = true; });
+  await moment(page);
+  assert.equal(await page.evaluate(() => window.playground.messages.ringed), Number(a.message), 'and ringed on the canvas');
   const box = await page.$eval('.message-list-box', (b) => b.getBoundingClientRect().width);
   assert.ok(box > 100, 'the list shows itself when focused');
   await screenshot(page, 'keyboard-message-list');

@@ -46,6 +46,7 @@ class Playground {
     this.carry = 0;          // virtual ms not yet run (less than one)
     this.lastFrame = null;
     this.selection = null;   // { kind: 'node' | 'message' | 'link' | 'entry', ... }
+    this.focusedMessage = null;  // the message whose button in the list has focus
     this.pendingSeek = null;
     this.dirty = true;
     this.urlWritten = 0;
@@ -97,6 +98,9 @@ class Playground {
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
     $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
+    // A message focused in the list is ringed on the canvas, as a selected one is.
+    $('message-list').addEventListener('focusin', (ev) => { this.focusedMessage = Number(ev.target.dataset.message) || null; this.dirty = true; });
+    $('message-list').addEventListener('focusout', () => { this.focusedMessage = null; this.dirty = true; });
     $('message-list').addEventListener('click', (ev) => {
       const b = ev.target.closest('[data-message]');
       if (b) this.pickMessage(b);
@@ -539,7 +543,7 @@ class Playground {
     const now = state.time_ms + (this.playing ? this.carry : 0);
     const sel = this.selection;
     this.cluster.render(state, now, sel);
-    this.messages.render(state.messages, now, sel && sel.kind === 'message' ? sel.id : null, state);
+    this.messages.render(state.messages, now, sel && sel.kind === 'message' ? sel.id : this.focusedMessage, state);
     this.logs.render(state, sel, this.checker.cells(state));
     this.inspector.render(state, sel, this.controls.command());
     this.timelineView.render(this.timeline);

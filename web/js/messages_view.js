@@ -141,6 +141,7 @@ export class MessagesView {
     ctx.textBaseline = 'middle';
     this.placed = [];
     this.dropsDrawn = 0;
+    this.ringed = null;  // the message drawn with the selection ring
     const cut = new Set(world ? world.links_down.map(([a, b]) => `${a}>${b}`) : []);
     const crashed = new Set(world ? world.nodes.filter((n) => !n.up).map((n) => n.id) : []);
     for (const m of world && world.dropped ? world.dropped : []) {
@@ -170,6 +171,7 @@ export class MessagesView {
       ctx.globalAlpha = 1;
       if (lost) strike(ctx, x, y);
       if (m.id === selectedId) {
+        this.ringed = m.id;
         ctx.strokeStyle = COLOURS.ring;
         ctx.lineWidth = 1.5;
         ctx.setLineDash([2, 2]);
