@@ -6,6 +6,11 @@
 // to the index window the log grid shows — and hands it to every view. Everything the
 // user does becomes one scenario line performed on the timeline, so it is recorded,
 // can be rewound and replayed, and ends up in the shareable URL.
+//
+// A lesson is played at a reader's pace (runLesson): it stops after each sentence and
+// at each key moment until Next. Whatever a canvas draws is also reachable from the
+// keyboard (links and nodes are focusable SVG, messages a list of buttons, the log grid
+// a cursor), and Escape closes what a key opened and gives focus back to its opener.
 
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
@@ -47,6 +52,9 @@ class Playground {
     this.lastFrame = null;
     this.selection = null;   // { kind: 'node' | 'message' | 'link' | 'entry', ... }
     this.focusedMessage = null;  // the message whose button in the list has focus
+    this.opener = null;      // what opened the node menu or sent focus to the inspector
+    this.messageListKey = '';
+    this.messageListAt = -Infinity;  // performance.now() of the list's last rebuild
     this.pendingSeek = null;
     this.dirty = true;
     this.urlWritten = 0;
@@ -364,7 +372,7 @@ class Playground {
     const key = shown.map((m) => `${m.id}${m.lost ? 'x' : ''}`).join(',') + `|${messages.length}`;
     if (key === this.messageListKey) return;
     const t = performance.now();
-    if (this.playing && t - (this.messageListAt ?? -Infinity) < MESSAGE_LIST_EVERY_MS) return;
+    if (this.playing && t - this.messageListAt < MESSAGE_LIST_EVERY_MS) return;
     this.messageListAt = t;
     this.messageListKey = key;
     const list = $('message-list');

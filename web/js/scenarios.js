@@ -236,7 +236,7 @@ export class Narration {
     // while the reader watches it).
     const current = finished ? this.list.lastElementChild : this.list.querySelector('.current') ?? this.list.lastElementChild;
     if (current && window.matchMedia(NARROW).matches) reveal(this.list, current);
-    else if (current) current.scrollIntoView({ block: 'nearest' });
+    else if (current) (finished ? this.status : current).scrollIntoView({ block: 'nearest' });
 
     this.status.className = `lesson-status${finished ? (failed ? ' failed' : ' done') : ''}`;
     const free = deviation >= 0 && deviation < timeline.begun;
