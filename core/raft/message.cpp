@@ -21,6 +21,8 @@ const TypeName kTypeNames[] = {
     {MessageType::ClientRequest, "ClientRequest"},
     {MessageType::ClientReply, "ClientReply"},
     {MessageType::Hello, "Hello"},
+    {MessageType::Snapshot, "Snapshot"},
+    {MessageType::SnapshotResp, "SnapshotResp"},
 };
 }  // namespace
 
@@ -62,6 +64,20 @@ std::string malformed_append(const Message& m) {
         prev_index = e.index;
         prev_term = e.term;
     }
+    return "";
+}
+
+std::string malformed_snapshot(const Message& m) {
+    using std::to_string;
+    if (m.type != MessageType::Snapshot) return "";
+    if (m.log_term > m.term)
+        return "Snapshot's term " + to_string(m.log_term) + " is above the message's term " + to_string(m.term);
+    if (m.offset > m.total || m.data.size() > m.total - m.offset)
+        return "Snapshot chunk at offset " + to_string(m.offset) + " with " + to_string(m.data.size()) +
+               " bytes overruns the snapshot's " + to_string(m.total) + " bytes";
+    if (m.done != (m.offset + m.data.size() == m.total))
+        return std::string("Snapshot chunk's done flag is ") + (m.done ? "set" : "clear") + " but the chunk " +
+               (m.done ? "does not end" : "ends") + " the snapshot";
     return "";
 }
 
