@@ -637,7 +637,9 @@ bool Raft::send_append(NodeId to, bool even_if_empty) {
         pr->snapshot_moved = true;  // a heartbeat round's grace before re-sending
         pr->inflight.clear();
         pr->probe_sent = false;
-        return send_snapshot_chunk(to, *pr);
+        const bool sent = send_snapshot_chunk(to, *pr);
+        while (send_snapshot_chunk(to, *pr)) {}  // fill the window
+        return sent;
     }
     Message m;
     m.type = MessageType::Append;

@@ -132,6 +132,8 @@ json config_json(const SimConfig& c) {
               {"pre_vote", c.pre_vote},
               {"check_quorum", c.check_quorum},
               {"max_append_bytes", c.max_append_bytes},
+              {"snapshot_entries", c.snapshot_entries},
+              {"catchup_entries", c.catchup_entries},
               {"check", c.check}};
     j.update(network_json(c.net));
     return j;
@@ -163,19 +165,28 @@ std::pair<Index, Index> window(const StateView& view, Index first, Index last) {
     return {std::max(view.log_from, first), std::min(view.log_to, last)};
 }
 
+// A node's newest snapshot: {index, term, bytes}, all 0 when it has none.
+json snapshot_json(const Snapshot* s) {
+    return {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
+}
+
 // A crashed node: only what its disk holds.
 json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const HardState& hs = sim.durable_hard_state(id);
-    const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - 1]
+    const std::optional<Snapshot>& snap = sim.durable_snapshot(id);
+    const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - base - 1]
+    const Index base = snap ? snap->meta.index : 0;
     json entries = json::array();
-    for (auto [i, hi] = window(view, 1, log.size()); i <= hi; i++) entries.push_back(entry_json(log[i - 1]));
+    for (auto [i, hi] = window(view, base + 1, base + log.size()); i <= hi; i++)
+        entries.push_back(entry_json(log[i - base - 1]));
     return {{"id", id},
             {"up", false},
             {"term", hs.current_term},
             {"voted_for", hs.voted_for},
-            {"log_first_index", 1},
-            {"log_last_index", log.size()},
-            {"log", std::move(entries)}};
+            {"log_first_index", base + 1},
+            {"log_last_index", base + log.size()},
+            {"log", std::move(entries)},
+            {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
 }
 
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
@@ -199,6 +210,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
         entries.push_back(entry_json(log.at(i)));
     j["log"] = std::move(entries);
+    j["snapshot"] = snapshot_json(r->snapshot().get());
     j["kv"] = sim.kv(id)->sorted();
     json faults = json::array();
     for (const std::string& name : Faults::names())
@@ -212,7 +224,9 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
             progress.push_back({{"peer", peer},
                                 {"match_index", p->match_index},
                                 {"next_index", p->next_index},
-                                {"state", p->state == Progress::State::Probe ? "probe" : "replicate"}});
+                                {"state", p->state == Progress::State::Probe       ? "probe"
+                                          : p->state == Progress::State::Replicate ? "replicate"
+                                                                                   : "snapshot"}});
         }
         j["progress"] = std::move(progress);
     }
@@ -293,6 +307,21 @@ json in_flight_json(const InFlight& f) {
         case MessageType::HeartbeatResp:
             s = "heartbeat answered";
             break;
+        case MessageType::Snapshot:
+            j["snapshot_index"] = m.index;
+            j["snapshot_term"] = m.log_term;
+            j["offset"] = m.offset;
+            j["bytes"] = m.data.size();
+            j["total"] = m.total;
+            j["done"] = m.done;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + ") bytes " + num(m.offset) + ".." +
+                num(m.offset + m.data.size()) + " of " + num(m.total) + (m.done ? ", last chunk" : "");
+            break;
+        case MessageType::SnapshotResp:
+            j["snapshot_index"] = m.index;
+            j["offset"] = m.offset;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.offset);
+            break;
         case MessageType::ClientRequest:
             j["client_id"] = f.request.client_id;
             j["seq"] = f.request.seq;
@@ -325,6 +354,8 @@ json stats_json(const Simulator& sim) {
             {"proposals", s.proposals},
             {"acked", s.acked},
             {"committed", sim.checker().committed().size()},
+            {"snapshots_taken", s.snapshots_taken},
+            {"snapshots_installed", s.snapshots_installed},
             {"sent_by_type", std::move(by_type)}};
 }
 
