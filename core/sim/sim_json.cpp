@@ -134,6 +134,7 @@ json config_json(const SimConfig& c) {
               {"max_append_bytes", c.max_append_bytes},
               {"snapshot_entries", c.snapshot_entries},
               {"catchup_entries", c.catchup_entries},
+              {"snapshot_chunk_bytes", c.snapshot_chunk_bytes},
               {"check", c.check}};
     j.update(network_json(c.net));
     return j;
@@ -384,9 +385,16 @@ SimConfig sim_config_from_json(const std::string& text) {
             c.max_append_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
         } else if (key == "check") {
             c.check = boolean(v, key);
+        } else if (key == "snapshot_entries") {
+            c.snapshot_entries = whole(v, key, 0, 1000000000);
+        } else if (key == "catchup_entries") {
+            c.catchup_entries = whole(v, key, 0, 1000000000);
+        } else if (key == "snapshot_chunk_bytes") {
+            c.snapshot_chunk_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
         } else {
             bad("unknown config key '" + key + "' (nodes, seed, tick_ms, election_tick, heartbeat_tick, pre_vote, " +
-                "check_quorum, max_append_bytes, check, " + kNetworkKeys + ")");
+                "check_quorum, max_append_bytes, check, snapshot_entries, catchup_entries, snapshot_chunk_bytes, " +
+                kNetworkKeys + ")");
         }
     }
     if (c.heartbeat_tick >= c.election_tick)
