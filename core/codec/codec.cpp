@@ -36,6 +36,7 @@
 
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,14 @@ void entry_fields(V& v, E& e) {
     v.uint("seq", e.seq);
 }
 
+template <class V, class C>
+void chunk_fields(V& v, C& c) {
+    v.uint("offset", c.offset);
+    v.uint("total", c.total);
+    v.bytes("data", c.data);
+    v.boolean("done", c.done);
+}
+
 template <class V, class M>
 void message_fields(V& v, M& m) {
     v.uint("from", m.from);
@@ -77,10 +86,13 @@ void message_fields(V& v, M& m) {
     v.uint("hint_term", m.hint_term);
     v.uint("context", m.context);
     v.entries("entries", m.entries);
-    v.uint("offset", m.offset);
-    v.uint("total", m.total);
-    v.bytes("data", m.data);
-    v.boolean("done", m.done);
+    if constexpr (std::is_const_v<M>) {
+        chunk_fields(v, m.chunk());
+    } else {  // a reader (maybe of one field at a time): a chunk only for a message that has one
+        SnapshotChunk c = m.chunk();
+        chunk_fields(v, c);
+        if (!(c == m.chunk())) m.snapshot_chunk = std::make_shared<const SnapshotChunk>(std::move(c));
+    }
 }
 
 template <class V, class R>

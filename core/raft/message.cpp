@@ -70,14 +70,15 @@ std::string malformed_append(const Message& m) {
 std::string malformed_snapshot(const Message& m) {
     using std::to_string;
     if (m.type != MessageType::Snapshot) return "";
+    const SnapshotChunk& c = m.chunk();
     if (m.log_term > m.term)
         return "Snapshot's term " + to_string(m.log_term) + " is above the message's term " + to_string(m.term);
-    if (m.offset > m.total || m.data.size() > m.total - m.offset)
-        return "Snapshot chunk at offset " + to_string(m.offset) + " with " + to_string(m.data.size()) +
-               " bytes overruns the snapshot's " + to_string(m.total) + " bytes";
-    if (m.done != (m.offset + m.data.size() == m.total))
-        return std::string("Snapshot chunk's done flag is ") + (m.done ? "set" : "clear") + " but the chunk " +
-               (m.done ? "does not end" : "ends") + " the snapshot";
+    if (c.offset > c.total || c.data.size() > c.total - c.offset)
+        return "Snapshot chunk at offset " + to_string(c.offset) + " with " + to_string(c.data.size()) +
+               " bytes overruns the snapshot's " + to_string(c.total) + " bytes";
+    if (c.done != (c.offset + c.data.size() == c.total))
+        return std::string("Snapshot chunk's done flag is ") + (c.done ? "set" : "clear") + " but the chunk " +
+               (c.done ? "does not end" : "ends") + " the snapshot";
     return "";
 }
 

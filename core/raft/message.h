@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,17 @@ const char* message_type_name(MessageType t);
 // Returns false when `name` names no type.
 bool message_type_from_name(const std::string& name, MessageType* out);
 
+// The part of a Snapshot chunk (and of its answer: offset only) other messages lack.
+struct SnapshotChunk {
+    uint64_t offset = 0;  // Snapshot, SnapshotResp
+    uint64_t total = 0;   // Snapshot
+    std::string data;     // Snapshot: bytes [offset, offset + size) of the snapshot
+    bool done = false;    // Snapshot: the last chunk
+    bool operator==(const SnapshotChunk& o) const {
+        return offset == o.offset && total == o.total && data == o.data && done == o.done;
+    }
+};
+
 struct Message {
     MessageType type = MessageType::Heartbeat;
     NodeId from = kNoNode;
@@ -68,17 +80,24 @@ struct Message {
     Term hint_term = 0;
     uint64_t context = 0;
     std::vector<Entry> entries;
-    uint64_t offset = 0;  // Snapshot, SnapshotResp
-    uint64_t total = 0;   // Snapshot
-    std::string data;     // Snapshot: bytes [offset, offset + size) of the snapshot
-    bool done = false;    // Snapshot: the last chunk
+    // Snapshot and SnapshotResp only, behind a pointer so that every other message
+    // stays as small as it was (the simulator moves millions of them). Null reads as
+    // all zero; chunk_mut() copies it first when it is shared (copy on write).
+    std::shared_ptr<const SnapshotChunk> snapshot_chunk;
+    const SnapshotChunk& chunk() const {
+        static const SnapshotChunk kNone;
+        return snapshot_chunk ? *snapshot_chunk : kNone;
+    }
+    SnapshotChunk& chunk_mut() {
+        if (!snapshot_chunk || snapshot_chunk.use_count() > 1) snapshot_chunk = std::make_shared<SnapshotChunk>(chunk());
+        return const_cast<SnapshotChunk&>(*snapshot_chunk);  // made non-const just above, or here before
+    }
 
     bool operator==(const Message& o) const {
         return type == o.type && from == o.from && to == o.to && term == o.term &&
                index == o.index && log_term == o.log_term && commit == o.commit &&
                reject == o.reject && hint_index == o.hint_index && hint_term == o.hint_term &&
-               context == o.context && entries == o.entries && offset == o.offset &&
-               total == o.total && data == o.data && done == o.done;
+               context == o.context && entries == o.entries && chunk() == o.chunk();
     }
 };
 

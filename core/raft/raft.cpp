@@ -553,16 +553,17 @@ void Raft::handle_snapshot(const Message& m) {
         return;
     }
     const SnapshotMeta meta{m.index, m.log_term};
+    const SnapshotChunk& c = m.chunk();
     const bool same = receiving_ && receiving_->from == m.from && receiving_->term == m.term &&
-                      receiving_->meta == meta && receiving_->total == m.total;
+                      receiving_->meta == meta && receiving_->total == c.total;
     if (!same) {
         receiving_.reset();
-        if (m.offset != 0) return answer_snapshot_chunk(m, 0);  // start over
-        receiving_ = Receiving{m.from, m.term, meta, m.total, {}};
+        if (c.offset != 0) return answer_snapshot_chunk(m, 0);  // start over
+        receiving_ = Receiving{m.from, m.term, meta, c.total, {}};
     }
-    if (m.offset != receiving_->data.size()) return answer_snapshot_chunk(m, receiving_->data.size());
-    receiving_->data += m.data;
-    if (!m.done) return answer_snapshot_chunk(m, receiving_->data.size());
+    if (c.offset != receiving_->data.size()) return answer_snapshot_chunk(m, receiving_->data.size());
+    receiving_->data += c.data;
+    if (!c.done) return answer_snapshot_chunk(m, receiving_->data.size());
     Snapshot snap{meta, std::make_shared<const std::string>(std::move(receiving_->data))};
     receiving_.reset();
     install_snapshot(std::move(snap), m.from);
@@ -575,7 +576,7 @@ void Raft::answer_snapshot_chunk(const Message& m, uint64_t expected_offset) {
     r.term = current_term_;
     r.index = m.index;
     r.log_term = m.log_term;
-    r.offset = expected_offset;
+    r.chunk_mut().offset = expected_offset;
     send(std::move(r));  // promises nothing about our disk
 }
 
@@ -606,8 +607,9 @@ void Raft::handle_snapshot_response(const Message& m) {
     if (!pr) return;
     pr->recent_active = true;
     if (pr->state != Progress::State::Snapshot || pr->snapshot->meta != SnapshotMeta{m.index, m.log_term}) return;
-    if (m.offset > pr->snapshot_acked) pr->snapshot_moved = true;
-    pr->snapshot_acked = std::min<uint64_t>(m.offset, pr->snapshot->size());
+    const uint64_t offset = m.chunk().offset;
+    if (offset > pr->snapshot_acked) pr->snapshot_moved = true;
+    pr->snapshot_acked = std::min<uint64_t>(offset, pr->snapshot->size());
     while (send_append(m.from)) {}
 }
 
@@ -679,11 +681,12 @@ bool Raft::send_snapshot_chunk(NodeId to, Progress& pr) {
     m.term = current_term_;
     m.index = s.meta.index;
     m.log_term = s.meta.term;
-    m.offset = pr.snapshot_sent;
-    m.total = total;
-    m.data = s.data->substr(m.offset, chunk);
-    m.done = m.offset + m.data.size() == total;
-    pr.snapshot_sent = m.offset + m.data.size();
+    SnapshotChunk& c = m.chunk_mut();
+    c.offset = pr.snapshot_sent;
+    c.total = total;
+    c.data = s.data->substr(c.offset, chunk);
+    c.done = c.offset + c.data.size() == total;
+    pr.snapshot_sent = c.offset + c.data.size();
     send(std::move(m));
     return true;
 }

@@ -179,8 +179,8 @@ void NodeRuntime::install(const Snapshot& s) {
 
 void NodeRuntime::send_message(Message m) {
     if (m.type == MessageType::Snapshot) {
-        stats_.snapshot_bytes_sent += m.data.size();
-        if (m.done) stats_.snapshots_sent++;
+        stats_.snapshot_bytes_sent += m.chunk().data.size();
+        if (m.chunk().done) stats_.snapshots_sent++;
     }
     const NodeId to = m.to;
     Frame f;

@@ -308,20 +308,22 @@ json in_flight_json(const InFlight& f) {
         case MessageType::HeartbeatResp:
             s = "heartbeat answered";
             break;
-        case MessageType::Snapshot:
+        case MessageType::Snapshot: {
+            const SnapshotChunk& c = m.chunk();
             j["snapshot_index"] = m.index;
             j["snapshot_term"] = m.log_term;
-            j["offset"] = m.offset;
-            j["bytes"] = m.data.size();
-            j["total"] = m.total;
-            j["done"] = m.done;
-            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + ") bytes " + num(m.offset) + ".." +
-                num(m.offset + m.data.size()) + " of " + num(m.total) + (m.done ? ", last chunk" : "");
+            j["offset"] = c.offset;
+            j["bytes"] = c.data.size();
+            j["total"] = c.total;
+            j["done"] = c.done;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + ") bytes " + num(c.offset) + ".." +
+                num(c.offset + c.data.size()) + " of " + num(c.total) + (c.done ? ", last chunk" : "");
             break;
+        }
         case MessageType::SnapshotResp:
             j["snapshot_index"] = m.index;
-            j["offset"] = m.offset;
-            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.offset);
+            j["offset"] = m.chunk().offset;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.chunk().offset);
             break;
         case MessageType::ClientRequest:
             j["client_id"] = f.request.client_id;

@@ -63,10 +63,10 @@ Frame peer_frame(MessageType type) {
     noop.term = 7;
     noop.type = EntryType::NoOp;
     m.entries = {noop, command(43, 7, "set x 5"), command(44, 7, "set clé \"värde\" \n\t")};
-    m.offset = 100;
-    m.data = snapshot_chunk();
-    m.total = m.offset + m.data.size();
-    m.done = true;
+    m.chunk_mut().offset = 100;
+    m.chunk_mut().data = snapshot_chunk();
+    m.chunk_mut().total = m.chunk().offset + m.chunk().data.size();
+    m.chunk_mut().done = true;
     return f;
 }
 
@@ -167,7 +167,7 @@ TEST_CASE("frames with only default fields round-trip, and defaults are left out
             Frame f;
             f.type = type;
             f.peer.type = type;
-            f.peer.done = type == MessageType::Snapshot;  // (an empty chunk ends an empty snapshot)
+            f.peer.chunk_mut().done = type == MessageType::Snapshot;  // (an empty chunk ends an empty snapshot)
             require_round_trip(f, format);
         }
         Frame get = request_frame();
@@ -222,7 +222,7 @@ TEST_CASE("the CBOR bytes and the JSON text hold the same object", "[codec]") {
         json from_json = json::parse(encode_frame(f, WireFormat::Json));
         if (from_cbor.contains("data")) {  // bytes: a byte string in CBOR, base64 text in JSON
             const auto& b = from_cbor["data"].get_binary();
-            REQUIRE(std::string(b.begin(), b.end()) == f.peer.data);
+            REQUIRE(std::string(b.begin(), b.end()) == f.peer.chunk().data);
             from_cbor.erase("data");
             from_json.erase("data");
         }
@@ -608,7 +608,7 @@ TEST_CASE("a Snapshot chunk's data is binary: a CBOR byte string, base64 text in
     REQUIRE(j["data"].is_string());
     REQUIRE(j["data"].get<std::string>().size() == 400);  // 300 bytes in base64
     const std::string cbor = encode_frame(f, WireFormat::Cbor);
-    REQUIRE(cbor.find(f.peer.data) != std::string::npos);  // the raw bytes, not text
+    REQUIRE(cbor.find(f.peer.chunk().data) != std::string::npos);  // the raw bytes, not text
     for (WireFormat format : kFormats) {
         json bad = j;
         bad["data"] = "not base64!";
@@ -636,7 +636,7 @@ TEST_CASE("a Snapshot chunk's data is binary: a CBOR byte string, base64 text in
         std::string error;
         INFO(text);
         REQUIRE(decode_frame(one.dump(), WireFormat::Json, &back, &error));
-        decoded += back.peer.data + "|";
+        decoded += back.peer.chunk().data + "|";
     }
     REQUIRE(decoded == "A|AB|ABC|");
 }

@@ -167,9 +167,9 @@ Frame chunk_from_leader(const std::string& data, Index index) {
     m.term = 1;
     m.index = index;
     m.log_term = 1;
-    m.total = data.size();
-    m.data = data;
-    m.done = true;
+    m.chunk_mut().total = data.size();
+    m.chunk_mut().data = data;
+    m.chunk_mut().done = true;
     return f;
 }
 

@@ -129,22 +129,22 @@ TEST_CASE("§7 a follower needing compacted entries gets the snapshot in chunks,
     Raft leader = compacted_leader();
     const auto chunks = start_transfer(leader);
     REQUIRE(chunks.size() == 2);  // snapshot_inflight_chunks
-    CHECK(chunks[0].offset == 0);
-    CHECK(chunks[1].offset == kChunk);
-    CHECK(chunks[0].total == 250);
+    CHECK(chunks[0].chunk().offset == 0);
+    CHECK(chunks[1].chunk().offset == kChunk);
+    CHECK(chunks[0].chunk().total == 250);
     CHECK(chunks[0].index == 10);
     CHECK(chunks[0].log_term == 1);
-    CHECK_FALSE(chunks[1].done);
+    CHECK_FALSE(chunks[1].chunk().done);
 
     Raft follower(config(2), log_of(3, 2));
     Message ack = give(follower, chunks[0]);
     CHECK(ack.type == MessageType::SnapshotResp);
-    CHECK(ack.offset == kChunk);
+    CHECK(ack.chunk().offset == kChunk);
     leader.step(ack);
     const auto third = sent(leader, MessageType::Snapshot);
     REQUIRE(third.size() == 1);  // one slot freed
-    CHECK(third[0].offset == 2 * kChunk);
-    CHECK(third[0].done);
+    CHECK(third[0].chunk().offset == 2 * kChunk);
+    CHECK(third[0].chunk().done);
     leader.step(give(follower, chunks[1]));
     follower.step(third[0]);
 
@@ -181,7 +181,7 @@ TEST_CASE("§7 a lost chunk: later chunks are refused and it is re-sent after a 
     // chunks[0] is lost. The follower, holding nothing, refuses chunk 1 and asks for 0.
     const Message ask = give(follower, chunks[1]);
     CHECK(ask.type == MessageType::SnapshotResp);
-    CHECK(ask.offset == 0);
+    CHECK(ask.chunk().offset == 0);
     leader.step(ask);
     CHECK(sent(leader, MessageType::Snapshot).empty());  // two chunks still count as in flight
     leader.step(heartbeat_answer(2));                     // the round in which progress could come
@@ -189,7 +189,7 @@ TEST_CASE("§7 a lost chunk: later chunks are refused and it is re-sent after a 
     leader.step(heartbeat_answer(2));                     // a whole round, no progress: re-send
     const auto again = sent(leader, MessageType::Snapshot);
     REQUIRE_FALSE(again.empty());
-    CHECK(again[0].offset == 0);
+    CHECK(again[0].chunk().offset == 0);
     CHECK(follower.ready().snapshot == std::nullopt);
 }
 
@@ -204,19 +204,19 @@ TEST_CASE("§7 duplicated and reordered chunks never make a mixed snapshot") {
         a.term = 2;
         a.index = 10;
         a.log_term = 1;
-        a.offset = kChunk;
+        a.chunk_mut().offset = kChunk;
         return a;
     }());
     chunks.push_back(sent(leader, MessageType::Snapshot).at(0));
     REQUIRE(chunks.size() == 3);
 
     Raft follower(config(2), log_of(3, 2));
-    CHECK(give(follower, chunks[0]).offset == kChunk);
-    CHECK(give(follower, chunks[0]).offset == kChunk);  // duplicate: ignored
-    CHECK(give(follower, chunks[2]).offset == kChunk);  // ahead of order: refused
+    CHECK(give(follower, chunks[0]).chunk().offset == kChunk);
+    CHECK(give(follower, chunks[0]).chunk().offset == kChunk);  // duplicate: ignored
+    CHECK(give(follower, chunks[2]).chunk().offset == kChunk);  // ahead of order: refused
     CHECK(follower.log().last_index() == 3);
-    CHECK(give(follower, chunks[1]).offset == 2 * kChunk);
-    CHECK(give(follower, chunks[1]).offset == 2 * kChunk);
+    CHECK(give(follower, chunks[1]).chunk().offset == 2 * kChunk);
+    CHECK(give(follower, chunks[1]).chunk().offset == 2 * kChunk);
     follower.step(chunks[2]);
     Ready rd = follower.ready();
     REQUIRE(rd.snapshot);
@@ -236,12 +236,12 @@ TEST_CASE("§7 a new leader mid-transfer: the partial snapshot is dropped, only 
         m.term = 3;
         m.index = 11;
         m.log_term = 3;
-        m.offset = offset;
-        m.data = snapshot_bytes('b').substr(offset, kChunk);
-        m.done = offset + m.data.size() == 250;
+        m.chunk_mut().offset = offset;
+        m.chunk_mut().data = snapshot_bytes('b').substr(offset, kChunk);
+        m.chunk_mut().done = offset + m.chunk().data.size() == 250;
         return m;
     };
-    CHECK(give(follower, new_chunk(kChunk)).offset == 0);  // its first chunk is what is expected
+    CHECK(give(follower, new_chunk(kChunk)).chunk().offset == 0);  // its first chunk is what is expected
     give(follower, new_chunk(0));
     give(follower, old_chunks[1]);  // the old leader's next chunk: a stale term, refused
     give(follower, new_chunk(kChunk));
@@ -259,7 +259,7 @@ TEST_CASE("§7 a crash mid-transfer loses the partial snapshot: nothing partial 
     Raft follower(config(2), disk);
     give(follower, chunks[0]);
     Raft restarted(config(2), disk);  // what its disk held: the chunks were memory only
-    CHECK(give(restarted, chunks[1]).offset == 0);
+    CHECK(give(restarted, chunks[1]).chunk().offset == 0);
     CHECK(restarted.log().last_index() == 3);
     CHECK(restarted.ready().snapshot == std::nullopt);
 }
@@ -267,9 +267,9 @@ TEST_CASE("§7 a crash mid-transfer loses the partial snapshot: nothing partial 
 TEST_CASE("§7 a snapshot at or below the commit index is ignored, and the leader told where to resume") {
     Raft leader = compacted_leader();
     Message chunk = start_transfer(leader)[0];
-    chunk.data = snapshot_bytes();
-    chunk.total = 250;
-    chunk.done = true;  // the whole snapshot in one message
+    chunk.chunk_mut().data = snapshot_bytes();
+    chunk.chunk_mut().total = 250;
+    chunk.chunk_mut().done = true;  // the whole snapshot in one message
     Restored r = log_of(15, 2);
     r.hard_state.commit_index = 12;
     Raft follower(config(2), r);
@@ -294,8 +294,8 @@ TEST_CASE("§7 a snapshot at or below the commit index is ignored, and the leade
 TEST_CASE("§7 install keeps the entries after the snapshot when the log holds its last entry, else resets the log") {
     Raft leader = compacted_leader();
     Message chunk = start_transfer(leader)[0];
-    chunk.data = snapshot_bytes();
-    chunk.done = true;
+    chunk.chunk_mut().data = snapshot_bytes();
+    chunk.chunk_mut().done = true;
     SECTION("entry 10 with the snapshot's term: 11..15 stay") {
         Raft follower(config(2), log_of(15, 2));
         follower.step(chunk);
@@ -320,8 +320,8 @@ TEST_CASE("§7 install keeps the entries after the snapshot when the log holds i
 TEST_CASE("§7 a snapshot the host's check refuses is never installed") {
     Raft leader = compacted_leader();
     Message chunk = start_transfer(leader)[0];
-    chunk.data = snapshot_bytes();
-    chunk.done = true;
+    chunk.chunk_mut().data = snapshot_bytes();
+    chunk.chunk_mut().done = true;
     Raft follower(config(2), log_of(3, 2));
     follower.set_snapshot_check([](const Snapshot& s) { return s.data->front() != 's'; });
     follower.step(chunk);
@@ -335,11 +335,11 @@ TEST_CASE("a malformed Snapshot chunk (overrunning its total, a wrong done flag)
     Message chunk = start_transfer(leader)[0];
     Raft follower(config(2), log_of(3, 2));
     Message overrun = chunk;
-    overrun.total = 50;
+    overrun.chunk_mut().total = 50;
     CHECK_FALSE(malformed_snapshot(overrun).empty());
     follower.step(overrun);
     Message wrong_done = chunk;
-    wrong_done.done = true;
+    wrong_done.chunk_mut().done = true;
     CHECK_FALSE(malformed_snapshot(wrong_done).empty());
     follower.step(wrong_done);
     CHECK(follower.ready().messages.empty());
