@@ -252,6 +252,31 @@ TEST_CASE("§7 a new leader mid-transfer: the partial snapshot is dropped, only 
     CHECK(*rd.snapshot->data == snapshot_bytes('b'));
 }
 
+TEST_CASE("§7 another snapshot from the same leader mid-transfer: the partial one is dropped, never mixed") {
+    Raft leader = compacted_leader(snapshot_bytes('a'));
+    const auto chunks = start_transfer(leader);
+    Raft follower(config(2), log_of(3, 2));
+    give(follower, chunks[0]);
+    auto newer = [&](uint64_t offset) {  // the same leader and term, a snapshot at 12
+        Message m = chunks[0];
+        m.index = 12;
+        m.chunk_mut().offset = offset;
+        m.chunk_mut().data = snapshot_bytes('b').substr(offset, kChunk);
+        m.chunk_mut().done = offset + kChunk >= 250;
+        return m;
+    };
+    CHECK(give(follower, newer(kChunk)).chunk().offset == 0);  // not a continuation of the first
+    give(follower, newer(0));
+    CHECK(give(follower, chunks[1]).chunk().offset == 0);  // nor is the first's next chunk one of this
+    give(follower, newer(0));
+    give(follower, newer(kChunk));
+    follower.step(newer(2 * kChunk));
+    Ready rd = follower.ready();
+    REQUIRE(rd.snapshot);
+    CHECK(rd.snapshot->meta.index == 12);
+    CHECK(*rd.snapshot->data == snapshot_bytes('b'));
+}
+
 TEST_CASE("§7 a crash mid-transfer loses the partial snapshot: nothing partial is installed") {
     Raft leader = compacted_leader();
     const auto chunks = start_transfer(leader);
