@@ -165,6 +165,8 @@ public:
     const RaftLog& log() const { return log_; }
     const std::vector<NodeId>& peers() const { return cfg_.peers; }
     const Progress* progress(NodeId peer) const;
+    // (Pre-)candidates: the nodes whose votes this election has counted, ourselves included.
+    const std::vector<NodeId>& votes_granted() const { return votes_granted_; }
     int election_elapsed() const { return election_elapsed_; }
     int randomized_election_timeout() const { return randomized_timeout_; }
     HardState hard_state() const { return {current_term_, voted_for_, log_.commit_index()}; }

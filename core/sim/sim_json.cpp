@@ -190,21 +190,10 @@ json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
             {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
 }
 
-// A candidate's tally: its own vote, plus each node whose disk records a vote for it in
-// this term, unless that vote's reply is still on its way (a reply the network loses is
-// counted all the same). Pre-votes are recorded nowhere, so a pre-candidate has no tally.
-json votes_json(const Simulator& sim, NodeId id, Term term) {
-    const std::vector<InFlight>& flying = sim.in_flight();
-    int granted = 1;
-    for (NodeId n = 1; n <= NodeId(sim.size()); n++) {
-        const HardState& hs = sim.durable_hard_state(n);
-        if (n == id || hs.current_term != term || hs.voted_for != id) continue;
-        const auto travelling = [&](const InFlight& f) {
-            return f.msg.type == MessageType::VoteResp && f.msg.from == n && f.msg.to == id && f.msg.term == term;
-        };
-        if (std::none_of(flying.begin(), flying.end(), travelling)) granted++;
-    }
-    return {{"granted", granted}, {"needed", sim.size() / 2 + 1}};
+// A (pre-)candidate's tally: the votes it has counted, its own included, and how many
+// it needs.
+json votes_json(const Raft& r, size_t cluster_size) {
+    return {{"granted", r.votes_granted().size()}, {"needed", cluster_size / 2 + 1}};
 }
 
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
@@ -248,7 +237,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         }
         j["progress"] = std::move(progress);
     }
-    if (r->role() == Role::Candidate) j["votes"] = votes_json(sim, id, r->current_term());
+    if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r, sim.size());
     return j;
 }
 
