@@ -130,6 +130,12 @@ struct RuntimeStats {
 
 using ReplyFn = std::function<void(const ClientReply&)>;
 
+// Whether the request is a read ("get", "list"): served through ReadIndex, not the log.
+bool is_read(const ClientRequest& r);
+// Checks a client request against the limits (key, value, prefix, list limit,
+// condition, idempotency key). Returns "" or the rule it breaks, for the client.
+std::string check_request(const ClientRequest& r);
+
 class NodeRuntime {
 public:
     NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host);
@@ -139,7 +145,7 @@ public:
     void tick();                                        // one Raft tick; retries and timeouts
     void receive(const Frame& frame, NodeId link_peer); // a frame from a peer connection
     void persisted(uint64_t write_id);                  // writes up to this id are durable
-    // A request from one of this node's clients (op "put", "get" or "del"); `done` is
+    // A request from one of this node's clients (message.h: "put", "del", "get", "list"); `done` is
     // called exactly once, possibly before submit returns, and may itself submit.
     void submit(ClientRequest request, ReplyFn done);
     void campaign();                                    // start an election now (tools, tests)
@@ -178,7 +184,7 @@ private:
     struct PendingRead {
         RequestKey key;
         NodeId origin;  // kNoNode: a local request
-        std::string kv_key;
+        ClientRequest request;
     };
     // A DiskWrite not yet durable, and what waits for it.
     struct PendingWrite {
@@ -198,7 +204,7 @@ private:
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
     ClientReply reply_to(const RequestKey& key) const;
-    ClientReply read_reply(const RequestKey& key, const std::string& kv_key);  // from this node's state
+    ClientReply read_reply(const RequestKey& key, const ClientRequest& request);  // from this node's state
 
     RuntimeConfig cfg_;
     RuntimeHost* host_;
