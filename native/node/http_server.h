@@ -46,6 +46,8 @@
 
 namespace raftbook {
 
+class WatchHub;
+
 constexpr size_t kDefaultMaxClients = 1024;
 constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight at once
 
@@ -58,6 +60,8 @@ public:
     virtual void submit(ClientRequest request, std::function<void(const ClientReply&)> done) = 0;
     virtual nlohmann::json status() const = 0;
     virtual std::string metrics_text() const = 0;
+    // The node's recent changes and watchers, for GET /watch; nullptr when it serves none.
+    virtual WatchHub* watch_hub() { return nullptr; }
 };
 
 class HttpServer {
