@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -103,15 +104,27 @@ struct Load {
     int watchers = 0;            // of the writes' prefix, during the measurement
 };
 
-// Watch fan-out: watchers' events, matched to the send times of the writes.
+// Watch fan-out: watchers' events, matched to the send times of the writes. The
+// watchers run on a thread of their own, so that reading their events does not slow
+// the writers; the send times pass between the two through atomics.
 struct Fanout {
+    explicit Fanout(size_t capacity) : sent_ns(new std::atomic<int64_t>[capacity]), capacity(capacity) {
+        for (size_t i = 0; i < capacity; i++) sent_ns[i] = 0;
+    }
+    boost::asio::io_context ioc{1};  // the watchers'
     std::vector<std::unique_ptr<EventStream>> streams;
-    std::vector<Clock::time_point> sent_at;  // by write number
-    Clock::time_point from, to;              // the measured window
+    std::unique_ptr<std::atomic<int64_t>[]> sent_ns;  // by write number: its send time (0: not sent)
+    size_t capacity;
+    size_t next = 0;                 // the next write number (writer thread)
+    int64_t from_ns = 0, to_ns = 0;  // the measured window
     std::vector<uint32_t> delivery_us;
     size_t events = 0;
     std::string first_error;
 };
+
+int64_t ns_of(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 // The write number in an event's data ({"key":"PREFIX-<n>",...}), or -1.
 long write_number(const std::string& data, const std::string& key_start) {
@@ -134,33 +147,36 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     std::vector<uint32_t> latencies_us;
     const std::string row_prefix = key_prefix + load.kind + "-" + std::to_string(clients) + "-";
     const std::string event_key = "\"key\":\"" + row_prefix;
+    const auto start_time = Clock::now() + (fanout ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
+    const auto measure_from = start_time + warmup;
+    const auto measure_to = measure_from + seconds;
+    std::thread watch_thread;
     if (fanout) {
+        fanout->from_ns = ns_of(measure_from);
+        fanout->to_ns = ns_of(measure_to);
         for (int k = 0; k < load.watchers; k++) {
-            auto stream = std::make_unique<EventStream>(ioc, host, port);
+            auto stream = std::make_unique<EventStream>(fanout->ioc, host, port);
             stream->open("/watch/?prefix=" + url_escape(row_prefix), {},
                          [fanout, event_key](const ServerEvent& e) {
                              const long n = write_number(e.data, event_key);
-                             if (n < 0 || size_t(n) >= fanout->sent_at.size()) return;
-                             const Clock::time_point sent = fanout->sent_at[size_t(n)];
-                             if (sent < fanout->from || sent > fanout->to) return;  // warm-up
+                             if (n < 0 || size_t(n) >= fanout->capacity) return;
+                             const int64_t sent = fanout->sent_ns[size_t(n)].load(std::memory_order_acquire);
+                             if (sent < fanout->from_ns || sent > fanout->to_ns) return;  // warm-up
                              fanout->events++;
-                             fanout->delivery_us.push_back(uint32_t(
-                                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count()));
+                             fanout->delivery_us.push_back(uint32_t((ns_of(Clock::now()) - sent) / 1000));
                          },
                          [fanout](const std::string& error) {
                              if (fanout->first_error.empty()) fanout->first_error = error;
                          });
             fanout->streams.push_back(std::move(stream));
         }
-        ioc.run_for(std::chrono::milliseconds(500));  // the watchers connect and subscribe
-        ioc.restart();
-    }
-    const auto start_time = Clock::now();
-    const auto measure_from = start_time + warmup;
-    const auto measure_to = measure_from + seconds;
-    if (fanout) {
-        fanout->from = measure_from;
-        fanout->to = measure_to;
+        // The watchers connect and subscribe before the writes start, and catch up after.
+        watch_thread = std::thread([fanout, until = measure_to + std::chrono::seconds(2)] {
+            fanout->ioc.run_until(until);
+            for (auto& stream : fanout->streams) stream->close();
+            fanout->ioc.restart();
+            fanout->ioc.run();
+        });
     }
     uint64_t slots = 0;  // paced writes scheduled so far
     std::function<void(size_t)> send;
@@ -181,9 +197,9 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
         if (load.kind == "cas") {  // one key per connection, each write conditional on the last
             target = kv_target(row_prefix + std::to_string(i)) + "?prev_revision=" + std::to_string(w.revision);
         } else {
-            const uint64_t n = fanout ? fanout->sent_at.size() : w.sent;
+            const uint64_t n = fanout ? fanout->next++ : w.sent;
             target = kv_target(row_prefix + (fanout ? "" : std::to_string(i) + "-") + std::to_string(n));
-            if (fanout) fanout->sent_at.push_back(start);
+            if (fanout && n < fanout->capacity) fanout->sent_ns[n].store(ns_of(start), std::memory_order_release);
             if (load.kind == "idempotent") headers.push_back({"Idempotency-Key", row_prefix + std::to_string(i) + "-" + std::to_string(w.sent)});
         }
         w.sent++;
@@ -217,11 +233,8 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
         writers[i].backoff = std::make_unique<boost::asio::steady_timer>(ioc);
         pace(i);
     }
-    if (fanout) {
-        ioc.run_until(measure_to + std::chrono::seconds(2));  // the writers finish; the watchers catch up
-        for (auto& stream : fanout->streams) stream->close();
-    }
     ioc.run();
+    if (watch_thread.joinable()) watch_thread.join();
 
     std::sort(latencies_us.begin(), latencies_us.end());
     row.writes = latencies_us.size();
@@ -396,7 +409,7 @@ int cmd_bench(int argc, char** argv) {
                 Load load;
                 load.rate = double(watch_rate);
                 load.watchers = n;
-                Fanout fanout;
+                Fanout fanout(size_t(double(watch_rate) * double(warmup + seconds + 3)) + 1000);
                 const Row r = run_row(host, port, 64, value, std::chrono::seconds(warmup), std::chrono::seconds(seconds),
                                       key_prefix + "fan" + std::to_string(n), load, &fanout);
                 std::sort(fanout.delivery_us.begin(), fanout.delivery_us.end());

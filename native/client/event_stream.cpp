@@ -3,8 +3,6 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
@@ -24,7 +22,8 @@ struct EventStream::Impl : std::enable_shared_from_this<EventStream::Impl> {
     std::string address;
     tcp::socket socket;
     std::string request;
-    boost::asio::streambuf in;
+    char chunk[65536];
+    std::string in;  // received, not yet a complete line
     std::function<void(const ServerEvent&)> on_event;
     std::function<void(const std::string&)> on_end;
     ServerEvent pending;
@@ -49,14 +48,19 @@ struct EventStream::Impl : std::enable_shared_from_this<EventStream::Impl> {
         });
     }
 
+    // Reads what has arrived and handles every complete line in it (a watcher of a busy
+    // prefix gets many events per read).
     void read_line() {
-        boost::asio::async_read_until(socket, in, '\n', [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        socket.async_read_some(boost::asio::buffer(chunk), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
             if (ec) return self->finish_body(ec);
-            std::string line(boost::asio::buffers_begin(self->in.data()), boost::asio::buffers_begin(self->in.data()) + long(n));
-            self->in.consume(n);
-            if (!line.empty() && line.back() == '\n') line.pop_back();
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (!self->line(line)) return;
+            self->in.append(self->chunk, n);
+            size_t start = 0;
+            for (size_t end; (end = self->in.find('\n', start)) != std::string::npos; start = end + 1) {
+                size_t stop = end;
+                if (stop > start && self->in[stop - 1] == '\r') stop--;
+                if (!self->line(self->in.substr(start, stop - start))) return;
+            }
+            self->in.erase(0, start);
             self->read_line();
         });
     }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -228,7 +229,26 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::string parse_watch(const http::request<http::string_body>& req, std::string* key, bool* prefix,
                             Index* from) const;
     Response serve_file(const std::string& path) const;
+    // A change as its SSE event, made once and shared by every watcher it goes to.
+    std::shared_ptr<const std::string> event_text(const WatchEvent& e);
+    Index event_revision = 0;
+    std::shared_ptr<const std::string> event;
 };
+
+std::shared_ptr<const std::string> HttpServer::Impl::event_text(const WatchEvent& e) {
+    if (event && event_revision == e.revision) return event;
+    nlohmann::json data = {{"key", e.key}, {"revision", e.revision}};
+    if (e.deleted) {
+        data["deleted"] = true;
+    } else {
+        data["value"] = e.value;
+    }
+    event_revision = e.revision;
+    event = std::make_shared<const std::string>("id: " + std::to_string(e.revision) + "\ndata: " +
+                                                data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                                "\n\n");
+    return event;
+}
 
 namespace {
 
@@ -385,8 +405,8 @@ private:
 
     void on_change(const WatchEvent& e) override {
         if (backlog_ > kMaxWatchBacklog) {  // the client reads too slowly: drop it, saying why
-            while (out_.size() > (writing_ ? 1 : 0)) {
-                backlog_ -= out_.back().size();
+            while (out_.size() > in_flight_) {
+                backlog_ -= out_.back()->size();
                 out_.pop_back();
             }
             send(compacted_event("this watcher fell more than " + std::to_string(kMaxWatchBacklog) +
@@ -398,14 +418,7 @@ private:
             closing_ = true;
             return;
         }
-        nlohmann::json data = {{"key", e.key}, {"revision", e.revision}};
-        if (e.deleted) {
-            data["deleted"] = true;
-        } else {
-            data["value"] = e.value;
-        }
-        send("id: " + std::to_string(e.revision) + "\ndata: " +
-             data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n");
+        send(server_->event_text(e));
     }
 
     void on_stale(bool stale, const std::string& why) override {
@@ -417,22 +430,28 @@ private:
         close_watch();
     }
 
-    // Queues bytes for the client; one write at a time.
-    void send(std::string text) {
+    // Queues bytes for the client. One write at a time, of everything queued meanwhile.
+    void send(std::string text) { send(std::make_shared<const std::string>(std::move(text))); }
+    void send(std::shared_ptr<const std::string> text) {
         if (closed_) return;
-        backlog_ += text.size();
+        backlog_ += text->size();
         out_.push_back(std::move(text));
         if (!writing_) write_next();
     }
 
     void write_next() {
         writing_ = true;
+        in_flight_ = std::min(out_.size(), size_t(64));
+        std::vector<boost::asio::const_buffer> buffers;
+        for (size_t i = 0; i < in_flight_; i++) buffers.push_back(boost::asio::buffer(*out_[i]));
         stream_.expires_after(kIdleTimeout);  // a client that takes no bytes for this long is gone
-        boost::asio::async_write(stream_, boost::asio::buffer(out_.front()),
+        boost::asio::async_write(stream_, buffers,
                                  [self = shared_from_this()](beast::error_code ec, size_t) {
                                      self->writing_ = false;
-                                     self->backlog_ -= self->out_.front().size();
-                                     self->out_.pop_front();
+                                     for (; self->in_flight_ > 0; self->in_flight_--) {
+                                         self->backlog_ -= self->out_.front()->size();
+                                         self->out_.pop_front();
+                                     }
                                      if (ec || self->closed_) {
                                          self->close_watch();
                                      } else if (!self->out_.empty()) {
@@ -485,8 +504,9 @@ private:
     // Watching:
     WatchHub* hub_ = nullptr;  // subscribed to it
     boost::asio::steady_timer keep_alive_timer_;
-    std::deque<std::string> out_;  // the front one is being written when writing_
-    size_t backlog_ = 0;           // bytes in out_
+    std::deque<std::shared_ptr<const std::string>> out_;  // the first in_flight_ are being written
+    size_t in_flight_ = 0;
+    size_t backlog_ = 0;  // bytes in out_
     bool writing_ = false;
     bool closing_ = false;         // close once out_ is written
     bool closed_ = false;
