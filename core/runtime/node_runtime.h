@@ -26,8 +26,11 @@
 // while the request is unanswered, so requests within one id are sequential); a request
 // that carries its own (client_id, seq) — a simulated client process, a client that
 // retries — keeps them, and the KvStore's de-duplication applies it at most once however
-// often it is sent. The leader proposes writes and answers reads through ReadIndex
-// (thesis §6.4): reads arriving before the next Ready share one confirmation. A follower
+// often it is sent. The leader proposes writes and answers reads (get, list) through
+// ReadIndex (thesis §6.4): reads arriving before the next Ready share one confirmation.
+// A write is answered once applied, with what the state machine made of it: its
+// revision, or a failed condition with the key's current state (KvStore::last_applied;
+// a retry of a write already applied gets the first result, KvStore::request_result). A follower
 // forwards the request to the leader it knows as a ClientRequest frame and relays the
 // ClientReply. An unanswered request is sent again on a leader change, after
 // retry_interval_ms, and fails after request_timeout_ms with an error that says whether

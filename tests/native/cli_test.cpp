@@ -381,16 +381,26 @@ TEST_CASE("demo refuses a port that is taken, naming it and the way out", "[cli]
 }
 
 TEST_CASE("bench --start measures writes on a cluster of its own and prints a table", "[cli][bench]") {
-    const Cli r = cli({"bench", "--start", "--seconds", "1", "--warmup", "0", "--clients", "1,4"});
+    const Cli r = cli({"bench", "--start", "--seconds", "1", "--warmup", "0", "--clients", "1,4", "--kinds",
+                       "plain,cas,idempotent", "--watchers", "3", "--watch-rate", "300"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(contains(r.out, "| clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |"));
+    CHECK(contains(r.out, "| write | clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |"));
     CHECK(std::regex_search(r.out, std::regex("node [123] of 3, the leader")));
-    for (const char* clients : {"1", "4"}) {
-        std::smatch m;
-        REQUIRE(std::regex_search(r.out, m, std::regex(std::string("\n\\| ") + clients + R"( \| (\d+) \| [0-9.]+ \| [0-9.]+ \| 0 \|)")));
-        CHECK(std::stoi(m[1]) > 10);
+    for (const char* kind : {"plain", "cas", "idempotent"}) {
+        for (const char* clients : {"1", "4"}) {
+            std::smatch m;
+            INFO(kind << " with " << clients << " clients");
+            REQUIRE(std::regex_search(r.out, m, std::regex(std::string("\n\\| ") + kind + " \\| " + clients +
+                                                           R"( \| (\d+) \| [0-9.]+ \| [0-9.]+ \| 0 \|)")));
+            CHECK(std::stoi(m[1]) > 10);
+        }
     }
+    // Watch fan-out: without watchers, then with 3, each seeing every write.
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"(\n\| 3 \| (\d+) \| [0-9.]+ \| [0-9.]+ \| (\d+) \| [0-9.]+ \| [0-9.]+ \|)")));
+    CHECK(std::stoi(m[1]) > 10);
+    CHECK(std::stoi(m[2]) >= 3 * std::stoi(m[1]) * 9 / 10);  // ~ 3 watchers x the writes of the second
 }
 
 namespace {
