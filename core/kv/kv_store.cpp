@@ -121,12 +121,13 @@ bool KvStore::apply(const Entry& e, bool deduplicate) {
     Command c;
     std::string error;
     if (!parse_command(e.data, &c, &error)) return false;
-    auto recorded = c.idempotency_key.empty() ? idempotent_.end() : idempotent_.find(c.idempotency_key);
-    if (recorded != idempotent_.end() && deduplicate) {  // the same write again, under its idempotency key
-        last_.result = recorded->second;
+    const WriteResult* first = c.idempotency_key.empty() ? nullptr : idempotent_result(c.idempotency_key);
+    const bool duplicate = first && deduplicate;  // the same write again, under its idempotency key
+    if (duplicate) {
+        last_.result = *first;
     } else {
         last_.result = write(c, e.index);
-        if (!c.idempotency_key.empty() && recorded == idempotent_.end()) {
+        if (!c.idempotency_key.empty() && !first) {
             idempotent_.emplace(c.idempotency_key, last_.result);
             idempotent_order_.push_back(c.idempotency_key);
             if (idempotent_order_.size() > kIdempotencyWindow) {  // forget the oldest
@@ -136,8 +137,7 @@ bool KvStore::apply(const Entry& e, bool deduplicate) {
         }
     }
     if (session) session->result = last_.result;
-    if (recorded != idempotent_.end() && deduplicate) return false;
-    if (!last_.result.ok) return false;
+    if (duplicate || !last_.result.ok) return false;  // nothing changed
     fingerprint_ = (fingerprint_ ^ std::hash<std::string>()(e.data)) * 1099511628211ULL;
     return true;
 }
