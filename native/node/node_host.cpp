@@ -299,7 +299,8 @@ std::string NodeHost::metrics_text() const {
                             {"raftbook_log_last_index", double(raft.log().last_index())},
                             {"raftbook_pending_client_requests", double(runtime_->pending_requests())},
                             {"raftbook_disk_writes_in_flight", double(runtime_->writes_in_flight())},
-                            {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)}});
+                            {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)},
+                            {"raftbook_watchers", double(watches_.watchers())}});
 }
 
 }  // namespace raftbook
