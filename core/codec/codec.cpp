@@ -102,6 +102,19 @@ void request_fields(V& v, R& r) {
     v.string("op", r.op);
     v.string("key", r.key);
     v.string("value", r.value);
+    v.string("condition", r.condition);
+    v.uint("prev_revision", r.prev_revision);
+    v.string("prev_value", r.prev_value);
+    v.string("idempotency_key", r.idempotency_key);
+    v.string("after", r.after);
+    v.uint("limit", r.limit);
+}
+
+template <class V, class I>
+void item_fields(V& v, I& i) {
+    v.string("key", i.key);
+    v.string("value", i.value);
+    v.uint("revision", i.revision);
 }
 
 template <class V, class R>
@@ -113,6 +126,10 @@ void reply_fields(V& v, R& r) {
     v.string("value", r.value);
     v.string("error", r.error);
     v.uint("leader", r.leader_hint);
+    v.uint("revision", r.revision);
+    v.boolean("condition_failed", r.condition_failed);
+    v.items("items", r.items);
+    v.boolean("more", r.more);
 }
 
 // The fields after "v", "cluster" and "type", which every frame has.
@@ -125,7 +142,7 @@ void frame_fields(V& v, F& f) {
     }
 }
 
-bool valid_op(const std::string& op) { return op == "put" || op == "get" || op == "del"; }
+bool valid_op(const std::string& op) { return op == "put" || op == "get" || op == "del" || op == "list"; }
 
 const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -202,6 +219,17 @@ public:
         }
         j_[key] = std::move(a);
     }
+    void items(const char* key, const std::vector<KeyValue>& items) {
+        if (items.empty()) return;
+        json a = json::array();
+        for (const KeyValue& i : items) {
+            json o = json::object();
+            JsonWriter w(o);
+            item_fields(w, i);
+            a.push_back(std::move(o));
+        }
+        j_[key] = std::move(a);
+    }
 
 private:
     json& j_;
@@ -249,6 +277,15 @@ public:
         for (const Entry& e : es) {
             CborWriter w(out_);
             entry_fields(w, e);
+        }
+    }
+    void items(const char* key, const std::vector<KeyValue>& items) {
+        if (items.empty()) return;
+        put_key(key);
+        head(4, items.size());
+        for (const KeyValue& i : items) {
+            CborWriter w(out_);
+            item_fields(w, i);
         }
     }
 
@@ -448,6 +485,23 @@ public:
         }
     }
 
+    void items(const char* key, std::vector<KeyValue>& out) {
+        const json* a = find(key);
+        if (a == nullptr) return;
+        if (!a->is_array()) return fail(key, "must be an array");
+        if (a->size() > kMaxEntriesPerFrame)
+            return fail(key, "has " + std::to_string(a->size()) + " elements, more than " +
+                                 std::to_string(kMaxEntriesPerFrame));
+        out.resize(a->size());
+        for (size_t i = 0; i < a->size() && ok_; ++i) {
+            const std::string element = key + ("[" + std::to_string(i) + "]");
+            if (!(*a)[i].is_object()) return fail(element, "must be an object");
+            DomReader r((*a)[i], where_ + element + ".", error_);
+            item_fields(r, out[i]);
+            ok_ = r.ok();
+        }
+    }
+
     void fail(const std::string& key, const std::string& problem) {
         *error_ = "field '" + where_ + key + "' " + problem;
         ok_ = false;
@@ -493,7 +547,7 @@ bool read_frame(const json& j, Frame* f, std::string* error) {
     frame_fields(r, *f);
     if (!r.ok()) return false;
     if (f->type == MessageType::ClientRequest && !valid_op(f->request.op)) {
-        r.fail("op", "must be \"put\", \"get\" or \"del\"");
+        r.fail("op", "must be \"put\", \"get\", \"del\" or \"list\"");
         return false;
     }
     if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
@@ -607,6 +661,20 @@ public:
             ok_ = read_cbor_map(c_, [&](std::string_view k) {
                 CborReader r(c_, k);
                 entry_fields(r, out[i]);
+                return r.ok();
+            });
+        }
+    }
+    void items(const char* key, std::vector<KeyValue>& out) {
+        uint64_t n;
+        if (!mine(key)) return;
+        ok_ = c_.head(4, &n) && n <= kMaxEntriesPerFrame && n <= c_.left();
+        if (!ok_) return;
+        out.resize(size_t(n));
+        for (size_t i = 0; i < out.size() && ok_; ++i) {
+            ok_ = read_cbor_map(c_, [&](std::string_view k) {
+                CborReader r(c_, k);
+                item_fields(r, out[i]);
                 return r.ok();
             });
         }

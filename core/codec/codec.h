@@ -42,7 +42,7 @@ struct Frame {
     MessageType type = MessageType::Hello;
     Message peer;            // peer message types and Hello (peer.from = sender);
                              // decode sets peer.type = type
-    ClientRequest request;   // type == ClientRequest; op is "put", "get" or "del"
+    ClientRequest request;   // type == ClientRequest; op is "put", "get", "del" or "list"
     ClientReply reply;       // type == ClientReply
 
     bool operator==(const Frame& o) const {

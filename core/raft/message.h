@@ -114,30 +114,61 @@ std::string malformed_append(const Message& m);
 // is checked where malformed_append is.
 std::string malformed_snapshot(const Message& m);
 
-// A client's request to the cluster, and the answer. `op` is "put", "get" or "del".
+// A client's request to the cluster, and the answer. `op` is "put", "del" (writes),
+// "get" or "list" (reads, through ReadIndex).
+//   put/del  key (value); optionally a condition ("revision": the key's revision must
+//            be prev_revision, 0 for a missing key; "value": the key must hold
+//            prev_value) and an idempotency_key (kv_store.h)
+//   get      key
+//   list     key = the prefix (may be empty), after = list keys after this one, limit
 struct ClientRequest {
     uint64_t client_id = 0;
     uint64_t seq = 0;
     std::string op;
     std::string key;
     std::string value;
+    std::string condition;  // "", "revision" or "value"
+    uint64_t prev_revision = 0;
+    std::string prev_value;
+    std::string idempotency_key;
+    std::string after;
+    uint64_t limit = 0;
     bool operator==(const ClientRequest& o) const {
-        return client_id == o.client_id && seq == o.seq && op == o.op && key == o.key &&
-               value == o.value;
+        return client_id == o.client_id && seq == o.seq && op == o.op && key == o.key && value == o.value &&
+               condition == o.condition && prev_revision == o.prev_revision && prev_value == o.prev_value &&
+               idempotency_key == o.idempotency_key && after == o.after && limit == o.limit;
     }
 };
 
+// One key as a listing shows it.
+struct KeyValue {
+    std::string key;
+    std::string value;
+    uint64_t revision = 0;
+    bool operator==(const KeyValue& o) const { return key == o.key && value == o.value && revision == o.revision; }
+};
+
+// `ok` says the request was served (false: `error`, e.g. "not leader"). What it carries:
+//   put/del  revision = the write's index; or condition_failed, with the key's current
+//            revision, found and value
+//   get      found, value, revision = the key's revision
+//   list     items, more (more keys follow the page), revision = the store's (applied index)
 struct ClientReply {
     uint64_t client_id = 0;
     uint64_t seq = 0;
     bool ok = false;
-    bool found = false;      // for get: whether the key exists
-    std::string value;       // for get
-    std::string error;       // when !ok, e.g. "not leader"
+    bool found = false;
+    std::string value;
+    std::string error;       // when !ok
     NodeId leader_hint = kNoNode;
+    uint64_t revision = 0;
+    bool condition_failed = false;
+    std::vector<KeyValue> items;
+    bool more = false;
     bool operator==(const ClientReply& o) const {
         return client_id == o.client_id && seq == o.seq && ok == o.ok && found == o.found &&
-               value == o.value && error == o.error && leader_hint == o.leader_hint;
+               value == o.value && error == o.error && leader_hint == o.leader_hint && revision == o.revision &&
+               condition_failed == o.condition_failed && items == o.items && more == o.more;
     }
 };
 

@@ -11,8 +11,26 @@ namespace {
 
 const char kNotLeader[] = "not leader";
 
-std::string command_text(const ClientRequest& r) {
-    return r.op == "put" ? "set " + r.key + " " + r.value : "del " + r.key;
+// The log command of a checked write request (kv_store.h).
+std::string write_command(const ClientRequest& r) {
+    Command c;
+    c.op = r.op == "put" ? Command::Op::Set : Command::Op::Del;
+    c.key = r.key;
+    c.value = r.value;
+    c.condition = r.condition == "revision" ? Command::If::Revision
+                  : r.condition == "value"  ? Command::If::Value
+                                            : Command::If::Always;
+    c.prev_revision = r.prev_revision;
+    c.prev_value = r.prev_value;
+    c.idempotency_key = r.idempotency_key;
+    return command_text(c);
+}
+
+void fill(ClientReply* reply, const WriteResult& r) {
+    reply->revision = r.revision;
+    reply->condition_failed = !r.ok;
+    reply->found = r.found;
+    reply->value = r.value;
 }
 
 uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
@@ -22,6 +40,34 @@ uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
 }
 
 }  // namespace
+
+bool is_read(const ClientRequest& r) { return r.op == "get" || r.op == "list"; }
+
+std::string check_request(const ClientRequest& r) {
+    if (r.op == "get") return check_key(r.key);
+    if (r.op == "list") {
+        if (r.key.size() > kMaxKeyBytes)
+            return "prefix is " + std::to_string(r.key.size()) + " bytes, over the key limit of " +
+                   std::to_string(kMaxKeyBytes);
+        if (r.after.size() > kMaxKeyBytes)
+            return "after is " + std::to_string(r.after.size()) + " bytes, over the key limit of " +
+                   std::to_string(kMaxKeyBytes);
+        if (r.limit < 1 || r.limit > kMaxListLimit)
+            return "limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got " + std::to_string(r.limit);
+        return "";
+    }
+    if (r.op != "put" && r.op != "del") return "unknown op '" + r.op + "'";
+    std::string error = check_key(r.key);
+    if (error.empty() && r.value.size() > kMaxValueBytes)
+        error = "value is " + std::to_string(r.value.size()) + " bytes; the limit is " + std::to_string(kMaxValueBytes);
+    if (error.empty() && r.condition != "" && r.condition != "revision" && r.condition != "value")
+        error = "unknown condition '" + r.condition + "' (expected prev_revision or prev_value)";
+    if (error.empty() && r.prev_value.size() > kMaxValueBytes)
+        error = "prev_value is " + std::to_string(r.prev_value.size()) + " bytes; the limit is " +
+                std::to_string(kMaxValueBytes);
+    if (error.empty() && !r.idempotency_key.empty()) error = check_idempotency_key(r.idempotency_key);
+    return error;
+}
 
 NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host)
     : cfg_(std::move(config)), host_(host) {
@@ -196,17 +242,18 @@ void NodeRuntime::apply(const std::vector<Entry>& entries) {
         stats_.entries_applied++;
         host_->on_apply(e, took_effect, kv_);
         if (e.client_id == 0) continue;
-        // Applied now, or applied before and skipped as a retry: either way done.
+        // Applied now, or applied before and skipped as a retry: either way done, and
+        // answered with what the state machine made of it (the first time).
         const RequestKey key{e.client_id, e.seq};
+        ClientReply done = reply_to(key);
+        fill(&done, kv_.last_applied().result);
         auto p = proposals_.find(key);
         if (p != proposals_.end()) {
             const std::vector<NodeId> origins = std::move(p->second.remote_origins);
             proposals_.erase(p);
-            for (NodeId origin : origins) answer(key, origin, reply_to(key));
+            for (NodeId origin : origins) answer(key, origin, done);
         }
-        ClientReply ok = reply_to(key);
-        ok.ok = true;
-        complete_local(key, ok);
+        complete_local(key, done);
     }
     raft_->applied(entries.back().index);
 }
@@ -223,15 +270,19 @@ void NodeRuntime::serve_ready_reads() {
     while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.front().first <= kv_.applied_index()) {
         const PendingRead r = std::move(reads_awaiting_apply_.front().second);
         reads_awaiting_apply_.pop_front();
-        answer(r.key, r.origin, read_reply(r.key, r.kv_key));
+        answer(r.key, r.origin, read_reply(r.key, r.request));
     }
 }
 
-ClientReply NodeRuntime::read_reply(const RequestKey& key, const std::string& kv_key) {
+ClientReply NodeRuntime::read_reply(const RequestKey& key, const ClientRequest& request) {
     ClientReply reply = reply_to(key);
-    if (const std::string* v = kv_.get(kv_key)) {
+    if (request.op == "list") {
+        reply.items = kv_.list(request.key, request.after, request.limit, &reply.more);
+        reply.revision = kv_.applied_index();
+    } else if (const std::string* v = kv_.get(request.key)) {
         reply.found = true;
         reply.value = *v;
+        reply.revision = kv_.revision(request.key);
     }
     stats_.reads_served++;
     return reply;
@@ -326,7 +377,7 @@ void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
 void NodeRuntime::submit(ClientRequest request, ReplyFn done) {
     LocalRequest r;
     if (request.client_id == 0) {
-        if (request.op == "get") {
+        if (is_read(request)) {
             request.client_id = read_client_id_;
             request.seq = ++read_seq_;
         } else {
@@ -360,9 +411,9 @@ void NodeRuntime::dispatch(const RequestKey& key) {
     auto it = local_.find(key);
     if (it == local_.end()) return;
     const TimeMs now = host_->now();
-    if (raft_->faults.serve_reads_locally && it->second.request.op == "get") {
+    if (raft_->faults.serve_reads_locally && is_read(it->second.request)) {
         // The broken shortcut: no ReadIndex, so a lagging node answers from stale state.
-        complete_local(key, read_reply(key, it->second.request.key));
+        complete_local(key, read_reply(key, it->second.request));
         return;
     }
     if (raft_->role() == Role::Leader) {
@@ -386,28 +437,29 @@ void NodeRuntime::dispatch(const RequestKey& key) {
 bool NodeRuntime::serve(const ClientRequest& req, NodeId origin) {
     if (raft_->role() != Role::Leader) return false;
     const RequestKey key{req.client_id, req.seq};
-    if (req.op == "get") {
+    // A checked write makes write_command() a valid command (kv_store.h).
+    const std::string request_error = check_request(req);
+    if (!request_error.empty()) {
+        ClientReply bad = reply_to(key);
+        bad.ok = false;
+        bad.error = "invalid request: " + request_error;
+        answer(key, origin, std::move(bad));
+        return true;
+    }
+    if (is_read(req)) {
         if (!read_batch_open_) {
             // ReadIndex: one leadership confirmation for all reads until the next Ready.
             if (!raft_->read_index(read_context_ + 1)) return false;  // no commit in this term yet
             read_context_++;
             read_batch_open_ = true;
         }
-        reads_awaiting_confirmation_[read_context_].push_back({key, origin, req.key});
-        return true;
-    }
-    // A checked key makes command_text() a valid command ("set KEY VALUE" / "del KEY").
-    const std::string key_error =
-        req.op == "put" || req.op == "del" ? check_key(req.key) : "unknown op '" + req.op + "'";
-    if (!key_error.empty()) {
-        ClientReply bad = reply_to(key);
-        bad.ok = false;
-        bad.error = "invalid request: " + key_error;
-        answer(key, origin, std::move(bad));
+        reads_awaiting_confirmation_[read_context_].push_back({key, origin, req});
         return true;
     }
     if (kv_.applied_request(req.client_id, req.seq)) {  // a retry of a write already applied
-        answer(key, origin, reply_to(key));
+        ClientReply done = reply_to(key);
+        if (const WriteResult* first = kv_.request_result(req.client_id, req.seq)) fill(&done, *first);
+        answer(key, origin, std::move(done));
         return true;
     }
     Proposal& p = proposals_[key];
@@ -416,7 +468,7 @@ bool NodeRuntime::serve(const ClientRequest& req, NodeId origin) {
         std::find(p.remote_origins.begin(), p.remote_origins.end(), origin) == p.remote_origins.end())
         p.remote_origins.push_back(origin);
     if (p.term == raft_->current_term()) return true;  // already in our log in this term
-    if (raft_->propose(command_text(req), req.client_id, req.seq) != ProposeResult::Ok) return false;
+    if (raft_->propose(write_command(req), req.client_id, req.seq) != ProposeResult::Ok) return false;
     p.term = raft_->current_term();
     stats_.proposals++;
     return true;
@@ -466,7 +518,7 @@ void NodeRuntime::expire_local_requests() {
         const NodeId leader = raft_->leader_id();
         timeout.leader_hint = leader;
         const std::string ms = std::to_string(cfg_.request_timeout_ms);
-        const bool write = it->second.request.op != "get";
+        const bool write = !is_read(it->second.request);
         if (leader == kNoNode) {
             timeout.error = "no leader elected within " + ms +
                             " ms; is a majority of the cluster up and connected? Retry later";

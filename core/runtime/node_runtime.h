@@ -26,8 +26,11 @@
 // while the request is unanswered, so requests within one id are sequential); a request
 // that carries its own (client_id, seq) — a simulated client process, a client that
 // retries — keeps them, and the KvStore's de-duplication applies it at most once however
-// often it is sent. The leader proposes writes and answers reads through ReadIndex
-// (thesis §6.4): reads arriving before the next Ready share one confirmation. A follower
+// often it is sent. The leader proposes writes and answers reads (get, list) through
+// ReadIndex (thesis §6.4): reads arriving before the next Ready share one confirmation.
+// A write is answered once applied, with what the state machine made of it: its
+// revision, or a failed condition with the key's current state (KvStore::last_applied;
+// a retry of a write already applied gets the first result, KvStore::request_result). A follower
 // forwards the request to the leader it knows as a ClientRequest frame and relays the
 // ClientReply. An unanswered request is sent again on a leader change, after
 // retry_interval_ms, and fails after request_timeout_ms with an error that says whether
@@ -165,6 +168,12 @@ struct RuntimeStats {
 
 using ReplyFn = std::function<void(const ClientReply&)>;
 
+// Whether the request is a read ("get", "list"): served through ReadIndex, not the log.
+bool is_read(const ClientRequest& r);
+// Checks a client request against the limits (key, value, prefix, list limit,
+// condition, idempotency key). Returns "" or the rule it breaks, for the client.
+std::string check_request(const ClientRequest& r);
+
 class NodeRuntime {
 public:
     NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host);
@@ -174,7 +183,7 @@ public:
     void tick();                                        // one Raft tick; retries and timeouts
     void receive(const Frame& frame, NodeId link_peer); // a frame from a peer connection
     void persisted(uint64_t write_id);                  // writes up to this id are durable
-    // A request from one of this node's clients (op "put", "get" or "del"); `done` is
+    // A request from one of this node's clients (message.h: "put", "del", "get", "list"); `done` is
     // called exactly once, possibly before submit returns, and may itself submit.
     void submit(ClientRequest request, ReplyFn done);
     void campaign();                                    // start an election now (tools, tests)
@@ -217,7 +226,7 @@ private:
     struct PendingRead {
         RequestKey key;
         NodeId origin;  // kNoNode: a local request
-        std::string kv_key;
+        ClientRequest request;
     };
     // A DiskWrite not yet durable, and what waits for it.
     struct PendingWrite {
@@ -242,7 +251,7 @@ private:
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
     ClientReply reply_to(const RequestKey& key) const;
-    ClientReply read_reply(const RequestKey& key, const std::string& kv_key);  // from this node's state
+    ClientReply read_reply(const RequestKey& key, const ClientRequest& request);  // from this node's state
 
     RuntimeConfig cfg_;
     RuntimeHost* host_;

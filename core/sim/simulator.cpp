@@ -20,6 +20,15 @@ constexpr size_t kMaxProcesses = 64;
 constexpr double kOpsPerProcess = 10;
 
 bool is_client_frame(MessageType t) { return t == MessageType::ClientRequest || t == MessageType::ClientReply; }
+
+// The simulator's clients write plainly: a condition or an idempotency key in a
+// proposed command is refused rather than dropped.
+void check_plain(const Command& c, const std::string& command) {
+    if (c.condition != Command::If::Always || !c.idempotency_key.empty())
+        throw std::invalid_argument("the simulator's clients send plain writes ('set KEY VALUE', 'del KEY'); '" +
+                                    command + "' has a condition or an idempotency key");
+}
+
 }  // namespace
 
 // One simulated machine: the node runtime (Raft, state machine, client requests —
@@ -649,6 +658,7 @@ uint64_t Simulator::propose(const std::string& command) {
     Command c;
     std::string error;
     if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+    check_plain(c, command);
     const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
     return invoke(new_process(kNoNode, true), kind, c.key, c.value);
 }
@@ -657,6 +667,7 @@ uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
     Command c;
     std::string error;
     if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+    check_plain(c, command);
     if (!is_up(n)) return 0;
     const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
     return invoke(new_process(n, false), kind, c.key, c.value);

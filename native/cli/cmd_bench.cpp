@@ -11,12 +11,23 @@
 // write on disk. The node's /metrics before and after a row give the entries one
 // fdatasync made durable on that node: the group commit at work.
 //
+// --kinds adds rows for the key-value API's other writes (issue 11): `cas`, a
+// compare-and-swap loop (each connection rewrites one key of its own with
+// ?prev_revision= the revision its last write returned, so every condition holds), and
+// `idempotent`, each write with an Idempotency-Key of its own (the state machine records
+// each one). --watchers N then measures watch fan-out: writes at --watch-rate per
+// second (64 connections, paced) for the measured seconds, first with no watchers, then
+// with N watchers of the writes' prefix (GET /watch/?prefix=, one connection each, on
+// the same thread). Delivery latency is from a write's send to an event's arrival, over
+// every (write, watcher) pair.
+//
 // --start runs a cluster of its own for the measurement (LocalCluster: fresh data on
 // free ports, removed afterwards) and sends the load to its leader; without it the
 // load goes to --server, e.g. a `raftbook demo` node.
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "native/cli/commands.h"
+#include "native/client/event_stream.h"
 #include "native/client/http_client.h"
 #include "native/proof/local_cluster.h"
 #include "native/cli/options.h"
@@ -48,6 +60,7 @@ constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr auto kErrorBackoff = std::chrono::milliseconds(100);  // after a connection error
 
 struct Row {
+    std::string kind = "plain";
     int clients = 0;
     size_t writes = 0;  // answered 200 within the measured window
     size_t errors = 0;  // other answers and connection errors within it
@@ -81,11 +94,50 @@ struct Writer {
     std::unique_ptr<HttpConnection> connection;
     std::unique_ptr<boost::asio::steady_timer> backoff;
     uint64_t sent = 0;
+    uint64_t revision = 0;  // of its last write (cas)
 };
 
+// What a row measures beyond plain writes.
+struct Load {
+    std::string kind = "plain";  // plain, cas, idempotent
+    double rate = 0;             // writes/s in all, paced; 0: as fast as answered
+    int watchers = 0;            // of the writes' prefix, during the measurement
+};
+
+// Watch fan-out: watchers' events, matched to the send times of the writes. The
+// watchers run on a thread of their own, so that reading their events does not slow
+// the writers; the send times pass between the two through atomics.
+struct Fanout {
+    explicit Fanout(size_t capacity) : sent_ns(new std::atomic<int64_t>[capacity]), capacity(capacity) {
+        for (size_t i = 0; i < capacity; i++) sent_ns[i] = 0;
+    }
+    boost::asio::io_context ioc{1};  // the watchers'
+    std::vector<std::unique_ptr<EventStream>> streams;
+    std::unique_ptr<std::atomic<int64_t>[]> sent_ns;  // by write number: its send time (0: not sent)
+    size_t capacity;
+    size_t next = 0;                 // the next write number (writer thread)
+    int64_t from_ns = 0, to_ns = 0;  // the measured window
+    std::vector<uint32_t> delivery_us;
+    size_t events = 0;
+    std::string first_error;
+};
+
+int64_t ns_of(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// The write number in an event's data ({"key":"PREFIX-<n>",...}), or -1.
+long write_number(const std::string& data, const std::string& key_start) {
+    const size_t at = data.find(key_start);
+    if (at == std::string::npos) return -1;
+    return std::strtol(data.c_str() + at + key_start.size(), nullptr, 10);
+}
+
 Row run_row(const std::string& host, uint16_t port, int clients, const std::string& value,
-            std::chrono::seconds warmup, std::chrono::seconds seconds, const std::string& key_prefix) {
+            std::chrono::seconds warmup, std::chrono::seconds seconds, const std::string& key_prefix,
+            const Load& load = Load(), Fanout* fanout = nullptr) {
     Row row;
+    row.kind = load.kind;
     row.clients = clients;
     const double fsyncs_before = metric(host, port, "raftbook_fsyncs_total");
     const double entries_before = metric(host, port, "raftbook_entries_persisted_total");
@@ -93,23 +145,81 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     boost::asio::io_context ioc(1);
     std::vector<Writer> writers(static_cast<size_t>(clients));
     std::vector<uint32_t> latencies_us;
-    const auto measure_from = Clock::now() + warmup;
+    const std::string row_prefix = key_prefix + load.kind + "-" + std::to_string(clients) + "-";
+    const std::string event_key = "\"key\":\"" + row_prefix;
+    const auto start_time = Clock::now() + (fanout ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
+    const auto measure_from = start_time + warmup;
     const auto measure_to = measure_from + seconds;
-    std::function<void(size_t)> send = [&](size_t i) {
+    std::thread watch_thread;
+    if (fanout) {
+        fanout->from_ns = ns_of(measure_from);
+        fanout->to_ns = ns_of(measure_to);
+        for (int k = 0; k < load.watchers; k++) {
+            auto stream = std::make_unique<EventStream>(fanout->ioc, host, port);
+            stream->open("/watch/?prefix=" + url_escape(row_prefix), {},
+                         [fanout, event_key](const ServerEvent& e) {
+                             const long n = write_number(e.data, event_key);
+                             if (n < 0 || size_t(n) >= fanout->capacity) return;
+                             const int64_t sent = fanout->sent_ns[size_t(n)].load(std::memory_order_acquire);
+                             if (sent < fanout->from_ns || sent > fanout->to_ns) return;  // warm-up
+                             fanout->events++;
+                             fanout->delivery_us.push_back(uint32_t((ns_of(Clock::now()) - sent) / 1000));
+                         },
+                         [fanout](const std::string& error) {
+                             if (fanout->first_error.empty()) fanout->first_error = error;
+                         });
+            fanout->streams.push_back(std::move(stream));
+        }
+        // The watchers connect and subscribe before the writes start, and catch up after.
+        watch_thread = std::thread([fanout, until = measure_to + std::chrono::seconds(2)] {
+            fanout->ioc.run_until(until);
+            for (auto& stream : fanout->streams) stream->close();
+            fanout->ioc.restart();
+            fanout->ioc.run();
+        });
+    }
+    uint64_t slots = 0;  // paced writes scheduled so far
+    std::function<void(size_t)> send;
+    // Paced: the n-th write of all leaves no earlier than start + n / rate.
+    std::function<void(size_t)> pace = [&](size_t i) {
+        if (load.rate <= 0) return send(i);
+        const auto due = start_time + std::chrono::microseconds(int64_t(double(slots++) * 1e6 / load.rate));
+        if (due <= Clock::now()) return send(i);
+        writers[i].backoff->expires_at(due);
+        writers[i].backoff->async_wait([&, i](const boost::system::error_code&) { send(i); });
+    };
+    send = [&](size_t i) {
         const auto start = Clock::now();
         if (start >= measure_to) return;
         Writer& w = writers[i];
-        const std::string key = key_prefix + std::to_string(clients) + "-" + std::to_string(i) + "-" +
-                                std::to_string(w.sent++);
-        w.connection->request("PUT", kv_target(key), value, [&, i, start](HttpResult r) {
+        std::string target;
+        Headers headers;
+        if (load.kind == "cas") {  // one key per connection, each write conditional on the last
+            target = kv_target(row_prefix + std::to_string(i)) + "?prev_revision=" + std::to_string(w.revision);
+        } else {
+            const uint64_t n = fanout ? fanout->next++ : w.sent;
+            target = kv_target(row_prefix + (fanout ? "" : std::to_string(i) + "-") + std::to_string(n));
+            if (fanout && n < fanout->capacity) fanout->sent_ns[n].store(ns_of(start), std::memory_order_release);
+            if (load.kind == "idempotent") headers.push_back({"Idempotency-Key", row_prefix + std::to_string(i) + "-" + std::to_string(w.sent)});
+        }
+        w.sent++;
+        w.connection->request("PUT", target, value, [&, i, start](HttpResult r) {
             const auto end = Clock::now();
             const bool counted = end >= measure_from && end <= measure_to;
             if (r.status == 200) {
                 if (counted)
                     latencies_us.push_back(
                         uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(end - start).count()));
-                send(i);
+                if (load.kind == "cas") {
+                    const auto rev = r.headers.find("raftbook-revision");
+                    writers[i].revision = rev == r.headers.end() ? 0 : std::strtoull(rev->second.c_str(), nullptr, 10);
+                }
+                pace(i);
                 return;
+            }
+            if (r.status == 412 && load.kind == "cas") {  // another writer's key? take its revision
+                const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+                if (j.is_object()) writers[i].revision = j.value("revision", uint64_t(0));
             }
             if (counted) row.errors++;
             if (row.first_error.empty())
@@ -121,9 +231,10 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     for (size_t i = 0; i < writers.size(); i++) {
         writers[i].connection = std::make_unique<HttpConnection>(ioc, host, port, kRequestTimeout);
         writers[i].backoff = std::make_unique<boost::asio::steady_timer>(ioc);
-        send(i);
+        pace(i);
     }
     ioc.run();
+    if (watch_thread.joinable()) watch_thread.join();
 
     std::sort(latencies_us.begin(), latencies_us.end());
     row.writes = latencies_us.size();
@@ -176,10 +287,25 @@ int cmd_bench(int argc, char** argv) {
     opts.flag("seconds", "S", "measured seconds per row", "10");
     opts.flag("warmup", "S", "seconds of load before each row's measurement", "1");
     opts.flag("value-bytes", "N", "size of each value", "64");
+    opts.flag("kinds", "K,K,...", "kinds of write, rows for each: plain, cas (compare-and-swap), idempotent", "plain");
+    opts.flag("watchers", "N", "then measure watch fan-out: N watchers of the writes' prefix (0: skip)", "0");
+    opts.flag("watch-rate", "W", "writes/s during the fan-out measurement", "10000");
     opts.flag_switch("json", "print the rows as a JSON array instead of a table");
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
-    uint64_t nodes = 0, seconds = 0, warmup = 0, value_bytes = 0;
+    uint64_t nodes = 0, seconds = 0, warmup = 0, value_bytes = 0, watchers = 0, watch_rate = 0;
+    if (!opts.get_uint("watchers", 0, 1000, &watchers, &exit_code) ||
+        !opts.get_uint("watch-rate", 1, 1000000, &watch_rate, &exit_code))
+        return exit_code;
+    std::vector<std::string> kinds;
+    {
+        std::stringstream ss(opts.get("kinds"));
+        for (std::string k; std::getline(ss, k, ',');) {
+            if (k != "plain" && k != "cas" && k != "idempotent")
+                return opts.usage_error("--kinds: '" + k + "' is not plain, cas or idempotent");
+            kinds.push_back(k);
+        }
+    }
     if (!opts.get_uint("nodes", 1, 9, &nodes, &exit_code) || !opts.get_uint("seconds", 1, 3600, &seconds, &exit_code) ||
         !opts.get_uint("warmup", 0, 3600, &warmup, &exit_code) ||
         !opts.get_uint("value-bytes", 1, 64 * 1024, &value_bytes, &exit_code))
@@ -245,26 +371,60 @@ int cmd_bench(int argc, char** argv) {
                         "after %llu s of warm-up, to %s: %s\n\n",
                         (unsigned long long)value_bytes, (unsigned long long)seconds, (unsigned long long)warmup,
                         probe.address().c_str(), describe_target(s).c_str());
-            std::printf("| clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |\n");
-            std::printf("|---|---|---|---|---|---|\n");
+            std::printf("| write | clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |\n");
+            std::printf("|---|---|---|---|---|---|---|\n");
             std::fflush(stdout);
         }
         const std::string value(value_bytes, 'v');
         const std::string key_prefix = "bench-" + std::to_string(::getpid()) + "-";
         nlohmann::json rows = nlohmann::json::array();
         std::string first_error;
-        for (int c : clients) {
-            const Row r = run_row(host, port, c, value, std::chrono::seconds(warmup), std::chrono::seconds(seconds),
-                                  key_prefix);
-            if (first_error.empty()) first_error = r.first_error;
-            if (r.writes == 0) rc = 1;
-            rows.push_back({{"clients", r.clients}, {"writes", r.writes}, {"writes_per_second", r.writes_per_second},
-                            {"p50_ms", r.p50_ms}, {"p99_ms", r.p99_ms}, {"errors", r.errors},
-                            {"entries_per_fsync", r.entries_per_fsync}});
+        for (const std::string& kind : kinds) {
+            for (int c : clients) {
+                Load load;
+                load.kind = kind;
+                const Row r = run_row(host, port, c, value, std::chrono::seconds(warmup),
+                                      std::chrono::seconds(seconds), key_prefix, load);
+                if (first_error.empty()) first_error = r.first_error;
+                if (r.writes == 0) rc = 1;
+                rows.push_back({{"kind", r.kind}, {"clients", r.clients}, {"writes", r.writes},
+                                {"writes_per_second", r.writes_per_second}, {"p50_ms", r.p50_ms}, {"p99_ms", r.p99_ms},
+                                {"errors", r.errors}, {"entries_per_fsync", r.entries_per_fsync}});
+                if (!opts.given("json")) {
+                    std::printf("| %s | %d | %.0f | %.2f | %.2f | %zu | %.1f |\n", r.kind.c_str(), r.clients,
+                                r.writes_per_second, r.p50_ms, r.p99_ms, r.errors, r.entries_per_fsync);
+                    std::fflush(stdout);
+                }
+            }
+        }
+        if (watchers > 0) {
             if (!opts.given("json")) {
-                std::printf("| %d | %.0f | %.2f | %.2f | %zu | %.1f |\n", r.clients, r.writes_per_second, r.p50_ms,
-                            r.p99_ms, r.errors, r.entries_per_fsync);
-                std::fflush(stdout);
+                std::printf("\nwatch fan-out: 64 connections writing at up to %llu writes/s, %llu s, with and without "
+                            "%llu watchers of their prefix (delivery: a write's send to an event's arrival)\n\n",
+                            (unsigned long long)watch_rate, (unsigned long long)seconds, (unsigned long long)watchers);
+                std::printf("| watchers | writes/s | write p50 ms | write p99 ms | events | delivery p50 ms | delivery p99 ms |\n");
+                std::printf("|---|---|---|---|---|---|---|\n");
+            }
+            for (int n : {0, int(watchers)}) {
+                Load load;
+                load.rate = double(watch_rate);
+                load.watchers = n;
+                Fanout fanout(size_t(double(watch_rate) * double(warmup + seconds + 3)) + 1000);
+                const Row r = run_row(host, port, 64, value, std::chrono::seconds(warmup), std::chrono::seconds(seconds),
+                                      key_prefix + "fan" + std::to_string(n), load, &fanout);
+                std::sort(fanout.delivery_us.begin(), fanout.delivery_us.end());
+                const double d50 = percentile(fanout.delivery_us, 0.5), d99 = percentile(fanout.delivery_us, 0.99);
+                if (first_error.empty()) first_error = r.first_error.empty() ? fanout.first_error : r.first_error;
+                if (r.writes == 0 || (n > 0 && fanout.events == 0)) rc = 1;
+                rows.push_back({{"kind", "fanout"}, {"watchers", n}, {"writes_per_second", r.writes_per_second},
+                                {"p50_ms", r.p50_ms}, {"p99_ms", r.p99_ms}, {"events", fanout.events},
+                                {"delivery_p50_ms", d50}, {"delivery_p99_ms", d99}});
+                if (!opts.given("json")) {
+                    std::printf("| %d | %.0f | %.2f | %.2f | %zu | %s | %s |\n", n, r.writes_per_second, r.p50_ms,
+                                r.p99_ms, fanout.events, n ? std::to_string(d50).substr(0, 6).c_str() : "-",
+                                n ? std::to_string(d99).substr(0, 6).c_str() : "-");
+                    std::fflush(stdout);
+                }
             }
         }
         if (opts.given("json")) std::printf("%s\n", rows.dump().c_str());

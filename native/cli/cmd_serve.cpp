@@ -149,14 +149,19 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
     opts.flag("max-clients", "N", "open client connections at most; one more is answered 503 and closed",
               std::to_string(kDefaultMaxClients));
+    opts.flag("watch-history", "N",
+              "recent changes kept for watchers (GET /watch) to start or resume from; older ones must re-list",
+              std::to_string(kDefaultWatchHistory));
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
-    uint64_t id = 0, timeout_ms = 0, max_clients = 0;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0, watch_history = 0;
     if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
     if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
     if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
+    if (!opts.get_uint("watch-history", 1, 100000000, &watch_history, &exit_code)) return exit_code;
+    cfg.watch_history = watch_history;
     cfg.id = id;
     cfg.request_timeout = std::chrono::milliseconds(timeout_ms);
     cfg.max_clients = max_clients;

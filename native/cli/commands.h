@@ -18,6 +18,8 @@ int cmd_serve(int argc, char** argv);
 int cmd_put(int argc, char** argv);
 int cmd_get(int argc, char** argv);
 int cmd_del(int argc, char** argv);
+int cmd_list(int argc, char** argv);
+int cmd_watch(int argc, char** argv);
 int cmd_status(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_bench(int argc, char** argv);

@@ -21,9 +21,11 @@ const Subcommand kSubcommands[] = {
     {"chaos", raftbook::cmd_chaos, "attack a real loopback cluster (kill -9, pause, partition) and check it"},
     {"serve", raftbook::cmd_serve, "run one member of a cluster (durable log, peer and HTTP APIs)"},
     {"demo", raftbook::cmd_demo, "start a local cluster on loopback and print how to use it"},
-    {"put", raftbook::cmd_put, "write a key's value (committed by a majority before it returns)"},
+    {"put", raftbook::cmd_put, "write a key's value (committed by a majority before it returns; compare-and-swap)"},
     {"get", raftbook::cmd_get, "read a key's value (linearizable)"},
-    {"del", raftbook::cmd_del, "delete a key"},
+    {"del", raftbook::cmd_del, "delete a key (conditionally with --prev-value / --prev-revision)"},
+    {"list", raftbook::cmd_list, "list the keys with a prefix, their values and revisions"},
+    {"watch", raftbook::cmd_watch, "print every change to a key or a prefix as it happens"},
     {"status", raftbook::cmd_status, "show a node's view of the cluster: role, term, leader, indexes"},
     {"bench", raftbook::cmd_bench, "measure durable writes/s and latency at several client counts"},
 };

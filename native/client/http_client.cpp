@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <cctype>
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -23,10 +24,12 @@ constexpr uint64_t kMaxResponseBytes = 16 * 1024 * 1024;
 
 }  // namespace
 
-std::string kv_target(const std::string& key) {
+std::string kv_target(const std::string& key) { return "/kv/" + url_escape(key); }
+
+std::string url_escape(const std::string& text) {
     static const char kHex[] = "0123456789ABCDEF";
-    std::string out = "/kv/";
-    for (unsigned char c : key) {
+    std::string out;
+    for (unsigned char c : text) {
         const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                                 c == '-' || c == '.' || c == '_' || c == '~';
         if (unreserved) {
@@ -133,6 +136,11 @@ struct HttpConnection::Impl : std::enable_shared_from_this<HttpConnection::Impl>
         auto res = parser->release();
         result.status = res.result_int();
         result.content_type = std::string(res[http::field::content_type]);
+        for (const auto& field : res) {
+            std::string name(field.name_string());
+            for (char& ch : name) ch = char(std::tolower((unsigned char)ch));
+            result.headers[name] = std::string(field.value());
+        }
         result.body = std::move(res.body());
         if (!res.keep_alive()) drop();
         finish();
@@ -176,7 +184,7 @@ void HttpConnection::close() {
 }
 
 void HttpConnection::request(const std::string& method, const std::string& target, std::string body,
-                             std::function<void(HttpResult)> done) {
+                             std::function<void(HttpResult)> done, const Headers& headers) {
     Impl& c = *impl_;
     c.done = std::move(done);
     const http::verb verb = http::string_to_verb(method);
@@ -195,6 +203,7 @@ void HttpConnection::request(const std::string& method, const std::string& targe
     c.req.set(http::field::host, c.address);
     c.req.set(http::field::user_agent, "raftbook");
     c.req.keep_alive(true);
+    for (const auto& [name, value] : headers) c.req.set(name, value);
     c.req.body() = std::move(body);
     c.req.prepare_payload();
     c.start();
@@ -203,9 +212,10 @@ void HttpConnection::request(const std::string& method, const std::string& targe
 HttpClient::HttpClient(std::string host, uint16_t port, std::chrono::milliseconds timeout)
     : connection_(ioc_, std::move(host), port, timeout) {}
 
-HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body) {
+HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
+                               const Headers& headers) {
     HttpResult out;
-    connection_.request(method, target, body, [&out](HttpResult r) { out = std::move(r); });
+    connection_.request(method, target, body, [&out](HttpResult r) { out = std::move(r); }, headers);
     ioc_.restart();
     ioc_.run();
     return out;

@@ -23,7 +23,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -33,13 +36,19 @@ struct HttpResult {
     int status = 0;            // the HTTP status; 0 when there is no response (see error)
     std::string body;
     std::string content_type;
+    std::map<std::string, std::string> headers;  // the response's, names in lower case
     std::string error;         // why there is no response, naming the server
     bool sent = false;         // whether the request may have reached the server
     bool ok() const { return error.empty(); }
 };
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 // "/kv/" + KEY with every byte but A-Z a-z 0-9 - . _ ~ percent-encoded.
 std::string kv_target(const std::string& key);
+// `text` with every byte but A-Z a-z 0-9 - . _ ~ percent-encoded (a path segment or a
+// query value).
+std::string url_escape(const std::string& text);
 
 class HttpConnection {
 public:
@@ -53,7 +62,7 @@ public:
     // Sends METHOD TARGET with `body` (sent with a Content-Length when non-empty or for
     // PUT/POST) and calls `done` once on the io_context's thread. One request at a time.
     void request(const std::string& method, const std::string& target, std::string body,
-                 std::function<void(HttpResult)> done);
+                 std::function<void(HttpResult)> done, const Headers& headers = {});
     // Closes the connection; a request in flight completes with an error.
     void close();
     // "host:port", as errors name it.
@@ -68,7 +77,8 @@ private:
 class HttpClient {
 public:
     HttpClient(std::string host, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
-    HttpResult request(const std::string& method, const std::string& target, const std::string& body = "");
+    HttpResult request(const std::string& method, const std::string& target, const std::string& body = "",
+                       const Headers& headers = {});
     const std::string& address() const { return connection_.address(); }
 
 private:

@@ -1,13 +1,18 @@
 // The client HTTP API on Boost.Beast: connections, request checks, routes; see http_server.h.
 #include "native/node/http_server.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <deque>
+#include <initializer_list>
+#include <map>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,7 +20,9 @@
 #include <boost/beast/http.hpp>
 
 #include "core/codec/codec.h"
+#include "core/runtime/node_runtime.h"
 #include "native/node/log.h"
+#include "native/node/watch_hub.h"
 
 namespace raftbook {
 
@@ -30,6 +37,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kDrainTimeout = std::chrono::seconds(1);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
+constexpr size_t kDefaultListLimit = 100;
+constexpr auto kWatchKeepAlive = std::chrono::seconds(15);
+constexpr size_t kMaxWatchBacklog = 1024 * 1024;  // bytes queued for a watcher that reads too slowly
 
 // A request that is not HTTP (as opposed to a client that hung up or idled out).
 bool is_malformed(const beast::error_code& ec) {
@@ -77,6 +87,57 @@ bool percent_decode(const std::string& in, std::string* out) {
     }
     return true;
 }
+
+using Query = std::map<std::string, std::string>;
+
+// Decodes a query string ("a=1&b=x%20y"; '+' is a space, as HTML forms send it).
+// Returns "" or what is wrong with it.
+std::string parse_query(const std::string& text, Query* out) {
+    std::stringstream ss(text);
+    std::string pair;
+    while (std::getline(ss, pair, '&')) {
+        if (pair.empty()) continue;
+        const size_t eq = pair.find('=');
+        std::string name, value, raw_value = eq == std::string::npos ? "" : pair.substr(eq + 1);
+        std::replace(raw_value.begin(), raw_value.end(), '+', ' ');
+        if (!percent_decode(pair.substr(0, eq), &name) || !percent_decode(raw_value, &value))
+            return "malformed %-escape in the query parameter '" + pair.substr(0, 100) + "'";
+        if (!is_utf8(name) || !is_utf8(value)) return "query parameters must be UTF-8 text";
+        (*out)[name] = value;
+    }
+    return "";
+}
+
+// "" when every parameter of `q` is one of `allowed`, else the rule for the client.
+std::string only_params(const Query& q, std::initializer_list<const char*> allowed, const std::string& what) {
+    for (const auto& [name, value] : q)
+        if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; }) == allowed.end())
+            return "unknown query parameter '" + name.substr(0, 100) + "' (" + what + ")";
+    return "";
+}
+
+// A decimal count with no sign; false when `text` is anything else.
+bool parse_count(const std::string& text, uint64_t* out) {
+    if (text.empty() || text.size() > 19) return false;
+    uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    *out = v;
+    return true;
+}
+
+// Splits a request target into its decoded path and query. Returns "" or the problem.
+std::string split_target(const std::string& target, std::string* path, Query* query) {
+    const size_t q = target.find('?');
+    const std::string path_part = target.substr(0, q);
+    if (path_part.empty() || path_part[0] != '/' || !percent_decode(path_part, path))
+        return "bad request target '" + target.substr(0, 200) + "'";
+    return q == std::string::npos ? "" : parse_query(target.substr(q + 1), query);
+}
+
+bool is_watch_path(const std::string& path) { return path == "/watch" || path.compare(0, 7, "/watch/") == 0; }
 
 // The answer to a request that could not be read (413, 431, 400), or nothing when the
 // client went away or idled out.
@@ -160,22 +221,52 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     void accept_failed(const beast::error_code& ec);
     // Routes one request; `respond` may be called later (after a commit), once.
     void handle(const http::request<http::string_body>& req, std::function<void(Response)> respond);
-    void handle_kv(const http::request<http::string_body>& req, const std::string& key,
+    void handle_kv(const http::request<http::string_body>& req, const std::string& key, const Query& query,
                    std::function<void(Response)> respond);
+    void handle_list(const Query& query, std::function<void(Response)> respond);
+    // What GET /watch asks for: the key or prefix, and the first revision it wants. Returns
+    // "" or the rule the request breaks (400).
+    std::string parse_watch(const http::request<http::string_body>& req, std::string* key, bool* prefix,
+                            Index* from) const;
     Response serve_file(const std::string& path) const;
+    // A change as its SSE event, made once and shared by every watcher it goes to.
+    std::shared_ptr<const std::string> event_text(const WatchEvent& e);
+    Index event_revision = 0;
+    std::shared_ptr<const std::string> event;
 };
+
+std::shared_ptr<const std::string> HttpServer::Impl::event_text(const WatchEvent& e) {
+    if (event && event_revision == e.revision) return event;
+    nlohmann::json data = {{"key", e.key}, {"revision", e.revision}};
+    if (e.deleted) {
+        data["deleted"] = true;
+    } else {
+        data["value"] = e.value;
+    }
+    event_revision = e.revision;
+    event = std::make_shared<const std::string>("id: " + std::to_string(e.revision) + "\ndata: " +
+                                                data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                                "\n\n");
+    return event;
+}
 
 namespace {
 
 // One client connection: read a request, answer it (perhaps after a commit), repeat.
 // Requests on one connection are answered in order, one at a time, as HTTP/1.1 asks.
-class Session : public std::enable_shared_from_this<Session> {
+//
+// GET /watch turns the connection into a stream of Server-Sent Events (watch()): the
+// session subscribes to the node's WatchHub and writes each event as it comes, a
+// comment every kWatchKeepAlive so that a vanished client is noticed, until the client
+// closes, a write fails, it falls kMaxWatchBacklog behind, or the node stops.
+class Session : public std::enable_shared_from_this<Session>, private Watcher {
 public:
     Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-        : stream_(std::move(socket)), server_(std::move(server)) {
+        : stream_(std::move(socket)), server_(std::move(server)), keep_alive_timer_(stream_.get_executor()) {
         server_->open_connections++;
     }
     ~Session() {
+        if (hub_) hub_->unsubscribe(this);
         server_->open_connections--;
         if (refusing_) server_->refusals--;
     }
@@ -217,6 +308,11 @@ private:
         server_->metrics->http_requests++;
         auto req = parser_->release();
         const bool keep_alive = req.keep_alive();
+        const std::string target(req.target());
+        if (req.method() == http::verb::get && is_watch_path(target.substr(0, target.find('?')))) {
+            watch(req);
+            return;
+        }
         server_->handle(req, [self = shared_from_this(), keep_alive](Response res) {
             res.keep_alive(keep_alive);
             res.prepare_payload();
@@ -264,12 +360,156 @@ private:
         });
     }
 
+    // ---- GET /watch
+
+    void watch(const http::request<http::string_body>& req) {
+        WatchHub* hub = server_->api->watch_hub();
+        Index from = 0;
+        const std::string error = server_->parse_watch(req, &key, &prefix, &from);
+        if (!error.empty()) {
+            reply_and_close(error_response(http::status::bad_request, error));
+            return;
+        }
+        if (!hub || hub->full()) {
+            Response res = error_response(
+                http::status::service_unavailable,
+                hub ? "this node has " + std::to_string(hub->watchers()) + " watchers, its limit; watch through "
+                          "another node or retry later"
+                    : "this node serves no watches");
+            res.set(http::field::retry_after, "1");
+            reply_and_close(std::move(res));
+            return;
+        }
+        stream_.expires_never();
+        send("HTTP/1.1 200 OK\r\nServer: raftbook\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+             "Connection: close\r\nRaftbook-Revision: " + std::to_string(hub->last()) + "\r\n\r\n");
+        if (!hub->subscribe(this, from)) {
+            send(compacted_event("changes from revision " + std::to_string(from) + " on are no longer all held by this "
+                                 "node (it keeps the last ones, from revision " + std::to_string(hub->floor() + 1) +
+                                 "); re-list with GET /kv/?prefix=P and watch again from the listing's revision + 1",
+                                 hub->floor()));
+            closing_ = true;
+            return;
+        }
+        hub_ = hub;
+        watch_for_close();
+        keep_alive();
+    }
+
+    static std::string sse(const char* event, const nlohmann::json& data) {
+        return std::string("event: ") + event + "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
+    }
+    static std::string compacted_event(const std::string& why, Index floor) {
+        return sse("compacted", {{"error", why}, {"revision", floor}});
+    }
+
+    void on_change(const WatchEvent& e) override {
+        if (backlog_ > kMaxWatchBacklog) {  // the client reads too slowly: drop it, saying why
+            while (out_.size() > in_flight_) {
+                backlog_ -= out_.back()->size();
+                out_.pop_back();
+            }
+            send(compacted_event("this watcher fell more than " + std::to_string(kMaxWatchBacklog) +
+                                     " bytes behind; re-list with GET /kv/?prefix=P and watch again from the "
+                                     "listing's revision + 1",
+                                 e.revision - 1));
+            hub_->unsubscribe(this);
+            hub_ = nullptr;
+            closing_ = true;
+            return;
+        }
+        send(server_->event_text(e));
+    }
+
+    void on_stale(bool stale, const std::string& why) override {
+        send(stale ? sse("stale", {{"error", why}}) : sse("live", {{"message", why}}));
+    }
+
+    void on_close() override {
+        hub_ = nullptr;
+        close_watch();
+    }
+
+    // Queues bytes for the client. One write at a time, of everything queued meanwhile.
+    void send(std::string text) { send(std::make_shared<const std::string>(std::move(text))); }
+    void send(std::shared_ptr<const std::string> text) {
+        if (closed_) return;
+        backlog_ += text->size();
+        out_.push_back(std::move(text));
+        if (!writing_) write_next();
+    }
+
+    void write_next() {
+        writing_ = true;
+        in_flight_ = std::min(out_.size(), size_t(64));
+        std::vector<boost::asio::const_buffer> buffers;
+        for (size_t i = 0; i < in_flight_; i++) buffers.push_back(boost::asio::buffer(*out_[i]));
+        stream_.expires_after(kIdleTimeout);  // a client that takes no bytes for this long is gone
+        boost::asio::async_write(stream_, buffers,
+                                 [self = shared_from_this()](beast::error_code ec, size_t) {
+                                     self->writing_ = false;
+                                     for (; self->in_flight_ > 0; self->in_flight_--) {
+                                         self->backlog_ -= self->out_.front()->size();
+                                         self->out_.pop_front();
+                                     }
+                                     if (ec || self->closed_) {
+                                         self->close_watch();
+                                     } else if (!self->out_.empty()) {
+                                         self->write_next();
+                                     } else {
+                                         self->stream_.expires_never();
+                                         if (self->closing_) self->close_watch();
+                                     }
+                                 });
+    }
+
+    // A watcher sends nothing more; its read ends when it closes the connection.
+    void watch_for_close() {
+        stream_.socket().async_read_some(boost::asio::buffer(drain_buf_),
+                                         [self = shared_from_this()](beast::error_code ec, size_t) {
+                                             if (ec) {
+                                                 self->close_watch();
+                                             } else if (!self->closed_) {
+                                                 self->watch_for_close();
+                                             }
+                                         });
+    }
+
+    void keep_alive() {
+        keep_alive_timer_.expires_after(kWatchKeepAlive);
+        keep_alive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->closed_) return;
+            self->send(": keep-alive\n\n");
+            self->keep_alive();
+        });
+    }
+
+    void close_watch() {
+        if (closed_) return;
+        closed_ = true;
+        if (hub_) hub_->unsubscribe(this);
+        hub_ = nullptr;
+        keep_alive_timer_.cancel();
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.socket().close(ignored);
+    }
+
     beast::tcp_stream stream_;
     std::shared_ptr<HttpServer::Impl> server_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     char drain_buf_[4096];
     bool refusing_ = false;
+    // Watching:
+    WatchHub* hub_ = nullptr;  // subscribed to it
+    boost::asio::steady_timer keep_alive_timer_;
+    std::deque<std::shared_ptr<const std::string>> out_;  // the first in_flight_ are being written
+    size_t in_flight_ = 0;
+    size_t backlog_ = 0;  // bytes in out_
+    bool writing_ = false;
+    bool closing_ = false;         // close once out_ is written
+    bool closed_ = false;
 };
 
 }  // namespace
@@ -323,15 +563,15 @@ void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
 }
 
 void HttpServer::Impl::handle(const http::request<http::string_body>& req, std::function<void(Response)> respond) {
-    const std::string target(req.target());
-    const std::string path_part = target.substr(0, target.find('?'));
     std::string path;
-    if (path_part.empty() || path_part[0] != '/' || !percent_decode(path_part, &path)) {
-        respond(error_response(http::status::bad_request, "bad request target '" + target.substr(0, 200) + "'"));
+    Query query;
+    const std::string target_error = split_target(std::string(req.target()), &path, &query);
+    if (!target_error.empty()) {
+        respond(error_response(http::status::bad_request, target_error));
         return;
     }
     if (path.compare(0, 4, "/kv/") == 0 || path == "/kv") {
-        handle_kv(req, path.size() > 4 ? path.substr(4) : "", std::move(respond));
+        handle_kv(req, path.size() > 4 ? path.substr(4) : "", query, std::move(respond));
         return;
     }
     if (req.method() != http::verb::get) {
@@ -345,13 +585,36 @@ void HttpServer::Impl::handle(const http::request<http::string_body>& req, std::
         respond(make_response(http::status::ok, api->status().dump(2) + "\n", "application/json"));
     } else if (path == "/metrics") {
         respond(make_response(http::status::ok, api->metrics_text(), "text/plain; version=0.0.4"));
+    } else if (is_watch_path(path)) {  // a connection streams it (Session::watch); here only its errors
+        std::string key;
+        bool prefix = false;
+        Index from = 0;
+        const std::string error = parse_watch(req, &key, &prefix, &from);
+        respond(error_response(http::status::bad_request,
+                               error.empty() ? "a watch streams on a connection of its own" : error));
     } else {
         respond(serve_file(path));
     }
 }
 
+namespace {
+
+// 503 for a request the cluster could not serve (no leader, no quorum, a timeout).
+Response unavailable(const ClientReply& reply) {
+    Response res = make_response(http::status::service_unavailable,
+                                 dump({{"error", reply.error}, {"leader", reply.leader_hint}}), "application/json");
+    res.set(http::field::retry_after, "1");
+    return res;
+}
+
+}  // namespace
+
 void HttpServer::Impl::handle_kv(const http::request<http::string_body>& req, const std::string& key,
-                                 std::function<void(Response)> respond) {
+                                 const Query& query, std::function<void(Response)> respond) {
+    if (key.empty() && req.method() == http::verb::get) {
+        handle_list(query, std::move(respond));
+        return;
+    }
     const std::string key_error = check_key(key);
     if (!key_error.empty()) {
         respond(error_response(http::status::bad_request, key_error));
@@ -382,21 +645,128 @@ void HttpServer::Impl::handle_kv(const http::request<http::string_body>& req, co
         }
     }
     const bool is_get = request.op == "get";
+    std::string error = is_get ? only_params(query, {}, "GET /kv/KEY takes none; to list keys, GET /kv/?prefix=P")
+                               : only_params(query, {"prev_value", "prev_revision"},
+                                             "PUT and DELETE take prev_value or prev_revision");
+    if (error.empty() && query.count("prev_value") && query.count("prev_revision"))
+        error = "give prev_value or prev_revision, not both";
+    if (error.empty() && query.count("prev_revision")) {
+        request.condition = "revision";
+        if (!parse_count(query.at("prev_revision"), &request.prev_revision))
+            error = "prev_revision must be a non-negative integer (the key's revision; 0: the key must not exist), got '" +
+                    query.at("prev_revision").substr(0, 100) + "'";
+    }
+    if (error.empty() && query.count("prev_value")) {
+        request.condition = "value";
+        request.prev_value = query.at("prev_value");
+    }
+    const auto idempotency = req.find("Idempotency-Key");
+    if (error.empty() && idempotency != req.end()) {
+        if (is_get) {
+            error = "Idempotency-Key is for writes (PUT, DELETE); a GET is safe to retry as it is";
+        } else {
+            request.idempotency_key = std::string(idempotency->value());
+            error = check_idempotency_key(request.idempotency_key);
+            if (error.empty() && !is_utf8(request.idempotency_key)) error = "the idempotency key must be UTF-8 text";
+        }
+    }
+    if (error.empty()) error = check_request(request);
+    if (!error.empty()) {
+        respond(error_response(http::status::bad_request, error));
+        return;
+    }
     api->submit(std::move(request), [respond = std::move(respond), key, is_get](const ClientReply& reply) {
         if (!reply.ok) {
-            Response res = make_response(http::status::service_unavailable,
-                                         dump({{"error", reply.error}, {"leader", reply.leader_hint}}),
-                                         "application/json");
-            res.set(http::field::retry_after, "1");
-            respond(std::move(res));
-        } else if (is_get && !reply.found) {
-            respond(error_response(http::status::not_found, "key '" + key + "' not found"));
-        } else if (is_get) {
-            respond(make_response(http::status::ok, reply.value, "application/octet-stream"));
-        } else {
-            respond(make_response(http::status::ok, "{\"ok\":true}\n", "application/json"));
+            respond(unavailable(reply));
+            return;
         }
+        Response res;
+        if (is_get && !reply.found) {
+            res = error_response(http::status::not_found, "key '" + key + "' not found");
+        } else if (is_get) {
+            res = make_response(http::status::ok, reply.value, "application/octet-stream");
+        } else if (reply.condition_failed) {
+            res = make_response(
+                http::status::precondition_failed,
+                dump({{"error", reply.found ? "condition failed: '" + key + "' is at revision " +
+                                                 std::to_string(reply.revision) + "; nothing changed"
+                                           : "condition failed: '" + key + "' does not exist; nothing changed"},
+                      {"revision", reply.revision},
+                      {"value", reply.found ? nlohmann::json(reply.value) : nlohmann::json()}}),
+                "application/json");
+        } else {
+            res = make_response(http::status::ok, dump({{"revision", reply.revision}}), "application/json");
+        }
+        res.set("Raftbook-Revision", std::to_string(reply.revision));
+        respond(std::move(res));
     });
+}
+
+void HttpServer::Impl::handle_list(const Query& query, std::function<void(Response)> respond) {
+    ClientRequest request;
+    request.op = "list";
+    request.limit = kDefaultListLimit;
+    std::string error = only_params(query, {"prefix", "limit", "after"},
+                                    "GET /kv/ lists keys: prefix, limit, after; to read one key, GET /kv/KEY");
+    if (error.empty() && query.count("limit") && !parse_count(query.at("limit"), &request.limit))
+        error = "limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got '" + query.at("limit").substr(0, 100) + "'";
+    if (query.count("prefix")) request.key = query.at("prefix");
+    if (query.count("after")) request.after = query.at("after");
+    if (error.empty()) error = check_request(request);
+    if (!error.empty()) {
+        respond(error_response(http::status::bad_request, error));
+        return;
+    }
+    api->submit(std::move(request), [respond = std::move(respond)](const ClientReply& reply) {
+        if (!reply.ok) {
+            respond(unavailable(reply));
+            return;
+        }
+        nlohmann::json items = nlohmann::json::array();
+        for (const KeyValue& kv : reply.items)
+            items.push_back({{"key", kv.key}, {"value", kv.value}, {"revision", kv.revision}});
+        Response res = make_response(http::status::ok,
+                                     dump({{"items", std::move(items)}, {"more", reply.more}, {"revision", reply.revision}}),
+                                     "application/json");
+        res.set("Raftbook-Revision", std::to_string(reply.revision));
+        respond(std::move(res));
+    });
+}
+
+std::string HttpServer::Impl::parse_watch(const http::request<http::string_body>& req, std::string* key, bool* prefix,
+                                          Index* from) const {
+    std::string path;
+    Query query;
+    std::string error = split_target(std::string(req.target()), &path, &query);
+    if (!error.empty()) return error;
+    *key = path.size() > 7 ? path.substr(7) : "";
+    *prefix = key->empty();
+    error = only_params(query, {"prefix", "from_revision"},
+                        "GET /watch/KEY or /watch/?prefix=P take from_revision");
+    if (!error.empty()) return error;
+    if (*prefix) {
+        *key = query.count("prefix") ? query.at("prefix") : "";
+        if (key->size() > kMaxKeyBytes)
+            return "prefix is " + std::to_string(key->size()) + " bytes, over the key limit of " +
+                   std::to_string(kMaxKeyBytes);
+    } else {
+        if (query.count("prefix")) return "give a key (/watch/KEY) or a prefix (/watch/?prefix=P), not both";
+        error = check_key(*key);
+        if (!error.empty()) return error;
+        if (!is_utf8(*key)) return "key must be UTF-8 text";
+    }
+    const WatchHub* hub = api->watch_hub();
+    *from = hub ? hub->last() + 1 : 1;  // by default, changes from now on
+    if (query.count("from_revision") && !parse_count(query.at("from_revision"), from))
+        return "from_revision must be a non-negative integer (a revision), got '" +
+               query.at("from_revision").substr(0, 100) + "'";
+    const auto last_event = req.find("Last-Event-ID");
+    if (last_event != req.end()) {  // a resumed EventSource: the event after the last one it saw
+        if (!parse_count(std::string(last_event->value()), from) || *from == UINT64_MAX)
+            return "Last-Event-ID must be a revision, got '" + std::string(last_event->value()).substr(0, 100) + "'";
+        ++*from;
+    }
+    return "";
 }
 
 Response HttpServer::Impl::serve_file(const std::string& path) const {
@@ -460,6 +830,8 @@ void HttpServer::answer(const std::string& bytes, std::function<void(int status,
 }
 
 void HttpServer::stop() {
+    if (!impl_->stopped)
+        if (WatchHub* hub = impl_->api->watch_hub()) hub->close_all();
     impl_->stopped = true;
     beast::error_code ignored;
     impl_->acceptor.close(ignored);

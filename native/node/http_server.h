@@ -4,10 +4,22 @@
 // transport (websocketpp answers plain HTTP too, but closes the connection after every
 // response). The routes:
 //
-//   PUT /kv/KEY      body = value; 200 once the write is committed and applied
-//   DELETE /kv/KEY   200 once the delete is committed and applied
-//   GET /kv/KEY      200 with the value as the body, 404 when missing (linearizable:
-//                    the node answers through ReadIndex)
+//   PUT /kv/KEY      body = value; 200 {"revision": N} once the write is committed and
+//                    applied (N: its log index)
+//   DELETE /kv/KEY   likewise
+//     ?prev_revision=N / ?prev_value=V  compare-and-swap: 412 {"error", "revision",
+//                    "value"} (the key's current state) when it does not hold
+//     Idempotency-Key: K  a write whose K was applied before answers that first result
+//   GET /kv/KEY      200 with the value as the body and the key's revision in a
+//                    Raftbook-Revision header, 404 when missing (linearizable: the node
+//                    answers through ReadIndex)
+//   GET /kv/?prefix=P&limit=N&after=K  {"items": [{key, value, revision}], "more",
+//                    "revision"}: a page of keys in key order, linearizable like a GET
+//   GET /watch/KEY, GET /watch/?prefix=P (from_revision=N, or Last-Event-ID)
+//                    Server-Sent Events, one per change the node applies (id: the
+//                    revision); `event: compacted` when the node no longer holds the
+//                    revision asked for (re-list), `event: stale` / `live` when the node
+//                    loses / regains its leader (WatchHub, watch_hub.h)
 //   GET /status      JSON: id, role, term, leader, commit and log indexes, members
 //   GET /metrics     Prometheus text
 //   GET /...         the playground's static files from the web directory; a plain
@@ -15,8 +27,9 @@
 //
 // This file only speaks HTTP: it checks the request (key at most 1 KiB, no spaces or
 // control characters; value at most 64 KiB, a larger body gets 413 without being
-// read; malformed requests get 400) and hands a ClientRequest to the node through
-// ClientApi. Errors are JSON: {"error": "..."}; a request the cluster could not serve
+// read; a bad revision, prefix, limit or idempotency key, an unknown query parameter and
+// malformed requests get 400 naming the rule) and hands a ClientRequest to the node
+// through ClientApi. Errors are JSON: {"error": "..."}; a request the cluster could not serve
 // in time (no leader, no quorum) gets 503.
 //
 // A client that opens connections without limit must not take the node down with it.
@@ -46,6 +59,8 @@
 
 namespace raftbook {
 
+class WatchHub;
+
 constexpr size_t kDefaultMaxClients = 1024;
 constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight at once
 
@@ -53,11 +68,13 @@ constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight
 class ClientApi {
 public:
     virtual ~ClientApi() = default;
-    // Runs `request` (op "put", "get" or "del"; key and value checked already) through
+    // Runs `request` (op "put", "del", "get" or "list"; checked already) through
     // the cluster and calls `done` exactly once with the outcome, on the io thread.
     virtual void submit(ClientRequest request, std::function<void(const ClientReply&)> done) = 0;
     virtual nlohmann::json status() const = 0;
     virtual std::string metrics_text() const = 0;
+    // The node's recent changes and watchers, for GET /watch; nullptr when it serves none.
+    virtual WatchHub* watch_hub() { return nullptr; }
 };
 
 class HttpServer {

@@ -14,6 +14,8 @@ namespace raftbook {
 
 namespace {
 
+constexpr size_t kMaxWatchers = 1000;
+
 uint64_t random_u64() {
     std::random_device rd;
     return (uint64_t(rd()) << 32) ^ rd();
@@ -22,7 +24,10 @@ uint64_t random_u64() {
 }  // namespace
 
 NodeHost::NodeHost(boost::asio::io_context& ioc, NodeConfig config)
-    : ioc_(ioc), cfg_(std::move(config)), tick_timer_(ioc) {}
+    : ioc_(ioc),
+      cfg_(std::move(config)),
+      watches_(cfg_.watch_history, kMaxWatchers, "node " + std::to_string(cfg_.id)),
+      tick_timer_(ioc) {}
 
 NodeHost::~NodeHost() {
     if (disk_) disk_->stop();
@@ -193,6 +198,17 @@ void NodeHost::on_role_change(const Raft& raft, Role was_role, NodeId was_leader
         log_line("following leader %llu in term %llu", (unsigned long long)leader, term);
 }
 
+void NodeHost::on_apply(const Entry& e, bool, const KvStore& kv) {
+    const Applied& a = kv.last_applied();
+    if (!a.changed) return;
+    WatchEvent event;
+    event.revision = e.index;
+    event.key = a.key;
+    event.deleted = a.deleted;
+    if (!a.deleted) event.value = *kv.get(a.key);
+    watches_.record(std::move(event));
+}
+
 // ---------------------------------------------------------------- inputs and the Ready loop
 
 void NodeHost::schedule_ready() {
@@ -214,6 +230,7 @@ void NodeHost::on_tick() {
         runtime_->tick();
         schedule_ready();
     }
+    watches_.observe_leader(joined() && runtime_->raft().leader_id() != kNoNode, std::chrono::steady_clock::now());
     tick_timer_.expires_after(cfg_.tick);
     tick_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_tick();
@@ -282,7 +299,8 @@ std::string NodeHost::metrics_text() const {
                             {"raftbook_log_last_index", double(raft.log().last_index())},
                             {"raftbook_pending_client_requests", double(runtime_->pending_requests())},
                             {"raftbook_disk_writes_in_flight", double(runtime_->writes_in_flight())},
-                            {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)}});
+                            {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)},
+                            {"raftbook_watchers", double(watches_.watchers())}});
 }
 
 }  // namespace raftbook

@@ -10,7 +10,9 @@
 //   disk       write() queues a DiskWrite for the DiskWriter thread (group commit: one
 //              fdatasync for everything queued meanwhile), whose Done comes back through
 //              the io thread as persisted(last id);
-//   clients    the HTTP API's submit() is the runtime's submit().
+//   clients    the HTTP API's submit() is the runtime's submit(); its watchers hear
+//              each key change as the runtime applies it (on_apply -> WatchHub), and
+//              hear that the stream is stale when the node knows no leader (each tick).
 //
 // After any input the host posts one process_ready pass (looping while the runtime has
 // a Ready), rather than running it at once, so every input that arrives in the same turn
@@ -58,6 +60,7 @@
 #include "native/node/http_server.h"
 #include "native/node/metrics.h"
 #include "native/node/peer_transport.h"
+#include "native/node/watch_hub.h"
 #include "native/storage/disk_writer.h"
 #include "native/storage/storage.h"
 
@@ -67,6 +70,8 @@ namespace raftbook {
 // dir refuses, a port is taken, ...), 2 for bad flags, and this one after a disk error
 // stopped a running node. Restarting it will not help until the disk is fixed.
 constexpr int kExitDiskError = 3;
+
+constexpr size_t kDefaultWatchHistory = 100000;  // recent changes a watcher can start or resume from
 
 struct NodeConfig {
     NodeId id = kNoNode;
@@ -87,6 +92,7 @@ struct NodeConfig {
     // open-file limit after the node's own descriptors, which connections cannot take.
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
+    size_t watch_history = kDefaultWatchHistory;
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {
@@ -108,6 +114,7 @@ public:
     void submit(ClientRequest request, std::function<void(const ClientReply&)> done) override;
     nlohmann::json status() const override;
     std::string metrics_text() const override;
+    WatchHub* watch_hub() override { return &watches_; }
 
 private:
     // RuntimeHost
@@ -115,6 +122,7 @@ private:
     void write(DiskWrite w) override;
     TimeMs now() const override;
     void on_role_change(const Raft& raft, Role was_role, NodeId was_leader) override;
+    void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;  // feeds watchers
 
     bool joined() const { return !cluster_id_.empty(); }
     // The transport met a peer presenting `id` while this node had none: records it
@@ -131,6 +139,7 @@ private:
     NodeConfig cfg_;
     std::string cluster_id_;  // "" until known
     Metrics metrics_;
+    WatchHub watches_;  // before http_: its watchers unsubscribe from it
     std::unique_ptr<Storage> storage_;
     std::unique_ptr<NodeRuntime> runtime_;
     std::unique_ptr<DiskWriter> disk_;

@@ -74,7 +74,17 @@ Frame request_frame() {
     Frame f;
     f.cluster = "raftbook-test";
     f.type = MessageType::ClientRequest;
-    f.request = {9, 100, "put", "key/1", "value with spaces"};
+    f.request.client_id = 9;
+    f.request.seq = 100;
+    f.request.op = "put";
+    f.request.key = "key/1";
+    f.request.value = "value with spaces";
+    f.request.condition = "value";
+    f.request.prev_revision = 12;
+    f.request.prev_value = "old value";
+    f.request.idempotency_key = "retry-1";
+    f.request.after = "key/0";
+    f.request.limit = 50;
     return f;
 }
 
@@ -89,6 +99,10 @@ Frame reply_frame() {
     f.reply.value = "v";
     f.reply.error = "not leader";
     f.reply.leader_hint = 2;
+    f.reply.revision = 41;
+    f.reply.condition_failed = true;
+    f.reply.items = {{"a", "1", 3}, {"b", "", 0}, {"clé", "värde med mellanslag", UINT64_MAX}};
+    f.reply.more = true;
     return f;
 }
 
@@ -171,7 +185,9 @@ TEST_CASE("frames with only default fields round-trip, and defaults are left out
             require_round_trip(f, format);
         }
         Frame get = request_frame();
-        get.request = {0, 0, "get", "k", ""};
+        get.request = ClientRequest();
+        get.request.op = "get";
+        get.request.key = "k";
         require_round_trip(get, format);
         Frame reply;
         reply.type = MessageType::ClientReply;
@@ -373,7 +389,7 @@ TEST_CASE("strings, booleans and entries are type-checked, naming the field", "[
 
         j = json::parse(encode_frame(request_frame(), WireFormat::Json));
         j["op"] = "drop";
-        REQUIRE(refusal(as_bytes(j, format), format) == "field 'op' must be \"put\", \"get\" or \"del\"");
+        REQUIRE(refusal(as_bytes(j, format), format) == "field 'op' must be \"put\", \"get\", \"del\" or \"list\"");
 
         j = json::parse(encode_frame(reply_frame(), WireFormat::Json));
         j["leader"] = "2";

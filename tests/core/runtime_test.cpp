@@ -263,3 +263,98 @@ TEST_CASE("runtime: a follower that is behind answers a read through the leader,
     CHECK(fresh.found);
     CHECK(fresh.value == "new");
 }
+
+namespace {
+ClientReply run(Cluster& c, NodeId at, ClientRequest r) {
+    ClientReply got;
+    int answers = 0;
+    c.at(at).submit(std::move(r), [&](const ClientReply& reply) { answers++; got = reply; });
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(answers == 1);
+    return got;
+}
+ClientRequest cas(const std::string& key, const std::string& value, Index prev_revision) {
+    ClientRequest r = put(key, value);
+    r.condition = "revision";
+    r.prev_revision = prev_revision;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("runtime: a compare-and-swap through a follower is decided at apply, and its result reaches the client") {
+    Cluster c(3);
+    c.elect(1);
+    const ClientReply first = run(c, 3, cas("lock", "node-3", 0));  // 0: only if nobody holds it
+    CHECK(first.ok);
+    CHECK_FALSE(first.condition_failed);
+    CHECK(first.revision == c.at(1).kv().revision("lock"));
+    CHECK(first.revision > 0);
+    const ClientReply second = run(c, 2, cas("lock", "node-2", 0));
+    CHECK(second.ok);  // served...
+    CHECK(second.condition_failed);  // ...but the condition failed, reporting who holds it
+    CHECK(second.revision == first.revision);
+    CHECK(second.found);
+    CHECK(second.value == "node-3");
+    for (NodeId n = 1; n <= 3; n++) CHECK(*c.at(n).kv().get("lock") == "node-3");
+    const ClientReply third = run(c, 2, cas("lock", "node-2", first.revision));
+    CHECK_FALSE(third.condition_failed);
+    CHECK(*c.at(2).kv().get("lock") == "node-2");
+}
+
+TEST_CASE("runtime: a write retried with its idempotency key after a leader change applies once") {
+    Cluster c(3);
+    c.elect(1);
+    ClientRequest w = put("x", "1");
+    w.idempotency_key = "req-42";
+    const ClientReply first = run(c, 2, w);
+    REQUIRE(first.ok);
+    run(c, 1, put("x", "2"));  // someone else writes after it
+    c.down = {1};  // the leader fails; a new one is elected
+    c.tick_all(40);
+    REQUIRE((c.at(2).raft().role() == Role::Leader || c.at(3).raft().role() == Role::Leader));
+    // The client never heard the first answer (say) and retries through another node,
+    // on a new connection: a new client id, the same idempotency key.
+    const ClientReply retry = run(c, 2, w);
+    CHECK(retry.ok);
+    CHECK(retry.revision == first.revision);  // the first write's result
+    for (NodeId n = 1; n <= 3; n++) CHECK(*c.at(n).kv().get("x") == "2");  // and nothing applied again
+}
+
+TEST_CASE("runtime: a bad list request is refused naming the rule") {
+    Cluster c(1);
+    c.elect(1);
+    ClientRequest l;
+    l.op = "list";
+    l.limit = kMaxListLimit + 1;
+    ClientReply got = run(c, 1, l);
+    CHECK_FALSE(got.ok);
+    CHECK(got.error == "invalid request: limit must be from 1 to 1000, got 1001");
+    l.limit = 10;
+    l.key = std::string(kMaxKeyBytes + 1, 'p');
+    got = run(c, 1, l);
+    CHECK(got.error == "invalid request: prefix is 1025 bytes, over the key limit of 1024");
+}
+
+TEST_CASE("runtime: a list on a follower goes through the leader's ReadIndex and pages in key order") {
+    Cluster c(3);
+    c.elect(1);
+    for (const char* k : {"svc/b", "svc/a", "other", "svc/c"}) run(c, 1, put(k, std::string("v-") + k));
+    ClientRequest l;
+    l.op = "list";
+    l.key = "svc/";
+    l.limit = 2;
+    const ClientReply page = run(c, 3, l);
+    REQUIRE(page.ok);
+    REQUIRE(page.items.size() == 2);
+    CHECK(page.items[0].key == "svc/a");
+    CHECK(page.items[1].value == "v-svc/b");
+    CHECK(page.items[1].revision == c.at(1).kv().revision("svc/b"));
+    CHECK(page.more);
+    CHECK(page.revision == c.at(1).kv().applied_index());
+    l.after = page.items.back().key;
+    const ClientReply rest = run(c, 3, l);
+    REQUIRE(rest.items.size() == 1);
+    CHECK(rest.items[0].key == "svc/c");
+    CHECK_FALSE(rest.more);
+}

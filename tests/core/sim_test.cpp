@@ -492,3 +492,10 @@ TEST_CASE("clients: with no leader, a write ends unknown and retires its process
     CHECK(by_process.size() > 3);  // retired processes were replaced
     CHECK(sim.checker().ok());
 }
+
+TEST_CASE("sim: a proposed command with a condition or an idempotency key is refused, not sent as a plain write") {
+    Simulator sim(quiet(3, 7));
+    CHECK_THROWS_WITH(sim.propose("if-rev 0 set k v"), Catch::Contains("has a condition or an idempotency key"));
+    CHECK_THROWS_WITH(sim.propose("idem K set k v"), Catch::Contains("plain writes"));
+    CHECK_NOTHROW(sim.propose("set k v"));
+}

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/codec/codec.h"
+#include "core/runtime/node_runtime.h"
 #include "native/node/http_server.h"
 
 namespace fs = std::filesystem;
@@ -42,14 +43,16 @@ void check(bool ok, const char* what, const std::string& detail = "") {
 class FakeNode : public ClientApi {
 public:
     void submit(ClientRequest request, std::function<void(const ClientReply&)> done) override {
-        check(check_key(request.key).empty() && is_utf8(request.key), "a bad key reached the node:", request.key);
-        check(request.op == "put" || request.op == "get" || request.op == "del", "an unknown op reached the node:",
-              request.op);
+        check(check_request(request).empty(), "a request breaking a rule reached the node:", check_request(request));
+        check(is_utf8(request.key) && is_utf8(request.prev_value) && is_utf8(request.after) &&
+                  is_utf8(request.idempotency_key),
+              "a string that is not UTF-8 reached the node");
         check(request.value.size() <= kMaxValueBytes && is_utf8(request.value), "a bad value reached the node");
-        check(request.op == "put" || request.value.empty(), "a get or del carried a value");
+        check(request.op == "put" || request.value.empty(), "a request other than put carried a value");
         ClientReply reply;
         reply.ok = request.key.size() % 3 != 0;  // some requests fail as if no leader answered
         reply.found = request.key.size() % 2 == 0;
+        reply.condition_failed = !request.condition.empty() && request.key.size() % 5 == 0;
         reply.value = "v";
         reply.error = reply.ok ? "" : "no leader";
         done(reply);
@@ -90,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int answers = 0;
     fixture.server->answer(bytes, [&](int status, const std::string& body) {
         answers++;
-        static const int kDocumented[] = {200, 400, 404, 405, 413, 431, 503};
+        static const int kDocumented[] = {200, 400, 404, 405, 412, 413, 431, 503};
         check(std::find(std::begin(kDocumented), std::end(kDocumented), status) != std::end(kDocumented),
               "undocumented status", std::to_string(status));
         check(body.find(kSecret) == std::string::npos, "a file outside the web directory was served");

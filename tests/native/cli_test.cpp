@@ -169,7 +169,8 @@ int start_cluster(ProcessCluster& c) {
 }  // namespace
 
 TEST_CASE("Every subcommand prints its usage for --help and exits 0", "[cli]") {
-    for (const char* command : {"sim", "serve", "put", "get", "del", "status", "demo", "bench", "lincheck"}) {
+    for (const char* command :
+         {"sim", "serve", "put", "get", "del", "list", "watch", "status", "demo", "bench", "lincheck"}) {
         const Cli r = cli({command, "--help"});
         INFO(command << ": " << r.err);
         CHECK(r.exit_code == 0);
@@ -178,7 +179,7 @@ TEST_CASE("Every subcommand prints its usage for --help and exits 0", "[cli]") {
 }
 
 TEST_CASE("A bad flag or a wrong argument count prints the usage and exits 2", "[cli]") {
-    for (const char* command : {"put", "get", "del", "status", "demo", "bench"}) {
+    for (const char* command : {"put", "get", "del", "list", "watch", "status", "demo", "bench"}) {
         const Cli r = cli({command, "--no-such-flag"});
         INFO(command << ": " << r.err);
         CHECK(r.exit_code == 2);
@@ -207,7 +208,7 @@ TEST_CASE("put, get, del and status work through any node of a 3-node cluster", 
     const Cli put = cli({"put", "greeting", "hello, raft", "--server", via_follower});
     INFO(put.err << c.logs());
     REQUIRE(put.exit_code == 0);
-    CHECK(put.out == "ok\n");
+    CHECK(std::regex_match(put.out, std::regex("ok \\(revision [1-9][0-9]*\\)\n")));
     // Keys with bytes that need escaping in a URL reach the node intact.
     REQUIRE(cli({"put", "a/b?c%d#é", "odd key", "--server", via_leader}).exit_code == 0);
     CHECK(c.get(leader, "a%2Fb%3Fc%25d%23%C3%A9").body == "odd key");
@@ -219,7 +220,7 @@ TEST_CASE("put, get, del and status work through any node of a 3-node cluster", 
 
     const Cli del = cli({"del", "greeting", "--server", via_follower});
     CHECK(del.exit_code == 0);
-    CHECK(del.out == "ok\n");
+    CHECK(std::regex_match(del.out, std::regex("ok \\(revision [1-9][0-9]*\\)\n")));
     const Cli missing = cli({"get", "greeting", "--server", via_follower});
     CHECK(missing.exit_code == 1);
     CHECK(missing.out.empty());
@@ -248,12 +249,16 @@ TEST_CASE("With --json the client commands print one JSON object, for errors too
 
     const Cli put = cli({"put", "k", "v1", "--json", "--server", server});
     REQUIRE(put.exit_code == 0);
-    CHECK(nlohmann::json::parse(put.out) == nlohmann::json({{"ok", true}, {"key", "k"}}));
+    const uint64_t rev = nlohmann::json::parse(put.out).value("revision", uint64_t(0));
+    CHECK(rev > 0);
+    CHECK(nlohmann::json::parse(put.out) == nlohmann::json({{"ok", true}, {"key", "k"}, {"revision", rev}}));
     const Cli get = cli({"get", "k", "--json", "--server", server});
     CHECK(get.exit_code == 0);
-    CHECK(nlohmann::json::parse(get.out) == nlohmann::json({{"key", "k"}, {"found", true}, {"value", "v1"}}));
+    CHECK(nlohmann::json::parse(get.out) ==
+          nlohmann::json({{"key", "k"}, {"found", true}, {"value", "v1"}, {"revision", rev}}));
     const Cli del = cli({"del", "k", "--json", "--server", server});
-    CHECK(nlohmann::json::parse(del.out) == nlohmann::json({{"ok", true}, {"key", "k"}}));
+    CHECK(nlohmann::json::parse(del.out)["ok"] == true);
+    CHECK(nlohmann::json::parse(del.out)["revision"].get<uint64_t>() > rev);
     const Cli missing = cli({"get", "k", "--json", "--server", server});
     CHECK(missing.exit_code == 1);
     const nlohmann::json m = nlohmann::json::parse(missing.out);
@@ -376,16 +381,26 @@ TEST_CASE("demo refuses a port that is taken, naming it and the way out", "[cli]
 }
 
 TEST_CASE("bench --start measures writes on a cluster of its own and prints a table", "[cli][bench]") {
-    const Cli r = cli({"bench", "--start", "--seconds", "1", "--warmup", "0", "--clients", "1,4"});
+    const Cli r = cli({"bench", "--start", "--seconds", "1", "--warmup", "0", "--clients", "1,4", "--kinds",
+                       "plain,cas,idempotent", "--watchers", "3", "--watch-rate", "300"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(contains(r.out, "| clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |"));
+    CHECK(contains(r.out, "| write | clients | writes/s | p50 ms | p99 ms | errors | entries/fsync |"));
     CHECK(std::regex_search(r.out, std::regex("node [123] of 3, the leader")));
-    for (const char* clients : {"1", "4"}) {
-        std::smatch m;
-        REQUIRE(std::regex_search(r.out, m, std::regex(std::string("\n\\| ") + clients + R"( \| (\d+) \| [0-9.]+ \| [0-9.]+ \| 0 \|)")));
-        CHECK(std::stoi(m[1]) > 10);
+    for (const char* kind : {"plain", "cas", "idempotent"}) {
+        for (const char* clients : {"1", "4"}) {
+            std::smatch m;
+            INFO(kind << " with " << clients << " clients");
+            REQUIRE(std::regex_search(r.out, m, std::regex(std::string("\n\\| ") + kind + " \\| " + clients +
+                                                           R"( \| (\d+) \| [0-9.]+ \| [0-9.]+ \| 0 \|)")));
+            CHECK(std::stoi(m[1]) > 10);
+        }
     }
+    // Watch fan-out: without watchers, then with 3, each seeing every write.
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"(\n\| 3 \| (\d+) \| [0-9.]+ \| [0-9.]+ \| (\d+) \| [0-9.]+ \| [0-9.]+ \|)")));
+    CHECK(std::stoi(m[1]) > 10);
+    CHECK(std::stoi(m[2]) >= 3 * std::stoi(m[1]) * 9 / 10);  // ~ 3 watchers x the writes of the second
 }
 
 namespace {
@@ -493,4 +508,50 @@ TEST_CASE("demo gives its nodes one cluster id, and a kept --data keeps it", "[c
     CHECK(cluster_ids() == first);
     again.signal(SIGTERM);
     CHECK(again.wait(15000ms) == 0);
+}
+
+TEST_CASE("put --help says what a failed write means and how to retry it safely", "[cli]") {
+    const Cli r = cli({"put", "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, "may\nstill take effect later"));
+    CHECK(contains(r.out, "--idempotency-key"));
+    CHECK(contains(r.out, "--prev-revision N"));
+    CHECK(cli({"put", "k", "v", "--prev-value", "a", "--prev-revision", "1"}).exit_code == 2);
+    CHECK(contains(cli({"put", "k", "v", "--idempotency-key", "a b"}).err, "may not contain spaces"));
+}
+
+TEST_CASE("put with --prev-revision / --prev-value is a compare-and-swap, and list and watch show revisions", "[cli]") {
+    ProcessCluster c(3);
+    const int leader = start_cluster(c);
+    const std::string server = c.http_address(leader == 1 ? 2 : 1);
+    Background watch({"watch", "cfg/", "--prefix", "--server", server});
+    REQUIRE(wait_until([&] { return c.status(leader == 1 ? 2 : 1).is_object(); }, 5000ms));
+    std::this_thread::sleep_for(300ms);  // the watch is subscribed (it starts with the next change)
+
+    const Cli first = cli({"put", "cfg/lock", "a", "--prev-revision", "0", "--json", "--server", server});
+    REQUIRE(first.exit_code == 0);
+    const uint64_t rev = nlohmann::json::parse(first.out)["revision"].get<uint64_t>();
+    const Cli taken = cli({"put", "cfg/lock", "b", "--prev-revision", "0", "--server", server});
+    CHECK(taken.exit_code == 1);
+    CHECK(contains(taken.err, "condition failed: cfg/lock is at revision " + std::to_string(rev) + " with the value 'a'"));
+    const Cli swapped = cli({"put", "cfg/lock", "b c", "--prev-value", "a", "--idempotency-key", "t-1", "--server", server});
+    CHECK(swapped.exit_code == 0);
+    const Cli again = cli({"put", "cfg/lock", "b c", "--prev-value", "a", "--idempotency-key", "t-1", "--server", server});
+    CHECK(again.exit_code == 0);  // the retry: the first result, though the condition no longer holds
+    CHECK(again.out == swapped.out);
+    CHECK(cli({"del", "cfg/lock", "--prev-revision", std::to_string(rev), "--server", server}).exit_code == 1);
+    REQUIRE(cli({"put", "cfg/x", "1", "--server", server}).exit_code == 0);
+
+    const Cli list = cli({"list", "cfg/", "--server", server});
+    CHECK(list.exit_code == 0);
+    CHECK(std::regex_match(list.out, std::regex("cfg/lock = b c  \\(revision [0-9]+\\)\ncfg/x = 1  \\(revision [0-9]+\\)\n")));
+    CHECK(nlohmann::json::parse(cli({"list", "cfg/", "--limit", "1", "--json", "--server", server}).out)["items"].size() == 1);
+
+    REQUIRE(wait_until(
+        [&] {
+            const std::string out = watch.out();
+            return std::count(out.begin(), out.end(), '\n') >= 3;
+        },
+        5000ms));
+    CHECK(std::regex_search(watch.out(), std::regex("^" + std::to_string(rev) + " put cfg/lock a\n[0-9]+ put cfg/lock b c\n[0-9]+ put cfg/x 1\n")));
 }

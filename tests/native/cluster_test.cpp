@@ -483,7 +483,7 @@ TEST_CASE("Bad HTTP requests get 4xx with a JSON error, a huge body gets 413 unr
         return j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "<no JSON error>";
     };
 
-    HttpResponse r = http_request(at, "GET", "/kv/");
+    HttpResponse r = http_request(at, "PUT", "/kv/", "v");  // (GET /kv/ lists keys)
     CHECK(r.status == 400);
     CHECK(error_of(r).find("missing key") != std::string::npos);
     r = http_request(at, "PUT", "/kv/two%20words", "v");
