@@ -115,6 +115,8 @@ struct RuntimeConfig {
     TimeMs no_leader_retry_ms = 50;    // ...or this soon when no leader is known
     TimeMs proposal_memory_ms = 10000; // a forwarded write's requester is remembered this long
     uint64_t session_seed = 1;         // host-chosen random: client ids of this runtime's sessions
+    uint64_t snapshot_entries = 0;     // snapshot once the log holds this many entries past the last one (0: never)
+    uint64_t catchup_entries = 0;      // entries kept before a snapshot, for followers a little behind
 };
 
 // Counters a host can export (metrics) or a test can read.
