@@ -336,7 +336,9 @@ void Storage::save_snapshot(const Snapshot& snap, bool resets_log) {
 
 size_t Storage::compact(Index compact_to) {
     size_t deleted = 0;
-    guarded([&] { deleted = wal_->compact(std::min(compact_to, snapshot_.index)); });
+    guarded([&] {
+        if (snapshot_.index > 0) deleted = wal_->compact(std::min(compact_to, snapshot_.index));
+    });
     return deleted;
 }
 
