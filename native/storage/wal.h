@@ -4,8 +4,13 @@
 // Why append-only: a batch of entries becomes one sequential write and one fdatasync,
 // the cheapest durable write a disk offers, and many proposals share it (group commit:
 // append() only buffers, sync() writes the whole batch and syncs once). Why segments:
-// a file stays a manageable size (a new one is started once the current one passes
-// about 64 MiB), and a damaged file is named in the error.
+// compaction deletes whole files (below), and a damaged file is named in the error. A
+// new one is started once the current one passes about 8 MiB: small enough that the
+// WAL a snapshot leaves behind stays near what the snapshot interval needs (serve's
+// default of 10,000 entries is ~1.3 MB of 64-byte writes; with 64 MiB segments the data
+// dir of a node under a steady load swung by 64 MiB and a restart replayed up to 500,000
+// entries only to drop them), large enough that a rollover (three fsyncs) comes once in
+// some 60,000 such writes.
 //
 // Why each segment is zero-filled ahead of its records: a write that grows a file makes
 // fdatasync commit the filesystem's journal as well. On ext4 on a virtual disk, a 2 KiB
@@ -43,7 +48,7 @@
 // Which segment is the newest is recorded too, in DIR/wal/last_segment (8 bytes "RBLST",
 // two zero bytes and the format version 1, then the u64 sequence number and the crc32 of
 // the 16 bytes before it), replaced atomically (replace_file) each time a segment is
-// started and before any record goes into it: once per 64 MiB, two more fsyncs. Without it a
+// started and before any record goes into it: once per segment, two more fsyncs. Without it a
 // deleted newest segment would look like a shorter log. On open, segments must be
 // numbered with no gap, up to at least the recorded one (one more is a crash between
 // creating a segment and recording it; it holds no record yet), and entry indexes must
@@ -109,7 +114,7 @@ struct WalLog {
 // Thread-compatible: one thread at a time may call its methods.
 class Wal {
 public:
-    static constexpr size_t kDefaultSegmentBytes = 64 << 20;
+    static constexpr size_t kDefaultSegmentBytes = 8 << 20;
     static constexpr size_t kMaxRecordBytes = 64 << 20;
     // How far past a sync's records a segment is zero-filled when they reach its end.
     // The sync that extends pays for writing the zeros (~1.3 ms for 1 MiB on the disk

@@ -16,9 +16,11 @@
 #include <map>
 #include <mutex>
 
+#include "native/storage/crc32.h"
 #include "native/storage/disk_writer.h"
 #include "native/storage/snapshot_file.h"
 #include "native/storage/storage.h"
+#include "native/storage/storage_io.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;
@@ -500,4 +502,31 @@ TEST_CASE("the disk writer writes a job's snapshot before its entries and compac
     CHECK(*s->restored().snapshot->data == "from the leader");
     CHECK(s->restored().entries == entries(31, 32, 2));
     CHECK(s->restored().hard_state == HardState{2, 2, 31});
+}
+
+TEST_CASE("a WAL reset record that would drop committed entries is corruption, named", "[storage][snapshot]") {
+    TempDir dir;
+    {
+        auto s = open_ok(dir.path);
+        write_log(s.get(), 5, 1);
+        s->record_commit(5);
+        s->sync();
+    }
+    // A reset record to entry 3, written over the zero fill after the last record.
+    std::string payload(1, '\3');
+    put_le(&payload, 3, 8);
+    put_le(&payload, 1, 8);
+    std::string record;
+    put_le(&record, payload.size(), 4);
+    put_le(&record, crc32(payload.data(), payload.size(), crc32(record.data(), 4)), 4);
+    record += payload;
+    const std::string path = dir.path + "/wal/00000001.seg";
+    std::string bytes = read_bytes(path);
+    size_t end = 8;  // after the segment header, record by record to the zero fill
+    while (get_le(bytes.data() + end, 4) != 0) end += 8 + get_le(bytes.data() + end, 4);
+    bytes.replace(end, record.size(), record);
+    write_bytes(path, bytes);
+    CHECK(open_error(dir.path) == "WAL segment " + path + " is corrupt at byte offset " + std::to_string(end) +
+                                      ": reset to entry 3 drops committed entries (commit index 5); refusing to "
+                                      "start rather than lose log entries. Restore the data dir from a backup.");
 }
