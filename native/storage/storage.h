@@ -35,12 +35,12 @@
 // resets_log (a snapshot from the leader that replaces a log which did not hold its last
 // entry) a WAL reset record follows, synced: the stored log now starts right after the
 // snapshot. compact(i) deletes the WAL segments holding no entry above i — never above
-// the newest durable snapshot, whatever i says.
+// the newest durable snapshot, whatever i says, and nothing before the first.
 //
 // open() restores the newest snapshot and the WAL entries after it:
 // Restored{snapshot, first_index = index + 1, prev_term = term, entries after it,
 // commit index at least the snapshot's}. WAL entries at or below the snapshot's index
-// are dropped (they wait for compaction). Then, in order:
+// are dropped (they wait for compaction). And:
 //   - a WAL that starts after index + 1 (entries missing between the snapshot and the
 //     log: a lost segment or snapshot) refuses to start, naming the snapshot file and
 //     the oldest segment;
