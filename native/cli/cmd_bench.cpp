@@ -21,6 +21,10 @@
 // the same thread). Delivery latency is from a write's send to an event's arrival, over
 // every (write, watcher) pair.
 //
+// --writes N ends a row after N acknowledged writes rather than after --seconds (no
+// warm-up), and --keys K cycles the writes over K distinct keys rather than a new key
+// each: a long run whose state stays the same size (bench/compaction/run.sh).
+//
 // --start runs a cluster of its own for the measurement (LocalCluster: fresh data on
 // free ports, removed afterwards) and sends the load to its leader; without it the
 // load goes to --server, e.g. a `raftbook demo` node.
@@ -102,6 +106,8 @@ struct Load {
     std::string kind = "plain";  // plain, cas, idempotent
     double rate = 0;             // writes/s in all, paced; 0: as fast as answered
     int watchers = 0;            // of the writes' prefix, during the measurement
+    uint64_t writes = 0;         // > 0: the row ends after this many acknowledged writes instead
+    uint64_t keys = 0;           // > 0: cycle over this many keys instead of a new key per write
 };
 
 // Watch fan-out: watchers' events, matched to the send times of the writes. The
@@ -148,8 +154,9 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     const std::string row_prefix = key_prefix + load.kind + "-" + std::to_string(clients) + "-";
     const std::string event_key = "\"key\":\"" + row_prefix;
     const auto start_time = Clock::now() + (fanout ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
-    const auto measure_from = start_time + warmup;
-    const auto measure_to = measure_from + seconds;
+    const auto measure_from = load.writes ? start_time : start_time + warmup;
+    const auto measure_to = load.writes ? Clock::time_point::max() : measure_from + seconds;
+    uint64_t issued = 0;  // writes sent and not failed (with load.writes)
     std::thread watch_thread;
     if (fanout) {
         fanout->from_ns = ns_of(measure_from);
@@ -190,12 +197,14 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     };
     send = [&](size_t i) {
         const auto start = Clock::now();
-        if (start >= measure_to) return;
+        if (start >= measure_to || (load.writes && issued >= load.writes)) return;
         Writer& w = writers[i];
         std::string target;
         Headers headers;
         if (load.kind == "cas") {  // one key per connection, each write conditional on the last
             target = kv_target(row_prefix + std::to_string(i)) + "?prev_revision=" + std::to_string(w.revision);
+        } else if (load.keys) {
+            target = kv_target(key_prefix + std::to_string(issued % load.keys));
         } else {
             const uint64_t n = fanout ? fanout->next++ : w.sent;
             target = kv_target(row_prefix + (fanout ? "" : std::to_string(i) + "-") + std::to_string(n));
@@ -203,6 +212,7 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
             if (load.kind == "idempotent") headers.push_back({"Idempotency-Key", row_prefix + std::to_string(i) + "-" + std::to_string(w.sent)});
         }
         w.sent++;
+        issued++;
         w.connection->request("PUT", target, value, [&, i, start](HttpResult r) {
             const auto end = Clock::now();
             const bool counted = end >= measure_from && end <= measure_to;
@@ -222,6 +232,7 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
                 if (j.is_object()) writers[i].revision = j.value("revision", uint64_t(0));
             }
             if (counted) row.errors++;
+            issued--;  // sent again
             if (row.first_error.empty())
                 row.first_error = r.ok() ? "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200) : r.error;
             writers[i].backoff->expires_after(kErrorBackoff);  // a node that refuses must not be hammered
@@ -238,7 +249,9 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
 
     std::sort(latencies_us.begin(), latencies_us.end());
     row.writes = latencies_us.size();
-    row.writes_per_second = double(row.writes) / double(seconds.count());
+    const double elapsed = load.writes ? std::chrono::duration<double>(Clock::now() - start_time).count()
+                                       : double(seconds.count());
+    row.writes_per_second = double(row.writes) / elapsed;
     row.p50_ms = percentile(latencies_us, 0.50);
     row.p99_ms = percentile(latencies_us, 0.99);
     const double fsyncs = metric(host, port, "raftbook_fsyncs_total") - fsyncs_before;
@@ -287,13 +300,15 @@ int cmd_bench(int argc, char** argv) {
     opts.flag("seconds", "S", "measured seconds per row", "10");
     opts.flag("warmup", "S", "seconds of load before each row's measurement", "1");
     opts.flag("value-bytes", "N", "size of each value", "64");
+    opts.flag("writes", "N", "end each row after N acknowledged writes instead of --seconds (no warm-up)");
+    opts.flag("keys", "N", "cycle the writes over N distinct keys instead of a new key each");
     opts.flag("kinds", "K,K,...", "kinds of write, rows for each: plain, cas (compare-and-swap), idempotent", "plain");
     opts.flag("watchers", "N", "then measure watch fan-out: N watchers of the writes' prefix (0: skip)", "0");
     opts.flag("watch-rate", "W", "writes/s during the fan-out measurement", "10000");
     opts.flag_switch("json", "print the rows as a JSON array instead of a table");
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
-    uint64_t nodes = 0, seconds = 0, warmup = 0, value_bytes = 0, watchers = 0, watch_rate = 0;
+    uint64_t nodes = 0, seconds = 0, warmup = 0, value_bytes = 0, watchers = 0, watch_rate = 0, writes = 0, keys = 0;
     if (!opts.get_uint("watchers", 0, 1000, &watchers, &exit_code) ||
         !opts.get_uint("watch-rate", 1, 1000000, &watch_rate, &exit_code))
         return exit_code;
@@ -308,7 +323,9 @@ int cmd_bench(int argc, char** argv) {
     }
     if (!opts.get_uint("nodes", 1, 9, &nodes, &exit_code) || !opts.get_uint("seconds", 1, 3600, &seconds, &exit_code) ||
         !opts.get_uint("warmup", 0, 3600, &warmup, &exit_code) ||
-        !opts.get_uint("value-bytes", 1, 64 * 1024, &value_bytes, &exit_code))
+        !opts.get_uint("value-bytes", 1, 64 * 1024, &value_bytes, &exit_code) ||
+        (opts.given("writes") && !opts.get_uint("writes", 1, UINT64_MAX, &writes, &exit_code)) ||
+        (opts.given("keys") && !opts.get_uint("keys", 1, UINT64_MAX, &keys, &exit_code)))
         return exit_code;
     std::vector<int> clients;
     if (!parse_clients(opts.get("clients"), &clients))
@@ -376,13 +393,16 @@ int cmd_bench(int argc, char** argv) {
             std::fflush(stdout);
         }
         const std::string value(value_bytes, 'v');
-        const std::string key_prefix = "bench-" + std::to_string(::getpid()) + "-";
+        // --keys: the same keys in every run, so that runs one after the other overwrite them.
+        const std::string key_prefix = keys ? "bench-key-" : "bench-" + std::to_string(::getpid()) + "-";
         nlohmann::json rows = nlohmann::json::array();
         std::string first_error;
         for (const std::string& kind : kinds) {
             for (int c : clients) {
                 Load load;
                 load.kind = kind;
+                load.writes = writes;
+                load.keys = keys;
                 const Row r = run_row(host, port, c, value, std::chrono::seconds(warmup),
                                       std::chrono::seconds(seconds), key_prefix, load);
                 if (first_error.empty()) first_error = r.first_error;
