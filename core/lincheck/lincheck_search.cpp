@@ -110,13 +110,15 @@ public:
 private:
     // An operation as the search sees it: values interned, 0 = absent.
     struct Step {
-        Fn f;
+        Fn f;              // Read or Write: a cas is one or the other (see add_cas_steps)
         int value;         // a read's expected value, a write's new value (a delete's is 0)
         bool optional;     // outcome unknown: may be left out
         bool before_read;  // a candidate only when a read of its value can follow it
         bool dead;         // a write or delete whose value no read returned
         int64_t complete;  // its completion, or the bound that stands in for it
         int64_t deadline;  // that, or the first completion of a read of its value if earlier
+        int expect = -1;   // a write that goes only when the register holds this (a cas)
+        bool differs = false;  // a read that needs the register to hold anything but value
     };
     struct Entry {
         int64_t time;
@@ -135,6 +137,7 @@ private:
     };
 
     void add_steps(const std::vector<RegisterOperation>& ops, const std::vector<size_t>& subset);
+    void add_cas_steps(const std::vector<RegisterOperation>& ops, const std::vector<size_t>& subset);
     void link_entries();
     void list_candidates();
     void place(size_t step, int after, Kind kind, size_t rank);
@@ -171,7 +174,11 @@ private:
 RegisterSearch::RegisterSearch(const std::vector<RegisterOperation>& ops,
                                const std::vector<size_t>& subset, SearchBudget& budget)
     : budget_(budget), memo_(budget.memo_bytes) {
-    add_steps(ops, subset);
+    const bool cas = std::any_of(subset.begin(), subset.end(), [&](size_t i) { return ops[i].f == Fn::Cas; });
+    if (cas)
+        add_cas_steps(ops, subset);
+    else
+        add_steps(ops, subset);
     link_entries();
     Rng rng(steps_.size());
     zobrist_.resize(steps_.size());
@@ -225,6 +232,79 @@ void RegisterSearch::add_steps(const std::vector<RegisterOperation>& ops,
     values_ = ids.size() + 1;
 }
 
+// A key with a compare-and-swap. A cas's expected value observes the register as a read
+// does, and a failed cas observes that it held something else, so the rules for dead
+// and sole writes, which assume that only reads observe, are off. A cas becomes:
+//  - ok, or of unknown outcome: a write that goes only when the register holds the
+//    expected value (placed elsewhere an unknown cas changes nothing, as if left out);
+//  - failed: a read of anything but the expected value;
+//  - ok and swapping a value for itself: a read of it (unknown: nothing).
+// An operation of unknown outcome stays a candidate until the end (it is optional), but
+// is dropped when nothing after its invoke could observe its value: no read of it, no
+// cas expecting it, no failed cas expecting another value completes after its invoke.
+// In any valid order those observers precede it, and removing it changes only what the
+// operations up to the next write see, which (past the observers) are unknown cas it
+// left unchanged.
+void RegisterSearch::add_cas_steps(const std::vector<RegisterOperation>& ops,
+                                   const std::vector<size_t>& subset) {
+    constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+    auto completion = [](const RegisterOperation& op) { return op.unknown ? kNever : op.complete_time; };
+    // The last completion of an observer of each value, and of failed cas by the value
+    // they expected: the latest two, for two distinct expected values.
+    std::map<std::optional<std::string>, int64_t> observed;
+    std::pair<int64_t, std::optional<std::string>> failed1{-1, {}}, failed2{-1, {}};
+    for (size_t i : subset) {
+        const RegisterOperation& op = ops[i];
+        std::optional<std::optional<std::string>> seen;
+        if (op.f == Fn::Read && !op.unknown) seen = op.value;
+        if (op.f == Fn::Cas && !op.failed) seen = op.expected;
+        if (seen) observed[*seen] = std::max(observed[*seen], completion(op));
+        if (!op.failed) continue;
+        const std::pair<int64_t, std::optional<std::string>> f{op.complete_time, op.expected};
+        if (f.second == failed1.second)
+            failed1.first = std::max(failed1.first, f.first);
+        else if (f.first > failed1.first)
+            failed2 = std::exchange(failed1, f);
+        else if (f.first > failed2.first)
+            failed2 = f;
+    }
+    auto last_observer = [&](const std::optional<std::string>& v) {
+        const auto it = observed.find(v);
+        return std::max(it == observed.end() ? -1 : it->second,
+                        failed1.second != v ? failed1.first : failed2.first);
+    };
+
+    std::unordered_map<std::string, int> ids;
+    auto id = [&](const std::optional<std::string>& v) {
+        return v ? ids.emplace(*v, int(ids.size()) + 1).first->second : 0;
+    };
+    for (size_t i : subset) {
+        const RegisterOperation& op = ops[i];
+        Step step{Fn::Read, 0, false, false, false, op.complete_time, op.complete_time};
+        if (op.f == Fn::Read) {
+            if (op.unknown) continue;
+            step.value = id(op.value);
+        } else if (op.failed) {
+            step.value = id(op.expected);
+            step.differs = true;
+        } else if (op.f == Fn::Cas && op.expected == op.value) {
+            if (op.unknown) continue;
+            step.value = id(op.value);
+        } else {
+            if (op.unknown && last_observer(op.value) < op.invoke_time) continue;
+            step.f = Fn::Write;
+            step.value = id(op.value);
+            if (op.f == Fn::Cas) step.expect = id(op.expected);
+            step.optional = op.unknown;
+            if (op.unknown) step.complete = step.deadline = kNever;
+        }
+        entries_.push_back({op.invoke_time, false, steps_.size()});
+        entries_.push_back({step.complete, true, steps_.size()});
+        steps_.push_back(step);
+    }
+    values_ = ids.size() + 1;
+}
+
 void RegisterSearch::link_entries() {
     std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
         return std::tie(a.time, a.completion, a.step) < std::tie(b.time, b.completion, b.step);
@@ -255,12 +335,13 @@ void RegisterSearch::list_candidates() {
         const size_t step = entries_[x - 1].step;
         const Step& s = steps_[step];
         if (s.f != Fn::Read) {
+            if (s.expect >= 0 && s.expect != value_) continue;
             (s.dead ? dead_ : candidates_).push_back(step);
             if (s.dead) absorbed_[step] = pass_;
             continue;
         }
-        readable_[s.value] = pass_;
-        if (read_ == kNone && s.value == value_) read_ = step;
+        if (!s.differs) readable_[s.value] = pass_;
+        if (read_ == kNone && (s.value == value_) != s.differs) read_ = step;
     }
     first_completion_ = x;
 
@@ -277,6 +358,8 @@ void RegisterSearch::list_candidates() {
         if (e.completion && owner != kNone) break;
         if (e.completion)
             owner = e.step;
+        else if (s.differs)
+            continue;
         else if (s.f == Fn::Read && owner == kNone)
             readable_[s.value] = pass_;
         else if (s.f == Fn::Read)
@@ -296,7 +379,9 @@ void RegisterSearch::list_candidates() {
         };
     };
     std::sort(candidates_.begin(), candidates_.end(), by(&Step::complete));
-    without([&](size_t c) { return std::exchange(listed_[steps_[c].value], pass_) == pass_; });
+    without([&](size_t c) {
+        return steps_[c].expect < 0 && std::exchange(listed_[steps_[c].value], pass_) == pass_;
+    });
     std::sort(candidates_.begin(), candidates_.end(), by(&Step::deadline));
 }
 
