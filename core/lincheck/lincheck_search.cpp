@@ -239,28 +239,32 @@ void RegisterSearch::add_steps(const std::vector<RegisterOperation>& ops,
 //    expected value (placed elsewhere an unknown cas changes nothing, as if left out);
 //  - failed: a read of anything but the expected value;
 //  - ok and swapping a value for itself: a read of it (unknown: nothing).
-// An operation of unknown outcome stays a candidate until the end (it is optional), but
-// is dropped when nothing after its invoke could observe its value: no read of it, no
-// cas expecting it, no failed cas expecting another value completes after its invoke.
-// In any valid order those observers precede it, and removing it changes only what the
-// operations up to the next write see, which (past the observers) are unknown cas it
-// left unchanged.
+//
+// An operation U of unknown outcome, writing v, is placed before every operation
+// invoked after its bound, or left out. The bound is the last completion of an
+// operation that could observe v: a read of v, an ok cas expecting v, a failed cas
+// expecting another value — or the bound of an unknown cas expecting v, which may need
+// U to swap. (Take a valid order in which the latest-placed such U breaks this: every
+// observer completed before an operation placed ahead of U, so precedes U, and an
+// unknown cas expecting v placed after U would break it too, later. So what follows U
+// up to the next write is only unknown cas it leaves unchanged: dropping U and them
+// keeps the order valid. Repeat.) A bound before U's invoke drops U at once.
 void RegisterSearch::add_cas_steps(const std::vector<RegisterOperation>& ops,
                                    const std::vector<size_t>& subset) {
-    constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-    auto completion = [](const RegisterOperation& op) { return op.unknown ? kNever : op.complete_time; };
-    // The last completion of an observer of each value, and of failed cas by the value
-    // they expected: the latest two, for two distinct expected values.
-    std::map<std::optional<std::string>, int64_t> observed;
-    std::pair<int64_t, std::optional<std::string>> failed1{-1, {}}, failed2{-1, {}};
+    using Value = std::optional<std::string>;
+    // The last completion of a known observer of each value, and of failed cas by the
+    // value they expected: the latest two, for two distinct expected values.
+    std::map<Value, int64_t> observed;
+    std::pair<int64_t, Value> failed1{-1, {}}, failed2{-1, {}};
     for (size_t i : subset) {
         const RegisterOperation& op = ops[i];
-        std::optional<std::optional<std::string>> seen;
-        if (op.f == Fn::Read && !op.unknown) seen = op.value;
-        if (op.f == Fn::Cas && !op.failed) seen = op.expected;
-        if (seen) observed[*seen] = std::max(observed[*seen], completion(op));
+        if (op.unknown) continue;
+        if (op.f == Fn::Read || (op.f == Fn::Cas && !op.failed)) {
+            const Value& seen = op.f == Fn::Read ? op.value : op.expected;
+            observed[seen] = std::max(observed[seen], op.complete_time);
+        }
         if (!op.failed) continue;
-        const std::pair<int64_t, std::optional<std::string>> f{op.complete_time, op.expected};
+        const std::pair<int64_t, Value> f{op.complete_time, op.expected};
         if (f.second == failed1.second)
             failed1.first = std::max(failed1.first, f.first);
         else if (f.first > failed1.first)
@@ -268,35 +272,54 @@ void RegisterSearch::add_cas_steps(const std::vector<RegisterOperation>& ops,
         else if (f.first > failed2.first)
             failed2 = f;
     }
-    auto last_observer = [&](const std::optional<std::string>& v) {
-        const auto it = observed.find(v);
-        return std::max(it == observed.end() ? -1 : it->second,
-                        failed1.second != v ? failed1.first : failed2.first);
+    // The bounds of the unknown writes and cas (by position in `subset`), to a fixpoint:
+    // each is at least the bound of every unknown cas expecting its value.
+    std::vector<int64_t> bound(subset.size(), -1);
+    auto writes = [&](const RegisterOperation& op) {
+        return op.unknown && op.f != Fn::Read && !(op.f == Fn::Cas && op.expected == op.value);
     };
+    for (size_t k = 0; k < subset.size(); ++k) {
+        const RegisterOperation& op = ops[subset[k]];
+        if (!writes(op)) continue;
+        const auto it = observed.find(op.value);
+        bound[k] = std::max(it == observed.end() ? -1 : it->second,
+                            failed1.second != op.value ? failed1.first : failed2.first);
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::map<Value, int64_t> cas_bound;  // by expected value
+        for (size_t k = 0; k < subset.size(); ++k) {
+            const RegisterOperation& op = ops[subset[k]];
+            if (writes(op) && op.f == Fn::Cas)
+                cas_bound[op.expected] = std::max(cas_bound[op.expected], bound[k]);
+        }
+        for (size_t k = 0; k < subset.size(); ++k) {
+            const auto it = cas_bound.find(ops[subset[k]].value);
+            if (!writes(ops[subset[k]]) || it == cas_bound.end() || it->second <= bound[k]) continue;
+            bound[k] = it->second;
+            changed = true;
+        }
+    }
 
     std::unordered_map<std::string, int> ids;
-    auto id = [&](const std::optional<std::string>& v) {
-        return v ? ids.emplace(*v, int(ids.size()) + 1).first->second : 0;
-    };
-    for (size_t i : subset) {
-        const RegisterOperation& op = ops[i];
+    auto id = [&](const Value& v) { return v ? ids.emplace(*v, int(ids.size()) + 1).first->second : 0; };
+    for (size_t k = 0; k < subset.size(); ++k) {
+        const RegisterOperation& op = ops[subset[k]];
         Step step{Fn::Read, 0, false, false, false, op.complete_time, op.complete_time};
-        if (op.f == Fn::Read) {
-            if (op.unknown) continue;
-            step.value = id(op.value);
-        } else if (op.failed) {
+        if (op.failed) {
             step.value = id(op.expected);
             step.differs = true;
-        } else if (op.f == Fn::Cas && op.expected == op.value) {
+        } else if (op.f == Fn::Read || (op.f == Fn::Cas && op.expected == op.value)) {
             if (op.unknown) continue;
             step.value = id(op.value);
         } else {
-            if (op.unknown && last_observer(op.value) < op.invoke_time) continue;
+            if (op.unknown && bound[k] < op.invoke_time) continue;
             step.f = Fn::Write;
             step.value = id(op.value);
             if (op.f == Fn::Cas) step.expect = id(op.expected);
             step.optional = op.unknown;
-            if (op.unknown) step.complete = step.deadline = kNever;
+            // Tried after the operations that must go: it is placed only when needed.
+            if (op.unknown) step.complete = bound[k], step.deadline = std::numeric_limits<int64_t>::max();
         }
         entries_.push_back({op.invoke_time, false, steps_.size()});
         entries_.push_back({step.complete, true, steps_.size()});
