@@ -57,6 +57,9 @@ bool NodeHost::start(std::string* error) {
     rc.no_leader_retry_ms = cfg_.tick.count();
     rc.session_seed = random_u64();  // a restarted node never reuses a client id
     runtime_ = std::make_unique<NodeRuntime>(rc, storage_->take_restored(), static_cast<RuntimeHost*>(this));
+    runtime_->raft_mut().faults = cfg_.faults;
+    for (const std::string& name : Faults::names())
+        if (cfg_.faults.get(name)) log_line("TEST ONLY: the rule fault %s is on", name.c_str());
     const Raft& raft = runtime_->raft();
     log_line("starting: term %llu, log [%llu, %llu], commit %llu, %zu members",
              (unsigned long long)raft.current_term(), (unsigned long long)raft.log().first_index(),

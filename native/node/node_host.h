@@ -87,6 +87,7 @@ struct NodeConfig {
     // open-file limit after the node's own descriptors, which connections cannot take.
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
+    Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {

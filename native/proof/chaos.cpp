@@ -22,6 +22,7 @@
 #include "core/sim/rng.h"
 #include "native/client/http_client.h"
 #include "native/proof/local_cluster.h"
+#include "native/proof/power_loss.h"
 #include "native/proof/relay_proxy.h"
 #include "native/storage/storage.h"
 
@@ -154,6 +155,7 @@ private:
     void say(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
     void wait(Clock::duration d);
     void check_exits();
+    std::string durability_log_path(int id) const { return dir_ + "/node" + std::to_string(id) + ".durability"; }
 
     const ChaosConfig cfg_;
     ChaosReport report_;
@@ -227,7 +229,8 @@ bool Harness::setup() {
             relays_[{a, b}] = std::move(relay);
         }
     }
-    // Node a's --cluster: its own real address, and a relay for every peer.
+    // Node a's --cluster: its own real address, and a relay for every peer. And the
+    // test-only flags: its durability log, its rule faults.
     for (int a = 1; a <= n; a++) {
         std::string members;
         for (int b = 1; b <= n; b++) {
@@ -235,7 +238,13 @@ bool Harness::setup() {
                                                : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
             members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
         }
-        cluster_->set_extra_args(a, {"--cluster", members});
+        std::vector<std::string> args = {"--cluster", members};
+        if (cfg_.power_loss) args.insert(args.end(), {"--test-durability-log", durability_log_path(a)});
+        std::string faults;
+        for (const std::string& name : Faults::names())
+            if (cfg_.faults.count(a) && cfg_.faults.at(a).get(name)) faults += (faults.empty() ? "" : ",") + name;
+        if (!faults.empty()) args.insert(args.end(), {"--test-fault", faults});
+        cluster_->set_extra_args(a, args);
     }
     std::string error;
     if (!cluster_->check_ports(&error)) {
@@ -340,7 +349,17 @@ void Harness::kill_node(int id) {
         std::this_thread::sleep_for(10ms);
         check_exits();
     }
-    report_.faults["kill -9"]++;
+    if (!cfg_.power_loss) {
+        report_.faults["kill -9"]++;
+        return;
+    }
+    report_.faults["power loss (kill -9, unsynced writes lost)"]++;
+    try {
+        const PowerLossCut cut = lose_unsynced(durability_log_path(id));
+        say("power loss on node %d: %s", id, cut.describe().c_str());
+    } catch (const std::exception& e) {
+        report_.problems.push_back(std::string("node ") + std::to_string(id) + ": " + e.what());
+    }
 }
 
 void Harness::restart_node(int id) {
@@ -393,8 +412,8 @@ void Harness::nemesis() {
                 busy.insert(id);
                 const bool leader = id == leader_now();
                 if (name == "kill") {
-                    kill_node(id);
                     say("kill -9 node %d%s", id, leader ? " (the leader)" : "");
+                    kill_node(id);
                 } else {
                     pause_node(id);
                     say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");

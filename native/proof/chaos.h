@@ -12,7 +12,8 @@
 // schedule drawn from the seed, does one or two of these at a time, half of the time to
 // the current leader:
 //
-//   kill       kill -9 a node, restart it from its data dir a few seconds later
+//   kill       kill -9 a node, restart it from its data dir a few seconds later (with
+//              --power-loss, first cut its files back to what it had fsynced)
 //   pause      SIGSTOP a node, SIGCONT it later (a long GC pause, a stalled VM)
 //   partition  split the nodes in two; the relays between the sides either hold
 //              the bytes (TCP waiting through a partition) or sever the connections
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "core/lincheck/lincheck.h"
+#include "core/raft/faults.h"
 
 namespace raftbook {
 
@@ -48,6 +50,10 @@ struct ChaosConfig {
     std::string history_path;  // write the history here (JSON lines), "" for none
     std::string dir;           // nodes' data and logs; "" = a temp dir, removed when the run passes
     bool verbose = true;       // a line on stderr per fault and every few seconds
+    // Each kill -9 also loses what the node had not fsynced (power_loss.h): the nodes
+    // run with serve --test-durability-log.
+    bool power_loss = false;
+    std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
 };
 
 struct ChaosReport {
