@@ -75,6 +75,10 @@ int cmd_chaos(int argc, char** argv) {
     opts.flag_switch("power-loss",
                      "each kill -9 also loses what the node had not fsynced (its files are cut back to their "
                      "last fsync before it restarts; the nodes run with serve --test-durability-log)");
+    opts.flag("slow-disk", "MS",
+              "every fsync of every node first waits MS (a slow disk: more of what a node wrote is "
+              "not yet durable when --power-loss strikes; serve --test-slow-disk)",
+              "0");
     opts.flag("fault", "NODE:NAME[,...]",
               "TEST ONLY, breaks Raft: start these nodes with a rule fault on (as raftbook sim --fault), "
               "e.g. 1:ack_before_persist,2:ack_before_persist; chaos should then fail");
@@ -102,6 +106,9 @@ int cmd_chaos(int argc, char** argv) {
         return opts.usage_error("--dir " + cfg.dir + " is not empty; the nodes must start from nothing (choose a new directory)");
     cfg.verbose = !opts.given("quiet");
     cfg.power_loss = opts.given("power-loss");
+    uint64_t slow_disk = 0;
+    if (!opts.get_uint("slow-disk", 0, 1000, &slow_disk, &code)) return code;
+    cfg.slow_disk_ms = int(slow_disk);
     std::string fault_error;
     if (opts.given("fault") && !parse_node_faults(opts.get("fault"), cfg.nodes, &cfg.faults, &fault_error))
         return opts.usage_error(fault_error);

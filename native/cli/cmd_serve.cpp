@@ -155,6 +155,7 @@ int cmd_serve(int argc, char** argv) {
               "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
     opts.flag("test-durability-log", "FILE",
               "TEST ONLY: note each write and fsync of the data dir in FILE, for raftbook chaos --power-loss");
+    opts.flag("test-slow-disk", "MS", "TEST ONLY: wait MS before each fsync, for raftbook chaos --slow-disk", "0");
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
@@ -192,6 +193,9 @@ int cmd_serve(int argc, char** argv) {
     std::stringstream test_faults(opts.get("test-fault"));
     for (std::string name; std::getline(test_faults, name, ',');)
         if (!cfg.faults.set(name, true)) return opts.usage_error("--test-fault: no rule fault is called '" + name + "'");
+    uint64_t slow_disk_ms = 0;
+    if (!opts.get_uint("test-slow-disk", 0, 10000, &slow_disk_ms, &exit_code)) return exit_code;
+    durability_log::set_sync_delay(int(slow_disk_ms));
     if (opts.given("test-durability-log")) {
         try {
             durability_log::start(opts.get("test-durability-log"));

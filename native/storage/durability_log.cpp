@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <set>
 
 #include "native/storage/storage_io.h"
@@ -20,6 +23,7 @@ namespace {
 std::mutex mu;
 int log_fd = -1;
 std::set<std::string> kept;  // TO.power-loss-old files whose rename is not yet durable
+std::atomic<int> sync_delay_ms{0};
 
 std::string parent(const std::string& path) {
     const std::string p = std::filesystem::path(path).parent_path().string();
@@ -54,6 +58,12 @@ void stop() {
     if (log_fd >= 0) ::close(log_fd);
     log_fd = -1;
     kept.clear();
+}
+
+void set_sync_delay(int milliseconds) { sync_delay_ms = milliseconds; }
+
+void before_sync() {
+    if (sync_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sync_delay_ms.load()));
 }
 
 void before_write(int fd, const std::string& path, int64_t offset, size_t bytes) {

@@ -29,9 +29,14 @@ namespace raftbook::durability_log {
 void start(const std::string& path);
 void stop();
 
+// Also test only (`serve --test-slow-disk MS`): every fsync first waits this long, as a
+// slow disk keeps written data in its cache a while, so a power loss finds more of it.
+void set_sync_delay(int milliseconds);
+
 // The hooks storage_io.cpp calls; each does nothing unless start() was called.
 void before_write(int fd, const std::string& path, int64_t offset /* -1: the fd's position */, size_t bytes);
 void before_truncate(int fd, const std::string& path, size_t size);
+void before_sync();  // waits the sync delay
 void after_sync(int fd, const std::string& path);
 void before_create(const std::string& path);  // called for every open with O_CREAT
 void before_rename(const std::string& from, const std::string& to);

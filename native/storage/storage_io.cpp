@@ -125,11 +125,13 @@ void write_zeros_at(int fd, size_t offset, size_t size, const std::string& path)
 }
 
 void sync_data(int fd, const std::string& path) {
+    durability_log::before_sync();
     if (::fdatasync(fd) != 0) fail("fdatasync", path, errno);
     durability_log::after_sync(fd, path);
 }
 
 void sync_file(int fd, const std::string& path) {
+    durability_log::before_sync();
     if (::fsync(fd) != 0) fail("fsync", path, errno);
     durability_log::after_sync(fd, path);
 }
