@@ -30,6 +30,9 @@
 //  - Candidates are tried earliest deadline first (a write's deadline counting the
 //    first read of its value): writes go late, so a wrong choice shows soon after it
 //    is made, before many choices pile up on top of it.
+// A key with a compare-and-swap keeps the walk but not the rules about dead and sole
+// writes, which assume that only reads observe the register: add_cas_steps says what
+// holds instead.
 #include "core/lincheck/lincheck_search.h"
 
 #include <algorithm>

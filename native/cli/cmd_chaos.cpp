@@ -76,7 +76,7 @@ int cmd_chaos(int argc, char** argv) {
                      "each kill -9 also loses what the node had not fsynced (its files are cut back to their "
                      "last fsync before it restarts; the nodes run with serve --test-durability-log)");
     opts.flag("slow-disk", "MS",
-              "every fsync of every node first waits MS (a slow disk: more of what a node wrote is "
+              "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
               "not yet durable when --power-loss strikes; serve --test-slow-disk)",
               "0");
     opts.flag("fault", "NODE:NAME[,...]",

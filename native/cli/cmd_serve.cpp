@@ -155,7 +155,7 @@ int cmd_serve(int argc, char** argv) {
               "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
     opts.flag("test-durability-log", "FILE",
               "TEST ONLY: note each write and fsync of the data dir in FILE, for raftbook chaos --power-loss");
-    opts.flag("test-slow-disk", "MS", "TEST ONLY: wait MS before each fsync, for raftbook chaos --slow-disk", "0");
+    opts.flag("test-slow-disk", "MS", "TEST ONLY: wait up to MS (at random) before each fsync, for raftbook chaos --slow-disk", "0");
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;

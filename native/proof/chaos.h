@@ -59,7 +59,7 @@ struct ChaosConfig {
     // Each kill -9 also loses what the node had not fsynced (power_loss.h): the nodes
     // run with serve --test-durability-log.
     bool power_loss = false;
-    int slow_disk_ms = 0;  // every fsync waits this long first (serve --test-slow-disk)
+    int slow_disk_ms = 0;  // every fsync waits up to this long first (serve --test-slow-disk)
     std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
 };
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <set>
 
@@ -63,7 +64,9 @@ void stop() {
 void set_sync_delay(int milliseconds) { sync_delay_ms = milliseconds; }
 
 void before_sync() {
-    if (sync_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sync_delay_ms.load()));
+    if (sync_delay_ms <= 0) return;
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % uint64_t(sync_delay_ms + 1)));
 }
 
 void before_write(int fd, const std::string& path, int64_t offset, size_t bytes) {

@@ -29,8 +29,9 @@ namespace raftbook::durability_log {
 void start(const std::string& path);
 void stop();
 
-// Also test only (`serve --test-slow-disk MS`): every fsync first waits this long, as a
-// slow disk keeps written data in its cache a while, so a power loss finds more of it.
+// Also test only (`serve --test-slow-disk MS`): every fsync first waits a random time
+// up to this long, as a slow, uneven disk keeps written data in its cache a while (and
+// one node's longer than another's), so a power loss finds more of it.
 void set_sync_delay(int milliseconds);
 
 // The hooks storage_io.cpp calls; each does nothing unless start() was called.
