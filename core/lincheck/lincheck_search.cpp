@@ -321,8 +321,11 @@ void RegisterSearch::add_cas_steps(const std::vector<RegisterOperation>& ops,
             step.value = id(op.value);
             if (op.f == Fn::Cas) step.expect = id(op.expected);
             step.optional = op.unknown;
-            // Tried after the operations that must go: it is placed only when needed.
-            if (op.unknown) step.complete = bound[k], step.deadline = std::numeric_limits<int64_t>::max();
+            if (op.unknown) {
+                step.complete = bound[k];
+                // Tried after the operations that must go: it is placed only when needed.
+                step.deadline = std::numeric_limits<int64_t>::max();
+            }
         }
         entries_.push_back({op.invoke_time, false, steps_.size()});
         entries_.push_back({step.complete, true, steps_.size()});
