@@ -74,7 +74,8 @@ int cmd_chaos(int argc, char** argv) {
     opts.flag_switch("quiet", "no progress lines on stderr");
     opts.flag_switch("power-loss",
                      "each kill -9 also loses what the node had not fsynced (its files are cut back to their "
-                     "last fsync before it restarts; the nodes run with serve --test-durability-log)");
+                     "last fsync before it restarts; the nodes run with serve --test-durability-log), and a "
+                     "third of the faults are a power-off of every node at once");
     opts.flag("slow-disk", "MS",
               "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
               "not yet durable when --power-loss strikes; serve --test-slow-disk)",
