@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,7 @@ using Json = nlohmann::json;
 constexpr size_t kNoEvent = RegisterOperation::kNoEvent;
 
 const char* const kTypeNames[] = {"invoke", "ok", "fail", "info"};
-const char* const kFnNames[] = {"read", "write", "delete"};
+const char* const kFnNames[] = {"read", "write", "delete", "cas"};
 
 const char* type_name(HistoryEvent::Type t) { return kTypeNames[int(t)]; }
 const char* fn_name(HistoryEvent::Fn f) { return kFnNames[int(f)]; }
@@ -119,7 +120,16 @@ bool parse_history_event(const std::string& text, HistoryEvent* out, std::string
     e.f = HistoryEvent::Fn(f);
 
     auto value = j.find("value");
-    if (value != j.end() && !value->is_null()) {
+    if (value != j.end() && !value->is_null() && e.f == HistoryEvent::Fn::Cas) {
+        if (!value->is_array() || value->size() != 2 || !(*value)[1].is_string() ||
+            !((*value)[0].is_string() || (*value)[0].is_null())) {
+            *error = "a cas's \"value\" must be [expected, new]: two strings (expected may be "
+                     "null, for absent), got " + value->dump();
+            return false;
+        }
+        if ((*value)[0].is_string()) e.expected = (*value)[0].get<std::string>();
+        e.value = (*value)[1].get<std::string>();
+    } else if (value != j.end() && !value->is_null()) {
         if (!value->is_string()) {
             *error = std::string("\"value\" must be a string or null, got ") + value->type_name();
             return false;
@@ -130,6 +140,10 @@ bool parse_history_event(const std::string& text, HistoryEvent* out, std::string
     if (value == j.end() && e.f == HistoryEvent::Fn::Write &&
         e.type == HistoryEvent::Type::Invoke) {
         *error = "missing field \"value\": a write's invoke carries the value written";
+        return false;
+    }
+    if (value == j.end() && e.f == HistoryEvent::Fn::Cas && e.type == HistoryEvent::Type::Invoke) {
+        *error = "missing field \"value\": a cas's invoke carries [expected, new]";
         return false;
     }
     if (value == j.end() && e.f == HistoryEvent::Fn::Read && e.type == HistoryEvent::Type::Ok) {
@@ -148,7 +162,13 @@ std::string history_event_json(const HistoryEvent& e) {
     j["type"] = type_name(e.type);
     j["f"] = fn_name(e.f);
     j["key"] = e.key;
-    j["value"] = e.value ? nlohmann::ordered_json(*e.value) : nlohmann::ordered_json(nullptr);
+    auto or_null = [](const std::optional<std::string>& v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    if (e.f == HistoryEvent::Fn::Cas && e.value)
+        j["value"] = nlohmann::ordered_json::array({or_null(e.expected), *e.value});
+    else
+        j["value"] = or_null(e.value);
     j["time"] = e.time;
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -169,6 +189,71 @@ bool read_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError
     return true;
 }
 
+// --- Jepsen's log format ------------------------------------------------------------
+
+bool read_jepsen_log(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error) {
+    using Fn = HistoryEvent::Fn;
+    using Type = HistoryEvent::Type;
+    const std::string prefix = "jepsen.util - ";
+    std::string text;
+    for (size_t line = 1; std::getline(in, text); ++line) {
+        if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+        auto fail = [&](const std::string& why) {
+            *error = {line, why + "; a Jepsen log line reads INFO  jepsen.util - 3\t:invoke\t:cas\t[4 0]"};
+            return false;
+        };
+        const size_t at = text.find(prefix);
+        if (at == std::string::npos) return fail("no \"" + prefix + "\" in this line");
+        std::istringstream fields(text.substr(at + prefix.size()));
+        std::string process, type, f, value;
+        fields >> process >> type >> f;
+        std::getline(fields >> std::ws, value);
+        while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
+        if (process == ":nemesis") continue;
+        HistoryEvent e;
+        e.key = "r";
+        e.time = int64_t(line);
+        e.line = line;
+        try {
+            size_t used = 0;
+            e.process = std::stoll(process, &used);
+            if (used != process.size()) throw std::invalid_argument(process);
+        } catch (const std::exception&) {
+            return fail("the process \"" + process + "\" is not an integer (or :nemesis)");
+        }
+        const std::map<std::string, Type> types = {
+            {":invoke", Type::Invoke}, {":ok", Type::Ok}, {":fail", Type::Fail}, {":info", Type::Info}};
+        const std::map<std::string, Fn> fns = {{":read", Fn::Read}, {":write", Fn::Write}, {":cas", Fn::Cas}};
+        if (!types.count(type)) return fail("the type \"" + type + "\" is not :invoke, :ok, :fail or :info");
+        if (!fns.count(f)) return fail("the operation \"" + f + "\" is not :read, :write or :cas");
+        e.type = types.at(type);
+        e.f = fns.at(f);
+        const bool carries_value = e.type == Type::Invoke ? e.f != Fn::Read : e.type != Type::Info && value != ":timed-out";
+        if (carries_value && e.f == Fn::Cas) {
+            std::string expected, replacement;
+            if (value.size() < 5 || value.front() != '[' || value.back() != ']' ||
+                !(std::istringstream(value.substr(1, value.size() - 2)) >> expected >> replacement))
+                return fail("a cas's value must be [EXPECTED NEW], got \"" + value + "\"");
+            e.expected = expected;
+            e.value = replacement;
+        } else if (carries_value && value != "nil") {
+            e.value = value;
+        }
+        out->push_back(std::move(e));
+    }
+    return true;
+}
+
+bool read_any_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error) {
+    std::ostringstream all;
+    all << in.rdbuf();
+    const std::string text = all.str();
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    std::istringstream again(text);
+    return first == std::string::npos || text[first] == '{' ? read_history(again, out, error)
+                                                           : read_jepsen_log(again, out, error);
+}
+
 namespace {
 
 // --- Pairing -------------------------------------------------------------------------
@@ -176,7 +261,8 @@ namespace {
 using OperationsByKey = std::map<std::string, std::vector<RegisterOperation>>;
 
 // Pairs each invoke with its completion, checking that the history makes sense as a
-// whole. Operations that failed are dropped; the rest are grouped by key, in invoke
+// whole. Operations that failed are dropped, but for a cas's, which compared; the rest
+// are grouped by key, in invoke
 // order. *operations counts them.
 bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key,
                      size_t* operations, HistoryError* error) {
@@ -192,7 +278,9 @@ bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key
         op.complete_event = completion;
         op.unknown = completion == kNoEvent || h[completion].type == Type::Info;
         if (!op.unknown) op.complete_time = h[completion].time;
-        if (call.f == Fn::Write) op.value = call.value;
+        if (call.f == Fn::Write || call.f == Fn::Cas) op.value = call.value;
+        if (call.f == Fn::Cas) op.expected = call.expected;
+        op.failed = call.f == Fn::Cas && completion != kNoEvent && h[completion].type == Type::Fail;
         if (call.f == Fn::Read && !op.unknown) op.value = h[completion].value;
         (*by_key)[call.key].push_back(std::move(op));
         ++*operations;
@@ -214,7 +302,9 @@ bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key
                             "(after an info, continue under a new process id)");
             if (e.f == Fn::Write && !e.value)
                 return fail("a write's invoke needs a string \"value\": the value written");
-            if (e.f != Fn::Write && e.value)
+            if (e.f == Fn::Cas && !e.value)
+                return fail("a cas's invoke needs \"value\": [expected, new]");
+            if (e.f != Fn::Write && e.f != Fn::Cas && e.value)
                 return fail(std::string("a ") + fn_name(e.f) + "'s invoke has no value (null)" +
                             (e.f == Fn::Read ? "; the value read comes with its ok" : ""));
             pending[e.process] = i;
@@ -243,7 +333,13 @@ bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key
             return fail("this ok reports writing " + Json(*e.value).dump() +
                         " but its invoke on line " + call_line + " writes " +
                         Json(*call.value).dump());
-        if (e.type != Type::Fail) add(it->second, i);
+        if (e.f == Fn::Cas && e.type != Type::Info && e.value &&
+            (e.value != call.value || e.expected != call.expected))
+            return fail("this " + std::string(type_name(e.type)) + " reports the cas " +
+                        history_event_json(e) + " but its invoke on line " + call_line + " is " +
+                        history_event_json(call));
+        // A failed cas stays: it saw a value other than the one it expected.
+        if (e.type != Type::Fail || e.f == Fn::Cas) add(it->second, i);
         pending.erase(it);
     }
     for (const auto& [process, invoke] : pending) add(invoke, kNoEvent);
@@ -267,12 +363,19 @@ bool pair_operations(const std::vector<HistoryEvent>& h, OperationsByKey* by_key
 // left returns its value (absent, for a delete). Then any valid order of the history
 // would give one of the subset, so the subset's failure is the history's — where
 // removing, say, the delete before a read of absent would fake a stale read. Removing
-// a chunk therefore keeps those of its writes that a read left returns.
+// a chunk therefore keeps those of its writes that a read left returns. On a key with
+// a cas, whose expected values observe writes too, only the pure observations go:
+// reads, failed cas and cas that swap a value for itself.
 std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, SearchBudget& budget,
                            bool* complete) {
     using Fn = HistoryEvent::Fn;
     std::vector<size_t> current(ops.size());
     std::iota(current.begin(), current.end(), 0);
+    const bool cas_key = std::any_of(ops.begin(), ops.end(),
+                                     [](const RegisterOperation& op) { return op.f == Fn::Cas; });
+    auto observation = [](const RegisterOperation& op) {
+        return op.f == Fn::Read || (op.f == Fn::Cas && (op.failed || op.expected == op.value));
+    };
     bool timed_out = false, undecided = false;
     // Tries removing current[from, from + len); keeps the removal if the rest still fails.
     auto try_remove = [&](size_t from, size_t len) {
@@ -285,7 +388,8 @@ std::vector<size_t> shrink(const std::vector<RegisterOperation>& ops, SearchBudg
         std::vector<size_t> candidate;
         for (size_t k = 0; k < current.size(); ++k) {
             const RegisterOperation& op = ops[current[k]];
-            if (k < from || k >= from + len || (op.f != Fn::Read && read.count(op.value)))
+            const bool needed = cas_key ? !observation(op) : op.f != Fn::Read && read.count(op.value);
+            if (k < from || k >= from + len || needed)
                 candidate.push_back(current[k]);
         }
         if (candidate.size() == current.size()) return false;

@@ -10,6 +10,17 @@
 // ok; null means the key was absent. A delete makes the key absent. An invoke with no
 // completion by the end of the history counts as info.
 //
+// A compare-and-swap carries [expected, new] as its value, as Jepsen writes it:
+//   {"process": 2, "type": "invoke", "f": "cas", "key": "r", "value": ["3", "0"], ...}
+// (expected null: the key must be absent). Its ok means it found the expected value and
+// swapped; its fail that it found another value and changed nothing (the comparison
+// happened: a cas refused before it was compared must be recorded as info or left
+// out); its info that either may have happened. Jepsen's and Porcupine's etcd register
+// read cas outcomes the same way.
+//
+// Jepsen's own log lines (`INFO  jepsen.util - 3	:invoke	:cas	[4 0]`, the format of
+// its published etcd histories) are read too: one register, named "r".
+//
 // Keys are independent registers, so the history is split by key and each key checked
 // alone (P-compositionality), by the search of Wing & Gong as Lowe and Porcupine refined
 // it: place operations one by one in an order consistent with real time, memoising
@@ -41,15 +52,16 @@ namespace raftbook {
 // One line of a history.
 struct HistoryEvent {
     enum class Type { Invoke, Ok, Fail, Info };
-    enum class Fn { Read, Write, Delete };
+    enum class Fn { Read, Write, Delete, Cas };
 
     int64_t process = 0;
     Type type = Type::Invoke;
     Fn f = Fn::Read;
     std::string key;
-    std::optional<std::string> value;  // written value; read result on a read's ok
+    std::optional<std::string> value;  // written value (a cas's new one); read result on a read's ok
     int64_t time = 0;                  // nanoseconds; only the order matters
     size_t line = 0;  // 1-based line in the file; 0 in memory = its position in the list
+    std::optional<std::string> expected = std::nullopt;  // a cas's expected value (null: absent)
 };
 
 // What is wrong with a malformed history, and where.
@@ -69,6 +81,14 @@ std::string history_event_json(const HistoryEvent& e);
 // sets *error at the first malformed line.
 bool read_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error);
 
+// Reads a history in Jepsen's log format, one register: `INFO  jepsen.util - P\t:TYPE\t
+// :F\tVALUE` a line, F read, write or cas; a timed-out read's fail and every info carry
+// `:timed-out`. The nemesis's lines are skipped; the line number stands for the time.
+bool read_jepsen_log(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error);
+
+// Either format, told apart by the first character that is not a space: `{` is JSON.
+bool read_any_history(std::istream& in, std::vector<HistoryEvent>* out, HistoryError* error);
+
 // Bounds on the work. Some histories (many crashed writes of repeated values on one
 // key) make any exact search exponential; past a bound the checker says so instead.
 struct LincheckOptions {
@@ -85,7 +105,7 @@ struct LincheckResult {
     // Unknown: no key failed, but the search gave up on some within the bounds.
     enum class Verdict { Linearizable, NotLinearizable, Unknown, Malformed };
     Verdict verdict = Verdict::Linearizable;
-    size_t operations = 0;  // operations checked: every invoke not answered by fail
+    size_t operations = 0;  // operations checked: every invoke not answered by fail (but a cas's)
     size_t keys = 0;
     HistoryError error;  // when Malformed
 

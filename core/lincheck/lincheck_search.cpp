@@ -30,6 +30,9 @@
 //  - Candidates are tried earliest deadline first (a write's deadline counting the
 //    first read of its value): writes go late, so a wrong choice shows soon after it
 //    is made, before many choices pile up on top of it.
+// A key with a compare-and-swap keeps the walk but not the rules about dead and sole
+// writes, which assume that only reads observe the register: add_cas_steps says what
+// holds instead.
 #include "core/lincheck/lincheck_search.h"
 
 #include <algorithm>
@@ -110,13 +113,15 @@ public:
 private:
     // An operation as the search sees it: values interned, 0 = absent.
     struct Step {
-        Fn f;
+        Fn f;              // Read or Write: a cas is one or the other (see add_cas_steps)
         int value;         // a read's expected value, a write's new value (a delete's is 0)
         bool optional;     // outcome unknown: may be left out
         bool before_read;  // a candidate only when a read of its value can follow it
         bool dead;         // a write or delete whose value no read returned
         int64_t complete;  // its completion, or the bound that stands in for it
         int64_t deadline;  // that, or the first completion of a read of its value if earlier
+        int expect = -1;   // a write that goes only when the register holds this (a cas)
+        bool differs = false;  // a read that needs the register to hold anything but value
     };
     struct Entry {
         int64_t time;
@@ -135,6 +140,7 @@ private:
     };
 
     void add_steps(const std::vector<RegisterOperation>& ops, const std::vector<size_t>& subset);
+    void add_cas_steps(const std::vector<RegisterOperation>& ops, const std::vector<size_t>& subset);
     void link_entries();
     void list_candidates();
     void place(size_t step, int after, Kind kind, size_t rank);
@@ -171,7 +177,11 @@ private:
 RegisterSearch::RegisterSearch(const std::vector<RegisterOperation>& ops,
                                const std::vector<size_t>& subset, SearchBudget& budget)
     : budget_(budget), memo_(budget.memo_bytes) {
-    add_steps(ops, subset);
+    const bool cas = std::any_of(subset.begin(), subset.end(), [&](size_t i) { return ops[i].f == Fn::Cas; });
+    if (cas)
+        add_cas_steps(ops, subset);
+    else
+        add_steps(ops, subset);
     link_entries();
     Rng rng(steps_.size());
     zobrist_.resize(steps_.size());
@@ -225,6 +235,105 @@ void RegisterSearch::add_steps(const std::vector<RegisterOperation>& ops,
     values_ = ids.size() + 1;
 }
 
+// A key with a compare-and-swap. A cas's expected value observes the register as a read
+// does, and a failed cas observes that it held something else, so the rules for dead
+// and sole writes, which assume that only reads observe, are off. A cas becomes:
+//  - ok, or of unknown outcome: a write that goes only when the register holds the
+//    expected value (placed elsewhere an unknown cas changes nothing, as if left out);
+//  - failed: a read of anything but the expected value;
+//  - ok and swapping a value for itself: a read of it (unknown: nothing).
+//
+// An operation U of unknown outcome, writing v, is placed before every operation
+// invoked after its bound, or left out. The bound is the last completion of an
+// operation that could observe v: a read of v, an ok cas expecting v, a failed cas
+// expecting another value — or the bound of an unknown cas expecting v, which may need
+// U to swap. (Take a valid order in which the latest-placed such U breaks this: every
+// observer completed before an operation placed ahead of U, so precedes U, and an
+// unknown cas expecting v placed after U would break it too, later. So what follows U
+// up to the next write is only unknown cas it leaves unchanged: dropping U and them
+// keeps the order valid. Repeat.) A bound before U's invoke drops U at once.
+void RegisterSearch::add_cas_steps(const std::vector<RegisterOperation>& ops,
+                                   const std::vector<size_t>& subset) {
+    using Value = std::optional<std::string>;
+    // The last completion of a known observer of each value, and of failed cas by the
+    // value they expected: the latest two, for two distinct expected values.
+    std::map<Value, int64_t> observed;
+    std::pair<int64_t, Value> failed1{-1, {}}, failed2{-1, {}};
+    for (size_t i : subset) {
+        const RegisterOperation& op = ops[i];
+        if (op.unknown) continue;
+        if (op.f == Fn::Read || (op.f == Fn::Cas && !op.failed)) {
+            const Value& seen = op.f == Fn::Read ? op.value : op.expected;
+            observed[seen] = std::max(observed[seen], op.complete_time);
+        }
+        if (!op.failed) continue;
+        const std::pair<int64_t, Value> f{op.complete_time, op.expected};
+        if (f.second == failed1.second)
+            failed1.first = std::max(failed1.first, f.first);
+        else if (f.first > failed1.first)
+            failed2 = std::exchange(failed1, f);
+        else if (f.first > failed2.first)
+            failed2 = f;
+    }
+    // The bounds of the unknown writes and cas (by position in `subset`), to a fixpoint:
+    // each is at least the bound of every unknown cas expecting its value.
+    std::vector<int64_t> bound(subset.size(), -1);
+    auto writes = [&](const RegisterOperation& op) {
+        return op.unknown && op.f != Fn::Read && !(op.f == Fn::Cas && op.expected == op.value);
+    };
+    for (size_t k = 0; k < subset.size(); ++k) {
+        const RegisterOperation& op = ops[subset[k]];
+        if (!writes(op)) continue;
+        const auto it = observed.find(op.value);
+        bound[k] = std::max(it == observed.end() ? -1 : it->second,
+                            failed1.second != op.value ? failed1.first : failed2.first);
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::map<Value, int64_t> cas_bound;  // by expected value
+        for (size_t k = 0; k < subset.size(); ++k) {
+            const RegisterOperation& op = ops[subset[k]];
+            if (writes(op) && op.f == Fn::Cas)
+                cas_bound[op.expected] = std::max(cas_bound[op.expected], bound[k]);
+        }
+        for (size_t k = 0; k < subset.size(); ++k) {
+            const auto it = cas_bound.find(ops[subset[k]].value);
+            if (!writes(ops[subset[k]]) || it == cas_bound.end() || it->second <= bound[k]) continue;
+            bound[k] = it->second;
+            changed = true;
+        }
+    }
+
+    std::unordered_map<std::string, int> ids;
+    auto id = [&](const Value& v) { return v ? ids.emplace(*v, int(ids.size()) + 1).first->second : 0; };
+    for (size_t k = 0; k < subset.size(); ++k) {
+        const RegisterOperation& op = ops[subset[k]];
+        Step step{Fn::Read, 0, false, false, false, op.complete_time, op.complete_time};
+        if (op.failed) {
+            step.value = id(op.expected);
+            step.differs = true;
+        } else if (op.f == Fn::Read || (op.f == Fn::Cas && op.expected == op.value)) {
+            if (op.unknown) continue;
+            step.value = id(op.value);
+        } else {
+            if (op.unknown && bound[k] < op.invoke_time) continue;
+            step.f = Fn::Write;
+            step.value = id(op.value);
+            if (op.f == Fn::Cas) step.expect = id(op.expected);
+            step.optional = op.unknown;
+            if (op.unknown) {
+                step.complete = bound[k];
+                // Tried after the operations that must go: it is placed only when needed.
+                step.deadline = std::numeric_limits<int64_t>::max();
+            }
+        }
+        entries_.push_back({op.invoke_time, false, steps_.size()});
+        entries_.push_back({step.complete, true, steps_.size()});
+        steps_.push_back(step);
+    }
+    values_ = ids.size() + 1;
+}
+
 void RegisterSearch::link_entries() {
     std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
         return std::tie(a.time, a.completion, a.step) < std::tie(b.time, b.completion, b.step);
@@ -255,12 +364,13 @@ void RegisterSearch::list_candidates() {
         const size_t step = entries_[x - 1].step;
         const Step& s = steps_[step];
         if (s.f != Fn::Read) {
+            if (s.expect >= 0 && s.expect != value_) continue;
             (s.dead ? dead_ : candidates_).push_back(step);
             if (s.dead) absorbed_[step] = pass_;
             continue;
         }
-        readable_[s.value] = pass_;
-        if (read_ == kNone && s.value == value_) read_ = step;
+        if (!s.differs) readable_[s.value] = pass_;
+        if (read_ == kNone && (s.value == value_) != s.differs) read_ = step;
     }
     first_completion_ = x;
 
@@ -277,6 +387,8 @@ void RegisterSearch::list_candidates() {
         if (e.completion && owner != kNone) break;
         if (e.completion)
             owner = e.step;
+        else if (s.differs)
+            continue;
         else if (s.f == Fn::Read && owner == kNone)
             readable_[s.value] = pass_;
         else if (s.f == Fn::Read)
@@ -296,7 +408,9 @@ void RegisterSearch::list_candidates() {
         };
     };
     std::sort(candidates_.begin(), candidates_.end(), by(&Step::complete));
-    without([&](size_t c) { return std::exchange(listed_[steps_[c].value], pass_) == pass_; });
+    without([&](size_t c) {
+        return steps_[c].expect < 0 && std::exchange(listed_[steps_[c].value], pass_) == pass_;
+    });
     std::sort(candidates_.begin(), candidates_.end(), by(&Step::deadline));
 }
 

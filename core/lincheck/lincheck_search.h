@@ -21,6 +21,8 @@ struct RegisterOperation {
 
     HistoryEvent::Fn f = HistoryEvent::Fn::Read;
     std::optional<std::string> value;  // the value written, or the value read
+    std::optional<std::string> expected;  // a cas's expected value
+    bool failed = false;                  // a cas that found another value than expected
     int64_t invoke_time = 0;
     int64_t complete_time = 0;  // meaningless when unknown
     bool unknown = false;       // info, or never completed: may take effect any time after invoke

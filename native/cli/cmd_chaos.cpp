@@ -21,8 +21,12 @@ unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); 
 void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
     const uint64_t writes = r.writes_ok + r.writes_failed + r.writes_unknown;
     const uint64_t reads = r.reads_ok + r.reads_failed;
-    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys\n", cfg.nodes,
-                static_cast<long long>(cfg.duration.count() / 1000), ull(cfg.seed), cfg.clients, cfg.keys);
+    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys%s\n", cfg.nodes,
+                static_cast<long long>(cfg.duration.count() / 1000), ull(cfg.seed), cfg.clients, cfg.keys,
+                cfg.power_loss ? ", kills lose unsynced writes" : "");
+    for (const auto& [node, faults] : cfg.faults)
+        for (const std::string& name : Faults::names())
+            if (faults.get(name)) std::printf("rule fault  node %d runs with %s (test only)\n", node, name.c_str());
     std::printf("operations  %llu: writes %llu ok, %llu failed, %llu unknown (timeout or 503); reads %llu ok, %llu "
                 "failed (%llu final reads included)\n",
                 ull(writes + reads), ull(r.writes_ok), ull(r.writes_failed), ull(r.writes_unknown), ull(r.reads_ok),
@@ -68,6 +72,17 @@ int cmd_chaos(int argc, char** argv) {
     opts.flag("keys", "N", "keys the clients use", "5");
     opts.flag("dir", "DIR", "keep the nodes' data and logs here (default: a temp dir, removed when the run passes)");
     opts.flag_switch("quiet", "no progress lines on stderr");
+    opts.flag_switch("power-loss",
+                     "each kill -9 also loses what the node had not fsynced (its files are cut back to their "
+                     "last fsync before it restarts; the nodes run with serve --test-durability-log), and a "
+                     "third of the faults are a power-off of every node at once");
+    opts.flag("slow-disk", "MS",
+              "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
+              "not yet durable when --power-loss strikes; serve --test-slow-disk)",
+              "0");
+    opts.flag("fault", "NODE:NAME[,...]",
+              "TEST ONLY, breaks Raft: start these nodes with a rule fault on (as raftbook sim --fault), "
+              "e.g. 1:ack_before_persist,2:ack_before_persist; chaos should then fail");
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
@@ -91,6 +106,13 @@ int cmd_chaos(int argc, char** argv) {
     if (!cfg.dir.empty() && std::filesystem::exists(cfg.dir, ec) && !std::filesystem::is_empty(cfg.dir, ec))
         return opts.usage_error("--dir " + cfg.dir + " is not empty; the nodes must start from nothing (choose a new directory)");
     cfg.verbose = !opts.given("quiet");
+    cfg.power_loss = opts.given("power-loss");
+    uint64_t slow_disk = 0;
+    if (!opts.get_uint("slow-disk", 0, 1000, &slow_disk, &code)) return code;
+    cfg.slow_disk_ms = int(slow_disk);
+    std::string fault_error;
+    if (opts.given("fault") && !parse_node_faults(opts.get("fault"), cfg.nodes, &cfg.faults, &fault_error))
+        return opts.usage_error(fault_error);
 
     const ChaosReport report = run_chaos(cfg);
     print_report(cfg, report);

@@ -28,10 +28,13 @@ const char* const kSynopsis =
     "Checks that a key-value history is linearizable: one register per key, initially\n"
     "absent. The history holds one event a line (- reads stdin):\n"
     "  {\"process\": 3, \"type\": \"invoke\"|\"ok\"|\"fail\"|\"info\",\n"
-    "   \"f\": \"read\"|\"write\"|\"delete\", \"key\": \"x\", \"value\": \"5\" or null,\n"
+    "   \"f\": \"read\"|\"write\"|\"delete\"|\"cas\", \"key\": \"x\", \"value\": \"5\" or null,\n"
     "   \"time\": nanoseconds}\n"
     "info = outcome unknown, fail = did not happen; a read's value comes with its ok\n"
-    "(null = absent).\n"
+    "(null = absent). A cas's value is [expected, new] (expected null = absent): ok =\n"
+    "it swapped, fail = it found another value, info = unknown.\n"
+    "Jepsen's log lines (INFO  jepsen.util - 3\t:invoke\t:cas\t[4 0]) are read as one\n"
+    "register, \"r\", when the file does not start with '{'.\n"
     "Exit status: 0 linearizable, 1 not linearizable, 2 malformed history or bad usage,\n"
     "3 undecided (the search hit --timeout or its memory bound).";
 
@@ -141,7 +144,7 @@ int cmd_lincheck(int argc, char** argv) {
 
     std::vector<HistoryEvent> history;
     LincheckResult result;
-    const bool parsed = read_history(in, &history, &result.error);
+    const bool parsed = read_any_history(in, &history, &result.error);
     if (in.bad()) {
         std::fprintf(stderr, "raftbook lincheck: error reading %s: %s\n", path.c_str(),
                      std::strerror(errno));

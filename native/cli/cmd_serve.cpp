@@ -30,6 +30,7 @@
 #include "native/node/log.h"
 #include "native/node/node_host.h"
 #include "native/cli/options.h"
+#include "native/storage/durability_log.h"
 #include "native/storage/identity.h"
 
 namespace raftbook {
@@ -164,6 +165,11 @@ int cmd_serve(int argc, char** argv) {
               "                           entries rather than the snapshot",
               "5000");
     int exit_code = 0;
+    opts.flag("test-fault", "NAME[,...]",
+              "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
+    opts.flag("test-durability-log", "FILE",
+              "TEST ONLY: note each write and fsync of the data dir in FILE, for raftbook chaos --power-loss");
+    opts.flag("test-slow-disk", "MS", "TEST ONLY: wait up to MS (at random) before each fsync, for raftbook chaos --slow-disk", "0");
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
@@ -204,6 +210,19 @@ int cmd_serve(int argc, char** argv) {
         return opts.usage_error("--wire must be cbor or json, got '" + opts.get("wire") + "'");
     }
     cfg.web_dir = opts.get("web");
+    std::stringstream test_faults(opts.get("test-fault"));
+    for (std::string name; std::getline(test_faults, name, ',');)
+        if (!cfg.faults.set(name, true)) return opts.usage_error("--test-fault: no rule fault is called '" + name + "'");
+    uint64_t slow_disk_ms = 0;
+    if (!opts.get_uint("test-slow-disk", 0, 10000, &slow_disk_ms, &exit_code)) return exit_code;
+    durability_log::set_sync_delay(int(slow_disk_ms));
+    if (opts.given("test-durability-log")) {
+        try {
+            durability_log::start(opts.get("test-durability-log"));
+        } catch (const StorageError& e) {
+            return opts.usage_error(std::string("--test-durability-log: ") + e.what());
+        }
+    }
 
     set_log_prefix("node " + std::to_string(cfg.id));
     std::signal(SIGPIPE, SIG_IGN);

@@ -218,23 +218,13 @@ int cmd_sim(int argc, char** argv) {
 
     auto sim = make_simulator(scenario);
     if (opts.given("fault")) {
-        std::stringstream list(opts.get("fault"));
-        std::string item;
-        while (std::getline(list, item, ',')) {
-            const size_t colon = item.find(':');
-            uint64_t n = 0;
-            try {
-                n = colon == std::string::npos ? 0 : std::stoull(item.substr(0, colon));
-            } catch (const std::exception&) {
-                n = 0;
-            }
-            if (n < 1 || n > uint64_t(scenario.config.nodes) || !sim->set_fault(NodeId(n), item.substr(colon + 1), true)) {
-                std::string names;
-                for (const auto& f : Faults::names()) names += " " + f;
-                return opts.usage_error("--fault takes NODE:NAME with a node from 1 to " +
-                                        std::to_string(scenario.config.nodes) + " and a name among:" + names);
-            }
-        }
+        std::map<int, Faults> faults;
+        std::string fault_error;
+        if (!parse_node_faults(opts.get("fault"), scenario.config.nodes, &faults, &fault_error))
+            return opts.usage_error(fault_error);
+        for (const auto& [node, on] : faults)
+            for (const std::string& name : Faults::names())
+                if (on.get(name)) sim->set_fault(NodeId(node), name, true);
     }
     if (opts.given("trace")) sim->set_trace([](const std::string& line) { std::printf("%s\n", line.c_str()); });
 

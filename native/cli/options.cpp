@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <sstream>
 
 namespace raftbook {
 
@@ -148,6 +149,28 @@ bool parse_host_port(const std::string& text, std::string* host, uint16_t* port,
     }
     *host = text.substr(0, colon);
     *port = uint16_t(v);
+    return true;
+}
+
+bool parse_node_faults(const std::string& text, int nodes, std::map<int, Faults>* out, std::string* error) {
+    std::stringstream list(text);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+        const size_t colon = item.find(':');
+        uint64_t n = 0;
+        try {
+            n = colon == std::string::npos ? 0 : std::stoull(item.substr(0, colon));
+        } catch (const std::exception&) {
+            n = 0;
+        }
+        if (n < 1 || n > uint64_t(nodes) || !(*out)[int(n)].set(item.substr(colon + 1), true)) {
+            std::string names;
+            for (const auto& f : Faults::names()) names += " " + f;
+            *error = "--fault takes NODE:NAME with a node from 1 to " + std::to_string(nodes) +
+                     " and a name among:" + names + "; got '" + item + "'";
+            return false;
+        }
+    }
     return true;
 }
 

@@ -16,8 +16,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "core/raft/faults.h"
 
 namespace raftbook {
 
@@ -72,5 +75,10 @@ private:
 // Splits "HOST:PORT" (the host may be empty, an IPv4 address or a name; the port
 // 1..65535). Returns false with a message naming the bad part.
 bool parse_host_port(const std::string& text, std::string* host, uint16_t* port, std::string* error);
+
+// Parses the test-only rule faults of `raftbook sim --fault` and `raftbook chaos
+// --fault`: "NODE:NAME[,NODE:NAME...]", nodes 1..`nodes`, names as in faults.h.
+// Returns false with a message saying what the flag takes.
+bool parse_node_faults(const std::string& text, int nodes, std::map<int, Faults>* out, std::string* error);
 
 }  // namespace raftbook

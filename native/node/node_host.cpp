@@ -69,6 +69,9 @@ bool NodeHost::start(std::string* error) {
     rc.raft.snapshot_chunk_bytes = 1024 * 1024;
     snapshot_ = storage_->snapshot_meta();
     runtime_ = std::make_unique<NodeRuntime>(rc, storage_->take_restored(), static_cast<RuntimeHost*>(this));
+    runtime_->raft_mut().faults = cfg_.faults;
+    for (const std::string& name : Faults::names())
+        if (cfg_.faults.get(name)) log_line("TEST ONLY: the rule fault %s is on", name.c_str());
     const Raft& raft = runtime_->raft();
     log_line("starting: term %llu, snapshot at %llu (term %llu), log [%llu, %llu], commit %llu, %zu members",
              (unsigned long long)raft.current_term(), (unsigned long long)snapshot_.index,

@@ -103,6 +103,7 @@ struct NodeConfig {
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
     size_t watch_history = kDefaultWatchHistory;
+    Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {

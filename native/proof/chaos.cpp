@@ -22,6 +22,7 @@
 #include "core/sim/rng.h"
 #include "native/client/http_client.h"
 #include "native/proof/local_cluster.h"
+#include "native/proof/power_loss.h"
 #include "native/proof/relay_proxy.h"
 #include "native/storage/storage.h"
 
@@ -146,7 +147,7 @@ private:
     // Faults.
     int leader_now();
     int pick_node(const std::set<int>& busy);
-    void kill_node(int id);
+    void kill_nodes(const std::vector<int>& ids);
     void restart_node(int id);
     void pause_node(int id);
     void resume_node(int id);
@@ -154,6 +155,7 @@ private:
     void say(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
     void wait(Clock::duration d);
     void check_exits();
+    std::string durability_log_path(int id) const { return dir_ + "/node" + std::to_string(id) + ".durability"; }
 
     const ChaosConfig cfg_;
     ChaosReport report_;
@@ -227,7 +229,8 @@ bool Harness::setup() {
             relays_[{a, b}] = std::move(relay);
         }
     }
-    // Node a's --cluster: its own real address, and a relay for every peer.
+    // Node a's --cluster: its own real address, and a relay for every peer. And the
+    // test-only flags: its durability log, its rule faults.
     for (int a = 1; a <= n; a++) {
         std::string members;
         for (int b = 1; b <= n; b++) {
@@ -235,7 +238,14 @@ bool Harness::setup() {
                                                : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
             members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
         }
-        cluster_->set_extra_args(a, {"--cluster", members});
+        std::vector<std::string> args = {"--cluster", members};
+        if (cfg_.power_loss) args.insert(args.end(), {"--test-durability-log", durability_log_path(a)});
+        if (cfg_.slow_disk_ms > 0) args.insert(args.end(), {"--test-slow-disk", std::to_string(cfg_.slow_disk_ms)});
+        std::string faults;
+        for (const std::string& name : Faults::names())
+            if (cfg_.faults.count(a) && cfg_.faults.at(a).get(name)) faults += (faults.empty() ? "" : ",") + name;
+        if (!faults.empty()) args.insert(args.end(), {"--test-fault", faults});
+        cluster_->set_extra_args(a, args);
     }
     std::string error;
     if (!cluster_->check_ports(&error)) {
@@ -331,16 +341,30 @@ int Harness::pick_node(const std::set<int>& busy) {
     return free[size_t(rng_.range(0, int64_t(free.size()) - 1))];
 }
 
-void Harness::kill_node(int id) {
-    if (!cluster_->running(id)) return;  // pid 0 would signal our own process group
-    killed_.insert(id);
-    ::kill(cluster_->pid(id), SIGKILL);
-    const auto deadline = Clock::now() + 5s;
-    while (cluster_->running(id) && Clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-        check_exits();
+// SIGKILL to every node in `ids` at once; then, with --power-loss, each loses what it
+// had not fsynced.
+void Harness::kill_nodes(const std::vector<int>& ids) {
+    std::vector<int> killed;
+    for (int id : ids) {
+        if (!cluster_->running(id)) continue;  // pid 0 would signal our own process group
+        killed_.insert(id);
+        killed.push_back(id);
+        ::kill(cluster_->pid(id), SIGKILL);
     }
-    report_.faults["kill -9"]++;
+    const auto deadline = Clock::now() + 5s;
+    for (int id : killed) {
+        while (cluster_->running(id) && Clock::now() < deadline) {
+            std::this_thread::sleep_for(10ms);
+            check_exits();
+        }
+        if (!cfg_.power_loss) continue;
+        try {
+            const PowerLossCut cut = lose_unsynced(durability_log_path(id));
+            say("power loss on node %d: %s", id, cut.describe().c_str());
+        } catch (const std::exception& e) {
+            report_.problems.push_back(std::string("node ") + std::to_string(id) + ": " + e.what());
+        }
+    }
 }
 
 void Harness::restart_node(int id) {
@@ -377,24 +401,35 @@ void Harness::cut(const Link& l, bool sever) {
 
 void Harness::nemesis() {
     const auto end = t0_ + cfg_.duration;
-    const char* const kKinds[] = {"kill", "pause", "partition", "one-way"};
+    // With --power-loss, a fifth kind: every node loses power at once (a rack's), which
+    // a node that acknowledges before it fsyncs cannot survive even when its leader can.
+    const char* const kKinds[] = {"kill", "pause", "partition", "one-way", "power-off"};
+    const int kinds_in_use = cfg_.power_loss ? 5 : 4;
     while (true) {
         wait(std::chrono::milliseconds(rng_.range(500, 2000)));
         if (Clock::now() >= end) break;
         // One fault, or now and then two of different kinds at once.
-        std::vector<int> kinds = {int(rng_.range(0, 3))};
-        if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, 3))) % 4);
+        // Under --power-loss, a power-off a third of the time: it is what the mode is for.
+        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? 4 : int(rng_.range(0, kinds_in_use - 1))};
+        if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, kinds_in_use - 1))) % kinds_in_use);
         std::set<int> busy;  // nodes killed or paused by this step
         bool relays_touched = false;
         for (int kind : kinds) {
             const std::string name = kKinds[kind];
-            if (name == "kill" || name == "pause") {
+            if (name == "power-off") {
+                say("power off: every node at once");
+                std::vector<int> all;
+                for (int id = 1; id <= cfg_.nodes; id++) all.push_back(id);
+                kill_nodes(all);
+                report_.faults["power off (every node at once)"]++;
+            } else if (name == "kill" || name == "pause") {
                 const int id = pick_node(busy);
                 busy.insert(id);
                 const bool leader = id == leader_now();
                 if (name == "kill") {
-                    kill_node(id);
                     say("kill -9 node %d%s", id, leader ? " (the leader)" : "");
+                    kill_nodes({id});
+                    report_.faults[cfg_.power_loss ? "power loss (kill -9, unsynced writes lost)" : "kill -9"]++;
                 } else {
                     pause_node(id);
                     say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");

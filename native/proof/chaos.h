@@ -12,11 +12,18 @@
 // schedule drawn from the seed, does one or two of these at a time, half of the time to
 // the current leader:
 //
-//   kill       kill -9 a node, restart it from its data dir a few seconds later
+//   kill       kill -9 a node, restart it from its data dir a few seconds later (with
+//              --power-loss, first cut its files back to what it had fsynced)
 //   pause      SIGSTOP a node, SIGCONT it later (a long GC pause, a stalled VM)
 //   partition  split the nodes in two; the relays between the sides either hold
 //              the bytes (TCP waiting through a partition) or sever the connections
 //   one-way    hold the bytes from one node to another, but not back
+//   power-off  (with --power-loss only) every node loses power at once
+//
+// With --power-loss, a kill is a power loss: before the restart the node's files are
+// cut back to what it had fsynced (power_loss.h); --slow-disk makes every fsync wait
+// first, as a slow disk would. With --fault, the named nodes run with a test-only rule
+// fault (faults.h), and the run should fail: that is how chaos shows it catches one.
 //
 // At the end everything is healed and the run is judged. It passes only if:
 //   - the cluster recovers: one leader, and every node at the same commit and applied
@@ -36,6 +43,7 @@
 #include <vector>
 
 #include "core/lincheck/lincheck.h"
+#include "core/raft/faults.h"
 
 namespace raftbook {
 
@@ -48,6 +56,11 @@ struct ChaosConfig {
     std::string history_path;  // write the history here (JSON lines), "" for none
     std::string dir;           // nodes' data and logs; "" = a temp dir, removed when the run passes
     bool verbose = true;       // a line on stderr per fault and every few seconds
+    // Each kill -9 also loses what the node had not fsynced (power_loss.h): the nodes
+    // run with serve --test-durability-log.
+    bool power_loss = false;
+    int slow_disk_ms = 0;  // every fsync waits up to this long first (serve --test-slow-disk)
+    std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
 };
 
 struct ChaosReport {

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "native/storage/durability_log.h"
+
 namespace raftbook {
 
 namespace {
@@ -67,6 +69,7 @@ void make_dirs(const std::string& path) {
 }
 
 UniqueFd open_file(const std::string& path, int flags) {
+    if (flags & O_CREAT) durability_log::before_create(path);
     int fd;
     do fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
     while (fd < 0 && errno == EINTR);
@@ -88,6 +91,7 @@ std::string read_file(const std::string& path) {
 }
 
 void write_all(int fd, const char* data, size_t size, const std::string& path) {
+    durability_log::before_write(fd, path, -1, size);
     while (size > 0) {
         ssize_t n = ::write(fd, data, size);
         if (n < 0 && errno == EINTR) continue;
@@ -99,6 +103,7 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 
 void write_all_at(int fd, const char* data, size_t size, size_t offset,
                   const std::string& path) {
+    durability_log::before_write(fd, path, int64_t(offset), size);
     while (size > 0) {
         ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) continue;
@@ -120,23 +125,30 @@ void write_zeros_at(int fd, size_t offset, size_t size, const std::string& path)
 }
 
 void sync_data(int fd, const std::string& path) {
+    durability_log::before_sync();
     if (::fdatasync(fd) != 0) fail("fdatasync", path, errno);
+    durability_log::after_sync(fd, path);
 }
 
 void sync_file(int fd, const std::string& path) {
+    durability_log::before_sync();
     if (::fsync(fd) != 0) fail("fsync", path, errno);
+    durability_log::after_sync(fd, path);
 }
 
 void sync_dir(const std::string& dir) {
     UniqueFd fd = open_file(dir, O_RDONLY | O_DIRECTORY);
     if (::fsync(fd.get()) != 0) fail("fsync directory", dir, errno);
+    durability_log::after_sync_dir(dir);
 }
 
 void truncate_file(int fd, size_t size, const std::string& path) {
+    durability_log::before_truncate(fd, path, size);
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) fail("truncate", path, errno);
 }
 
 void rename_file(const std::string& from, const std::string& to) {
+    durability_log::before_rename(from, to);
     if (::rename(from.c_str(), to.c_str()) != 0) fail("rename " + from + " to", to, errno);
 }
 

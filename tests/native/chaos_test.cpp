@@ -1,5 +1,6 @@
 // Tests of the attack tools: the relay that cuts links, the rule that judges a node's
-// final state against a history, `raftbook soak` (passing, and catching a broken rule
+// final state against a history, the power-loss cut (the durability log the storage
+// helpers keep, and undoing what it shows was not fsynced), `raftbook soak` (passing, and catching a broken rule
 // with a replay that really replays), and a short `raftbook chaos` run against real
 // nodes, which must pass (tagged [slow]: it takes about 45 s).
 #include <sys/wait.h>
@@ -17,9 +18,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+
 #include "native/proof/chaos.h"
 #include "core/lincheck/lincheck.h"
+#include "native/proof/power_loss.h"
 #include "native/proof/relay_proxy.h"
+#include "native/storage/durability_log.h"
+#include "native/storage/storage_io.h"
+#include "native/storage/wal.h"
 #include "tests/native/process_cluster.h"
 
 using namespace raftbook;
@@ -261,6 +268,8 @@ TEST_CASE("soak and chaos refuse bad flags with exit 2 and say what is wrong", "
         {"chaos --duration 10ms", "--duration must be at least 1s"},
         {"chaos --nodes 2", "--nodes"},
         {"chaos --no-such-flag", "unknown flag"},
+        {"chaos --fault 4:skip_prev_log_check", "--fault takes NODE:NAME with a node from 1 to 3"},
+        {"chaos --fault 1:no_such_rule", "and a name among: skip_prev_log_check"},
     };
     const std::string used_dir = std::filesystem::temp_directory_path() / ("raftbook-chaos-used-" + std::to_string(::getpid()));
     std::filesystem::create_directories(used_dir);
@@ -304,4 +313,152 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     CHECK(check.verdict == LincheckResult::Verdict::Linearizable);
     CHECK(check.operations > 200);
     std::filesystem::remove(history);
+}
+
+namespace {
+
+// A fresh directory with a durability log running into DIR.log; stops it and removes
+// both at the end.
+struct LoggedDir {
+    std::string dir = std::filesystem::temp_directory_path() / ("raftbook-power-loss-" + std::to_string(::getpid()));
+    std::string log = dir + ".log";
+    LoggedDir() {
+        std::filesystem::remove_all(dir);
+        std::filesystem::remove(log);
+        make_dirs(dir);
+        durability_log::start(log);
+    }
+    ~LoggedDir() {
+        durability_log::stop();
+        std::filesystem::remove_all(dir);
+        std::filesystem::remove(log);
+    }
+    // The log without its last line that starts with `op`: as if the node was killed
+    // just before it (a sync not yet returned, say).
+    void drop_last(const std::string& op) {
+        std::ifstream in(log);
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        for (size_t i = lines.size(); i-- > 0;) {
+            if (lines[i].rfind(op + "\t", 0) != 0) continue;
+            lines.erase(lines.begin() + long(i));
+            break;
+        }
+        std::ofstream out(log, std::ios::trunc);
+        for (const std::string& l : lines) out << l << "\n";
+    }
+};
+
+std::vector<Entry> entries(Index from, Index to) {
+    std::vector<Entry> out;
+    for (Index i = from; i <= to; i++) out.push_back(Entry{i, 1, EntryType::Command, "set k v" + std::to_string(i), 0, 0});
+    return out;
+}
+
+size_t wal_entries_after_power_loss(LoggedDir& d, bool kill_before_last_sync) {
+    {
+        WalLog log;
+        auto wal = Wal::open(d.dir + "/wal", Wal::kDefaultSegmentBytes, &log);
+        wal->append(entries(1, 3));
+        wal->sync();
+        wal->append(entries(4, 5));
+        wal->sync();
+    }
+    durability_log::stop();
+    if (kill_before_last_sync) d.drop_last("sync");
+    const PowerLossCut cut = lose_unsynced(d.log);
+    CHECK_FALSE(std::filesystem::exists(d.log));  // the restarted node starts a new one
+    if (kill_before_last_sync) {
+        CHECK(cut.files >= 1);
+        CHECK(cut.bytes > 0);
+    }
+    WalLog log;
+    Wal::open(d.dir + "/wal", Wal::kDefaultSegmentBytes, &log);
+    return log.entries.size();
+}
+
+}  // namespace
+
+TEST_CASE("a power loss takes back the WAL records written after the last fsync", "[chaos][power-loss]") {
+    LoggedDir d;
+    CHECK(wal_entries_after_power_loss(d, true) == 3);
+}
+
+TEST_CASE("a power loss keeps every WAL record an fsync made durable", "[chaos][power-loss]") {
+    LoggedDir d;
+    CHECK(wal_entries_after_power_loss(d, false) == 5);
+}
+
+TEST_CASE("a power loss undoes a rename until its directory is fsynced", "[chaos][power-loss]") {
+    LoggedDir d;
+    replace_file(d.dir, "state", "old");  // durable: written, fsynced, renamed, dir fsynced
+    auto rename_new = [&] {
+        const std::string temp = d.dir + "/state.tmp";
+        UniqueFd fd = open_file(temp, O_WRONLY | O_CREAT | O_TRUNC);
+        write_all(fd.get(), "new", 3, temp);
+        sync_file(fd.get(), temp);
+        rename_file(temp, d.dir + "/state");
+    };
+    SECTION("not fsynced: the old file is back") {
+        rename_new();
+        CHECK(read_file(d.dir + "/state") == "new");
+        const PowerLossCut cut = lose_unsynced(d.log);
+        CHECK(cut.names >= 1);
+        CHECK(read_file(d.dir + "/state") == "old");
+        CHECK_FALSE(std::filesystem::exists(durability_log::kept_name(d.dir + "/state")));
+    }
+    SECTION("fsynced: the new one stays") {
+        rename_new();
+        sync_dir(d.dir);
+        CHECK_FALSE(std::filesystem::exists(durability_log::kept_name(d.dir + "/state")));
+        lose_unsynced(d.log);
+        CHECK(read_file(d.dir + "/state") == "new");
+    }
+}
+
+TEST_CASE("a power loss removes a file created since its directory's last fsync", "[chaos][power-loss]") {
+    LoggedDir d;
+    const std::string path = d.dir + "/fresh";
+    {
+        UniqueFd fd = open_file(path, O_WRONLY | O_CREAT);
+        write_all(fd.get(), "data", 4, path);
+        sync_data(fd.get(), path);  // its bytes are durable, its name is not
+    }
+    lose_unsynced(d.log);
+    CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("a power loss zeroes bytes written over a file since its last fsync", "[chaos][power-loss]") {
+    LoggedDir d;
+    const std::string path = d.dir + "/segment";
+    {
+        UniqueFd fd = open_file(path, O_WRONLY | O_CREAT);
+        write_zeros_at(fd.get(), 0, 16, path);
+        sync_data(fd.get(), path);
+        sync_dir(d.dir);
+        write_all_at(fd.get(), "abcd", 4, 4, path);   // over the synced zeros
+        write_all_at(fd.get(), "efgh", 4, 16, path);  // past the synced end
+    }
+    const PowerLossCut cut = lose_unsynced(d.log);
+    CHECK(cut.files == 1);
+    CHECK(cut.bytes == 8);
+    CHECK(read_file(path) == std::string(16, '\0'));
+}
+
+TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule fault", "[chaos][cli]") {
+    const auto run = [](const std::string& args, std::string* out) {
+        FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " serve " + args + " 2>&1").c_str(), "r");
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out->append(buf, n);
+        const int status = ::pclose(p);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    std::string help, bad;
+    CHECK(run("--help", &help) == 0);
+    CHECK(help.find("--test-fault NAME[,...]  TEST ONLY, breaks Raft") != std::string::npos);
+    CHECK(help.find("TEST ONLY: note each write and fsync") != std::string::npos);
+    CHECK(run("--id 1 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/raftbook-never-created "
+              "--test-fault skip_prev_log_check,nope",
+              &bad) == 2);
+    CHECK(bad.find("--test-fault: no rule fault is called 'nope'") != std::string::npos);
 }

@@ -48,6 +48,18 @@ public:
     Timeline& del(int64_t process, const std::string& key, int64_t start, int64_t end) {
         return op(process, Fn::Delete, key, std::nullopt, std::nullopt, start, end, Type::Ok);
     }
+    // A compare-and-swap of `expected` (nullopt: absent) for `replacement`: ok = it
+    // swapped, fail = it found another value, info = unknown.
+    Timeline& cas(int64_t process, const std::string& key, std::optional<std::string> expected,
+                  const std::string& replacement, int64_t start, int64_t end,
+                  Type outcome = Type::Ok) {
+        HistoryEvent call{process, Type::Invoke, Fn::Cas, key, replacement, start, 0, expected};
+        events_.push_back(call);
+        call.type = outcome;
+        call.time = end;
+        events_.push_back(call);
+        return *this;
+    }
     // An invoke that never completes (the history ends first).
     Timeline& pending_write(int64_t process, const std::string& key, const std::string& value,
                             int64_t start) {
@@ -83,6 +95,7 @@ struct RegisterSimulation {
     double crash = 0.03;      // the client crashes mid-operation: info, done or not
     double fail = 0.02;       // the request is refused: fail, not done
     int distinct_values = 0;  // 0: every write a fresh value; else values from a small set
+    double cas = 0;           // the fraction of operations that are compare-and-swaps
     uint64_t seed = 1;
 };
 
@@ -95,6 +108,7 @@ std::vector<HistoryEvent> simulate_register(const RegisterSimulation& sim) {
         std::optional<std::string> value;
         int64_t invoke, takes_effect, complete;  // takes_effect < 0: never
         Type outcome;
+        std::optional<std::string> expected;  // a cas's
     };
     std::vector<Op> ops;
     std::vector<int64_t> clock(sim.processes, 0), process_id(sim.processes);
@@ -105,16 +119,19 @@ std::vector<HistoryEvent> simulate_register(const RegisterSimulation& sim) {
         Op op;
         op.process = process_id[p];
         const int64_t kind = rng.range(0, 9);
-        op.f = kind < 5 ? Fn::Read : kind < 9 ? Fn::Write : Fn::Delete;
+        op.f = rng.chance(sim.cas) ? Fn::Cas : kind < 5 ? Fn::Read : kind < 9 ? Fn::Write : Fn::Delete;
         op.key = "k" + std::to_string(rng.range(0, sim.keys - 1));
-        if (op.f == Fn::Write)
+        if (op.f == Fn::Write || op.f == Fn::Cas)
             op.value = std::to_string(sim.distinct_values ? rng.range(1, sim.distinct_values) : i);
+        if (op.f == Fn::Cas)  // a value written before, maybe
+            op.expected = std::to_string(sim.distinct_values ? rng.range(1, sim.distinct_values)
+                                                             : rng.range(std::max(0, i - 20), i));
         op.invoke = clock[p] + rng.range(1, 50);
         op.takes_effect = op.invoke + rng.range(1, 100);
         op.complete = op.takes_effect + rng.range(1, 100);
         op.outcome = Type::Ok;
         if (rng.chance(sim.fail)) {
-            op.outcome = Type::Fail;
+            op.outcome = op.f == Fn::Cas ? Type::Info : Type::Fail;  // a failed cas compared
             op.takes_effect = -1;
         } else if (rng.chance(sim.crash)) {
             // The client gives up; the request may still be applied, even much later.
@@ -135,7 +152,11 @@ std::vector<HistoryEvent> simulate_register(const RegisterSimulation& sim) {
     std::map<std::string, std::string> store;
     for (Op* op : order) {
         auto it = store.find(op->key);
-        if (op->f == Fn::Write)
+        if (op->f == Fn::Cas) {
+            const bool swaps = it != store.end() && it->second == op->expected;
+            if (swaps) store[op->key] = *op->value;
+            if (op->outcome == Type::Ok && !swaps) op->outcome = Type::Fail;
+        } else if (op->f == Fn::Write)
             store[op->key] = *op->value;
         else if (op->f == Fn::Delete && it != store.end())
             store.erase(it);
@@ -146,10 +167,11 @@ std::vector<HistoryEvent> simulate_register(const RegisterSimulation& sim) {
     std::vector<HistoryEvent> h;
     for (const Op& op : ops) {
         h.push_back({op.process, Type::Invoke, op.f, op.key,
-                     op.f == Fn::Write ? op.value : std::nullopt, op.invoke, 0});
+                     op.f == Fn::Write || op.f == Fn::Cas ? op.value : std::nullopt, op.invoke, 0,
+                     op.expected});
         h.push_back({op.process, op.outcome, op.f, op.key,
                      op.f == Fn::Read && op.outcome != Type::Ok ? std::nullopt : op.value,
-                     op.complete, 0});
+                     op.complete, 0, op.expected});
     }
     std::stable_sort(h.begin(), h.end(),
                      [](const HistoryEvent& a, const HistoryEvent& b) { return a.time < b.time; });
@@ -166,18 +188,34 @@ bool linearizable_by_brute_force(const std::vector<HistoryEvent>& h) {
         Fn f;
         std::optional<std::string> value;
         int64_t invoke, complete;
-        bool required;  // ok: must be placed; info: may be
+        bool required;  // ok (or a failed cas): must be placed; info: may be
+        std::optional<std::string> expected;  // a cas's
+        bool failed;                          // a cas that found another value
     };
     std::vector<Op> ops;
     for (size_t i = 0; i + 1 < h.size(); ++i) {
         if (h[i].type != Type::Invoke) continue;
         const HistoryEvent& done = h[i + 1];  // random_small_history completes at once
-        if (done.type == Type::Fail) continue;
-        const bool ok = done.type == Type::Ok;
+        const bool failed = done.type == Type::Fail;
+        if (failed && h[i].f != Fn::Cas) continue;
+        const bool ok = done.type != Type::Info;
         if (!ok && h[i].f == Fn::Read) continue;
         ops.push_back({h[i].f, h[i].f == Fn::Read ? done.value : h[i].value, h[i].time,
-                       ok ? done.time : INT64_MAX, ok});
+                       ok ? done.time : INT64_MAX, ok, h[i].expected, failed});
     }
+    // Whether op may go when the register holds `state`, and what it leaves.
+    auto apply = [](const Op& op, const std::optional<std::string>& state,
+                    std::optional<std::string>* after) {
+        *after = state;
+        if (op.f == Fn::Read) return op.value == state;
+        if (op.f != Fn::Cas) {
+            *after = op.value;
+            return true;
+        }
+        if (op.failed) return op.expected != state;
+        if (op.expected == state) *after = op.value;
+        return op.expected == state || !op.required;  // an unknown cas may find another value
+    };
     std::vector<bool> placed(ops.size());
     std::function<bool(const std::optional<std::string>&)> extend =
         [&](const std::optional<std::string>& state) {
@@ -189,9 +227,10 @@ bool linearizable_by_brute_force(const std::vector<HistoryEvent>& h) {
                 bool ready = true;  // nothing unplaced had to come before it
                 for (size_t j = 0; j < ops.size(); ++j)
                     ready = ready && (placed[j] || j == i || ops[j].complete >= ops[i].invoke);
-                if (!ready || (ops[i].f == Fn::Read && ops[i].value != state)) continue;
+                std::optional<std::string> after;
+                if (!ready || !apply(ops[i], state, &after)) continue;
                 placed[i] = true;
-                const bool found = extend(ops[i].f == Fn::Read ? state : ops[i].value);
+                const bool found = extend(after);
                 placed[i] = false;
                 if (found) return true;
             }
@@ -203,19 +242,25 @@ bool linearizable_by_brute_force(const std::vector<HistoryEvent>& h) {
 // A random history of up to 8 operations by as many processes on one key, often not
 // linearizable: intervals overlap at random, reads return 1, 2, 3 or absent at random.
 // Each invoke is directly followed by its completion (times, not lines, give the order).
-std::vector<HistoryEvent> random_small_history(Rng& rng) {
+// With `cas`, a third of the operations are compare-and-swaps of 1, 2, 3 or absent for
+// 1, 2 or 3.
+std::vector<HistoryEvent> random_small_history(Rng& rng, bool cas = false) {
     std::vector<HistoryEvent> h;
     const int64_t n = rng.range(1, 8);
     for (int64_t p = 0; p < n; ++p) {
         const int64_t start = rng.range(0, 20), end = start + rng.range(0, rng.range(0, 30));
-        const Fn f = rng.chance(0.5) ? Fn::Read : rng.chance(0.8) ? Fn::Write : Fn::Delete;
+        const Fn f = cas && rng.chance(0.35) ? Fn::Cas
+                     : rng.chance(0.5)       ? Fn::Read
+                     : rng.chance(0.8)       ? Fn::Write
+                                             : Fn::Delete;
         const int64_t pick = rng.range(0, 3);
-        std::optional<std::string> argument, result;
-        if (f == Fn::Write) argument = result = std::to_string(std::max<int64_t>(pick, 1));
+        std::optional<std::string> argument, result, expected;
+        if (f == Fn::Write || f == Fn::Cas) argument = result = std::to_string(std::max<int64_t>(pick, 1));
+        if (f == Fn::Cas && rng.chance(0.8)) expected = std::to_string(rng.range(1, 3));
         const Type outcome = rng.chance(0.7) ? Type::Ok : rng.chance(0.7) ? Type::Info : Type::Fail;
         if (f == Fn::Read && outcome == Type::Ok && pick) result = std::to_string(pick);
-        h.push_back({p, Type::Invoke, f, "x", argument, start, 0});
-        h.push_back({p, outcome, f, "x", result, end, 0});
+        h.push_back({p, Type::Invoke, f, "x", argument, start, 0, expected});
+        h.push_back({p, outcome, f, "x", f == Fn::Cas ? argument : result, end, 0, expected});
     }
     return h;
 }
@@ -496,8 +541,18 @@ TEST_CASE("malformed lines are reported with their line number", "[lincheck]") {
          1, "\"process\" is out of range: 9223372036854775808 is above 2^63 - 1"},
         {R"({"process": 0, "type": "done", "f": "read", "key": "x", "time": 0})", 1,
          "\"type\" must be one of invoke, ok, fail, info"},
+        {R"({"process": 0, "type": "invoke", "f": "append", "key": "x", "time": 0})", 1,
+         "\"f\" must be one of read, write, delete, cas"},
         {R"({"process": 0, "type": "invoke", "f": "cas", "key": "x", "time": 0})", 1,
-         "\"f\" must be one of read, write, delete"},
+         "a cas's invoke carries [expected, new]"},
+        {R"({"process": 0, "type": "invoke", "f": "cas", "key": "x", "value": "1", "time": 0})", 1,
+         "a cas's \"value\" must be [expected, new]"},
+        {R"({"process": 0, "type": "invoke", "f": "cas", "key": "x", "value": ["1", null], "time": 0})",
+         1, "two strings (expected may be null, for absent)"},
+        {R"({"process": 0, "type": "invoke", "f": "cas", "key": "x", "value": ["1", "2"], "time": 0})"
+         "\n"
+         R"({"process": 0, "type": "ok", "f": "cas", "key": "x", "value": ["1", "3"], "time": 1})",
+         2, "this ok reports the cas"},
         {R"({"process": 0, "type": "invoke", "f": "read", "key": 5, "time": 0})", 1,
          "\"key\" must be a string"},
         {R"({"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 5, "time": 0})", 1,
@@ -560,6 +615,93 @@ TEST_CASE("an event survives printing and parsing", "[lincheck]") {
     CHECK(back.time == -3);
 }
 
+TEST_CASE("a cas event survives printing and parsing (expected absent included)", "[lincheck]") {
+    for (std::optional<std::string> expected : {std::optional<std::string>("3"), std::optional<std::string>()}) {
+        HistoryEvent e{2, Type::Invoke, Fn::Cas, "r", "0", 5, 0, expected};
+        const std::string line = history_event_json(e);
+        CHECK_THAT(line, Catch::Contains(expected ? R"("value":["3","0"])" : R"("value":[null,"0"])"));
+        HistoryEvent back;
+        std::string error;
+        REQUIRE(parse_history_event(line, &back, &error));
+        CHECK(back.f == Fn::Cas);
+        CHECK(back.expected == expected);
+        CHECK(back.value == "0");
+    }
+}
+
+TEST_CASE("a cas that swapped found the expected value and others see the new one", "[lincheck]") {
+    Timeline t;
+    t.write(0, "r", "3", 0, 10).cas(1, "r", "3", "0", 20, 30).read(2, "r", "0", 40, 50);
+    CHECK(check_linearizable(t.history()).verdict == Verdict::Linearizable);
+    SECTION("it cannot have swapped a value that was not there") {
+        Timeline bad;
+        bad.write(0, "r", "1", 0, 10).cas(1, "r", "3", "0", 20, 30);
+        CHECK(check_linearizable(bad.history()).verdict == Verdict::NotLinearizable);
+    }
+    SECTION("a later read of the old value is stale") {
+        t.read(2, "r", "3", 60, 70);
+        const LincheckResult r = check_linearizable(t.history());
+        REQUIRE(r.verdict == Verdict::NotLinearizable);
+        CHECK(contains(r.violation, Type::Ok, Fn::Read, "3"));
+    }
+    SECTION("an expected value of null swaps only an absent key") {
+        Timeline absent;
+        absent.cas(0, "r", std::nullopt, "1", 0, 10).read(1, "r", "1", 20, 30);
+        CHECK(check_linearizable(absent.history()).verdict == Verdict::Linearizable);
+        absent.cas(2, "r", std::nullopt, "2", 40, 50);
+        CHECK(check_linearizable(absent.history()).verdict == Verdict::NotLinearizable);
+    }
+}
+
+TEST_CASE("a failed cas found another value than it expected", "[lincheck]") {
+    Timeline t;
+    t.write(0, "r", "3", 0, 10).cas(1, "r", "3", "0", 20, 30, Type::Fail);
+    CHECK(check_linearizable(t.history()).verdict == Verdict::NotLinearizable);
+    Timeline concurrent;  // a write of 4 may have gone first
+    concurrent.write(0, "r", "3", 0, 10)
+        .write(2, "r", "4", 15, 40)
+        .cas(1, "r", "3", "0", 20, 30, Type::Fail)
+        .read(0, "r", "4", 50, 60);
+    CHECK(check_linearizable(concurrent.history()).verdict == Verdict::Linearizable);
+}
+
+TEST_CASE("an info cas may have swapped or not at any time after its invoke", "[lincheck]") {
+    for (const char* seen : {"3", "0"}) {
+        Timeline t;
+        t.write(0, "r", "3", 0, 10).cas(1, "r", "3", "0", 20, 30, Type::Info).read(2, "r", seen, 40, 50);
+        INFO("read " << seen);
+        CHECK(check_linearizable(t.history()).verdict == Verdict::Linearizable);
+    }
+    Timeline late;  // it swapped after a write of 3 that followed it
+    late.write(0, "r", "1", 0, 10)
+        .cas(1, "r", "3", "0", 20, 30, Type::Info)
+        .write(0, "r", "3", 40, 50)
+        .read(2, "r", "0", 60, 70);
+    CHECK(check_linearizable(late.history()).verdict == Verdict::Linearizable);
+    Timeline never;  // but it cannot swap a value it did not expect
+    never.write(0, "r", "1", 0, 10).cas(1, "r", "3", "0", 20, 30, Type::Info).read(2, "r", "0", 60, 70);
+    CHECK(check_linearizable(never.history()).verdict == Verdict::NotLinearizable);
+}
+
+TEST_CASE("with cas the search agrees with brute force on thousands of small random histories",
+          "[lincheck]") {
+    Rng rng(7);
+    int linearizable = 0, not_linearizable = 0;
+    for (int i = 0; i < 10000; ++i) {
+        const std::vector<HistoryEvent> h = random_small_history(rng, true);
+        const bool expected = linearizable_by_brute_force(h);
+        const LincheckResult r = check_linearizable(h);
+        std::string text;
+        for (const HistoryEvent& e : h) text += history_event_json(e) + "\n";
+        INFO("history " << i << ":\n" << text);
+        REQUIRE((r.verdict == Verdict::Linearizable) == expected);
+        ++(expected ? linearizable : not_linearizable);
+        if (!expected) REQUIRE_FALSE(linearizable_by_brute_force(r.violation));
+    }
+    CHECK(linearizable > 2500);
+    CHECK(not_linearizable > 2500);
+}
+
 TEST_CASE("the search agrees with brute force on thousands of small random histories",
           "[lincheck]") {
     Rng rng(42);
@@ -593,6 +735,27 @@ TEST_CASE("a simulated register's 10,000-operation history is linearizable", "[l
         CHECK(r.keys == 10);
         CHECK(r.operations > 9500);
         CHECK(r.operations < 10000);  // some failed
+    }
+}
+
+TEST_CASE("a simulated cas register like Jepsen's etcd test (5 values and many crashed cas) is linearizable",
+          "[lincheck]") {
+    RegisterSimulation sim;
+    sim.processes = 5;
+    sim.keys = 1;
+    sim.distinct_values = 5;
+    sim.cas = 0.4;
+    sim.crash = 0.1;
+    sim.operations = 2000;
+    for (uint64_t seed : {1, 2, 3}) {
+        sim.seed = seed;
+        const std::vector<HistoryEvent> h = simulate_register(sim);
+        const LincheckResult r = check_linearizable(h);
+        INFO("seed " << seed);
+        CHECK(r.verdict == Verdict::Linearizable);
+        CHECK(std::count_if(h.begin(), h.end(), [](const HistoryEvent& e) {
+                  return e.f == Fn::Cas && e.type == Type::Info;
+              }) > 50);
     }
 }
 
@@ -766,4 +929,91 @@ TEST_CASE("raftbook sim --history writes a history raftbook lincheck accepts", "
     std::filesystem::remove(path);
     CHECK(run.status == 0);
     CHECK_THAT(run.output, Catch::StartsWith("linearizable: "));
+}
+
+namespace {
+
+std::string jepsen_dir() {
+    return (std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "jepsen").string();
+}
+
+// Porcupine's verdicts on these files (its porcupine_test.go, checkJepsen).
+const std::map<std::string, bool> kPorcupineExpects = {
+    {"etcd_000.log", false}, {"etcd_001.log", false}, {"etcd_002.log", true}, {"etcd_005.log", true},
+    {"etcd_007.log", true},  {"etcd_018.log", true},  {"etcd_049.log", true},  {"etcd_070.log", false},
+    {"etcd_100.log", true}};
+
+}  // namespace
+
+TEST_CASE("Jepsen's etcd histories are decided as Porcupine decides them", "[lincheck][jepsen]") {
+    size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(jepsen_dir()))
+        files += entry.path().extension() == ".log";
+    CHECK(files == kPorcupineExpects.size());  // every file is checked
+    for (const auto& [file, linearizable] : kPorcupineExpects) {
+        INFO(file);
+        std::ifstream in(jepsen_dir() + "/" + file);
+        std::vector<HistoryEvent> h;
+        HistoryError error;
+        REQUIRE(read_any_history(in, &h, &error));
+        CHECK(h.size() > 150);
+        const LincheckResult r = check_linearizable(h);
+        CHECK(r.verdict == (linearizable ? Verdict::Linearizable : Verdict::NotLinearizable));
+        CHECK(r.keys == 1);
+    }
+}
+
+TEST_CASE("Jepsen's log lines are read as one register", "[lincheck][jepsen]") {
+    const std::string log =
+        "INFO  jepsen.util - 3\t:invoke\t:cas\t[4 0]\n"
+        "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n"
+        "INFO  jepsen.util - 1\t:invoke\t:read\tnil\n"
+        "INFO  jepsen.util - 1\t:ok\t:read\tnil\n"
+        "INFO  jepsen.util - 3\t:fail\t:cas\t[4 0]\n"
+        "INFO  jepsen.util - 2\t:invoke\t:read\tnil\n"
+        "INFO  jepsen.util - 2\t:fail\t:read\t:timed-out\n"
+        "INFO  jepsen.util - 0\t:invoke\t:write\t4\n"
+        "INFO  jepsen.util - 0\t:info\t:write\t:timed-out\n";
+    std::istringstream in(log);
+    std::vector<HistoryEvent> h;
+    HistoryError error;
+    REQUIRE(read_any_history(in, &h, &error));
+    REQUIRE(h.size() == 8);  // the nemesis's line skipped
+    CHECK(h[0].f == Fn::Cas);
+    CHECK(h[0].expected == "4");
+    CHECK(h[0].value == "0");
+    CHECK(h[0].key == "r");
+    CHECK(h[0].time == 1);
+    CHECK(h[2].type == Type::Ok);
+    CHECK(h[2].value == std::nullopt);
+    CHECK(h[3].type == Type::Fail);
+    CHECK(h[5].type == Type::Fail);
+    CHECK(h[6].value == "4");
+    CHECK(h[7].type == Type::Info);
+    CHECK(h[7].line == 9);
+    CHECK(check_linearizable(h).verdict == Verdict::Linearizable);
+
+    for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+             {"INFO  jepsen.util - 3\t:invoke\t:cas\t4 0", "a cas's value must be [EXPECTED NEW]"},
+             {"INFO  jepsen.util - x\t:invoke\t:read\tnil", "the process \"x\" is not an integer"},
+             {"INFO  jepsen.util - 3\t:invoke\t:append\t1", "the operation \":append\" is not"},
+             {"INFO  jepsen.util - 3\t:done\t:read\t1", "the type \":done\" is not"},
+             {"hello", "no \"jepsen.util - \" in this line"}}) {
+        std::istringstream bad("INFO  jepsen.util - 1\t:invoke\t:read\tnil\n\n" + text + "\n");
+        std::vector<HistoryEvent> ignored;
+        HistoryError e;
+        INFO(text);
+        REQUIRE_FALSE(read_any_history(bad, &ignored, &e));
+        CHECK(e.line == 3);
+        CHECK_THAT(e.message, Catch::Contains(says));
+    }
+}
+
+TEST_CASE("raftbook lincheck decides Jepsen's etcd logs", "[lincheck][jepsen][binary]") {
+    for (const auto& [file, linearizable] : kPorcupineExpects) {
+        INFO(file);
+        Run run = run_lincheck(jepsen_dir() + "/" + file);
+        CHECK(run.status == (linearizable ? 0 : 1));
+        CHECK_THAT(run.output, Catch::Contains(linearizable ? "linearizable: " : "NOT linearizable: key r"));
+    }
 }
