@@ -36,6 +36,7 @@
 
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,9 +48,10 @@ namespace {
 
 // ---- The fields of each message kind, once. ----
 //
-// A visitor V has uint, boolean, string, entry_type and entries, each taking a field
-// name and the field (const when writing). Writers leave out zero, false and empty
-// fields; readers leave a missing field at its default.
+// A visitor V has uint, boolean, string, bytes, entry_type and entries, each taking a
+// field name and the field (const when writing). Writers leave out zero, false and
+// empty fields; readers leave a missing field at its default. `bytes` is binary data
+// (a snapshot chunk): a CBOR byte string, and in JSON a base64 text string.
 
 const char* entry_type_name(EntryType t) { return t == EntryType::NoOp ? "NoOp" : "Command"; }
 
@@ -61,6 +63,14 @@ void entry_fields(V& v, E& e) {
     v.string("data", e.data);
     v.uint("client", e.client_id);
     v.uint("seq", e.seq);
+}
+
+template <class V, class C>
+void chunk_fields(V& v, C& c) {
+    v.uint("offset", c.offset);
+    v.uint("total", c.total);
+    v.bytes("data", c.data);
+    v.boolean("done", c.done);
 }
 
 template <class V, class M>
@@ -76,6 +86,13 @@ void message_fields(V& v, M& m) {
     v.uint("hint_term", m.hint_term);
     v.uint("context", m.context);
     v.entries("entries", m.entries);
+    if constexpr (std::is_const_v<M>) {
+        chunk_fields(v, m.chunk());
+    } else {  // a reader (maybe of one field at a time): a chunk only for a message that has one
+        SnapshotChunk c = m.chunk();
+        chunk_fields(v, c);
+        if (!(c == m.chunk())) m.snapshot_chunk = std::make_shared<const SnapshotChunk>(std::move(c));
+    }
 }
 
 template <class V, class R>
@@ -110,6 +127,49 @@ void frame_fields(V& v, F& f) {
 
 bool valid_op(const std::string& op) { return op == "put" || op == "get" || op == "del"; }
 
+const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    for (size_t i = 0; i < in.size(); i += 3) {
+        uint32_t n = uint32_t(uint8_t(in[i])) << 16;
+        if (i + 1 < in.size()) n |= uint32_t(uint8_t(in[i + 1])) << 8;
+        if (i + 2 < in.size()) n |= uint8_t(in[i + 2]);
+        out.push_back(kBase64[n >> 18 & 63]);
+        out.push_back(kBase64[n >> 12 & 63]);
+        out.push_back(i + 1 < in.size() ? kBase64[n >> 6 & 63] : '=');
+        out.push_back(i + 2 < in.size() ? kBase64[n & 63] : '=');
+    }
+    return out;
+}
+
+// Strict: padded, no whitespace. Returns false on anything else.
+bool base64_decode(std::string_view in, std::string* out) {
+    if (in.size() % 4 != 0) return false;
+    out->clear();
+    out->reserve(in.size() / 4 * 3);
+    for (size_t i = 0; i < in.size(); i += 4) {
+        uint32_t n = 0;
+        int pad = 0;
+        for (size_t k = 0; k < 4; ++k) {
+            const char c = in[i + k];
+            const char* p = c == '=' ? nullptr : std::strchr(kBase64, c);
+            if (c == '=') {
+                if (i + 4 != in.size() || k < 2) return false;
+                pad++;
+            } else if (p == nullptr || c == '\0' || pad > 0) {
+                return false;
+            }
+            n = n << 6 | uint32_t(p ? p - kBase64 : 0);
+        }
+        out->push_back(char(n >> 16));
+        if (pad < 2) out->push_back(char(n >> 8 & 0xFF));
+        if (pad < 1) out->push_back(char(n & 0xFF));
+    }
+    return true;
+}
+
 // ---- Writers ----
 
 class JsonWriter {
@@ -123,6 +183,9 @@ public:
     }
     void string(const char* key, const std::string& v) {
         if (!v.empty()) j_[key] = v;
+    }
+    void bytes(const char* key, const std::string& v) {
+        if (!v.empty()) j_[key] = base64_encode(v);
     }
     void always(const char* key, std::string_view v) { j_[key] = std::string(v); }  // even when empty
     void entry_type(const char* key, EntryType t) {
@@ -165,6 +228,12 @@ public:
         if (v.empty()) return;
         put_key(key);
         text(v);
+    }
+    void bytes(const char* key, std::string_view v) {
+        if (v.empty()) return;
+        put_key(key);
+        head(2, v.size());
+        out_.append(v.data(), v.size());
     }
     void always(const char* key, std::string_view v) {  // a string written even when empty
         put_key(key);
@@ -334,6 +403,23 @@ public:
         }
     }
 
+    void bytes(const char* key, std::string& out) {
+        if (const json* v = find(key)) {
+            if (v->is_binary()) {
+                if (v->get_binary().size() > kMaxStringBytes)
+                    return fail(key, "is longer than " + std::to_string(kMaxStringBytes) + " bytes");
+                out.assign(v->get_binary().begin(), v->get_binary().end());
+            } else if (v->is_string()) {
+                const std::string& s = v->get_ref<const std::string&>();
+                if (s.size() > kMaxStringBytes / 3 * 4 + 4)
+                    return fail(key, "is longer than " + std::to_string(kMaxStringBytes) + " bytes");
+                if (!base64_decode(s, &out)) return fail(key, "must be base64 (padded, no whitespace)");
+            } else {
+                return fail(key, "must be a byte string (CBOR) or base64 text (JSON)");
+            }
+        }
+    }
+
     void entry_type(const char* key, EntryType& out) {
         std::string name = entry_type_name(EntryType::Command);
         string(key, name);
@@ -411,7 +497,8 @@ bool read_frame(const json& j, Frame* f, std::string* error) {
         return false;
     }
     if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
-    const std::string malformed = malformed_append(f->peer);
+    std::string malformed = malformed_append(f->peer);
+    if (malformed.empty()) malformed = malformed_snapshot(f->peer);
     if (!malformed.empty()) {
         *error = "malformed frame: " + malformed;
         return false;
@@ -443,9 +530,9 @@ public:
         return true;
     }
 
-    bool text(std::string_view* out) {
+    bool text(std::string_view* out, int major = 3) {
         uint64_t n;
-        if (!head(3, &n) || n > left()) return false;
+        if (!head(major, &n) || n > left()) return false;
         *out = std::string_view(reinterpret_cast<const char*>(p_), size_t(n));
         p_ += n;
         return true;
@@ -499,6 +586,10 @@ public:
     void string(const char* key, std::string& out) {
         std::string_view t;
         if (mine(key) && (ok_ = c_.text_value(&t))) out.assign(t);
+    }
+    void bytes(const char* key, std::string& out) {
+        std::string_view t;
+        if (mine(key) && (ok_ = c_.text(&t, 2) && t.size() <= kMaxStringBytes)) out.assign(t);
     }
     void entry_type(const char* key, EntryType& out) {
         std::string_view t;
@@ -556,7 +647,7 @@ bool read_cbor_frame(const std::string& bytes, Frame* f) {
     if (!ok || c.left() != 0 || version != kCodecVersion || !has_cluster || !has_type) return false;
     if (f->type == MessageType::ClientRequest) return valid_op(f->request.op);
     if (f->type != MessageType::ClientReply) f->peer.type = f->type;
-    return malformed_append(f->peer).empty();
+    return malformed_append(f->peer).empty() && malformed_snapshot(f->peer).empty();
 }
 
 template <class W>

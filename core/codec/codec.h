@@ -9,7 +9,8 @@
 // client's id is "client", a reply's leader_hint is "leader"). Fields that are zero,
 // false or empty are left out, and read back as that default. An entry is an object
 // {"index", "term", "type" ("Command" or "NoOp"), "data", "client", "seq"}, again
-// without its default fields.
+// without its default fields. A Snapshot chunk's "data" is binary: a CBOR byte string,
+// or base64 text in JSON.
 //
 // decode_frame() accepts untrusted bytes: anything at all — truncated, random,
 // hostile (huge lengths, wrong types, negative or overflowing indexes, deep nesting)

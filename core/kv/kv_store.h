@@ -56,6 +56,13 @@ public:
     // changes with each one that does, and only then).
     uint64_t fingerprint() const { return fingerprint_; }
 
+    // The whole state — map, client session table, applied index, fingerprint — as
+    // compact binary, for a snapshot (core/raft/snapshot.h). decode() accepts untrusted
+    // bytes (a snapshot from a peer): on anything malformed it returns false with a
+    // one-line *error and leaves *out unchanged; on success *out equals the encoded store.
+    std::string encode() const;
+    static bool decode(const std::string& bytes, KvStore* out, std::string* error);
+
 private:
     // The map is a hash map (apply is O(1); an ordered map was 15 % of a busy leader's
     // CPU at 600k keys) split into shards, because growing one hash table rehashes

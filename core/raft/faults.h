@@ -20,6 +20,9 @@
 //                            machine at once, skipping ReadIndex (thesis §6.4): a
 //                            follower or a deposed leader serves stale values. Read by
 //                            the node runtime, not by Raft.
+//   install_stale_snapshot   a follower installs a snapshot at or below its commit
+//                            index instead of ignoring it, discarding the newer
+//                            entries it held (§7: such a snapshot holds nothing new).
 #pragma once
 
 #include <string>
@@ -35,6 +38,7 @@ struct Faults {
     bool apply_duplicates = false;
     bool no_catch_up_on_heartbeat = false;
     bool serve_reads_locally = false;
+    bool install_stale_snapshot = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -49,7 +53,8 @@ struct Faults {
         static const std::vector<std::string> n = {"skip_prev_log_check", "commit_old_term_by_count",
                                                    "vote_without_log_check", "ack_before_persist",
                                                    "apply_duplicates",
-                                                   "no_catch_up_on_heartbeat", "serve_reads_locally"};
+                                                   "no_catch_up_on_heartbeat", "serve_reads_locally",
+                                                   "install_stale_snapshot"};
         return n;
     }
 
@@ -62,6 +67,7 @@ private:
         if (name == "apply_duplicates") return &apply_duplicates;
         if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
         if (name == "serve_reads_locally") return &serve_reads_locally;
+        if (name == "install_stale_snapshot") return &install_stale_snapshot;
         return nullptr;
     }
 };

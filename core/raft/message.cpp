@@ -21,6 +21,8 @@ const TypeName kTypeNames[] = {
     {MessageType::ClientRequest, "ClientRequest"},
     {MessageType::ClientReply, "ClientReply"},
     {MessageType::Hello, "Hello"},
+    {MessageType::Snapshot, "Snapshot"},
+    {MessageType::SnapshotResp, "SnapshotResp"},
 };
 }  // namespace
 
@@ -62,6 +64,21 @@ std::string malformed_append(const Message& m) {
         prev_index = e.index;
         prev_term = e.term;
     }
+    return "";
+}
+
+std::string malformed_snapshot(const Message& m) {
+    using std::to_string;
+    if (m.type != MessageType::Snapshot) return "";
+    const SnapshotChunk& c = m.chunk();
+    if (m.log_term > m.term)
+        return "Snapshot's term " + to_string(m.log_term) + " is above the message's term " + to_string(m.term);
+    if (c.offset > c.total || c.data.size() > c.total - c.offset)
+        return "Snapshot chunk at offset " + to_string(c.offset) + " with " + to_string(c.data.size()) +
+               " bytes overruns the snapshot's " + to_string(c.total) + " bytes";
+    if (c.done != (c.offset + c.data.size() == c.total))
+        return std::string("Snapshot chunk's done flag is ") + (c.done ? "set" : "clear") + " but the chunk " +
+               (c.done ? "does not end" : "ends") + " the snapshot";
     return "";
 }
 

@@ -13,6 +13,14 @@
 //                                  (fast backtracking, see Raft::handle_append)
 //   Heartbeat             commit (clamped to what the follower is known to hold), context
 //   HeartbeatResp         context (echoed: confirms leadership for ReadIndex)
+//   Snapshot              InstallSnapshot, one chunk: index, log_term = the snapshot's
+//                         last index and term; offset of this chunk's data in the
+//                         snapshot, total = the snapshot's size in bytes; done on the
+//                         last chunk (offset + data size == total)
+//   SnapshotResp          index, log_term = which snapshot; offset = the next offset the
+//                         follower expects (it keeps only chunks received in order).
+//                         The last chunk is answered by an AppendResp instead, once
+//                         the snapshot is durable (index = the snapshot's index)
 //   Hello                 from = the connecting node (hosts only; never reaches Raft)
 //
 // Client messages (ClientRequest / ClientReply) travel between a client-facing host
@@ -20,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,11 +48,24 @@ enum class MessageType : uint8_t {
     ClientRequest,
     ClientReply,
     Hello,  // first frame on a peer connection: `from` names the sender
+    Snapshot,
+    SnapshotResp,
 };
 
 const char* message_type_name(MessageType t);
 // Returns false when `name` names no type.
 bool message_type_from_name(const std::string& name, MessageType* out);
+
+// The part of a Snapshot chunk (and of its answer: offset only) other messages lack.
+struct SnapshotChunk {
+    uint64_t offset = 0;  // Snapshot, SnapshotResp
+    uint64_t total = 0;   // Snapshot
+    std::string data;     // Snapshot: bytes [offset, offset + size) of the snapshot
+    bool done = false;    // Snapshot: the last chunk
+    bool operator==(const SnapshotChunk& o) const {
+        return offset == o.offset && total == o.total && data == o.data && done == o.done;
+    }
+};
 
 struct Message {
     MessageType type = MessageType::Heartbeat;
@@ -58,12 +80,24 @@ struct Message {
     Term hint_term = 0;
     uint64_t context = 0;
     std::vector<Entry> entries;
+    // Snapshot and SnapshotResp only, behind a pointer so that every other message
+    // stays as small as it was (the simulator moves millions of them). Null reads as
+    // all zero; chunk_mut() copies it first when it is shared (copy on write).
+    std::shared_ptr<const SnapshotChunk> snapshot_chunk;
+    const SnapshotChunk& chunk() const {
+        static const SnapshotChunk kNone;
+        return snapshot_chunk ? *snapshot_chunk : kNone;
+    }
+    SnapshotChunk& chunk_mut() {
+        if (!snapshot_chunk || snapshot_chunk.use_count() > 1) snapshot_chunk = std::make_shared<SnapshotChunk>(chunk());
+        return const_cast<SnapshotChunk&>(*snapshot_chunk);  // made non-const just above, or here before
+    }
 
     bool operator==(const Message& o) const {
         return type == o.type && from == o.from && to == o.to && term == o.term &&
                index == o.index && log_term == o.log_term && commit == o.commit &&
                reject == o.reject && hint_index == o.hint_index && hint_term == o.hint_term &&
-               context == o.context && entries == o.entries;
+               context == o.context && entries == o.entries && chunk() == o.chunk();
     }
 };
 
@@ -74,6 +108,11 @@ struct Message {
 // of another type), else a one-line account of the rule it breaks. The decoder
 // refuses such frames and Raft::step ignores such messages.
 std::string malformed_append(const Message& m);
+// A Snapshot chunk is well formed when it fits its snapshot (offset + data size <=
+// total), `done` says whether it is the last (offset + data size == total), and the
+// snapshot's term is not above the message's. Returns "" or the rule it breaks, and
+// is checked where malformed_append is.
+std::string malformed_snapshot(const Message& m);
 
 // A client's request to the cluster, and the answer. `op` is "put", "get" or "del".
 struct ClientRequest {

@@ -22,6 +22,16 @@
 //     answer shows a follower still lacks
 //   ReadIndex (thesis §6.4)                read_index, handle_heartbeat_response
 //   ReadIndex contexts increase            read_index
+//   log compaction (§7)                    snapshot_taken, RaftLog::compact
+//   a follower needing compacted entries   send_append (enters Progress Snapshot),
+//     is sent the snapshot, in chunks        send_snapshot_chunk (flow control)
+//   chunks accepted in order only, one     handle_snapshot
+//     snapshot at a time, never mixed
+//   a lost chunk is re-sent                handle_heartbeat_response
+//   snapshot at or below commit ignored    handle_snapshot
+//   install: matching suffix kept, else    install_snapshot, RaftLog::restore
+//     the log is reset; ack after persist
+//   AppendEntries resume after install     handle_append_response (Snapshot state)
 #include "core/raft/raft.h"
 
 #include <algorithm>
@@ -44,6 +54,7 @@ Raft::Raft(const RaftConfig& config, Restored r)
       current_term_(r.hard_state.current_term),
       voted_for_(r.hard_state.voted_for),
       rng_state_(config.random_seed * 0x9E3779B97F4A7C15ULL + config.id) {
+    if (r.snapshot) snapshot_ = std::make_shared<const Snapshot>(std::move(*r.snapshot));
     last_applied_ = applying_ = std::max(r.applied_index, log_.prev_index());
     prev_hard_state_ = hard_state();
     become_follower(current_term_, kNoNode);
@@ -66,6 +77,7 @@ void Raft::reset(Term term) {
     if (term != current_term_) {
         current_term_ = term;
         voted_for_ = kNoNode;
+        receiving_.reset();  // a snapshot being received came from an older leader
     }
     leader_ = kNoNode;
     election_elapsed_ = 0;
@@ -254,7 +266,7 @@ void Raft::step(const Message& m) {
     // terms, or terms above the message's) cannot come from a leader, and merging it
     // would break the log's shape, so it is ignored whole — before it can even raise
     // our term. The decoder refuses such frames already; this guards every other path.
-    if (!malformed_append(m).empty()) return;
+    if (!malformed_append(m).empty() || !malformed_snapshot(m).empty()) return;
     if (!step_term(m)) return;
     switch (m.type) {
         case MessageType::Vote:
@@ -265,6 +277,8 @@ void Raft::step(const Message& m) {
         case MessageType::AppendResp: handle_append_response(m); break;
         case MessageType::Heartbeat: handle_heartbeat(m); break;
         case MessageType::HeartbeatResp: handle_heartbeat_response(m); break;
+        case MessageType::Snapshot: handle_snapshot(m); break;
+        case MessageType::SnapshotResp: handle_snapshot_response(m); break;
         case MessageType::ClientRequest:
         case MessageType::ClientReply:
         case MessageType::Hello: break;  // handled by the host, never by the core
@@ -287,12 +301,13 @@ bool Raft::step_term(const Message& m) {
         }
         if (m.type == MessageType::PreVote) return true;
         if (m.type == MessageType::PreVoteResp && !m.reject) return true;
-        const bool from_leader = m.type == MessageType::Append || m.type == MessageType::Heartbeat;
+        const bool from_leader = m.type == MessageType::Append || m.type == MessageType::Heartbeat ||
+                                 m.type == MessageType::Snapshot;
         become_follower(m.term, from_leader ? m.from : kNoNode);
         return true;
     }
     if (m.term < current_term_) {
-        if (m.type == MessageType::Append || m.type == MessageType::Heartbeat) {
+        if (m.type == MessageType::Append || m.type == MessageType::Heartbeat || m.type == MessageType::Snapshot) {
             // A stale leader: answer with our term so that it steps down.
             Message r;
             r.type = MessageType::AppendResp;
@@ -408,6 +423,22 @@ void Raft::handle_append_response(const Message& m) {
     Progress* pr = progress_mut(m.from);
     if (!pr) return;
     pr->recent_active = true;
+    if (pr->state == Progress::State::Snapshot) {
+        // Answers to appends sent before the transfer say nothing about the snapshot;
+        // an AppendResp at or beyond the snapshot's index says the follower holds it
+        // (installed and durable, or it had it already): AppendEntries resume from there.
+        if (m.reject) return;
+        pr->match_index = std::max(pr->match_index, m.index);
+        if (m.index >= pr->snapshot->meta.index) {
+            pr->state = Progress::State::Replicate;
+            pr->snapshot.reset();
+            pr->inflight.clear();
+            pr->next_index = pr->match_index + 1;
+        }
+        maybe_commit();
+        while (send_append(m.from)) {}
+        return;
+    }
     if (m.reject) {
         if (m.index <= pr->match_index) return;  // stale: we know it matches further
         if (pr->state == Progress::State::Probe && m.index + 1 != pr->next_index) return;  // stale probe
@@ -461,6 +492,16 @@ void Raft::handle_heartbeat_response(const Message& m) {
         pr->acked_context = m.context;
         release_reads();
     }
+    if (pr->state == Progress::State::Snapshot) {
+        // A lost chunk: the follower keeps only chunks received in order, so after one
+        // is lost it answers every later one with the offset it still expects. When a
+        // whole heartbeat round brought no progress, send again from that offset (it is
+        // 0 when the follower restarted and lost what it had received).
+        if (!pr->snapshot_moved) pr->snapshot_sent = pr->snapshot_acked;
+        pr->snapshot_moved = false;
+        while (send_append(m.from)) {}
+        return;
+    }
     // A lost append would otherwise stall this follower: a heartbeat answer
     // re-opens the probe, or frees one pipeline slot.
     if (pr->state == Progress::State::Probe) {
@@ -487,6 +528,98 @@ void Raft::handle_heartbeat_response(const Message& m) {
     if (pr->match_index < log_.last_index()) send_append(m.from, /*even_if_empty=*/stalled);
 }
 
+// InstallSnapshot receiver (§7), one chunk at a time. The chunks of one snapshot from
+// one leader (its term, the snapshot's index and term) are kept in memory in order:
+// a chunk at another offset is answered with the offset expected (the leader re-sends
+// from there), and a chunk of another snapshot or leader drops what was kept. So a
+// lost, duplicated or reordered chunk, a new leader or a crash mid-transfer (the buffer
+// is not on disk) never produce a partial or mixed snapshot.
+void Raft::handle_snapshot(const Message& m) {
+    if (role_ == Role::Leader) return;  // same term, two leaders: impossible (§5.2)
+    if (role_ != Role::Follower) become_follower(m.term, m.from);
+    leader_ = m.from;
+    election_elapsed_ = 0;
+    // A snapshot at or below our commit index holds nothing we lack, and installing it
+    // would discard committed entries after it: ignore it, and answer as to an append
+    // so that the leader resumes AppendEntries after our commit index.
+    if (m.index <= log_.commit_index() && !faults.install_stale_snapshot) {
+        receiving_.reset();
+        Message r;
+        r.type = MessageType::AppendResp;
+        r.to = m.from;
+        r.term = current_term_;
+        r.index = log_.commit_index();
+        send_after_persist(std::move(r));
+        return;
+    }
+    const SnapshotMeta meta{m.index, m.log_term};
+    const SnapshotChunk& c = m.chunk();
+    const bool same = receiving_ && receiving_->from == m.from && receiving_->term == m.term &&
+                      receiving_->meta == meta && receiving_->total == c.total;
+    if (!same) {
+        receiving_.reset();
+        if (c.offset != 0) return answer_snapshot_chunk(m, 0);  // start over
+        receiving_ = Receiving{m.from, m.term, meta, c.total, {}};
+    }
+    if (c.offset != receiving_->data.size()) return answer_snapshot_chunk(m, receiving_->data.size());
+    receiving_->data += c.data;
+    if (!c.done) return answer_snapshot_chunk(m, receiving_->data.size());
+    Snapshot snap{meta, std::make_shared<const std::string>(std::move(receiving_->data))};
+    receiving_.reset();
+    install_snapshot(std::move(snap), m.from);
+}
+
+void Raft::answer_snapshot_chunk(const Message& m, uint64_t expected_offset) {
+    Message r;
+    r.type = MessageType::SnapshotResp;
+    r.to = m.from;
+    r.term = current_term_;
+    r.index = m.index;
+    r.log_term = m.log_term;
+    r.chunk_mut().offset = expected_offset;
+    send(std::move(r));  // promises nothing about our disk
+}
+
+// Installing a whole snapshot: the host checks its state machine data first (a peer's
+// garbage is dropped, never installed). The log keeps the entries after the snapshot
+// when it holds the snapshot's last entry with the same term, else it is reset (and
+// the host drops its stored log); either way the snapshot is committed. The host
+// restores its state machine from Ready::snapshot and persists it; the leader learns
+// we hold it from an AppendResp sent after that write is durable.
+void Raft::install_snapshot(Snapshot s, NodeId leader) {
+    if (snapshot_check_ && !snapshot_check_(s)) return;
+    const bool stale = s.meta.index <= log_.commit_index();  // only with install_stale_snapshot
+    installed_resets_log_ |= log_.restore(s.meta, /*keep_suffix=*/!stale);
+    last_applied_ = applying_ = s.meta.index;
+    snapshot_ = std::make_shared<const Snapshot>(s);
+    installed_ = std::move(s);
+    Message r;
+    r.type = MessageType::AppendResp;
+    r.to = leader;
+    r.term = current_term_;
+    r.index = snapshot_->meta.index;
+    send_after_persist(std::move(r));
+}
+
+void Raft::handle_snapshot_response(const Message& m) {
+    if (role_ != Role::Leader) return;
+    Progress* pr = progress_mut(m.from);
+    if (!pr) return;
+    pr->recent_active = true;
+    if (pr->state != Progress::State::Snapshot || pr->snapshot->meta != SnapshotMeta{m.index, m.log_term}) return;
+    const uint64_t offset = m.chunk().offset;
+    if (offset > pr->snapshot_acked) pr->snapshot_moved = true;
+    pr->snapshot_acked = std::min<uint64_t>(offset, pr->snapshot->size());
+    while (send_append(m.from)) {}
+}
+
+void Raft::snapshot_taken(Snapshot s, Index compact_to) {
+    if (snapshot_ && s.meta.index <= snapshot_->meta.index) return;
+    if (!log_.matches(s.meta.index, s.meta.term)) return;  // the log moved on past it (a reset)
+    log_.compact(std::min(compact_to, s.meta.index));
+    snapshot_ = std::make_shared<const Snapshot>(std::move(s));
+}
+
 // ---------------------------------------------------------------- leader side
 
 bool Raft::send_append(NodeId to, bool even_if_empty) {
@@ -494,9 +627,22 @@ bool Raft::send_append(NodeId to, bool even_if_empty) {
     if (!pr) return false;
     if (pr->state == Progress::State::Probe && pr->probe_sent) return false;
     if (pr->state == Progress::State::Replicate && pr->inflight.size() >= cfg_.max_inflight) return false;
+    if (pr->state == Progress::State::Snapshot) return send_snapshot_chunk(to, *pr);
     const Index prev = pr->next_index - 1;
     const auto prev_term = log_.term(prev);
-    if (!prev_term) return false;  // compacted away: needs a snapshot (not yet supported)
+    if (!prev_term) {
+        // The follower needs entries we compacted away (§7): it gets our snapshot.
+        if (!snapshot_) return false;
+        pr->state = Progress::State::Snapshot;
+        pr->snapshot = snapshot_;
+        pr->snapshot_sent = pr->snapshot_acked = 0;
+        pr->snapshot_moved = true;  // a heartbeat round's grace before re-sending
+        pr->inflight.clear();
+        pr->probe_sent = false;
+        const bool sent = send_snapshot_chunk(to, *pr);
+        while (send_snapshot_chunk(to, *pr)) {}  // fill the window
+        return sent;
+    }
     Message m;
     m.type = MessageType::Append;
     m.to = to;
@@ -513,6 +659,34 @@ bool Raft::send_append(NodeId to, bool even_if_empty) {
         pr->next_index = m.entries.back().index + 1;
         pr->inflight.push_back(m.entries.back().index);
     }
+    send(std::move(m));
+    return true;
+}
+
+// InstallSnapshot, leader side: the next chunk, under flow control (at most
+// snapshot_inflight_chunks beyond the offset the follower last said it expects).
+// Heartbeats go on meanwhile. The last chunk is answered once it is durable, by an
+// AppendResp (handle_append_response). A snapshot is never empty (the state machine's
+// encoding has a header), so every chunk carries data.
+bool Raft::send_snapshot_chunk(NodeId to, Progress& pr) {
+    const Snapshot& s = *pr.snapshot;
+    const uint64_t total = s.size();
+    const uint64_t chunk = std::max<size_t>(cfg_.snapshot_chunk_bytes, 1);
+    pr.snapshot_sent = std::max(pr.snapshot_sent, pr.snapshot_acked);
+    if (pr.snapshot_sent >= total) return false;
+    if (pr.snapshot_sent - pr.snapshot_acked >= chunk * cfg_.snapshot_inflight_chunks) return false;
+    Message m;
+    m.type = MessageType::Snapshot;
+    m.to = to;
+    m.term = current_term_;
+    m.index = s.meta.index;
+    m.log_term = s.meta.term;
+    SnapshotChunk& c = m.chunk_mut();
+    c.offset = pr.snapshot_sent;
+    c.total = total;
+    c.data = s.data->substr(c.offset, chunk);
+    c.done = c.offset + c.data.size() == total;
+    pr.snapshot_sent = c.offset + c.data.size();
     send(std::move(m));
     return true;
 }
@@ -582,7 +756,7 @@ bool Raft::has_ready() const {
     return broadcast_pending_ || heartbeat_pending_ || hs.current_term != prev_hard_state_.current_term ||
            hs.voted_for != prev_hard_state_.voted_for || log_.unstable_from() <= log_.last_index() ||
            std::min(log_.commit_index(), log_.persisted_index()) > applying_ || !msgs_.empty() ||
-           !msgs_after_persist_.empty() || !read_states_.empty();
+           !msgs_after_persist_.empty() || !read_states_.empty() || installed_.has_value();
 }
 
 Ready Raft::ready() {
@@ -595,6 +769,10 @@ Ready Raft::ready() {
         if (!pending_reads_.empty()) broadcast_heartbeat(pending_reads_.back().context);
     }
     Ready rd;
+    rd.snapshot = std::move(installed_);
+    rd.snapshot_resets_log = installed_resets_log_;
+    installed_.reset();
+    installed_resets_log_ = false;
     // Term and vote must be durable; the commit index rides along when they change
     // (it is only a restart hint, so it does not by itself force a write).
     const HardState hs = hard_state();

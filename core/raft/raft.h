@@ -24,6 +24,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +50,8 @@ struct RaftConfig {
     bool check_quorum = true;      // leader steps down when it loses a majority
     size_t max_append_bytes = 64 * 1024;  // cap on one AppendEntries' entries
     size_t max_inflight = 64;      // pipelined AppendEntries per follower
+    size_t snapshot_chunk_bytes = 64 * 1024;  // InstallSnapshot: data bytes per chunk
+    size_t snapshot_inflight_chunks = 4;      // ...and chunks unacknowledged per follower
     uint64_t random_seed = 1;      // seeds this node's own PRNG (election timeouts)
 };
 
@@ -78,9 +82,15 @@ struct Ready {
     std::vector<Message> messages;              // send now
     std::vector<Message> messages_after_persist;// send once this Ready is durable
     std::vector<ReadState> read_states;
+    // A snapshot installed from the leader (§7): restore the state machine from it and
+    // persist it (before `entries`, which follow it). snapshot_resets_log: the stored
+    // log is dropped whole (it did not hold the snapshot's last entry); otherwise the
+    // stored entries after the snapshot stay. committed_entries follow the snapshot.
+    std::optional<Snapshot> snapshot;
+    bool snapshot_resets_log = false;
     bool empty() const {
         return !hard_state && entries.empty() && committed_entries.empty() && messages.empty() &&
-               messages_after_persist.empty() && read_states.empty();
+               messages_after_persist.empty() && read_states.empty() && !snapshot;
     }
 };
 
@@ -89,6 +99,9 @@ struct Progress {
     enum class State : uint8_t {
         Probe,      // next_index is a guess: one AppendEntries at a time until one succeeds
         Replicate,  // next_index is known good: pipeline up to max_inflight appends
+        Snapshot,   // the follower needs entries we compacted away: `snapshot` goes to it
+                    // in chunks, up to snapshot_inflight_chunks unacknowledged, and no
+                    // AppendEntries until it answers that it holds the snapshot
     };
     Index match_index = 0;  // highest index known to be replicated on the follower
     Index next_index = 1;   // next index to send
@@ -98,6 +111,13 @@ struct Progress {
     bool recent_active = false;        // heard from since the last check-quorum round
     uint64_t acked_context = 0;        // highest heartbeat context acknowledged
     Index last_index_at_heartbeat = 0; // leader's last index at the previous heartbeat answer
+    // Snapshot state: the snapshot being sent (kept even if a newer one is taken
+    // meanwhile), the next offset to send, the offset the follower last said it expects,
+    // and whether that moved on since the previous heartbeat answer.
+    std::shared_ptr<const Snapshot> snapshot;
+    uint64_t snapshot_sent = 0;
+    uint64_t snapshot_acked = 0;
+    bool snapshot_moved = false;
 };
 
 enum class ProposeResult : uint8_t { Ok, NotLeader, Dropped };
@@ -118,6 +138,15 @@ public:
     // (or zero) is refused. Returns false when refused, not leader, or not yet ready to serve.
     bool read_index(uint64_t context);
     void campaign();                      // start an election now (tests and tools)
+    // The host's own snapshot `s` (taken at an applied index) is durable: it becomes the
+    // snapshot this node sends to followers that need it, and the log is compacted up
+    // to compact_to (<= s.meta.index; entries after it stay to serve followers a little
+    // behind). Ignored when not newer than the snapshot already held.
+    void snapshot_taken(Snapshot s, Index compact_to);
+    // How the host checks a snapshot from the leader before it is installed: false
+    // refuses it (a peer's garbage is dropped, never installed). Unset: all accepted.
+    using SnapshotCheck = std::function<bool(const Snapshot&)>;
+    void set_snapshot_check(SnapshotCheck check) { snapshot_check_ = std::move(check); }
 
     // --- Outputs ---
     bool has_ready() const;
@@ -139,6 +168,8 @@ public:
     int election_elapsed() const { return election_elapsed_; }
     int randomized_election_timeout() const { return randomized_timeout_; }
     HardState hard_state() const { return {current_term_, voted_for_, log_.commit_index()}; }
+    // The newest snapshot this node holds (its own once durable, or installed), or null.
+    const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
 
     Faults faults;  // test-only rule switches; all off in normal operation
 
@@ -159,6 +190,10 @@ private:
     void handle_append_response(const Message& m);
     void handle_heartbeat(const Message& m);
     void handle_heartbeat_response(const Message& m);
+    void handle_snapshot(const Message& m);
+    void handle_snapshot_response(const Message& m);
+    void install_snapshot(Snapshot s, NodeId leader);
+    void answer_snapshot_chunk(const Message& m, uint64_t expected_offset);
     bool step_term(const Message& m);  // returns false when the message must be ignored
 
     // Leader replication.
@@ -166,6 +201,7 @@ private:
     // Sends entries from next_index; with nothing to send, an empty append only when
     // even_if_empty (the catch-up probe). Returns whether it sent.
     bool send_append(NodeId to, bool even_if_empty = false);
+    bool send_snapshot_chunk(NodeId to, Progress& pr);
     void broadcast_heartbeat(uint64_t context);
     bool maybe_commit();
     bool check_quorum_active();
@@ -200,6 +236,22 @@ private:
     std::vector<PendingRead> pending_reads_;
     uint64_t last_read_context_ = 0;  // highest context accepted in this leadership
     std::vector<ReadState> read_states_;
+
+    // Log compaction (§7).
+    std::shared_ptr<const Snapshot> snapshot_;  // the newest held (see snapshot())
+    SnapshotCheck snapshot_check_;
+    std::optional<Snapshot> installed_;         // for the next Ready
+    bool installed_resets_log_ = false;
+    // A snapshot arriving from the leader, chunk by chunk, in memory only: a crash, a
+    // new term or another snapshot drops it, so no partial or mixed snapshot is installed.
+    struct Receiving {
+        NodeId from = kNoNode;
+        Term term = 0;  // the leader's
+        SnapshotMeta meta;
+        uint64_t total = 0;
+        std::string data;
+    };
+    std::optional<Receiving> receiving_;
 
     bool broadcast_pending_ = false;  // new entries to send at the next ready()
     bool heartbeat_pending_ = false;  // a read waits for a heartbeat round

@@ -89,4 +89,27 @@ std::vector<Entry> RaftLog::take_unstable() {
     return out;
 }
 
+void RaftLog::compact(Index i) {
+    if (i <= prev_index_ || i > last_index()) return;
+    prev_term_ = at(i).term;
+    entries_.erase(entries_.begin(), entries_.begin() + (i - prev_index_));
+    prev_index_ = i;
+    persisted_ = std::max(persisted_, i);
+    unstable_from_ = std::max(unstable_from_, i + 1);
+}
+
+bool RaftLog::restore(const SnapshotMeta& meta, bool keep_suffix) {
+    if (keep_suffix && matches(meta.index, meta.term)) {
+        compact(meta.index);
+        commit_ = std::max(commit_, meta.index);
+        return false;
+    }
+    entries_.clear();
+    prev_index_ = meta.index;
+    prev_term_ = meta.term;
+    commit_ = persisted_ = meta.index;
+    unstable_from_ = meta.index + 1;
+    return true;
+}
+
 }  // namespace raftbook

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/raft/entry.h"
+#include "core/raft/snapshot.h"
 
 namespace raftbook {
 
@@ -63,6 +64,17 @@ public:
     std::vector<Entry> take_unstable();
 
     size_t size() const { return entries_.size(); }
+
+    // Log compaction (§7): discards the entries up to i, which a durable snapshot
+    // covers; i becomes prev_index(), its term prev_term(). Needs i <= last_index().
+    void compact(Index i);
+    // Installs a snapshot from the leader. When keep_suffix and the log holds the
+    // snapshot's last entry with the same term, the entries after it stay (Log
+    // Matching: everything up to there is the snapshot's); otherwise every entry goes
+    // and the log continues right after the snapshot. The snapshot is committed, so the
+    // commit index becomes at least its index (exactly its index when the log is reset).
+    // Returns whether the log was reset.
+    bool restore(const SnapshotMeta& meta, bool keep_suffix);
 
 private:
     void truncate_from(Index i);  // removes entries i.. (i > commit_index)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 namespace raftbook {
 
@@ -23,7 +24,18 @@ uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
 }  // namespace
 
 NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host)
-    : cfg_(std::move(config)), host_(host), raft_(std::make_unique<Raft>(cfg_.raft, std::move(restored))) {
+    : cfg_(std::move(config)), host_(host) {
+    if (restored.snapshot) {
+        std::string error;
+        const Snapshot& s = *restored.snapshot;
+        if (!s.data || !KvStore::decode(*s.data, &kv_, &error) || kv_.applied_index() != s.meta.index)
+            throw std::invalid_argument("the restored snapshot at index " + std::to_string(s.meta.index) +
+                                        " does not hold the state at that index" +
+                                        (error.empty() ? "" : ": " + error));
+    }
+    raft_ = std::make_unique<Raft>(cfg_.raft, std::move(restored));
+    raft_->set_snapshot_check([this](const Snapshot& s) { return check_snapshot(s); });
+    if (raft_->snapshot()) host_->on_snapshot(raft_->snapshot()->meta, kv_, /*installed=*/true);
     last_role_ = raft_->role();
     last_term_ = raft_->current_term();
     // Never 0: 0 means "no session". The host's seed is random per process, so a
@@ -52,8 +64,9 @@ void NodeRuntime::process_ready() {
     // The commit index rides with every write, and gets a write of its own when it moved
     // with nothing else to write (an idle cluster's last commit), so a restarted node
     // knows how far it had committed.
+    if (rd.snapshot) install(*rd.snapshot);
     const bool commit_moved = raft_->commit_index() > written_commit_;
-    if (rd.hard_state || !rd.entries.empty() || commit_moved) {
+    if (rd.hard_state || !rd.entries.empty() || commit_moved || rd.snapshot) {
         PendingWrite pw;
         pw.id = next_write_id_++;
         if (!rd.entries.empty()) {
@@ -66,6 +79,11 @@ void NodeRuntime::process_ready() {
         w.hard_state = rd.hard_state;
         w.entries = std::move(rd.entries);
         w.commit_index = written_commit_ = raft_->commit_index();
+        if (rd.snapshot) {
+            w.compact_to = rd.snapshot->meta.index;
+            w.snapshot_resets_log = rd.snapshot_resets_log;
+            w.snapshot = std::move(rd.snapshot);
+        }
         writes_.push_back(std::move(pw));
         host_->write(std::move(w));
     } else if (!writes_.empty()) {
@@ -84,6 +102,7 @@ void NodeRuntime::process_ready() {
         reads_awaiting_confirmation_.erase(it);
     }
     serve_ready_reads();
+    maybe_snapshot();
 }
 
 void NodeRuntime::persisted(uint64_t write_id) {
@@ -91,11 +110,78 @@ void NodeRuntime::persisted(uint64_t write_id) {
         PendingWrite w = std::move(writes_.front());
         writes_.pop_front();
         if (w.last_index != 0) raft_->persisted(w.last_index, w.last_term);
+        if (w.own_snapshot) {
+            stats_.snapshots_taken++;
+            stats_.snapshot_bytes_taken += w.own_snapshot->size();
+            snapshot_in_flight_ = false;
+            raft_->snapshot_taken(std::move(*w.own_snapshot), w.compact_to);
+        }
         for (Message& m : w.after_persist) send_message(std::move(m));
     }
 }
 
+// ---------------------------------------------------------------- snapshots
+
+void NodeRuntime::maybe_snapshot() {
+    const auto& held = raft_->snapshot();
+    const Index last = held ? held->meta.index : 0;
+    if (cfg_.snapshot_entries > 0 && kv_.applied_index() > last + cfg_.snapshot_entries) take_snapshot();
+}
+
+bool NodeRuntime::take_snapshot() {
+    const auto& held = raft_->snapshot();
+    const Index index = kv_.applied_index();
+    const std::optional<Term> term = raft_->log().term(index);
+    if (snapshot_in_flight_ || index == 0 || !term || (held && index <= held->meta.index)) return false;
+    Snapshot s;
+    s.meta = {index, *term};
+    s.data = std::make_shared<const std::string>(kv_.encode());
+    host_->on_snapshot(s.meta, kv_, /*installed=*/false);
+    PendingWrite pw;
+    pw.id = next_write_id_++;
+    pw.compact_to = index > cfg_.catchup_entries ? index - cfg_.catchup_entries : 0;
+    pw.own_snapshot = s;
+    DiskWrite w;
+    w.id = pw.id;
+    w.snapshot = std::move(s);
+    w.commit_index = written_commit_ = raft_->commit_index();
+    w.compact_to = pw.compact_to;
+    writes_.push_back(std::move(pw));
+    snapshot_in_flight_ = true;
+    host_->write(std::move(w));
+    return true;
+}
+
+// Raft asks before it installs a snapshot from the leader: it must decode, and hold
+// the state at the index it claims. The decoded state is kept for install().
+bool NodeRuntime::check_snapshot(const Snapshot& s) {
+    auto kv = std::make_unique<KvStore>();
+    std::string error;
+    if (!s.data || !KvStore::decode(*s.data, kv.get(), &error) || kv->applied_index() != s.meta.index) {
+        stats_.snapshots_refused++;
+        return false;
+    }
+    checked_kv_ = std::move(kv);
+    return true;
+}
+
+void NodeRuntime::install(const Snapshot& s) {
+    if (checked_kv_ && checked_kv_->applied_index() == s.meta.index) {
+        kv_ = std::move(*checked_kv_);
+    } else {
+        std::string error;
+        KvStore::decode(*s.data, &kv_, &error);  // checked by check_snapshot already
+    }
+    checked_kv_.reset();
+    stats_.snapshots_installed++;
+    host_->on_snapshot(s.meta, kv_, /*installed=*/true);
+}
+
 void NodeRuntime::send_message(Message m) {
+    if (m.type == MessageType::Snapshot) {
+        stats_.snapshot_bytes_sent += m.chunk().data.size();
+        if (m.chunk().done) stats_.snapshots_sent++;
+    }
     const NodeId to = m.to;
     Frame f;
     f.type = m.type;
@@ -410,6 +496,9 @@ nlohmann::json NodeRuntime::status() const {
             {"log_last_index", raft_->log().last_index()},
             {"persisted_index", raft_->log().persisted_index()},
             {"kv_keys", kv_.size()},
+            {"snapshot_index", raft_->snapshot() ? raft_->snapshot()->meta.index : 0},
+            {"snapshot_term", raft_->snapshot() ? raft_->snapshot()->meta.term : 0},
+            {"snapshot_bytes", raft_->snapshot() ? raft_->snapshot()->size() : 0},
             {"kv_fingerprint", fingerprint}};
 }
 

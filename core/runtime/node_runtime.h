@@ -33,6 +33,18 @@
 // retry_interval_ms, and fails after request_timeout_ms with an error that says whether
 // a write may still take effect.
 //
+// Snapshots (Raft §7). When the state machine has applied more than snapshot_entries
+// entries beyond the last snapshot (or on take_snapshot()), the runtime encodes the
+// KvStore (KvStore::encode) and asks the host to write it as a DiskWrite with the
+// snapshot and compact_to = its index - catchup_entries; once that write is durable,
+// Raft holds it as the snapshot it sends to followers that need compacted entries and
+// compacts its in-memory log to compact_to. One such write is in flight at a time.
+// A snapshot installed from the leader arrives in a Ready: the KvStore is replaced by
+// it (it was decoded, and so checked, before Raft accepted it: a peer's garbage is
+// refused, never installed), and it goes to disk in the Ready's DiskWrite; the ack to
+// the leader leaves once that is durable. On start, a Restored::snapshot is the
+// KvStore's starting state.
+//
 // Invariants:
 //   - every submitted request's `done` is called exactly once;
 //   - a DiskWrite's after-persist messages leave only after persisted(id) for it;
@@ -106,6 +118,10 @@ public:
     virtual void on_apply(const Entry& /*e*/, bool /*took_effect*/, const KvStore& /*kv*/) {}
     // Role, term or leader changed (seen after an input); what they were before.
     virtual void on_role_change(const Raft& /*raft*/, Role /*was_role*/, NodeId /*was_leader*/) {}
+    // A snapshot at meta.index: `installed` — the state machine was just replaced by it
+    // (installed from the leader, or restored on start); otherwise this node just took
+    // it from its own state (its write is about to be issued). kv is the state it holds.
+    virtual void on_snapshot(const SnapshotMeta& /*meta*/, const KvStore& /*kv*/, bool /*installed*/) {}
 };
 
 struct RuntimeConfig {
@@ -115,6 +131,12 @@ struct RuntimeConfig {
     TimeMs no_leader_retry_ms = 50;    // ...or this soon when no leader is known
     TimeMs proposal_memory_ms = 10000; // a forwarded write's requester is remembered this long
     uint64_t session_seed = 1;         // host-chosen random: client ids of this runtime's sessions
+    // Log compaction: snapshot when more than this many entries were applied since the
+    // last snapshot (0: never, except on take_snapshot()), keeping the last
+    // catchup_entries entries before the snapshot so that a follower a little behind
+    // is sent entries, not the snapshot.
+    uint64_t snapshot_entries = 0;
+    uint64_t catchup_entries = 0;
 };
 
 // Counters a host can export (metrics) or a test can read.
@@ -126,6 +148,12 @@ struct RuntimeStats {
     uint64_t timeouts = 0;        // requests that failed after request_timeout_ms
     uint64_t elections = 0;       // times this node became candidate
     uint64_t leader_changes = 0;  // times it learned of a new leader
+    uint64_t snapshots_taken = 0;      // own snapshots made durable
+    uint64_t snapshot_bytes_taken = 0; // ...their bytes
+    uint64_t snapshots_sent = 0;       // InstallSnapshot transfers sent whole (last chunk sent)
+    uint64_t snapshot_bytes_sent = 0;  // chunk data bytes sent
+    uint64_t snapshots_installed = 0;  // snapshots installed from a leader
+    uint64_t snapshots_refused = 0;    // ...refused: the data did not decode
 };
 
 using ReplyFn = std::function<void(const ClientReply&)>;
@@ -143,6 +171,9 @@ public:
     // called exactly once, possibly before submit returns, and may itself submit.
     void submit(ClientRequest request, ReplyFn done);
     void campaign();                                    // start an election now (tools, tests)
+    // Takes a snapshot of the applied state now (the sim's `snapshot N`). False when one
+    // is being written already or nothing was applied since the last.
+    bool take_snapshot();
 
     // --- The Ready loop ---
     bool has_ready() const;
@@ -153,6 +184,7 @@ public:
     Raft& raft_mut() { return *raft_; }  // fault switches, tests
     const KvStore& kv() const { return kv_; }
     const RuntimeStats& stats() const { return stats_; }
+    bool snapshot_in_flight() const { return snapshot_in_flight_; }
     size_t pending_requests() const;     // this node's clients still waiting
     size_t writes_in_flight() const { return writes_.size(); }
     // The node's own part of /status: id, role, term, leader, indexes, kv summary.
@@ -186,10 +218,15 @@ private:
         Index last_index = 0;  // of its last entry (0: none)
         Term last_term = 0;
         std::vector<Message> after_persist;
+        std::optional<Snapshot> own_snapshot;  // this node's, for Raft once durable
+        Index compact_to = 0;
     };
 
     void send_message(Message m);
     void apply(const std::vector<Entry>& entries);
+    void maybe_snapshot();
+    bool check_snapshot(const Snapshot& s);
+    void install(const Snapshot& s);
     void serve_ready_reads();
     void observe_role_and_leader();
     void dispatch(const RequestKey& key);
@@ -213,6 +250,10 @@ private:
     std::deque<PendingWrite> writes_;
     uint64_t next_write_id_ = 1;
     Index written_commit_ = 0;  // the commit index the last DiskWrite carried
+    bool snapshot_in_flight_ = false;  // an own snapshot's write is not yet durable
+    // The state of the last snapshot Raft was asked to accept, decoded when it checked
+    // it, kept for the install that follows in the next Ready.
+    std::unique_ptr<KvStore> checked_kv_;
 
     std::map<RequestKey, LocalRequest> local_;
     std::vector<uint64_t> session_next_seq_;  // per runtime session

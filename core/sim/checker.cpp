@@ -193,6 +193,20 @@ void Checker::on_apply(NodeId node, const Entry& e, bool took_effect, uint64_t f
     }
 }
 
+void Checker::on_snapshot(NodeId node, Index index, uint64_t fingerprint, bool installed) {
+    if (installed) {
+        if (applied_.size() < node) applied_.resize(node, 0);
+        applied_[node - 1] = index;
+    }
+    if (index == 0 || states_.size() < index || states_[index - 1].second == kNoNode) return;
+    const auto& [expected, first] = states_[index - 1];
+    if (fingerprint == expected) return;
+    fail("State Agreement", "node " + std::to_string(node) + (installed ? " installed" : " took") +
+                                " a snapshot at index " + std::to_string(index) + " whose key-value state differs from node " +
+                                std::to_string(first) + "'s after the same index",
+         {node, first}, index);
+}
+
 void Checker::check_once(NodeId node, const Entry& e, bool first) {
     const auto [it, fresh] = sessions_.try_emplace(e.client_id, Session{e.seq, e.index});
     Session& s = it->second;

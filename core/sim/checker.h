@@ -20,7 +20,8 @@
 //   Apply Order           each node applies indexes 1, 2, 3, ... with no gap or repeat
 //                         (a restarted node starts again from its restored position)
 //   State Agreement       every node's key-value state after applying i is the same
-//                         (its fingerprint equals that of the first node to apply i)
+//                         (its fingerprint equals that of the first node to apply i),
+//                         and a snapshot at i (taken, installed or restored) holds it
 //   Exactly Once          a client command (client id, seq) takes effect at most once
 //                         in each node's state, across retries and leader changes
 //   Linearizability       the clients' history (check_history, at the end of a run)
@@ -77,6 +78,11 @@ public:
     // the state (false for a no-op, a duplicate or an invalid command), and
     // `fingerprint_after` is KvStore::fingerprint() just after.
     void on_apply(NodeId node, const Entry& e, bool took_effect, uint64_t fingerprint_after);
+    // The node took a snapshot at `index` (installed = false), or its state machine was
+    // replaced by one (installed from the leader, or restored on start): the state it
+    // holds must be the state every node had after `index`, and an installed one is
+    // where the node's Apply Order continues.
+    void on_snapshot(NodeId node, Index index, uint64_t fingerprint, bool installed);
     // A client was told its command at this index succeeded.
     void on_ack(NodeId leader, Index index, uint64_t client_id, uint64_t seq);
     // The node restarted from disk: its commit index may legitimately be lower, and its

@@ -128,6 +128,15 @@ std::string log_terms(const Raft& r) {
     return s.empty() ? "(empty)" : s;
 }
 
+// Two logs are the same when they end at the same index and agree on the terms of
+// every index both still hold (either may be compacted further than the other).
+bool same_log(const Raft& a, const Raft& b) {
+    if (a.log().last_index() != b.log().last_index()) return false;
+    for (Index i = std::max(a.log().prev_index(), b.log().prev_index()); i <= a.log().last_index(); i++)
+        if (a.log().term(i) != b.log().term(i)) return false;
+    return true;
+}
+
 // Optional trailing "within 5s".
 TimeMs within(const std::vector<std::string>& w, size_t at, TimeMs dflt) {
     if (w.size() == at) return dflt;
@@ -169,7 +178,7 @@ ActionResult run_expect(Simulator& sim, const std::vector<std::string>& w) {
             if (!r) continue;
             if (!first) {
                 first = r;
-            } else if (log_terms(*r) != log_terms(*first)) {
+            } else if (!same_log(*r, *first)) {
                 return fail("node " + std::to_string(n) + "'s log (terms " + log_terms(*r) + ") differs from node " +
                             std::to_string(first->id()) + "'s (terms " + log_terms(*first) + ")");
             }
@@ -187,9 +196,12 @@ ActionResult run_expect(Simulator& sim, const std::vector<std::string>& w) {
         return fail("expected node " + w[1] + " to be " + (negate ? "anything but " : "") + want + ", it is " +
                     role_name(r.role()));
     }
-    if (what == "term" || what == "commit" || what == "applied") {
+    if (what == "term" || what == "commit" || what == "applied" || what == "snapshot") {
         if (w.size() != 4) throw BadArg("expect " + what + " N OP VALUE");
-        const uint64_t actual = what == "term" ? r.current_term() : what == "commit" ? r.commit_index() : r.last_applied();
+        const uint64_t actual = what == "term"     ? r.current_term()
+                                : what == "commit" ? r.commit_index()
+                                : what == "applied" ? r.last_applied()
+                                                    : (r.snapshot() ? r.snapshot()->meta.index : 0);
         const uint64_t want = parse_uint(w[3], what);
         if (compare(actual, w[2], want)) return {true, what + " of node " + w[1] + " is " + std::to_string(actual)};
         return fail("expected " + what + " of node " + w[1] + " " + w[2] + " " + w[3] + ", it is " + std::to_string(actual));
@@ -285,6 +297,13 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
                         std::to_string(limit) + "ms");
         }
         throw BadArg("usage: wait leader [within D] | wait commit N OP INDEX [within D] | wait match L F OP INDEX [within D]");
+    }
+    if (v == "snapshot") {
+        need(1, "snapshot N");
+        const NodeId n = parse_node(w[0], nodes);
+        if (!sim.is_up(n)) return fail("node " + w[0] + " is down");
+        if (!sim.take_snapshot(n)) return fail("node " + w[0] + " took no snapshot: it is writing one, or applied nothing since its last");
+        return {true, ""};
     }
     if (v == "campaign") {
         need(1, "campaign N");
@@ -392,7 +411,7 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
 
 bool is_setting(const std::string& verb) {
     return verb == "title" || verb == "nodes" || verb == "seed" || verb == "network" || verb == "preload" ||
-           verb == "term" || verb == "max_append_bytes";
+           verb == "term" || verb == "max_append_bytes" || verb == "snapshot_entries" || verb == "catchup_entries" || verb == "snapshot_chunk_bytes";
 }
 
 }  // namespace
@@ -471,6 +490,13 @@ bool parse_scenario(const std::string& text, Scenario* out, std::string* error) 
                 } else if (verb == "max_append_bytes") {
                     if (w.size() != 1) throw BadArg("usage: max_append_bytes N");
                     out->config.max_append_bytes = size_t(std::max<uint64_t>(1, parse_uint(w[0], "max_append_bytes")));
+                } else if (verb == "snapshot_entries" || verb == "catchup_entries") {
+                    if (w.size() != 1) throw BadArg("usage: " + verb + " N");
+                    (verb == "snapshot_entries" ? out->config.snapshot_entries : out->config.catchup_entries) =
+                        parse_uint(w[0], verb);
+                } else if (verb == "snapshot_chunk_bytes") {
+                    if (w.size() != 1) throw BadArg("usage: snapshot_chunk_bytes N");
+                    out->config.snapshot_chunk_bytes = size_t(std::max<uint64_t>(1, parse_uint(w[0], verb)));
                 } else if (verb == "network") {
                     parse_network(w, 0, &out->config.net);
                 } else if (verb == "preload") {

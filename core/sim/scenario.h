@@ -13,6 +13,9 @@
 //   preload 3 terms 1,1,1,2,2             node 3 starts with this log (entry terms)
 //   term 3 5                              ...and with current term 5
 //   max_append_bytes 1                    cap AppendEntries (1: one entry each)
+//   snapshot_entries 20                   snapshot after 20 entries applied (0: never)
+//   catchup_entries 5                     ...keeping 5 entries before the snapshot
+//   snapshot_chunk_bytes 64               InstallSnapshot chunk size (default 64 KiB)
 //
 //   say Watch node 3 catch up.            narration, shown by the playground
 //   advance 500ms                         run virtual time (ms or s)
@@ -22,6 +25,7 @@
 //   wait commit N >= I [within 5s]        run until node N's commit index reaches I
 //   wait match L F >= I [within 5s]       run until leader L knows follower F holds I
 //   campaign N                            node N starts an election now
+//   snapshot N                            node N snapshots its applied state now
 //   propose set x 5                       a client request to the current leader (any
 //                                         node if none), retried until answered
 //   propose 1 set x 5                     a request to node 1 only (a follower forwards it)
@@ -38,6 +42,7 @@
 //   expect log 3 = 1..10                  node 3's log holds exactly indexes 1..10
 //   expect log 3 terms 1,1,1,2,2          ...with exactly these terms
 //   expect commit 1 >= 4                  also <=, =, >, <
+//   expect snapshot 2 >= 30               node 2's newest snapshot's index
 //   expect kv 1 x = 5 / expect kv 1 x missing
 //   expect safe                           the checker found no violation
 //   expect violation Log Matching         the checker found this one

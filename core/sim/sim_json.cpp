@@ -132,6 +132,9 @@ json config_json(const SimConfig& c) {
               {"pre_vote", c.pre_vote},
               {"check_quorum", c.check_quorum},
               {"max_append_bytes", c.max_append_bytes},
+              {"snapshot_entries", c.snapshot_entries},
+              {"catchup_entries", c.catchup_entries},
+              {"snapshot_chunk_bytes", c.snapshot_chunk_bytes},
               {"check", c.check}};
     j.update(network_json(c.net));
     return j;
@@ -163,19 +166,28 @@ std::pair<Index, Index> window(const StateView& view, Index first, Index last) {
     return {std::max(view.log_from, first), std::min(view.log_to, last)};
 }
 
+// A node's newest snapshot: {index, term, bytes}, all 0 when it has none.
+json snapshot_json(const Snapshot* s) {
+    return {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
+}
+
 // A crashed node: only what its disk holds.
 json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const HardState& hs = sim.durable_hard_state(id);
-    const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - 1]
+    const std::optional<Snapshot>& snap = sim.durable_snapshot(id);
+    const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - base - 1]
+    const Index base = snap ? snap->meta.index : 0;
     json entries = json::array();
-    for (auto [i, hi] = window(view, 1, log.size()); i <= hi; i++) entries.push_back(entry_json(log[i - 1]));
+    for (auto [i, hi] = window(view, base + 1, base + log.size()); i <= hi; i++)
+        entries.push_back(entry_json(log[i - base - 1]));
     return {{"id", id},
             {"up", false},
             {"term", hs.current_term},
             {"voted_for", hs.voted_for},
-            {"log_first_index", 1},
-            {"log_last_index", log.size()},
-            {"log", std::move(entries)}};
+            {"log_first_index", base + 1},
+            {"log_last_index", base + log.size()},
+            {"log", std::move(entries)},
+            {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
 }
 
 // A candidate's tally: its own vote, plus each node whose disk records a vote for it in
@@ -216,6 +228,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
         entries.push_back(entry_json(log.at(i)));
     j["log"] = std::move(entries);
+    j["snapshot"] = snapshot_json(r->snapshot().get());
     j["kv"] = sim.kv(id)->sorted();
     json faults = json::array();
     for (const std::string& name : Faults::names())
@@ -229,7 +242,9 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
             progress.push_back({{"peer", peer},
                                 {"match_index", p->match_index},
                                 {"next_index", p->next_index},
-                                {"state", p->state == Progress::State::Probe ? "probe" : "replicate"}});
+                                {"state", p->state == Progress::State::Probe       ? "probe"
+                                          : p->state == Progress::State::Replicate ? "replicate"
+                                                                                   : "snapshot"}});
         }
         j["progress"] = std::move(progress);
     }
@@ -312,6 +327,23 @@ json in_flight_json(const InFlight& f) {
         case MessageType::HeartbeatResp:
             s = "heartbeat answered";
             break;
+        case MessageType::Snapshot: {
+            const SnapshotChunk& c = m.chunk();
+            j["snapshot_index"] = m.index;
+            j["snapshot_term"] = m.log_term;
+            j["offset"] = c.offset;
+            j["bytes"] = c.data.size();
+            j["total"] = c.total;
+            j["done"] = c.done;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + ") bytes " + num(c.offset) + ".." +
+                num(c.offset + c.data.size()) + " of " + num(c.total) + (c.done ? ", last chunk" : "");
+            break;
+        }
+        case MessageType::SnapshotResp:
+            j["snapshot_index"] = m.index;
+            j["offset"] = m.chunk().offset;
+            s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.chunk().offset);
+            break;
         case MessageType::ClientRequest:
             j["client_id"] = f.request.client_id;
             j["seq"] = f.request.seq;
@@ -344,6 +376,8 @@ json stats_json(const Simulator& sim) {
             {"proposals", s.proposals},
             {"acked", s.acked},
             {"committed", sim.checker().committed().size()},
+            {"snapshots_taken", s.snapshots_taken},
+            {"snapshots_installed", s.snapshots_installed},
             {"sent_by_type", std::move(by_type)}};
 }
 
@@ -372,9 +406,16 @@ SimConfig sim_config_from_json(const std::string& text) {
             c.max_append_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
         } else if (key == "check") {
             c.check = boolean(v, key);
+        } else if (key == "snapshot_entries") {
+            c.snapshot_entries = whole(v, key, 0, 1000000000);
+        } else if (key == "catchup_entries") {
+            c.catchup_entries = whole(v, key, 0, 1000000000);
+        } else if (key == "snapshot_chunk_bytes") {
+            c.snapshot_chunk_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
         } else {
             bad("unknown config key '" + key + "' (nodes, seed, tick_ms, election_tick, heartbeat_tick, pre_vote, " +
-                "check_quorum, max_append_bytes, check, " + kNetworkKeys + ")");
+                "check_quorum, max_append_bytes, check, snapshot_entries, catchup_entries, snapshot_chunk_bytes, " +
+                kNetworkKeys + ")");
         }
     }
     if (c.heartbeat_tick >= c.election_tick)

@@ -35,9 +35,12 @@ struct Simulator::NodeHost final : RuntimeHost {
     Faults faults;
     Role last_role = Role::Follower;
     Term last_term = 0;
-    // The disk: what survives a crash.
+    // The disk: what survives a crash. A snapshot is written whole or not at all; the
+    // log on disk holds the entries after it (entries it covers are deleted with it).
     HardState durable_hs;
-    std::vector<Entry> durable_log;  // from index 1
+    std::optional<Snapshot> durable_snapshot;
+    std::vector<Entry> durable_log;  // from index durable_base() + 1
+    Index durable_base() const { return durable_snapshot ? durable_snapshot->meta.index : 0; }
     // Writes in progress, completed in order.
     struct Write {
         uint64_t id;
@@ -45,6 +48,8 @@ struct Simulator::NodeHost final : RuntimeHost {
         std::optional<HardState> hs;
         std::vector<Entry> entries;
         uint64_t last_disk_write;  // the runtime's DiskWrites up to this id are in it
+        std::optional<Snapshot> snapshot;  // written before the entries
+        bool snapshot_resets_log = false;
     };
     std::vector<Write> writes;
     uint64_t next_write_id = 0;
@@ -59,6 +64,7 @@ struct Simulator::NodeHost final : RuntimeHost {
     TimeMs now() const override { return sim->now_; }
     void on_ready(const Raft& raft, const Ready& rd) override;
     void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;
+    void on_snapshot(const SnapshotMeta& meta, const KvStore& kv, bool installed) override;
 };
 
 // The checker sees each Ready before any of it is acted on: a new leader, the entries
@@ -81,6 +87,16 @@ void Simulator::NodeHost::on_apply(const Entry& e, bool took_effect, const KvSto
     if (e.client_id != 0 && took_effect) sim->on_client_apply(id, e);
 }
 
+// A node restored, installed or took a snapshot: its state at that index must be every
+// node's state there (State Agreement across snapshots).
+void Simulator::NodeHost::on_snapshot(const SnapshotMeta& meta, const KvStore& kv, bool installed) {
+    Simulator& s = *sim;
+    if (runtime) {  // not while starting: a restart restores, it installs nothing new
+        (installed ? s.stats_.snapshots_installed : s.stats_.snapshots_taken)++;
+    }
+    if (s.cfg_.check) s.checker_.on_snapshot(id, meta.index, kv.fingerprint(), installed);
+}
+
 Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) {
     if (cfg_.nodes < 1 || cfg_.nodes > 9) throw std::invalid_argument("nodes must be between 1 and 9");
     if (cfg_.tick_ms < 1) throw std::invalid_argument("tick_ms must be at least 1");
@@ -97,9 +113,12 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
     if (cfg_.check) {
         checker_.set_durable_view(cfg_.nodes, [this](NodeId n, Index i) -> std::optional<Term> {
-            const std::vector<Entry>& log = host(n).durable_log;
-            if (i < 1 || i > log.size()) return std::nullopt;
-            return log[i - 1].term;
+            const NodeHost& h = host(n);
+            const Index base = h.durable_base();
+            // An entry a durable snapshot covers is held (a snapshot covers committed entries only).
+            if (i >= 1 && i <= base && i <= checker_.committed().size()) return checker_.committed()[i - 1].term;
+            if (i <= base || i > base + h.durable_log.size()) return std::nullopt;
+            return h.durable_log[i - base - 1].term;
         });
     }
 }
@@ -115,6 +134,7 @@ RaftConfig Simulator::raft_config(NodeId n) const {
     rc.pre_vote = cfg_.pre_vote;
     rc.check_quorum = cfg_.check_quorum;
     rc.max_append_bytes = cfg_.max_append_bytes;
+    rc.snapshot_chunk_bytes = std::max<size_t>(1, cfg_.snapshot_chunk_bytes);
     rc.random_seed = cfg_.seed ^ (0xA5A5A5A5ULL * n) ^ host(n).incarnation;
     return rc;
 }
@@ -125,6 +145,8 @@ RuntimeConfig Simulator::runtime_config(NodeId n) const {
     rc.request_timeout_ms = kRequestTimeoutMs;
     // Seeded like the rest: each incarnation's sessions get client ids of their own.
     rc.session_seed = cfg_.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t(n) << 40) ^ host(n).incarnation;
+    rc.snapshot_entries = cfg_.snapshot_entries;
+    rc.catchup_entries = cfg_.catchup_entries;
     return rc;
 }
 
@@ -134,6 +156,9 @@ void Simulator::start_node(NodeId n) {
     h.incarnation++;
     Restored r;
     r.hard_state = h.durable_hs;
+    r.snapshot = h.durable_snapshot;
+    r.first_index = h.durable_base() + 1;
+    r.prev_term = h.durable_snapshot ? h.durable_snapshot->meta.term : 0;
     r.entries = h.durable_log;
     h.runtime = std::make_unique<NodeRuntime>(runtime_config(n), std::move(r), &h);
     h.runtime->raft_mut().faults = h.faults;
@@ -265,7 +290,9 @@ void Simulator::flush_soon(NodeHost& h) {
 // issued while the disk is still busy joins the queued one (group commit), as a real
 // host batches everything that arrived during the previous fsync.
 void Simulator::queue_write(NodeHost& h, DiskWrite w) {
-    if (!h.writes.empty() && h.writes.back().starts_ms > now_) {
+    // (A snapshot starts a write of its own: hard state, snapshot, entries is the order
+    // within one write, which a snapshot after queued entries would not keep.)
+    if (!h.writes.empty() && h.writes.back().starts_ms > now_ && !w.snapshot) {
         NodeHost::Write& q = h.writes.back();
         if (w.hard_state) q.hs = w.hard_state;
         if (!w.entries.empty()) {
@@ -281,7 +308,8 @@ void Simulator::queue_write(NodeHost& h, DiskWrite w) {
     const TimeMs done = starts + (rng_.chance(net.disk_slow) ? rng_.range(net.disk_slow_min_ms, net.disk_slow_max_ms)
                                                              : rng_.range(net.disk_min_ms, net.disk_max_ms));
     h.disk_free_at = done;
-    NodeHost::Write q{h.next_write_id++, starts, std::move(w.hard_state), std::move(w.entries), w.id};
+    NodeHost::Write q{h.next_write_id++, starts,           std::move(w.hard_state), std::move(w.entries),
+                      w.id,                std::move(w.snapshot), w.snapshot_resets_log};
     new_event(EventKind::DiskDone, done, h.id).id = q.id;
     h.writes.push_back(std::move(q));
 }
@@ -292,9 +320,24 @@ void Simulator::on_disk_done(NodeId n, uint64_t write_id) {
     NodeHost::Write w = std::move(h.writes.front());
     h.writes.erase(h.writes.begin());
     if (w.hs) h.durable_hs = *w.hs;
+    if (w.snapshot) {
+        // The stored log keeps only the entries after the snapshot, or none (reset).
+        const Index index = w.snapshot->meta.index, base = h.durable_base();
+        if (w.snapshot_resets_log || index < base) {
+            h.durable_log.clear();
+        } else {
+            h.durable_log.erase(h.durable_log.begin(),
+                                h.durable_log.begin() + std::min<size_t>(index - base, h.durable_log.size()));
+        }
+        h.durable_snapshot = std::move(w.snapshot);
+    }
     if (!w.entries.empty()) {
-        h.durable_log.resize(w.entries.front().index - 1);  // a rewritten suffix replaces the old
-        h.durable_log.insert(h.durable_log.end(), w.entries.begin(), w.entries.end());
+        const Index base = h.durable_base();
+        auto first = std::find_if(w.entries.begin(), w.entries.end(), [&](const Entry& e) { return e.index > base; });
+        if (first != w.entries.end()) {
+            h.durable_log.resize(std::min<size_t>(first->index - base - 1, h.durable_log.size()));  // a rewritten suffix replaces the old
+            h.durable_log.insert(h.durable_log.end(), first, w.entries.end());
+        }
     }
     h.runtime->persisted(w.last_disk_write);
     drain(n);
@@ -305,6 +348,13 @@ bool Simulator::campaign(NodeId n) {
     host(n).runtime->campaign();
     drain(n);
     return true;
+}
+
+bool Simulator::take_snapshot(NodeId n) {
+    if (!is_up(n)) return false;
+    const bool taken = host(n).runtime->take_snapshot();
+    drain(n);
+    return taken;
 }
 
 void Simulator::crash(NodeId n) {
@@ -337,6 +387,7 @@ bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(cfg_.nodes)
 const Raft* Simulator::node(NodeId n) const { return is_up(n) ? &host(n).runtime->raft() : nullptr; }
 const NodeRuntime* Simulator::runtime(NodeId n) const { return is_up(n) ? host(n).runtime.get() : nullptr; }
 const std::vector<Entry>& Simulator::durable_log(NodeId n) const { return host(n).durable_log; }
+const std::optional<Snapshot>& Simulator::durable_snapshot(NodeId n) const { return host(n).durable_snapshot; }
 const HardState& Simulator::durable_hard_state(NodeId n) const { return host(n).durable_hs; }
 
 const KvStore* Simulator::kv(NodeId n) const { return is_up(n) ? &host(n).runtime->kv() : nullptr; }
@@ -367,6 +418,7 @@ void Simulator::preload_log(NodeId n, const std::vector<Term>& terms, Term term)
     if (stats_.events != 0) throw std::logic_error("preload_log must come before the first event");
     NodeHost& h = host(n);
     h.durable_log.clear();
+    h.durable_snapshot.reset();
     Term last = 0;
     for (size_t i = 0; i < terms.size(); i++) {
         if (terms[i] < last || terms[i] == 0) throw std::invalid_argument("preloaded terms must be positive and non-decreasing");

@@ -70,6 +70,9 @@ struct SimConfig {
     bool check_quorum = true;
     size_t max_append_bytes = 64 * 1024;  // 1 = one entry per AppendEntries, as in the paper
     bool check = true;             // run the safety checker after every event
+    uint64_t snapshot_entries = 0; // RuntimeConfig's: snapshot every this many entries (0: never)
+    uint64_t catchup_entries = 0;  // ...keeping this many entries before the snapshot
+    size_t snapshot_chunk_bytes = 64 * 1024;  // InstallSnapshot chunk size (small: many chunks)
 };
 
 // One client operation, as the simulator's clients saw it (a Jepsen-style record).
@@ -129,6 +132,8 @@ struct SimStats {
     uint64_t proposals = 0;        // client operations invoked (writes, deletes and reads)
     uint64_t acked = 0;            // client operations that completed Ok
     uint64_t sent_by_type[16] = {};  // indexed by MessageType
+    uint64_t snapshots_taken = 0;      // own snapshots taken (their writes issued)
+    uint64_t snapshots_installed = 0;  // snapshots installed from a leader
 };
 
 class Simulator {
@@ -175,6 +180,9 @@ public:
 
     // --- Faults ---
     bool campaign(NodeId n);       // node n starts an election now; false if it is down
+    // Node n snapshots its applied state now (NodeRuntime::take_snapshot); false if it
+    // is down, already writing one, or applied nothing since its last.
+    bool take_snapshot(NodeId n);
     void crash(NodeId n);          // volatile state lost, durable state kept
     void restart(NodeId n);
     bool is_up(NodeId n) const;
@@ -198,7 +206,9 @@ public:
     const SimConfig& config() const { return cfg_; }
     const Raft* node(NodeId n) const;      // nullptr while crashed
     const NodeRuntime* runtime(NodeId n) const;  // nullptr while crashed
-    // What node n's disk holds (what a restart recovers): its log from index 1 and hard state.
+    // What node n's disk holds (what a restart recovers): its newest snapshot, the log
+    // after it (from index 1 without a snapshot) and its hard state.
+    const std::optional<Snapshot>& durable_snapshot(NodeId n) const;
     const std::vector<Entry>& durable_log(NodeId n) const;
     const HardState& durable_hard_state(NodeId n) const;
     const KvStore* kv(NodeId n) const;     // nullptr while crashed

@@ -151,6 +151,8 @@ int cmd_sim(int argc, char** argv) {
     opts.flag("partition-every", "TIME", "split the cluster in two at this interval (healed halfway)", "0");
     opts.flag("crash-every", "TIME", "crash a random node at this interval (restarted halfway)", "0");
     opts.flag("disk-slow", "P@MIN..MAX", "the disk's tail: a fraction P of writes takes MIN..MAX ms", "0.03@20..80");
+    opts.flag("snapshot-entries", "N", "snapshot after N entries applied since the last (0: never)", "0");
+    opts.flag("catchup-entries", "N", "entries kept before a snapshot for followers a little behind", "0");
     opts.flag("fault", "NODE:NAME[,...]", "switch on a test-only rule fault, e.g. 3:skip_prev_log_check");
     opts.flag("settle", "TIME", "end by healing everything: within TIME the cluster must converge and answer "
               "every request (else Liveness); then the history must be linearizable", "10s");
@@ -162,9 +164,11 @@ int cmd_sim(int argc, char** argv) {
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
-    uint64_t nodes = 0, seed = 0, rate = 0;
+    uint64_t nodes = 0, seed = 0, rate = 0, snapshot_entries = 0, catchup_entries = 0;
     if (!opts.get_uint("nodes", 1, 9, &nodes, &code) || !opts.get_uint("seed", 0, UINT64_MAX, &seed, &code) ||
-        !opts.get_uint("rate", 0, 1000000, &rate, &code)) {
+        !opts.get_uint("rate", 0, 1000000, &rate, &code) ||
+        !opts.get_uint("snapshot-entries", 0, UINT64_MAX, &snapshot_entries, &code) ||
+        !opts.get_uint("catchup-entries", 0, UINT64_MAX, &catchup_entries, &code)) {
         return code;
     }
     TimeMs duration = 0, partition_every = 0, crash_every = 0, settle_limit = 0;
@@ -194,6 +198,8 @@ int cmd_sim(int argc, char** argv) {
         scenario.config.nodes = int(nodes);
         scenario.config.seed = seed;
     }
+    if (opts.given("snapshot-entries")) scenario.config.snapshot_entries = snapshot_entries;
+    if (opts.given("catchup-entries")) scenario.config.catchup_entries = catchup_entries;
     NetworkConfig& net = scenario.config.net;
     for (const auto& [flag, field] : {std::pair<const char*, double*>{"drop", &net.drop}, {"duplicate", &net.duplicate},
                                       {"reorder", &net.reorder}}) {
@@ -277,6 +283,8 @@ int cmd_sim(int argc, char** argv) {
                               {"proposals", st.proposals},
                               {"acknowledged", st.acked},
                               {"committed", committed},
+                              {"snapshots_taken", st.snapshots_taken},
+                              {"snapshots_installed", st.snapshots_installed},
                               {"wall_seconds", wall},
                               {"trace_hash", trace_hash_hex(*sim)},
                               {"violations", violations_json(*sim)}};
@@ -290,6 +298,9 @@ int cmd_sim(int argc, char** argv) {
         std::printf("messages    %llu sent, %llu delivered, %llu dropped\n", static_cast<unsigned long long>(st.messages_sent),
                     static_cast<unsigned long long>(st.messages_delivered), static_cast<unsigned long long>(st.messages_dropped));
         std::printf("elections   %llu\n", static_cast<unsigned long long>(st.elections));
+        if (st.snapshots_taken + st.snapshots_installed > 0)
+            std::printf("snapshots   %llu taken, %llu installed\n", static_cast<unsigned long long>(st.snapshots_taken),
+                        static_cast<unsigned long long>(st.snapshots_installed));
         std::printf("committed   %zu entries (%.1f per virtual second), %llu of %llu client requests acknowledged\n",
                     committed, sim->now() > 0 ? committed * 1000.0 / sim->now() : 0.0,
                     static_cast<unsigned long long>(st.acked), static_cast<unsigned long long>(st.proposals));

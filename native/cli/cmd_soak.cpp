@@ -55,9 +55,10 @@ struct SeedPlan {
     int rate = 0;
     TimeMs duration = 0;
     std::string fault;  // a rule switch on every node, "" for none
+    uint64_t snapshot_entries = 0;  // snapshot threshold (0: no snapshots)
 };
 
-SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& fault) {
+SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& fault, uint64_t snapshot_entries) {
     static const char* const kDrop[] = {"0", "0.01", "0.05", "0.1"};
     static const char* const kDuplicate[] = {"0", "0.02", "0.05"};
     static const char* const kReorder[] = {"0", "0.05", "0.1"};
@@ -76,6 +77,7 @@ SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& 
     p.rate = int(rng.range(20, 200));
     p.duration = duration;
     p.fault = fault;
+    p.snapshot_entries = snapshot_entries;
     return p;
 }
 
@@ -93,6 +95,7 @@ std::string replay_command(const SeedPlan& p) {
                       " --duplicate " + p.duplicate + " --reorder " + p.reorder + " --settle " + ms_text(kSettleWithin);
     if (p.partition_every) cmd += " --partition-every " + ms_text(p.partition_every);
     if (p.crash_every) cmd += " --crash-every " + ms_text(p.crash_every);
+    if (p.snapshot_entries) cmd += " --snapshot-entries " + std::to_string(p.snapshot_entries);
     if (!p.fault.empty()) {
         cmd += " --fault ";
         for (int n = 1; n <= p.nodes; n++) cmd += (n > 1 ? "," : "") + std::to_string(n) + ":" + p.fault;
@@ -147,6 +150,7 @@ json run_seed(const SeedPlan& p) {
     sc.config.net.drop = std::stod(p.drop);
     sc.config.net.duplicate = std::stod(p.duplicate);
     sc.config.net.reorder = std::stod(p.reorder);
+    sc.config.snapshot_entries = p.snapshot_entries;
     auto sim = make_simulator(sc);
     Timeline timeline;
     if (!p.fault.empty()) {
@@ -192,15 +196,15 @@ struct Worker {
 
 // The worker loop: seeds first, first + stride, ... until the deadline. Never returns.
 [[noreturn]] void worker_main(int fd, uint64_t first, uint64_t stride, Clock::time_point deadline, int nodes,
-                              TimeMs duration, const std::string& fault) {
+                              TimeMs duration, const std::string& fault, uint64_t snapshot_entries) {
     for (uint64_t seed = first; Clock::now() < deadline; seed += stride) {
         const std::string start = json{{"start", seed}}.dump() + "\n";
         if (write(fd, start.data(), start.size()) < 0) _exit(3);
         json r;
         try {
-            r = run_seed(plan_for(seed, nodes, duration, fault));
+            r = run_seed(plan_for(seed, nodes, duration, fault, snapshot_entries));
         } catch (const std::exception& e) {
-            const SeedPlan p = plan_for(seed, nodes, duration, fault);
+            const SeedPlan p = plan_for(seed, nodes, duration, fault, snapshot_entries);
             r = {{"seed", seed}, {"events", 0}, {"ok", false},
                  {"problem", std::string("the simulator threw: ") + e.what()}, {"replay", replay_command(p)}};
         }
@@ -211,7 +215,7 @@ struct Worker {
 }
 
 bool spawn(Worker* w, uint64_t stride, Clock::time_point deadline, int nodes, TimeMs duration,
-           const std::string& fault) {
+           const std::string& fault, uint64_t snapshot_entries) {
     int fds[2];
     if (pipe(fds) != 0) return false;
     std::fflush(nullptr);
@@ -219,7 +223,7 @@ bool spawn(Worker* w, uint64_t stride, Clock::time_point deadline, int nodes, Ti
     if (pid < 0) return false;
     if (pid == 0) {
         close(fds[0]);
-        worker_main(fds[1], w->next_seed, stride, deadline, nodes, duration, fault);
+        worker_main(fds[1], w->next_seed, stride, deadline, nodes, duration, fault, snapshot_entries);
     }
     close(fds[1]);
     w->pid = pid;
@@ -289,13 +293,15 @@ int cmd_soak(int argc, char** argv) {
     opts.flag("nodes", "N", "cluster size, 3 or 5 (default: each seed picks one)");
     opts.flag("from-seed", "S", "first seed", "1");
     opts.flag("duration", "TIME", "virtual time per seed before the heal", "20s");
+    opts.flag("snapshot-entries", "N", "each node snapshots after N entries applied (0: never)", "0");
     opts.flag("fault", "NAME", "test-only: switch on this rule fault (faults.h) on every node, to see soak catch it");
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t seconds = 0, jobs = uint64_t(cpus > 0 ? cpus : 1), nodes = 0, from = 0;
+    uint64_t seconds = 0, jobs = uint64_t(cpus > 0 ? cpus : 1), nodes = 0, from = 0, snapshot_entries = 0;
     if (!opts.get_uint("seconds", 1, 7 * 24 * 3600, &seconds, &code) ||
+        !opts.get_uint("snapshot-entries", 0, UINT64_MAX, &snapshot_entries, &code) ||
         (opts.given("jobs") && !opts.get_uint("jobs", 1, 256, &jobs, &code)) ||
         (opts.given("nodes") && !opts.get_uint("nodes", 3, 5, &nodes, &code)) ||
         !opts.get_uint("from-seed", 0, UINT64_MAX / 2, &from, &code)) {
@@ -317,7 +323,7 @@ int cmd_soak(int argc, char** argv) {
     std::vector<Worker> workers(jobs);
     for (uint64_t w = 0; w < jobs; w++) {
         workers[w].next_seed = from + w;
-        if (!spawn(&workers[w], jobs, deadline, int(nodes), duration, fault)) {
+        if (!spawn(&workers[w], jobs, deadline, int(nodes), duration, fault, snapshot_entries)) {
             std::fprintf(stderr, "raftbook soak: cannot start worker processes: %s\n", std::strerror(errno));
             for (Worker& x : workers)
                 if (x.pid > 0) kill(x.pid, SIGKILL);
@@ -360,11 +366,11 @@ int cmd_soak(int argc, char** argv) {
             }
             // The worker died in the middle of a seed: that seed fails; a new worker
             // carries on with the rest of the stride.
-            const SeedPlan p = plan_for(w.next_seed, int(nodes), duration, fault);
+            const SeedPlan p = plan_for(w.next_seed, int(nodes), duration, fault, snapshot_entries);
             totals.add({{"seed", w.next_seed}, {"events", 0}, {"ok", false},
                         {"problem", "the worker running it " + describe_exit(status)}, {"replay", replay_command(p)}});
             w.next_seed += jobs;
-            if (Clock::now() >= deadline || !spawn(&w, jobs, deadline, int(nodes), duration, fault)) alive--;
+            if (Clock::now() >= deadline || !spawn(&w, jobs, deadline, int(nodes), duration, fault, snapshot_entries)) alive--;
         }
         if (tty && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
             last_progress = Clock::now();

@@ -66,3 +66,46 @@ TEST_CASE("kv: size counts keys across overwrites and deletes, sorted() lists th
     CHECK(all.count("k7") == 0);
     for (const auto& [key, value] : all) CHECK(*kv.get(key) == value);
 }
+
+TEST_CASE("kv: a snapshot encoding round-trips the whole state: map, sessions, applied index, fingerprint") {
+    KvStore kv;
+    for (Index i = 1; i <= 500; i++)
+        kv.apply(cmd(i, i % 7 == 0 ? "del k" + std::to_string(i - 3) : "set k" + std::to_string(i) + " value " + std::to_string(i),
+                     i % 5 + 1, i));
+    const std::string bytes = kv.encode();
+    KvStore back;
+    std::string error;
+    REQUIRE(KvStore::decode(bytes, &back, &error));
+    CHECK(back.sorted() == kv.sorted());
+    CHECK(back.size() == kv.size());
+    CHECK(back.applied_index() == 500);
+    CHECK(back.fingerprint() == kv.fingerprint());
+    CHECK(back.applied_request(3, 497));
+    CHECK_FALSE(back.applied_request(3, 503));
+    // Both go on identically.
+    CHECK(kv.apply(cmd(501, "set x y", 1, 1000)) == back.apply(cmd(501, "set x y", 1, 1000)));
+    CHECK(back.fingerprint() == kv.fingerprint());
+    CHECK_FALSE(back.apply(cmd(502, "set x z", 3, 497)));  // its session table came along
+}
+
+TEST_CASE("kv: a snapshot that does not decode is refused with an error and changes nothing") {
+    KvStore kv;
+    kv.apply(cmd(1, "set a 1", 9, 1));
+    kv.apply(cmd(2, "set b 2", 9, 2));
+    const std::string good = kv.encode();
+    KvStore target;
+    target.apply(cmd(1, "set keep me"));
+    std::string error;
+    std::vector<std::string> bad = {"", "garbage", good + "x", good.substr(0, good.size() - 1), "RBKV\x01"};
+    std::string huge_count = good.substr(0, 5) + std::string("\x02\x01\xff\xff\xff\xff\x0f", 7);
+    bad.push_back(huge_count);
+    for (size_t cut = 0; cut < good.size(); cut++) bad.push_back(good.substr(0, cut));
+    for (const std::string& b : bad) {
+        INFO(b.size() << " bytes");
+        error.clear();
+        CHECK_FALSE(KvStore::decode(b, &target, &error));
+        CHECK(error.rfind("state machine snapshot is malformed: ", 0) == 0);
+    }
+    CHECK(*target.get("keep") == "me");
+    CHECK(target.applied_index() == 1);
+}
