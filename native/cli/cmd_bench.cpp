@@ -11,6 +11,10 @@
 // write on disk. The node's /metrics before and after a row give the entries one
 // fdatasync made durable on that node: the group commit at work.
 //
+// --writes N ends a row after N acknowledged writes rather than after --seconds (no
+// warm-up), and --keys K cycles the writes over K distinct keys rather than a new key
+// each: a long run whose state stays the same size (bench/compaction/run.sh).
+//
 // --start runs a cluster of its own for the measurement (LocalCluster: fresh data on
 // free ports, removed afterwards) and sends the load to its leader; without it the
 // load goes to --server, e.g. a `raftbook demo` node.
@@ -83,8 +87,15 @@ struct Writer {
     uint64_t sent = 0;
 };
 
-Row run_row(const std::string& host, uint16_t port, int clients, const std::string& value,
-            std::chrono::seconds warmup, std::chrono::seconds seconds, const std::string& key_prefix) {
+// How a row ends and which keys it writes.
+struct Load {
+    std::chrono::seconds warmup{1}, seconds{10};
+    uint64_t writes = 0;  // > 0: the row ends after this many acknowledged writes instead
+    uint64_t keys = 0;    // > 0: cycle over this many keys instead of a new key per write
+};
+
+Row run_row(const std::string& host, uint16_t port, int clients, const std::string& value, const Load& load,
+            const std::string& key_prefix) {
     Row row;
     row.clients = clients;
     const double fsyncs_before = metric(host, port, "raftbook_fsyncs_total");
@@ -93,14 +104,18 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
     boost::asio::io_context ioc(1);
     std::vector<Writer> writers(static_cast<size_t>(clients));
     std::vector<uint32_t> latencies_us;
-    const auto measure_from = Clock::now() + warmup;
-    const auto measure_to = measure_from + seconds;
+    const auto began = Clock::now();
+    const auto measure_from = load.writes ? began : began + load.warmup;
+    const auto measure_to = load.writes ? Clock::time_point::max() : measure_from + load.seconds;
+    uint64_t issued = 0;  // writes sent and not failed (with load.writes)
     std::function<void(size_t)> send = [&](size_t i) {
         const auto start = Clock::now();
-        if (start >= measure_to) return;
+        if (start >= measure_to || (load.writes && issued >= load.writes)) return;
         Writer& w = writers[i];
-        const std::string key = key_prefix + std::to_string(clients) + "-" + std::to_string(i) + "-" +
-                                std::to_string(w.sent++);
+        const std::string key = load.keys ? key_prefix + std::to_string(issued % load.keys)
+                                          : key_prefix + std::to_string(clients) + "-" + std::to_string(i) + "-" +
+                                                std::to_string(w.sent++);
+        issued++;
         w.connection->request("PUT", kv_target(key), value, [&, i, start](HttpResult r) {
             const auto end = Clock::now();
             const bool counted = end >= measure_from && end <= measure_to;
@@ -112,6 +127,7 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
                 return;
             }
             if (counted) row.errors++;
+            issued--;  // sent again
             if (row.first_error.empty())
                 row.first_error = r.ok() ? "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200) : r.error;
             writers[i].backoff->expires_after(kErrorBackoff);  // a node that refuses must not be hammered
@@ -127,7 +143,9 @@ Row run_row(const std::string& host, uint16_t port, int clients, const std::stri
 
     std::sort(latencies_us.begin(), latencies_us.end());
     row.writes = latencies_us.size();
-    row.writes_per_second = double(row.writes) / double(seconds.count());
+    const double elapsed = load.writes ? std::chrono::duration<double>(Clock::now() - began).count()
+                                       : double(load.seconds.count());
+    row.writes_per_second = double(row.writes) / elapsed;
     row.p50_ms = percentile(latencies_us, 0.50);
     row.p99_ms = percentile(latencies_us, 0.99);
     const double fsyncs = metric(host, port, "raftbook_fsyncs_total") - fsyncs_before;
@@ -176,14 +194,21 @@ int cmd_bench(int argc, char** argv) {
     opts.flag("seconds", "S", "measured seconds per row", "10");
     opts.flag("warmup", "S", "seconds of load before each row's measurement", "1");
     opts.flag("value-bytes", "N", "size of each value", "64");
+    opts.flag("writes", "N", "end each row after N acknowledged writes instead of --seconds (no warm-up)");
+    opts.flag("keys", "N", "cycle the writes over N distinct keys instead of a new key each");
     opts.flag_switch("json", "print the rows as a JSON array instead of a table");
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
     uint64_t nodes = 0, seconds = 0, warmup = 0, value_bytes = 0;
+    Load load;
     if (!opts.get_uint("nodes", 1, 9, &nodes, &exit_code) || !opts.get_uint("seconds", 1, 3600, &seconds, &exit_code) ||
         !opts.get_uint("warmup", 0, 3600, &warmup, &exit_code) ||
-        !opts.get_uint("value-bytes", 1, 64 * 1024, &value_bytes, &exit_code))
+        !opts.get_uint("value-bytes", 1, 64 * 1024, &value_bytes, &exit_code) ||
+        (opts.given("writes") && !opts.get_uint("writes", 1, UINT64_MAX, &load.writes, &exit_code)) ||
+        (opts.given("keys") && !opts.get_uint("keys", 1, UINT64_MAX, &load.keys, &exit_code)))
         return exit_code;
+    load.seconds = std::chrono::seconds(seconds);
+    load.warmup = std::chrono::seconds(warmup);
     std::vector<int> clients;
     if (!parse_clients(opts.get("clients"), &clients))
         return opts.usage_error("--clients must be a comma-separated list of counts from 1 to 1000, got '" +
@@ -250,12 +275,12 @@ int cmd_bench(int argc, char** argv) {
             std::fflush(stdout);
         }
         const std::string value(value_bytes, 'v');
-        const std::string key_prefix = "bench-" + std::to_string(::getpid()) + "-";
+        // --keys: the same keys in every run, so that runs one after the other overwrite them.
+        const std::string key_prefix = load.keys ? "bench-key-" : "bench-" + std::to_string(::getpid()) + "-";
         nlohmann::json rows = nlohmann::json::array();
         std::string first_error;
         for (int c : clients) {
-            const Row r = run_row(host, port, c, value, std::chrono::seconds(warmup), std::chrono::seconds(seconds),
-                                  key_prefix);
+            const Row r = run_row(host, port, c, value, load, key_prefix);
             if (first_error.empty()) first_error = r.first_error;
             if (r.writes == 0) rc = 1;
             rows.push_back({{"clients", r.clients}, {"writes", r.writes}, {"writes_per_second", r.writes_per_second},

@@ -78,6 +78,9 @@ constexpr uint64_t kOwnFds = 64;
 // Fewer client connections than this (or than --max-clients, if smaller) is too few
 // to serve anyone; the node refuses to start.
 constexpr uint64_t kMinClients = 8;
+// --snapshot-entries and --catchup-entries at most: a log of more entries than this
+// between snapshots would not fit in memory anyway.
+constexpr uint64_t kMaxLogEntries = 1000000000;
 
 // The open-file limit split for a node of `members` members (see the top of the file).
 struct FdBudget {
@@ -149,14 +152,26 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
     opts.flag("max-clients", "N", "open client connections at most; one more is answered 503 and closed",
               std::to_string(kDefaultMaxClients));
+    opts.flag("snapshot-entries", "N",
+              "snapshot the state and compact the log once it holds N entries past the last\n"
+              "                           snapshot; 0: never",
+              "10000");
+    opts.flag("catchup-entries", "N",
+              "entries kept before a snapshot, so that a follower a little behind is sent\n"
+              "                           entries rather than the snapshot",
+              "5000");
     int exit_code = 0;
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
-    uint64_t id = 0, timeout_ms = 0, max_clients = 0;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0, snapshot_entries = 0, catchup_entries = 0;
     if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
     if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
     if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
+    if (!opts.get_uint("snapshot-entries", 0, kMaxLogEntries, &snapshot_entries, &exit_code)) return exit_code;
+    if (!opts.get_uint("catchup-entries", 0, kMaxLogEntries, &catchup_entries, &exit_code)) return exit_code;
+    cfg.snapshot_entries = snapshot_entries;
+    cfg.catchup_entries = catchup_entries;
     cfg.id = id;
     cfg.request_timeout = std::chrono::milliseconds(timeout_ms);
     cfg.max_clients = max_clients;

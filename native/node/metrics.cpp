@@ -73,6 +73,16 @@ std::string Metrics::render(const RuntimeStats& runtime,
     out += "# HELP raftbook_fsync_seconds Time of one group-commit write and fdatasync.\n"
            "# TYPE raftbook_fsync_seconds histogram\n";
     fsync_seconds.render("raftbook_fsync_seconds", &out);
+    counter(&out, "raftbook_snapshot_writes_total",
+            "Snapshot files written to the data dir (taken by this node or installed from the leader).",
+            snapshot_writes);
+    counter(&out, "raftbook_snapshot_written_bytes_total", "Snapshot data written to the data dir.",
+            snapshot_bytes_written);
+    out += "# HELP raftbook_snapshot_write_seconds Time to write one batch's snapshot file durably.\n"
+           "# TYPE raftbook_snapshot_write_seconds histogram\n";
+    snapshot_write_seconds.render("raftbook_snapshot_write_seconds", &out);
+    counter(&out, "raftbook_wal_segments_deleted_total", "WAL segments deleted by log compaction.",
+            wal_segments_deleted);
     per_peer(&out, "raftbook_peer_sent_bytes_total", "Frame bytes sent to each peer.", bytes_sent);
     per_peer(&out, "raftbook_peer_received_bytes_total", "Frame bytes received from each peer.", bytes_received);
     for (const auto& [name, v] : gauges) out += "# TYPE " + name + " gauge\n" + name + " " + number(v) + "\n";

@@ -56,10 +56,14 @@ bool NodeHost::start(std::string* error) {
     rc.request_timeout_ms = cfg_.request_timeout.count();
     rc.no_leader_retry_ms = cfg_.tick.count();
     rc.session_seed = random_u64();  // a restarted node never reuses a client id
+    rc.snapshot_entries = cfg_.snapshot_entries;
+    rc.catchup_entries = cfg_.catchup_entries;
+    snapshot_ = storage_->snapshot_meta();
     runtime_ = std::make_unique<NodeRuntime>(rc, storage_->take_restored(), static_cast<RuntimeHost*>(this));
     const Raft& raft = runtime_->raft();
-    log_line("starting: term %llu, log [%llu, %llu], commit %llu, %zu members",
-             (unsigned long long)raft.current_term(), (unsigned long long)raft.log().first_index(),
+    log_line("starting: term %llu, snapshot at %llu (term %llu), log [%llu, %llu], commit %llu, %zu members",
+             (unsigned long long)raft.current_term(), (unsigned long long)snapshot_.index,
+             (unsigned long long)snapshot_.term, (unsigned long long)raft.log().first_index(),
              (unsigned long long)raft.log().last_index(), (unsigned long long)raft.commit_index(),
              cfg_.members.size());
 
@@ -173,8 +177,11 @@ void NodeHost::write(DiskWrite w) {
     DiskWriter::Job job;
     job.id = w.id;
     job.hard_state = std::move(w.hard_state);
+    job.snapshot = std::move(w.snapshot);
+    job.snapshot_resets_log = w.snapshot_resets_log;
     job.entries = std::move(w.entries);
     job.commit_index = w.commit_index;
+    job.compact_to = w.compact_to;
     disk_->push(std::move(job));
 }
 
@@ -227,6 +234,13 @@ void NodeHost::on_persisted(const DiskWriter::Done& done) {
         metrics_.entries_persisted += done.entries;
         metrics_.fsync_seconds.observe(done.seconds);
     }
+    if (done.snapshots > 0) {
+        metrics_.snapshot_writes += done.snapshots;
+        metrics_.snapshot_bytes_written += done.snapshot_bytes;
+        metrics_.snapshot_write_seconds.observe(done.snapshot_seconds);
+        snapshot_ = done.snapshot;
+    }
+    metrics_.wal_segments_deleted += done.segments_deleted;
     runtime_->persisted(done.last_id);
     schedule_ready();
 }
@@ -267,6 +281,12 @@ nlohmann::json NodeHost::status() const {
         members.push_back(m);
     }
     nlohmann::json s = runtime_->status();
+    // The runtime's own snapshot when it reports one (it may have taken one not yet on
+    // disk); else the newest durable one.
+    if (!s.contains("snapshot_index")) {
+        s["snapshot_index"] = snapshot_.index;
+        s["snapshot_term"] = snapshot_.term;
+    }
     s["cluster_id"] = joined() ? nlohmann::json(cluster_id_) : nlohmann::json();
     s["members"] = members;
     return s;
@@ -279,7 +299,9 @@ std::string NodeHost::metrics_text() const {
                             {"raftbook_is_leader", raft.role() == Role::Leader ? 1.0 : 0.0},
                             {"raftbook_commit_index", double(raft.commit_index())},
                             {"raftbook_applied_index", double(runtime_->kv().applied_index())},
+                            {"raftbook_log_first_index", double(raft.log().first_index())},
                             {"raftbook_log_last_index", double(raft.log().last_index())},
+                            {"raftbook_snapshot_durable_index", double(snapshot_.index)},
                             {"raftbook_pending_client_requests", double(runtime_->pending_requests())},
                             {"raftbook_disk_writes_in_flight", double(runtime_->writes_in_flight())},
                             {"raftbook_http_connections", double(http_ ? http_->open_connections() : 0)}});

@@ -40,6 +40,14 @@
 // clean stop records the last one, so a node restarted alone (after a clean stop or a
 // kill -9) shows the commit it had.
 //
+// Snapshots (Raft §7). The runtime decides when to take one (--snapshot-entries) and how
+// much log to keep behind it (--catchup-entries); a DiskWrite carrying a snapshot goes to
+// the disk thread like any other, which writes the file and then compacts the WAL
+// (native/storage/disk_writer.h): the event loop never writes a snapshot. On start the
+// newest durable snapshot and the log after it (Storage::take_restored) go to the
+// runtime. /status shows the snapshot's index and term, /metrics the snapshot files
+// written (count, bytes, seconds) and the WAL segments deleted.
+//
 // A disk error (StorageError) stops the node for good: the host logs it, stops serving
 // and the process exits with kExitDiskError, so a supervisor can tell it from a crash
 // and not restart it into the same fault.
@@ -83,6 +91,8 @@ struct NodeConfig {
     int election_tick = 10;   // election timeout 0.5-1 s at 50 ms ticks
     int heartbeat_tick = 1;   // a heartbeat every tick
     std::chrono::milliseconds request_timeout{3000};
+    uint64_t snapshot_entries = 10000;  // RuntimeConfig::snapshot_entries (0: never)
+    uint64_t catchup_entries = 5000;    // RuntimeConfig::catchup_entries
     // The connection caps of the descriptor budget (cmd_serve.cpp): what is left of the
     // open-file limit after the node's own descriptors, which connections cannot take.
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
@@ -137,6 +147,7 @@ private:
     std::unique_ptr<PeerTransport> transport_;
     std::unique_ptr<HttpServer> http_;
     boost::asio::steady_timer tick_timer_;
+    SnapshotMeta snapshot_;  // the newest durable snapshot
     bool ready_scheduled_ = false;
     bool stopped_ = false;
     int exit_code_ = 0;

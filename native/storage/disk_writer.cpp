@@ -1,6 +1,7 @@
 // The disk thread's group commit loop; see disk_writer.h.
 #include "native/storage/disk_writer.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace raftbook {
@@ -39,11 +40,22 @@ void DiskWriter::run() {
         }
         // Group commit: every Ready queued while the last fsync ran goes into this one.
         Done done;
+        Index compact_to = 0;
         const auto start = std::chrono::steady_clock::now();
         try {
             for (Job& job : batch) {
                 if (job.hard_state) {
                     storage_->save_hard_state(*job.hard_state);
+                    done.synced = true;
+                }
+                if (job.snapshot) {
+                    const auto snapshot_start = std::chrono::steady_clock::now();
+                    storage_->save_snapshot(*job.snapshot, job.snapshot_resets_log);
+                    done.snapshot_seconds +=
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - snapshot_start).count();
+                    done.snapshots++;
+                    done.snapshot_bytes += job.snapshot->size();
+                    done.snapshot = job.snapshot->meta;
                     done.synced = true;
                 }
                 if (!job.entries.empty()) {
@@ -58,14 +70,16 @@ void DiskWriter::run() {
                     done.synced = true;
                 }
                 storage_->record_commit(job.commit_index);
+                compact_to = std::max(compact_to, job.compact_to);
                 done.last_id = job.id;
             }
             if (done.synced) storage_->sync();
+            done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            if (compact_to > 0) done.segments_deleted = storage_->compact(compact_to);
         } catch (const std::exception& e) {
             on_error_(e);
             return;
         }
-        done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         on_done_(std::move(done));
     }
 }

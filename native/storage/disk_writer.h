@@ -12,6 +12,12 @@
 // The commit index goes to Storage::record_commit: it is written with the batch when
 // the batch writes anything, and otherwise waits for the next one (no fsync of its own).
 //
+// Snapshots are written here too, never on the io thread: a job's snapshot goes to
+// Storage::save_snapshot after its hard state and before its entries (durable on
+// return), and once the batch is synced the WAL is compacted to the highest compact_to
+// of the batch (Storage::compact: only what a durable snapshot covers). The order within
+// a job is the DiskWrite's (core/runtime/node_runtime.h).
+//
 // Only the disk thread touches the Storage once the writer is running. A disk error
 // (StorageError) ends the thread after `on_error`; the node must then stop.
 #pragma once
@@ -36,8 +42,11 @@ public:
     struct Job {  // one Ready's share of the disk
         uint64_t id = 0;  // the host's, increasing; Done::last_id names it
         std::optional<HardState> hard_state;
+        std::optional<Snapshot> snapshot;
+        bool snapshot_resets_log = false;
         std::vector<Entry> entries;
         Index commit_index = 0;  // for Storage::record_commit
+        Index compact_to = 0;    // for Storage::compact, after the sync (0: nothing)
     };
     struct Done {  // one batch of jobs, durable
         uint64_t last_id = 0;  // of the batch's last job: it and all before it are durable
@@ -46,6 +55,11 @@ public:
         size_t entries = 0;
         bool synced = false;   // anything was written (else the batch only kept order)
         double seconds = 0;    // write + fdatasync
+        size_t snapshots = 0;          // snapshot files written
+        uint64_t snapshot_bytes = 0;   // their data
+        double snapshot_seconds = 0;   // writing them (included in seconds)
+        SnapshotMeta snapshot;         // the newest written ({0, 0}: none)
+        size_t segments_deleted = 0;   // WAL segments compaction deleted
     };
     // `on_done` and `on_error` run on the disk thread; they must hand over to the io
     // thread (`on_error` gets the StorageError, or whatever else was thrown).

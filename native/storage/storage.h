@@ -5,6 +5,7 @@
 //   DIR/hardstate   current_term and voted_for, replaced atomically (write a temp file,
 //                   fsync it, rename it over the old one, fsync the directory)
 //   DIR/wal/        the log, as checksummed records in segment files (wal.h)
+//   DIR/snap-TERM-INDEX  the newest snapshot and the one before it (snapshot_file.h)
 //
 // Raft's rule is "respond to RPCs only after updating stable storage" (§5), and the
 // core says when: the host persists a Ready, and only then sends its
@@ -26,6 +27,35 @@
 // hard state is saved before append(), no entry of a term ever becomes durable before
 // that term does, so a restarted node never finds entries from a term later than its
 // current_term.
+//
+// Snapshots and compaction (Raft §7). The disk thread does, per DiskWrite, in this
+// order: save_hard_state, save_snapshot, append, record_commit; then sync(); then
+// compact(). save_snapshot() writes the snapshot file atomically and durably, then
+// deletes all but it and the one before it (and any temp file a crash left). With
+// resets_log (a snapshot from the leader that replaces a log which did not hold its last
+// entry) a WAL reset record follows, synced: the stored log now starts right after the
+// snapshot. compact(i) deletes the WAL segments holding no entry above i — never above
+// the newest durable snapshot, whatever i says.
+//
+// open() restores the newest snapshot and the WAL entries after it:
+// Restored{snapshot, first_index = index + 1, prev_term = term, entries after it,
+// commit index at least the snapshot's}. WAL entries at or below the snapshot's index
+// are dropped (they wait for compaction). Then, in order:
+//   - a WAL that starts after index + 1 (entries missing between the snapshot and the
+//     log: a lost segment or snapshot) refuses to start, naming the snapshot file and
+//     the oldest segment;
+//   - a WAL that does not continue the snapshot (it does not reach the snapshot's last
+//     entry, or holds it with another term: a crash between writing a leader's snapshot
+//     and its reset record, or a WAL compacted down to nothing) gets its reset record
+//     now, and the entries after the snapshot that belonged to the replaced log are
+//     dropped (they were never committed), saying so in recovery_note();
+//   - a damaged newest snapshot (cut short, bad checksum, wrong header: the file is
+//     written atomically, so never by a crash) refuses to start, naming the file and what
+//     is wrong — unless the WAL still holds every entry from just after the next older
+//     valid snapshot (or from entry 1) up to the damaged one's last entry, with its term:
+//     then that older state plus the WAL is exactly the state the damaged file held, so
+//     the node starts from it, renames the damaged file to NAME.damaged and says so in
+//     recovery_note(). Never a wrong state, never a silent loss.
 //
 // Identity. open() with options.node_id refuses a dir that records another node id, or
 // (when options.cluster_id is given) another cluster id. A new dir records the node id
@@ -54,6 +84,7 @@
 
 #include "core/raft/raft.h"
 #include "native/storage/identity.h"
+#include "native/storage/snapshot_file.h"
 #include "native/storage/storage_io.h"
 #include "native/storage/wal.h"
 
@@ -107,9 +138,25 @@ public:
     // the Storage is destroyed are lost, as in a crash.
     void sync();
 
+    // Writes the snapshot atomically and durably (both on return), then deletes older
+    // snapshot files but the one before it. With resets_log, every stored entry is
+    // dropped: the log continues at snap.meta.index + 1 (a WAL reset record, synced).
+    // Throws std::logic_error for a snapshot older than the newest saved one, or of a
+    // term above the saved current_term.
+    void save_snapshot(const Snapshot& snap, bool resets_log);
+    // Deletes the WAL segments whose entries are all at or below compact_to, clamped to
+    // the newest durable snapshot's index; never the current segment. Returns how many
+    // it deleted.
+    size_t compact(Index compact_to);
+    // The newest durable snapshot's index and term ({0, 0}: none).
+    SnapshotMeta snapshot_meta() const { return snapshot_; }
+
 private:
     Storage() = default;
     void write_hard_state(const HardState& hs);
+    // Fills restored_ from the newest valid snapshot among `files` and the WAL (the
+    // rules above). Returns whether the WAL must be reset to start after the snapshot.
+    bool restore_log(const std::vector<SnapshotFile>& files, WalLog* log);
     // Runs a write, refusing when an earlier one failed and remembering a failure.
     template <typename Write>
     void guarded(Write write);
@@ -118,6 +165,7 @@ private:
     UniqueFd lock_;
     Identity identity_;
     HardState saved_;  // current_term and voted_for as on disk
+    SnapshotMeta snapshot_;  // of the newest durable snapshot file
     std::unique_ptr<Wal> wal_;
     Restored restored_;
     std::string recovery_note_;

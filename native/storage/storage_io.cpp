@@ -141,14 +141,23 @@ void rename_file(const std::string& from, const std::string& to) {
 }
 
 void replace_file(const std::string& dir, const std::string& name, const std::string& bytes) {
+    replace_file(dir, name, {std::string_view(bytes)});
+}
+
+void replace_file(const std::string& dir, const std::string& name,
+                  std::initializer_list<std::string_view> pieces) {
     const std::string temp = join_path(dir, name + ".tmp");
     {
         UniqueFd fd = open_file(temp, O_WRONLY | O_CREAT | O_TRUNC);
-        write_all(fd.get(), bytes.data(), bytes.size(), temp);
+        for (const std::string_view piece : pieces) write_all(fd.get(), piece.data(), piece.size(), temp);
         sync_file(fd.get(), temp);
     }
     rename_file(temp, join_path(dir, name));
     sync_dir(dir);
+}
+
+void remove_file(const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("delete", path, errno);
 }
 
 }  // namespace raftbook

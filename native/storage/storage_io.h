@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 namespace raftbook {
 
@@ -68,5 +70,11 @@ void rename_file(const std::string& from, const std::string& to);
 // renames it over dir/name and fsyncs dir. A crash leaves the old file or the new one
 // (and maybe a stale name.tmp, which readers ignore).
 void replace_file(const std::string& dir, const std::string& name, const std::string& bytes);
+// The same with the file's bytes given in pieces, written one after the other (a large
+// body between a header and a trailer, without copying it into one string).
+void replace_file(const std::string& dir, const std::string& name,
+                  std::initializer_list<std::string_view> pieces);
+// unlink(); a file already gone is not an error.
+void remove_file(const std::string& path);
 
 }  // namespace raftbook

@@ -25,8 +25,10 @@ constexpr size_t kHeaderBytes = sizeof kSegmentMagic;
 constexpr size_t kRecordHeaderBytes = 8;  // length, crc
 constexpr uint8_t kEntryRecord = 1;
 constexpr uint8_t kCommitRecord = 2;
+constexpr uint8_t kResetRecord = 3;
 constexpr size_t kEntryFixedBytes = 1 + 8 + 8 + 1 + 8 + 8;  // payload without data
 constexpr size_t kCommitBytes = 1 + 8;
+constexpr size_t kResetBytes = 1 + 8 + 8;
 constexpr char kLastSegmentMagic[8] = {'R', 'B', 'L', 'S', 'T', 0, 0, 1};
 constexpr size_t kLastSegmentBytes = 8 + 8 + 4;
 constexpr const char* kLastSegmentFile = "last_segment";
@@ -50,6 +52,7 @@ struct Record {
     uint8_t kind = 0;
     Entry entry;             // kind == kEntryRecord
     Index commit_index = 0;  // kind == kCommitRecord
+    SnapshotMeta reset;      // kind == kResetRecord: the log starts after this entry
 };
 
 enum class Parse {
@@ -108,6 +111,18 @@ Parse parse_record(const std::string& buf, size_t off, Record* rec, size_t* next
             return Parse::BadPayload;
         }
         rec->commit_index = get_le(body + 1, 8);
+    } else if (rec->kind == kResetRecord) {
+        if (length != kResetBytes) {
+            *reason = "reset record of " + std::to_string(length) + " bytes";
+            return Parse::BadPayload;
+        }
+        rec->reset.index = get_le(body + 1, 8);
+        rec->reset.term = get_le(body + 9, 8);
+        if (rec->reset.index == 0 || rec->reset.index == UINT64_MAX || rec->reset.term == 0) {
+            *reason = "reset record to entry " + std::to_string(rec->reset.index) + " of term " +
+                      std::to_string(rec->reset.term);
+            return Parse::BadPayload;
+        }
     } else {
         *reason = "unknown record type " + std::to_string(rec->kind) +
                   " (written by a newer raftbook?)";
@@ -142,10 +157,12 @@ bool zeros_from(const std::string& buf, size_t off) {
                        [](char c) { return c == 0; });
 }
 
-// Where replaying a segment stopped.
+// Where replaying a segment stopped, and what it holds.
 struct SegmentEnd {
     size_t records_end = 0;  // after its last valid record (0: not even a valid header)
     bool torn = false;       // the bytes from records_end on are a torn tail to cut off
+    bool reset = false;      // it holds a reset record: earlier segments hold nothing of the log
+    Index max_index = 0;     // the highest entry index after its last reset record
 };
 
 // Replays one segment's records into *log, up to the zero fill or the end of the file.
@@ -174,36 +191,65 @@ SegmentEnd replay_segment(const std::string& path, const std::string& buf, bool 
         return bad(0, "bad segment header");
     }
     size_t off = kHeaderBytes;
+    SegmentEnd end;
     while (!zeros_from(buf, off)) {
         Record rec;
         size_t next = 0;
         std::string reason;
         const Parse parsed = parse_record(buf, off, &rec, &next, &reason);
         if (parsed == Parse::BadPayload) throw corrupt(path, off, reason);
-        if (parsed == Parse::Bad) return bad(off, reason);
+        if (parsed == Parse::Bad) {
+            const SegmentEnd torn = bad(off, reason);
+            end.records_end = torn.records_end;
+            end.torn = torn.torn;
+            return end;
+        }
         std::vector<Entry>& entries = log->entries;
         if (rec.kind == kEntryRecord) {
             const Index i = rec.entry.index;
-            if (i == 0 || i > entries.size() + 1)
+            if (!log->start_known && i > 0) {  // the first entry after a compacted prefix
+                log->first_index = i;
+                log->start_known = true;
+            }
+            if (i > log->last_index() + 1)
                 throw corrupt(path, off, "entry " + std::to_string(i) +
                                              " does not follow the last index " +
-                                             std::to_string(entries.size()));
+                                             std::to_string(log->last_index()));
+            if (i < log->first_index)
+                throw corrupt(path, off, "entry " + std::to_string(i) +
+                                             " is before the start of the log at entry " +
+                                             std::to_string(log->first_index));
             if (i <= log->commit_index)
                 throw corrupt(path, off, "entry " + std::to_string(i) +
                                              " overwrites a committed entry (commit index " +
                                              std::to_string(log->commit_index) + ")");
-            entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(i - 1), entries.end());
+            entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(i - log->first_index),
+                          entries.end());
             entries.push_back(std::move(rec.entry));
-        } else {
-            if (rec.commit_index > entries.size())
+            end.max_index = std::max(end.max_index, i);
+        } else if (rec.kind == kCommitRecord) {
+            if (log->start_known && rec.commit_index > log->last_index())
                 throw corrupt(path, off, "commit index " + std::to_string(rec.commit_index) +
                                              " is beyond the last index " +
-                                             std::to_string(entries.size()));
+                                             std::to_string(log->last_index()));
             log->commit_index = std::max(log->commit_index, rec.commit_index);
+        } else {
+            if (rec.reset.index < log->commit_index)
+                throw corrupt(path, off, "reset to entry " + std::to_string(rec.reset.index) +
+                                             " drops committed entries (commit index " +
+                                             std::to_string(log->commit_index) + ")");
+            entries.clear();
+            log->first_index = rec.reset.index + 1;
+            log->prev_term = rec.reset.term;
+            log->start_known = true;
+            log->commit_index = rec.reset.index;  // a snapshot holds only committed entries
+            end.reset = true;
+            end.max_index = 0;
         }
         off = next;
     }
-    return {off, false};
+    end.records_end = off;
+    return end;
 }
 
 // The sequence numbers of the segment files in dir, ascending.
@@ -264,24 +310,34 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, size_t segment_bytes, Wal
     std::unique_ptr<Wal> wal(new Wal(dir, segment_bytes));
     const std::vector<uint64_t> seqs = list_segments(dir);
     const uint64_t recorded = read_last_segment(dir);
-    // Every segment from 1 to the newest recorded one must be there (wal.h).
-    for (size_t i = 0; i < seqs.size(); i++)
-        if (seqs[i] != i + 1)
-            throw missing_segment(wal->segment_path(i + 1),
+    // Every segment from the oldest one kept to the newest recorded one must be there
+    // (wal.h): only a prefix may be missing, deleted by compaction.
+    for (size_t i = 1; i < seqs.size(); i++)
+        if (seqs[i] != seqs[0] + i)
+            throw missing_segment(wal->segment_path(seqs[0] + i),
                                   "found " + wal->segment_path(seqs[i]) + " after it");
-    if (seqs.size() < recorded)
+    if ((seqs.empty() ? 0 : seqs.back()) < recorded)
         throw missing_segment(wal->segment_path(recorded),
                               join_path(dir, kLastSegmentFile) + " records it as the newest");
     if (seqs.empty() && must_exist)
         throw missing_segment(wal->segment_path(1),
                               "the data dir has a hard state or identity file, so its WAL was "
                               "started, but the WAL has no segment");
+    log->start_known = seqs.empty() || seqs[0] == 1;
+    log->first_segment = wal->segment_path(seqs.empty() ? 1 : seqs[0]);
     for (size_t i = 0; i < seqs.size(); i++) {
         const std::string path = wal->segment_path(seqs[i]);
         const std::string buf = read_file(path);
         const bool last = i + 1 == seqs.size();
         const SegmentEnd end = replay_segment(path, buf, last, log);
-        if (last) wal->continue_segment(seqs[i], end.records_end, buf.size(), end.torn);
+        if (end.reset)
+            for (auto& closed : wal->closed_) closed.second = 0;
+        if (last) {
+            wal->continue_segment(seqs[i], end.records_end, buf.size(), end.torn);
+            wal->segment_max_ = end.max_index;
+        } else {
+            wal->closed_.emplace_back(seqs[i], end.max_index);
+        }
     }
     if (seqs.empty()) {
         wal->start_segment(1);
@@ -290,7 +346,7 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, size_t segment_bytes, Wal
         write_last_segment(dir, seqs.back());  // a WAL from before last_segment, or a crash
     }
     sync_dir(dir);
-    wal->last_index_ = log->entries.size();
+    wal->last_index_ = log->start_known ? log->last_index() : 0;
     wal->commit_wanted_ = wal->commit_written_ = log->commit_index;
     return wal;
 }
@@ -360,7 +416,39 @@ void Wal::append(const std::vector<Entry>& entries) {
             out->append(e.data);
         });
         last_index_ = e.index;
+        pending_max_ = std::max(pending_max_, e.index);
     }
+}
+
+void Wal::reset(Index index, Term term) {
+    if (index == 0 || term == 0 || index < commit_written_)
+        throw std::logic_error("WAL reset: the log cannot start after entry " +
+                               std::to_string(index) + " of term " + std::to_string(term) +
+                               " (commit index " + std::to_string(commit_written_) + ")");
+    put_record(&pending_, [&](std::string* out) {
+        out->push_back(static_cast<char>(kResetRecord));
+        put_le(out, index, 8);
+        put_le(out, term, 8);
+    });
+    // What the segments hold before this record is no longer part of the log.
+    for (auto& closed : closed_) closed.second = 0;
+    segment_max_ = pending_max_ = 0;
+    last_index_ = index;
+    commit_written_ = std::max(commit_written_, index);  // replay reads the same from the record
+    commit_wanted_ = std::max(commit_wanted_, index);
+}
+
+size_t Wal::compact(Index compact_to) {
+    size_t deleted = 0;
+    // Oldest first, each deletion durable before the next: a crash leaves a prefix
+    // missing, never a gap.
+    while (!closed_.empty() && closed_.front().second <= compact_to) {
+        remove_file(segment_path(closed_.front().first));
+        sync_dir(dir_);
+        closed_.pop_front();
+        deleted++;
+    }
+    return deleted;
 }
 
 void Wal::set_commit(Index commit_index) {
@@ -375,8 +463,11 @@ void Wal::sync() {
             put_le(out, commit, 8);
         });
     if (pending_.empty()) return;
-    if (segment_size_ > kHeaderBytes && segment_size_ + pending_.size() > segment_bytes_)
+    if (segment_size_ > kHeaderBytes && segment_size_ + pending_.size() > segment_bytes_) {
+        closed_.emplace_back(segment_seq_, segment_max_);
+        segment_max_ = 0;
         start_segment(segment_seq_ + 1);
+    }
     const std::string path = segment_path(segment_seq_);
     const size_t records_end = segment_size_ + pending_.size();
     if (records_end > file_size_) {
@@ -391,6 +482,8 @@ void Wal::sync() {
     sync_data(fd_.get(), path);
     segment_size_ = records_end;
     pending_.clear();
+    segment_max_ = std::max(segment_max_, pending_max_);
+    pending_max_ = 0;
     commit_written_ = std::max(commit_written_, commit);
 }
 

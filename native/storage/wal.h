@@ -22,10 +22,18 @@
 // with integers little-endian, and the payload one of
 //     1 entry:  u64 index | u64 term | u8 type | u64 client_id | u64 seq | data
 //     2 commit: u64 commit_index
+//     3 reset:  u64 index | u64 term
 // There is no "truncate" record: as in etcd's WAL, an entry whose index is at or below
 // the last one replaces that entry and everything after it, which is exactly what a
 // follower does when the leader overwrites a conflicting suffix (§5.3). Replaying the
 // records in order therefore reproduces the log exactly.
+//
+// A reset record says "the log starts after entry (index, term)": replay drops every
+// entry before it, and the next entry must be index + 1. It is written when a snapshot
+// from the leader replaces a log that did not hold the snapshot's last entry
+// (Storage::save_snapshot with resets_log), after the snapshot file is durable. Its
+// index is committed (a snapshot holds only committed entries), so replay takes it as
+// the commit index too; a reset below a recorded commit index is corruption.
 //
 // The commit index rides along at the end of the next sync's records rather than having
 // its own fsync: it is only a restart hint (entry.h), and written after the entries it
@@ -37,10 +45,21 @@
 // the 16 bytes before it), replaced atomically (replace_file) each time a segment is
 // started and before any record goes into it: once per 64 MiB, two more fsyncs. Without it a
 // deleted newest segment would look like a shorter log. On open, segments must be
-// numbered 1, 2, ... with no gap, up to at least the recorded one (one more is a crash
-// between creating a segment and recording it; it holds no record yet), and entry
-// indexes must follow each other across segments; a WAL from before this file (none
-// recorded) gets one.
+// numbered with no gap, up to at least the recorded one (one more is a crash between
+// creating a segment and recording it; it holds no record yet), and entry indexes must
+// follow each other across segments; a WAL from before this file (none recorded) gets
+// one.
+//
+// Compaction. Once a snapshot covers the start of the log, compact(i) deletes the
+// segments, oldest first, whose entries are all at or below i (a segment before a reset
+// record holds nothing of the log at all); never the current one. Each deletion is made
+// durable (fsync of the directory) before the next, so a crash can leave only a prefix
+// missing, never a gap. So the first segment number is not recorded but inferred: the
+// oldest segment present. When it is not 1, the log starts at the first entry it holds
+// (or after its first reset record), and the term before that is not known here — it is
+// the snapshot's: Storage checks that a snapshot covers every entry before the WAL's
+// first one, and refuses to start, naming the files, when none does (a segment lost
+// rather than compacted shows up that way).
 //
 // On open every record is verified, in order, up to the clean end of the written data:
 // a record boundary where the rest of the file is zeros (possibly none), in any segment
@@ -60,22 +79,31 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/raft/entry.h"
+#include "core/raft/snapshot.h"
 #include "native/storage/storage_io.h"
 
 namespace raftbook {
 
 // What the WAL replays to.
 struct WalLog {
-    std::vector<Entry> entries;  // the log, from index 1
-    Index commit_index = 0;      // the last commit index recorded, <= entries.size()
+    std::vector<Entry> entries;  // the log, from first_index
+    Index first_index = 1;       // of entries[0] (of the next entry when there is none)
+    Term prev_term = 0;          // of entry first_index - 1 when a reset record said so, else 0
+    // false: the oldest segments were compacted away and no entry or reset record shows
+    // where the log starts (then entries is empty and first_index means nothing).
+    bool start_known = true;
+    std::string first_segment;   // the oldest segment's path, for messages
+    Index commit_index = 0;      // the last commit index recorded, <= last_index()
     std::string torn_tail;       // "" or a sentence saying what torn tail was dropped
     bool created = false;        // there was no WAL: open started one
+    Index last_index() const { return first_index + entries.size() - 1; }
 };
 
 // Thread-compatible: one thread at a time may call its methods.
@@ -104,11 +132,20 @@ public:
     // Remembers the commit index; the next sync() writes it, after the entries, clamped
     // to the last index. A lower one than already remembered is ignored.
     void set_commit(Index commit_index);
+    // Buffers a reset record: the log now starts after entry (index, term), every entry
+    // before is dropped and the next appended must be index + 1. Throws
+    // std::logic_error for index or term 0, or an index below the recorded commit index.
+    void reset(Index index, Term term);
     // Writes everything appended since the last sync, and the commit index if it grew,
     // and fdatasyncs it: on return it is durable. Does nothing when there is nothing to
     // write. Throws StorageError.
     void sync();
 
+    // Deletes the segments, oldest first, holding no entry of the log above compact_to
+    // (wal.h); never the current one. Returns how many. Throws StorageError.
+    size_t compact(Index compact_to);
+
+    // Of the log including pending entries; 0 when not known (WalLog::start_known).
     Index last_index() const { return last_index_; }
 
 private:
@@ -125,6 +162,11 @@ private:
     size_t segment_bytes_;
     UniqueFd fd_;               // the current (last) segment, open for writing
     uint64_t segment_seq_ = 0;
+    Index segment_max_ = 0;     // the highest entry index in the current segment (after resets)
+    Index pending_max_ = 0;     // ...among the pending entries
+    // The segments before the current one, oldest first, each with its highest entry
+    // index (0 when a later reset record dropped what it holds).
+    std::deque<std::pair<uint64_t, Index>> closed_;
     size_t segment_size_ = 0;   // the current segment's header and records: the next goes here
     size_t file_size_ = 0;      // its size: segment_size_ and the zero fill after it
     std::string pending_;       // encoded records not yet written
