@@ -89,7 +89,7 @@ TEST_CASE("fault switch install_stale_snapshot: the checker catches a follower d
     CHECK(found == "State Machine Safety");
 }
 
-TEST_CASE("a crash while a snapshot is being written loses that snapshot whole; the restart uses the older state") {
+TEST_CASE("a crash while a snapshot is being written loses that snapshot whole, and the restart uses the older state") {
     auto sim = run_script("nodes 3\nseed 5\ncampaign 1\nwait leader within 2s\nrate 30\nadvance 2s\nrate 0\nadvance 500ms\n");
     REQUIRE(sim->take_snapshot(2));
     CHECK(sim->runtime(2)->snapshot_in_flight());
