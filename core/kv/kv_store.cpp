@@ -146,10 +146,7 @@ private:
 
 std::string KvStore::encode() const {
     std::string out(kKvMagic, kKvMagicBytes);
-    size_t bytes = 64 + last_seq_.size() * 12;
-    for (const Shard& sh : shards_)
-        for (const auto& [k, v] : sh) bytes += k.size() + v.size() + 4;
-    out.reserve(bytes);
+    out.reserve(64 + last_seq_.size() * 12 + size_ * 32);  // a guess: a second pass to size it costs more
     put_varint(out, applied_);
     put_varint(out, fingerprint_);
     put_varint(out, last_seq_.size());

@@ -82,6 +82,13 @@ using TimeMs = int64_t;
 // snapshot's last entry, and every stored entry is dropped — the log continues right
 // after the snapshot with this write's entries. On restart the host restores the newest
 // durable snapshot (Restored::snapshot) and the stored entries after it.
+//
+// The runtime issues snapshots in two shapes: its own (snapshot only, compact_to =
+// its index - catchup_entries; at most one in flight) and one installed from the
+// leader (with the Ready's hard state and entries, compact_to = its index). For both it
+// relies on persisted(id) meaning the snapshot is durable: only then does Raft hold its
+// own as the one it sends followers, and only then does the ack of an installed one
+// leave for the leader.
 struct DiskWrite {
     uint64_t id = 0;  // 1, 2, 3, ...: the host reports them durable in this order
     std::optional<HardState> hard_state;

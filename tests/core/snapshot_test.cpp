@@ -136,6 +136,13 @@ TEST_CASE("§7 a follower needing compacted entries gets the snapshot in chunks,
     CHECK(chunks[0].log_term == 1);
     CHECK_FALSE(chunks[1].chunk().done);
 
+    // Heartbeats go on meanwhile (the follower must not time out and campaign).
+    leader.tick();
+    leader.tick();
+    bool heartbeat_to_2 = false;
+    for (const Message& m : sent(leader, MessageType::Heartbeat)) heartbeat_to_2 |= m.to == 2;
+    CHECK(heartbeat_to_2);
+
     Raft follower(config(2), log_of(3, 2));
     Message ack = give(follower, chunks[0]);
     CHECK(ack.type == MessageType::SnapshotResp);
