@@ -6,7 +6,9 @@
 // AppendEntries (with the number of entries it carries), a small pink dot for a
 // heartbeat, an amber diamond for a vote request (pale for a pre-vote), a green ✓ or
 // red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
-// forwards to the leader (its answer: a teal disc with ✓ or ✗).
+// forwards to the leader (its answer: a teal disc with ✓ or ✗). A chunk of InstallSnapshot
+// is a purple tag with its offset in the snapshot ("snap 64/96 B": bytes 64 on of 96),
+// the follower's reply to it a pale purple tag with the offset it expects next.
 //
 // A message on a link that is cut, headed for a crashed node, or dropped by the reader
 // (the inspector's "Drop this message": `lost`) will be lost when it arrives (unless
@@ -26,9 +28,12 @@ const DROP_SHOWN_MS = 40;   // virtual ms a message dropped at the send stays dr
 const DROP_REACH = 0.3;     // ...and how far along its link it gets
 const HIT_RADIUS = 12;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
+import { chunkLabel } from './format.js';
+
 const COLOURS = {
   append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
   yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599', lost: '#e03131',
+  snapshot: '#7048e8', snapshotResp: '#d0bfff',
 };
 
 // A red cross over a message that is being lost.
@@ -87,6 +92,19 @@ function draw(ctx, m, x, y) {
         ctx.stroke();
       }
       return;
+    case 'Snapshot':
+    case 'SnapshotResp': {
+      const text = m.type === 'Snapshot' ? chunkLabel(m) : `next ${m.offset}`;
+      ctx.font = `bold 9px ${FONT}`;
+      const w = ctx.measureText(text).width + 10;
+      ctx.fillStyle = m.type === 'Snapshot' ? COLOURS.snapshot : COLOURS.snapshotResp;
+      ctx.beginPath();
+      ctx.roundRect(x - w / 2, y - 7.5, w, 15, 7.5);
+      ctx.fill();
+      ctx.fillStyle = m.type === 'Snapshot' ? '#fff' : '#3b2a8c';
+      ctx.fillText(text, x, y + 0.5);
+      return;
+    }
     case 'ClientRequest':
       ctx.fillStyle = COLOURS.client;
       ctx.beginPath();
