@@ -15,7 +15,7 @@
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
-import { MESSAGE_LABEL, NARROW, escapeHtml as h, formatTime } from './format.js';
+import { MESSAGE_LABEL, NARROW, chunkLabel, escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
@@ -383,7 +383,8 @@ class Playground {
     this.messageListKey = key;
     const list = $('message-list');
     const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.dataset.message : null;
-    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)} S${m.from} → S${m.to}${
+    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)}${
+      m.type === 'Snapshot' ? ` (${chunkLabel(m)})` : ''} S${m.from} → S${m.to}${
       m.lost ? ' (will be lost)' : ''}</button></li>`).join('') +
       (messages.length > shown.length ? `<li class="hint">and ${messages.length - shown.length} more</li>` : '') +
       (messages.length ? '' : '<li class="hint">No message is in flight.</li>');

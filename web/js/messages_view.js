@@ -18,6 +18,10 @@
 // (`dropped`), and each is drawn for a moment leaving its sender, struck through,
 // fading out a short way along its link.
 //
+// Messages sent together along one link arrive together too when the latency is the
+// same (a snapshot's chunks, often): each one after the first is drawn a tag's height
+// above the one before, so that every one of them can be read and clicked.
+//
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
 // SVG elements; the canvas lets clicks through, and the page asks hit() which message,
@@ -27,6 +31,7 @@ const LANE = 5;
 const DROP_SHOWN_MS = 40;   // virtual ms a message dropped at the send stays drawn
 const DROP_REACH = 0.3;     // ...and how far along its link it gets
 const HIT_RADIUS = 12;
+const STACK = 17;           // px between messages sent and arriving together
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 import { chunkLabel } from './format.js';
 
@@ -58,6 +63,7 @@ function answer(m) {
   return '';
 }
 
+// Draws message m at (x, y); returns the text written on it, if any.
 function draw(ctx, m, x, y) {
   switch (m.type) {
     case 'Append':
@@ -103,7 +109,7 @@ function draw(ctx, m, x, y) {
       ctx.fill();
       ctx.fillStyle = m.type === 'Snapshot' ? '#fff' : '#3b2a8c';
       ctx.fillText(text, x, y + 0.5);
-      return;
+      return text;
     }
     case 'ClientRequest':
       ctx.fillStyle = COLOURS.client;
@@ -175,6 +181,7 @@ export class MessagesView {
       ctx.globalAlpha = 1;
       this.dropsDrawn++;
     }
+    const together = new Map();  // from>to|sent|arrives -> messages drawn there so far
     for (const m of messages) {
       // Nothing to draw along a link whose ends have no place yet (or no such node).
       const seg = this.cluster.segment(m.from, m.to, LANE);
@@ -182,10 +189,13 @@ export class MessagesView {
       const [p, q] = seg;
       const span = m.arrives_ms - m.sent_ms;
       const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
-      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
+      const key = `${m.from}>${m.to}|${m.sent_ms}|${m.arrives_ms}`;
+      const stacked = together.get(key) ?? 0;
+      together.set(key, stacked + 1);
+      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f - STACK * stacked;
       const lost = m.lost || cut.has(`${m.from}>${m.to}`) || crashed.has(m.to);
       if (lost) ctx.globalAlpha = 1 - 0.6 * f;
-      draw(ctx, m, x, y);
+      const text = draw(ctx, m, x, y);
       ctx.globalAlpha = 1;
       if (lost) strike(ctx, x, y);
       if (m.id === selectedId) {
@@ -198,7 +208,7 @@ export class MessagesView {
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      this.placed.push({ id: m.id, x, y, lost });
+      this.placed.push({ id: m.id, x, y, lost, text });
     }
   }
 
