@@ -45,7 +45,7 @@ function sentCaption(m) {
     case 'HeartbeatResp':
       return null;  // every leader sends these all the time: not worth a caption
     default:
-      return { text: `S${m.from} sent ${to} a ${MESSAGE_LABEL[m.type] ?? m.type}.` };
+      return { text: `S${m.from} sent ${to} ${/^[AEIOU]/.test(MESSAGE_LABEL[m.type] ?? m.type) ? 'an' : 'a'} ${MESSAGE_LABEL[m.type] ?? m.type}.` };
   }
 }
 
