@@ -355,10 +355,7 @@ export class LogView {
           violation: highlight.has(`${node.id}:${i}`),
         };
         this.stamp(ctx, look, x, top);
-        if (i === node.commit_index) {
-          ctx.fillStyle = '#1d2333';
-          ctx.fillRect(x + CELL_W - 3, top, 3, this.rowH - 1);
-        }
+        if (i === node.commit_index) this.paintCommit(ctx, x, top);
         if (picked === `${node.id}:${i}`) {
           ctx.strokeStyle = '#3b5bdb';
           ctx.lineWidth = 2;
@@ -366,15 +363,7 @@ export class LogView {
           ctx.roundRect(x + 0.5, top + 0.5, CELL_W - 1, this.rowH - 2, 5);
           ctx.stroke();
         }
-        if (i === node.applied_index) {
-          const cx = x + CELL_W / 2, by = top + this.rowH - 2;
-          ctx.fillStyle = '#2f9e44';
-          ctx.beginPath();
-          ctx.moveTo(cx - 4, by);
-          ctx.lineTo(cx + 4, by);
-          ctx.lineTo(cx, by - 5);
-          ctx.fill();
-        }
+        if (i === node.applied_index) this.paintApplied(ctx, x, top);
         this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look, inSnapshot: i <= node.snapshot.index ? node.snapshot.index : 0 });
       }
       const p = progress.get(node.id);
@@ -434,7 +423,27 @@ export class LogView {
     for (let i = this.from; i <= Math.min(end, this.to); i++) {
       this.drawn.set(`${r}:${i}`, { node: node.id, index: end, snapshot: snap, down: !node.up });
     }
+    // A commit or applied index inside the compacted part is marked on the block.
+    const inBlock = (i) => node.up && i >= this.from && i <= Math.min(end, this.to);
+    if (inBlock(node.commit_index)) this.paintCommit(ctx, (node.commit_index - 1) * CELL_W, top);
+    if (inBlock(node.applied_index)) this.paintApplied(ctx, (node.applied_index - 1) * CELL_W, top);
     return true;
+  }
+
+  // The commit index's bar and the applied index's triangle, in the column at x.
+  paintCommit(ctx, x, top) {
+    ctx.fillStyle = '#1d2333';
+    ctx.fillRect(x + CELL_W - 3, top, 3, this.rowH - 1);
+  }
+
+  paintApplied(ctx, x, top) {
+    const cx = x + CELL_W / 2, by = top + this.rowH - 2;
+    ctx.fillStyle = '#2f9e44';
+    ctx.beginPath();
+    ctx.moveTo(cx - 4, by);
+    ctx.lineTo(cx + 4, by);
+    ctx.lineTo(cx, by - 5);
+    ctx.fill();
   }
 
   // The leader's progress for the follower in this row (see the essay above).
