@@ -616,6 +616,7 @@ class Playground {
     const n = (x) => String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
     const text = `t = ${formatTime(state.time_ms)} · ${n(s.events)} events · ${n(s.messages_sent)} messages sent, ` +
       `${n(s.messages_dropped)} dropped · ${s.elections} election${s.elections === 1 ? '' : 's'} · ${n(s.committed)} committed · ` +
+      (s.snapshots_taken || s.snapshots_installed ? `${n(s.snapshots_taken)} snapshots taken, ${n(s.snapshots_installed)} installed · ` : '') +
       (this.setup.kind === 'free' ? `seed ${this.setup.seed}, ${this.setup.nodes} nodes` : `lesson “${this.lesson ? this.lesson.title : this.setup.id}”`);
     if (this.footerText !== text) {
       this.footerText = text;
