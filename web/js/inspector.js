@@ -7,6 +7,13 @@
 
 import { MESSAGE_LABEL, ROLE_LABEL, escapeHtml as h, formatTime, shortCommand } from './format.js';
 
+// A leader's replication state for one follower, in words (etcd's Probe / Replicate / Snapshot).
+const PROGRESS_STATE = {
+  probe: 'probing: one AppendEntries at a time until one matches',
+  replicate: 'replicating: entries streamed as they come',
+  snapshot: 'being sent the snapshot: the entries it needs are compacted away',
+};
+
 function dl(rows) {
   return `<dl>${rows.filter(Boolean).map(([k, v]) => `<dt>${h(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
@@ -128,7 +135,7 @@ export class Inspector {
     const role = ROLE_LABEL[n.role] ?? n.role;
     const kv = Object.entries(n.kv);
     const progress = n.progress
-      ? `<h3>Replication progress</h3>${dl(n.progress.map((p) => [`S${p.peer}`, `match ${p.match_index}, next ${p.next_index} <span class="hint">(${p.state})</span>`]))}`
+      ? `<h3>Replication progress</h3>${dl(n.progress.map((p) => [`S${p.peer}`, `match ${p.match_index}, next ${p.next_index} <span class="hint">(${PROGRESS_STATE[p.state] ?? p.state})</span>`]))}`
       : '';
     const faults = this.faultNames.map((f) => `
       <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
