@@ -14,6 +14,7 @@ after(s.after);
 
 const SNAP_FILL = [229, 219, 255];  // log_view.js SNAP_FILL
 const CHUNK = [112, 72, 232];       // messages_view.js COLOURS.snapshot
+const SNAP_EDGE = [112, 72, 232];   // log_view.js SNAP_EDGE: the bar under the catch-up tail
 
 const READ_PIXEL = `(canvas, x, y) => {
   const d = window.devicePixelRatio || 1;
@@ -202,7 +203,7 @@ test('a link with snap=N opens a cluster that snapshots every N entries', () => 
   assert.equal(await page.inputValue('#snap-every'), '20');
 }, '#nodes=3&seed=1&snap=20&at=0&t=0'));
 
-test('the snapshot lesson stops for the reader at each sentence, at the first chunk and at the install, not at every commit under load', () => s.page(async (page) => {
+test('the snapshot lesson stops for the reader at each sentence, at the first chunk and at the install, not at every commit under load; at its end the catch-up tail is marked', () => s.page(async (page) => {
   await page.click('[data-lesson="snapshot_catch_up"]');
   await setSpeed(page, 99);
   const stops = await playLessonThrough(page);
@@ -215,4 +216,12 @@ test('the snapshot lesson stops for the reader at each sentence, at the first ch
   const says = await page.$$eval('#narration li.say', (li) => li.length);
   assert.equal(says, 5, 'every sentence of the script was shown');
   await screenshot(page, 'lesson-snapshot-end');
+
+  // S1 kept its catch-up tail (entries its snapshot covers too): a purple bar under each.
+  const n = await nodeState(page, 1);
+  assert.ok(n.log_first_index <= n.snapshot.index, `S1 keeps a tail of entries its snapshot covers (${n.log_first_index}, ${JSON.stringify(n.snapshot)})`);
+  const rowH = await page.evaluate(() => window.playground.logs.rowH);
+  const bar = async (i) => { const c = await logCell(page, 1, i); return near(await logPixel(page, c.x, c.y + rowH / 2 - 2.75), SNAP_EDGE); };
+  for (let i = n.log_first_index; i <= n.snapshot.index; i++) assert.ok(await bar(i), `entry ${i}, kept and in the snapshot, is marked`);
+  assert.equal(await bar(n.snapshot.index + 1), false, 'the entry after the snapshot is not');
 }));

@@ -334,6 +334,7 @@ export class LogView {
       const blockShown = this.paintSnapshot(ctx, node, r, top, picked === `snap:${node.id}`);
       if (!node.up) {
         this.paintDisk(ctx, node, r, top, blockShown);
+        this.paintSnapshotTail(ctx, node, top);
         return;
       }
       const byIndex = new Map(node.log.map((e) => [e.index, e]));
@@ -366,6 +367,7 @@ export class LogView {
         if (i === node.applied_index) this.paintApplied(ctx, x, top);
         this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look, inSnapshot: i <= node.snapshot.index ? node.snapshot.index : 0 });
       }
+      this.paintSnapshotTail(ctx, node, top);
       const p = progress.get(node.id);
       if (p) this.paintProgress(ctx, p, top);
     });
@@ -391,17 +393,12 @@ export class LogView {
   }
 
   // The node's snapshot (see the essay above): one block over the compacted indexes
-  // 1..log_first_index - 1, its label in the part of it in view, and a bar under the
-  // entries kept that it covers too. Returns whether any of the block is in view.
+  // 1..log_first_index - 1 and its label, in the part of it in view. Returns whether any
+  // of the block is in view.
   paintSnapshot(ctx, node, r, top, picked) {
     const snap = node.snapshot;
     if (!snap || !snap.index) return false;
     const end = Math.min(snap.index, node.log_first_index - 1);
-    const tailFrom = Math.max(node.log_first_index, this.from), tailTo = Math.min(snap.index, this.to);
-    if (tailTo >= tailFrom) {
-      ctx.fillStyle = node.up ? SNAP_EDGE : DISK_INK;
-      ctx.fillRect((tailFrom - 1) * CELL_W + 3, top + this.rowH - 4.5, (tailTo - tailFrom + 1) * CELL_W - 6, 2);
-    }
     if (end < this.from) return false;
     // Only the part in view is drawn (a block can span a million columns).
     const x0 = Math.max(2, this.viewLeft - 8), x1 = Math.min(end * CELL_W - 2, this.viewLeft + this.viewWidth + 8);
@@ -428,6 +425,15 @@ export class LogView {
     if (inBlock(node.commit_index)) this.paintCommit(ctx, (node.commit_index - 1) * CELL_W, top);
     if (inBlock(node.applied_index)) this.paintApplied(ctx, (node.applied_index - 1) * CELL_W, top);
     return true;
+  }
+
+  // A bar under the entries kept in the log that the node's snapshot covers too (drawn
+  // over them: the bar sits on their bottom edge).
+  paintSnapshotTail(ctx, node, top) {
+    const from = Math.max(node.log_first_index, this.from), to = Math.min(node.snapshot.index, this.to);
+    if (to < from) return;
+    ctx.fillStyle = node.up ? SNAP_EDGE : DISK_INK;
+    ctx.fillRect((from - 1) * CELL_W + 4, top + this.rowH - 4, (to - from + 1) * CELL_W - 8, 2.5);
   }
 
   // The commit index's bar and the applied index's triangle, in the column at x.
