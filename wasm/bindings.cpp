@@ -237,6 +237,6 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("state", &state_with)
         .function("message", &message)
         .function("lose", &lose)
-        .function("snapshot", &snapshot_contents)
+        .function("snapshotContents", &snapshot_contents)
         .function("traceHash", &trace_hash);
 }

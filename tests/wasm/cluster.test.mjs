@@ -381,12 +381,12 @@ test('lose() drops a message in flight, and messages dropped at the send are lis
   sim.delete();
 });
 
-test('snapshot(n) decodes a node\'s newest snapshot: the leader\'s, as installed on the follower it was sent to', async () => {
+test('snapshotContents(n) decodes a node\'s newest snapshot: the leader\'s, as installed on the follower it was sent to', async () => {
   const { runScript, readScenario } = await import('./raftbook.mjs');
   const { sim, results } = await runScript(readScenario('snapshot_catch_up.txt'));
   assert.deepEqual(results.filter(r => !r.ok), []);
   const s = state(sim, { log_from: 1, log_to: 0 });
-  const snaps = [1, 2, 3].map(n => JSON.parse(sim.snapshot(n)));
+  const snaps = [1, 2, 3].map(n => JSON.parse(sim.snapshotContents(n)));
   for (const [i, snap] of snaps.entries()) {
     assert.deepEqual({ index: snap.index, term: snap.term, bytes: snap.bytes }, s.nodes[i].snapshot, `node ${i + 1}'s snapshot as state() has it`);
   }
@@ -404,10 +404,10 @@ test('snapshot(n) decodes a node\'s newest snapshot: the leader\'s, as installed
   assert.notDeepEqual(snaps[0].kv, node1.kv, '...which changed its map');
   assert.deepEqual(kv, node1.kv, 'the snapshot holds the state at its own index, not the node\'s current one');
   sim.crash(3);
-  assert.deepEqual(JSON.parse(sim.snapshot(3)).kv, snaps[2].kv, 'a crashed node\'s: the one on its disk');
-  assert.throws(() => sim.snapshot(4), /node/);
+  assert.deepEqual(JSON.parse(sim.snapshotContents(3)).kv, snaps[2].kv, 'a crashed node\'s: the one on its disk');
+  assert.throws(() => sim.snapshotContents(4), /node/);
   sim.delete();
   const fresh = cluster({ nodes: 3 });
-  assert.deepEqual(JSON.parse(fresh.snapshot(1)), { bytes: 0, index: 0, kv: {}, term: 0 }, 'none yet');
+  assert.deepEqual(JSON.parse(fresh.snapshotContents(1)), { bytes: 0, index: 0, kv: {}, term: 0 }, 'none yet');
   fresh.delete();
 });

@@ -72,7 +72,7 @@ class Playground {
     this.inspector = new Inspector($('inspector-title'), $('inspector'), {
       act: (line) => this.perform(line),
       fetchMessage: (id) => JSON.parse(this.timeline.sim.message(id)),
-      fetchSnapshot: (node) => JSON.parse(this.timeline.sim.snapshot(node)),
+      fetchSnapshot: (node) => JSON.parse(this.timeline.sim.snapshotContents(node)),
       faultNames: this.faultNames,
     });
     this.nodeMenu = new NodeMenu(document.querySelector('.stage'), (line) => this.perform(line));
