@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/kv/kv_store.h"
+#include "core/raft/raft.h"
 #include "core/sim/scenario.h"
 #include "core/sim/sim_json.h"
 #include "core/sim/simulator.h"
@@ -182,6 +183,23 @@ void lose(Simulator& sim, double id) {
     });
 }
 
+// What node n's newest snapshot holds, decoded: its index, term and size, and the
+// key-value map it restores (its up copy, or the one on a crashed node's disk).
+std::string snapshot_contents(Simulator& sim, double n) {
+    return reported([&] {
+        const NodeId id = checked_node(n, sim.size());
+        const Raft* r = sim.node(id);
+        const Snapshot* s = r ? r->snapshot().get() : sim.durable_snapshot(id) ? &*sim.durable_snapshot(id) : nullptr;
+        nlohmann::json j = {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
+        KvStore kv;
+        std::string error;
+        if (s && s->data && !KvStore::decode(*s->data, &kv, &error))
+            throw std::runtime_error("node " + std::to_string(id) + "'s snapshot does not decode: " + error);
+        j["kv"] = kv.sorted();
+        return j.dump();
+    });
+}
+
 std::string trace_hash(Simulator& sim) {
     return reported([&] { return trace_hash_hex(sim); });
 }
@@ -219,5 +237,6 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("state", &state_with)
         .function("message", &message)
         .function("lose", &lose)
+        .function("snapshotContents", &snapshot_contents)
         .function("traceHash", &trace_hash);
 }

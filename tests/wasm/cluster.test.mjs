@@ -380,3 +380,34 @@ test('lose() drops a message in flight, and messages dropped at the send are lis
   }
   sim.delete();
 });
+
+test('snapshotContents(n) decodes a node\'s newest snapshot: the leader\'s, as installed on the follower it was sent to', async () => {
+  const { runScript, readScenario } = await import('./raftbook.mjs');
+  const { sim, results } = await runScript(readScenario('snapshot_catch_up.txt'));
+  assert.deepEqual(results.filter(r => !r.ok), []);
+  const s = state(sim, { log_from: 1, log_to: 0 });
+  const snaps = [1, 2, 3].map(n => JSON.parse(sim.snapshotContents(n)));
+  for (const [i, snap] of snaps.entries()) {
+    assert.deepEqual({ index: snap.index, term: snap.term, bytes: snap.bytes }, s.nodes[i].snapshot, `node ${i + 1}'s snapshot as state() has it`);
+  }
+  assert.equal(snaps[2].index, snaps[0].index, 'node 3 installed node 1\'s snapshot');
+  assert.deepEqual(snaps[2].kv, snaps[0].kv, '...and holds the same key-value state');
+  assert.ok(Object.keys(snaps[0].kv).length >= 5, `the lesson's writes are in it: ${JSON.stringify(snaps[0].kv)}`);
+  // The state as of the snapshot's index: its entries after it, applied, give node 1's map.
+  const node1 = state(sim).nodes[0];
+  const kv = { ...snaps[0].kv };
+  for (const e of node1.log.filter(x => x.index > snaps[0].index && x.type === 'Command')) {
+    const [op, key, ...value] = e.command.split(' ');
+    if (op === 'set') kv[key] = value.join(' '); else delete kv[key];
+  }
+  assert.ok(node1.applied_index > snaps[0].index, 'node 1 applied entries after its snapshot');
+  assert.notDeepEqual(snaps[0].kv, node1.kv, '...which changed its map');
+  assert.deepEqual(kv, node1.kv, 'the snapshot holds the state at its own index, not the node\'s current one');
+  sim.crash(3);
+  assert.deepEqual(JSON.parse(sim.snapshotContents(3)).kv, snaps[2].kv, 'a crashed node\'s: the one on its disk');
+  assert.throws(() => sim.snapshotContents(4), /node/);
+  sim.delete();
+  const fresh = cluster({ nodes: 3 });
+  assert.deepEqual(JSON.parse(fresh.snapshotContents(1)), { bytes: 0, index: 0, kv: {}, term: 0 }, 'none yet');
+  fresh.delete();
+});

@@ -1,5 +1,6 @@
 // The page's controls: time (play, step, speed), the cluster (size, seed, reset), the
-// client (a command to send, a rate of random requests) and the network (drop rate,
+// client (a command to send, a rate of random requests), log compaction (snapshot
+// every N entries: part of the cluster's setup, so changing it resets) and the network (drop rate,
 // latency, a partition into sides, heal). Each control calls one handler; sync() puts
 // the controls back in line with the simulation after a seek, a reset or a shared link.
 //
@@ -38,7 +39,7 @@ export class Controls {
     const $ = (id) => document.getElementById(id);
     this.el = {
       play: $('play'), step: $('step'), speed: $('speed'), speedOut: $('speed-out'),
-      nodes: $('nodes'), seed: $('seed'), reset: $('reset'), dice: $('dice'),
+      nodes: $('nodes'), seed: $('seed'), reset: $('reset'), dice: $('dice'), snapEvery: $('snap-every'),
       form: $('propose-form'), command: $('command'), rate: $('rate'), rateOut: $('rate-out'),
       drop: $('drop'), dropOut: $('drop-out'), latency: $('latency'), latencyOut: $('latency-out'),
       chips: $('partition-chips'), apply: $('partition-apply'), heal: $('heal'),
@@ -54,14 +55,16 @@ export class Controls {
       e.speedOut.textContent = formatSpeed(x);
       handlers.setSpeed(x);
     });
-    e.reset.addEventListener('click', () => handlers.reset(Number(e.nodes.value), e.seed.value.trim()));
-    e.nodes.addEventListener('change', () => handlers.reset(Number(e.nodes.value), e.seed.value.trim()));
+    const reset = () => handlers.reset(Number(e.nodes.value), e.seed.value.trim(), this.snapshotEvery());
+    e.reset.addEventListener('click', reset);
+    e.nodes.addEventListener('change', reset);
+    e.snapEvery.addEventListener('change', reset);
     e.seed.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter') handlers.reset(Number(e.nodes.value), e.seed.value.trim());
+      if (ev.key === 'Enter') reset();
     });
     e.dice.addEventListener('click', () => {
       e.seed.value = String(1 + Math.floor(Math.random() * 99999));
-      handlers.reset(Number(e.nodes.value), e.seed.value);
+      reset();
     });
     e.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -100,6 +103,11 @@ export class Controls {
         handlers.step();
       }
     });
+  }
+
+  // The snapshot threshold chosen: entries applied between snapshots (0: never).
+  snapshotEvery() {
+    return Number(this.el.snapEvery.value);
   }
 
   command() {
@@ -171,7 +179,7 @@ export class Controls {
   }
 
   // playing, speed, step label; the setup (nodes, seed); the network and rate in force.
-  sync({ playing, stepTitle, nodes, seed, network, rate, linksDown }) {
+  sync({ playing, stepTitle, nodes, seed, snapshotEvery, network, rate, linksDown }) {
     const e = this.el;
     this.showPartition(linksDown);
     document.body.classList.toggle('playing', playing);
@@ -179,6 +187,11 @@ export class Controls {
     e.step.title = stepTitle;
     if (nodes != null && document.activeElement !== e.nodes) e.nodes.value = String(nodes);
     if (seed != null && document.activeElement !== e.seed) e.seed.value = seed;
+    if (snapshotEvery != null && document.activeElement !== e.snapEvery && Number(e.snapEvery.value) !== snapshotEvery) {
+      // A lesson's own threshold may be none of the choices: it is shown as one more.
+      if (![...e.snapEvery.options].some((o) => Number(o.value) === snapshotEvery)) e.snapEvery.add(new Option(`${snapshotEvery} entries`, String(snapshotEvery)));
+      e.snapEvery.value = String(snapshotEvery);
+    }
     if (network && document.activeElement !== e.drop) {
       const pct = Math.round(network.drop * 100);
       if (Number(e.drop.value) !== pct) {

@@ -51,7 +51,14 @@ export const MESSAGE_LABEL = {
   HeartbeatResp: 'Heartbeat reply',
   ClientRequest: 'Forwarded client request',
   ClientReply: 'Answer to a forwarded request',
+  Snapshot: 'InstallSnapshot chunk',
+  SnapshotResp: 'InstallSnapshot reply',
 };
+
+// A snapshot chunk as a message shows it: "snap 64/96 B" (its offset of the total).
+export function chunkLabel(m) {
+  return `snap ${m.offset}/${m.total} B`;
+}
 
 export function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);

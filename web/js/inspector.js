@@ -7,6 +7,13 @@
 
 import { MESSAGE_LABEL, ROLE_LABEL, escapeHtml as h, formatTime, shortCommand } from './format.js';
 
+// A leader's replication state for one follower, in words (etcd's Probe / Replicate / Snapshot).
+const PROGRESS_STATE = {
+  probe: 'probing: one AppendEntries at a time until one matches',
+  replicate: 'replicating: entries streamed as they come',
+  snapshot: 'being sent the snapshot: the entries it needs are compacted away',
+};
+
 function dl(rows) {
   return `<dl>${rows.filter(Boolean).map(([k, v]) => `<dt>${h(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
@@ -45,6 +52,11 @@ function explainMessage(m) {
     case 'PreVoteResp':
       return m.granted ? `${f} would vote for ${t} in term ${m.term}; with a majority of these, ${t} starts a real election.`
         : `${f} would not vote for ${t} in term ${m.term}.`;
+    case 'Snapshot':
+      return `Leader ${f} has compacted away entries ${t} still needs, so instead of them it sends its snapshot: the key-value state as of index ${m.snapshot_index} (term ${m.snapshot_term}), ${m.total} bytes in all. ` +
+        `This chunk carries bytes ${m.offset}–${m.offset + m.bytes}${m.done ? ', the last one' : ''}. ${t} puts the chunks together in order and installs the snapshot only once it has every byte, replacing its log up to index ${m.snapshot_index}; a lost or repeated chunk is sent again, never installed twice or half.`;
+    case 'SnapshotResp':
+      return `${f} has the snapshot's bytes up to ${m.offset} and asks the leader for the chunk at offset ${m.offset} next. (The last chunk is answered by an AppendEntries reply once the installed snapshot is on disk: from there, ordinary AppendEntries carry on.)`;
     case 'ClientRequest':
       return `${f} is a follower, so it forwards a client's request to the leader ${t}: only the leader may propose writes, and a read must be confirmed by the leader (ReadIndex) to be linearizable. ${f} answers its client when ${t} replies. (${m.summary})`;
     case 'ClientReply':
@@ -55,11 +67,13 @@ function explainMessage(m) {
 }
 
 export class Inspector {
-  constructor(titleEl, bodyEl, { act, fetchMessage, select, faultNames }) {
+  constructor(titleEl, bodyEl, { act, fetchMessage, fetchSnapshot, select, faultNames }) {
     this.titleEl = titleEl;
     this.body = bodyEl;
     this.act = act;
     this.fetchMessage = fetchMessage;
+    this.fetchSnapshot = fetchSnapshot;
+    this.snapshotSeen = null;  // { key, contents }: the decoded snapshot last shown
     this.select = select;
     this.faultNames = faultNames;
     this.key = '';
@@ -94,6 +108,9 @@ export class Inspector {
       [title, key, html] = this.link(selection.id, state);
     } else if (selection && selection.kind === 'entry') {
       [title, key, html] = this.entry(selection, state);
+    } else if (selection && selection.kind === 'snapshot') {
+      const n = state.nodes[selection.node - 1];
+      if (n) [title, key, html] = this.snapshot(n);
     }
     if (key !== this.key) {
       this.key = key;
@@ -118,7 +135,7 @@ export class Inspector {
     const role = ROLE_LABEL[n.role] ?? n.role;
     const kv = Object.entries(n.kv);
     const progress = n.progress
-      ? `<h3>Replication progress</h3>${dl(n.progress.map((p) => [`S${p.peer}`, `match ${p.match_index}, next ${p.next_index} <span class="hint">(${p.state})</span>`]))}`
+      ? `<h3>Replication progress</h3>${dl(n.progress.map((p) => [`S${p.peer}`, `match ${p.match_index}, next ${p.next_index} <span class="hint">(${PROGRESS_STATE[p.state] ?? p.state})</span>`]))}`
       : '';
     const faults = this.faultNames.map((f) => `
       <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
@@ -130,6 +147,7 @@ export class Inspector {
         n.votes && ['votes', `${n.votes.granted} of ${n.votes.needed} needed`],
         ['leader', n.leader ? `S${n.leader}` : 'unknown'],
         ['log', n.log_last_index >= n.log_first_index ? `${n.log_first_index}..${n.log_last_index}` : 'empty'],
+        n.snapshot.index && ['snapshot', `up to index ${n.snapshot.index} (term ${n.snapshot.term}, ${n.snapshot.bytes} bytes)`],
         ['commit index', n.commit_index],
         ['applied', n.applied_index],
         ['on disk', `up to ${n.persisted_index}`],
@@ -139,6 +157,7 @@ export class Inspector {
         <button class="btn danger" data-act="crash ${n.id}">Crash S${n.id}</button>
         ${n.role !== 'leader' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
         ${n.role === 'leader' ? `<button class="btn" data-act="propose ${n.id} ${h(command)}" title="Propose the client box's command here">Propose “${h(command)}”</button>` : ''}
+        <button class="btn" data-act="snapshot ${n.id}" title="Save the applied state as a snapshot now and discard the log before it">Snapshot now</button>
       </div>
       ${progress}
       <h3>Key-value store</h3>
@@ -186,6 +205,33 @@ export class Inspector {
         <button class="btn" data-act="${ab || ba ? 'restore' : 'cut'} ${a}-${b}">${ab || ba ? 'Restore both ways' : 'Cut both ways'}</button>
       </div>`;
     return [`Link S${a} – S${b}`, `link|${id}|${ab}|${ba}`, html];
+  }
+
+  // A node's snapshot: what it covers and, decoded, what it holds. Decoded only when the
+  // snapshot changes, not every frame.
+  snapshot(n) {
+    const s = n.snapshot;
+    const title = `Snapshot on S${n.id}`;
+    if (!s.index) {
+      return [title, `snap|${n.id}|none`, `<p class="hint">S${n.id} has taken no snapshot yet: its log still starts at entry 1.</p>`];
+    }
+    const seen = `${n.id}|${n.up}|${s.index}|${s.term}|${s.bytes}|${n.log_first_index}`;
+    if (!this.snapshotSeen || this.snapshotSeen.key !== seen) this.snapshotSeen = { key: seen, contents: this.fetchSnapshot(n.id) };
+    const kv = Object.entries(this.snapshotSeen.contents.kv);
+    const kept = n.log_first_index <= s.index ? `entries ${n.log_first_index}–${s.index} are also kept in the log, so a follower a little behind is sent entries instead of the whole snapshot` : 'none';
+    const html = `
+      <div class="explain">Instead of keeping every entry forever, S${n.id} saved the state its entries 1–${s.index} produced — the key-value map and the client table — and discarded the log up to index ${n.log_first_index - 1}. It keeps the index and term of the snapshot's last entry (${s.index}, term ${s.term}) for the consistency check of the next AppendEntries. A follower that needs a discarded entry is sent this snapshot, in chunks.${n.up ? '' : ` S${n.id} has crashed: this is the snapshot on its disk, which it restarts from.`}</div>
+      ${dl([
+        ['covers', `entries 1–${s.index}`],
+        ['last entry', `index ${s.index}, term ${s.term}`],
+        ['size', `${s.bytes} bytes`],
+        ['log discarded', `1–${n.log_first_index - 1}`],
+        ['tail kept', kept],
+        ['keys', `${kv.length}`],
+      ])}
+      <h3>Key-value state it holds</h3>
+      <div class="kv">${kv.length ? kv.map(([k, v]) => `${h(k)} = ${h(v)}`).join('<br>') : '<span class="hint">empty</span>'}</div>`;
+    return [title, `snap|${seen}`, html];
   }
 
   entry(sel, state) {

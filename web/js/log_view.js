@@ -8,6 +8,13 @@
 // but the node lacks shows an empty hatched box. Cells a checker violation names pulse.
 // A crashed node's row keeps the log its disk holds, greyed, as it will be on restart.
 //
+// Log compaction (§7): the indexes a node has discarded into its snapshot are drawn as
+// one purple block, "snapshot ≤ 85 · t1", spanning their columns; hovering, clicking or
+// the keyboard cursor on it tells what it holds (the inspector decodes its key-value
+// map). Entries a node keeps after compacting that its snapshot also covers (the
+// catch-up tail, so a follower a little behind is sent entries, not the snapshot) carry
+// a purple bar along their bottom edge.
+//
 // The leader's view of each follower (its progress) is drawn in that follower's row, as
 // in RaftScope: an orange line with a caret before nextIndex, the first entry the leader
 // will send it next, and a blue bar over matchIndex, the last entry the leader knows the
@@ -29,6 +36,9 @@ const NEXT_COLOUR = '#e8590c';   // the leader's nextIndex for a follower
 const MATCH_COLOUR = '#1971c2';  // ...and its matchIndex
 const DISK_FILL = '#dde0e8';     // a crashed node's entries, on its disk
 const DISK_INK = '#6b7285';
+const SNAP_FILL = '#e5dbff';     // the snapshot block...
+const SNAP_EDGE = '#7048e8';     // ...its border, label and the bar under the tail it covers
+const SNAP_DISK = '#cfd3de';     // ...on a crashed node's disk
 const MONO = 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace';
 const SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
@@ -74,12 +84,17 @@ function drawMissing(ctx, rowH) {
 
 // What a drawn cell shows, in words (its tooltip; what the keyboard cursor reads out).
 // Made only when asked for: a frame draws hundreds of cells.
-function cellTitle({ node, index, missing, look }) {
+function cellTitle({ node, index, missing, look, snapshot, down, inSnapshot }) {
+  if (snapshot) {
+    return `S${node}${down ? ' (crashed; on its disk)' : ''}: entries 1–${index} are compacted into its snapshot at index ${snapshot.index}, term ${snapshot.term}, ` +
+      `${snapshot.bytes} bytes — the key-value state as of entry ${snapshot.index}; click or press Enter to see it`;
+  }
+  const tail = inSnapshot ? ` — also in its snapshot (index ${inSnapshot})` : '';
   if (missing) return `S${node} lacks entry ${index}, which the leader has`;
   const e = look.e;
-  if (look.down) return `S${node} is crashed; its disk holds entry ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}`;
+  if (look.down) return `S${node} is crashed; its disk holds entry ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}${tail}`;
   return `S${node}, index ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.command}` +
-    (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : '');
+    (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : '') + tail;
 }
 
 export class LogView {
@@ -124,7 +139,7 @@ export class LogView {
     });
     this.canvas.addEventListener('click', (ev) => {
       const hit = this.hit(ev);
-      if (hit && this.onSelectEntry) this.onSelectEntry(hit.node, hit.index);
+      if (hit && this.onSelectEntry) this.onSelectEntry(hit.node, hit.index, !!hit.snapshot);
     });
     this.canvas.addEventListener('keydown', (ev) => this.key(ev));
     this.canvas.addEventListener('focus', () => this.changed());
@@ -160,7 +175,7 @@ export class LogView {
       ev.preventDefault();
       ev.stopPropagation();
       this.cursor = c;
-      if (this.onPickEntry) this.onPickEntry(c.row + 1, c.index);
+      if (this.onPickEntry) this.onPickEntry(c.row + 1, c.index, !!(this.drawn.get(`${c.row}:${c.index}`) ?? {}).snapshot);
       return;
     }
     if (!moves[ev.key]) return;
@@ -261,7 +276,8 @@ export class LogView {
     // Repaint only when something drawn changed: the window, or any node's entries,
     // commit or applied index in it, the leader's log they are compared with, or its
     // progress for each follower.
-    const picked = selection && selection.kind === 'entry' ? `${selection.node}:${selection.index}` : '';
+    const picked = selection && selection.kind === 'entry' ? `${selection.node}:${selection.index}`
+      : selection && selection.kind === 'snapshot' ? `snap:${selection.node}` : '';
     this.lastOf = nodes.map((n) => n.log_last_index);
     const focused = document.activeElement === this.canvas;
     if (focused && !this.cursor) this.cursor = { row: Math.max(0, nodes.findIndex((n) => n === leader)), index: Math.max(1, last) };
@@ -269,6 +285,7 @@ export class LogView {
     let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}|${cursor}`;
     for (const n of nodes) {
       key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down:';
+      key += `${n.log_first_index},${n.snapshot.index},${n.snapshot.term},${n.snapshot.bytes}:`;
       for (const e of n.log) key += `${e.term},`;
     }
     for (const p of progress.values()) key += `|${p.peer}>${p.match_index},${p.next_index}`;
@@ -314,8 +331,10 @@ export class LogView {
     nodes.forEach((node, r) => {
       if (!this.rows[r]) return;
       const top = (r + 1) * this.rowH;
+      const blockShown = this.paintSnapshot(ctx, node, r, top, picked === `snap:${node.id}`);
       if (!node.up) {
-        this.paintDisk(ctx, node, r, top);
+        this.paintDisk(ctx, node, r, top, blockShown);
+        this.paintSnapshotTail(ctx, node, top);
         return;
       }
       const byIndex = new Map(node.log.map((e) => [e.index, e]));
@@ -337,10 +356,7 @@ export class LogView {
           violation: highlight.has(`${node.id}:${i}`),
         };
         this.stamp(ctx, look, x, top);
-        if (i === node.commit_index) {
-          ctx.fillStyle = '#1d2333';
-          ctx.fillRect(x + CELL_W - 3, top, 3, this.rowH - 1);
-        }
+        if (i === node.commit_index) this.paintCommit(ctx, x, top);
         if (picked === `${node.id}:${i}`) {
           ctx.strokeStyle = '#3b5bdb';
           ctx.lineWidth = 2;
@@ -348,17 +364,10 @@ export class LogView {
           ctx.roundRect(x + 0.5, top + 0.5, CELL_W - 1, this.rowH - 2, 5);
           ctx.stroke();
         }
-        if (i === node.applied_index) {
-          const cx = x + CELL_W / 2, by = top + this.rowH - 2;
-          ctx.fillStyle = '#2f9e44';
-          ctx.beginPath();
-          ctx.moveTo(cx - 4, by);
-          ctx.lineTo(cx + 4, by);
-          ctx.lineTo(cx, by - 5);
-          ctx.fill();
-        }
-        this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look });
+        if (i === node.applied_index) this.paintApplied(ctx, x, top);
+        this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look, inSnapshot: i <= node.snapshot.index ? node.snapshot.index : 0 });
       }
+      this.paintSnapshotTail(ctx, node, top);
       const p = progress.get(node.id);
       if (p) this.paintProgress(ctx, p, top);
     });
@@ -366,20 +375,81 @@ export class LogView {
 
   // A crashed node's row: the entries on its disk, greyed (it has no commit or applied
   // index until it restarts); a note when the disk holds none in view.
-  paintDisk(ctx, node, r, top) {
+  paintDisk(ctx, node, r, top, blockShown) {
     let shown = 0;
     for (const e of node.log) {
       if (e.index < this.from || e.index > this.to) continue;
       this.stamp(ctx, { e, down: true }, (e.index - 1) * CELL_W, top);
-      this.drawn.set(`${r}:${e.index}`, { node: node.id, index: e.index, look: { e, down: true } });
+      this.drawn.set(`${r}:${e.index}`, { node: node.id, index: e.index, look: { e, down: true },
+        inSnapshot: e.index <= node.snapshot.index ? node.snapshot.index : 0 });
       shown++;
     }
-    if (shown) return;
+    if (shown || blockShown) return;
     ctx.fillStyle = '#7c849a';
     ctx.font = `italic 11.5px ${SANS}`;
     ctx.textAlign = 'left';
     ctx.fillText(node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
       : 'crashed — its disk holds no entries', this.viewLeft + 6, top + this.rowH / 2);
+  }
+
+  // The node's snapshot (see the essay above): one block over the compacted indexes
+  // 1..log_first_index - 1 and its label, in the part of it in view. Returns whether any
+  // of the block is in view.
+  paintSnapshot(ctx, node, r, top, picked) {
+    const snap = node.snapshot;
+    if (!snap || !snap.index) return false;
+    const end = Math.min(snap.index, node.log_first_index - 1);
+    if (end < this.from) return false;
+    // Only the part in view is drawn (a block can span a million columns).
+    const x0 = Math.max(2, this.viewLeft - 8), x1 = Math.min(end * CELL_W - 2, this.viewLeft + this.viewWidth + 8);
+    const y = top + 2, h = this.rowH - 5;
+    ctx.beginPath();
+    ctx.roundRect(x0, y, x1 - x0, h, 4);
+    ctx.fillStyle = node.up ? SNAP_FILL : SNAP_DISK;
+    ctx.fill();
+    ctx.lineWidth = picked ? 2.5 : 1.5;
+    ctx.strokeStyle = picked ? '#3b5bdb' : node.up ? SNAP_EDGE : DISK_INK;
+    ctx.stroke();
+    const left = Math.max(x0, this.viewLeft), right = Math.min(x1, this.viewLeft + this.viewWidth);
+    ctx.fillStyle = node.up ? '#3b2a8c' : DISK_INK;
+    ctx.font = `bold ${h >= 22 ? 10.5 : 9.5}px ${SANS}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    const label = fit(ctx, `snapshot ≤ ${snap.index} · t${snap.term}`, right - left - 8);
+    if (right - left > 24) ctx.fillText(label, (left + right) / 2, y + h / 2 + 0.5);
+    for (let i = this.from; i <= Math.min(end, this.to); i++) {
+      this.drawn.set(`${r}:${i}`, { node: node.id, index: end, snapshot: snap, down: !node.up });
+    }
+    // A commit or applied index inside the compacted part is marked on the block.
+    const inBlock = (i) => node.up && i >= this.from && i <= Math.min(end, this.to);
+    if (inBlock(node.commit_index)) this.paintCommit(ctx, (node.commit_index - 1) * CELL_W, top);
+    if (inBlock(node.applied_index)) this.paintApplied(ctx, (node.applied_index - 1) * CELL_W, top);
+    return true;
+  }
+
+  // A bar under the entries kept in the log that the node's snapshot covers too (drawn
+  // over them: the bar sits on their bottom edge).
+  paintSnapshotTail(ctx, node, top) {
+    const from = Math.max(node.log_first_index, this.from), to = Math.min(node.snapshot.index, this.to);
+    if (to < from) return;
+    ctx.fillStyle = node.up ? SNAP_EDGE : DISK_INK;
+    ctx.fillRect((from - 1) * CELL_W + 4, top + this.rowH - 4, (to - from + 1) * CELL_W - 8, 2.5);
+  }
+
+  // The commit index's bar and the applied index's triangle, in the column at x.
+  paintCommit(ctx, x, top) {
+    ctx.fillStyle = '#1d2333';
+    ctx.fillRect(x + CELL_W - 3, top, 3, this.rowH - 1);
+  }
+
+  paintApplied(ctx, x, top) {
+    const cx = x + CELL_W / 2, by = top + this.rowH - 2;
+    ctx.fillStyle = '#2f9e44';
+    ctx.beginPath();
+    ctx.moveTo(cx - 4, by);
+    ctx.lineTo(cx + 4, by);
+    ctx.lineTo(cx, by - 5);
+    ctx.fill();
   }
 
   // The leader's progress for the follower in this row (see the essay above).

@@ -15,7 +15,7 @@
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
-import { MESSAGE_LABEL, NARROW, escapeHtml as h, formatTime } from './format.js';
+import { MESSAGE_LABEL, NARROW, chunkLabel, escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
@@ -33,6 +33,7 @@ const URL_EVERY_MS = 2000;  // while playing; at once when paused
 const STEP_LIMIT_MS = 60000;  // a Step in a lesson runs at most this far looking for a change
 const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard...
 const MESSAGE_LIST_EVERY_MS = 1000;  // ...and how often the list may change while playing
+const SNAPSHOT_CHUNK_BYTES = 64;  // InstallSnapshot chunk size of a free cluster
 
 class Playground {
   constructor(rb) {
@@ -65,12 +66,13 @@ class Playground {
     this.messages = new MessagesView($('messages'), this.cluster);
     this.logs = new LogView($('log-grid'), $('follow'));
     this.logs.onChange = () => { this.dirty = true; };
-    this.logs.onSelectEntry = (node, index) => this.select({ kind: 'entry', node, index });
+    this.logs.onSelectEntry = (node, index, snapshot) => this.select(snapshot ? { kind: 'snapshot', node } : { kind: 'entry', node, index });
     $('follow').addEventListener('change', () => { this.dirty = true; });
     this.checker = new CheckerView($('verdict'), $('verdict-text'), $('violation-banner'));
     this.inspector = new Inspector($('inspector-title'), $('inspector'), {
       act: (line) => this.perform(line),
       fetchMessage: (id) => JSON.parse(this.timeline.sim.message(id)),
+      fetchSnapshot: (node) => JSON.parse(this.timeline.sim.snapshotContents(node)),
       faultNames: this.faultNames,
     });
     this.nodeMenu = new NodeMenu(document.querySelector('.stage'), (line) => this.perform(line));
@@ -78,7 +80,7 @@ class Playground {
       togglePlay: () => (this.playing ? this.pause() : this.play()),
       step: () => this.step(),
       setSpeed: (x) => { this.speed = x; },
-      reset: (nodes, seed) => this.resetFree(nodes, seed),
+      reset: (nodes, seed, snapshotEvery) => this.resetFree(nodes, seed, snapshotEvery),
       propose: (cmd) => this.perform(`propose ${cmd}`),
       setRate: (r) => this.perform(`rate ${r}`),
       setDrop: (p) => this.perform(`net drop=${p}`),
@@ -103,7 +105,7 @@ class Playground {
     $('lesson-restart').addEventListener('click', () => this.lesson && this.startLesson(this.lesson, null, null, this.lesson.replay));
     $('lesson-finish').addEventListener('click', () => this.finishLesson());
     $('lesson-next').addEventListener('click', () => this.play());
-    $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim()));
+    $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim(), this.controls.snapshotEvery()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
     $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
     // A message focused in the list is ringed on the canvas, as a selected one is.
@@ -113,8 +115,8 @@ class Playground {
       const b = ev.target.closest('[data-message]');
       if (b) this.pickMessage(b);
     });
-    this.logs.onPickEntry = (node, index) => {
-      this.select({ kind: 'entry', node, index });
+    this.logs.onPickEntry = (node, index, snapshot) => {
+      this.select(snapshot ? { kind: 'snapshot', node } : { kind: 'entry', node, index });
       this.openPanel(this.logs.canvas);
     };
     document.addEventListener('keydown', (ev) => this.escape(ev));
@@ -157,7 +159,7 @@ class Playground {
       const lesson = this.lessons.find((l) => l.id === link.setup.id) ?? { id: link.setup.id, file: `${link.setup.id}.txt`, title: link.setup.id };
       opened = await this.startLesson(lesson, link.lines, link.cursor, link.setup.replay);
     } else {
-      opened = this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor);
+      opened = this.startFree(link.setup.nodes, link.setup.seed, link.lines ?? [], link.cursor, link.setup.snapshotEvery);
     }
     const problems = opened ? this.linkProblems(link.cursor) : [];
     if (problems.length) this.toast(`In this link, ${problems.join('; ')}.`, true);
@@ -181,17 +183,21 @@ class Playground {
     return out;
   }
 
-  resetFree(nodes, seed) {
+  resetFree(nodes, seed, snapshotEvery = 0) {
     if (!/^\d{1,20}$/.test(seed)) {
       this.toast(`The seed must be a whole number, not "${seed}".`, true);
       return;
     }
-    this.startFree(nodes, seed, [], null);
+    this.startFree(nodes, seed, [], null, snapshotEvery);
   }
 
-  startFree(nodes, seed, lines, cursor) {
-    const config = JSON.stringify({ nodes, seed: String(seed) });
-    const ok = this.install({ kind: 'free', nodes, seed: String(seed) }, () => new this.rb.Simulation(config), lines, cursor);
+  // snapshotEvery: each node snapshots after this many entries applied (0: only when
+  // asked to), keeping a quarter of that before the snapshot as a catch-up tail; chunks
+  // of 64 bytes, so that even a small snapshot travels as several.
+  startFree(nodes, seed, lines, cursor, snapshotEvery = 0) {
+    const config = JSON.stringify({ nodes, seed: String(seed), snapshot_entries: snapshotEvery,
+      catchup_entries: Math.floor(snapshotEvery / 4), snapshot_chunk_bytes: SNAPSHOT_CHUNK_BYTES });
+    const ok = this.install({ kind: 'free', nodes, seed: String(seed), snapshotEvery }, () => new this.rb.Simulation(config), lines, cursor);
     if (ok) {
       this.lesson = null;
       this.lessonPlaying = false;
@@ -377,7 +383,8 @@ class Playground {
     this.messageListKey = key;
     const list = $('message-list');
     const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.dataset.message : null;
-    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)} S${m.from} → S${m.to}${
+    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)}${
+      m.type === 'Snapshot' ? ` (${chunkLabel(m)})` : ''} S${m.from} → S${m.to}${
       m.lost ? ' (will be lost)' : ''}</button></li>`).join('') +
       (messages.length > shown.length ? `<li class="hint">and ${messages.length - shown.length} more</li>` : '') +
       (messages.length ? '' : '<li class="hint">No message is in flight.</li>');
@@ -516,7 +523,7 @@ class Playground {
         continue;
       }
       const st = this.lessonState();
-      const seen = describeChange(this.lessonPrev, st);
+      const seen = this.lessonCaptions(describeChange(this.lessonPrev, st));
       this.lessonPrev = st;
       if (!seen.length || !(untilChange || seen[0].key)) {
         if (ended && untilChange) return;
@@ -527,6 +534,16 @@ class Playground {
       this.pause();
       return;
     }
+  }
+
+  // Under a client load (a `rate` line since the lesson's last sentence) the leader
+  // commits all the time: a commit is then no moment to stop at, only a caption.
+  lessonCaptions(seen) {
+    const entries = this.timeline.entries;
+    let loaded = false;
+    for (let i = this.timeline.begun - 1; i >= 0 && entries[i].verb !== 'say'; i--) if (entries[i].kind === 'rate') loaded = true;
+    if (!loaded) return seen;
+    return seen.map((c) => (c.kind === 'commit' ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
   }
 
   // The lesson's world, whole (lessons are small), for captions.
@@ -564,6 +581,7 @@ class Playground {
       stepTitle: this.lesson && this.lessonPlaying ? 'Run the next line of the lesson (.)' : 'Run exactly one simulator event (.)',
       nodes: state.nodes.length,
       seed: state.config.seed,
+      snapshotEvery: state.config.snapshot_entries,
       network: state.network,
       rate: this.currentRate(),
       linksDown: state.links_down,
@@ -598,6 +616,7 @@ class Playground {
     const n = (x) => String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
     const text = `t = ${formatTime(state.time_ms)} · ${n(s.events)} events · ${n(s.messages_sent)} messages sent, ` +
       `${n(s.messages_dropped)} dropped · ${s.elections} election${s.elections === 1 ? '' : 's'} · ${n(s.committed)} committed · ` +
+      (s.snapshots_taken || s.snapshots_installed ? `${n(s.snapshots_taken)} snapshots taken, ${n(s.snapshots_installed)} installed · ` : '') +
       (this.setup.kind === 'free' ? `seed ${this.setup.seed}, ${this.setup.nodes} nodes` : `lesson “${this.lesson ? this.lesson.title : this.setup.id}”`);
     if (this.footerText !== text) {
       this.footerText = text;

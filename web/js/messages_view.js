@@ -6,7 +6,9 @@
 // AppendEntries (with the number of entries it carries), a small pink dot for a
 // heartbeat, an amber diamond for a vote request (pale for a pre-vote), a green ✓ or
 // red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
-// forwards to the leader (its answer: a teal disc with ✓ or ✗).
+// forwards to the leader (its answer: a teal disc with ✓ or ✗). A chunk of InstallSnapshot
+// is a purple tag with its offset in the snapshot ("snap 64/96 B": bytes 64 on of 96),
+// the follower's reply to it a pale purple tag with the offset it expects next.
 //
 // A message on a link that is cut, headed for a crashed node, or dropped by the reader
 // (the inspector's "Drop this message": `lost`) will be lost when it arrives (unless
@@ -15,6 +17,10 @@
 // (at random, or onto a cut link) are never in flight; the state lists the last few
 // (`dropped`), and each is drawn for a moment leaving its sender, struck through,
 // fading out a short way along its link.
+//
+// Messages sent together along one link arrive together too when the latency is the
+// same (a snapshot's chunks, often): each one after the first is drawn a tag's height
+// above the one before, so that every one of them can be read and clicked.
 //
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
@@ -25,10 +31,14 @@ const LANE = 5;
 const DROP_SHOWN_MS = 40;   // virtual ms a message dropped at the send stays drawn
 const DROP_REACH = 0.3;     // ...and how far along its link it gets
 const HIT_RADIUS = 12;
+const STACK = 17;           // px between messages sent and arriving together
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
+import { chunkLabel } from './format.js';
+
 const COLOURS = {
   append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
   yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599', lost: '#e03131',
+  snapshot: '#7048e8', snapshotResp: '#d0bfff',
 };
 
 // A red cross over a message that is being lost.
@@ -53,6 +63,7 @@ function answer(m) {
   return '';
 }
 
+// Draws message m at (x, y); returns the text written on it, if any.
 function draw(ctx, m, x, y) {
   switch (m.type) {
     case 'Append':
@@ -87,6 +98,19 @@ function draw(ctx, m, x, y) {
         ctx.stroke();
       }
       return;
+    case 'Snapshot':
+    case 'SnapshotResp': {
+      const text = m.type === 'Snapshot' ? chunkLabel(m) : `next ${m.offset}`;
+      ctx.font = `bold 9px ${FONT}`;
+      const w = ctx.measureText(text).width + 10;
+      ctx.fillStyle = m.type === 'Snapshot' ? COLOURS.snapshot : COLOURS.snapshotResp;
+      ctx.beginPath();
+      ctx.roundRect(x - w / 2, y - 7.5, w, 15, 7.5);
+      ctx.fill();
+      ctx.fillStyle = m.type === 'Snapshot' ? '#fff' : '#3b2a8c';
+      ctx.fillText(text, x, y + 0.5);
+      return text;
+    }
     case 'ClientRequest':
       ctx.fillStyle = COLOURS.client;
       ctx.beginPath();
@@ -157,6 +181,7 @@ export class MessagesView {
       ctx.globalAlpha = 1;
       this.dropsDrawn++;
     }
+    const together = new Map();  // from>to|sent|arrives -> messages drawn there so far
     for (const m of messages) {
       // Nothing to draw along a link whose ends have no place yet (or no such node).
       const seg = this.cluster.segment(m.from, m.to, LANE);
@@ -164,10 +189,13 @@ export class MessagesView {
       const [p, q] = seg;
       const span = m.arrives_ms - m.sent_ms;
       const f = span > 0 ? Math.max(0, Math.min(1, (now - m.sent_ms) / span)) : 1;
-      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f;
+      const key = `${m.from}>${m.to}|${m.sent_ms}|${m.arrives_ms}`;
+      const stacked = together.get(key) ?? 0;
+      together.set(key, stacked + 1);
+      const x = p.x + (q.x - p.x) * f, y = p.y + (q.y - p.y) * f - STACK * stacked;
       const lost = m.lost || cut.has(`${m.from}>${m.to}`) || crashed.has(m.to);
       if (lost) ctx.globalAlpha = 1 - 0.6 * f;
-      draw(ctx, m, x, y);
+      const text = draw(ctx, m, x, y);
       ctx.globalAlpha = 1;
       if (lost) strike(ctx, x, y);
       if (m.id === selectedId) {
@@ -180,7 +208,7 @@ export class MessagesView {
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      this.placed.push({ id: m.id, x, y, lost });
+      this.placed.push({ id: m.id, x, y, lost, text });
     }
   }
 

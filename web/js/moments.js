@@ -3,11 +3,12 @@
 //
 // The page never sees events themselves, only state() before and after them, so a
 // caption says what changed: a message sent, one that arrived, a role or term that
-// moved, entries appended or overwritten, a commit index that advanced. Three of these
-// are a lesson's key moments, where it stops for the reader even while playing: a
-// follower rejecting AppendEntries (the consistency check at work), a follower
-// overwriting entries that conflict with the leader's, and the leader committing (an
-// entry now on a majority). Logs are compared only where both states hold them (the
+// moved, entries appended or overwritten, a commit index that advanced, a snapshot taken
+// or installed. Five of these are a lesson's key moments, where it stops for the reader
+// even while playing: a follower rejecting AppendEntries (the consistency check at
+// work), a follower overwriting entries that conflict with the leader's, the leader
+// committing (an entry now on a majority; main.js does not stop at it under a steady
+// client load), a leader starting to send its snapshot, and a follower installing it. Logs are compared only where both states hold them (the
 // page asks for a window of each log).
 
 import { MESSAGE_LABEL, ROLE_LABEL, shortCommand } from './format.js';
@@ -33,11 +34,18 @@ function sentCaption(m) {
     case 'VoteResp':
     case 'PreVoteResp':
       return { text: `S${m.from} ${m.granted ? 'granted' : 'refused'} ${to} its ${m.type === 'PreVoteResp' ? 'pre-vote' : 'vote'}.` };
+    case 'Snapshot':
+      return m.offset === 0
+        ? { key: true, kind: 'snapshot',
+          text: `S${m.from} sent ${to} the first chunk of its snapshot (index ${m.snapshot_index}, ${m.total} bytes): ${to} needs entries S${m.from} has compacted away.` }
+        : { text: `S${m.from} sent ${to} bytes ${m.offset}–${m.offset + m.bytes} of its snapshot${m.done ? ' (the last chunk)' : ''}.` };
+    case 'SnapshotResp':
+      return { text: `S${m.from} asked ${to} for the snapshot's bytes from ${m.offset} on.` };
     case 'Heartbeat':
     case 'HeartbeatResp':
       return null;  // every leader sends these all the time: not worth a caption
     default:
-      return { text: `S${m.from} sent ${to} a ${MESSAGE_LABEL[m.type] ?? m.type}.` };
+      return { text: `S${m.from} sent ${to} ${/^[AEIOU]/.test(MESSAGE_LABEL[m.type] ?? m.type) ? 'an' : 'a'} ${MESSAGE_LABEL[m.type] ?? m.type}.` };
   }
 }
 
@@ -55,6 +63,15 @@ export function describeChange(before, after) {
     if (b.role !== n.role || b.term !== n.term) {
       out.push({ text: `S${n.id} is now ${n.role === 'leader' ? 'the leader' : `a ${ROLE_LABEL[n.role] ?? n.role}`} in term ${n.term}.` });
     }
+    const snap = n.snapshot ?? { index: 0 }, wasSnap = b.snapshot ?? { index: 0 };
+    if (snap.index > wasSnap.index) {
+      // A snapshot past the node's own log came from the leader; one within it, its own.
+      out.push(snap.index > b.log_last_index
+        ? { key: true, kind: 'install', text: `S${n.id} installed the leader's snapshot: its state as of index ${snap.index} replaces its log up to there.` }
+        : { text: `S${n.id} took a snapshot at index ${snap.index}${n.log_first_index > b.log_first_index ? ` and discarded its log before index ${n.log_first_index}` : ''}.` });
+    } else if (n.log_first_index > b.log_first_index) {
+      out.push({ text: `S${n.id} discarded its log before index ${n.log_first_index}: its snapshot at index ${snap.index} holds that state.` });
+    }
     const old = new Map(b.log.map((e) => [e.index, e]));
     const replaced = n.log.filter((e) => old.has(e.index) && old.get(e.index).term !== e.term);
     if (replaced.length) {
@@ -62,8 +79,9 @@ export function describeChange(before, after) {
       out.push({ key: true, kind: 'overwrite',
         text: `S${n.id} overwrote ${first.index === last.index ? `entry ${first.index}` : `entries ${first.index}–${last.index}`}: ` +
           `its ${shortCommand(was)} of term ${was.term} is replaced by the leader's ${shortCommand(first)} of term ${first.term}.` });
-    } else if (n.log_last_index > b.log_last_index) {
-      out.push({ text: `S${n.id} appended ${n.log_last_index - b.log_last_index === 1 ? `entry ${n.log_last_index}` : `entries ${b.log_last_index + 1}–${n.log_last_index}`}.` });
+    } else if (n.log_last_index > Math.max(b.log_last_index, snap.index)) {
+      const from = Math.max(b.log_last_index, snap.index) + 1;  // a snapshot installed is no append
+      out.push({ text: `S${n.id} appended ${n.log_last_index === from ? `entry ${from}` : `entries ${from}–${n.log_last_index}`}.` });
     }
     if (n.role === 'leader' && b.role === 'leader' && n.commit_index > b.commit_index) {
       const quorum = Math.floor(after.nodes.length / 2) + 1;

@@ -1,6 +1,6 @@
 // The small menu that opens next to a node when it is clicked: crash or restart it,
-// make it start an election, or (for the leader) propose the client box's command
-// there. Everything it offers is one scenario line handed to `act`. Escape closes it
+// make it start an election, take a snapshot now, or (for the leader) propose the
+// client box's command there. Everything it offers is one scenario line handed to `act`. Escape closes it
 // (main.js, which also gives focus back to the node).
 
 import { escapeHtml as h } from './format.js';
@@ -28,7 +28,8 @@ export class NodeMenu {
     const items = node.up
       ? [`<button class="btn danger" data-act="crash ${node.id}" role="menuitem">Crash S${node.id}</button>`,
          node.role !== 'leader' ? `<button class="btn" data-act="campaign ${node.id}" role="menuitem">Start an election</button>` : '',
-         node.role === 'leader' ? `<button class="btn" data-act="propose ${node.id} ${h(command)}" role="menuitem">Propose “${h(command)}”</button>` : '']
+         node.role === 'leader' ? `<button class="btn" data-act="propose ${node.id} ${h(command)}" role="menuitem">Propose “${h(command)}”</button>` : '',
+         `<button class="btn" data-act="snapshot ${node.id}" role="menuitem" title="Save the applied state as a snapshot now and discard the log before it">Snapshot now</button>`]
       : [`<button class="btn primary" data-act="restart ${node.id}" role="menuitem">Restart S${node.id}</button>`];
     this.box.innerHTML = `<div class="node-menu-title">S${node.id}</div>${items.join('')}`;
     this.box.hidden = false;

@@ -76,6 +76,9 @@ export function plainCheck(args) {
       if (w[2] === '=' && /^\d+\.\.\d+$/.test(w[3] ?? '')) return `${S(w[1])}'s log holds exactly entries ${w[3].replace('..', '–')}.`;
       if (w[2] === 'terms') return `${S(w[1])}'s log holds entries of terms ${w.slice(3).join(' ').split(',').join(', ')}.`;
       break;
+    case 'snapshot':
+      if (cmp[w[2]]) return `${S(w[1])} has a snapshot covering its log up to ${w[2] === '=' ? '' : `${cmp[w[2]]} `}index ${w[3]}.`;
+      break;
     case 'kv':
       return w[3] === 'missing' ? `${S(w[1])} has no key ${w[2]}.` : `${S(w[1])} has applied ${w[2]} = ${w.slice(4).join(' ')}.`;
     case 'safe':

@@ -1,10 +1,11 @@
 // The page's state in the URL hash, so that a moment can be shared as a link.
 //
 //   #nodes=5&seed=42&do=advance+1200ms;crash+1;advance+800ms&at=3&t=2000
+//   #nodes=3&seed=7&snap=20&at=0&t=0
 //   #scenario=figure8&at=12&t=579
 //   #scenario=figure8&replay=1&at=20&t=1200
 //
-// `nodes` and `seed` (or `scenario`, a file of web/scenarios/ without .txt, and
+// `nodes`, `seed` and `snap` (snapshot every this many entries; left out when never) (or `scenario`, a file of web/scenarios/ without .txt, and
 // `replay=1` for its replay with the rule the other way round) say where the
 // simulation starts; `do` lists the timeline's lines (left out when they are a
 // scenario's own script, unchanged); `at` and `t` are the timeline cursor: how many
@@ -26,6 +27,7 @@ export function encodeHash({ setup, lines, scriptLines, cursor }) {
     if (setup.replay) parts.push('replay=1');
   } else {
     parts.push(`nodes=${setup.nodes}`, `seed=${encodeURIComponent(setup.seed)}`);
+    if (setup.snapshotEvery) parts.push(`snap=${setup.snapshotEvery}`);
   }
   const sameAsScript = scriptLines && lines.length === scriptLines.length && lines.every((l, i) => l === scriptLines[i]);
   if (!sameAsScript && lines.length) parts.push(`do=${lines.map(encodeLine).join(';')}`);
@@ -34,7 +36,7 @@ export function encodeHash({ setup, lines, scriptLines, cursor }) {
 }
 
 // Returns null when the hash holds no playground state, else
-// { setup: {kind:'free', nodes, seed} | {kind:'scenario', id, replay}, lines (null = the script's), cursor }.
+// { setup: {kind:'free', nodes, seed, snapshotEvery} | {kind:'scenario', id, replay}, lines (null = the script's), cursor }.
 // Throws an Error saying what is wrong with a malformed hash.
 export function decodeHash(hash) {
   const text = hash.replace(/^#/, '');
@@ -58,7 +60,8 @@ export function decodeHash(hash) {
   } else {
     const seed = decodeURIComponent(params.get('seed') ?? '1');
     if (!/^\d{1,20}$/.test(seed)) throw new Error(`the link's seed=${seed} is not a whole number`);
-    setup = { kind: 'free', nodes: params.has('nodes') ? whole('nodes', 1, 9) : 5, seed };
+    setup = { kind: 'free', nodes: params.has('nodes') ? whole('nodes', 1, 9) : 5, seed,
+      snapshotEvery: params.has('snap') ? whole('snap', 0, 1000000) : 0 };
   }
   const doText = params.get('do');
   const lines = doText == null ? null : doText === '' ? [] : doText.split(';').map((text, i) => {
