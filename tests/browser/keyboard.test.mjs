@@ -154,7 +154,7 @@ test('messages the network drops at random are drawn being lost', () => s.page(a
   assert.ok(st.dropped.some((m) => st.time_ms - m.sent_ms < 40));
 }, '#nodes=3&seed=1&do=&at=0&t=0'));
 
-test('a candidate shows its tally, votes granted of votes needed, as the votes arrive', () => s.page(async (page) => {
+test('a (pre-)candidate shows its tally, votes granted of votes needed, as the votes arrive', () => s.page(async (page) => {
   await moment(page);
   await page.evaluate(() => { for (const l of ['cut 1-4', 'cut 1-5', 'campaign 1']) window.playground.perform(l); });
   const seen = [];
@@ -166,7 +166,8 @@ test('a candidate shows its tally, votes granted of votes needed, as the votes a
     if (v.votes && seen[seen.length - 1] !== v.pill) seen.push(v.pill);
     if (/leader/.test(v.role)) break;
   }
-  assert.deepEqual(seen, ['candidate 1/3', 'candidate 2/3'], 'S1 leads once S2 and S3 both voted: the third vote ends the tally');
+  assert.deepEqual(seen, ['pre-candidate 1/3', 'pre-candidate 2/3', 'candidate 1/3', 'candidate 2/3'],
+    'S1 asks first (pre-vote), then campaigns; it leads once S2 and S3 both voted: the third vote ends each tally');
   await screenshot(page, 'votes');
 }, '#nodes=5&seed=1&do=&at=0&t=0'));
 
