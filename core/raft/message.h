@@ -12,7 +12,8 @@
 //                                  hint_index, hint_term = where to probe next
 //                                  (fast backtracking, see Raft::handle_append)
 //   Heartbeat             commit (clamped to what the follower is known to hold), context
-//   HeartbeatResp         context (echoed: confirms leadership for ReadIndex)
+//   HeartbeatResp         context (echoed: confirms leadership for ReadIndex),
+//                         index = the follower's last log index
 //   Snapshot              InstallSnapshot, one chunk: index, log_term = the snapshot's
 //                         last index and term; offset of this chunk's data in the
 //                         snapshot, total = the snapshot's size in bytes; done on the

@@ -15,6 +15,8 @@
 //   consistency check (§5.3)               handle_append
 //   conflicting entries replaced (§5.3)    RaftLog::merge
 //   fast backtracking                      handle_append (hint), handle_append_response
+//   a follower whose disk was wiped gets   handle_append_response
+//     the log (or snapshot) again
 //   commit only current-term entries (§5.4.2, Figure 8)   maybe_commit
 //   followers learn commitIndex            handle_append, handle_heartbeat
 //   persist before responding (§5)         send_after_persist
@@ -440,6 +442,15 @@ void Raft::handle_append_response(const Message& m) {
         return;
     }
     if (m.reject) {
+        if (m.index == pr->match_index && m.index > 0 && m.hint_index == 0 && m.hint_term == 0) {
+            // A follower that acknowledged entries now holds none at all: its data dir was
+            // wiped (Raft assumes it never is; this is a restore from nothing, not a safe
+            // recovery, as its vote is lost too). Forget what it held and send it
+            // everything again, as a snapshot once the log is compacted.
+            pr->match_index = 0;
+            pr->state = Progress::State::Probe;
+            pr->next_index = m.index + 1;
+        }
         if (m.index <= pr->match_index) return;  // stale: we know it matches further
         if (pr->state == Progress::State::Probe && m.index + 1 != pr->next_index) return;  // stale probe
         // Fast backtracking, leader side: the last index we hold whose term is <= the
@@ -480,6 +491,7 @@ void Raft::handle_heartbeat(const Message& m) {
     r.to = m.from;
     r.term = current_term_;
     r.context = m.context;
+    r.index = log_.last_index();  // 0 tells a leader our log is empty (a wiped data dir)
     send(std::move(r));
 }
 
@@ -525,7 +537,11 @@ void Raft::handle_heartbeat_response(const Message& m) {
     // The cost is one more heartbeat round before a lost append is re-sent.
     const bool stalled = pr->match_index < pr->last_index_at_heartbeat && !faults.no_catch_up_on_heartbeat;
     pr->last_index_at_heartbeat = log_.last_index();
-    if (pr->match_index < log_.last_index()) send_append(m.from, /*even_if_empty=*/stalled);
+    // A follower that acknowledged entries and now reports an empty log lost its disk:
+    // an append at its match point draws the rejection that starts it over (below, in
+    // handle_append_response).
+    const bool emptied = m.index == 0 && pr->match_index > 0;
+    if (pr->match_index < log_.last_index() || emptied) send_append(m.from, /*even_if_empty=*/stalled || emptied);
 }
 
 // InstallSnapshot receiver (§7), one chunk at a time. The chunks of one snapshot from

@@ -385,3 +385,48 @@ TEST_CASE("fast backtracking: a follower behind is told where its log ends") {
     CHECK(reply.hint_index == 7);
     CHECK(reply.hint_term == 1);
 }
+
+TEST_CASE("a follower that acknowledged entries and now holds none (its data dir wiped) is sent everything again") {
+    Raft leader(config(1), with_log({1, 1, 1}, 1));
+    make_leader(leader);  // term 2; its no-op is entry 4
+    leader.ready();
+    leader.persisted(4, 2);
+    Message ack = msg(MessageType::AppendResp, 2, 1, 2);
+    ack.index = 4;
+    leader.step(ack);
+    REQUIRE(leader.progress(2)->match_index == 4);
+    leader.ready();
+
+    // Node 2 comes back with an empty disk. The leader's next append to it (here the
+    // catch-up append after a heartbeat answer) has prevLogIndex 4, which it lacks.
+    Raft wiped(config(2), Restored{});
+    Message probe = msg(MessageType::Append, 1, 2, 2);
+    probe.index = 4;
+    probe.log_term = 2;
+    wiped.step(probe);
+    const Message reject = only_reply(wiped);
+    REQUIRE(reject.reject);
+    REQUIRE(reject.index == 4);  // the match index the leader holds for it
+    REQUIRE(reject.hint_index == 0);
+
+    leader.step(reject);
+    CHECK(leader.progress(2)->match_index == 0);  // what it holds is no longer known
+    const std::vector<Message> out = all_messages(leader.ready());
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == MessageType::Append);
+    CHECK(out[0].index == 0);  // from the start
+    REQUIRE_FALSE(out[0].entries.empty());
+    CHECK(out[0].entries.front().index == 1);
+
+    // A follower that still holds some of the log is not reset by the same answer.
+    Raft leader2(config(1), with_log({1, 1, 1}, 1));
+    make_leader(leader2);
+    leader2.ready();
+    leader2.step(ack);
+    leader2.ready();
+    Message partial = reject;
+    partial.hint_index = 2;
+    partial.hint_term = 1;
+    leader2.step(partial);
+    CHECK(leader2.progress(2)->match_index == 4);
+}

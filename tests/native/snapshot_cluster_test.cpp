@@ -138,3 +138,26 @@ TEST_CASE("A follower down during 50,000 writes comes back, catches up by snapsh
                              f.path().filename().string().find('.') == std::string::npos;
     CHECK(has_snapshot_file);
 }
+
+TEST_CASE("A follower whose data dir was wiped comes back empty and is sent the snapshot", "[serve][snapshot]") {
+    ProcessCluster c(3, {"--snapshot-entries", "500", "--catchup-entries", "100"});
+    c.start_all();
+    const int leader = c.wait_for_leader();
+    REQUIRE(leader != 0);
+    const int follower = leader == 3 ? 2 : 3;
+    std::string out;
+    REQUIRE(run_raftbook("bench --server " + c.http_address(leader) +
+                             " --clients 16 --writes 3000 --keys 300 --value-bytes 64 --json",
+                         &out) == 0);
+    REQUIRE(wait_until([&] { return same_state(c, 3000); }, 20000ms));
+
+    c.kill9(follower);
+    std::filesystem::remove_all(c.data_dir(follower));
+    const uint64_t commit = field(c.status(leader), "commit_index");
+    c.start(follower);
+    INFO(c.logs());
+    // The leader still records what the follower acknowledged before; its answer of an
+    // empty log makes the leader send everything again, here as the snapshot.
+    REQUIRE(wait_until([&] { return same_state(c, commit); }, 30000ms));
+    CHECK(field(c.status(follower), "snapshot_index") > 0);
+}
