@@ -182,6 +182,14 @@ void lose(Simulator& sim, double id) {
     });
 }
 
+std::string watch(Simulator& sim, double n, const std::string& prefix) {
+    return reported([&] {
+        if (prefix.size() > kMaxKeyBytes)
+            throw std::invalid_argument("a watch prefix is at most " + std::to_string(kMaxKeyBytes) + " bytes");
+        return watch_json(sim, checked_node(n, sim.size()), prefix);
+    });
+}
+
 std::string trace_hash(Simulator& sim) {
     return reported([&] { return trace_hash_hex(sim); });
 }
@@ -219,5 +227,6 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("state", &state_with)
         .function("message", &message)
         .function("lose", &lose)
+        .function("watch", &watch)
         .function("traceHash", &trace_hash);
 }
