@@ -200,6 +200,14 @@ std::string snapshot_contents(Simulator& sim, double n) {
     });
 }
 
+std::string watch(Simulator& sim, double n, const std::string& prefix) {
+    return reported([&] {
+        if (prefix.size() > kMaxKeyBytes)
+            throw std::invalid_argument("a watch prefix is at most " + std::to_string(kMaxKeyBytes) + " bytes");
+        return watch_json(sim, checked_node(n, sim.size()), prefix);
+    });
+}
+
 std::string trace_hash(Simulator& sim) {
     return reported([&] { return trace_hash_hex(sim); });
 }
@@ -238,5 +246,9 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("message", &message)
         .function("lose", &lose)
         .function("snapshotContents", &snapshot_contents)
+    });
+}
+
+        .function("watch", &watch)
         .function("traceHash", &trace_hash);
 }

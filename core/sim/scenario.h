@@ -29,6 +29,7 @@
 //   propose set x 5                       a client request to the current leader (any
 //                                         node if none), retried until answered
 //   propose 1 set x 5                     a request to node 1 only (a follower forwards it)
+//   propose if-rev 3 set x 6              a conditional write (kv_store.h): also if-value
 //   read x / read 2 x                     a linearizable read, to the leader / to node 2
 //   crash 2 / restart 2
 //   partition 1,2 | 3,4,5                 groups that can't reach each other

@@ -42,18 +42,22 @@ std::vector<HistoryEvent> history_of(const std::vector<ClientOp>& ops, std::vect
     int64_t last = 0;
     for (const ClientOp& op : ops) last = std::max({last, op.invoke_ms, op.complete_ms});
     for (const ClientOp& op : ops) {
+        // A conditional write that was refused changed nothing and saw the key's value
+        // at one instant: to the checker it is a read of that value.
+        const bool refused = op.outcome == ClientOp::Outcome::Ok && op.condition_failed;
+        const ClientOp::Kind kind = refused ? ClientOp::Kind::Read : op.kind;
         HistoryEvent e;
         e.process = int64_t(op.process);
-        e.f = fn_of(op.kind);
+        e.f = fn_of(kind);
         e.key = op.key;
-        if (op.kind == ClientOp::Kind::Write) e.value = op.value;
+        if (kind == ClientOp::Kind::Write) e.value = op.value;
         e.type = HistoryEvent::Type::Invoke;
         e.time = op.invoke_ms * kNanosPerMs;
         placed.push_back({e.time, true, op.id, e});
         switch (op.outcome) {
             case ClientOp::Outcome::Ok:
                 e.type = HistoryEvent::Type::Ok;
-                if (op.kind == ClientOp::Kind::Read) e.value = op.result;
+                if (kind == ClientOp::Kind::Read) e.value = refused ? op.current : op.result;
                 break;
             case ClientOp::Outcome::Fail: e.type = HistoryEvent::Type::Fail; break;
             case ClientOp::Outcome::Unknown:

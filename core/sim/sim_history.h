@@ -5,7 +5,8 @@
 // time: ok when it completed Ok (a read's ok carries what it read), fail when a write
 // certainly did not happen (Fail), and info when the client does not know (Unknown)
 // or the op never completed (Pending) — such a write may take effect at any time after
-// its invoke. Times are virtual milliseconds scaled to nanoseconds; events are ordered
+// its invoke. A conditional write (its condition is not modelled) is a write when it
+// applied, and a read of the value it found when its condition failed. Times are virtual milliseconds scaled to nanoseconds; events are ordered
 // by time, completions before invokes at one instant, then by op id, so that a process
 // that starts its next op at the instant its last one completed stays well paired.
 #pragma once

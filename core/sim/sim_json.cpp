@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 
 #include "core/codec/codec.h"
@@ -218,7 +219,12 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         entries.push_back(entry_json(log.at(i)));
     j["log"] = std::move(entries);
     j["snapshot"] = snapshot_json(r->snapshot().get());
-    j["kv"] = sim.kv(id)->sorted();
+    const KvStore& kv = *sim.kv(id);
+    const std::map<std::string, std::string> sorted = kv.sorted();
+    json revisions = json::object();
+    for (const auto& item : sorted) revisions[item.first] = kv.revision(item.first);
+    j["kv"] = sorted;
+    j["kv_revisions"] = std::move(revisions);
     json faults = json::array();
     for (const std::string& name : Faults::names())
         if (r->faults.get(name)) faults.push_back(name);
@@ -242,8 +248,17 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
 }
 
 std::string request_text(const ClientRequest& r) {
-    if (r.op == "put") return "set " + r.key + " " + r.value;
-    return (r.op == "del" ? "del " : "get ") + r.key;
+    if (r.op == "get") return "get " + r.key;
+    Command c;
+    c.op = r.op == "put" ? Command::Op::Set : Command::Op::Del;
+    c.key = r.key;
+    c.value = r.value;
+    c.condition = r.condition == "revision" ? Command::If::Revision
+                  : r.condition == "value"  ? Command::If::Value
+                                            : Command::If::Always;
+    c.prev_revision = r.prev_revision;
+    c.prev_value = r.prev_value;
+    return command_text(c);
 }
 
 std::string reply_text(const ClientReply& r) {
@@ -518,6 +533,16 @@ std::string state_json(const Simulator& sim, const StateView& view) {
                   {"complete_ms", op.complete_ms}};
         if (op.kind == ClientOp::Kind::Read && op.outcome == ClientOp::Outcome::Ok)
             r["result"] = op.result ? json(*op.result) : json(nullptr);
+        if (!op.condition.empty()) {
+            r["condition"] = op.condition;
+            if (op.condition == "revision") r["prev_revision"] = op.prev_revision;
+            else r["prev_value"] = op.prev_value;
+        }
+        if (op.kind != ClientOp::Kind::Read && op.outcome == ClientOp::Outcome::Ok) {
+            r["revision"] = op.revision;
+            r["condition_failed"] = op.condition_failed;
+            if (op.condition_failed) r["current"] = op.current ? json(*op.current) : json(nullptr);
+        }
         requests.push_back(std::move(r));
     }
     j["requests"] = std::move(requests);
@@ -551,11 +576,14 @@ std::string message_json(const Simulator& sim, uint64_t id) {
         if (f.msg.type == MessageType::ClientRequest) {
             const ClientRequest& r = f.request;
             j["request"] = {{"client_id", r.client_id}, {"seq", r.seq}, {"op", r.op}, {"key", r.key}, {"value", r.value}};
+            if (!r.condition.empty())
+                j["request"].update({{"condition", r.condition}, {"prev_revision", r.prev_revision}, {"prev_value", r.prev_value}});
         }
         if (f.msg.type == MessageType::ClientReply) {
             const ClientReply& r = f.reply;
             j["reply"] = {{"client_id", r.client_id}, {"seq", r.seq}, {"ok", r.ok}, {"found", r.found},
-                          {"value", r.value}, {"error", r.error}, {"leader_hint", r.leader_hint}};
+                          {"value", r.value}, {"error", r.error}, {"leader_hint", r.leader_hint},
+                          {"revision", r.revision}, {"condition_failed", r.condition_failed}};
         }
         j["id"] = f.id;
         j["sent_ms"] = f.sent_ms;
@@ -575,6 +603,19 @@ std::string scenario_json(const Scenario& s) {
                     {"config", config_json(s.config)},
                     {"preloads", std::move(preloads)},
                     {"actions", std::move(actions)}};
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string watch_json(const Simulator& sim, NodeId node, const std::string& prefix) {
+    json changes = json::array();
+    for (const KeyChange& c : sim.changes(node)) {
+        if (c.key.compare(0, prefix.size(), prefix) != 0) continue;
+        json j = {{"revision", c.revision}, {"key", c.key}, {"deleted", c.deleted}};
+        if (!c.deleted) j["value"] = c.value;
+        changes.push_back(std::move(j));
+    }
+    const json j = {{"node", node}, {"up", sim.is_up(node)}, {"floor", sim.changes_floor(node)},
+                    {"changes", std::move(changes)}};
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

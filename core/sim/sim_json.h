@@ -9,7 +9,7 @@
 //
 // Out: state_json() is one snapshot of the whole simulated world — time, every node
 // (role, term, vote, commit/applied/persisted indexes, election timer, log, key-value
-// map; for a crashed node, what its disk holds), the messages in flight with a
+// map and each key's revision; for a crashed node, what its disk holds), the messages in flight with a
 // per-type summary, the checker's violations,
 // recent client requests, statistics and the trace hash. Logs can be thousands of
 // entries long, so the view can be limited to an index window; every node still
@@ -66,6 +66,11 @@ nlohmann::json violations_json(const Simulator& sim);
 // One message in flight with every field and entry (codec's view plus the network's
 // id, sent_ms and arrives_ms), or "null" when it is no longer in flight.
 std::string message_json(const Simulator& sim, uint64_t id);
+
+// What a watch on `node` for keys starting with `prefix` ("" for all) would have
+// streamed: {"node", "up", "floor", "changes": [{"revision", "key", "value"
+// (unless deleted), "deleted"}]}, in revision order (Simulator::changes).
+std::string watch_json(const Simulator& sim, NodeId node, const std::string& prefix);
 
 // {"title", "config": {...as sim_config_from_json reads it}, "preloads": [...],
 //  "actions": [{"line", "verb", "args", "text"}]}

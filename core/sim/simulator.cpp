@@ -21,12 +21,16 @@ constexpr double kOpsPerProcess = 10;
 
 bool is_client_frame(MessageType t) { return t == MessageType::ClientRequest || t == MessageType::ClientReply; }
 
-// The simulator's clients write plainly: a condition or an idempotency key in a
-// proposed command is refused rather than dropped.
-void check_plain(const Command& c, const std::string& command) {
-    if (c.condition != Command::If::Always || !c.idempotency_key.empty())
-        throw std::invalid_argument("the simulator's clients send plain writes ('set KEY VALUE', 'del KEY'); '" +
-                                    command + "' has a condition or an idempotency key");
+// The simulator's clients name no idempotency key (each process has its session):
+// one in a proposed command is refused rather than dropped.
+Command checked_command(const std::string& command) {
+    Command c;
+    std::string error;
+    if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
+    if (!c.idempotency_key.empty())
+        throw std::invalid_argument("the simulator's clients send no idempotency key ('idem IKEY'); '" + command +
+                                    "' has one: drop it");
+    return c;
 }
 
 }  // namespace
@@ -64,6 +68,8 @@ struct Simulator::NodeHost final : RuntimeHost {
     uint64_t next_write_id = 0;
     TimeMs disk_free_at = 0;
     bool flush_scheduled = false;  // requests made at this instant go out together
+    std::deque<KeyChange> changes;  // Simulator::changes(id)
+    Index changes_floor = 0;
 
     bool send(NodeId to, Frame frame) override {
         sim->send_frame(id, to, std::move(frame));
@@ -94,6 +100,13 @@ void Simulator::NodeHost::on_ready(const Raft& raft, const Ready& rd) {
 void Simulator::NodeHost::on_apply(const Entry& e, bool took_effect, const KvStore& kv) {
     if (sim->cfg_.check) sim->checker_.on_apply(id, e, took_effect, kv.fingerprint());
     if (e.client_id != 0 && took_effect) sim->on_client_apply(id, e);
+    const Applied& a = kv.last_applied();
+    if (!a.changed) return;
+    if (changes.size() == kChangesKept) {
+        changes_floor = changes.front().revision;
+        changes.pop_front();
+    }
+    changes.push_back({e.index, a.key, a.deleted ? std::string() : *kv.get(a.key), a.deleted});
 }
 
 // A node restored, installed or took a snapshot: its state at that index must be every
@@ -104,6 +117,10 @@ void Simulator::NodeHost::on_snapshot(const SnapshotMeta& meta, const KvStore& k
         (installed ? s.stats_.snapshots_installed : s.stats_.snapshots_taken)++;
     }
     if (s.cfg_.check) s.checker_.on_snapshot(id, meta.index, kv.fingerprint(), installed);
+    if (installed) {  // the state was replaced wholesale: the changes restart above it
+        changes.clear();
+        changes_floor = meta.index;
+    }
 }
 
 Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) {
@@ -169,6 +186,8 @@ void Simulator::start_node(NodeId n) {
     r.first_index = h.durable_base() + 1;
     r.prev_term = h.durable_snapshot ? h.durable_snapshot->meta.term : 0;
     r.entries = h.durable_log;
+    h.changes.clear();
+    h.changes_floor = h.durable_base();
     h.runtime = std::make_unique<NodeRuntime>(runtime_config(n), std::move(r), &h);
     h.runtime->raft_mut().faults = h.faults;
     h.up = true;
@@ -372,6 +391,7 @@ void Simulator::crash(NodeId n) {
     h.up = false;
     h.runtime.reset();
     h.writes.clear();  // what was not yet durable is lost
+    h.changes.clear();
     h.incarnation++;
     mix_trace(0xC0 | n);
     // Its clients' connections break; each tries again, at another node.
@@ -398,6 +418,8 @@ const NodeRuntime* Simulator::runtime(NodeId n) const { return is_up(n) ? host(n
 const std::vector<Entry>& Simulator::durable_log(NodeId n) const { return host(n).durable_log; }
 const std::optional<Snapshot>& Simulator::durable_snapshot(NodeId n) const { return host(n).durable_snapshot; }
 const HardState& Simulator::durable_hard_state(NodeId n) const { return host(n).durable_hs; }
+const std::deque<KeyChange>& Simulator::changes(NodeId n) const { return host(n).changes; }
+Index Simulator::changes_floor(NodeId n) const { return host(n).changes_floor; }
 
 const KvStore* Simulator::kv(NodeId n) const { return is_up(n) ? &host(n).runtime->kv() : nullptr; }
 
@@ -632,7 +654,8 @@ uint64_t Simulator::new_process(NodeId pinned, bool prefer_leader) {
     return p.client_id;
 }
 
-uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value) {
+uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value,
+                           const Command* conditional) {
     ClientProcess& p = processes_[process - 1];
     ClientOp op;
     op.id = ops_.size() + 1;
@@ -645,6 +668,12 @@ uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::str
     op.command = kind == ClientOp::Kind::Write    ? "set " + key + " " + value
                  : kind == ClientOp::Kind::Delete ? "del " + key
                                                   : "get " + key;
+    if (conditional && conditional->condition != Command::If::Always) {
+        op.command = command_text(*conditional);
+        op.condition = conditional->condition == Command::If::Revision ? "revision" : "value";
+        op.prev_revision = conditional->prev_revision;
+        op.prev_value = conditional->prev_value;
+    }
     op.invoke_ms = now_;
     const uint64_t id = op.id;
     p.op = id;
@@ -655,22 +684,16 @@ uint64_t Simulator::invoke(uint64_t process, ClientOp::Kind kind, const std::str
 }
 
 uint64_t Simulator::propose(const std::string& command) {
-    Command c;
-    std::string error;
-    if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
-    check_plain(c, command);
+    const Command c = checked_command(command);
     const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
-    return invoke(new_process(kNoNode, true), kind, c.key, c.value);
+    return invoke(new_process(kNoNode, true), kind, c.key, c.value, &c);
 }
 
 uint64_t Simulator::propose_at(NodeId n, const std::string& command) {
-    Command c;
-    std::string error;
-    if (!parse_command(command, &c, &error)) throw std::invalid_argument(error);
-    check_plain(c, command);
+    const Command c = checked_command(command);
     if (!is_up(n)) return 0;
     const ClientOp::Kind kind = c.op == Command::Op::Set ? ClientOp::Kind::Write : ClientOp::Kind::Delete;
-    return invoke(new_process(n, false), kind, c.key, c.value);
+    return invoke(new_process(n, false), kind, c.key, c.value, &c);
 }
 
 uint64_t Simulator::read(const std::string& key) {
@@ -717,6 +740,9 @@ void Simulator::client_try(uint64_t op_id) {
     r.op = op.kind == ClientOp::Kind::Write ? "put" : op.kind == ClientOp::Kind::Delete ? "del" : "get";
     r.key = op.key;
     r.value = op.value;
+    r.condition = op.condition;
+    r.prev_revision = op.prev_revision;
+    r.prev_value = op.prev_value;
     const int attempt = op.tries;
     NodeHost& h = host(to);
     // op and p may move while the request runs: the answer finds them by op id.
@@ -739,9 +765,12 @@ void Simulator::client_reply(uint64_t op_id, int attempt, const ClientReply& rep
     if (reply.ok) {
         if (op.kind == ClientOp::Kind::Read) {
             if (reply.found) op.result = reply.value;
-        } else if (cfg_.check && op.index != 0) {
+        } else {
+            op.revision = reply.revision;
+            op.condition_failed = reply.condition_failed;
+            if (reply.condition_failed && reply.found) op.current = reply.value;
             // op.index is where it took effect (on_client_apply), which an ok follows.
-            checker_.on_ack(op.leader, op.index, op.client_id, op.seq);
+            if (cfg_.check && op.index != 0) checker_.on_ack(op.leader, op.index, op.client_id, op.seq);
         }
         client_complete(op, ClientOp::Outcome::Ok);
     } else if (reply.error.rfind("invalid request", 0) == 0) {

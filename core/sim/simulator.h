@@ -91,8 +91,20 @@ struct ClientOp {
     Kind kind = Kind::Write;
     std::string key;
     std::string value;             // the value written (Write only)
-    std::string command;           // "set KEY VALUE", "del KEY" or "get KEY"
+    std::string command;           // "set KEY VALUE", "del KEY" or "get KEY", with any condition
     std::optional<std::string> result;  // a Read's answer once Ok (nullopt: key absent)
+    // A conditional write (kv_store.h): "revision" (the key's revision must be
+    // prev_revision; 0: the key must be missing) or "value" (the key must hold
+    // prev_value); "" for a plain one. ClientRequest's fields, sent as they are.
+    std::string condition;
+    Index prev_revision = 0;
+    std::string prev_value;
+    // A write's answer once Ok: it applied at `revision` (its log index), or — when
+    // condition_failed — nothing changed, and the key was at `revision` (0: missing)
+    // holding `current`.
+    Index revision = 0;
+    bool condition_failed = false;
+    std::optional<std::string> current;
     TimeMs invoke_ms = 0;
     TimeMs complete_ms = -1;       // -1 while pending
     enum class Outcome { Pending, Ok, Fail, Unknown } outcome = Outcome::Pending;
@@ -100,6 +112,15 @@ struct ClientOp {
     NodeId node = kNoNode;         // the node the client last sent it to
     NodeId leader = kNoNode;       // node that accepted it
     int tries = 0;                 // how often the client sent it
+};
+
+// A change to a key as a node applied it: what a watch on that node streams (the
+// native node's GET /watch), in revision order.
+struct KeyChange {
+    Index revision = 0;      // the log index of the write
+    std::string key;
+    std::string value;       // when !deleted
+    bool deleted = false;
 };
 
 // What a settle phase found (Simulator::settle).
@@ -149,8 +170,9 @@ public:
     TimeMs now() const { return now_; }
 
     // --- Clients ---
-    // A command ("set KEY VALUE" or "del KEY"; anything else throws invalid_argument)
-    // from a new client process, sent to the leader when there is one (the client
+    // A command ("set KEY VALUE" or "del KEY", either with a condition "if-rev N " or
+    // "if-value LEN PREV " before it — kv_store.h; anything else, an idempotency key
+    // too, throws invalid_argument) from a new client process, sent to the leader when there is one (the client
     // learned it from an earlier redirect) or else to any up node, and retried — with
     // the same client id and seq, at another node — until it is answered or the client
     // gives up (Unknown). Returns the op id (client_ops()[id - 1]).
@@ -212,6 +234,14 @@ public:
     const std::vector<Entry>& durable_log(NodeId n) const;
     const HardState& durable_hard_state(NodeId n) const;
     const KvStore* kv(NodeId n) const;     // nullptr while crashed
+    // The last kChangesKept key changes node n applied, oldest first: what a watch on n
+    // would have streamed. The record is volatile, like a native node's watch history:
+    // it starts again, empty, when n restarts or installs a snapshot (the changes a
+    // snapshot covers never pass through apply). changes(n) holds every change n applied
+    // above changes_floor(n): a watch from a revision at or below it has missed some.
+    static constexpr size_t kChangesKept = 1000;
+    const std::deque<KeyChange>& changes(NodeId n) const;
+    Index changes_floor(NodeId n) const;
     std::optional<NodeId> leader() const;  // the up leader with the highest term
     const std::vector<InFlight>& in_flight() const;  // sorted by arrival
     // Message `id`, in flight, is lost: it is dropped when it arrives (as on a cut link,
@@ -282,7 +312,8 @@ private:
     void start_node(NodeId n);
     RuntimeConfig runtime_config(NodeId n) const;
     uint64_t new_process(NodeId pinned, bool prefer_leader);
-    uint64_t invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value);
+    uint64_t invoke(uint64_t process, ClientOp::Kind kind, const std::string& key, const std::string& value,
+                    const Command* conditional = nullptr);
     void client_try(uint64_t op_id);
     NodeId random_up_node();
     void client_reply(uint64_t op_id, int attempt, const ClientReply& reply);

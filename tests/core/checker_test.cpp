@@ -255,6 +255,25 @@ TEST_CASE("history_of: ops become lincheck events: pending and unknown are info,
     CHECK(check_linearizable(h).verdict == LincheckResult::Verdict::Linearizable);
 }
 
+TEST_CASE("history_of: a conditional write that was refused is a read of the value it found") {
+    auto ops = client_ops({{W, "x", "1", 0, 10}, {W, "x", "2", 20, 30}, {W, "x", "3", 40, 50}});
+    ops[1].condition = "revision";  // x = 2 applied only if ...
+    ops[2].condition = "value";     // x = 3 was refused: x held "2"
+    ops[2].condition_failed = true;
+    ops[2].current = "2";
+    const std::vector<HistoryEvent> h = history_of(ops);
+    REQUIRE(h.size() == 6);
+    CHECK(h[2].f == HistoryEvent::Fn::Write);  // applied: a write of 2
+    CHECK(h[2].value == std::optional<std::string>("2"));
+    CHECK(h[4].f == HistoryEvent::Fn::Read);   // refused: a read...
+    CHECK(h[5].f == HistoryEvent::Fn::Read);
+    CHECK(h[5].value == std::optional<std::string>("2"));  // ...of what it found
+    Checker c;
+    CHECK(c.check_history(ops) == LincheckResult::Verdict::Linearizable);
+    ops[2].current = "1";  // a refusal that saw an overwritten value is stale
+    CHECK(c.check_history(ops) == LincheckResult::Verdict::NotLinearizable);
+}
+
 TEST_CASE("linearizability: a stale read is caught, naming the key and the ops") {
     // x = 1, then x = 2 (both acknowledged), then a read returns 1.
     const auto ops = client_ops({{W, "x", "1", 0, 10}, {W, "x", "2", 20, 30}, {R, "x", "1", 40, 50},

@@ -493,9 +493,90 @@ TEST_CASE("clients: with no leader, a write ends unknown and retires its process
     CHECK(sim.checker().ok());
 }
 
-TEST_CASE("sim: a proposed command with a condition or an idempotency key is refused, not sent as a plain write") {
+// Proposes `command` and runs until its client has the answer.
+const ClientOp& answered(Simulator& sim, const std::string& command) {
+    const uint64_t id = sim.propose(command);
+    REQUIRE(sim.run_until([&] { return sim.client_ops()[id - 1].outcome != ClientOp::Outcome::Pending; }, 10000));
+    const ClientOp& op = sim.client_ops()[id - 1];
+    REQUIRE(op.outcome == ClientOp::Outcome::Ok);
+    return op;
+}
+
+TEST_CASE("sim: a conditional write that holds applies, one that does not changes nothing and reports the key's state") {
     Simulator sim(quiet(3, 7));
-    CHECK_THROWS_WITH(sim.propose("if-rev 0 set k v"), Catch::Contains("has a condition or an idempotency key"));
-    CHECK_THROWS_WITH(sim.propose("idem K set k v"), Catch::Contains("plain writes"));
-    CHECK_NOTHROW(sim.propose("set k v"));
+    REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 10000));
+    const Index first = answered(sim, "set k v1").revision;
+    REQUIRE(first > 0);
+
+    const ClientOp& held = answered(sim, "if-rev " + std::to_string(first) + " set k v2");
+    CHECK(held.command == "if-rev " + std::to_string(first) + " set k v2");
+    CHECK_FALSE(held.condition_failed);
+    CHECK(held.revision > first);
+    CHECK(held.revision == held.index);  // its revision is its own log index
+    const Index second = held.revision;
+
+    // The same condition again: k moved on, so nothing changes, and the client learns why.
+    const ClientOp& stale = answered(sim, "if-rev " + std::to_string(first) + " set k v3");
+    CHECK(stale.condition_failed);
+    CHECK(stale.revision == second);
+    CHECK(stale.current == std::optional<std::string>("v2"));
+    CHECK(stale.index == 0);  // it took effect nowhere
+
+    const ClientOp& wrong_value = answered(sim, "if-value 3 zzz del k");
+    CHECK(wrong_value.condition_failed);
+    CHECK(wrong_value.current == std::optional<std::string>("v2"));
+    CHECK_FALSE(answered(sim, "if-value 2 v2 del k").condition_failed);
+    const ClientOp& missing = answered(sim, "if-value 2 v2 set k v4");  // k is gone now
+    CHECK(missing.condition_failed);
+    CHECK(missing.revision == 0);
+    CHECK_FALSE(missing.current.has_value());
+    const ClientOp& create = answered(sim, "if-rev 0 set k fresh");  // only if missing
+    CHECK_FALSE(create.condition_failed);
+
+    const SettleResult r = sim.settle(20000);
+    REQUIRE(r.settled);
+    CHECK(r.history == LincheckResult::Verdict::Linearizable);
+    for (NodeId n = 1; n <= 3; n++) {
+        REQUIRE(sim.kv(n)->get("k"));
+        CHECK(*sim.kv(n)->get("k") == "fresh");
+        CHECK(sim.kv(n)->revision("k") == create.revision);
+    }
+    CHECK(sim.checker().ok());
+}
+
+TEST_CASE("sim: a proposed command with an idempotency key is refused, not sent without it") {
+    Simulator sim(quiet(3, 7));
+    CHECK_THROWS_WITH(sim.propose("idem K set k v"), Catch::Contains("no idempotency key"));
+    CHECK_THROWS_WITH(sim.propose_at(1, "idem K if-rev 0 set k v"), Catch::Contains("no idempotency key"));
+    CHECK_NOTHROW(sim.propose("if-rev 0 set k v"));
+}
+
+TEST_CASE("sim: a node's changes are what a watch on it streams, in revision order, restarting with the node") {
+    Simulator sim(quiet(3, 11));
+    REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 10000));
+    answered(sim, "set a 1");
+    answered(sim, "set b 2");
+    answered(sim, "if-rev 0 set a 9");  // refused: no change
+    answered(sim, "del a");
+    answered(sim, "del a");             // a is missing already: no change
+    REQUIRE(sim.settle(20000).settled);
+    for (NodeId n = 1; n <= 3; n++) {
+        const std::deque<KeyChange>& c = sim.changes(n);
+        REQUIRE(c.size() == 3);
+        CHECK((c[0].key == "a" && c[0].value == "1" && !c[0].deleted));
+        CHECK((c[1].key == "b" && c[1].value == "2"));
+        CHECK((c[2].key == "a" && c[2].deleted));
+        CHECK(c[0].revision < c[1].revision);
+        CHECK(c[1].revision < c[2].revision);
+        CHECK(c[2].revision == sim.kv(n)->revision("b") + 2);  // the refused write took an index between
+        CHECK(sim.changes_floor(n) == 0);
+    }
+    // A restart replays the log it recovers: the stream starts again from the disk's base.
+    const NodeId n = *sim.leader() % 3 + 1;
+    sim.crash(n);
+    CHECK(sim.changes(n).empty());
+    sim.restart(n);
+    REQUIRE(sim.settle(20000).settled);
+    CHECK(sim.changes(n).size() == 3);
+    CHECK(sim.changes(n).back().revision == sim.changes(*sim.leader()).back().revision);
 }

@@ -161,7 +161,7 @@ export class Inspector {
       </div>
       ${progress}
       <h3>Key-value store</h3>
-      <div class="kv">${kv.length ? kv.map(([k, v]) => `${h(k)} = ${h(v)}`).join('<br>') : '<span class="hint">empty</span>'}</div>
+      <div class="kv">${kv.length ? kv.map(([k, v]) => `${h(k)} = ${h(v)} <span class="rev" title="revision: the log index of the write that last changed ${h(k)}">rev ${n.kv_revisions[k]}</span>`).join('<br>') : '<span class="hint">empty</span>'}</div>
       <div class="faults"><h3>Break a safety rule on S${n.id} (for experiments)</h3>${faults}</div>`;
     return [title, `node|${n.id}|${html}`, html];
   }

@@ -17,6 +17,7 @@ import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
 import { MESSAGE_LABEL, NARROW, chunkLabel, escapeHtml as h, formatTime } from './format.js';
 import { Inspector } from './inspector.js';
+import { KvPanel, requestAnswer } from './kv_panel.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
 import { describeChange } from './moments.js';
@@ -92,6 +93,14 @@ class Playground {
       heal: () => this.perform('heal'),
     });
     this.controls.setSpeedDisplay(this.speed);
+    this.kvPanel = new KvPanel({
+      casForm: $('cas-form'), casOp: $('cas-op'), casKey: $('cas-key'), casValue: $('cas-value'),
+      casIf: $('cas-if'), casPrev: $('cas-prev'), casAnswer: $('cas-answer'),
+      watchKey: $('watch-key'), watchPrefix: $('watch-prefix'), watchNode: $('watch-node'), watchList: $('watch-list'),
+    }, {
+      propose: (cmd) => this.perform(`propose ${cmd}`),
+      error: (message) => this.toast(message, true),
+    });
     this.timelineView = new TimelineView(
       { scrub: $('scrub'), marks: $('marks'), readout: $('time-readout'), toStart: $('to-start'), toLive: $('to-live') },
       { onSeek: (t) => { this.pendingSeek = t; this.dirty = true; }, onScrubStart: () => this.pause() });
@@ -574,6 +583,7 @@ class Playground {
     this.timelineView.render(this.timeline);
     this.checker.render(state.violations);
     this.renderRequests(state.requests);
+    this.kvPanel.render(state, sim);
     this.renderMessageList(state.messages);
     this.renderFooter(state);
     this.controls.sync({
@@ -602,8 +612,10 @@ class Playground {
   }
 
   renderRequests(requests) {
-    const html = requests.slice().reverse().map((r) =>
-      `<div class="${h(r.outcome)}"><span>${h(r.command)}</span><span>${r.outcome === 'ok' ? `✓ index ${r.index}` : h(r.outcome)}</span></div>`).join('');
+    const html = requests.slice().reverse().map((r) => {
+      const [answer, cls] = requestAnswer(r);
+      return `<div class="${h(cls)}"><span>${h(r.command)}</span><span>${h(answer)}</span></div>`;
+    }).join('');
     const box = $('requests');
     if (box.dataset.html !== html) {
       box.dataset.html = html;
