@@ -246,9 +246,6 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("message", &message)
         .function("lose", &lose)
         .function("snapshotContents", &snapshot_contents)
-    });
-}
-
         .function("watch", &watch)
         .function("traceHash", &trace_hash);
 }
