@@ -11,21 +11,6 @@ namespace {
 
 const char kNotLeader[] = "not leader";
 
-// The log command of a checked write request (kv_store.h).
-std::string write_command(const ClientRequest& r) {
-    Command c;
-    c.op = r.op == "put" ? Command::Op::Set : Command::Op::Del;
-    c.key = r.key;
-    c.value = r.value;
-    c.condition = r.condition == "revision" ? Command::If::Revision
-                  : r.condition == "value"  ? Command::If::Value
-                                            : Command::If::Always;
-    c.prev_revision = r.prev_revision;
-    c.prev_value = r.prev_value;
-    c.idempotency_key = r.idempotency_key;
-    return command_text(c);
-}
-
 void fill(ClientReply* reply, const WriteResult& r) {
     reply->revision = r.revision;
     reply->condition_failed = !r.ok;
@@ -67,6 +52,20 @@ std::string check_request(const ClientRequest& r) {
                 std::to_string(kMaxValueBytes);
     if (error.empty() && !r.idempotency_key.empty()) error = check_idempotency_key(r.idempotency_key);
     return error;
+}
+
+std::string write_command(const ClientRequest& r) {
+    Command c;
+    c.op = r.op == "put" ? Command::Op::Set : Command::Op::Del;
+    c.key = r.key;
+    c.value = r.value;
+    c.condition = r.condition == "revision" ? Command::If::Revision
+                  : r.condition == "value"  ? Command::If::Value
+                                            : Command::If::Always;
+    c.prev_revision = r.prev_revision;
+    c.prev_value = r.prev_value;
+    c.idempotency_key = r.idempotency_key;
+    return command_text(c);
 }
 
 NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* host)

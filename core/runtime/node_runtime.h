@@ -173,6 +173,8 @@ bool is_read(const ClientRequest& r);
 // Checks a client request against the limits (key, value, prefix, list limit,
 // condition, idempotency key). Returns "" or the rule it breaks, for the client.
 std::string check_request(const ClientRequest& r);
+// The log command (kv_store.h) a checked write request ("put", "del") proposes.
+std::string write_command(const ClientRequest& r);
 
 class NodeRuntime {
 public:

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "core/codec/codec.h"
+#include "core/runtime/node_runtime.h"
 #include "core/sim/sim_history.h"
 
 namespace raftbook {
@@ -248,17 +249,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
 }
 
 std::string request_text(const ClientRequest& r) {
-    if (r.op == "get") return "get " + r.key;
-    Command c;
-    c.op = r.op == "put" ? Command::Op::Set : Command::Op::Del;
-    c.key = r.key;
-    c.value = r.value;
-    c.condition = r.condition == "revision" ? Command::If::Revision
-                  : r.condition == "value"  ? Command::If::Value
-                                            : Command::If::Always;
-    c.prev_revision = r.prev_revision;
-    c.prev_value = r.prev_value;
-    return command_text(c);
+    return r.op == "get" ? "get " + r.key : write_command(r);
 }
 
 std::string reply_text(const ClientReply& r) {
