@@ -117,6 +117,12 @@ void item_fields(V& v, I& i) {
     v.uint("revision", i.revision);
 }
 
+// The field list of an element of an array field (entries, items), by its type.
+template <class V> void element_fields(V& v, const Entry& e) { entry_fields(v, e); }
+template <class V> void element_fields(V& v, Entry& e) { entry_fields(v, e); }
+template <class V> void element_fields(V& v, const KeyValue& i) { item_fields(v, i); }
+template <class V> void element_fields(V& v, KeyValue& i) { item_fields(v, i); }
+
 template <class V, class R>
 void reply_fields(V& v, R& r) {
     v.uint("client", r.client_id);
@@ -208,24 +214,16 @@ public:
     void entry_type(const char* key, EntryType t) {
         if (t != EntryType::Command) j_[key] = entry_type_name(t);
     }
-    void entries(const char* key, const std::vector<Entry>& es) {
-        if (es.empty()) return;
+    void entries(const char* key, const std::vector<Entry>& es) { objects(key, es); }
+    void items(const char* key, const std::vector<KeyValue>& items) { objects(key, items); }
+    template <class T>
+    void objects(const char* key, const std::vector<T>& xs) {
+        if (xs.empty()) return;
         json a = json::array();
-        for (const Entry& e : es) {
+        for (const T& x : xs) {
             json o = json::object();
             JsonWriter w(o);
-            entry_fields(w, e);
-            a.push_back(std::move(o));
-        }
-        j_[key] = std::move(a);
-    }
-    void items(const char* key, const std::vector<KeyValue>& items) {
-        if (items.empty()) return;
-        json a = json::array();
-        for (const KeyValue& i : items) {
-            json o = json::object();
-            JsonWriter w(o);
-            item_fields(w, i);
+            element_fields(w, x);
             a.push_back(std::move(o));
         }
         j_[key] = std::move(a);
@@ -270,22 +268,16 @@ public:
     void entry_type(const char* key, EntryType t) {
         if (t != EntryType::Command) string(key, entry_type_name(t));
     }
-    void entries(const char* key, const std::vector<Entry>& es) {
-        if (es.empty()) return;
+    void entries(const char* key, const std::vector<Entry>& es) { objects(key, es); }
+    void items(const char* key, const std::vector<KeyValue>& items) { objects(key, items); }
+    template <class T>
+    void objects(const char* key, const std::vector<T>& xs) {
+        if (xs.empty()) return;
         put_key(key);
-        head(4, es.size());
-        for (const Entry& e : es) {
+        head(4, xs.size());
+        for (const T& x : xs) {
             CborWriter w(out_);
-            entry_fields(w, e);
-        }
-    }
-    void items(const char* key, const std::vector<KeyValue>& items) {
-        if (items.empty()) return;
-        put_key(key);
-        head(4, items.size());
-        for (const KeyValue& i : items) {
-            CborWriter w(out_);
-            item_fields(w, i);
+            element_fields(w, x);
         }
     }
 
@@ -468,7 +460,10 @@ public:
         }
     }
 
-    void entries(const char* key, std::vector<Entry>& out) {
+    void entries(const char* key, std::vector<Entry>& out) { objects(key, out); }
+    void items(const char* key, std::vector<KeyValue>& out) { objects(key, out); }
+    template <class T>
+    void objects(const char* key, std::vector<T>& out) {
         const json* a = find(key);
         if (a == nullptr) return;
         if (!a->is_array()) return fail(key, "must be an array");
@@ -480,24 +475,7 @@ public:
             const std::string element = key + ("[" + std::to_string(i) + "]");
             if (!(*a)[i].is_object()) return fail(element, "must be an object");
             DomReader r((*a)[i], where_ + element + ".", error_);
-            entry_fields(r, out[i]);
-            ok_ = r.ok();
-        }
-    }
-
-    void items(const char* key, std::vector<KeyValue>& out) {
-        const json* a = find(key);
-        if (a == nullptr) return;
-        if (!a->is_array()) return fail(key, "must be an array");
-        if (a->size() > kMaxEntriesPerFrame)
-            return fail(key, "has " + std::to_string(a->size()) + " elements, more than " +
-                                 std::to_string(kMaxEntriesPerFrame));
-        out.resize(a->size());
-        for (size_t i = 0; i < a->size() && ok_; ++i) {
-            const std::string element = key + ("[" + std::to_string(i) + "]");
-            if (!(*a)[i].is_object()) return fail(element, "must be an object");
-            DomReader r((*a)[i], where_ + element + ".", error_);
-            item_fields(r, out[i]);
+            element_fields(r, out[i]);
             ok_ = r.ok();
         }
     }
@@ -651,7 +629,10 @@ public:
         ok_ = c_.text(&t) && (t == entry_type_name(EntryType::NoOp) || t == entry_type_name(EntryType::Command));
         out = t == entry_type_name(EntryType::NoOp) ? EntryType::NoOp : EntryType::Command;
     }
-    void entries(const char* key, std::vector<Entry>& out) {
+    void entries(const char* key, std::vector<Entry>& out) { objects(key, out); }
+    void items(const char* key, std::vector<KeyValue>& out) { objects(key, out); }
+    template <class T>
+    void objects(const char* key, std::vector<T>& out) {
         uint64_t n;
         if (!mine(key)) return;
         ok_ = c_.head(4, &n) && n <= kMaxEntriesPerFrame && n <= c_.left();
@@ -660,21 +641,7 @@ public:
         for (size_t i = 0; i < out.size() && ok_; ++i) {
             ok_ = read_cbor_map(c_, [&](std::string_view k) {
                 CborReader r(c_, k);
-                entry_fields(r, out[i]);
-                return r.ok();
-            });
-        }
-    }
-    void items(const char* key, std::vector<KeyValue>& out) {
-        uint64_t n;
-        if (!mine(key)) return;
-        ok_ = c_.head(4, &n) && n <= kMaxEntriesPerFrame && n <= c_.left();
-        if (!ok_) return;
-        out.resize(size_t(n));
-        for (size_t i = 0; i < out.size() && ok_; ++i) {
-            ok_ = read_cbor_map(c_, [&](std::string_view k) {
-                CborReader r(c_, k);
-                item_fields(r, out[i]);
+                element_fields(r, out[i]);
                 return r.ok();
             });
         }
