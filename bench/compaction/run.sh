@@ -16,9 +16,11 @@
 #             had committed, whether the leader had compacted away the entries it needed
 #             (then it was sent the snapshot), its snapshot file and MB/s; beside it, what
 #             this disk writes with one fdatasync (dd), a limit a catch-up cannot beat.
-#             (Not a follower whose data dir was wiped: Raft assumes a member keeps what it
-#             made durable, and the leader, which remembers the follower's match index,
-#             does not send again what that follower acknowledged.)
+#   wiped     a follower is stopped, its data dir deleted, and started again: it comes
+#             back empty, and the leader (which still records what it acknowledged) sends
+#             it everything again, as the snapshot: the time until it has applied the
+#             leader's commit, and MB/s. (Raft assumes a member keeps what it made durable:
+#             a wiped member has lost its vote too; here it only catches up.)
 #
 #   bench/compaction/run.sh
 #   WRITES=100000 bench/compaction/run.sh            # a shorter run
@@ -175,3 +177,23 @@ echo "$t0 $t1 $snap_bytes $behind $commit $first $snap_index" | awk -v snap="${s
   printf "| start to applied the leader'"'"'s commit index | %.2f s |\n", s
   printf "| its newest snapshot after | %s (index %d), %.1f MB: %.1f MB/s over the catch-up |\n", snap, $7, $3 / 1048576, $3 / 1048576 / s
   printf "| this disk: dd of the same size + fdatasync | %s |\n", dd }'
+
+# Wiped: a follower whose data dir is deleted comes back with nothing.
+lead=$(wait_leader)
+follower=$((lead % 3 + 1))
+stop $follower
+rm -rf "$data/node$follower"
+commit=$(status "$lead" commit_index)
+t0=$(now)
+start $follower
+wait_applied $follower "$commit"
+t1=$(now)
+snap=$(ls "$data/node$follower" | grep -E '^snap-[0-9a-f]{16}-[0-9a-f]{16}$' | sort -t- -k3 | tail -1 || true)
+snap_bytes=$([ -n "$snap" ] && stat -c %s "$data/node$follower/$snap" || echo 0)
+echo
+echo "| catch-up of node $follower (data dir wiped) | |"
+echo "|---|---|"
+echo "$t0 $t1 $snap_bytes" | awk -v snap="${snap:-none}" '{
+  s = $2 - $1
+  printf "| start to applied the leader'"'"'s commit index | %.2f s |\n", s
+  printf "| its snapshot | %s, %.1f MB: %.1f MB/s over the catch-up |\n", snap, $3 / 1048576, $3 / 1048576 / s }'
