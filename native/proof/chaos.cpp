@@ -17,9 +17,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/kv/kv_store.h"
 #include "core/sim/rng.h"
+#include "native/client/event_stream.h"
 #include "native/client/http_client.h"
 #include "native/proof/local_cluster.h"
 #include "native/proof/power_loss.h"
@@ -194,6 +197,112 @@ Type run_operation(const std::function<HttpClient&()>& pick, Recorder& rec, Coun
     return e.type;
 }
 
+// A watcher of every key ("k" prefix), on its own io thread: a GET /watch stream on one
+// node; when the stream ends (the node killed, restarted), the same watch on the next
+// node, resumed with Last-Event-ID; after `compacted`, a re-listing (GET /kv/?prefix=k)
+// and a watch from the listing's revision + 1. Everything it sees goes into its WatchLog.
+class ChaosWatcher {
+public:
+    ChaosWatcher(std::vector<uint16_t> ports, size_t first_node) : ports_(std::move(ports)), node_(first_node) {
+        thread_ = std::thread([this] {
+            auto work = boost::asio::make_work_guard(ioc_);
+            ioc_.run();
+        });
+        boost::asio::post(ioc_, [this] { connect(); });
+    }
+    ~ChaosWatcher() { stop(); }
+    void stop() {
+        boost::asio::post(ioc_, [this] {
+            stopped_ = true;
+            stream_.reset();
+            ioc_.stop();
+        });
+        if (thread_.joinable()) thread_.join();
+    }
+    // The revision up to which it has seen everything (events or a listing).
+    Index last() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return last_;
+    }
+    WatchLog log() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return log_;
+    }
+    uint64_t resumes = 0, relists = 0, stale = 0;  // read after stop()
+
+private:
+    void connect() {
+        if (stopped_) return;
+        auto stream = std::make_unique<EventStream>(ioc_, "127.0.0.1", ports_[node_]);
+        stream->open("/watch/?prefix=k", {{"Last-Event-ID", std::to_string(last())}},
+                     [this](const ServerEvent& e) { on_event(e); }, [this](const std::string&) { on_end(); });
+        stream_ = std::move(stream);
+    }
+    void on_event(const ServerEvent& e) {
+        if (e.event == "compacted") {
+            must_relist_ = true;
+        } else if (e.event == "stale") {
+            stale++;
+        } else if (e.event.empty() && !e.id.empty()) {
+            const nlohmann::json data = nlohmann::json::parse(e.data, nullptr, false);
+            if (!data.is_object() || !data.contains("key")) return;
+            WatchLog::Item item;
+            item.revision = std::strtoull(e.id.c_str(), nullptr, 10);
+            item.change.key = data["key"].get<std::string>();
+            if (!data.value("deleted", false)) item.change.value = data.value("value", std::string());
+            std::lock_guard<std::mutex> lock(mu_);
+            log_.items.push_back(item);
+            last_ = std::max(last_, item.revision);
+        }
+    }
+    // The stream ended: on to the next node, after a moment (and a re-listing if told).
+    void on_end() {
+        timer_.expires_after(200ms);
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec || stopped_) return;
+            stream_.reset();
+            node_ = (node_ + 1) % ports_.size();
+            if (must_relist_ && !relist()) return on_end();  // try again on the next node
+            must_relist_ = false;
+            resumes++;
+            connect();
+        });
+    }
+    bool relist() {
+        HttpClient http("127.0.0.1", ports_[node_], kClientTimeout);
+        WatchLog::Item item;
+        item.relist.emplace();
+        std::string after;
+        for (bool more = true; more;) {
+            const HttpResult r = http.request("GET", "/kv/?prefix=k&limit=1000" + (after.empty() ? "" : "&after=" + url_escape(after)));
+            const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+            if (r.status != 200 || !body.is_object() || !body.contains("items")) return false;
+            if (item.revision == 0) item.revision = body.value("revision", Index(0));
+            for (const nlohmann::json& i : body["items"]) {
+                after = i.value("key", std::string());
+                (*item.relist)[after] = i.value("value", std::string());
+            }
+            more = body.value("more", false);
+        }
+        relists++;
+        std::lock_guard<std::mutex> lock(mu_);
+        last_ = std::max(last_, item.revision);
+        log_.items.push_back(std::move(item));
+        return true;
+    }
+
+    std::vector<uint16_t> ports_;
+    size_t node_;
+    boost::asio::io_context ioc_;
+    boost::asio::steady_timer timer_{ioc_};
+    std::unique_ptr<EventStream> stream_;
+    bool stopped_ = false, must_relist_ = false;
+    mutable std::mutex mu_;
+    WatchLog log_;
+    Index last_ = 0;
+    std::thread thread_;
+};
+
 // A direction between two nodes: the bytes `from` sends to `to`.
 struct Link {
     int from, to;
@@ -244,6 +353,9 @@ private:
     std::atomic<bool> stop_clients_{false};
     std::set<int> killed_, paused_;
     std::map<std::string, std::string> final_state_;  // node 1's, rebuilt from its data dir
+    std::vector<std::unique_ptr<ChaosWatcher>> watchers_;
+    void check_watchers();
+    Index last_change() const;
     Clock::time_point next_progress_;
 };
 
@@ -718,6 +830,55 @@ void Harness::check_logs(const std::vector<HistoryEvent>& history) {
     }
 }
 
+// The highest revision of a change anyone knows of: an acknowledged write, or an event.
+Index Harness::last_change() const {
+    const auto acked = rec_->acknowledged();
+    Index last = acked.empty() ? 0 : acked.rbegin()->first;
+    for (const auto& w : watchers_) {
+        const WatchLog log = w->log();
+        for (const WatchLog::Item& i : log.items)
+            if (!i.relist) last = std::max(last, i.revision);
+    }
+    return last;
+}
+
+// Every watcher against the changes known: acknowledged writes, and every event any
+// watcher saw (two watchers that disagree on a revision are a problem of their own).
+void Harness::check_watchers() {
+    std::map<Index, KeyChange> truth;
+    std::map<Index, std::string> told_by;
+    for (const auto& [revision, change] : rec_->acknowledged()) {
+        truth.emplace(revision, change);
+        told_by.emplace(revision, "an acknowledged write");
+    }
+    std::vector<WatchLog> logs;
+    for (size_t w = 0; w < watchers_.size(); w++) {
+        logs.push_back(watchers_[w]->log());
+        for (const WatchLog::Item& i : logs.back().items) {
+            if (i.relist) continue;
+            report_.watch_events++;
+            const auto [it, fresh] = truth.emplace(i.revision, i.change);
+            if (fresh) {
+                told_by[i.revision] = "watcher " + std::to_string(w + 1);
+            } else if (!(it->second == i.change)) {
+                const auto show = [](const KeyChange& c) {
+                    return c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
+                };
+                report_.problems.push_back("watcher " + std::to_string(w + 1) + " saw revision " +
+                                           std::to_string(i.revision) + " as " + show(i.change) + ", but " +
+                                           told_by[i.revision] + " says " + show(it->second));
+            }
+        }
+        report_.watch_resumes += watchers_[w]->resumes;
+        report_.watch_relists += watchers_[w]->relists;
+        report_.watch_stale += watchers_[w]->stale;
+    }
+    const Index last = truth.empty() ? 0 : truth.rbegin()->first;
+    for (size_t w = 0; w < logs.size(); w++)
+        for (const std::string& p : watch_problems("watcher " + std::to_string(w + 1), logs[w], truth, final_state_, last))
+            report_.problems.push_back(p);
+}
+
 void Harness::judge_history(const std::vector<HistoryEvent>& history) {
     report_.lincheck = check_linearizable(history);
     const LincheckResult& r = report_.lincheck;
@@ -748,6 +909,8 @@ ChaosReport Harness::run() {
             static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(cfg_.duration).count()));
         t0_ = Clock::now();
         rec_ = std::make_unique<Recorder>(t0_);
+        for (int w = 0; w < cfg_.watchers; w++)
+            watchers_.push_back(std::make_unique<ChaosWatcher>(http_ports_, size_t(w % cfg_.nodes)));
         std::vector<std::thread> clients;
         for (int c = 0; c < cfg_.clients; c++) clients.emplace_back([this, c] { client_loop(c); });
         nemesis();
@@ -765,7 +928,17 @@ ChaosReport Harness::run() {
             for (const HistoryEvent& e : history) out << history_event_json(e) << "\n";
             if (!out) report_.problems.push_back("cannot write the history to " + cfg_.history_path);
         }
+        const bool converged = report_.commit_index > 0;
+        if (converged) {
+            // The watchers catch up with the last change (the commit index may be past it:
+            // no-op entries), then stop before the nodes do.
+            const auto deadline = Clock::now() + 10s;
+            for (auto& w : watchers_)
+                while (w->last() < last_change() && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+        }
+        for (auto& w : watchers_) w->stop();
         check_logs(history);
+        if (converged) check_watchers();
         say("checking linearizability of %zu events", history.size());
         judge_history(history);
     }
@@ -773,7 +946,12 @@ ChaosReport Harness::run() {
     report_.writes_failed = counts_.writes_failed;
     report_.writes_unknown = counts_.writes_unknown;
     report_.reads_ok = counts_.reads_ok;
+    report_.cas_ok = counts_.cas_ok;
+    report_.cas_failed = counts_.cas_failed;
+    report_.retries = counts_.retries;
+    report_.retries_settled = counts_.retries_settled;
     report_.reads_failed = counts_.reads_failed;
+    for (auto& w : watchers_) w->stop();
     if (cluster_) cluster_->stop_all();
     for (auto& [link, relay] : relays_) relay->close();
     ioc_.stop();
@@ -846,6 +1024,63 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
     }
     for (const auto& [key, value] : state)
         if (!writes.count(key)) problems.push_back("key " + key + " is '" + value + "' but no client ever wrote it");
+    return problems;
+}
+
+std::vector<std::string> watch_problems(const std::string& who, const WatchLog& log,
+                                        const std::map<Index, KeyChange>& truth,
+                                        const std::map<std::string, std::string>& final_state, Index last) {
+    const auto show = [](const KeyChange& c) {
+        return "key " + c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
+    };
+    std::vector<std::string> problems;
+    Index through = 0;  // everything up to here seen (or re-listed)
+    // Every known change in (from, to) the watcher did not see.
+    const auto missed = [&](Index from, Index to) {
+        for (auto it = truth.upper_bound(from); it != truth.end() && it->first < to; ++it)
+            problems.push_back(who + " missed revision " + std::to_string(it->first) + " (" + show(it->second) + ")");
+    };
+    std::map<std::string, std::string> view;
+    for (const WatchLog::Item& i : log.items) {
+        if (i.relist) {  // a re-listing: changes up to its revision may be skipped
+            through = std::max(through, i.revision);
+            view = *i.relist;
+            continue;
+        }
+        if (i.revision == through && through > 0) {
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " twice (" + show(i.change) + ")");
+            continue;
+        }
+        if (i.revision < through) {
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " (" + show(i.change) +
+                               ") out of order, after revision " + std::to_string(through));
+            continue;
+        }
+        missed(through, i.revision);
+        const auto known = truth.find(i.revision);
+        if (known != truth.end() && !(known->second == i.change))
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " as " + show(i.change) +
+                               ", but it was " + show(known->second));
+        through = i.revision;
+        if (i.change.value) {
+            view[i.change.key] = *i.change.value;
+        } else {
+            view.erase(i.change.key);
+        }
+    }
+    missed(through, last + 1);
+    if (view != final_state) {
+        for (const auto& [key, value] : final_state) {
+            const auto v = view.find(key);
+            if (v == view.end() || v->second != value)
+                problems.push_back(who + "'s last view of key " + key + " is " +
+                                   (v == view.end() ? std::string("absent") : "'" + v->second + "'") +
+                                   ", but its final value is '" + value + "'");
+        }
+        for (const auto& [key, value] : view)
+            if (!final_state.count(key))
+                problems.push_back(who + "'s last view of key " + key + " is '" + value + "', but the key ends absent");
+    }
     return problems;
 }
 
