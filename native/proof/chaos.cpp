@@ -1035,10 +1035,13 @@ std::vector<std::string> watch_problems(const std::string& who, const WatchLog& 
     };
     std::vector<std::string> problems;
     Index through = 0;  // everything up to here seen (or re-listed)
+    std::set<Index> seen;  // (one seen late is out of order, not missed)
+    for (const WatchLog::Item& i : log.items)
+        if (!i.relist) seen.insert(i.revision);
     // Every known change in (from, to) the watcher did not see.
     const auto missed = [&](Index from, Index to) {
         for (auto it = truth.upper_bound(from); it != truth.end() && it->first < to; ++it)
-            problems.push_back(who + " missed revision " + std::to_string(it->first) + " (" + show(it->second) + ")");
+            if (!seen.count(it->first)) problems.push_back(who + " missed revision " + std::to_string(it->first) + " (" + show(it->second) + ")");
     };
     std::map<std::string, std::string> view;
     for (const WatchLog::Item& i : log.items) {
