@@ -1,12 +1,14 @@
 // Tests of the attack tools: the relay that cuts links, the rule that judges a node's
-// final state against a history, the power-loss cut (the durability log the storage
+// final state against a history (cas included), the check of a watcher's stream
+// (watch_problems), the power-loss cut (the durability log the storage
 // helpers keep, and undoing what it shows was not fsynced), `raftbook soak` (passing, and catching a broken rule
 // with a replay that really replays), and a short `raftbook chaos` run against real
-// nodes, which must pass (tagged [slow]: it takes about 45 s).
+// nodes, with cas, retries, watchers and snapshots, which must pass (tagged [slow]: it takes about 45 s).
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -398,6 +400,12 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     std::smatch m;
     REQUIRE(std::regex_search(r.out, m, std::regex("faults      (\\d+)")));
     CHECK(std::stoul(m[1]) >= 5);
+    // The workload swapped and was refused, retried, and the watchers followed along.
+    REQUIRE(std::regex_search(r.out, m, std::regex("cas (\\d+) swapped, (\\d+) refused")));
+    CHECK(std::stoul(m[1]) > 0);
+    CHECK(std::stoul(m[2]) > 0);
+    REQUIRE(std::regex_search(r.out, m, std::regex("watchers    3 saw (\\d+) events")));
+    CHECK(std::stoul(m[1]) > 100);
 
     // The history it wrote is well-formed, substantial and linearizable on its own.
     std::ifstream in(history);
@@ -407,6 +415,9 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     const LincheckResult check = check_linearizable(events);
     CHECK(check.verdict == LincheckResult::Verdict::Linearizable);
     CHECK(check.operations > 200);
+    CHECK(std::count_if(events.begin(), events.end(), [](const HistoryEvent& e) {
+              return e.f == HistoryEvent::Fn::Cas && e.type == HistoryEvent::Type::Ok;
+          }) > 0);
     std::filesystem::remove(history);
 }
 
