@@ -873,6 +873,18 @@ void Harness::check_watchers() {
         report_.watch_relists += watchers_[w]->relists;
         report_.watch_stale += watchers_[w]->stale;
     }
+    // Every write has a value of its own: one that changed its key twice was applied twice
+    // (a node's state machine, not only the log, can be told by its watchers).
+    std::map<std::pair<std::string, std::string>, Index> written;
+    for (const auto& [revision, change] : truth) {
+        if (!change.value) continue;
+        const auto [it, fresh] = written.emplace(std::make_pair(change.key, *change.value), revision);
+        if (!fresh)
+            report_.problems.push_back("the write of '" + *change.value + "' to key " + change.key +
+                                       " took effect twice: " + told_by[it->second] + " saw it at revision " +
+                                       std::to_string(it->second) + ", " + told_by[revision] + " at revision " +
+                                       std::to_string(revision));
+    }
     const Index last = truth.empty() ? 0 : truth.rbegin()->first;
     for (size_t w = 0; w < logs.size(); w++)
         for (const std::string& p : watch_problems("watcher " + std::to_string(w + 1), logs[w], truth, final_state_, last))
@@ -886,7 +898,12 @@ void Harness::judge_history(const std::vector<HistoryEvent>& history) {
         case LincheckResult::Verdict::Linearizable: break;
         case LincheckResult::Verdict::NotLinearizable: {
             std::string p = "the history is not linearizable (key " + r.failing_keys.front() + "); a minimal violating sub-history:";
-            for (const HistoryEvent& e : r.violation) p += "\n    " + history_event_json(e);
+            // A cas chain can keep the shrunk sub-history long: show its start only.
+            constexpr size_t kShown = 40;
+            for (size_t i = 0; i < r.violation.size() && i < kShown; i++) p += "\n    " + history_event_json(r.violation[i]);
+            if (r.violation.size() > kShown)
+                p += "\n    ... and " + std::to_string(r.violation.size() - kShown) +
+                     " more events (run with --history FILE, then raftbook lincheck FILE)";
             report_.problems.push_back(p);
             break;
         }
