@@ -873,18 +873,7 @@ void Harness::check_watchers() {
         report_.watch_relists += watchers_[w]->relists;
         report_.watch_stale += watchers_[w]->stale;
     }
-    // Every write has a value of its own: one that changed its key twice was applied twice
-    // (a node's state machine, not only the log, can be told by its watchers).
-    std::map<std::pair<std::string, std::string>, Index> written;
-    for (const auto& [revision, change] : truth) {
-        if (!change.value) continue;
-        const auto [it, fresh] = written.emplace(std::make_pair(change.key, *change.value), revision);
-        if (!fresh)
-            report_.problems.push_back("the write of '" + *change.value + "' to key " + change.key +
-                                       " took effect twice: " + told_by[it->second] + " saw it at revision " +
-                                       std::to_string(it->second) + ", " + told_by[revision] + " at revision " +
-                                       std::to_string(revision));
-    }
+    for (const std::string& p : writes_applied_twice(truth)) report_.problems.push_back(p);
     const Index last = truth.empty() ? 0 : truth.rbegin()->first;
     for (size_t w = 0; w < logs.size(); w++)
         for (const std::string& p : watch_problems("watcher " + std::to_string(w + 1), logs[w], truth, final_state_, last))
@@ -1041,6 +1030,20 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
     }
     for (const auto& [key, value] : state)
         if (!writes.count(key)) problems.push_back("key " + key + " is '" + value + "' but no client ever wrote it");
+    return problems;
+}
+
+std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes) {
+    std::vector<std::string> problems;
+    std::map<std::pair<std::string, std::string>, Index> written;  // (key, value) -> first revision
+    for (const auto& [revision, change] : changes) {
+        if (!change.value) continue;
+        const auto [it, fresh] = written.emplace(std::make_pair(change.key, *change.value), revision);
+        if (!fresh)
+            problems.push_back("the write of '" + *change.value + "' to key " + change.key +
+                               " took effect twice: at revisions " + std::to_string(it->second) + " and " +
+                               std::to_string(revision));
+    }
     return problems;
 }
 

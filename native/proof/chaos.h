@@ -133,6 +133,11 @@ struct WatchLog {
     std::vector<Item> items;
 };
 
+// Every write's value is unique, so a value that changed its key at two revisions (in
+// the changes known: acknowledged, or seen by watchers) was applied twice — a retry
+// with the same Idempotency-Key that took effect again. One sentence per such write.
+std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes);
+
 // Judges one watcher (named `who`) against `truth` (every committed change known, by
 // revision: acknowledged writes and what any watcher saw) and the final state of the
 // keys it watched, up to revision `last` (the last change). Names each change seen

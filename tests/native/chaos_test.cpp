@@ -322,6 +322,15 @@ TEST_CASE("a watcher must see every change once, in revision order, and end at t
     }
 }
 
+TEST_CASE("a write whose value changed its key at two revisions was applied twice", "[chaos][watch]") {
+    std::map<Index, KeyChange> changes = {{3, {"k0", "a"}}, {5, {"k1", "a"}}, {6, {"k0", "b"}}};
+    CHECK(writes_applied_twice(changes).empty());  // the same value on another key is another write
+    changes[8] = {"k0", "a"};
+    const auto p = writes_applied_twice(changes);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "the write of 'a' to key k0 took effect twice: at revisions 3 and 8");
+}
+
 TEST_CASE("raftbook soak runs seeds in parallel and passes", "[chaos][soak]") {
     const Run r = run_raftbook("soak --seconds 3 --jobs 2");
     INFO(r.out);
