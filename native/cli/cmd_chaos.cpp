@@ -95,7 +95,11 @@ int cmd_chaos(int argc, char** argv) {
     opts.flag("fault", "NODE:NAME[,...]",
               "TEST ONLY, breaks Raft: start these nodes with a rule fault on (as raftbook sim --fault), "
               "e.g. 1:ack_before_persist,2:ack_before_persist; chaos should then fail");
-    opts.flag("watchers", "N", "watch streams following every key, started on nodes 1, 2, ... in turn", "3");
+    opts.flag("watchers", "N",
+              "watch streams following every key, started on nodes 1, 2, ... in turn; the last (of two or "
+              "more) starts at half time from revision 1 and must re-list",
+              "3");
+    opts.flag("watch-history", "N", "changes each node holds for watchers (serve --watch-history)", "500");
     opts.flag("snapshot-entries", "N",
               "the nodes snapshot every N entries (serve --snapshot-entries; small, so that faults land "
               "around snapshots and InstallSnapshot; 0: serve's default)",
@@ -128,7 +132,8 @@ int cmd_chaos(int argc, char** argv) {
     uint64_t watchers = 0;
     if (!opts.get_uint("watchers", 0, 64, &watchers, &code) ||
         !opts.get_uint("snapshot-entries", 0, 1000000, &cfg.snapshot_entries, &code) ||
-        !opts.get_uint("catchup-entries", 0, 1000000, &cfg.catchup_entries, &code))
+        !opts.get_uint("catchup-entries", 0, 1000000, &cfg.catchup_entries, &code) ||
+        !opts.get_uint("watch-history", 1, 100000000, &cfg.watch_history, &code))
         return code;
     cfg.watchers = int(watchers);
     uint64_t slow_disk = 0;

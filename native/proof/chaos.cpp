@@ -203,12 +203,19 @@ Type run_operation(const std::function<HttpClient&()>& pick, Recorder& rec, Coun
 // and a watch from the listing's revision + 1. Everything it sees goes into its WatchLog.
 class ChaosWatcher {
 public:
-    ChaosWatcher(std::vector<uint16_t> ports, size_t first_node) : ports_(std::move(ports)), node_(first_node) {
+    // Starts watching from revision 1 after `delay`.
+    ChaosWatcher(std::vector<uint16_t> ports, size_t first_node, Clock::duration delay)
+        : ports_(std::move(ports)), node_(first_node) {
         thread_ = std::thread([this] {
             auto work = boost::asio::make_work_guard(ioc_);
             ioc_.run();
         });
-        boost::asio::post(ioc_, [this] { connect(); });
+        boost::asio::post(ioc_, [this, delay] {
+            timer_.expires_after(delay);
+            timer_.async_wait([this](const boost::system::error_code& ec) {
+                if (!ec) connect();
+            });
+        });
     }
     ~ChaosWatcher() { stop(); }
     void stop() {
@@ -423,6 +430,7 @@ bool Harness::setup() {
             members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
         }
         std::vector<std::string> args = {"--cluster", members};
+        if (cfg_.watch_history > 0) args.insert(args.end(), {"--watch-history", std::to_string(cfg_.watch_history)});
         if (cfg_.snapshot_entries > 0)
             args.insert(args.end(), {"--snapshot-entries", std::to_string(cfg_.snapshot_entries), "--catchup-entries",
                                      std::to_string(cfg_.catchup_entries)});
@@ -915,8 +923,13 @@ ChaosReport Harness::run() {
             static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(cfg_.duration).count()));
         t0_ = Clock::now();
         rec_ = std::make_unique<Recorder>(t0_);
+        // The last watcher (of two or more) comes late, at half time, from revision 1: the
+        // nodes hold the last --watch-history changes only, so it is told `compacted` and
+        // must re-list.
         for (int w = 0; w < cfg_.watchers; w++)
-            watchers_.push_back(std::make_unique<ChaosWatcher>(http_ports_, size_t(w % cfg_.nodes)));
+            watchers_.push_back(std::make_unique<ChaosWatcher>(
+                http_ports_, size_t(w % cfg_.nodes),
+                w > 0 && w == cfg_.watchers - 1 ? Clock::duration(cfg_.duration / 2) : Clock::duration(0)));
         std::vector<std::thread> clients;
         for (int c = 0; c < cfg_.clients; c++) clients.emplace_back([this, c] { client_loop(c); });
         nemesis();

@@ -18,7 +18,8 @@
 //
 // Watchers (one per node to start with) follow every key through GET /watch/?prefix=k,
 // and when a stream ends (its node killed) resume on the next node with Last-Event-ID;
-// told `compacted`, they re-list and watch on from the listing. Each must have seen
+// told `compacted`, they re-list and watch on from the listing. The last one starts at
+// half time from revision 1, past what the nodes hold (--watch-history), so it re-lists. Each must have seen
 // every committed change exactly once, in revision order (watch_problems below).
 //
 // The nodes snapshot often (--snapshot-entries, --catchup-entries), so that kills and
@@ -83,7 +84,8 @@ struct ChaosConfig {
     std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
     uint64_t snapshot_entries = 200;  // serve --snapshot-entries (0: the serve default)
     uint64_t catchup_entries = 50;    // serve --catchup-entries
-    int watchers = 3;
+    int watchers = 3;               // the last of two or more starts at half time (see chaos.cpp)
+    uint64_t watch_history = 500;   // serve --watch-history: changes a node holds for watchers
 };
 
 struct ChaosReport {
