@@ -252,11 +252,18 @@ private:
             stale++;
         } else if (e.event.empty() && !e.id.empty()) {
             const nlohmann::json data = nlohmann::json::parse(e.data, nullptr, false);
-            if (!data.is_object() || !data.contains("key")) return;
+            // An event that is not {"key": string, "value": string | "deleted": true} is kept
+            // with an empty key, so that the check names its revision.
             WatchLog::Item item;
             item.revision = std::strtoull(e.id.c_str(), nullptr, 10);
-            item.change.key = data["key"].get<std::string>();
-            if (!data.value("deleted", false)) item.change.value = data.value("value", std::string());
+            const auto text = [&](const char* field) {
+                return data.is_object() && data.contains(field) && data[field].is_string()
+                           ? std::optional<std::string>(data[field].get<std::string>())
+                           : std::nullopt;
+            };
+            item.change.key = text("key").value_or("");
+            const bool deleted = data.is_object() && data.contains("deleted") && data["deleted"] == true;
+            if (!deleted) item.change.value = text("value").value_or("");
             std::lock_guard<std::mutex> lock(mu_);
             log_.items.push_back(item);
             last_ = std::max(last_, item.revision);
@@ -284,12 +291,16 @@ private:
             const HttpResult r = http.request("GET", "/kv/?prefix=k&limit=1000" + (after.empty() ? "" : "&after=" + url_escape(after)));
             const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
             if (r.status != 200 || !body.is_object() || !body.contains("items")) return false;
-            if (item.revision == 0) item.revision = body.value("revision", Index(0));
-            for (const nlohmann::json& i : body["items"]) {
-                after = i.value("key", std::string());
-                (*item.relist)[after] = i.value("value", std::string());
+            try {  // a listing of another shape is no listing (json throws on a wrong type)
+                if (item.revision == 0) item.revision = body.value("revision", Index(0));
+                for (const nlohmann::json& i : body.at("items")) {
+                    after = i.at("key").get<std::string>();
+                    (*item.relist)[after] = i.at("value").get<std::string>();
+                }
+                more = body.value("more", false);
+            } catch (const nlohmann::json::exception&) {
+                return false;
             }
-            more = body.value("more", false);
         }
         relists++;
         std::lock_guard<std::mutex> lock(mu_);
