@@ -31,6 +31,13 @@ void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
                 "failed (%llu final reads included)\n",
                 ull(writes + reads), ull(r.writes_ok), ull(r.writes_failed), ull(r.writes_unknown), ull(r.reads_ok),
                 ull(r.reads_failed), ull(r.final_reads));
+    std::printf("            of the writes, cas %llu swapped, %llu refused (412); %llu retries with the same "
+                "Idempotency-Key settled %llu\n",
+                ull(r.cas_ok), ull(r.cas_failed), ull(r.retries), ull(r.retries_settled));
+    if (cfg.watchers > 0)
+        std::printf("watchers    %d saw %llu events: %llu resumed on another node (Last-Event-ID), %llu re-listed "
+                    "after compacted, %llu stale notices\n",
+                    cfg.watchers, ull(r.watch_events), ull(r.watch_resumes), ull(r.watch_relists), ull(r.watch_stale));
     uint64_t faults = 0;
     std::string kinds;
     for (const auto& [kind, n] : r.faults) {
@@ -44,8 +51,9 @@ void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
     if (r.commit_index > 0)
         std::printf("logs        commit index %llu on every node after healing\n", ull(r.commit_index));
     if (r.passed()) {
-        std::printf("verdict     PASS: every node holds the same committed log, no acknowledged write was lost, "
-                    "and the history is linearizable\n");
+        std::printf("verdict     PASS: every node holds the same committed log, no acknowledged write was lost "
+                    "or applied twice, the history is linearizable, and every watcher saw every change once, "
+                    "in order\n");
     } else {
         std::printf("verdict     FAIL (%zu problem%s)\n", r.problems.size(), r.problems.size() == 1 ? "" : "s");
         for (const std::string& p : r.problems) std::printf("  - %s\n", p.c_str());
@@ -59,10 +67,14 @@ void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
 int cmd_chaos(int argc, char** argv) {
     Options opts("chaos",
                  "Start a cluster of `raftbook serve` processes on loopback, with every peer link\n"
-                 "through a relay; run clients that write and read a few keys while a nemesis\n"
-                 "kill -9s, pauses and restarts nodes and partitions the network (both ways or one\n"
-                 "way); then heal, and check that the history is linearizable, that every node holds\n"
-                 "the same committed log, and that no acknowledged write was lost.\n"
+                 "through a relay; run clients that write, compare-and-swap (by value and by\n"
+                 "revision) and read a few keys, retrying a write of unknown outcome with the same\n"
+                 "Idempotency-Key, and watchers that follow every key (resuming on another node\n"
+                 "with Last-Event-ID), while a nemesis kill -9s, pauses and restarts nodes and\n"
+                 "partitions the network (both ways or one way); the nodes snapshot often. Then\n"
+                 "heal, and check that the history is linearizable, that every node holds the same\n"
+                 "committed log, that no acknowledged write was lost or applied twice, and that\n"
+                 "every watcher saw every change once, in revision order.\n"
                  "Exit 0 when all holds, 1 when not.");
     opts.flag("nodes", "N", "cluster size, 3 to 7", "3");
     opts.flag("duration", "TIME", "how long the nemesis attacks, e.g. 60s; healing and checks follow", "60s");
@@ -83,6 +95,16 @@ int cmd_chaos(int argc, char** argv) {
     opts.flag("fault", "NODE:NAME[,...]",
               "TEST ONLY, breaks Raft: start these nodes with a rule fault on (as raftbook sim --fault), "
               "e.g. 1:ack_before_persist,2:ack_before_persist; chaos should then fail");
+    opts.flag("watchers", "N",
+              "watch streams following every key, started on nodes 1, 2, ... in turn; the last (of two or "
+              "more) starts at half time from revision 1 and must re-list",
+              "3");
+    opts.flag("watch-history", "N", "changes each node holds for watchers (serve --watch-history)", "500");
+    opts.flag("snapshot-entries", "N",
+              "the nodes snapshot every N entries (serve --snapshot-entries; small, so that faults land "
+              "around snapshots and InstallSnapshot; 0: serve's default)",
+              "200");
+    opts.flag("catchup-entries", "N", "entries kept before a snapshot (serve --catchup-entries)", "50");
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
@@ -107,6 +129,13 @@ int cmd_chaos(int argc, char** argv) {
         return opts.usage_error("--dir " + cfg.dir + " is not empty; the nodes must start from nothing (choose a new directory)");
     cfg.verbose = !opts.given("quiet");
     cfg.power_loss = opts.given("power-loss");
+    uint64_t watchers = 0;
+    if (!opts.get_uint("watchers", 0, 64, &watchers, &code) ||
+        !opts.get_uint("snapshot-entries", 0, 1000000, &cfg.snapshot_entries, &code) ||
+        !opts.get_uint("catchup-entries", 0, 1000000, &cfg.catchup_entries, &code) ||
+        !opts.get_uint("watch-history", 1, 100000000, &cfg.watch_history, &code))
+        return code;
+    cfg.watchers = int(watchers);
     uint64_t slow_disk = 0;
     if (!opts.get_uint("slow-disk", 0, 1000, &slow_disk, &code)) return code;
     cfg.slow_disk_ms = int(slow_disk);

@@ -15,7 +15,7 @@ void WatchHub::each(F f) {
 
 void WatchHub::record(WatchEvent e) {
     each([&](Watcher* w) {
-        if (w->matches(e.key)) w->on_change(e);
+        if (e.revision >= w->from && w->matches(e.key)) w->on_change(e);
     });
     history_bytes_ += e.key.size() + e.value.size();
     history_.push_back(std::move(e));
@@ -34,6 +34,7 @@ void WatchHub::reset(Index floor) {
 
 bool WatchHub::subscribe(Watcher* w, Index from) {
     if (std::max<Index>(from, 1) <= floor_) return false;  // revisions start at 1
+    w->from = from;
     auto it = std::lower_bound(history_.begin(), history_.end(), from,
                                [](const WatchEvent& e, Index rev) { return e.revision < rev; });
     for (; it != history_.end(); ++it)

@@ -46,6 +46,7 @@ public:
 
     std::string key;      // the key watched, or the prefix when `prefix`
     bool prefix = false;
+    Index from = 0;       // the first revision it wants (set by subscribe)
     bool matches(const std::string& k) const { return prefix ? k.compare(0, key.size(), key) == 0 : k == key; }
 };
 
@@ -67,7 +68,9 @@ public:
     Index last() const { return history_.empty() ? floor_ : history_.back().revision; }
 
     // Subscribes `w` to changes from revision `from` on, first replaying those in the
-    // history. Returns false (subscribing nothing) when changes from `from` on may be
+    // history. A `from` past the newest change is kept: a node that is behind (restarted,
+    // catching up) applies changes below it again, and the watcher, resumed with
+    // Last-Event-ID, has seen them already. Returns false (subscribing nothing) when changes from `from` on may be
     // missing: from <= floor().
     bool subscribe(Watcher* w, Index from);
     void unsubscribe(Watcher* w);

@@ -17,9 +17,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/kv/kv_store.h"
 #include "core/sim/rng.h"
+#include "native/client/event_stream.h"
 #include "native/client/http_client.h"
 #include "native/proof/local_cluster.h"
 #include "native/proof/power_loss.h"
@@ -64,16 +67,46 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         return events_.size();
     }
+    // A write the cluster acknowledged at `revision` (its 200's {"revision"}).
+    void acknowledged(Index revision, KeyChange change) {
+        std::lock_guard<std::mutex> lock(mu_);
+        acked_.emplace(revision, std::move(change));
+    }
+    std::multimap<Index, KeyChange> acknowledged() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return acked_;
+    }
 
 private:
     Clock::time_point t0_;
     mutable std::mutex mu_;
     std::vector<HistoryEvent> events_;
+    std::multimap<Index, KeyChange> acked_;
     std::atomic<int64_t> next_process_{1000};
 };
 
 struct Counts {
     std::atomic<uint64_t> writes_ok{0}, writes_failed{0}, writes_unknown{0}, reads_ok{0}, reads_failed{0};
+    std::atomic<uint64_t> cas_ok{0}, cas_failed{0}, retries{0}, retries_settled{0};
+};
+
+constexpr int kWriteAttempts = 3;  // a write of unknown outcome is sent up to this often
+
+// One client operation. A cas carries `expected` (nullopt: the key must be absent) and
+// is sent as ?prev_value=, or, when `prev_revision` is set, as ?prev_revision= (the
+// revision at which the client saw `expected`).
+struct Operation {
+    Fn f = Fn::Read;
+    std::string key, value;
+    std::optional<std::string> expected;
+    std::optional<Index> prev_revision;
+    std::string idempotency_key;
+};
+
+// What a read or a successful write told the client: the key's value and revision.
+struct Seen {
+    std::optional<std::string> value;
+    Index revision = 0;
 };
 
 // "1,3": a partition side.
@@ -83,45 +116,210 @@ std::string join(const std::vector<int>& ids) {
     return s;
 }
 
-// Sends one operation and records it: invoke, then ok, fail or info. Returns the
-// completion's type.
-Type run_operation(HttpClient& http, Recorder& rec, Counts& counts, int64_t process, Fn f, const std::string& key,
-                   const std::string& value) {
+// Sends one operation and records it: invoke, then ok, fail or info. A write of unknown
+// outcome goes again, with the same Idempotency-Key, to a node `pick` gives (up to
+// kWriteAttempts in all); the last answer settles it. Returns the completion's type, and
+// in *seen what an ok told about the key.
+Type run_operation(const std::function<HttpClient&()>& pick, Recorder& rec, Counts& counts, int64_t process,
+                   const Operation& op, Seen* seen = nullptr) {
     HistoryEvent e;
     e.process = process;
-    e.f = f;
-    e.key = key;
-    if (f == Fn::Write) e.value = value;
+    e.f = op.f;
+    e.key = op.key;
+    if (op.f != Fn::Read) e.value = op.value;
+    if (op.f == Fn::Cas) e.expected = op.expected;
     e.type = Type::Invoke;
     rec.add(e);
-    const HttpResult r = http.request(f == Fn::Write ? "PUT" : "GET", kv_target(key), f == Fn::Write ? value : "");
-    if (f == Fn::Write) {
-        // 200: committed. No answer and never sent, or a 4xx: refused before any effect.
-        // Anything else (a timeout, a dropped connection, a 503) may still commit.
-        if (r.status == 200) {
-            e.type = Type::Ok;
-            counts.writes_ok++;
-        } else if (!r.sent || (r.status >= 400 && r.status < 500)) {
-            e.type = Type::Fail;
-            counts.writes_failed++;
-        } else {
-            e.type = Type::Info;
-            counts.writes_unknown++;
-        }
-    } else {
+    if (op.f == Fn::Read) {
         // A read changes nothing, so a read without an answer simply failed.
+        const HttpResult r = pick().request("GET", kv_target(op.key));
         if (r.status == 200 || r.status == 404) {
             e.type = Type::Ok;
             if (r.status == 200) e.value = r.body;
             counts.reads_ok++;
+            if (seen) {
+                seen->value = e.value;
+                const auto revision = r.headers.find("raftbook-revision");
+                seen->revision = revision == r.headers.end() ? 0 : std::strtoull(revision->second.c_str(), nullptr, 10);
+            }
         } else {
             e.type = Type::Fail;
             counts.reads_failed++;
         }
+        rec.add(e);
+        return e.type;
+    }
+    std::string target = kv_target(op.key);
+    if (op.prev_revision) {
+        target += "?prev_revision=" + std::to_string(*op.prev_revision);
+    } else if (op.f == Fn::Cas) {
+        target += op.expected ? "?prev_value=" + url_escape(*op.expected) : "?prev_revision=0";
+    }
+    bool maybe_applied = false;  // some attempt may have reached a node
+    e.type = Type::Info;
+    for (int attempt = 0; attempt < kWriteAttempts && e.type == Type::Info; attempt++) {
+        if (attempt > 0) {
+            counts.retries++;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+        }
+        const HttpResult r = pick().request("PUT", target, op.value, {{"Idempotency-Key", op.idempotency_key}});
+        maybe_applied = maybe_applied || r.sent;
+        if (r.status == 200) {
+            // Committed (by this attempt or, for a retry, by an earlier one: then the node
+            // answers the first one's result and applies nothing).
+            e.type = Type::Ok;
+            const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+            const Index revision = body.is_object() ? body.value("revision", Index(0)) : 0;
+            rec.acknowledged(revision, KeyChange{op.key, op.value});
+            if (seen) *seen = Seen{op.value, revision};
+        } else if (r.status == 412 && op.f == Fn::Cas) {
+            e.type = Type::Fail;  // compared, found another value, changed nothing
+        } else if (r.status >= 400 && r.status < 500 && !maybe_applied) {
+            // Refused before any effect (and no earlier attempt may have applied). A cas
+            // refused before it was compared is no "fail" (lincheck.h): leave it unknown.
+            e.type = op.f == Fn::Cas ? Type::Info : Type::Fail;
+            break;
+        } else if (!r.sent && attempt == kWriteAttempts - 1 && !maybe_applied && op.f == Fn::Write) {
+            e.type = Type::Fail;  // never reached any node
+        }
+        if (attempt > 0 && e.type != Type::Info) counts.retries_settled++;
+    }
+    if (e.type == Type::Ok) {
+        counts.writes_ok++;
+        if (op.f == Fn::Cas) counts.cas_ok++;
+    } else if (e.type == Type::Fail) {
+        counts.writes_failed++;
+        if (op.f == Fn::Cas) counts.cas_failed++;
+    } else {
+        counts.writes_unknown++;
     }
     rec.add(e);
     return e.type;
 }
+
+// A watcher of every key ("k" prefix), on its own io thread: a GET /watch stream on one
+// node; when the stream ends (the node killed, restarted), the same watch on the next
+// node, resumed with Last-Event-ID; after `compacted`, a re-listing (GET /kv/?prefix=k)
+// and a watch from the listing's revision + 1. Everything it sees goes into its WatchLog.
+class ChaosWatcher {
+public:
+    // Starts watching from revision 1 after `delay`.
+    ChaosWatcher(std::vector<uint16_t> ports, size_t first_node, Clock::duration delay)
+        : ports_(std::move(ports)), node_(first_node) {
+        thread_ = std::thread([this] {
+            auto work = boost::asio::make_work_guard(ioc_);
+            ioc_.run();
+        });
+        boost::asio::post(ioc_, [this, delay] {
+            timer_.expires_after(delay);
+            timer_.async_wait([this](const boost::system::error_code& ec) {
+                if (!ec) connect();
+            });
+        });
+    }
+    ~ChaosWatcher() { stop(); }
+    void stop() {
+        boost::asio::post(ioc_, [this] {
+            stopped_ = true;
+            stream_.reset();
+            ioc_.stop();
+        });
+        if (thread_.joinable()) thread_.join();
+    }
+    // The revision up to which it has seen everything (events or a listing).
+    Index last() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return last_;
+    }
+    WatchLog log() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return log_;
+    }
+    uint64_t resumes = 0, relists = 0, stale = 0;  // read after stop()
+
+private:
+    void connect() {
+        if (stopped_) return;
+        auto stream = std::make_unique<EventStream>(ioc_, "127.0.0.1", ports_[node_]);
+        stream->open("/watch/?prefix=k", {{"Last-Event-ID", std::to_string(last())}},
+                     [this](const ServerEvent& e) { on_event(e); }, [this](const std::string&) { on_end(); });
+        stream_ = std::move(stream);
+    }
+    void on_event(const ServerEvent& e) {
+        if (e.event == "compacted") {
+            must_relist_ = true;
+        } else if (e.event == "stale") {
+            stale++;
+        } else if (e.event.empty() && !e.id.empty()) {
+            const nlohmann::json data = nlohmann::json::parse(e.data, nullptr, false);
+            // An event that is not {"key": string, "value": string | "deleted": true} is kept
+            // with an empty key, so that the check names its revision.
+            WatchLog::Item item;
+            item.revision = std::strtoull(e.id.c_str(), nullptr, 10);
+            const auto text = [&](const char* field) {
+                return data.is_object() && data.contains(field) && data[field].is_string()
+                           ? std::optional<std::string>(data[field].get<std::string>())
+                           : std::nullopt;
+            };
+            item.change.key = text("key").value_or("");
+            const bool deleted = data.is_object() && data.contains("deleted") && data["deleted"] == true;
+            if (!deleted) item.change.value = text("value").value_or("");
+            std::lock_guard<std::mutex> lock(mu_);
+            log_.items.push_back(item);
+            last_ = std::max(last_, item.revision);
+        }
+    }
+    // The stream ended: on to the next node, after a moment (and a re-listing if told).
+    void on_end() {
+        timer_.expires_after(200ms);
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec || stopped_) return;
+            stream_.reset();
+            node_ = (node_ + 1) % ports_.size();
+            if (must_relist_ && !relist()) return on_end();  // try again on the next node
+            must_relist_ = false;
+            resumes++;
+            connect();
+        });
+    }
+    bool relist() {
+        HttpClient http("127.0.0.1", ports_[node_], kClientTimeout);
+        WatchLog::Item item;
+        item.relist.emplace();
+        std::string after;
+        for (bool more = true; more;) {
+            const HttpResult r = http.request("GET", "/kv/?prefix=k&limit=1000" + (after.empty() ? "" : "&after=" + url_escape(after)));
+            const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+            if (r.status != 200 || !body.is_object() || !body.contains("items")) return false;
+            try {  // a listing of another shape is no listing (json throws on a wrong type)
+                if (item.revision == 0) item.revision = body.value("revision", Index(0));
+                for (const nlohmann::json& i : body.at("items")) {
+                    after = i.at("key").get<std::string>();
+                    (*item.relist)[after] = i.at("value").get<std::string>();
+                }
+                more = body.value("more", false);
+            } catch (const nlohmann::json::exception&) {
+                return false;
+            }
+        }
+        relists++;
+        std::lock_guard<std::mutex> lock(mu_);
+        last_ = std::max(last_, item.revision);
+        log_.items.push_back(std::move(item));
+        return true;
+    }
+
+    std::vector<uint16_t> ports_;
+    size_t node_;
+    boost::asio::io_context ioc_;
+    boost::asio::steady_timer timer_{ioc_};
+    std::unique_ptr<EventStream> stream_;
+    bool stopped_ = false, must_relist_ = false;
+    mutable std::mutex mu_;
+    WatchLog log_;
+    Index last_ = 0;
+    std::thread thread_;
+};
 
 // A direction between two nodes: the bytes `from` sends to `to`.
 struct Link {
@@ -172,6 +370,10 @@ private:
     Counts counts_;
     std::atomic<bool> stop_clients_{false};
     std::set<int> killed_, paused_;
+    std::map<std::string, std::string> final_state_;  // node 1's, rebuilt from its data dir
+    std::vector<std::unique_ptr<ChaosWatcher>> watchers_;
+    void check_watchers();
+    Index last_change() const;
     Clock::time_point next_progress_;
 };
 
@@ -239,6 +441,10 @@ bool Harness::setup() {
             members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
         }
         std::vector<std::string> args = {"--cluster", members};
+        if (cfg_.watch_history > 0) args.insert(args.end(), {"--watch-history", std::to_string(cfg_.watch_history)});
+        if (cfg_.snapshot_entries > 0)
+            args.insert(args.end(), {"--snapshot-entries", std::to_string(cfg_.snapshot_entries), "--catchup-entries",
+                                     std::to_string(cfg_.catchup_entries)});
         if (cfg_.power_loss) args.insert(args.end(), {"--test-durability-log", durability_log_path(a)});
         if (cfg_.slow_disk_ms > 0) args.insert(args.end(), {"--test-slow-disk", std::to_string(cfg_.slow_disk_ms)});
         std::string faults;
@@ -271,19 +477,39 @@ bool Harness::setup() {
     return report_.problems.empty();
 }
 
+// Each client picks a key and a node at random: a read (35 %), a write (30 %) or a cas
+// (35 %) of what it last saw of the key (by value or by revision, half each; a read
+// first when it has seen nothing of the key yet).
 void Harness::client_loop(int index) {
     Rng rng(cfg_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(index) + 1);
     std::vector<std::unique_ptr<HttpClient>> http;
     for (uint16_t port : http_ports_) http.push_back(std::make_unique<HttpClient>("127.0.0.1", port, kClientTimeout));
+    const std::function<HttpClient&()> pick = [&]() -> HttpClient& { return *http[size_t(rng.range(0, cfg_.nodes - 1))]; };
     int64_t process = index;
     uint64_t written = 0;
+    std::map<std::string, Seen> seen;  // by key
     while (!stop_clients_) {
-        HttpClient& node = *http[size_t(rng.range(0, cfg_.nodes - 1))];
-        const std::string key = "k" + std::to_string(rng.range(0, cfg_.keys - 1));
-        const bool write = rng.chance(0.5);
-        const std::string value = "c" + std::to_string(index) + "-" + std::to_string(++written);
-        if (run_operation(node, *rec_, counts_, process, write ? Fn::Write : Fn::Read, key, value) == Type::Info)
-            process = rec_->new_process();
+        Operation op;
+        op.key = "k" + std::to_string(rng.range(0, cfg_.keys - 1));
+        const int64_t dice = rng.range(0, 99);
+        const auto known = seen.find(op.key);
+        op.f = dice < 35 || (dice >= 65 && known == seen.end()) ? Fn::Read : dice < 65 ? Fn::Write : Fn::Cas;
+        if (op.f != Fn::Read) {
+            op.value = "c" + std::to_string(index) + "-" + std::to_string(++written);
+            op.idempotency_key = "chaos-" + op.value;
+        }
+        if (op.f == Fn::Cas) {
+            op.expected = known->second.value;
+            if (rng.chance(0.5)) op.prev_revision = known->second.value ? known->second.revision : 0;
+        }
+        Seen now;
+        const Type t = run_operation(pick, *rec_, counts_, process, op, &now);
+        if (t == Type::Ok) {
+            seen[op.key] = now;
+        } else if (op.f != Fn::Read) {
+            seen.erase(op.key);  // it may have changed; read it again before the next cas
+        }
+        if (t == Type::Info) process = rec_->new_process();
         std::this_thread::sleep_for(std::chrono::milliseconds(rng.range(0, kMaxThinkMs)));
     }
 }
@@ -527,21 +753,30 @@ bool Harness::converge() {
 void Harness::final_reads() {
     for (int id = 1; id <= cfg_.nodes; id++) {
         HttpClient http("127.0.0.1", http_ports_[size_t(id - 1)], kClientTimeout);
+        const std::function<HttpClient&()> pick = [&]() -> HttpClient& { return http; };
         for (int k = 0; k < cfg_.keys; k++) {
-            const std::string key = "k" + std::to_string(k);
+            Operation read;
+            read.key = "k" + std::to_string(k);
             for (int attempt = 0; attempt < kFinalReadTries; attempt++) {
                 report_.final_reads++;
-                if (run_operation(http, *rec_, counts_, rec_->new_process(), Fn::Read, key, "") == Type::Ok) break;
+                if (run_operation(pick, *rec_, counts_, rec_->new_process(), read) == Type::Ok) break;
             }
         }
     }
 }
 
-// Stops the nodes and reads their logs from disk: the committed entries must be the same
-// on every node, and the state they build must keep every acknowledged write.
+// Stops the nodes and reads their logs from disk: each node's snapshot, then its entries
+// up to the commit index (the converged one, else the node's own). Where two nodes both
+// hold a committed entry it must be the same; converged, they must build the same state,
+// and it must keep every acknowledged write. Every acknowledged write must be the entry
+// at its revision, on every node that committed that far and still holds the entry; and
+// no write (values are unique) may take effect twice.
 void Harness::check_logs(const std::vector<HistoryEvent>& history) {
     cluster_->stop_all();
-    std::vector<Entry> reference;
+    const bool converged = report_.commit_index > 0;
+    const std::multimap<Index, KeyChange> acked = rec_->acknowledged();
+    std::map<Index, std::pair<int, Entry>> reference;  // a committed entry, and the first node that holds it
+    std::optional<std::pair<int, uint64_t>> reference_state;  // (node, fingerprint)
     for (int id = 1; id <= cfg_.nodes; id++) {
         const std::string who = "node " + std::to_string(id);
         std::string error;
@@ -551,32 +786,117 @@ void Harness::check_logs(const std::vector<HistoryEvent>& history) {
             continue;
         }
         const Restored& r = storage->restored();
-        std::vector<Entry> committed;
-        for (const Entry& e : r.entries)
-            if (e.index <= report_.commit_index) committed.push_back(e);
-        if (r.first_index != 1 || committed.size() != report_.commit_index) {
+        const Index last = r.first_index + r.entries.size() - 1;
+        const Index commit = converged ? report_.commit_index : std::min(r.hard_state.commit_index, last);
+        if (converged && (r.first_index > commit + 1 || last < commit)) {
             report_.problems.push_back(who + "'s log on disk holds entries " + std::to_string(r.first_index) + ".." +
-                                       std::to_string(r.first_index + r.entries.size() - 1) + ", but it reported commit index " +
-                                       std::to_string(report_.commit_index));
+                                       std::to_string(last) + ", but it reported commit index " + std::to_string(commit));
             continue;
         }
-        if (reference.empty()) {
-            reference = committed;
-        } else {
-            for (size_t i = 0; i < committed.size(); i++) {
-                if (committed[i] == reference[i]) continue;
-                report_.problems.push_back(who + "'s committed log differs from the first node's at index " +
-                                           std::to_string(i + 1) + ": term " + std::to_string(committed[i].term) + " '" +
-                                           committed[i].data + "' against term " + std::to_string(reference[i].term) +
-                                           " '" + reference[i].data + "'");
-                break;
+        KvStore kv;
+        if (r.snapshot && !KvStore::decode(*r.snapshot->data, &kv, &error)) {
+            report_.problems.push_back(who + "'s snapshot does not decode: " + error);
+            continue;
+        }
+        std::map<std::string, std::map<std::string, Index>> applied;  // key -> value -> revision
+        bool diverged = false;
+        for (const Entry& e : r.entries) {
+            if (e.index > commit) break;
+            auto [it, first] = reference.emplace(e.index, std::make_pair(id, e));
+            if (!first && it->second.second != e && !diverged) {
+                const Entry& other = it->second.second;
+                report_.problems.push_back(who + "'s committed log differs from node " + std::to_string(it->second.first) +
+                                           "'s at index " + std::to_string(e.index) + ": term " + std::to_string(e.term) +
+                                           " '" + e.data + "' against term " + std::to_string(other.term) + " '" +
+                                           other.data + "'");
+                diverged = true;
+            }
+            kv.apply(e);
+            const Applied& a = kv.last_applied();
+            if (!a.changed || a.deleted) continue;
+            const std::string value = *kv.get(a.key);
+            const auto [at, fresh] = applied[a.key].emplace(value, e.index);
+            if (!fresh)
+                report_.problems.push_back(who + " applied the write of '" + value + "' to key " + a.key +
+                                           " twice: at revisions " + std::to_string(at->second) + " and " +
+                                           std::to_string(e.index));
+        }
+        // Every acknowledged write is the entry at its revision, where this node holds it.
+        for (const auto& [revision, change] : acked) {
+            if (revision < r.first_index || revision > commit) continue;
+            const Entry& e = r.entries[size_t(revision - r.first_index)];
+            Command c;
+            std::string ignored;
+            if (parse_command(e.data, &c, &ignored) && c.key == change.key && c.op == Command::Op::Set &&
+                c.value == *change.value)
+                continue;
+            report_.problems.push_back(who + "'s committed entry " + std::to_string(revision) + " is '" +
+                                       e.data.substr(0, 120) + "' (term " + std::to_string(e.term) +
+                                       "), but the write of '" + *change.value + "' to key " + change.key +
+                                       " was acknowledged at revision " + std::to_string(revision) + ": it was lost");
+        }
+        if (!converged) continue;
+        if (!reference_state) {
+            reference_state = {id, kv.fingerprint()};
+        } else if (reference_state->second != kv.fingerprint() && !diverged) {
+            report_.problems.push_back(who + "'s state at commit index " + std::to_string(commit) +
+                                       " (snapshot and log) differs from node " + std::to_string(reference_state->first) +
+                                       "'s");
+        }
+        for (const std::string& p : final_state_problems(history, kv.sorted()))
+            report_.problems.push_back(who + " (state rebuilt from its snapshot and log): " + p);
+        if (id == 1) final_state_ = kv.sorted();
+    }
+}
+
+// The highest revision of a change anyone knows of: an acknowledged write, or an event.
+Index Harness::last_change() const {
+    const auto acked = rec_->acknowledged();
+    Index last = acked.empty() ? 0 : acked.rbegin()->first;
+    for (const auto& w : watchers_) {
+        const WatchLog log = w->log();
+        for (const WatchLog::Item& i : log.items)
+            if (!i.relist) last = std::max(last, i.revision);
+    }
+    return last;
+}
+
+// Every watcher against the changes known: acknowledged writes, and every event any
+// watcher saw (two watchers that disagree on a revision are a problem of their own).
+void Harness::check_watchers() {
+    std::map<Index, KeyChange> truth;
+    std::map<Index, std::string> told_by;
+    for (const auto& [revision, change] : rec_->acknowledged()) {
+        truth.emplace(revision, change);
+        told_by.emplace(revision, "an acknowledged write");
+    }
+    std::vector<WatchLog> logs;
+    for (size_t w = 0; w < watchers_.size(); w++) {
+        logs.push_back(watchers_[w]->log());
+        for (const WatchLog::Item& i : logs.back().items) {
+            if (i.relist) continue;
+            report_.watch_events++;
+            const auto [it, fresh] = truth.emplace(i.revision, i.change);
+            if (fresh) {
+                told_by[i.revision] = "watcher " + std::to_string(w + 1);
+            } else if (!(it->second == i.change)) {
+                const auto show = [](const KeyChange& c) {
+                    return c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
+                };
+                report_.problems.push_back("watcher " + std::to_string(w + 1) + " saw revision " +
+                                           std::to_string(i.revision) + " as " + show(i.change) + ", but " +
+                                           told_by[i.revision] + " says " + show(it->second));
             }
         }
-        KvStore kv;
-        for (const Entry& e : committed) kv.apply(e);
-        for (const std::string& p : final_state_problems(history, kv.sorted()))
-            report_.problems.push_back(who + " (state rebuilt from its log): " + p);
+        report_.watch_resumes += watchers_[w]->resumes;
+        report_.watch_relists += watchers_[w]->relists;
+        report_.watch_stale += watchers_[w]->stale;
     }
+    for (const std::string& p : writes_applied_twice(truth)) report_.problems.push_back(p);
+    const Index last = truth.empty() ? 0 : truth.rbegin()->first;
+    for (size_t w = 0; w < logs.size(); w++)
+        for (const std::string& p : watch_problems("watcher " + std::to_string(w + 1), logs[w], truth, final_state_, last))
+            report_.problems.push_back(p);
 }
 
 void Harness::judge_history(const std::vector<HistoryEvent>& history) {
@@ -586,7 +906,12 @@ void Harness::judge_history(const std::vector<HistoryEvent>& history) {
         case LincheckResult::Verdict::Linearizable: break;
         case LincheckResult::Verdict::NotLinearizable: {
             std::string p = "the history is not linearizable (key " + r.failing_keys.front() + "); a minimal violating sub-history:";
-            for (const HistoryEvent& e : r.violation) p += "\n    " + history_event_json(e);
+            // A cas chain can keep the shrunk sub-history long: show its start only.
+            constexpr size_t kShown = 40;
+            for (size_t i = 0; i < r.violation.size() && i < kShown; i++) p += "\n    " + history_event_json(r.violation[i]);
+            if (r.violation.size() > kShown)
+                p += "\n    ... and " + std::to_string(r.violation.size() - kShown) +
+                     " more events (run with --history FILE, then raftbook lincheck FILE)";
             report_.problems.push_back(p);
             break;
         }
@@ -609,6 +934,13 @@ ChaosReport Harness::run() {
             static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(cfg_.duration).count()));
         t0_ = Clock::now();
         rec_ = std::make_unique<Recorder>(t0_);
+        // The last watcher (of two or more) comes late, at half time, from revision 1: the
+        // nodes hold the last --watch-history changes only, so it is told `compacted` and
+        // must re-list.
+        for (int w = 0; w < cfg_.watchers; w++)
+            watchers_.push_back(std::make_unique<ChaosWatcher>(
+                http_ports_, size_t(w % cfg_.nodes),
+                w > 0 && w == cfg_.watchers - 1 ? Clock::duration(cfg_.duration / 2) : Clock::duration(0)));
         std::vector<std::thread> clients;
         for (int c = 0; c < cfg_.clients; c++) clients.emplace_back([this, c] { client_loop(c); });
         nemesis();
@@ -626,7 +958,17 @@ ChaosReport Harness::run() {
             for (const HistoryEvent& e : history) out << history_event_json(e) << "\n";
             if (!out) report_.problems.push_back("cannot write the history to " + cfg_.history_path);
         }
-        if (report_.commit_index > 0) check_logs(history);
+        const bool converged = report_.commit_index > 0;
+        if (converged) {
+            // The watchers catch up with the last change (the commit index may be past it:
+            // no-op entries), then stop before the nodes do.
+            const auto deadline = Clock::now() + 10s;
+            for (auto& w : watchers_)
+                while (w->last() < last_change() && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+        }
+        for (auto& w : watchers_) w->stop();
+        check_logs(history);
+        if (converged) check_watchers();
         say("checking linearizability of %zu events", history.size());
         judge_history(history);
     }
@@ -634,7 +976,12 @@ ChaosReport Harness::run() {
     report_.writes_failed = counts_.writes_failed;
     report_.writes_unknown = counts_.writes_unknown;
     report_.reads_ok = counts_.reads_ok;
+    report_.cas_ok = counts_.cas_ok;
+    report_.cas_failed = counts_.cas_failed;
+    report_.retries = counts_.retries;
+    report_.retries_settled = counts_.retries_settled;
     report_.reads_failed = counts_.reads_failed;
+    for (auto& w : watchers_) w->stop();
     if (cluster_) cluster_->stop_all();
     for (auto& [link, relay] : relays_) relay->close();
     ioc_.stop();
@@ -663,7 +1010,7 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
     for (const HistoryEvent& e : history) {
         if (e.f == Fn::Read) continue;
         if (e.type == Type::Invoke) {
-            pending[e.process] = {e.key, Write{e.f == Fn::Write ? e.value : std::nullopt, e.time}};
+            pending[e.process] = {e.key, Write{e.f == Fn::Delete ? std::nullopt : e.value, e.time}};
             continue;
         }
         auto it = pending.find(e.process);
@@ -707,6 +1054,80 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
     }
     for (const auto& [key, value] : state)
         if (!writes.count(key)) problems.push_back("key " + key + " is '" + value + "' but no client ever wrote it");
+    return problems;
+}
+
+std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes) {
+    std::vector<std::string> problems;
+    std::map<std::pair<std::string, std::string>, Index> written;  // (key, value) -> first revision
+    for (const auto& [revision, change] : changes) {
+        if (!change.value) continue;
+        const auto [it, fresh] = written.emplace(std::make_pair(change.key, *change.value), revision);
+        if (!fresh)
+            problems.push_back("the write of '" + *change.value + "' to key " + change.key +
+                               " took effect twice: at revisions " + std::to_string(it->second) + " and " +
+                               std::to_string(revision));
+    }
+    return problems;
+}
+
+std::vector<std::string> watch_problems(const std::string& who, const WatchLog& log,
+                                        const std::map<Index, KeyChange>& truth,
+                                        const std::map<std::string, std::string>& final_state, Index last) {
+    const auto show = [](const KeyChange& c) {
+        return "key " + c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
+    };
+    std::vector<std::string> problems;
+    Index through = 0;  // everything up to here seen (or re-listed)
+    std::set<Index> seen;  // (one seen late is out of order, not missed)
+    for (const WatchLog::Item& i : log.items)
+        if (!i.relist) seen.insert(i.revision);
+    // Every known change in (from, to) the watcher did not see.
+    const auto missed = [&](Index from, Index to) {
+        for (auto it = truth.upper_bound(from); it != truth.end() && it->first < to; ++it)
+            if (!seen.count(it->first)) problems.push_back(who + " missed revision " + std::to_string(it->first) + " (" + show(it->second) + ")");
+    };
+    std::map<std::string, std::string> view;
+    for (const WatchLog::Item& i : log.items) {
+        if (i.relist) {  // a re-listing: changes up to its revision may be skipped
+            through = std::max(through, i.revision);
+            view = *i.relist;
+            continue;
+        }
+        if (i.revision == through && through > 0) {
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " twice (" + show(i.change) + ")");
+            continue;
+        }
+        if (i.revision < through) {
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " (" + show(i.change) +
+                               ") out of order, after revision " + std::to_string(through));
+            continue;
+        }
+        missed(through, i.revision);
+        const auto known = truth.find(i.revision);
+        if (known != truth.end() && !(known->second == i.change))
+            problems.push_back(who + " saw revision " + std::to_string(i.revision) + " as " + show(i.change) +
+                               ", but it was " + show(known->second));
+        through = i.revision;
+        if (i.change.value) {
+            view[i.change.key] = *i.change.value;
+        } else {
+            view.erase(i.change.key);
+        }
+    }
+    missed(through, last + 1);
+    if (view != final_state) {
+        for (const auto& [key, value] : final_state) {
+            const auto v = view.find(key);
+            if (v == view.end() || v->second != value)
+                problems.push_back(who + "'s last view of key " + key + " is " +
+                                   (v == view.end() ? std::string("absent") : "'" + v->second + "'") +
+                                   ", but its final value is '" + value + "'");
+        }
+        for (const auto& [key, value] : view)
+            if (!final_state.count(key))
+                problems.push_back(who + "'s last view of key " + key + " is '" + value + "', but the key ends absent");
+    }
     return problems;
 }
 

@@ -4,12 +4,27 @@
 //
 // Peer traffic goes through relays (relay_proxy.h), one per directed pair of nodes:
 // node A's --cluster names the relay "A dials B" in place of B's address. Clients write
-// unique values to a few keys and read them back through random nodes, over HTTP,
-// recording a Jepsen-style history (lincheck.h): an invoke before each request, and
-// after it an ok, a fail (the request certainly had no effect: a read that got no
-// answer, a write the node refused or never received) or an info (a write whose effect
-// is unknown: a timeout, a dropped connection, a 503). Meanwhile a nemesis, on a
-// schedule drawn from the seed, does one or two of these at a time, half of the time to
+// unique values to a few keys, compare-and-swap them (by value, `?prev_value=`, or by
+// the revision they last saw, `?prev_revision=`) and read them back through random
+// nodes, over HTTP, recording a Jepsen-style history (lincheck.h): an invoke before
+// each operation, and after it an ok, a fail (the operation certainly had no effect: a
+// read that got no answer, a write the node refused or never received, a cas answered
+// 412) or an info (a write whose effect is still unknown). Every write carries an
+// Idempotency-Key: when its outcome is unknown (a timeout, a dropped connection, a 503)
+// the client sends it again, same key, to a random node, and the retry's answer settles
+// the one operation (the node applies it at most once). A cas by revision is recorded
+// as a cas of the value the client saw at that revision: values are unique, so the
+// two conditions agree.
+//
+// Watchers (one per node to start with) follow every key through GET /watch/?prefix=k,
+// and when a stream ends (its node killed) resume on the next node with Last-Event-ID;
+// told `compacted`, they re-list and watch on from the listing. The last one starts at
+// half time from revision 1, past what the nodes hold (--watch-history), so it re-lists. Each must have seen
+// every committed change exactly once, in revision order (watch_problems below).
+//
+// The nodes snapshot often (--snapshot-entries, --catchup-entries), so that kills and
+// power losses land around snapshot writes and InstallSnapshot. Meanwhile a nemesis, on
+// a schedule drawn from the seed, does one or two of these at a time, half of the time to
 // the current leader:
 //
 //   kill       kill -9 a node, restart it from its data dir a few seconds later (with
@@ -29,10 +44,15 @@
 //   - the cluster recovers: one leader, and every node at the same commit and applied
 //     index and the same last log index;
 //   - the history, with a final read of every key through every node, is linearizable;
-//   - every node's log, read from its data dir after a clean stop, holds the same
-//     committed entries, and the key-value state they build keeps every acknowledged
-//     write (final_state_problems below);
+//   - every node's log, read from its data dir after a clean stop (its snapshot, then
+//     its entries), holds the same committed entries where the nodes' logs overlap,
+//     builds the same state, keeps every acknowledged write (final_state_problems
+//     below) at the revision its client was told, and applies no write twice;
+//   - every watcher saw every change (watch_problems);
 //   - no node exited that the nemesis did not kill.
+// A run that does not converge still compares what each node committed (its own commit
+// index) against the others and against the acknowledged writes, so a broken node shows
+// up as a lost write or a diverged log, not only as "did not converge".
 #pragma once
 
 #include <chrono>
@@ -43,6 +63,7 @@
 #include <vector>
 
 #include "core/lincheck/lincheck.h"
+#include "core/raft/entry.h"
 #include "core/raft/faults.h"
 
 namespace raftbook {
@@ -61,11 +82,18 @@ struct ChaosConfig {
     bool power_loss = false;
     int slow_disk_ms = 0;  // every fsync waits up to this long first (serve --test-slow-disk)
     std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
+    uint64_t snapshot_entries = 200;  // serve --snapshot-entries (0: the serve default)
+    uint64_t catchup_entries = 50;    // serve --catchup-entries
+    int watchers = 3;               // the last of two or more starts at half time (see chaos.cpp)
+    uint64_t watch_history = 500;   // serve --watch-history: changes a node holds for watchers
 };
 
 struct ChaosReport {
     uint64_t writes_ok = 0, writes_failed = 0, writes_unknown = 0;
+    uint64_t cas_ok = 0, cas_failed = 0;  // of the writes: swapped, compared and refused (412)
+    uint64_t retries = 0, retries_settled = 0;  // resent with the same Idempotency-Key; settled so
     uint64_t reads_ok = 0, reads_failed = 0;
+    uint64_t watch_events = 0, watch_resumes = 0, watch_relists = 0, watch_stale = 0;
     uint64_t final_reads = 0;
     std::map<std::string, uint64_t> faults;  // by kind: "kill -9", "pause", ...
     LincheckResult lincheck;
@@ -84,7 +112,41 @@ ChaosReport run_chaos(const ChaosConfig& config);
 // acknowledged write began (any such write would be ordered after it, so a later value
 // would have to win); absent is allowed only while no write to the key was
 // acknowledged. One sentence per key that breaks this, naming the lost write.
+// A cas counts as a write of its new value when ok (or info), and as nothing when it
+// failed.
 std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& history,
                                               const std::map<std::string, std::string>& state);
+
+// One change to a key, as a watcher or an acknowledgement tells it.
+struct KeyChange {
+    std::string key;
+    std::optional<std::string> value;  // nullopt: deleted
+    bool operator==(const KeyChange& o) const { return key == o.key && value == o.value; }
+};
+
+// What one watcher saw, in arrival order: change events, and re-listings after a
+// `compacted` (the state at the listing's revision; a watcher may miss changes up to it).
+struct WatchLog {
+    struct Item {
+        Index revision = 0;
+        KeyChange change;                              // an event
+        std::optional<std::map<std::string, std::string>> relist;  // or a re-listing
+    };
+    std::vector<Item> items;
+};
+
+// Every write's value is unique, so a value that changed its key at two revisions (in
+// the changes known: acknowledged, or seen by watchers) was applied twice — a retry
+// with the same Idempotency-Key that took effect again. One sentence per such write.
+std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes);
+
+// Judges one watcher (named `who`) against `truth` (every committed change known, by
+// revision: acknowledged writes and what any watcher saw) and the final state of the
+// keys it watched, up to revision `last` (the last change). Names each change seen
+// twice, out of order, missed, or seen with another value, and a final view that is not
+// the final state.
+std::vector<std::string> watch_problems(const std::string& who, const WatchLog& log,
+                                        const std::map<Index, KeyChange>& truth,
+                                        const std::map<std::string, std::string>& final_state, Index last);
 
 }  // namespace raftbook

@@ -1,12 +1,14 @@
 // Tests of the attack tools: the relay that cuts links, the rule that judges a node's
-// final state against a history, the power-loss cut (the durability log the storage
+// final state against a history (cas included), the check of a watcher's stream
+// (watch_problems), the power-loss cut (the durability log the storage
 // helpers keep, and undoing what it shows was not fsynced), `raftbook soak` (passing, and catching a broken rule
 // with a replay that really replays), and a short `raftbook chaos` run against real
-// nodes, which must pass (tagged [slow]: it takes about 45 s).
+// nodes, with cas, retries, watchers and snapshots, which must pass (tagged [slow]: it takes about 45 s).
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -225,6 +227,110 @@ TEST_CASE("a node's final state must keep the last acknowledged write or a later
     }
 }
 
+TEST_CASE("a cas that swapped counts as a write of its new value, one that failed as nothing", "[chaos]") {
+    std::vector<HistoryEvent> h;
+    write_op(&h, 1, "a", 0, 10, T::Ok);
+    const auto cas = [&](int64_t process, const std::string& expected, const std::string& value, int64_t start,
+                         int64_t end, T outcome) {
+        HistoryEvent e = event(process, T::Invoke, F::Cas, "x", value, start);
+        e.expected = expected;
+        h.push_back(e);
+        e.type = outcome;
+        e.time = end;
+        h.push_back(e);
+    };
+    SECTION("a swapped cas is the last acknowledged write") {
+        cas(2, "a", "b", 20, 30, T::Ok);
+        CHECK(final_state_problems(h, {{"x", "b"}}).empty());
+        const auto p = final_state_problems(h, {{"x", "a"}});
+        REQUIRE(p.size() == 1);
+        CHECK(p[0].find("'b'") != std::string::npos);
+        CHECK(p[0].find("lost") != std::string::npos);
+        CHECK(final_state_problems(h, {}).size() == 1);  // not a delete: absent loses 'b'
+    }
+    SECTION("a failed cas changed nothing: its value is a problem, the earlier one is fine") {
+        cas(2, "z", "b", 20, 30, T::Fail);
+        CHECK(final_state_problems(h, {{"x", "a"}}).empty());
+        CHECK(final_state_problems(h, {{"x", "b"}}).size() == 1);
+    }
+    SECTION("a cas of unknown outcome may have swapped") {
+        cas(2, "a", "b", 20, 30, T::Info);
+        CHECK(final_state_problems(h, {{"x", "a"}}).empty());
+        CHECK(final_state_problems(h, {{"x", "b"}}).empty());
+    }
+}
+
+TEST_CASE("a watcher must see every change once, in revision order, and end at the final state", "[chaos][watch]") {
+    const auto change = [](Index revision, const std::string& key, const std::string& value) {
+        WatchLog::Item i;
+        i.revision = revision;
+        i.change = KeyChange{key, value};
+        return i;
+    };
+    const std::map<Index, KeyChange> truth = {
+        {3, {"k0", "a"}}, {5, {"k1", "b"}}, {6, {"k0", "c"}}, {9, {"k1", "d"}}};
+    const std::map<std::string, std::string> final_state = {{"k0", "c"}, {"k1", "d"}};
+    WatchLog log;
+    for (const auto& [revision, c] : truth) log.items.push_back(change(revision, c.key, *c.value));
+    const auto problems = [&] { return watch_problems("watcher 1", log, truth, final_state, 9); };
+    const auto one_problem_with = [&](const std::string& words) {
+        const auto p = problems();
+        INFO(Catch::Detail::stringify(p));
+        return p.size() == 1 && p[0].find(words) != std::string::npos;
+    };
+
+    SECTION("every change once, in order: fine") { CHECK(problems().empty()); }
+    SECTION("a gap is named, with the change missed") {
+        log.items.erase(log.items.begin() + 1);
+        CHECK(one_problem_with("missed revision 5 (key k1 = 'b')"));
+    }
+    SECTION("the last change missed: named, and the final view is wrong too") {
+        log.items.pop_back();
+        const auto p = problems();
+        REQUIRE(p.size() == 2);
+        CHECK(p[0].find("missed revision 9") != std::string::npos);
+        CHECK(p[1].find("last view of key k1 is 'b', but its final value is 'd'") != std::string::npos);
+    }
+    SECTION("a duplicate is named") {
+        log.items.insert(log.items.begin() + 2, change(5, "k1", "b"));
+        CHECK(one_problem_with("saw revision 5 twice"));
+    }
+    SECTION("an event out of order is named") {
+        std::swap(log.items[1], log.items[2]);
+        const auto p = problems();
+        INFO(Catch::Detail::stringify(p));
+        REQUIRE(p.size() == 1);
+        CHECK(p[0].find("saw revision 5 (key k1 = 'b') out of order, after revision 6") != std::string::npos);
+    }
+    SECTION("an event with another value than the change at its revision is named") {
+        log.items[1].change.value = "x";
+        const auto p = problems();
+        REQUIRE(p.size() >= 1);
+        CHECK(p[0].find("saw revision 5 as key k1 = 'x', but it was key k1 = 'b'") != std::string::npos);
+    }
+    SECTION("after compacted, a re-listing may skip the changes it covers, not later ones") {
+        WatchLog::Item relist;
+        relist.revision = 6;
+        relist.relist = std::map<std::string, std::string>{{"k0", "c"}, {"k1", "b"}};
+        log.items = {change(3, "k0", "a"), relist, change(9, "k1", "d")};
+        CHECK(problems().empty());
+        log.items = {change(3, "k0", "a"), relist};
+        CHECK(!problems().empty());
+        relist.revision = 5;  // a listing at 5 does not cover the change at 6
+        log.items = {change(3, "k0", "a"), relist, change(9, "k1", "d")};
+        CHECK(one_problem_with("missed revision 6"));
+    }
+}
+
+TEST_CASE("a write whose value changed its key at two revisions was applied twice", "[chaos][watch]") {
+    std::map<Index, KeyChange> changes = {{3, {"k0", "a"}}, {5, {"k1", "a"}}, {6, {"k0", "b"}}};
+    CHECK(writes_applied_twice(changes).empty());  // the same value on another key is another write
+    changes[8] = {"k0", "a"};
+    const auto p = writes_applied_twice(changes);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "the write of 'a' to key k0 took effect twice: at revisions 3 and 8");
+}
+
 TEST_CASE("raftbook soak runs seeds in parallel and passes", "[chaos][soak]") {
     const Run r = run_raftbook("soak --seconds 3 --jobs 2");
     INFO(r.out);
@@ -303,6 +409,13 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     std::smatch m;
     REQUIRE(std::regex_search(r.out, m, std::regex("faults      (\\d+)")));
     CHECK(std::stoul(m[1]) >= 5);
+    // The workload swapped and was refused, retried, and the watchers followed along.
+    REQUIRE(std::regex_search(r.out, m, std::regex("cas (\\d+) swapped, (\\d+) refused")));
+    CHECK(std::stoul(m[1]) > 0);
+    CHECK(std::stoul(m[2]) > 0);
+    REQUIRE(std::regex_search(r.out, m, std::regex("watchers    3 saw (\\d+) events.* (\\d+) re-listed")));
+    CHECK(std::stoul(m[1]) > 100);
+    CHECK(std::stoul(m[2]) >= 1);  // the latecomer, at least
 
     // The history it wrote is well-formed, substantial and linearizable on its own.
     std::ifstream in(history);
@@ -312,6 +425,9 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     const LincheckResult check = check_linearizable(events);
     CHECK(check.verdict == LincheckResult::Verdict::Linearizable);
     CHECK(check.operations > 200);
+    CHECK(std::count_if(events.begin(), events.end(), [](const HistoryEvent& e) {
+              return e.f == HistoryEvent::Fn::Cas && e.type == HistoryEvent::Type::Ok;
+          }) > 0);
     std::filesystem::remove(history);
 }
 

@@ -44,6 +44,15 @@ TEST_CASE("watch hub: a watcher gets the held changes from its revision on, then
     CHECK(exact.seen == std::vector<Index>{5});
 }
 
+TEST_CASE("watch hub: a watcher resumed ahead of a node that is behind hears only changes from its revision on") {
+    WatchHub hub(10, 5, "node 1");  // a restarted node, catching up from revision 1
+    Recorder w;
+    w.key = "k";
+    REQUIRE(hub.subscribe(&w, 3));  // Last-Event-ID: 2, seen on another node
+    for (Index r : {1, 2, 3, 4}) hub.record(change(r, "k"));
+    CHECK(w.seen == std::vector<Index>{3, 4});
+}
+
 TEST_CASE("watch hub: past its capacity the history forgets the oldest, and a watcher from before is refused") {
     WatchHub hub(2, 5, "node 1");
     for (Index r : {1, 2, 3}) hub.record(change(r, "k"));
