@@ -68,11 +68,11 @@ public:
         return events_.size();
     }
     // A write the cluster acknowledged at `revision` (its 200's {"revision"}).
-    void acknowledged(Index revision, KeyChange change) {
+    void acknowledged(Index revision, SeenChange change) {
         std::lock_guard<std::mutex> lock(mu_);
         acked_.emplace(revision, std::move(change));
     }
-    std::multimap<Index, KeyChange> acknowledged() const {
+    std::multimap<Index, SeenChange> acknowledged() const {
         std::lock_guard<std::mutex> lock(mu_);
         return acked_;
     }
@@ -81,7 +81,7 @@ private:
     Clock::time_point t0_;
     mutable std::mutex mu_;
     std::vector<HistoryEvent> events_;
-    std::multimap<Index, KeyChange> acked_;
+    std::multimap<Index, SeenChange> acked_;
     std::atomic<int64_t> next_process_{1000};
 };
 
@@ -170,7 +170,7 @@ Type run_operation(const std::function<HttpClient&()>& pick, Recorder& rec, Coun
             e.type = Type::Ok;
             const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
             const Index revision = body.is_object() ? body.value("revision", Index(0)) : 0;
-            rec.acknowledged(revision, KeyChange{op.key, op.value});
+            rec.acknowledged(revision, SeenChange{op.key, op.value});
             if (seen) *seen = Seen{op.value, revision};
         } else if (r.status == 412 && op.f == Fn::Cas) {
             e.type = Type::Fail;  // compared, found another value, changed nothing
@@ -774,7 +774,7 @@ void Harness::final_reads() {
 void Harness::check_logs(const std::vector<HistoryEvent>& history) {
     cluster_->stop_all();
     const bool converged = report_.commit_index > 0;
-    const std::multimap<Index, KeyChange> acked = rec_->acknowledged();
+    const std::multimap<Index, SeenChange> acked = rec_->acknowledged();
     std::map<Index, std::pair<int, Entry>> reference;  // a committed entry, and the first node that holds it
     std::optional<std::pair<int, uint64_t>> reference_state;  // (node, fingerprint)
     for (int id = 1; id <= cfg_.nodes; id++) {
@@ -864,7 +864,7 @@ Index Harness::last_change() const {
 // Every watcher against the changes known: acknowledged writes, and every event any
 // watcher saw (two watchers that disagree on a revision are a problem of their own).
 void Harness::check_watchers() {
-    std::map<Index, KeyChange> truth;
+    std::map<Index, SeenChange> truth;
     std::map<Index, std::string> told_by;
     for (const auto& [revision, change] : rec_->acknowledged()) {
         truth.emplace(revision, change);
@@ -880,7 +880,7 @@ void Harness::check_watchers() {
             if (fresh) {
                 told_by[i.revision] = "watcher " + std::to_string(w + 1);
             } else if (!(it->second == i.change)) {
-                const auto show = [](const KeyChange& c) {
+                const auto show = [](const SeenChange& c) {
                     return c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
                 };
                 report_.problems.push_back("watcher " + std::to_string(w + 1) + " saw revision " +
@@ -1057,7 +1057,7 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
     return problems;
 }
 
-std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes) {
+std::vector<std::string> writes_applied_twice(const std::map<Index, SeenChange>& changes) {
     std::vector<std::string> problems;
     std::map<std::pair<std::string, std::string>, Index> written;  // (key, value) -> first revision
     for (const auto& [revision, change] : changes) {
@@ -1072,9 +1072,9 @@ std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& 
 }
 
 std::vector<std::string> watch_problems(const std::string& who, const WatchLog& log,
-                                        const std::map<Index, KeyChange>& truth,
+                                        const std::map<Index, SeenChange>& truth,
                                         const std::map<std::string, std::string>& final_state, Index last) {
-    const auto show = [](const KeyChange& c) {
+    const auto show = [](const SeenChange& c) {
         return "key " + c.key + (c.value ? " = '" + *c.value + "'" : std::string(" deleted"));
     };
     std::vector<std::string> problems;

@@ -118,10 +118,10 @@ std::vector<std::string> final_state_problems(const std::vector<HistoryEvent>& h
                                               const std::map<std::string, std::string>& state);
 
 // One change to a key, as a watcher or an acknowledgement tells it.
-struct KeyChange {
+struct SeenChange {
     std::string key;
     std::optional<std::string> value;  // nullopt: deleted
-    bool operator==(const KeyChange& o) const { return key == o.key && value == o.value; }
+    bool operator==(const SeenChange& o) const { return key == o.key && value == o.value; }
 };
 
 // What one watcher saw, in arrival order: change events, and re-listings after a
@@ -129,7 +129,7 @@ struct KeyChange {
 struct WatchLog {
     struct Item {
         Index revision = 0;
-        KeyChange change;                              // an event
+        SeenChange change;                              // an event
         std::optional<std::map<std::string, std::string>> relist;  // or a re-listing
     };
     std::vector<Item> items;
@@ -138,7 +138,7 @@ struct WatchLog {
 // Every write's value is unique, so a value that changed its key at two revisions (in
 // the changes known: acknowledged, or seen by watchers) was applied twice — a retry
 // with the same Idempotency-Key that took effect again. One sentence per such write.
-std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& changes);
+std::vector<std::string> writes_applied_twice(const std::map<Index, SeenChange>& changes);
 
 // Judges one watcher (named `who`) against `truth` (every committed change known, by
 // revision: acknowledged writes and what any watcher saw) and the final state of the
@@ -146,7 +146,7 @@ std::vector<std::string> writes_applied_twice(const std::map<Index, KeyChange>& 
 // twice, out of order, missed, or seen with another value, and a final view that is not
 // the final state.
 std::vector<std::string> watch_problems(const std::string& who, const WatchLog& log,
-                                        const std::map<Index, KeyChange>& truth,
+                                        const std::map<Index, SeenChange>& truth,
                                         const std::map<std::string, std::string>& final_state, Index last);
 
 }  // namespace raftbook

@@ -264,10 +264,10 @@ TEST_CASE("a watcher must see every change once, in revision order, and end at t
     const auto change = [](Index revision, const std::string& key, const std::string& value) {
         WatchLog::Item i;
         i.revision = revision;
-        i.change = KeyChange{key, value};
+        i.change = SeenChange{key, value};
         return i;
     };
-    const std::map<Index, KeyChange> truth = {
+    const std::map<Index, SeenChange> truth = {
         {3, {"k0", "a"}}, {5, {"k1", "b"}}, {6, {"k0", "c"}}, {9, {"k1", "d"}}};
     const std::map<std::string, std::string> final_state = {{"k0", "c"}, {"k1", "d"}};
     WatchLog log;
@@ -323,7 +323,7 @@ TEST_CASE("a watcher must see every change once, in revision order, and end at t
 }
 
 TEST_CASE("a write whose value changed its key at two revisions was applied twice", "[chaos][watch]") {
-    std::map<Index, KeyChange> changes = {{3, {"k0", "a"}}, {5, {"k1", "a"}}, {6, {"k0", "b"}}};
+    std::map<Index, SeenChange> changes = {{3, {"k0", "a"}}, {5, {"k1", "a"}}, {6, {"k0", "b"}}};
     CHECK(writes_applied_twice(changes).empty());  // the same value on another key is another write
     changes[8] = {"k0", "a"};
     const auto p = writes_applied_twice(changes);
