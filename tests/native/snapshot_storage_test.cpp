@@ -21,31 +21,13 @@
 #include "native/storage/snapshot_file.h"
 #include "native/storage/storage.h"
 #include "native/storage/storage_io.h"
+#include "tests/native/storage_support.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;
+using namespace raftbook::test;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/raftbook-snapshot-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-Entry entry(Index index, Term term) {
-    Entry e;
-    e.index = index;
-    e.term = term;
-    e.data = "set k" + std::to_string(index) + " v";  // unique per index: found in a segment's bytes
-    e.client_id = 7;
-    e.seq = index;
-    return e;
-}
 
 std::vector<Entry> entries(Index from, Index to, Term term) {
     std::vector<Entry> out;
@@ -64,21 +46,6 @@ StorageOptions small_segments() {
     StorageOptions o;
     o.segment_bytes = 100;  // one entry a segment
     return o;
-}
-
-std::unique_ptr<Storage> open_ok(const std::string& dir, const StorageOptions& options = {}) {
-    std::string error;
-    auto s = Storage::open(dir, &error, options);
-    INFO(error);
-    REQUIRE(s);
-    return s;
-}
-
-std::string open_error(const std::string& dir, const StorageOptions& options = {}) {
-    std::string error;
-    auto s = Storage::open(dir, &error, options);
-    REQUIRE_FALSE(s);
-    return error;
 }
 
 std::string read_bytes(const std::string& path) {

@@ -24,46 +24,13 @@
 #include "native/storage/disk_writer.h"
 #include "native/storage/identity.h"
 #include "native/storage/storage.h"
+#include "tests/native/storage_support.h"
 
 namespace fs = std::filesystem;
 using namespace raftbook;
+using namespace raftbook::test;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/raftbook-storage-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
-
-Entry entry(Index index, Term term, std::string data = "") {
-    Entry e;
-    e.index = index;
-    e.term = term;
-    e.data = data.empty() ? "set k" + std::to_string(index) + " v" : data;
-    e.client_id = 7;
-    e.seq = index;
-    return e;
-}
-
-std::unique_ptr<Storage> open_ok(const std::string& dir, const StorageOptions& options = {}) {
-    std::string error;
-    auto s = Storage::open(dir, &error, options);
-    INFO(error);
-    REQUIRE(s);
-    return s;
-}
-
-std::string open_error(const std::string& dir, const StorageOptions& options = {}) {
-    std::string error;
-    auto s = Storage::open(dir, &error, options);
-    REQUIRE_FALSE(s);
-    return error;
-}
 
 StorageOptions as_node(NodeId id, std::string cluster_id = "") {
     StorageOptions options;
