@@ -164,6 +164,9 @@ std::string status_table(const nlohmann::json& s, const std::string& server) {
     row("applied", field(s, "applied_index"));
     row("log", field(s, "log_first_index") + ".." + field(s, "log_last_index") + " (durable to " +
                    field(s, "persisted_index") + ")");
+    row("snapshot", field(s, "snapshot_index") == "0" ? std::string("none yet")
+                                                     : "up to " + field(s, "snapshot_index") + " (term " +
+                                                           field(s, "snapshot_term") + ")");
     row("keys", field(s, "kv_keys"));
     out += "\nmember    peer address           connected    match index\n";
     const nlohmann::json& members = s.contains("members") ? s.at("members") : nlohmann::json::array();
