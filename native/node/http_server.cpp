@@ -110,9 +110,11 @@ std::string parse_query(const std::string& text, Query* out) {
 
 // "" when every parameter of `q` is one of `allowed`, else the rule for the client.
 std::string only_params(const Query& q, std::initializer_list<const char*> allowed, const std::string& what) {
-    for (const auto& [name, value] : q)
+    for (const auto& param : q) {
+        const std::string& name = param.first;
         if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; }) == allowed.end())
             return "unknown query parameter '" + name.substr(0, 100) + "' (" + what + ")";
+    }
     return "";
 }
 
