@@ -2,7 +2,8 @@
 //
 // An Entry is one slot of the replicated log. Index and term are the paper's; `type`
 // separates client commands from the no-op a new leader appends (§8: it lets the
-// leader commit entries of earlier terms) and leaves room for configuration entries.
+// leader commit entries of earlier terms) and from configuration entries, whose data is
+// a whole cluster configuration (membership.h: Membership::encode).
 // Client commands carry the client's id and sequence number so the state machine can
 // apply a retried request once.
 //
@@ -21,7 +22,7 @@ using Index = uint64_t;
 using Term = uint64_t;
 constexpr NodeId kNoNode = 0;
 
-enum class EntryType : uint8_t { Command = 0, NoOp = 1 };
+enum class EntryType : uint8_t { Command = 0, NoOp = 1, Config = 2 };
 
 struct Entry {
     Index index = 0;

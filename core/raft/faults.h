@@ -23,6 +23,10 @@
 //   install_stale_snapshot   a follower installs a snapshot at or below its commit
 //                            index instead of ignoring it, discarding the newer
 //                            entries it held (§7: such a snapshot holds nothing new).
+//   config_change_before_commit_in_term  a new leader appends a configuration change
+//                            before it has committed an entry of its own term (the
+//                            single-server-change bug Ongaro reported in 2015: two
+//                            changes across a leader change can form disjoint majorities).
 #pragma once
 
 #include <string>
@@ -39,6 +43,7 @@ struct Faults {
     bool no_catch_up_on_heartbeat = false;
     bool serve_reads_locally = false;
     bool install_stale_snapshot = false;
+    bool config_change_before_commit_in_term = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -54,7 +59,8 @@ struct Faults {
                                                    "vote_without_log_check", "ack_before_persist",
                                                    "apply_duplicates",
                                                    "no_catch_up_on_heartbeat", "serve_reads_locally",
-                                                   "install_stale_snapshot"};
+                                                   "install_stale_snapshot",
+                                                   "config_change_before_commit_in_term"};
         return n;
     }
 
@@ -68,6 +74,7 @@ private:
         if (name == "no_catch_up_on_heartbeat") return &no_catch_up_on_heartbeat;
         if (name == "serve_reads_locally") return &serve_reads_locally;
         if (name == "install_stale_snapshot") return &install_stale_snapshot;
+        if (name == "config_change_before_commit_in_term") return &config_change_before_commit_in_term;
         return nullptr;
     }
 };

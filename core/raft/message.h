@@ -22,6 +22,10 @@
 //                         follower expects (it keeps only chunks received in order).
 //                         The last chunk is answered by an AppendResp instead, once
 //                         the snapshot is durable (index = the snapshot's index)
+//   TimeoutNow            leadership transfer (thesis §3.10): the leader tells an
+//                         up-to-date voter to campaign at once, skipping pre-vote; its
+//                         vote requests then carry context = kTransferCampaign so that
+//                         voters grant them despite the leader lease
 //   Hello                 from = the connecting node (hosts only; never reaches Raft)
 //
 // Client messages (ClientRequest / ClientReply) travel between a client-facing host
@@ -51,7 +55,11 @@ enum class MessageType : uint8_t {
     Hello,  // first frame on a peer connection: `from` names the sender
     Snapshot,
     SnapshotResp,
+    TimeoutNow,
 };
+
+// Vote / PreVote context of a campaign started by TimeoutNow (a leadership transfer).
+constexpr uint64_t kTransferCampaign = 1;
 
 const char* message_type_name(MessageType t);
 // Returns false when `name` names no type.
@@ -63,8 +71,11 @@ struct SnapshotChunk {
     uint64_t total = 0;   // Snapshot
     std::string data;     // Snapshot: bytes [offset, offset + size) of the snapshot
     bool done = false;    // Snapshot: the last chunk
+    std::string membership;  // Snapshot: the configuration at the snapshot's index
+                             // (Membership::encode), on every chunk
     bool operator==(const SnapshotChunk& o) const {
-        return offset == o.offset && total == o.total && data == o.data && done == o.done;
+        return offset == o.offset && total == o.total && data == o.data && done == o.done &&
+               membership == o.membership;
     }
 };
 
@@ -116,7 +127,13 @@ std::string malformed_append(const Message& m);
 std::string malformed_snapshot(const Message& m);
 
 // A client's request to the cluster, and the answer. `op` is "put", "del" (writes),
-// "get" or "list" (reads, through ReadIndex).
+// "get" or "list" (reads, through ReadIndex), or a membership change (membership.h),
+// served by the leader like a write and answered once its Config entry is applied:
+//   add_learner  node, peer, http (the new member's id and addresses)
+//   promote      node (refused until it has caught up)
+//   remove       node
+//   transfer_leader  node: answered ok once `node` leads, an error if the transfer is
+//                abandoned (it did not finish within an election timeout)
 //   put/del  key (value); optionally a condition ("revision": the key's revision must
 //            be prev_revision, 0 for a missing key; "value": the key must hold
 //            prev_value) and an idempotency_key (kv_store.h)
@@ -134,10 +151,14 @@ struct ClientRequest {
     std::string idempotency_key;
     std::string after;
     uint64_t limit = 0;
+    NodeId node = kNoNode;  // membership changes and transfer_leader
+    std::string peer;       // add_learner
+    std::string http;       // add_learner
     bool operator==(const ClientRequest& o) const {
         return client_id == o.client_id && seq == o.seq && op == o.op && key == o.key && value == o.value &&
                condition == o.condition && prev_revision == o.prev_revision && prev_value == o.prev_value &&
-               idempotency_key == o.idempotency_key && after == o.after && limit == o.limit;
+               idempotency_key == o.idempotency_key && after == o.after && limit == o.limit && node == o.node &&
+               peer == o.peer && http == o.http;
     }
 };
 
@@ -150,6 +171,7 @@ struct KeyValue {
 };
 
 // `ok` says the request was served (false: `error`, e.g. "not leader"). What it carries:
+//   add_learner/promote/remove  revision = the Config entry's index
 //   put/del  revision = the write's index; or condition_failed, with the key's current
 //            revision, found and value
 //   get      found, value, revision = the key's revision

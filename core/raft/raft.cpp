@@ -56,7 +56,19 @@ Raft::Raft(const RaftConfig& config, Restored r)
       current_term_(r.hard_state.current_term),
       voted_for_(r.hard_state.voted_for),
       rng_state_(config.random_seed * 0x9E3779B97F4A7C15ULL + config.id) {
-    if (r.snapshot) snapshot_ = std::make_shared<const Snapshot>(std::move(*r.snapshot));
+    membership_ = cfg_.members.empty() ? Membership::of_voters(cfg_.peers) : cfg_.members;
+    if (r.snapshot) {
+        if (!r.snapshot->meta.membership.empty()) membership_ = r.snapshot->meta.membership;
+        snapshot_ = std::make_shared<const Snapshot>(std::move(*r.snapshot));
+    }
+    for (Index i = log_.first_index(); i <= log_.last_index(); ++i) {  // the newest Config entry rules
+        const Entry& e = log_.at(i);
+        Membership c;
+        if (e.type == EntryType::Config && Membership::decode(e.data, &c).empty()) {
+            membership_ = std::move(c);
+            membership_index_ = i;
+        }
+    }
     last_applied_ = applying_ = std::max(r.applied_index, log_.prev_index());
     prev_hard_state_ = hard_state();
     become_follower(current_term_, kNoNode);
@@ -120,7 +132,8 @@ void Raft::become_leader() {
     reset(current_term_);
     role_ = Role::Leader;
     leader_ = cfg_.id;
-    for (NodeId p : cfg_.peers) {
+    for (const Member& m : membership_.members) {
+        const NodeId p = m.id;
         if (p == cfg_.id) continue;
         Progress pr;
         pr.next_index = log_.last_index() + 1;
@@ -194,7 +207,7 @@ void Raft::campaign() {
 }
 
 void Raft::start_election(bool pre_vote) {
-    if (std::find(cfg_.peers.begin(), cfg_.peers.end(), cfg_.id) == cfg_.peers.end()) return;
+    if (!is_voter()) return;  // learners, removed and joining nodes never campaign
     if (pre_vote) {
         become_pre_candidate();
     } else {
@@ -209,7 +222,7 @@ void Raft::start_election(bool pre_vote) {
         }
         return;
     }
-    for (NodeId p : cfg_.peers) {
+    for (NodeId p : membership_.voters()) {
         if (p == cfg_.id) continue;
         Message m;
         m.type = pre_vote ? MessageType::PreVote : MessageType::Vote;
@@ -766,6 +779,16 @@ void Raft::release_reads() {
 }
 
 // ---------------------------------------------------------------- outputs
+
+// ---------------------------------------------------------------- membership (stubs: see issue 12)
+
+std::string Raft::propose_conf_change(const ConfChange&, Index*) { return "membership changes are not implemented yet"; }
+
+std::string Raft::transfer_leadership(NodeId) { return "leadership transfer is not implemented yet"; }
+
+Membership Raft::membership_at(Index) const { return membership_; }
+
+void Raft::handle_timeout_now(const Message&) {}
 
 bool Raft::has_ready() const {
     const HardState hs = hard_state();

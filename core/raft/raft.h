@@ -32,6 +32,7 @@
 
 #include "core/raft/entry.h"
 #include "core/raft/faults.h"
+#include "core/raft/membership.h"
 #include "core/raft/message.h"
 #include "core/raft/raft_log.h"
 #include "core/raft/snapshot.h"
@@ -43,7 +44,15 @@ const char* role_name(Role r);
 
 struct RaftConfig {
     NodeId id = kNoNode;
-    std::vector<NodeId> peers;     // every voting member, including `id`
+    // The bootstrap configuration, in force while the log and snapshot hold none (see
+    // membership.h). `members` when not empty, else voters `peers` (ids only). A node
+    // that joins an existing cluster starts with both empty: it is no member of its own
+    // configuration, so it never campaigns, until a Config entry adds it.
+    std::vector<NodeId> peers;
+    Membership members;
+    // Promote (membership.h) is refused until the learner's match index is within this
+    // many entries of the leader's last index.
+    Index promote_max_lag = 1000;
     int election_tick = 10;        // election timeout is random in [election_tick, 2*election_tick)
     int heartbeat_tick = 1;        // must be < election_tick
     bool pre_vote = true;          // §9.6 of the thesis: don't disrupt with a stale term
@@ -138,6 +147,18 @@ public:
     // (or zero) is refused. Returns false when refused, not leader, or not yet ready to serve.
     bool read_index(uint64_t context);
     void campaign();                      // start an election now (tests and tools)
+    // Membership change (thesis ch. 4), leader only: appends a Config entry holding the
+    // configuration that results from `cc` (apply_conf_change). Returns "" (and *index,
+    // the entry's index) or why it was refused: not leader, a leadership transfer in
+    // progress, a configuration change not yet committed (one at a time), no entry of
+    // this term committed yet (the 2015 correction), a learner not caught up (promote),
+    // or the change itself (apply_conf_change).
+    std::string propose_conf_change(const ConfChange& cc, Index* index = nullptr);
+    // Leadership transfer (thesis §3.10), leader only: stop accepting proposals, bring
+    // `target` (a voter) up to date, then send it TimeoutNow. Abandoned, and proposals
+    // accepted again, if `target` does not lead within an election timeout. Returns ""
+    // or why refused (not leader, not a voter, is us, a transfer already in progress).
+    std::string transfer_leadership(NodeId target);
     // The host's own snapshot `s` (taken at an applied index) is durable: it becomes the
     // snapshot this node sends to followers that need it, and the log is compacted up
     // to compact_to (<= s.meta.index; entries after it stay to serve followers a little
@@ -163,7 +184,16 @@ public:
     Index commit_index() const { return log_.commit_index(); }
     Index last_applied() const { return last_applied_; }
     const RaftLog& log() const { return log_; }
-    const std::vector<NodeId>& peers() const { return cfg_.peers; }
+    // The configuration in force: the newest in the log (appended, maybe uncommitted),
+    // else the snapshot's, else the bootstrap one. membership_index(): its Config entry
+    // (0: it came from the snapshot or the bootstrap).
+    const Membership& membership() const { return membership_; }
+    Index membership_index() const { return membership_index_; }
+    // The configuration in force at log index i (prev_index() <= i <= last index): what a
+    // snapshot taken at i records.
+    Membership membership_at(Index i) const;
+    bool is_voter() const { return membership_.is_voter(cfg_.id); }
+    NodeId transfer_target() const { return transfer_target_; }  // kNoNode when none
     const Progress* progress(NodeId peer) const;
     // (Pre-)candidates: the nodes whose votes this election has counted, ourselves included.
     const std::vector<NodeId>& votes_granted() const { return votes_granted_; }
@@ -194,6 +224,7 @@ private:
     void handle_heartbeat_response(const Message& m);
     void handle_snapshot(const Message& m);
     void handle_snapshot_response(const Message& m);
+    void handle_timeout_now(const Message& m);
     void install_snapshot(Snapshot s, NodeId leader);
     void answer_snapshot_chunk(const Message& m, uint64_t expected_offset);
     bool step_term(const Message& m);  // returns false when the message must be ignored
@@ -207,7 +238,7 @@ private:
     void broadcast_heartbeat(uint64_t context);
     bool maybe_commit();
     bool check_quorum_active();
-    size_t quorum() const { return cfg_.peers.size() / 2 + 1; }
+    size_t quorum() const { return membership_.quorum(); }
     void release_reads();
 
     void send(Message m);
@@ -232,6 +263,12 @@ private:
     std::vector<NodeId> votes_rejected_;
     std::vector<std::pair<NodeId, Progress>> progress_;  // leader only; small N, keep ordered
     Progress* progress_mut(NodeId peer);
+
+    // Membership (membership.h): the configuration in force and where it came from.
+    Membership membership_;
+    Index membership_index_ = 0;
+    NodeId transfer_target_ = kNoNode;  // leadership transfer in progress (leader only)
+    int transfer_elapsed_ = 0;          // ticks since it started
 
     // ReadIndex: requests waiting for a heartbeat round to confirm leadership.
     struct PendingRead { Index index; uint64_t context; };

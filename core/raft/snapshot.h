@@ -1,8 +1,8 @@
 // A snapshot: the state machine as it stood after applying entry `meta.index`.
 //
 // Log compaction (Raft §7). A node that has applied entry i may write its whole state
-// (the key-value map, the client de-duplication table — and, once membership changes
-// exist, the cluster configuration) to a snapshot, then discard the log up to i. The
+// (the key-value map, the client de-duplication table) and the cluster configuration
+// at that index (meta.membership) to a snapshot, then discard the log up to i. The
 // index and term of entry i stay known (RaftLog::prev_index/prev_term), so the
 // AppendEntries consistency check works across the compaction point. A follower that
 // needs an entry the leader has discarded is sent the snapshot instead
@@ -18,13 +18,17 @@
 #include <string>
 
 #include "core/raft/entry.h"
+#include "core/raft/membership.h"
 
 namespace raftbook {
 
 struct SnapshotMeta {
     Index index = 0;  // the last entry the snapshot covers
     Term term = 0;    // that entry's term
-    bool operator==(const SnapshotMeta& o) const { return index == o.index && term == o.term; }
+    Membership membership;  // the configuration in force at `index` (membership.h)
+    bool operator==(const SnapshotMeta& o) const {
+        return index == o.index && term == o.term && membership == o.membership;
+    }
     bool operator!=(const SnapshotMeta& o) const { return !(*this == o); }
 };
 

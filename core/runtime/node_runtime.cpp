@@ -28,6 +28,10 @@ uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
 
 bool is_read(const ClientRequest& r) { return r.op == "get" || r.op == "list"; }
 
+bool is_membership_request(const ClientRequest& r) {
+    return r.op == "add_learner" || r.op == "promote" || r.op == "remove" || r.op == "transfer_leader";
+}
+
 std::string check_request(const ClientRequest& r) {
     if (r.op == "get") return check_key(r.key);
     if (r.op == "list") {
@@ -40,6 +44,10 @@ std::string check_request(const ClientRequest& r) {
         if (r.limit < 1 || r.limit > kMaxListLimit)
             return "limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got " + std::to_string(r.limit);
         return "";
+    }
+    if (is_membership_request(r)) {  // stub (issue 12): refused until the runtime serves them
+        if (r.node == kNoNode) return "node id must be 1 or more";
+        return r.op + " is not implemented yet";
     }
     if (r.op != "put" && r.op != "del") return "unknown op '" + r.op + "'";
     std::string error = check_key(r.key);
@@ -363,9 +371,11 @@ void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
         }
         case MessageType::Hello: break;
         default: {
-            // Raft traffic, from members only: a stray node cannot vote or lead here.
-            const auto& peers = raft_->peers();
-            if (std::find(peers.begin(), peers.end(), frame.peer.from) == peers.end()) break;
+            // Raft traffic. Not only from the members this node knows: its configuration
+            // may lag the leader's (a new member may lead before this node hears of it).
+            // Raft counts votes and acks only from members of its own configuration; a
+            // node this cluster removed is not heard at all.
+            if (raft_->membership().was_removed(frame.peer.from)) break;
             raft_->step(frame.peer);
         }
     }

@@ -52,6 +52,16 @@
 //   - every submitted request's `done` is called exactly once;
 //   - a DiskWrite's after-persist messages leave only after persisted(id) for it;
 //   - writes are applied in log order, each index once (KvStore::applied_index() + 1).
+//
+// Membership (membership.h). A membership change or a leadership transfer is a client
+// request like a write (message.h: add_learner, promote, remove, transfer_leader):
+// forwarded to the leader, proposed there (Raft::propose_conf_change,
+// Raft::transfer_leadership), and answered once its Config entry is applied (a
+// transfer: once the target leads, or when it is abandoned). Config entries change
+// nothing in the KvStore; the host hears of every new configuration through
+// RuntimeHost::on_membership (a native node dials new members, drops removed ones).
+// A learner started with promote_self asks the leader to promote it, again and again,
+// until it is a voter: the leader refuses until it has caught up.
 #pragma once
 
 #include <cstdint>
@@ -132,6 +142,9 @@ public:
     // (installed from the leader, or restored on start); otherwise this node just took
     // it from its own state (its write is about to be issued). kv is the state it holds.
     virtual void on_snapshot(const SnapshotMeta& /*meta*/, const KvStore& /*kv*/, bool /*installed*/) {}
+    // The configuration in force changed (a Config entry appended or truncated away, a
+    // snapshot installed) or was first known, on start. Called after the input that changed it.
+    virtual void on_membership(const Membership& /*membership*/) {}
 };
 
 struct RuntimeConfig {
@@ -147,6 +160,8 @@ struct RuntimeConfig {
     // is sent entries, not the snapshot.
     uint64_t snapshot_entries = 0;
     uint64_t catchup_entries = 0;
+    // A learner asks the leader to promote it (every retry_interval_ms) until it is a voter.
+    bool promote_self = false;
 };
 
 // Counters a host can export (metrics) or a test can read.
@@ -164,12 +179,16 @@ struct RuntimeStats {
     uint64_t snapshot_bytes_sent = 0;  // chunk data bytes sent
     uint64_t snapshots_installed = 0;  // snapshots installed from a leader
     uint64_t snapshots_refused = 0;    // ...refused: the data did not decode
+    uint64_t conf_changes_applied = 0; // Config entries applied
+    uint64_t transfers = 0;            // leadership transfers this node started as leader
 };
 
 using ReplyFn = std::function<void(const ClientReply&)>;
 
 // Whether the request is a read ("get", "list"): served through ReadIndex, not the log.
 bool is_read(const ClientRequest& r);
+// Whether it is a membership change ("add_learner", "promote", "remove") or "transfer_leader".
+bool is_membership_request(const ClientRequest& r);
 // Checks a client request against the limits (key, value, prefix, list limit,
 // condition, idempotency key). Returns "" or the rule it breaks, for the client.
 std::string check_request(const ClientRequest& r);

@@ -232,7 +232,8 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
     j["faults"] = std::move(faults);
     if (r->role() == Role::Leader) {
         json progress = json::array();
-        for (NodeId peer : r->peers()) {
+        for (const Member& member : r->membership().members) {
+            const NodeId peer = member.id;
             const Progress* p = r->progress(peer);
             if (peer == id || !p) continue;
             progress.push_back({{"peer", peer},

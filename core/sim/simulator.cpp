@@ -934,3 +934,14 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
 }
 
 }  // namespace raftbook
+
+namespace raftbook {
+
+// ---------------------------------------------------------------- membership (stubs: issue 12)
+
+uint64_t Simulator::add_node(NodeId, bool) { return 0; }
+uint64_t Simulator::promote(NodeId) { return 0; }
+uint64_t Simulator::remove_node(NodeId) { return 0; }
+uint64_t Simulator::transfer_leader(NodeId) { return 0; }
+
+}  // namespace raftbook

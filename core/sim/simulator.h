@@ -123,6 +123,20 @@ struct KeyChange {
     bool deleted = false;
 };
 
+// A membership change or leadership transfer a simulated operator asked for
+// (Simulator::add_node and friends), sent to the leader like a client write and retried
+// until answered.
+struct MembershipOp {
+    uint64_t id = 0;         // 1, 2, 3, ... (index in membership_ops() + 1)
+    std::string op;          // "add_learner", "promote", "remove", "transfer_leader" (message.h)
+    NodeId node = kNoNode;
+    TimeMs invoke_ms = 0;
+    TimeMs complete_ms = -1; // -1 while pending
+    bool ok = false;         // once complete: done, or refused with `error`
+    std::string error;
+    Index index = 0;         // the Config entry's index (ok changes)
+};
+
 // What a settle phase found (Simulator::settle).
 struct SettleResult {
     bool settled = false;     // converged within the limit
@@ -219,12 +233,28 @@ public:
     const NetworkConfig& network() const { return cfg_.net; }
     // Test-only rule switches (see faults.h); survive crash and restart.
     bool set_fault(NodeId n, const std::string& name, bool on);
+    // --- Membership (thesis ch. 4) ---
+    // Machine slots go up to kMaxNodes. The first config().nodes are the bootstrap voters;
+    // add_node(n) starts machine n (the next unused slot: size() + 1) with an empty disk
+    // and no configuration, and asks the leader to add it as a learner — and, unless
+    // `learner`, the node asks to be promoted once caught up (RuntimeConfig::promote_self).
+    // promote, remove_node and transfer_leader ask the leader for that change. A removed
+    // machine keeps running, outside the cluster. Each returns the op id
+    // (membership_ops()[id - 1]), or 0 when it cannot be asked (no such slot; add_node:
+    // n is not the next free slot).
+    static constexpr int kMaxNodes = 9;
+    uint64_t add_node(NodeId n, bool learner = false);
+    uint64_t promote(NodeId n);
+    uint64_t remove_node(NodeId n);
+    uint64_t transfer_leader(NodeId n);
+    const std::vector<MembershipOp>& membership_ops() const { return membership_ops_; }
+
     // Before the first step only: gives node n a durable log with these entry terms
     // (commands "set kI I") and current term = the last of them (or `term` if higher).
     void preload_log(NodeId n, const std::vector<Term>& terms, Term term = 0);
 
     // --- Inspection ---
-    int size() const { return cfg_.nodes; }
+    int size() const { return int(hosts_.size()); }  // machine slots in use (add_node grows it)
     const SimConfig& config() const { return cfg_; }
     const Raft* node(NodeId n) const;      // nullptr while crashed
     const NodeRuntime* runtime(NodeId n) const;  // nullptr while crashed
@@ -343,6 +373,7 @@ private:
     std::vector<ClientFrame> client_frames_;       // in flight, by Event::payload - 1
     std::vector<uint32_t> free_client_frames_;
     std::vector<ClientOp> ops_;                    // op id i at [i-1]
+    std::vector<MembershipOp> membership_ops_;     // op id i at [i-1]
     std::vector<ClientProcess> processes_;         // process p (= its client id) at [p-1]
     std::vector<uint64_t> workers_;                // the workload's live processes
     std::vector<uint64_t> idle_;                   // scratch: workers with nothing to do

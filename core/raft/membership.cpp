@@ -1,0 +1,162 @@
+#include "core/raft/membership.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace raftbook {
+
+const Member* Membership::find(NodeId id) const {
+    for (const Member& m : members)
+        if (m.id == id) return &m;
+    return nullptr;
+}
+
+bool Membership::is_voter(NodeId id) const {
+    const Member* m = find(id);
+    return m && m->voter;
+}
+
+bool Membership::was_removed(NodeId id) const {
+    return std::find(removed.begin(), removed.end(), id) != removed.end();
+}
+
+std::vector<NodeId> Membership::voters() const {
+    std::vector<NodeId> v;
+    for (const Member& m : members)
+        if (m.voter) v.push_back(m.id);
+    return v;
+}
+
+std::vector<NodeId> Membership::learners() const {
+    std::vector<NodeId> v;
+    for (const Member& m : members)
+        if (!m.voter) v.push_back(m.id);
+    return v;
+}
+
+Membership Membership::of_voters(const std::vector<NodeId>& ids) {
+    Membership c;
+    for (NodeId id : ids) c.members.push_back(Member{id, true, "", ""});
+    std::sort(c.members.begin(), c.members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+    return c;
+}
+
+// Text, one line per member and per removed id:
+//   RBCONF 1
+//   member ID voter|learner PEER HTTP      ("-" for an empty address)
+//   removed ID
+std::string Membership::encode() const {
+    std::string out = "RBCONF 1\n";
+    for (const Member& m : members) {
+        out += "member " + std::to_string(m.id) + (m.voter ? " voter " : " learner ") +
+               (m.peer.empty() ? "-" : m.peer) + " " + (m.http.empty() ? "-" : m.http) + "\n";
+    }
+    for (NodeId id : removed) out += "removed " + std::to_string(id) + "\n";
+    return out;
+}
+
+namespace {
+bool parse_id(const std::string& s, NodeId* out) {
+    if (s.empty() || s.size() > 19 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return false;
+    *out = std::stoull(s);
+    return *out != kNoNode;
+}
+bool valid_address(const std::string& a) {
+    if (a.size() > 255) return false;
+    for (char c : a)
+        if (c <= ' ' || c == 127) return false;
+    return true;
+}
+}  // namespace
+
+std::string Membership::decode(const std::string& data, Membership* out) {
+    if (data.size() > (1u << 20)) return "configuration too large";
+    std::istringstream in(data);
+    std::string line;
+    if (!std::getline(in, line) || line != "RBCONF 1") return "not a configuration (expected \"RBCONF 1\")";
+    Membership c;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string kind, id, role, peer, http, extra;
+        words >> kind >> id;
+        NodeId n = kNoNode;
+        if (!parse_id(id, &n)) return "bad member id in \"" + line.substr(0, 60) + "\"";
+        if (kind == "member") {
+            if (!(words >> role >> peer >> http) || (words >> extra) || (role != "voter" && role != "learner"))
+                return "bad member line \"" + line.substr(0, 60) + "\"";
+            c.members.push_back(Member{n, role == "voter", peer == "-" ? "" : peer, http == "-" ? "" : http});
+        } else if (kind == "removed") {
+            if (words >> extra) return "bad removed line \"" + line.substr(0, 60) + "\"";
+            c.removed.push_back(n);
+        } else {
+            return "unknown line \"" + line.substr(0, 60) + "\"";
+        }
+    }
+    if (std::string err = c.validate(); !err.empty()) return err;
+    *out = std::move(c);
+    return "";
+}
+
+std::string Membership::validate() const {
+    for (size_t i = 0; i < members.size(); ++i) {
+        if (members[i].id == kNoNode) return "member id 0";
+        if (i > 0 && members[i - 1].id >= members[i].id) return "members not sorted by id, or an id twice";
+        if (!valid_address(members[i].peer) || !valid_address(members[i].http))
+            return "member " + std::to_string(members[i].id) + ": address with a space or over 255 bytes";
+        if (was_removed(members[i].id)) return "member " + std::to_string(members[i].id) + " is also removed";
+    }
+    for (size_t i = 1; i < removed.size(); ++i)
+        if (removed[i - 1] >= removed[i]) return "removed ids not sorted, or an id twice";
+    return "";
+}
+
+const char* conf_change_name(ConfChange::Type t) {
+    switch (t) {
+        case ConfChange::Type::AddLearner: return "add_learner";
+        case ConfChange::Type::Promote: return "promote";
+        case ConfChange::Type::Remove: return "remove";
+    }
+    return "?";
+}
+
+std::string apply_conf_change(const Membership& from, const ConfChange& cc, Membership* out) {
+    const std::string who = "node " + std::to_string(cc.node);
+    if (cc.node == kNoNode) return "node id 0 is not allowed";
+    Membership c = from;
+    switch (cc.type) {
+        case ConfChange::Type::AddLearner: {
+            if (from.is_member(cc.node)) return who + " is already a member";
+            if (from.was_removed(cc.node))
+                return who + " was removed from this cluster; ids are never reused: add it under a new id";
+            if (!valid_address(cc.peer) || !valid_address(cc.http)) return "address with a space or over 255 bytes";
+            Member m{cc.node, false, cc.peer, cc.http};
+            auto at = std::lower_bound(c.members.begin(), c.members.end(), cc.node,
+                                       [](const Member& a, NodeId id) { return a.id < id; });
+            c.members.insert(at, m);
+            break;
+        }
+        case ConfChange::Type::Promote: {
+            const Member* m = from.find(cc.node);
+            if (!m) return who + " is not a member (add it as a learner first)";
+            if (m->voter) return who + " is already a voter";
+            for (Member& x : c.members)
+                if (x.id == cc.node) x.voter = true;
+            break;
+        }
+        case ConfChange::Type::Remove: {
+            const Member* m = from.find(cc.node);
+            if (!m) return who + " is not a member";
+            if (m->voter && from.voters().size() == 1) return who + " is the last voter; a cluster needs one";
+            c.members.erase(std::remove_if(c.members.begin(), c.members.end(),
+                                           [&](const Member& x) { return x.id == cc.node; }),
+                            c.members.end());
+            c.removed.insert(std::lower_bound(c.removed.begin(), c.removed.end(), cc.node), cc.node);
+            break;
+        }
+    }
+    *out = std::move(c);
+    return "";
+}
+
+}  // namespace raftbook
