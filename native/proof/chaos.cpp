@@ -344,6 +344,7 @@ private:
 
     // Faults.
     int leader_now();
+    bool isolate_leaders_in_turn(const std::set<int>& busy);
     int pick_node(const std::set<int>& busy);
     void kill_nodes(const std::vector<int>& ids);
     void restart_node(int id);
@@ -627,16 +628,16 @@ void Harness::cut(const Link& l, bool sever) {
 
 void Harness::nemesis() {
     const auto end = t0_ + cfg_.duration;
-    // With --power-loss, a fifth kind: every node loses power at once (a rack's), which
+    // With --power-loss, a sixth kind: every node loses power at once (a rack's), which
     // a node that acknowledges before it fsyncs cannot survive even when its leader can.
-    const char* const kKinds[] = {"kill", "pause", "partition", "one-way", "power-off"};
-    const int kinds_in_use = cfg_.power_loss ? 5 : 4;
+    const char* const kKinds[] = {"kill", "pause", "partition", "one-way", "isolate-leader", "power-off"};
+    const int kinds_in_use = cfg_.power_loss ? 6 : 5;
     while (true) {
         wait(std::chrono::milliseconds(rng_.range(500, 2000)));
         if (Clock::now() >= end) break;
         // One fault, or now and then two of different kinds at once.
         // Under --power-loss, a power-off a third of the time: it is what the mode is for.
-        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? 4 : int(rng_.range(0, kinds_in_use - 1))};
+        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? 5 : int(rng_.range(0, kinds_in_use - 1))};
         if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, kinds_in_use - 1))) % kinds_in_use);
         std::set<int> busy;  // nodes killed or paused by this step
         bool relays_touched = false;
@@ -680,6 +681,8 @@ void Harness::nemesis() {
                 report_.faults[sever ? "partition (connections severed)" : "partition (bytes held)"]++;
                 say("partition %s | %s, %s%s", join(minority).c_str(), join(majority).c_str(),
                     sever ? "connections severed" : "bytes held", leader > 0 ? " (the leader cut off)" : "");
+            } else if (name == "isolate-leader") {
+                if (isolate_leaders_in_turn(busy)) relays_touched = true;
             } else {
                 const int from = int(rng_.range(1, cfg_.nodes));
                 const int to = int((from + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
@@ -703,6 +706,53 @@ void Harness::nemesis() {
             say("network healed");
         }
     }
+}
+
+// Leaders cut off one after another, so that logs diverge the way Figure 7 of the Raft
+// paper draws them. The leader alone is cut off; it goes on accepting writes (into its
+// log, never to commit) until check-quorum deposes it, while the others elect a second
+// leader. As soon as they have one, the first rejoins and the second is cut off in its
+// place; the rest elect a third, whose log ends with the second's few entries. Its
+// first AppendEntries to the first leader then lands inside that node's longer,
+// divergent suffix, at an index where the two logs hold entries of different terms:
+// exactly where the consistency check (§5.3) must refuse it. (A single isolation does
+// not get there: the next leader's first probe starts where its log and the old
+// leader's still agree.)
+bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
+    int isolated = leader_now();
+    if (isolated == 0 || busy.count(isolated)) return false;
+    // Cut a node off; then (second leader) rejoin the previous one — in that order, or
+    // the second leader would repair the first's log before it is cut off.
+    const auto cut_off = [&](int node) {
+        for (int b = 1; b <= cfg_.nodes; b++)
+            if (b != node) cut({node, b}, true), cut({b, node}, true);
+    };
+    const auto rejoin = [&](int node, int still_cut) {
+        for (int b = 1; b <= cfg_.nodes; b++)
+            if (b != node && b != still_cut) relays_[{node, b}]->restore(), relays_[{b, node}]->restore();
+    };
+    cut_off(isolated);
+    say("isolate the leader, node %d, until the others elect another", isolated);
+    for (int round = 0; round < 2; round++) {
+        const auto give_up = Clock::now() + 5s;
+        int elected = 0;
+        while (elected == 0 && Clock::now() < give_up) {
+            std::this_thread::sleep_for(10ms);
+            for (int b = 1; b <= cfg_.nodes && elected == 0; b++) {
+                if (b == isolated || !cluster_->running(b) || paused_.count(b)) continue;
+                const nlohmann::json s = cluster_->status(b, 200ms);
+                if (s.is_object() && s.value("role", "") == std::string("leader")) elected = b;
+            }
+        }
+        const bool again = round == 0 && elected > 0 && !busy.count(elected);
+        if (again) cut_off(elected);
+        rejoin(isolated, again ? elected : 0);
+        if (!again) break;
+        say("node %d leads and is isolated in turn; node %d rejoins", elected, isolated);
+        isolated = elected;
+    }
+    report_.faults["leaders isolated in turn"]++;
+    return true;
 }
 
 void Harness::heal_everything() {
