@@ -505,6 +505,7 @@ TEST_CASE("the disk writer encodes a node's own snapshot on its thread, from the
             [](const std::exception& e) { FAIL(e.what()); });
         DiskWriter::Job job;
         job.id = 1;
+        job.hard_state = HardState{1, 1, 0};
         job.encode_snapshot = [&, own] {
             std::unique_lock<std::mutex> lock(mu);  // encodes only once the loop has gone on writing
             cv.wait(lock, [&] { return loop_wrote; });
