@@ -35,8 +35,9 @@
 // freeze() hands out the state as it is now, immutable, in microseconds, and a snapshot
 // is encoded from it (a pass over every key) off the host's event loop while writes go
 // on; each shard written meanwhile is copied once (1/256 of the map). A frozen store may
-// be read on another thread, as long as it stays referenced until that thread is done
-// (the live store then never writes a shard the reader still sees).
+// be read on another thread while the live store's thread holds a reference to it until
+// that reader has said (through a mutex, a posted handler) that it is done: until then
+// the live store copies every shard it writes, never writing one the reader sees.
 #pragma once
 
 #include <array>
