@@ -105,13 +105,17 @@ std::string command_text(const Command& c) {
     return text;
 }
 
+KvStore::KvStore() : sessions_(std::make_shared<Sessions>()), idempotent_(std::make_shared<Idempotency>()) {
+    for (auto& sh : shards_) sh = std::make_shared<Shard>();
+}
+
 bool KvStore::apply(const Entry& e, bool deduplicate) {
     applied_ = e.index;
     last_ = Applied();
     if (e.type != EntryType::Command) return false;
     Session* session = nullptr;
     if (e.client_id != 0) {
-        session = &sessions_[e.client_id];
+        session = &own(sessions_)[e.client_id];
         if (e.seq <= session->last_seq && deduplicate) {  // a retry of a request already applied
             last_.result = session->result;
             return false;
@@ -128,11 +132,12 @@ bool KvStore::apply(const Entry& e, bool deduplicate) {
     } else {
         last_.result = write(c, e.index);
         if (!c.idempotency_key.empty() && !first) {
-            idempotent_.emplace(c.idempotency_key, last_.result);
-            idempotent_order_.push_back(c.idempotency_key);
-            if (idempotent_order_.size() > kIdempotencyWindow) {  // forget the oldest
-                idempotent_.erase(idempotent_order_.front());
-                idempotent_order_.pop_front();
+            Idempotency& idem = own(idempotent_);
+            idem.results.emplace(c.idempotency_key, last_.result);
+            idem.order.push_back(c.idempotency_key);
+            if (idem.order.size() > kIdempotencyWindow) {  // forget the oldest
+                idem.results.erase(idem.order.front());
+                idem.order.pop_front();
             }
         }
     }
@@ -143,7 +148,7 @@ bool KvStore::apply(const Entry& e, bool deduplicate) {
 }
 
 WriteResult KvStore::write(Command& c, Index index) {
-    Shard& sh = shard(c.key);
+    Shard& sh = own(shards_[shard_of(c.key)]);
     auto it = sh.find(c.key);
     const bool exists = it != sh.end();
     const bool holds = c.condition == Command::If::Always ||
@@ -191,16 +196,16 @@ Index KvStore::revision(const std::string& key) const {
 
 std::map<std::string, std::string> KvStore::sorted() const {
     std::map<std::string, std::string> all;
-    for (const Shard& sh : shards_)
-        for (const auto& [key, record] : sh) all.emplace(key, record.value);
+    for (const auto& sh : shards_)
+        for (const auto& [key, record] : *sh) all.emplace(key, record.value);
     return all;
 }
 
 std::vector<KeyValue> KvStore::list(const std::string& prefix, const std::string& after, size_t limit,
                                     bool* more) const {
     std::vector<const std::pair<const std::string, Record>*> match;
-    for (const Shard& sh : shards_)
-        for (const auto& kv : sh)
+    for (const auto& sh : shards_)
+        for (const auto& kv : *sh)
             if (kv.first.compare(0, prefix.size(), prefix) == 0 && kv.first > after) match.push_back(&kv);
     const auto by_key = [](const auto* a, const auto* b) { return a->first < b->first; };
     const size_t n = std::min(match.size(), limit);
@@ -216,18 +221,18 @@ std::vector<KeyValue> KvStore::list(const std::string& prefix, const std::string
 }
 
 bool KvStore::applied_request(uint64_t client_id, uint64_t seq) const {
-    auto it = sessions_.find(client_id);
-    return it != sessions_.end() && seq <= it->second.last_seq;
+    auto it = sessions_->find(client_id);
+    return it != sessions_->end() && seq <= it->second.last_seq;
 }
 
 const WriteResult* KvStore::request_result(uint64_t client_id, uint64_t seq) const {
-    auto it = sessions_.find(client_id);
-    return it != sessions_.end() && it->second.last_seq == seq ? &it->second.result : nullptr;
+    auto it = sessions_->find(client_id);
+    return it != sessions_->end() && it->second.last_seq == seq ? &it->second.result : nullptr;
 }
 
 const WriteResult* KvStore::idempotent_result(const std::string& idempotency_key) const {
-    auto it = idempotent_.find(idempotency_key);
-    return it == idempotent_.end() ? nullptr : &it->second;
+    auto it = idempotent_->results.find(idempotency_key);
+    return it == idempotent_->results.end() ? nullptr : &it->second;
 }
 
 // Snapshot encoding: "RBKV" and a format byte (1), then varints (LEB128): applied
@@ -309,27 +314,27 @@ bool read_result(Reader& r, WriteResult* w) {
 
 std::string KvStore::encode() const {
     std::string out(kKvMagic, kKvMagicBytes);
-    out.reserve(64 + sessions_.size() * 16 + size_ * 36);  // a guess: a second pass to size it costs more
+    out.reserve(64 + sessions_->size() * 16 + size_ * 36);  // a guess: a second pass to size it costs more
     put_varint(out, applied_);
     put_varint(out, fingerprint_);
-    put_varint(out, sessions_.size());
-    for (const auto& [client, session] : sessions_) {
+    put_varint(out, sessions_->size());
+    for (const auto& [client, session] : *sessions_) {
         put_varint(out, client);
         put_varint(out, session.last_seq);
         put_result(out, session.result);
     }
     put_varint(out, size_);
-    for (const Shard& sh : shards_) {
-        for (const auto& [k, rec] : sh) {
+    for (const auto& sh : shards_) {
+        for (const auto& [k, rec] : *sh) {
             put_string(out, k);
             put_string(out, rec.value);
             put_varint(out, rec.revision);
         }
     }
-    put_varint(out, idempotent_order_.size());
-    for (const std::string& ikey : idempotent_order_) {
+    put_varint(out, idempotent_->order.size());
+    for (const std::string& ikey : idempotent_->order) {
         put_string(out, ikey);
-        put_result(out, idempotent_.at(ikey));
+        put_result(out, idempotent_->results.at(ikey));
     }
     return out;
 }
@@ -349,13 +354,13 @@ bool KvStore::decode(const std::string& bytes, KvStore* out, std::string* error)
         return fail("truncated header");
     if (sessions > r.left() / 5) return fail("declares " + std::to_string(sessions) + " client sessions in " +
                                              std::to_string(r.left()) + " bytes");
-    kv.sessions_.reserve(size_t(sessions));
+    kv.sessions_->reserve(size_t(sessions));
     for (uint64_t i = 0; i < sessions; i++) {
         uint64_t client;
         Session s;
         if (!r.varint(&client) || !r.varint(&s.last_seq) || !read_result(r, &s.result))
             return fail("truncated client session table");
-        if (client == 0 || !kv.sessions_.emplace(client, std::move(s)).second)
+        if (client == 0 || !kv.sessions_->emplace(client, std::move(s)).second)
             return fail("client session " + std::to_string(client) + " is invalid or repeated");
     }
     if (!r.varint(&keys)) return fail("truncated key count");
@@ -370,7 +375,7 @@ bool KvStore::decode(const std::string& bytes, KvStore* out, std::string* error)
         if (rec.revision == 0 || rec.revision > kv.applied_)
             return fail("key " + std::to_string(i) + " has revision " + std::to_string(rec.revision) +
                         ", not in 1.." + std::to_string(kv.applied_));
-        if (!kv.shard(k).emplace(std::move(k), std::move(rec)).second) return fail("key " + std::to_string(i) + " is repeated");
+        if (!kv.shards_[shard_of(k)]->emplace(std::move(k), std::move(rec)).second) return fail("key " + std::to_string(i) + " is repeated");
     }
     kv.size_ = size_t(keys);
     if (!r.varint(&records)) return fail("truncated idempotency record count");
@@ -380,9 +385,9 @@ bool KvStore::decode(const std::string& bytes, KvStore* out, std::string* error)
         std::string ikey;
         WriteResult w;
         if (!r.string(&ikey) || !read_result(r, &w)) return fail("truncated at idempotency record " + std::to_string(i));
-        if (!check_idempotency_key(ikey).empty() || !kv.idempotent_.emplace(ikey, std::move(w)).second)
+        if (!check_idempotency_key(ikey).empty() || !kv.idempotent_->results.emplace(ikey, std::move(w)).second)
             return fail("idempotency record " + std::to_string(i) + " is invalid or repeated");
-        kv.idempotent_order_.push_back(std::move(ikey));
+        kv.idempotent_->order.push_back(std::move(ikey));
     }
     if (r.left() != 0) return fail(std::to_string(r.left()) + " bytes after the last idempotency record");
     *out = std::move(kv);

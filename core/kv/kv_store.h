@@ -28,12 +28,23 @@
 // kIdempotencyWindow idempotency keys applied (counted in log order, so every node
 // forgets the same ones at the same index). Both tables are part of the state, so they
 // are identical on every node.
+//
+// Freezing (for snapshots). Copying a KvStore costs O(shards), not O(keys): the map's
+// shards and the two tables are shared between the copies, copy-on-write — a write
+// first copies the shard (or table) it changes when another store still holds it. So
+// freeze() hands out the state as it is now, immutable, in microseconds, and a snapshot
+// is encoded from it (a pass over every key) off the host's event loop while writes go
+// on; each shard written meanwhile is copied once (1/256 of the map). A frozen store may
+// be read on another thread while the live store's thread holds a reference to it until
+// that reader has said (through a mutex, a posted handler) that it is done: until then
+// the live store copies every shard it writes, never writing one the reader sees.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -93,6 +104,12 @@ struct Applied {
 
 class KvStore {
 public:
+    KvStore();
+    // A copy shares everything, copy-on-write (Freezing, above). No moves: a move is this
+    // copy, so a moved-from store still holds its state, never null shards.
+    KvStore(const KvStore&) = default;
+    KvStore& operator=(const KvStore&) = default;
+
     // Applies one committed entry. Returns whether it took effect: false when it was a
     // duplicate client request (by client id and seq, or by idempotency key), a write
     // whose condition failed, or not a valid command (all leave the keys unchanged).
@@ -131,6 +148,9 @@ public:
     // one-line *error and leaves *out unchanged; on success *out equals the encoded store.
     std::string encode() const;
     static bool decode(const std::string& bytes, KvStore* out, std::string* error);
+    // The state as it is now, immutable however this store changes later: a copy, in
+    // O(shards) (see Freezing, above). Its encode() is what encode() returns now.
+    std::shared_ptr<const KvStore> freeze() const { return std::make_shared<const KvStore>(*this); }
 
 private:
     struct Record {
@@ -147,17 +167,27 @@ private:
     // The map is a hash map (apply is O(1); an ordered map was 15 % of a busy leader's
     // CPU at 600k keys) split into shards, because growing one hash table rehashes
     // every key at once: 165 ms at 700k keys, a pause every client would wait out.
-    // A shard grows by 1/256 of that.
+    // A shard grows by 1/256 of that. Shards and tables are shared copy-on-write
+    // (Freezing, above): read them through the pointers, write them only through own().
     using Shard = std::unordered_map<std::string, Record>;
+    using Sessions = std::unordered_map<uint64_t, Session>;  // client id -> its last applied request
+    struct Idempotency {  // records, and their keys in the order they were applied (oldest first)
+        std::unordered_map<std::string, WriteResult> results;
+        std::deque<std::string> order;
+    };
     static constexpr size_t kShards = 256;
-    Shard& shard(const std::string& key) { return shards_[std::hash<std::string>()(key) % kShards]; }
-    const Shard& shard(const std::string& key) const { return shards_[std::hash<std::string>()(key) % kShards]; }
-    std::array<Shard, kShards> shards_;
+    static size_t shard_of(const std::string& key) { return std::hash<std::string>()(key) % kShards; }
+    const Shard& shard(const std::string& key) const { return *shards_[shard_of(key)]; }
+    // What p points to, for writing: copied first when another store shares it.
+    template <typename T>
+    static T& own(std::shared_ptr<T>& p) {
+        if (p.use_count() > 1) p = std::make_shared<T>(*p);
+        return *p;
+    }
+    std::array<std::shared_ptr<Shard>, kShards> shards_;
     size_t size_ = 0;
-    std::unordered_map<uint64_t, Session> sessions_;  // client id -> its last applied request
-    // Idempotency records, and their keys in the order they were applied (oldest first).
-    std::unordered_map<std::string, WriteResult> idempotent_;
-    std::deque<std::string> idempotent_order_;
+    std::shared_ptr<Sessions> sessions_;
+    std::shared_ptr<Idempotency> idempotent_;
     Index applied_ = 0;
     uint64_t fingerprint_ = 1469598103934665603ULL;
     Applied last_;

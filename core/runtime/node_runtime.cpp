@@ -164,10 +164,11 @@ void NodeRuntime::persisted(uint64_t write_id) {
         writes_.pop_front();
         if (w.last_index != 0) raft_->persisted(w.last_index, w.last_term);
         if (w.own_snapshot) {
+            Snapshot s = w.own_snapshot->encode();  // done already, by the host or take_snapshot
             stats_.snapshots_taken++;
-            stats_.snapshot_bytes_taken += w.own_snapshot->size();
+            stats_.snapshot_bytes_taken += s.size();
             snapshot_in_flight_ = false;
-            raft_->snapshot_taken(std::move(*w.own_snapshot), w.compact_to);
+            raft_->snapshot_taken(std::move(s), w.compact_to);
         }
         for (Message& m : w.after_persist) send_message(std::move(m));
     }
@@ -186,23 +187,33 @@ bool NodeRuntime::take_snapshot() {
     const Index index = kv_.applied_index();
     const std::optional<Term> term = raft_->log().term(index);
     if (snapshot_in_flight_ || index == 0 || !term || (held && index <= held->meta.index)) return false;
-    Snapshot s;
-    s.meta = {index, *term};
-    s.data = std::make_shared<const std::string>(kv_.encode());
-    host_->on_snapshot(s.meta, kv_, /*installed=*/false);
+    SnapshotMeta meta{index, *term};
+    host_->on_snapshot(meta, kv_, /*installed=*/false);
     PendingWrite pw;
     pw.id = next_write_id_++;
     pw.compact_to = index > cfg_.catchup_entries ? index - cfg_.catchup_entries : 0;
-    pw.own_snapshot = s;
+    pw.own_snapshot = std::make_shared<OwnSnapshot>(std::move(meta), kv_.freeze());
     DiskWrite w;
     w.id = pw.id;
-    w.snapshot = std::move(s);
+    if (host_->encodes_snapshots())
+        w.snapshot_to_encode = pw.own_snapshot;
+    else
+        w.snapshot = pw.own_snapshot->encode();
     w.commit_index = written_commit_ = raft_->commit_index();
     w.compact_to = pw.compact_to;
     writes_.push_back(std::move(pw));
     snapshot_in_flight_ = true;
     host_->write(std::move(w));
     return true;
+}
+
+OwnSnapshot::OwnSnapshot(SnapshotMeta meta, std::shared_ptr<const KvStore> state) : state_(std::move(state)) {
+    snapshot_.meta = std::move(meta);
+}
+
+const Snapshot& OwnSnapshot::encode() {
+    if (!snapshot_.data) snapshot_.data = std::make_shared<const std::string>(state_->encode());
+    return snapshot_;
 }
 
 // Raft asks before it installs a snapshot from the leader: it must decode, and hold

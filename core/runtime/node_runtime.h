@@ -37,8 +37,10 @@
 // a write may still take effect.
 //
 // Snapshots (Raft §7). When the state machine has applied more than snapshot_entries
-// entries beyond the last snapshot (or on take_snapshot()), the runtime encodes the
-// KvStore (KvStore::encode) and asks the host to write it as a DiskWrite with the
+// entries beyond the last snapshot (or on take_snapshot()), the runtime freezes the
+// KvStore (KvStore::freeze: O(shards), copy-on-write) and asks the host to encode it
+// (KvStore::encode, O(keys): a native node does it on its disk thread, so its event loop
+// never stalls on it; see OwnSnapshot) and write it as a DiskWrite with the
 // snapshot and compact_to = its index - catchup_entries; once that write is durable,
 // Raft holds it as the snapshot it sends to followers that need compacted entries and
 // compacts its in-memory log to compact_to. One such write is in flight at a time.
@@ -82,6 +84,27 @@ namespace raftbook {
 
 using TimeMs = int64_t;
 
+// This node's own snapshot, for a host that encodes it (RuntimeHost::encodes_snapshots):
+// the state machine frozen at the snapshot's index (KvStore::freeze), to be encoded off
+// the event loop. The host calls encode() — on any one thread — and writes the snapshot
+// it returns; the runtime reads the bytes only once the host has reported that write
+// durable (persisted), and holds the frozen state until then (so the live KvStore
+// copies, never writes in place, a shard the host's thread may be reading): a host whose
+// report crosses threads through a mutex or a posted handler needs nothing more.
+class OwnSnapshot {
+public:
+    OwnSnapshot(SnapshotMeta meta, std::shared_ptr<const KvStore> state);
+    // Encodes the frozen state into the snapshot's data (the first call; later calls
+    // return the same). The bytes are exactly what kv.encode() gave when it was frozen.
+    const Snapshot& encode();
+    // Its meta, and its data once encode() has run.
+    const Snapshot& snapshot() const { return snapshot_; }
+
+private:
+    Snapshot snapshot_;
+    std::shared_ptr<const KvStore> state_;
+};
+
 // One durable write the runtime asks of its host, done in this order: the hard state
 // (when set); the snapshot (when set); the entries (which may overwrite a suffix of the
 // stored log); the commit index known when the write was issued (a restart hint,
@@ -96,8 +119,8 @@ using TimeMs = int64_t;
 // after the snapshot with this write's entries. On restart the host restores the newest
 // durable snapshot (Restored::snapshot) and the stored entries after it.
 //
-// The runtime issues snapshots in two shapes: its own (snapshot only, compact_to =
-// its index - catchup_entries; at most one in flight) and one installed from the
+// The runtime issues snapshots in two shapes: its own (snapshot or snapshot_to_encode
+// only, compact_to = its index - catchup_entries; at most one in flight) and one installed from the
 // leader (with the Ready's hard state and entries, compact_to = its index). For both it
 // relies on persisted(id) meaning the snapshot is durable: only then does Raft hold its
 // own as the one it sends followers, and only then does the ack of an installed one
@@ -106,6 +129,9 @@ struct DiskWrite {
     uint64_t id = 0;  // 1, 2, 3, ...: the host reports them durable in this order
     std::optional<HardState> hard_state;
     std::optional<Snapshot> snapshot;
+    // Instead of `snapshot`, when the host encodes snapshots (RuntimeHost::encodes_snapshots):
+    // this node's own, to encode() and write as `snapshot` would be.
+    std::shared_ptr<OwnSnapshot> snapshot_to_encode;
     bool snapshot_resets_log = false;
     std::vector<Entry> entries;
     Index commit_index = 0;
@@ -129,6 +155,10 @@ public:
     virtual void write(DiskWrite w) = 0;
     // Clock: milliseconds on a monotonic clock (virtual time in the simulator).
     virtual TimeMs now() const = 0;
+    // Whether the host encodes this node's own snapshots (DiskWrite::snapshot_to_encode),
+    // as a native node does on its disk thread. Otherwise the runtime encodes them when
+    // it takes them, in the input that took them, and sets DiskWrite::snapshot.
+    virtual bool encodes_snapshots() const { return false; }
 
     // Observation, for logs, metrics and the simulator's checker. All optional.
     // A Ready just taken from the core, before any of it is acted on.
@@ -255,7 +285,7 @@ private:
         Index last_index = 0;  // of its last entry (0: none)
         Term last_term = 0;
         std::vector<Message> after_persist;
-        std::optional<Snapshot> own_snapshot;  // this node's, for Raft once durable
+        std::shared_ptr<OwnSnapshot> own_snapshot;  // this node's, for Raft once durable
         Index compact_to = 0;
     };
 

@@ -63,6 +63,7 @@ struct Simulator::NodeHost final : RuntimeHost {
         uint64_t last_disk_write;  // the runtime's DiskWrites up to this id are in it
         std::optional<Snapshot> snapshot;  // written before the entries
         bool snapshot_resets_log = false;
+        std::shared_ptr<OwnSnapshot> snapshot_to_encode;  // encoded into `snapshot` when the write is done
     };
     std::vector<Write> writes;
     uint64_t next_write_id = 0;
@@ -77,6 +78,9 @@ struct Simulator::NodeHost final : RuntimeHost {
     }
     void write(DiskWrite w) override { sim->queue_write(*this, std::move(w)); }
     TimeMs now() const override { return sim->now_; }
+    // Like a native node's disk thread, the disk encodes the node's own snapshots, when
+    // the write completes: the state frozen when it was taken, whatever was applied since.
+    bool encodes_snapshots() const override { return true; }
     void on_ready(const Raft& raft, const Ready& rd) override;
     void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;
     void on_snapshot(const SnapshotMeta& meta, const KvStore& kv, bool installed) override;
@@ -320,7 +324,7 @@ void Simulator::flush_soon(NodeHost& h) {
 void Simulator::queue_write(NodeHost& h, DiskWrite w) {
     // (A snapshot starts a write of its own: hard state, snapshot, entries is the order
     // within one write, which a snapshot after queued entries would not keep.)
-    if (!h.writes.empty() && h.writes.back().starts_ms > now_ && !w.snapshot) {
+    if (!h.writes.empty() && h.writes.back().starts_ms > now_ && !w.snapshot && !w.snapshot_to_encode) {
         NodeHost::Write& q = h.writes.back();
         if (w.hard_state) q.hs = w.hard_state;
         if (!w.entries.empty()) {
@@ -337,7 +341,8 @@ void Simulator::queue_write(NodeHost& h, DiskWrite w) {
                                                              : rng_.range(net.disk_min_ms, net.disk_max_ms));
     h.disk_free_at = done;
     NodeHost::Write q{h.next_write_id++, starts,           std::move(w.hard_state), std::move(w.entries),
-                      w.id,                std::move(w.snapshot), w.snapshot_resets_log};
+                      w.id,                std::move(w.snapshot), w.snapshot_resets_log,
+                      std::move(w.snapshot_to_encode)};
     new_event(EventKind::DiskDone, done, h.id).id = q.id;
     h.writes.push_back(std::move(q));
 }
@@ -348,6 +353,7 @@ void Simulator::on_disk_done(NodeId n, uint64_t write_id) {
     NodeHost::Write w = std::move(h.writes.front());
     h.writes.erase(h.writes.begin());
     if (w.hs) h.durable_hs = *w.hs;
+    if (w.snapshot_to_encode) w.snapshot = w.snapshot_to_encode->encode();
     if (w.snapshot) {
         // The stored log keeps only the entries after the snapshot, or none (reset).
         const Index index = w.snapshot->meta.index, base = h.durable_base();

@@ -91,6 +91,13 @@ std::string Metrics::render(const RuntimeStats& runtime,
     out += "# HELP raftbook_snapshot_write_seconds Time to write one batch's snapshot file durably.\n"
            "# TYPE raftbook_snapshot_write_seconds histogram\n";
     snapshot_write_seconds.render("raftbook_snapshot_write_seconds", &out);
+    out += "# HELP raftbook_snapshot_encode_seconds Time the disk thread took to encode one of this node's own snapshots.\n"
+           "# TYPE raftbook_snapshot_encode_seconds histogram\n";
+    snapshot_encode_seconds.render("raftbook_snapshot_encode_seconds", &out);
+    out += "# HELP raftbook_snapshot_take_seconds Event-loop time of the Ready pass that took one of this node's own "
+           "snapshots (it freezes the state; the disk thread encodes it).\n"
+           "# TYPE raftbook_snapshot_take_seconds histogram\n";
+    snapshot_take_seconds.render("raftbook_snapshot_take_seconds", &out);
     counter(&out, "raftbook_wal_segments_deleted_total", "WAL segments deleted by log compaction.",
             wal_segments_deleted);
     per_peer(&out, "raftbook_peer_sent_bytes_total", "Frame bytes sent to each peer.", bytes_sent);

@@ -45,7 +45,8 @@
 // Snapshots (Raft §7). The runtime decides when to take one (--snapshot-entries) and how
 // much log to keep behind it (--catchup-entries); a DiskWrite carrying a snapshot goes to
 // the disk thread like any other, which writes the file and then compacts the WAL
-// (native/storage/disk_writer.h): the event loop never writes a snapshot. On start the
+// (native/storage/disk_writer.h): the event loop never encodes or writes a snapshot of
+// its own (it freezes the state, in O(shards): KvStore::freeze). On start the
 // newest durable snapshot and the log after it (Storage::take_restored) go to the
 // runtime. /status shows the snapshot's index and term, /metrics the snapshot files
 // written (count, bytes, seconds) and the WAL segments deleted.
@@ -132,6 +133,7 @@ private:
     bool send(NodeId to, Frame frame) override;
     void write(DiskWrite w) override;
     TimeMs now() const override;
+    bool encodes_snapshots() const override { return true; }  // on the disk thread
     void on_role_change(const Raft& raft, Role was_role, NodeId was_leader) override;
     void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;  // feeds watchers
     // An installed or restored snapshot replaced the state: watchers' history restarts above it.
@@ -152,6 +154,7 @@ private:
     NodeConfig cfg_;
     std::string cluster_id_;  // "" until known
     Metrics metrics_;
+    bool took_snapshot_ = false;  // the runtime took a snapshot in this process_ready pass
     WatchHub watches_;  // before http_: its watchers unsubscribe from it
     std::unique_ptr<Storage> storage_;
     std::unique_ptr<NodeRuntime> runtime_;

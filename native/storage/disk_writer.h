@@ -12,7 +12,9 @@
 // The commit index goes to Storage::record_commit: it is written with the batch when
 // the batch writes anything, and otherwise waits for the next one (no fsync of its own).
 //
-// Snapshots are written here too, never on the io thread: a job's snapshot goes to
+// Snapshots are written here too, never on the io thread, and the node's own are
+// encoded here as well (encode_snapshot: the state machine frozen when the io thread took
+// the snapshot; encoding it is a pass over every key). A job's snapshot goes to
 // Storage::save_snapshot after its hard state and before its entries (durable on
 // return), and once the batch is synced the WAL is compacted to the highest compact_to
 // of the batch (Storage::compact: only what a durable snapshot covers). The order within
@@ -43,6 +45,8 @@ public:
         uint64_t id = 0;  // the host's, increasing; Done::last_id names it
         std::optional<HardState> hard_state;
         std::optional<Snapshot> snapshot;
+        // Instead of `snapshot`: makes it (encodes the node's own; called on the disk thread).
+        std::function<Snapshot()> encode_snapshot;
         bool snapshot_resets_log = false;
         std::vector<Entry> entries;
         Index commit_index = 0;  // for Storage::record_commit
@@ -58,6 +62,8 @@ public:
         size_t snapshots = 0;          // snapshot files written
         uint64_t snapshot_bytes = 0;   // their data
         double snapshot_seconds = 0;   // writing them (included in seconds)
+        size_t snapshots_encoded = 0;  // of them, encoded here (encode_snapshot)
+        double encode_seconds = 0;     // encoding those (not included in seconds)
         SnapshotMeta snapshot;         // the newest written ({0, 0}: none)
         size_t segments_deleted = 0;   // WAL segments compaction deleted
     };

@@ -99,6 +99,35 @@ TEST_CASE("kv: a snapshot encoding round-trips the whole state: map with revisio
     CHECK(*back.get("fresh") == "1");
 }
 
+TEST_CASE("kv: a frozen state stays the state at the freeze, whatever is applied after, and encodes as the store "
+          "did then") {
+    // Every table changes after the freeze: keys (overwritten, deleted, new), client
+    // sessions, idempotency records.
+    const auto history = [](KvStore& kv, Index from, Index to) {
+        for (Index i = from; i <= to; i++) {
+            const std::string n = std::to_string(i % 3000);
+            const std::string write = i % 7 == 0 ? "del k" + n : "set k" + n + " v" + std::to_string(i);
+            kv.apply(cmd(i, i % 5 == 0 ? "idem i" + std::to_string(i) + " " + write : write, 1 + i % 4, i));
+        }
+    };
+    KvStore kv;
+    history(kv, 1, 4000);
+    const std::string at_freeze = kv.encode();
+    const std::map<std::string, std::string> keys_at_freeze = kv.sorted();
+    const std::shared_ptr<const KvStore> frozen = kv.freeze();
+    history(kv, 4001, 9000);
+    CHECK(frozen->encode() == at_freeze);
+    CHECK(frozen->sorted() == keys_at_freeze);
+    CHECK(frozen->applied_index() == 4000);
+    CHECK(frozen->request_result(1 + 4000 % 4, 4000));
+    CHECK_FALSE(frozen->idempotent_result("i8000"));
+    // ...and the store went on as if it had never been frozen.
+    KvStore never_frozen;
+    history(never_frozen, 1, 9000);
+    CHECK(kv.encode() == never_frozen.encode());
+    CHECK(kv.encode() != at_freeze);
+}
+
 TEST_CASE("kv: a snapshot that does not decode is refused with an error and changes nothing") {
     KvStore kv;
     kv.apply(cmd(1, "set a 1", 9, 1));

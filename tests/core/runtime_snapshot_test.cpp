@@ -17,12 +17,14 @@ struct Host : RuntimeHost {
     std::vector<Frame> sent;
     std::vector<std::pair<SnapshotMeta, bool>> snapshots;  // on_snapshot calls (meta, installed)
     bool hold_snapshots = false;  // persist_all stops before a snapshot write
+    bool encodes = false;         // encodes_snapshots()
     bool send(NodeId, Frame frame) override {
         sent.push_back(std::move(frame));
         return true;
     }
     void write(DiskWrite w) override { disk.push_back(std::move(w)); }
     TimeMs now() const override { return 0; }
+    bool encodes_snapshots() const override { return encodes; }
     void on_snapshot(const SnapshotMeta& meta, const KvStore&, bool installed) override {
         snapshots.push_back({meta, installed});
     }
@@ -112,6 +114,30 @@ TEST_CASE("runtime: past snapshot_entries it writes a snapshot, and once durable
     CHECK(rt.raft().log().prev_index() == index - 3);
     CHECK(rt.stats().snapshots_taken == 1);
     CHECK(rt.status()["snapshot_index"] == index);
+}
+
+TEST_CASE("runtime: a host that encodes snapshots is handed the frozen state, unencoded, and Raft holds the bytes "
+          "once durable") {
+    Host h;
+    h.encodes = true;
+    NodeRuntime rt(single(0, 0), Restored{}, &h);
+    rt.campaign();
+    drain(rt);
+    persist_all(rt, h);
+    write_keys(rt, h, 8);
+    const std::string state = rt.kv().encode();
+    REQUIRE(rt.take_snapshot());
+    REQUIRE(h.disk.size() == 1);
+    const DiskWrite& w = h.disk.front();
+    CHECK_FALSE(w.snapshot);
+    REQUIRE(w.snapshot_to_encode);
+    CHECK_FALSE(w.snapshot_to_encode->snapshot().data);  // the runtime left the encoding to the host
+    CHECK(w.snapshot_to_encode->snapshot().meta.index == rt.kv().applied_index());
+    CHECK(*w.snapshot_to_encode->encode().data == state);
+    persist_all(rt, h);
+    REQUIRE(rt.raft().snapshot());
+    CHECK(*rt.raft().snapshot()->data == state);
+    CHECK(rt.stats().snapshot_bytes_taken == state.size());
 }
 
 TEST_CASE("runtime: a restart from a snapshot and the entries after it rebuilds the same state") {

@@ -15,7 +15,9 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <thread>
 
+#include "core/runtime/node_runtime.h"
 #include "native/storage/crc32.h"
 #include "native/storage/disk_writer.h"
 #include "native/storage/snapshot_file.h"
@@ -469,6 +471,68 @@ TEST_CASE("the disk writer writes a job's snapshot before its entries and compac
     CHECK(*s->restored().snapshot->data == "from the leader");
     CHECK(s->restored().entries == entries(31, 32, 2));
     CHECK(s->restored().hard_state == HardState{2, 2, 31});
+}
+
+TEST_CASE("the disk writer encodes a node's own snapshot on its thread, from the state frozen when it was taken, "
+          "while the node goes on writing", "[storage][snapshot]") {
+    TempDir dir;
+    auto storage = open_ok(dir.path);
+    KvStore kv;
+    Index index = 0;
+    const auto put_all = [&](const std::string& value) {  // 200,000 keys
+        for (int k = 0; k < 200000; k++)
+            kv.apply(Entry{++index, 1, EntryType::Command, "set k" + std::to_string(k) + " " + value, 0, 0});
+    };
+    put_all("before");
+    const std::string at_take = kv.encode();
+    // Taking the snapshot, as the node's event loop does (NodeRuntime::take_snapshot, NodeHost::write).
+    SnapshotMeta meta;
+    meta.index = index;
+    meta.term = 1;
+    auto own = std::make_shared<OwnSnapshot>(meta, kv.freeze());
+    std::mutex mu;
+    std::condition_variable cv;
+    bool loop_wrote = false;
+    std::thread::id encoded_on;
+    std::vector<DiskWriter::Done> dones;
+    {
+        DiskWriter writer(
+            storage.get(),
+            [&](DiskWriter::Done d) {
+                std::lock_guard<std::mutex> lock(mu);
+                dones.push_back(d);
+            },
+            [](const std::exception& e) { FAIL(e.what()); });
+        DiskWriter::Job job;
+        job.id = 1;
+        job.hard_state = HardState{1, 1, 0};
+        job.encode_snapshot = [&, own] {
+            std::unique_lock<std::mutex> lock(mu);  // encodes only once the loop has gone on writing
+            cv.wait(lock, [&] { return loop_wrote; });
+            encoded_on = std::this_thread::get_id();
+            return own->encode();
+        };
+        job.commit_index = index;
+        writer.push(std::move(job));
+        put_all("after");  // the loop goes on: every key changes while the snapshot waits to be encoded
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            loop_wrote = true;
+        }
+        cv.notify_all();
+        writer.stop();
+    }
+    CHECK(encoded_on != std::this_thread::get_id());
+    REQUIRE(dones.size() == 1);
+    CHECK(dones[0].snapshots == 1);
+    CHECK(dones[0].snapshots_encoded == 1);
+    CHECK(*kv.get("k0") == "after");
+    CHECK(*own->snapshot().data == at_take);
+    storage.reset();
+    auto s = open_ok(dir.path);
+    REQUIRE(s->restored().snapshot);
+    CHECK(s->restored().snapshot->meta.index == 200000);
+    CHECK(*s->restored().snapshot->data == at_take);
 }
 
 TEST_CASE("a WAL reset record that would drop committed entries is corruption, named", "[storage][snapshot]") {
