@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include "core/sim/nemesis.h"
+#include <nlohmann/json.hpp>
+
 #include "core/sim/scenario.h"
+#include "core/sim/sim_json.h"
 #include "tests/core/sim_support.h"
 
 using namespace raftbook;
@@ -226,4 +229,31 @@ TEST_CASE("membership 2015 bug: a change before the new leader commits in its te
     INFO(settled.stuck);
     CHECK(settled.settled);
     CHECK(safe->checker().ok());
+}
+
+TEST_CASE("membership sim_json: each node's configuration and standing, Config entries decoded, the changes asked") {
+    auto sim = running_cluster(7);
+    sim->add_node(4, /*learner=*/true);
+    REQUIRE(sim->run_until([&] { return all_done(*sim); }, 5000));
+    sim->advance(500);
+    const nlohmann::json j = nlohmann::json::parse(state_json(*sim, StateView{}));
+    REQUIRE(j["nodes"].size() == 4);
+    CHECK(j["nodes"][0]["member"] == "voter");
+    CHECK(j["nodes"][3]["member"] == "learner");
+    CHECK(j["nodes"][3]["membership"]["voters"] == nlohmann::json({1, 2, 3}));
+    CHECK(j["nodes"][3]["membership"]["learners"] == nlohmann::json({4}));
+    const Index at = sim->membership_ops()[0].index;
+    CHECK(j["nodes"][0]["membership_index"] == at);
+    bool found = false;
+    for (const auto& e : j["nodes"][0]["log"]) {
+        if (e["index"] != at) continue;
+        found = true;
+        CHECK(e["type"] == "Config");
+        CHECK(e["configuration"]["learners"] == nlohmann::json({4}));
+    }
+    CHECK(found);
+    REQUIRE(j["membership_changes"].size() == 1);
+    CHECK(j["membership_changes"][0]["op"] == "add_learner");
+    CHECK(j["membership_changes"][0]["outcome"] == "ok");
+    CHECK(j["membership_changes"][0]["index"] == at);
 }
