@@ -156,11 +156,30 @@ uint64_t seed_value(const json& v) {
     return whole(v, "seed", 0, UINT64_MAX);
 }
 
+// A configuration: {"voters": [ids], "learners": [ids], "removed": [ids]}.
+json membership_json(const Membership& m) {
+    return {{"voters", m.voters()}, {"learners", m.learners()}, {"removed", m.removed}};
+}
+
+// A Config entry also carries its configuration, decoded ("configuration"), unless
+// its data does not decode.
 json entry_json(const Entry& e) {
-    return {{"index", e.index},
-            {"term", e.term},
-            {"type", e.type == EntryType::NoOp ? "NoOp" : "Command"},
-            {"command", e.data}};
+    json j = {{"index", e.index},
+              {"term", e.term},
+              {"type", e.type == EntryType::NoOp ? "NoOp" : e.type == EntryType::Config ? "Config" : "Command"},
+              {"command", e.data}};
+    Membership m;
+    if (e.type == EntryType::Config && Membership::decode(e.data, &m).empty()) j["configuration"] = membership_json(m);
+    return j;
+}
+
+// Where a node stands in its own configuration: "voter", "learner", "removed", or
+// "joining" (a machine started by add_node that has no configuration naming it yet).
+const char* member_state(const Raft& r) {
+    const Membership& m = r.membership();
+    if (m.is_voter(r.id())) return "voter";
+    if (m.is_member(r.id())) return "learner";
+    return m.was_removed(r.id()) ? "removed" : "joining";
 }
 
 // The part of a log holding indexes first..last that the view asks for: lo..hi.
@@ -194,8 +213,8 @@ json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
 
 // A (pre-)candidate's tally: the votes it has counted, its own included, and how many
 // it needs.
-json votes_json(const Raft& r, size_t cluster_size) {
-    return {{"granted", r.votes_granted().size()}, {"needed", cluster_size / 2 + 1}};
+json votes_json(const Raft& r) {
+    return {{"granted", r.votes_granted().size()}, {"needed", r.membership().quorum()}};
 }
 
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
@@ -214,7 +233,11 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
               {"election_elapsed", r->election_elapsed()},
               {"election_timeout", r->randomized_election_timeout()},
               {"log_first_index", log.first_index()},
-              {"log_last_index", log.last_index()}};
+              {"log_last_index", log.last_index()},
+              {"member", member_state(*r)},
+              {"membership", membership_json(r->membership())},
+              {"membership_index", r->membership_index()}};
+    if (r->transfer_target() != kNoNode) j["transfer_target"] = r->transfer_target();
     json entries = json::array();
     for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
         entries.push_back(entry_json(log.at(i)));
@@ -245,7 +268,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         }
         j["progress"] = std::move(progress);
     }
-    if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r, sim.size());
+    if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r);
     return j;
 }
 
@@ -504,6 +527,22 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     j["dropped"] = std::move(dropped);
 
     j["violations"] = violations_json(sim);
+
+    json changes = json::array();
+    const std::vector<MembershipOp>& mops = sim.membership_ops();
+    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++) {
+        const MembershipOp& m = mops[i];
+        changes.push_back({{"id", m.id},
+                           {"op", m.op},
+                           {"node", m.node},
+                           {"invoke_ms", m.invoke_ms},
+                           {"complete_ms", m.complete_ms},
+                           {"outcome", m.complete_ms < 0 ? "pending" : m.ok ? "ok" : "refused"},
+                           {"error", m.error},
+                           {"index", m.index},
+                           {"tries", m.tries}});
+    }
+    j["membership_changes"] = std::move(changes);
 
     json requests = json::array();
     const std::vector<ClientOp>& ops = sim.client_ops();

@@ -9,9 +9,10 @@
 //
 // Out: state_json() is one snapshot of the whole simulated world — time, every node
 // (role, term, vote, commit/applied/persisted indexes, election timer, log, key-value
-// map and each key's revision; for a crashed node, what its disk holds), the messages in flight with a
+// map and each key's revision, its configuration and where it stands in it; for a
+// crashed node, what its disk holds), the messages in flight with a
 // per-type summary, the checker's violations,
-// recent client requests, statistics and the trace hash. Logs can be thousands of
+// recent client requests and membership changes, statistics and the trace hash. Logs can be thousands of
 // entries long, so the view can be limited to an index window; every node still
 // reports its first and last log index. Numbers that may pass 2^53 (trace hash,
 // seed) are strings, because JavaScript numbers cannot hold them.
