@@ -156,11 +156,55 @@ uint64_t seed_value(const json& v) {
     return whole(v, "seed", 0, UINT64_MAX);
 }
 
-json entry_json(const Entry& e) {
-    return {{"index", e.index},
-            {"term", e.term},
-            {"type", e.type == EntryType::NoOp ? "NoOp" : "Command"},
-            {"command", e.data}};
+json ids_json(const std::vector<NodeId>& ids) { return json(ids); }
+
+// A configuration as the page reads it: {"voters": [...], "learners": [...], "removed": [...]}.
+json membership_json(const Membership& m) {
+    return {{"voters", ids_json(m.voters())}, {"learners", ids_json(m.learners())}, {"removed", ids_json(m.removed)}};
+}
+
+// What a Config entry changed, in a log cell's few characters: "+4 learner" (added),
+// "4 voter" (promoted), "−2" (removed); "same" when nothing did.
+std::string change_label(const Membership& before, const Membership& after) {
+    std::string out;
+    const auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
+    for (const Member& m : after.members) {
+        const Member* was = before.find(m.id);
+        if (!was) add("+" + std::to_string(m.id) + (m.voter ? " voter" : " learner"));
+        else if (m.voter != was->voter) add(std::to_string(m.id) + (m.voter ? " voter" : " learner"));
+    }
+    for (const Member& m : before.members)
+        if (!after.is_member(m.id)) add("\u2212" + std::to_string(m.id));
+    return out.empty() ? "same" : out;
+}
+
+// An entry; a Config entry also carries the configuration it holds and what it changed
+// from `before` (the configuration in force just below it).
+json entry_json(const Entry& e, const Membership* before = nullptr) {
+    json j = {{"index", e.index},
+              {"term", e.term},
+              {"type", e.type == EntryType::NoOp ? "NoOp" : e.type == EntryType::Config ? "Config" : "Command"},
+              {"command", e.data}};
+    if (e.type == EntryType::Config) {
+        Membership m;
+        const std::string error = Membership::decode(e.data, &m);
+        if (!error.empty()) {
+            j["config_error"] = error;
+        } else {
+            j["config"] = membership_json(m);
+            if (before) j["change"] = change_label(*before, m);
+        }
+    }
+    return j;
+}
+
+// The configuration a node without any Config entry or snapshot starts from: the
+// simulator's bootstrap voters, or nothing for a machine added later.
+Membership bootstrap_membership(const Simulator& sim, NodeId id) {
+    std::vector<NodeId> ids;
+    if (int(id) <= sim.config().nodes)
+        for (int i = 1; i <= sim.config().nodes; i++) ids.push_back(NodeId(i));
+    return Membership::of_voters(ids);
 }
 
 // The part of a log holding indexes first..last that the view asks for: lo..hi.
@@ -173,15 +217,37 @@ json snapshot_json(const Snapshot* s) {
     return {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
 }
 
+// A node's own configuration: {"index" (its Config entry; 0: from the snapshot or the
+// bootstrap), "voters", "learners", "removed", "self": what it is in it — "voter",
+// "learner", "removed" or "none" (not a member yet)}.
+json own_config_json(const Membership& m, Index index, NodeId id) {
+    json j = membership_json(m);
+    j["index"] = index;
+    j["self"] = m.is_voter(id) ? "voter" : m.is_member(id) ? "learner" : m.was_removed(id) ? "removed" : "none";
+    return j;
+}
+
 // A crashed node: only what its disk holds.
 json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const HardState& hs = sim.durable_hard_state(id);
     const std::optional<Snapshot>& snap = sim.durable_snapshot(id);
     const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - base - 1]
     const Index base = snap ? snap->meta.index : 0;
+    // The configuration in force below each entry (for its Config entries' labels) and,
+    // after the last, the one this node restarts with.
+    const auto [lo, hi] = window(view, base + 1, base + log.size());
+    Membership config = snap && !snap->meta.membership.empty() ? snap->meta.membership : bootstrap_membership(sim, id);
+    Index config_index = 0;
     json entries = json::array();
-    for (auto [i, hi] = window(view, base + 1, base + log.size()); i <= hi; i++)
-        entries.push_back(entry_json(log[i - base - 1]));
+    for (Index i = base + 1; i <= base + log.size(); i++) {
+        const Entry& e = log[i - base - 1];
+        if (i >= lo && i <= hi) entries.push_back(entry_json(e, &config));
+        Membership m;
+        if (e.type == EntryType::Config && Membership::decode(e.data, &m).empty()) {
+            config = std::move(m);
+            config_index = i;
+        }
+    }
     return {{"id", id},
             {"up", false},
             {"term", hs.current_term},
@@ -189,13 +255,14 @@ json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
             {"log_first_index", base + 1},
             {"log_last_index", base + log.size()},
             {"log", std::move(entries)},
-            {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
+            {"snapshot", snapshot_json(snap ? &*snap : nullptr)},
+            {"config", own_config_json(config, config_index, id)}};
 }
 
 // A (pre-)candidate's tally: the votes it has counted, its own included, and how many
 // it needs.
-json votes_json(const Raft& r, size_t cluster_size) {
-    return {{"granted", r.votes_granted().size()}, {"needed", cluster_size / 2 + 1}};
+json votes_json(const Raft& r) {
+    return {{"granted", r.votes_granted().size()}, {"needed", r.membership().quorum()}};
 }
 
 json node_json(const Simulator& sim, NodeId id, const StateView& view) {
@@ -216,8 +283,15 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
               {"log_first_index", log.first_index()},
               {"log_last_index", log.last_index()}};
     json entries = json::array();
-    for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
-        entries.push_back(entry_json(log.at(i)));
+    for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++) {
+        const Entry& e = log.at(i);
+        if (e.type != EntryType::Config) {
+            entries.push_back(entry_json(e));
+        } else {
+            const Membership before = r->membership_at(i - 1);
+            entries.push_back(entry_json(e, &before));
+        }
+    }
     j["log"] = std::move(entries);
     j["snapshot"] = snapshot_json(r->snapshot().get());
     const KvStore& kv = *sim.kv(id);
@@ -245,11 +319,14 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         }
         j["progress"] = std::move(progress);
     }
-    if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r, sim.size());
+    if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r);
+    j["config"] = own_config_json(r->membership(), r->membership_index(), id);
+    if (r->transfer_target() != kNoNode) j["transfer_target"] = r->transfer_target();
     return j;
 }
 
 std::string request_text(const ClientRequest& r) {
+    if (is_membership_request(r)) return r.op + " " + std::to_string(r.node);
     return r.op == "get" ? "get " + r.key : write_command(r);
 }
 
@@ -284,6 +361,7 @@ json in_flight_json(const InFlight& f) {
     switch (m.type) {
         case MessageType::Vote:
         case MessageType::PreVote:
+            if (m.context == kTransferCampaign) j["transfer"] = true;
             j["last_index"] = m.index;
             j["last_term"] = m.log_term;
             s = std::string(m.type == MessageType::PreVote ? "pre-vote" : "vote") + " request for term " +
@@ -339,6 +417,9 @@ json in_flight_json(const InFlight& f) {
             j["snapshot_index"] = m.index;
             j["offset"] = m.chunk().offset;
             s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.chunk().offset);
+            break;
+        case MessageType::TimeoutNow:
+            s = "leadership transfer: campaign now, in term " + num(m.term + 1);
             break;
         case MessageType::ClientRequest:
             j["client_id"] = f.request.client_id;
@@ -488,6 +569,35 @@ std::string state_json(const Simulator& sim, const StateView& view) {
 
     json nodes = json::array();
     for (int i = 1; i <= n; i++) nodes.push_back(node_json(sim, NodeId(i), view));
+    // The cluster's configuration as the page draws it: the leader's, else the newest an
+    // up node holds (a crashed node's when none is up); each node's "membership" is what
+    // it is in that one: "voter", "learner", "removed", or "none" (a machine not added yet).
+    const auto rank = [](const json& node) {
+        return std::make_pair(node["up"].get<bool>(), node["config"]["index"].get<Index>());
+    };
+    const json* shown = nullptr;
+    for (const json& node : nodes) {
+        if (leader && node["id"] == *leader) {
+            shown = &node;
+            break;
+        }
+        if (!shown || rank(node) > rank(*shown)) shown = &node;
+    }
+    json membership = shown ? json{{"voters", (*shown)["config"]["voters"]},
+                                   {"learners", (*shown)["config"]["learners"]},
+                                   {"removed", (*shown)["config"]["removed"]},
+                                   {"index", (*shown)["config"]["index"]},
+                                   {"from", (*shown)["id"]}}
+                            : json(nullptr);
+    for (json& node : nodes) {
+        const auto has = [&](const char* list) {
+            const json& ids = membership[list];
+            return std::find(ids.begin(), ids.end(), node["id"]) != ids.end();
+        };
+        node["membership"] = membership.is_null() ? "none" : has("voters") ? "voter" : has("learners") ? "learner"
+                                                                     : has("removed") ? "removed" : "none";
+    }
+    j["membership"] = std::move(membership);
     j["nodes"] = std::move(nodes);
 
     json links = json::array();
@@ -538,6 +648,16 @@ std::string state_json(const Simulator& sim, const StateView& view) {
         requests.push_back(std::move(r));
     }
     j["requests"] = std::move(requests);
+    json changes = json::array();
+    const std::vector<MembershipOp>& mops = sim.membership_ops();
+    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++) {
+        const MembershipOp& op = mops[i];
+        json c = {{"id", op.id}, {"op", op.op}, {"node", op.node}, {"invoke_ms", op.invoke_ms},
+                  {"complete_ms", op.complete_ms}, {"ok", op.ok}, {"index", op.index}};
+        if (!op.error.empty()) c["error"] = op.error;
+        changes.push_back(std::move(c));
+    }
+    j["membership_ops"] = std::move(changes);
     j["stats"] = stats_json(sim);
     j["trace_hash"] = trace_hash_hex(sim);
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
