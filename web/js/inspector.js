@@ -157,7 +157,7 @@ export class Inspector {
     const faults = this.faultNames.map((f) => `
       <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
     const own = n.config;
-    const members = membershipItems(n, { leader: state.leader, next: 0 });
+    const members = membershipItems(n, { leader: state.leader, next: 0 }, false);
     const html = `
       ${dl([
         ['role', `<b>${h(role)}</b>${n.transfer_target ? ` <span class="hint">— handing leadership over to S${n.transfer_target}</span>` : ''}`],

@@ -9,10 +9,12 @@ import { escapeHtml as h } from './format.js';
 
 const MEMBER_WORD = { learner: 'learner', removed: 'removed', none: 'joining' };
 
-// The membership changes that make sense for this node, as menu buttons: each becomes
-// a request to the leader (the change is refused there if it is not allowed).
-export function membershipItems(node, { leader, next }) {
-  const item = (line, text, title) => `<button class="btn" data-act="${line}" role="menuitem" title="${h(title)}">${text}</button>`;
+// The membership changes that make sense for this node, as buttons (menu items, unless
+// `inMenu` is false: the inspector shows them too): each becomes a request to the leader
+// (the change is refused there if it is not allowed).
+export function membershipItems(node, { leader, next }, inMenu = true) {
+  const item = (line, text, title) =>
+    `<button class="btn" data-act="${line}"${inMenu ? ' role="menuitem"' : ''} title="${h(title)}">${text}</button>`;
   const out = [];
   if (node.membership === 'learner') {
     out.push(item(`promote ${node.id}`, `Promote S${node.id} to voter`,
