@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "core/raft/membership.h"
 #include "core/raft/raft.h"
 #include "core/sim/sim_history.h"
 #include "core/sim/simulator.h"
@@ -31,8 +32,19 @@ uint64_t slot_key(Index i, Term t) { return (t << 40) | i; }
 
 std::string describe(const Entry& e) {
     std::string s = "(" + std::to_string(e.index) + ", term " + std::to_string(e.term);
-    s += e.type == EntryType::NoOp ? ", no-op)" : ", \"" + e.data + "\")";
-    return s;
+    if (e.type == EntryType::NoOp) return s + ", no-op)";
+    if (e.type == EntryType::Config) {
+        Membership m;
+        if (Membership::decode(e.data, &m).empty())
+            return s + ", configuration: voters " + ids_text(m.voters()) + ", learners " + ids_text(m.learners()) + ")";
+    }
+    return s + ", \"" + e.data + "\")";
+}
+
+uint32_t voter_bits(const Membership& m) {
+    uint32_t bits = 0;
+    for (NodeId n : m.voters()) bits |= n >= 1 && n <= 32 ? uint32_t(1) << (n - 1) : 0;
+    return bits;
 }
 
 }  // namespace
@@ -69,6 +81,7 @@ void Checker::on_leader(const Raft& node) {
 // it too, and so on down to the start.
 void Checker::on_append(const Raft& node, const std::vector<Entry>& entries) {
     for (const Entry& e : entries) {
+        if (e.type == EntryType::Config) check_one_change(node, e);
         const Term prev_term = node.log().term(e.index - 1).value_or(0);
         const uint64_t h = entry_hash(e);
         auto [it, fresh] = appended_.emplace(slot_key(e.index, e.term), Recorded{prev_term, h, node.id()});
@@ -105,8 +118,15 @@ void Checker::on_commit(const Raft& node) {
         const Entry& e = node.log().at(i);
         // Commit Durability, for every index the first time any node commits it, and
         // for the top of every commit advance (what a majority's disks hold is a
-        // prefix, so the top stands for the rest on later commits).
-        if (i > committed_.size() || i == c) check_durable(node.id(), e);
+        // prefix, so the top stands for the rest on later commits). The majority is the
+        // committing leader's: a leader's own configuration, else the one recorded when
+        // the index was first committed (a follower's may still be older).
+        const bool first = i > committed_.size();
+        const uint32_t voters = node.role() == Role::Leader || i > commit_voters_.size()
+                                    ? voter_bits(node.membership())
+                                    : commit_voters_[i - 1];
+        if (first || i == c) check_durable(node.id(), e, voters);
+        if (first && i == commit_voters_.size() + 1) commit_voters_.push_back(voters);
         check_committed(node.id(), e);
     }
     checked = c;
@@ -120,22 +140,41 @@ void Checker::set_durable_view(int nodes, DurableView view) {
 // Commit Durability: a node treats entry e as committed; a majority of disks must hold
 // it. (A leader counts its own copy only once durable, and a follower acknowledges only
 // what is durable, so in a correct run this holds the moment commit advances.)
-void Checker::check_durable(NodeId node, const Entry& e) {
-    if (!durable_) return;
-    int holders = 0;
+void Checker::check_durable(NodeId node, const Entry& e, uint32_t voters) {
+    if (!durable_ || voters == 0) return;  // (no configuration known yet: nothing to count)
+    int holders = 0, count = 0;
     std::string where;
     for (int n = 1; n <= nodes_; n++) {
+        if (!(voters >> (n - 1) & 1)) continue;
+        count++;
         if (durable_(NodeId(n), e.index) == std::optional<Term>(e.term)) {
             holders++;
             where += (where.empty() ? "" : ", ") + std::to_string(n);
         }
     }
-    if (2 * holders > nodes_) return;
+    if (2 * holders > count) return;
     fail("Commit Durability", "node " + std::to_string(node) + " committed " + describe(e) + " while only " +
-                                  std::to_string(holders) + " of " + std::to_string(nodes_) + " disks hold it" +
+                                  std::to_string(holders) + " of " + std::to_string(count) + " disks hold it" +
                                   (where.empty() ? "" : " (node " + where + ")") +
                                   ": a crash of the others would lose a committed entry",
          {node}, e.index);
+}
+
+// One Change at a Time: node just appended Config entry `config`; no other Config
+// entry may sit between its commit index and it. (Config entries are rare, so the walk
+// down the uncommitted suffix happens rarely.)
+void Checker::check_one_change(const Raft& node, const Entry& config) {
+    const RaftLog& log = node.log();
+    const Index floor = std::max(node.commit_index() + 1, log.first_index());
+    for (Index i = std::min(config.index, log.last_index() + 1); i-- > floor;) {
+        if (log.at(i).type != EntryType::Config) continue;
+        fail("One Change at a Time", "node " + std::to_string(node.id()) + " holds configuration entries " +
+                                         describe(log.at(i)) + " and " + describe(config) +
+                                         ", neither committed (its commit index is " +
+                                         std::to_string(node.commit_index()) + ")",
+             {node.id()}, config.index);
+        return;
+    }
 }
 
 void Checker::check_committed(NodeId node, const Entry& e) {

@@ -13,10 +13,16 @@
 //                         applied entry is the committed one
 //   No lost ack           an entry whose client got "ok" is in the committed log
 //   Commit Durability     when a node's commit index reaches i, entry i (with its
-//                         term) is on a majority of durable logs — the disks, not the
-//                         memories — so no crash of a minority can lose it. Checked
-//                         for every index when first committed, and for the top index
-//                         of every later commit advance.
+//                         term) is on the durable logs — the disks, not the memories —
+//                         of a majority of the voters of the configuration that
+//                         committed it (the leader's configuration in force when its
+//                         commit index first passed i: thesis §4.1, a configuration
+//                         counts from the moment it is appended), so no crash of a
+//                         minority can lose it. Checked for every index when first
+//                         committed, and for the top index of every later commit advance.
+//   One Change at a Time  no node's log ever holds two Config entries above its commit
+//                         index (thesis §4.2: a leader appends a configuration change
+//                         only once the previous one is committed)
 //   Apply Order           each node applies indexes 1, 2, 3, ... with no gap or repeat
 //                         (a restarted node starts again from its restored position)
 //   State Agreement       every node's key-value state after applying i is the same
@@ -70,8 +76,9 @@ public:
     void on_append(const Raft& node, const std::vector<Entry>& entries);
     // After any event touching the node: commit index moved? (checks new range only)
     void on_commit(const Raft& node);
-    // Where the checker reads the disks: the term of node n's durable entry i, or
-    // nullopt when its disk holds none there. Without a view, Commit Durability is off.
+    // Where the checker reads the disks: the term of node n's durable entry i (n is 1 up
+    // to `nodes`, the highest machine id), or nullopt when its disk holds none there.
+    // Without a view, Commit Durability is off.
     using DurableView = std::function<std::optional<Term>(NodeId, Index)>;
     void set_durable_view(int nodes, DurableView view);
     // The node's state machine applied this entry; `took_effect` says whether it changed
@@ -102,7 +109,8 @@ public:
 private:
     void fail(const std::string& rule, const std::string& detail, std::vector<NodeId> nodes, Index index);
     void check_committed(NodeId node, const Entry& e);
-    void check_durable(NodeId node, const Entry& e);
+    void check_durable(NodeId node, const Entry& e, uint32_t voters);
+    void check_one_change(const Raft& node, const Entry& config);
     void check_once(NodeId node, const Entry& e, bool first);
 
     struct Recorded {
@@ -114,6 +122,9 @@ private:
     std::unordered_map<uint64_t, Recorded> appended_;  // keyed by (index, term), see slot_key
     std::unordered_map<NodeId, Index> checked_commit_;
     std::vector<Entry> committed_;
+    // The voters (bit n-1 for node n) of the configuration that first committed each
+    // index (at [i-1]): Commit Durability's majority.
+    std::vector<uint32_t> commit_voters_;
     std::set<Index> acked_;  // indexes whose client was told "ok"
     int nodes_ = 0;
     DurableView durable_;

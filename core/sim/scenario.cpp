@@ -1,5 +1,6 @@
 #include "core/sim/scenario.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -148,7 +149,7 @@ ActionResult fail(const std::string& msg) { return {false, msg}; }
 
 ActionResult run_expect(Simulator& sim, const std::vector<std::string>& w) {
     const int nodes = sim.size();
-    if (w.empty()) throw BadArg("expect what? (leader, role, term, log, commit, kv, safe, violation, same logs)");
+    if (w.empty()) throw BadArg("expect what? (leader, role, term, log, commit, kv, safe, violation, same logs, members, learners)");
     const std::string& what = w[0];
     if (what == "safe") {
         if (sim.checker().ok()) return {true, "safe"};
@@ -170,6 +171,32 @@ ActionResult run_expect(Simulator& sim, const std::vector<std::string>& w) {
         const NodeId n = parse_node(w[1], nodes);
         if (l && *l == n) return {true, "node " + w[1] + " leads"};
         return fail("expected node " + w[1] + " to lead, " + (l ? "node " + std::to_string(*l) + " does" : std::string("no node does")));
+    }
+    if (what == "members" || what == "learners") {
+        // expect members = 1,2,3: the voters of the leader's configuration;
+        // expect members 4 = 1,2,3: node 4's own. learners likewise ("none": no one).
+        if (w.size() != 3 && w.size() != 4) throw BadArg("expect " + what + " [N] = ID,ID,... | none");
+        if (w[w.size() - 2] != "=") throw BadArg("expect " + what + " [N] = ID,ID,... | none");
+        const Raft* r = nullptr;
+        std::string whose;
+        if (w.size() == 4) {
+            r = &up_node(sim, parse_node(w[1], nodes));
+            whose = "node " + w[1] + "'s";
+        } else {
+            const auto l = sim.leader();
+            if (!l) return fail("expected " + what + " " + w[2] + ", but no node leads");
+            r = sim.node(*l);
+            whose = "leader " + std::to_string(*l) + "'s";
+        }
+        std::vector<NodeId> want;
+        if (w.back() != "none")
+            for (uint64_t id : parse_list(w.back(), "node id")) want.push_back(NodeId(id));
+        std::sort(want.begin(), want.end());
+        const std::vector<NodeId> got = what == "members" ? r->membership().voters() : r->membership().learners();
+        const std::string kind = what == "members" ? "voters" : "learners";
+        if (got == want) return {true, whose + " " + kind + ": " + ids_text(got)};
+        return fail("expected " + whose + " configuration to have " + kind + " " + ids_text(want) + ", it has " +
+                    ids_text(got));
     }
     if (what == "same" && w.size() == 2 && w[1] == "logs") {
         const Raft* first = nullptr;
@@ -264,11 +291,31 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         return {true, ""};
     }
     if (v == "wait") {
+        if (w.size() >= 2 && w[0] == "leader" && w[1] != "within") {
+            const NodeId n = parse_node(w[1], nodes);
+            const TimeMs limit = within(w, 2, 10000);
+            if (sim.run_until([&] { return sim.node(n) && sim.node(n)->role() == Role::Leader; }, limit))
+                return {true, "node " + w[1] + " leads"};
+            return fail("node " + w[1] + " did not become leader within " + std::to_string(limit) + "ms");
+        }
         if (!w.empty() && w[0] == "leader") {
             const TimeMs limit = within(w, 1, 10000);
             if (sim.run_until([&] { return sim.leader().has_value(); }, limit))
                 return {true, "node " + std::to_string(*sim.leader()) + " leads"};
             return fail("no leader within " + std::to_string(limit) + "ms");
+        }
+        if (!w.empty() && w[0] == "changes") {
+            // Until every membership change and transfer asked for is answered; a
+            // refused one fails the action.
+            const TimeMs limit = within(w, 1, 10000);
+            const auto& ops = sim.membership_ops();
+            const bool done = sim.run_until(
+                [&] { return std::all_of(ops.begin(), ops.end(), [](const MembershipOp& m) { return m.complete_ms >= 0; }); },
+                limit);
+            if (!done) return fail("membership changes still unanswered after " + std::to_string(limit) + "ms");
+            for (const MembershipOp& m : ops)
+                if (!m.ok) return fail(m.op + " " + std::to_string(m.node) + " was refused: " + m.error);
+            return {true, ""};
         }
         if (w.size() >= 4 && w[0] == "commit") {
             const NodeId n = parse_node(w[1], nodes);
@@ -296,7 +343,8 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
             return fail("node " + w[1] + " did not see node " + w[2] + "'s log match " + w[3] + " " + w[4] + " within " +
                         std::to_string(limit) + "ms");
         }
-        throw BadArg("usage: wait leader [within D] | wait commit N OP INDEX [within D] | wait match L F OP INDEX [within D]");
+        throw BadArg("usage: wait leader [N] [within D] | wait commit N OP INDEX [within D] | "
+                     "wait match L F OP INDEX [within D] | wait changes [within D]");
     }
     if (v == "snapshot") {
         need(1, "snapshot N");
@@ -336,6 +384,22 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         } else if (sim.read_at(parse_node(w[0], nodes), key) == 0) {
             return fail("node " + w[0] + " is down");
         }
+        return {true, ""};
+    }
+    if (v == "add") {
+        if (w.empty() || w.size() > 2 || (w.size() == 2 && w[1] != "learner")) throw BadArg("usage: add N [learner]");
+        const NodeId n = NodeId(parse_uint(w[0], "a node number"));
+        if (sim.size() >= Simulator::kMaxNodes)
+            throw BadArg("the simulator has room for " + std::to_string(Simulator::kMaxNodes) + " machines, all in use");
+        if (n != NodeId(sim.size() + 1))
+            throw BadArg("the next machine is node " + std::to_string(sim.size() + 1) + ", not " + w[0]);
+        sim.add_node(n, w.size() == 2);
+        return {true, ""};
+    }
+    if (v == "promote" || v == "remove" || v == "transfer") {
+        need(1, "promote N | remove N | transfer N");
+        const NodeId n = parse_node(w[0], nodes);
+        v == "promote" ? sim.promote(n) : v == "remove" ? sim.remove_node(n) : sim.transfer_leader(n);
         return {true, ""};
     }
     if (v == "crash" || v == "restart") {

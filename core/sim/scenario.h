@@ -22,8 +22,11 @@
 //   step [N]                              run exactly N events (default 1)
 //   rate 20                               random client requests per second (0: off)
 //   wait leader [within 5s]               run until some node leads
+//   wait leader 2 [within 5s]             run until node 2 leads
 //   wait commit N >= I [within 5s]        run until node N's commit index reaches I
 //   wait match L F >= I [within 5s]       run until leader L knows follower F holds I
+//   wait changes [within 5s]              run until every add/promote/remove/transfer
+//                                         is answered; one refused fails the action
 //   campaign N                            node N starts an election now
 //   snapshot N                            node N snapshots its applied state now
 //   propose set x 5                       a client request to the current leader (any
@@ -31,6 +34,12 @@
 //   propose 1 set x 5                     a request to node 1 only (a follower forwards it)
 //   propose if-rev 3 set x 6              a conditional write (kv_store.h): also if-value
 //   read x / read 2 x                     a linearizable read, to the leader / to node 2
+//   add 4 [learner]                       start machine 4 (the next slot, up to 9) with an
+//                                         empty disk and ask the leader to add it as a
+//                                         learner; it asks to be promoted once caught up,
+//                                         unless `learner` (membership.h, Simulator::add_node)
+//   promote 4 / remove 2                  ask the leader for that membership change
+//   transfer 3                            ask the leader to hand leadership to node 3
 //   crash 2 / restart 2
 //   partition 1,2 | 3,4,5                 groups that can't reach each other
 //   cut 1->2 / cut 1-2                    one-way / both ways; restore likewise
@@ -48,13 +57,17 @@
 //   expect safe                           the checker found no violation
 //   expect violation Log Matching         the checker found this one
 //   expect same logs                      every up node's log is identical
+//   expect members = 1,2,3                the leader's configuration has these voters
+//   expect members 4 = 1,2,3              ...node 4's configuration does
+//   expect learners = 4 / = none          likewise its learners
 //   settle [within 10s]                   heal all, restart all, stop the workload, run
 //                                         until the cluster converges and every request
 //                                         is answered (else the violation Liveness),
 //                                         then check the client history (Linearizability);
 //                                         follow it with expect safe / expect violation
 //
-// Node numbers are 1..nodes. Every error names the line.
+// Node numbers are 1..nodes, and up to the highest machine `add` started. Every error
+// names the line.
 #pragma once
 
 #include <memory>

@@ -35,6 +35,12 @@ Command checked_command(const std::string& command) {
 
 }  // namespace
 
+std::string ids_text(const std::vector<NodeId>& ids) {
+    std::string s;
+    for (NodeId n : ids) s += (s.empty() ? "" : ",") + std::to_string(n);
+    return s.empty() ? "none" : s;
+}
+
 // One simulated machine: the node runtime (Raft, state machine, client requests —
 // volatile, lost on crash), its disk (durable) and the writes still on their way to it
 // (lost on crash). It is the runtime's host: transport, disk and clock are the
@@ -46,6 +52,8 @@ struct Simulator::NodeHost final : RuntimeHost {
     uint64_t incarnation = 0;
     std::unique_ptr<NodeRuntime> runtime;
     Faults faults;
+    bool promote_self = false;  // added by add_node(n, learner = false)
+    bool retired = false;       // removed from the cluster (clients no longer pick it)
     Role last_role = Role::Follower;
     Term last_term = 0;
     // The disk: what survives a crash. A snapshot is written whole or not at all; the
@@ -129,16 +137,14 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     if (cfg_.heartbeat_tick < 1 || cfg_.heartbeat_tick >= cfg_.election_tick)
         throw std::invalid_argument("heartbeat_tick must be at least 1 and below election_tick");
     set_network(cfg_.net);
-    group_.assign(cfg_.nodes, 0);
-    link_clock_.assign(size_t(cfg_.nodes) * size_t(cfg_.nodes), 0);
-    for (int i = 1; i <= cfg_.nodes; i++) {
-        hosts_.push_back(std::make_unique<NodeHost>());
-        hosts_.back()->sim = this;
-        hosts_.back()->id = NodeId(i);
-    }
+    // Every per-machine table has room for all kMaxNodes slots, so add_node only adds a host.
+    group_.assign(kMaxNodes, 0);
+    link_clock_.assign(size_t(kMaxNodes) * kMaxNodes, 0);
+    for (int i = 1; i <= cfg_.nodes; i++) add_host();
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
     if (cfg_.check) {
-        checker_.set_durable_view(cfg_.nodes, [this](NodeId n, Index i) -> std::optional<Term> {
+        checker_.set_durable_view(kMaxNodes, [this](NodeId n, Index i) -> std::optional<Term> {
+            if (n > NodeId(size())) return std::nullopt;
             const NodeHost& h = host(n);
             const Index base = h.durable_base();
             // An entry a durable snapshot covers is held (a snapshot covers committed entries only).
@@ -151,10 +157,21 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
 
 Simulator::~Simulator() = default;
 
+void Simulator::add_host() {
+    hosts_.push_back(std::make_unique<NodeHost>());
+    hosts_.back()->sim = this;
+    hosts_.back()->id = NodeId(hosts_.size());
+}
+
 RaftConfig Simulator::raft_config(NodeId n) const {
     RaftConfig rc;
     rc.id = n;
-    for (int i = 1; i <= cfg_.nodes; i++) rc.peers.push_back(NodeId(i));
+    // The bootstrap voters know the first configuration; a machine added later starts
+    // with none and learns it from the log (membership.h).
+    if (n <= NodeId(cfg_.nodes)) {
+        for (int i = 1; i <= cfg_.nodes; i++) rc.peers.push_back(NodeId(i));
+        rc.members = Membership::of_voters(rc.peers);
+    }
     rc.election_tick = cfg_.election_tick;
     rc.heartbeat_tick = cfg_.heartbeat_tick;
     rc.pre_vote = cfg_.pre_vote;
@@ -173,6 +190,7 @@ RuntimeConfig Simulator::runtime_config(NodeId n) const {
     rc.session_seed = cfg_.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t(n) << 40) ^ host(n).incarnation;
     rc.snapshot_entries = cfg_.snapshot_entries;
     rc.catchup_entries = cfg_.catchup_entries;
+    rc.promote_self = host(n).promote_self;
     return rc;
 }
 
@@ -279,6 +297,7 @@ void Simulator::run_event(Event& e) {
             break;
         }
         case EventKind::ClientTry: client_try(e.id); break;
+        case EventKind::MembershipTry: membership_try(e.id); break;
         case EventKind::Flush: {
             NodeHost& h = host(e.node);
             h.flush_scheduled = false;
@@ -402,6 +421,13 @@ void Simulator::crash(NodeId n) {
         processes_[ops_[op - 1].process - 1].waiting = false;
         client_failed(ops_[op - 1], ClientReply{});
     }
+    for (const MembershipOp& m : membership_ops_) {
+        if (m.complete_ms < 0 && m.asked == n) {
+            ClientReply lost;
+            lost.error = "node " + std::to_string(n) + " crashed";
+            membership_reply(m.id, m.tries, lost);
+        }
+    }
 }
 
 void Simulator::restart(NodeId n) {
@@ -411,7 +437,7 @@ void Simulator::restart(NodeId n) {
     drain(n);
 }
 
-bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(cfg_.nodes) && host(n).up; }
+bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(size()) && host(n).up; }
 
 const Raft* Simulator::node(NodeId n) const { return is_up(n) ? &host(n).runtime->raft() : nullptr; }
 const NodeRuntime* Simulator::runtime(NodeId n) const { return is_up(n) ? host(n).runtime.get() : nullptr; }
@@ -438,7 +464,7 @@ std::optional<NodeId> Simulator::leader() const {
 }
 
 bool Simulator::set_fault(NodeId n, const std::string& name, bool on) {
-    if (n < 1 || n > NodeId(cfg_.nodes)) return false;
+    if (n < 1 || n > NodeId(size())) return false;
     NodeHost& h = host(n);
     if (!h.faults.set(name, on)) return false;
     if (h.runtime) h.runtime->raft_mut().faults = h.faults;
@@ -481,12 +507,12 @@ void Simulator::set_network(const NetworkConfig& net) {
 }
 
 void Simulator::partition(const std::vector<std::vector<NodeId>>& groups) {
-    std::vector<int> g(cfg_.nodes, 0);
+    std::vector<int> g(kMaxNodes, 0);
     int gid = 0;
     for (const auto& group : groups) {
         gid++;
         for (NodeId n : group) {
-            if (n < 1 || n > NodeId(cfg_.nodes)) throw std::invalid_argument("no node " + std::to_string(n));
+            if (n < 1 || n > NodeId(size())) throw std::invalid_argument("no node " + std::to_string(n));
             if (g[n - 1] != 0) throw std::invalid_argument("node " + std::to_string(n) + " is in two groups");
             g[n - 1] = gid;
         }
@@ -500,7 +526,7 @@ void Simulator::restore(NodeId from, NodeId to) { cut_links_.erase({from, to}); 
 
 void Simulator::heal() {
     cut_links_.clear();
-    group_.assign(cfg_.nodes, 0);
+    group_.assign(kMaxNodes, 0);
 }
 
 bool Simulator::link_up(NodeId from, NodeId to) const {
@@ -551,7 +577,7 @@ void Simulator::send_message(Message&& m, uint32_t payload) {
     }
     // Links are FIFO, like a TCP connection: jitter varies the delay, but a message
     // does not overtake an earlier one on the same link unless `reorder` holds one back.
-    TimeMs& link_clock = link_clock_[(m.from - 1) * size_t(cfg_.nodes) + (m.to - 1)];
+    TimeMs& link_clock = link_clock_[(m.from - 1) * size_t(kMaxNodes) + (m.to - 1)];
     TimeMs arrives = std::max(now_ + rng_.range(cfg_.net.latency_min_ms, cfg_.net.latency_max_ms), link_clock);
     if (rng_.chance(cfg_.net.reorder)) {
         arrives += rng_.range(cfg_.net.latency_max_ms, 3 * cfg_.net.latency_max_ms + 1);
@@ -754,7 +780,7 @@ NodeId Simulator::random_up_node() {
     NodeId up[9];
     int count = 0;
     for (const auto& h : hosts_)
-        if (h->up) up[count++] = h->id;
+        if (h->up && !h->retired) up[count++] = h->id;
     return count == 0 ? kNoNode : up[rng_.range(0, count - 1)];
 }
 
@@ -849,7 +875,7 @@ void Simulator::workload_invoke() {
 
 SettleResult Simulator::settle(TimeMs limit_ms) {
     heal();
-    for (int n = 1; n <= cfg_.nodes; n++) restart(NodeId(n));
+    for (int n = 1; n <= size(); n++) restart(NodeId(n));
     set_client_rate(0);
     settling_ = true;
     const TimeMs start = now_;
@@ -905,6 +931,8 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
     const std::optional<Term> last_term = lr.log().term(last);
     const uint64_t fingerprint = host(*l).runtime->kv().fingerprint();
     for (const auto& h : hosts_) {
+        // A machine removed, or never admitted, is outside the cluster: nothing to agree on.
+        if (!lr.membership().is_member(h->id)) continue;
         const std::string node = "node " + std::to_string(h->id);
         *nodes = {h->id};
         *index = last;
@@ -925,6 +953,9 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
         } else if (kv.fingerprint() != fingerprint) {
             *why = node + "'s key-value state differs from leader " + std::to_string(*l) + "'s at index " +
                    std::to_string(last);
+        } else if (r.membership() != lr.membership()) {
+            *why = node + "'s configuration (voters " + ids_text(r.membership().voters()) + ") differs from leader " +
+                   std::to_string(*l) + "'s (voters " + ids_text(lr.membership().voters()) + ")";
         } else {
             continue;
         }
@@ -937,11 +968,84 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
 
 namespace raftbook {
 
-// ---------------------------------------------------------------- membership (stubs: issue 12)
+// ---------------------------------------------------------------- membership
 
-uint64_t Simulator::add_node(NodeId, bool) { return 0; }
-uint64_t Simulator::promote(NodeId) { return 0; }
-uint64_t Simulator::remove_node(NodeId) { return 0; }
-uint64_t Simulator::transfer_leader(NodeId) { return 0; }
+namespace {
+constexpr int kMembershipTries = 12;
+constexpr TimeMs kMembershipRetryMs = 250;
+}  // namespace
+
+// A new machine: the next slot, an empty disk, no configuration. It is a host like the
+// others from now on (the network, the nemesis and settle reach it); the leader hears
+// of it through the add_learner request.
+uint64_t Simulator::add_node(NodeId n, bool learner) {
+    if (n != NodeId(size() + 1) || size() >= kMaxNodes) return 0;
+    add_host();
+    host(n).promote_self = !learner;
+    start_node(n);
+    mix_trace(0xA0 | n);
+    drain(n);
+    return membership_request("add_learner", n);
+}
+
+uint64_t Simulator::promote(NodeId n) { return n >= 1 && n <= NodeId(size()) ? membership_request("promote", n) : 0; }
+uint64_t Simulator::remove_node(NodeId n) { return n >= 1 && n <= NodeId(size()) ? membership_request("remove", n) : 0; }
+uint64_t Simulator::transfer_leader(NodeId n) {
+    return n >= 1 && n <= NodeId(size()) ? membership_request("transfer_leader", n) : 0;
+}
+
+uint64_t Simulator::membership_request(const char* op, NodeId n) {
+    MembershipOp m;
+    m.id = membership_ops_.size() + 1;
+    m.op = op;
+    m.node = n;
+    m.invoke_ms = now_;
+    membership_ops_.push_back(m);
+    membership_try(m.id);
+    return m.id;
+}
+
+bool Simulator::is_member(NodeId n) const {
+    const std::optional<NodeId> l = leader();
+    return l && host(*l).runtime->raft().membership().is_member(n);
+}
+
+// One try, at the leader when there is one, else at a random up node (which forwards
+// it); the runtime answers once the change is applied, or with why not.
+void Simulator::membership_try(uint64_t id) {
+    MembershipOp& op = membership_ops_[id - 1];
+    if (op.complete_ms >= 0) return;
+    const std::optional<NodeId> l = leader();
+    const NodeId to = l ? *l : random_up_node();
+    if (to == kNoNode) {
+        new_event(EventKind::MembershipTry, now_ + kMembershipRetryMs, kNoNode).id = id;
+        return;
+    }
+    op.tries++;
+    op.asked = to;
+    ClientRequest r;
+    r.op = op.op;
+    r.node = op.node;
+    const int attempt = op.tries;
+    NodeHost& h = host(to);
+    h.runtime->submit(std::move(r), [this, id, attempt](const ClientReply& reply) { membership_reply(id, attempt, reply); });
+    if (h.runtime->has_ready()) flush_soon(h);
+}
+
+void Simulator::membership_reply(uint64_t id, int attempt, const ClientReply& reply) {
+    MembershipOp& op = membership_ops_[id - 1];
+    if (op.complete_ms >= 0 || op.tries != attempt) return;
+    op.asked = kNoNode;
+    if (!reply.ok && op.tries < kMembershipTries) {
+        op.error = reply.error;
+        new_event(EventKind::MembershipTry, now_ + kMembershipRetryMs, kNoNode).id = id;
+        return;
+    }
+    op.ok = reply.ok;
+    op.error = reply.ok ? "" : reply.error;
+    op.index = reply.ok && op.op != "transfer_leader" ? reply.revision : 0;
+    op.complete_ms = now_;
+    if (op.ok && op.op == "remove") host(op.node).retired = true;
+}
 
 }  // namespace raftbook

@@ -124,8 +124,11 @@ struct KeyChange {
 };
 
 // A membership change or leadership transfer a simulated operator asked for
-// (Simulator::add_node and friends), sent to the leader like a client write and retried
-// until answered.
+// (Simulator::add_node and friends), sent to the leader (else any up member) like a
+// client write. An error — no leader yet, a change still uncommitted, a learner not yet
+// caught up, a transfer abandoned — is retried after a pause, up to kMembershipTries
+// tries in all; the last error is the op's. (A retry of a change already made is
+// answered ok by the runtime: the op does not fail because its first answer was lost.)
 struct MembershipOp {
     uint64_t id = 0;         // 1, 2, 3, ... (index in membership_ops() + 1)
     std::string op;          // "add_learner", "promote", "remove", "transfer_leader" (message.h)
@@ -135,6 +138,8 @@ struct MembershipOp {
     bool ok = false;         // once complete: done, or refused with `error`
     std::string error;
     Index index = 0;         // the Config entry's index (ok changes)
+    int tries = 0;           // how often it was sent (a refusal is retried, kMembershipTries in all)
+    NodeId asked = kNoNode;  // the node it was last sent to
 };
 
 // What a settle phase found (Simulator::settle).
@@ -170,6 +175,9 @@ struct SimStats {
     uint64_t snapshots_taken = 0;      // own snapshots taken (their writes issued)
     uint64_t snapshots_installed = 0;  // snapshots installed from a leader
 };
+
+// "1,2,3" ("none" when empty): node ids as scenario lines and messages write them.
+std::string ids_text(const std::vector<NodeId>& ids);
 
 class Simulator {
 public:
@@ -290,7 +298,7 @@ public:
     void set_send_observer(std::function<void(const Message&)> f) { send_observer_ = std::move(f); }
 
 private:
-    enum class EventKind : uint8_t { Deliver, Tick, DiskDone, ClientTry, Workload, Flush };
+    enum class EventKind : uint8_t { Deliver, Tick, DiskDone, ClientTry, Workload, Flush, MembershipTry };
     struct Event {
         TimeMs time = 0;
         uint64_t seq = 0;          // tie-break: events at one instant run in schedule order
@@ -355,6 +363,11 @@ private:
     bool settling_ = false;  // inside settle(): clients retry without a bound
     void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
+    void add_host();
+    uint64_t membership_request(const char* op, NodeId n);
+    void membership_try(uint64_t id);
+    void membership_reply(uint64_t id, int attempt, const ClientReply& reply);
+    bool is_member(NodeId n) const;  // of the leader's configuration
     NodeHost& host(NodeId n) { return *hosts_[n - 1]; }
     const NodeHost& host(NodeId n) const { return *hosts_[n - 1]; }
 
