@@ -192,7 +192,9 @@ json entry_json(const Entry& e, const Membership* before = nullptr) {
             j["config_error"] = error;
         } else {
             j["config"] = membership_json(m);
-            if (before) j["change"] = change_label(*before, m);
+            // A node that had no configuration below it (one that just joined) cannot
+            // tell what changed: state_json takes the label from a node that can.
+            if (before && !before->empty()) j["change"] = change_label(*before, m);
         }
     }
     return j;
@@ -598,6 +600,18 @@ std::string state_json(const Simulator& sim, const StateView& view) {
                                                                      : has("removed") ? "removed" : "none";
     }
     j["membership"] = std::move(membership);
+    // Logs agree on an entry with the same index and term (Log Matching), so a Config
+    // entry's change label, where a node could not tell it, is the one another node gave.
+    std::map<std::pair<Index, Term>, json> labels;
+    for (const json& node : nodes)
+        for (const json& e : node["log"])
+            if (e.contains("change")) labels.emplace(std::make_pair(e["index"].get<Index>(), e["term"].get<Term>()), e["change"]);
+    for (json& node : nodes)
+        for (json& e : node["log"])
+            if (e.contains("config") && !e.contains("change")) {
+                const auto it = labels.find({e["index"].get<Index>(), e["term"].get<Term>()});
+                if (it != labels.end()) e["change"] = it->second;
+            }
     j["nodes"] = std::move(nodes);
 
     json links = json::array();

@@ -22,8 +22,8 @@
 // where the leader probes next; as replies succeed both marks move right.
 //
 // A configuration change (a Config entry: the whole new membership, thesis ch. 4) is a
-// box with a green "cfg" tag and a short label of what it changed: "+4 learner", "4
-// voter", "−2". A row's label says when its node is a learner, joining or removed.
+// box with a green "cfg" tag and a short label of what it changed: "+4 L" (node 4 joins
+// as a learner), "4 voter" (it may now vote), "−2" (node 2 leaves). A row's label says when its node is a learner, joining or removed.
 //
 // Logs can hold many thousands of entries, so only the columns in view are drawn, onto
 // one <canvas> the size of the view: the view tells the page which index window it
@@ -571,10 +571,13 @@ export class LogView {
     ctx.fillStyle = c.down ? DISK_INK : termInk(c.e.term);
     ctx.font = `bold ${big ? 9 : 8}px ${SANS}`;
     ctx.fillText(String(c.e.term), x + w - 9, top);
+    // "+4 learner" is wider than a cell: it reads "+4 L" there (the tooltip, the
+    // inspector and the help say it in full).
     const label = c.e.change && c.e.change !== 'same' ? c.e.change : c.e.config ? 'config' : '?';
-    ctx.font = `bold ${big ? 9 : 8.5}px ${SANS}`;
     ctx.fillStyle = c.down ? DISK_INK : '#1b4d2a';
-    ctx.fillText(fit(ctx, label, w - 3), x + w / 2, y + h - (big ? 7 : 5.5));
+    ctx.font = `bold ${big ? 10 : 9}px ${SANS}`;
+    const text = ctx.measureText(label).width <= w - 3 ? label : label.replace(/ learner/g, ' L').replace(/ voter/g, ' V');
+    ctx.fillText(fit(ctx, text, w - 3), x + w / 2, y + h - (big ? 7 : 5.5));
     ctx.globalAlpha = 1;
     if (c.violation) {
       ctx.fillStyle = 'rgba(214, 58, 58, .18)';

@@ -87,6 +87,16 @@ export function plainCheck(args) {
       return `The checker caught a ${w.slice(1).join(' ')} violation.`;
     case 'same':
       return 'Every running node holds the same log.';
+    case 'members':
+    case 'learners': {
+      // "members = 1,2,3" (the leader's configuration) or "members 4 = 1,2,3" (node 4's).
+      const eq = w.indexOf('=');
+      const whose = eq === 2 ? `${S(w[1])}'s configuration` : 'The leader\'s configuration';
+      const ids = (w[eq + 1] ?? '').split(',').filter(Boolean);
+      if (eq !== 1 && eq !== 2) break;
+      const what = w[0] === 'members' ? 'voters' : 'learners';
+      return ids[0] === 'none' || !ids.length ? `${whose} has no ${what}.` : `${whose} has ${what} ${ids.map(S).join(', ')}.`;
+    }
   }
   return args;
 }
