@@ -36,6 +36,7 @@ const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard...
 const MESSAGE_LIST_EVERY_MS = 1000;  // ...and how often the list may change while playing
 const SNAPSHOT_CHUNK_BYTES = 64;  // InstallSnapshot chunk size of a free cluster
 const MAX_NODES = 9;              // the simulator's machine slots (Simulator::kMaxNodes)
+const MEMBERSHIP_VERBS = new Set(['add', 'promote', 'remove', 'transfer']);
 
 // A membership change or transfer as the request list shows it.
 const MEMBERSHIP_OP = {
@@ -539,7 +540,17 @@ class Playground {
         if (timed && left <= 0) return;
         tl.run(0, { maxBegun: tl.begun + 1 });
         if (timed) continue;
-        this.lessonPrev = this.lessonState();  // a crash or a cut is the line's doing, not a moment
+        // A crash or a cut is the line's doing, not a moment; but a membership line may
+        // have the leader append its configuration change at once, which is one.
+        const st = this.lessonState();
+        const config = MEMBERSHIP_VERBS.has(next.verb) ? describeChange(this.lessonPrev, st).filter((c) => c.kind === 'config') : [];
+        this.lessonPrev = st;
+        if (config.length) {
+          this.recordMoment(config);
+          this.held = true;
+          this.pause();
+          return;
+        }
         if (next.verb === 'say') {
           this.held = true;
           this.pause();
@@ -571,11 +582,12 @@ class Playground {
     }
   }
 
-  // Under a client load (a `rate` line since the lesson's last sentence) the leader
-  // commits all the time: a commit is then no moment to stop at, only a caption.
+  // Under a client load (a `rate` line since the lesson's last sentence, or a rate in
+  // force) the leader commits all the time: a commit is then no moment to stop at, only
+  // a caption.
   lessonCaptions(seen) {
     const entries = this.timeline.entries;
-    let loaded = false;
+    let loaded = this.currentRate() > 0;
     for (let i = this.timeline.begun - 1; i >= 0 && entries[i].verb !== 'say'; i--) if (entries[i].kind === 'rate') loaded = true;
     if (!loaded) return seen;
     return seen.map((c) => (c.kind === 'commit' ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));

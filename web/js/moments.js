@@ -119,9 +119,10 @@ export function describeChange(before, after) {
       const voters = after.membership ? after.membership.voters.length : after.nodes.length;
       const quorum = Math.floor(voters / 2) + 1;
       const cfg = n.log.find((e) => e.type === 'Config' && e.index > b.commit_index && e.index <= n.commit_index);
-      out.push({ key: true, kind: 'commit',
+      // Committing a configuration change is a moment even under a client load.
+      out.push({ key: true, kind: cfg ? 'config-commit' : 'commit',
         text: `S${n.id} committed up to entry ${n.commit_index}: at least ${quorum} of the ${voters} voters hold it.` +
-          (cfg ? ` The configuration change at ${cfg.index} is committed: another may follow.` : '') });
+          (cfg ? ` That includes the configuration change at ${cfg.index}: now the leader may start another.` : '') });
     } else if (n.commit_index > b.commit_index) {
       out.push({ text: `S${n.id} learned that entries up to ${n.commit_index} are committed.` });
     }
