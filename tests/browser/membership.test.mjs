@@ -96,6 +96,15 @@ test('Add learner grows the ring with a node drawn as a learner; Promote makes i
     [READ_PIXEL, at.x + 6, at.y + 2 + 6.5]);
   assert.ok(near(tag, CONFIG_INK), `the cfg tag is drawn on entry ${cfg[0].index}: ${tag}`);
   await screenshot(page, 'membership-learner');
+  // Clicked, the cell reads as a configuration change in the inspector.
+  const canvas = await page.$eval('.log-canvas', (c) => { const r = c.getBoundingClientRect(); return { left: r.left, top: r.top }; });
+  await page.mouse.click(canvas.left + at.x + 20, canvas.top + at.y + 14);
+  await moment(page);
+  assert.equal(await page.textContent('#inspector-title'), `Entry ${cfg[0].index} on S${leader}`);
+  const text = await page.textContent('#inspector');
+  assert.match(text, /configuration change \(\+4 learner\): voters S1, S2, S3; learners S4/);
+  assert.match(text, /whole new membership/);
+  await screenshot(page, 'membership-config-entry');
 
   await menu(page, 4, 'promote 4');
   await perform(page, 'advance 1500ms');
