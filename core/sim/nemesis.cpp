@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 namespace raftbook {
 
@@ -22,15 +23,16 @@ Nemesis::Nemesis(Simulator& sim, const NemesisConfig& config, uint64_t seed)
     : sim_(sim), cfg_(config), rng_(seed ^ 0x6E656D65736973ULL) {
     next_partition_ = cfg_.partition_every > 0 ? sim.now() + cfg_.partition_every : kNever;
     next_crash_ = cfg_.crash_every > 0 ? sim.now() + cfg_.crash_every : kNever;
+    next_membership_ = cfg_.membership_every > 0 ? sim.now() + cfg_.membership_every : kNever;
     heal_at_ = restart_at_ = kNever;
 }
 
 void Nemesis::run(TimeMs duration) {
     const TimeMs end = sim_.now() + duration;
-    const int n = sim_.size();
     while (true) {
-        const TimeMs next = std::min({next_partition_, next_crash_, heal_at_, restart_at_});
+        const TimeMs next = std::min({next_partition_, next_crash_, heal_at_, restart_at_, next_membership_});
         if (next > end) break;
+        const int n = sim_.size();  // (add_node grows it)
         sim_.advance(next - sim_.now());
         if (next == heal_at_) {
             sim_.heal();
@@ -39,6 +41,9 @@ void Nemesis::run(TimeMs duration) {
         } else if (next == restart_at_) {
             restart(crashed_);
             restart_at_ = kNever;
+        } else if (next == next_membership_) {
+            change_membership();
+            next_membership_ = next + cfg_.membership_every;
         } else if (next == next_partition_) {
             std::vector<NodeId> order;
             for (int i = 1; i <= n; i++) order.push_back(NodeId(i));
@@ -59,6 +64,56 @@ void Nemesis::run(TimeMs duration) {
         }
     }
     sim_.advance(end - sim_.now());
+}
+
+// One random change, chosen among those the leader's configuration allows. Nothing
+// while there is no leader or the last change is still unanswered.
+void Nemesis::change_membership() {
+    const auto& ops = sim_.membership_ops();
+    const std::optional<NodeId> l = sim_.leader();
+    if (!l || (!ops.empty() && ops.back().complete_ms < 0)) return;
+    const Membership& m = sim_.node(*l)->membership();
+    const std::vector<NodeId> voters = m.voters(), learners = m.learners();
+    std::vector<NodeId> others;  // voters that could take over
+    for (NodeId v : voters)
+        if (v != *l) others.push_back(v);
+    auto pick = [this](const std::vector<NodeId>& from) { return from[size_t(rng_.range(0, int64_t(from.size()) - 1))]; };
+    enum Kind { Add, Promote, RemoveLearner, RemoveVoter, Transfer };
+    std::vector<Kind> kinds;
+    if (sim_.size() < Simulator::kMaxNodes) kinds.push_back(Add);
+    if (!learners.empty()) kinds.push_back(Promote), kinds.push_back(RemoveLearner);
+    if (voters.size() > kMinVoters) kinds.push_back(RemoveVoter);
+    if (!others.empty()) kinds.push_back(Transfer);
+    if (kinds.empty()) return;
+    const Kind kind = kinds[size_t(rng_.range(0, int64_t(kinds.size()) - 1))];
+    switch (kind) {
+        case Add: {
+            const NodeId n = NodeId(sim_.size() + 1);
+            const bool learner = rng_.chance(0.25);
+            sim_.add_node(n, learner);
+            note("add " + std::to_string(n) + (learner ? " learner" : ""));
+            break;
+        }
+        case Promote: {
+            const NodeId n = pick(learners);
+            sim_.promote(n);
+            note("promote " + std::to_string(n));
+            break;
+        }
+        case RemoveLearner:
+        case RemoveVoter: {
+            const NodeId n = pick(kind == RemoveVoter ? voters : learners);
+            sim_.remove_node(n);
+            note("remove " + std::to_string(n));
+            break;
+        }
+        case Transfer: {
+            const NodeId n = pick(others);
+            sim_.transfer_leader(n);
+            note("transfer " + std::to_string(n));
+            break;
+        }
+    }
 }
 
 void Nemesis::restart(NodeId n) {

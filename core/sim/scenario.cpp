@@ -397,9 +397,11 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         return {true, ""};
     }
     if (v == "promote" || v == "remove" || v == "transfer") {
-        need(1, "promote N | remove N | transfer N");
+        if (w.empty() || w.size() > 2 || (w.size() == 2 && w[1] != "once"))
+            throw BadArg("usage: " + v + " N [once]");
         const NodeId n = parse_node(w[0], nodes);
-        v == "promote" ? sim.promote(n) : v == "remove" ? sim.remove_node(n) : sim.transfer_leader(n);
+        const bool once = w.size() == 2;
+        v == "promote" ? sim.promote(n, once) : v == "remove" ? sim.remove_node(n, once) : sim.transfer_leader(n, once);
         return {true, ""};
     }
     if (v == "crash" || v == "restart") {

@@ -40,6 +40,8 @@
 //                                         unless `learner` (membership.h, Simulator::add_node)
 //   promote 4 / remove 2                  ask the leader for that membership change
 //   transfer 3                            ask the leader to hand leadership to node 3
+//                                         (each retried on an error; `promote 4 once`:
+//                                         one try only)
 //   crash 2 / restart 2
 //   partition 1,2 | 3,4,5                 groups that can't reach each other
 //   cut 1->2 / cut 1-2                    one-way / both ways; restore likewise

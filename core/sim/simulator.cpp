@@ -985,20 +985,25 @@ uint64_t Simulator::add_node(NodeId n, bool learner) {
     start_node(n);
     mix_trace(0xA0 | n);
     drain(n);
-    return membership_request("add_learner", n);
+    return membership_request("add_learner", n, false);
 }
 
-uint64_t Simulator::promote(NodeId n) { return n >= 1 && n <= NodeId(size()) ? membership_request("promote", n) : 0; }
-uint64_t Simulator::remove_node(NodeId n) { return n >= 1 && n <= NodeId(size()) ? membership_request("remove", n) : 0; }
-uint64_t Simulator::transfer_leader(NodeId n) {
-    return n >= 1 && n <= NodeId(size()) ? membership_request("transfer_leader", n) : 0;
+uint64_t Simulator::promote(NodeId n, bool once) {
+    return n >= 1 && n <= NodeId(size()) ? membership_request("promote", n, once) : 0;
+}
+uint64_t Simulator::remove_node(NodeId n, bool once) {
+    return n >= 1 && n <= NodeId(size()) ? membership_request("remove", n, once) : 0;
+}
+uint64_t Simulator::transfer_leader(NodeId n, bool once) {
+    return n >= 1 && n <= NodeId(size()) ? membership_request("transfer_leader", n, once) : 0;
 }
 
-uint64_t Simulator::membership_request(const char* op, NodeId n) {
+uint64_t Simulator::membership_request(const char* op, NodeId n, bool once) {
     MembershipOp m;
     m.id = membership_ops_.size() + 1;
     m.op = op;
     m.node = n;
+    m.max_tries = once ? 1 : kMembershipTries;
     m.invoke_ms = now_;
     membership_ops_.push_back(m);
     membership_try(m.id);
@@ -1036,7 +1041,7 @@ void Simulator::membership_reply(uint64_t id, int attempt, const ClientReply& re
     MembershipOp& op = membership_ops_[id - 1];
     if (op.complete_ms >= 0 || op.tries != attempt) return;
     op.asked = kNoNode;
-    if (!reply.ok && op.tries < kMembershipTries) {
+    if (!reply.ok && op.tries < op.max_tries) {
         op.error = reply.error;
         new_event(EventKind::MembershipTry, now_ + kMembershipRetryMs, kNoNode).id = id;
         return;

@@ -138,7 +138,8 @@ struct MembershipOp {
     bool ok = false;         // once complete: done, or refused with `error`
     std::string error;
     Index index = 0;         // the Config entry's index (ok changes)
-    int tries = 0;           // how often it was sent (a refusal is retried, kMembershipTries in all)
+    int tries = 0;           // how often it was sent (an error is retried, up to max_tries tries)
+    int max_tries = 0;
     NodeId asked = kNoNode;  // the node it was last sent to
 };
 
@@ -252,9 +253,11 @@ public:
     // n is not the next free slot).
     static constexpr int kMaxNodes = 9;
     uint64_t add_node(NodeId n, bool learner = false);
-    uint64_t promote(NodeId n);
-    uint64_t remove_node(NodeId n);
-    uint64_t transfer_leader(NodeId n);
+    // `once`: a single try, not retried whatever the answer (an operator who gives up;
+    // a lesson that must not see the request come back through another leader).
+    uint64_t promote(NodeId n, bool once = false);
+    uint64_t remove_node(NodeId n, bool once = false);
+    uint64_t transfer_leader(NodeId n, bool once = false);
     const std::vector<MembershipOp>& membership_ops() const { return membership_ops_; }
 
     // Before the first step only: gives node n a durable log with these entry terms
@@ -364,7 +367,7 @@ private:
     void mix_trace(uint64_t x) { trace_hash_ = (trace_hash_ ^ x) * 1099511628211ULL; }
     RaftConfig raft_config(NodeId n) const;
     void add_host();
-    uint64_t membership_request(const char* op, NodeId n);
+    uint64_t membership_request(const char* op, NodeId n, bool once);
     void membership_try(uint64_t id);
     void membership_reply(uint64_t id, int attempt, const ClientReply& reply);
     bool is_member(NodeId n) const;  // of the leader's configuration
