@@ -166,10 +166,10 @@ double add_node(Simulator& sim, double n, bool learner) {
 }
 
 // promote, remove_node and transfer_leader, which differ only in what they ask.
-template <uint64_t (Simulator::*ask)(NodeId)>
+template <uint64_t (Simulator::*ask)(NodeId, bool)>
 double membership_change(Simulator& sim, double n) {
     return reported([&] {
-        const uint64_t id = (sim.*ask)(checked_node(n, sim.size()));
+        const uint64_t id = (sim.*ask)(checked_node(n, sim.size()), false);
         if (!id) throw std::invalid_argument("node " + std::to_string(NodeId(n)) + " cannot be asked for that now");
         return double(id);
     });
