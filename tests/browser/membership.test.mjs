@@ -211,3 +211,16 @@ test('the lesson "The 2015 membership bug" plays to its end and the checker show
   assert.ok((await page.evaluate(() => window.playground.state.violations.length)) > 0);
   await screenshot(page, 'lesson-membership-2015-bug');
 }));
+
+test('the 2015 lesson replayed with the correction kept stays safe', () => s.page(async (page) => {
+  await openLesson(page, 'membership_2015_bug');
+  assert.equal(await page.textContent('#lesson-replay'), 'Replay with the rule kept');
+  await page.click('#lesson-replay');
+  await page.waitForFunction(() => window.playground.lesson.replay);
+  assert.match(await page.textContent('#lesson-note'), /refuses to remove node 4/);
+  const end = await playToEnd(page);
+  assert.equal(end.pill, 'safe');
+  assert.equal(end.state, 'failed');
+  assert.match(end.status, /^Replay over: with the rule kept, the checker found nothing/);
+  await screenshot(page, 'lesson-membership-2015-kept');
+}));

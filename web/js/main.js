@@ -582,15 +582,19 @@ class Playground {
     }
   }
 
-  // Under a client load (a `rate` line since the lesson's last sentence, or a rate in
-  // force) the leader commits all the time: a commit is then no moment to stop at, only
-  // a caption.
+  // Which captions are still moments to stop at. Under a client load (a `rate` line
+  // since the lesson's last sentence, or a rate in force) the leader commits all the
+  // time: a commit is then only a caption. So is a moment the lesson already stopped at
+  // (the same words again), and, once the checker has found a violation, a rejection:
+  // the logs are broken and the leader may probe them again and again.
   lessonCaptions(seen) {
     const entries = this.timeline.entries;
     let loaded = this.currentRate() > 0;
     for (let i = this.timeline.begun - 1; i >= 0 && entries[i].verb !== 'say'; i--) if (entries[i].kind === 'rate') loaded = true;
-    if (!loaded) return seen;
-    return seen.map((c) => (c.kind === 'commit' ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
+    const broken = this.lessonPrev && this.lessonPrev.violations.length > 0;
+    const stopped = new Set(this.moments.flatMap((m) => m.keys));
+    const still = (c) => c.key && !(loaded && c.kind === 'commit') && !(broken && c.kind === 'reject') && !stopped.has(c.text);
+    return seen.map((c) => (c.key && !still(c) ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
   }
 
   // The lesson's world, whole (lessons are small), for captions.
@@ -603,7 +607,7 @@ class Playground {
     const text = seen.slice(0, 2).map((c) => c.text).join(' ');
     const at = { entry: tl.begun - 1, time: tl.now() };
     if (this.moments.some((m) => m.entry === at.entry && m.time === at.time)) return;
-    this.moments.push({ ...at, text, key: !!seen[0].key, kind: seen[0].kind ?? 'step' });
+    this.moments.push({ ...at, text, key: !!seen[0].key, keys: seen.filter((c) => c.key).map((c) => c.text), kind: seen[0].kind ?? 'step' });
   }
 
   render() {

@@ -139,7 +139,7 @@ export function describeChange(before, after) {
     if (m.arrives_ms <= after.time_ms) out.push({ text: `S${m.from}'s ${MESSAGE_LABEL[m.type] ?? m.type} reached S${m.to}.` });
   }
   const vs = after.violations.length, vb = before.violations.length;
-  if (vs > vb) out.push({ key: true, kind: 'violation', text: `The checker found a violation: ${after.violations[0].rule}.` });
+  if (vs > vb) out.push({ key: true, kind: 'violation', text: `The checker found a violation: ${after.violations[vs - 1].rule}.` });
   out.sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
   return out;
 }

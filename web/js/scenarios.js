@@ -54,8 +54,9 @@ export const REPLAYS = {
     find: /^fault 2 config_change_before_commit_in_term$/m,
     edit: (text, m) => text.replace(m, 'fault 2 config_change_before_commit_in_term off'),
     note: 'Replay with the rule kept: node 2 keeps the 2015 correction, so as a new leader it refuses to remove node 4 until ' +
-      'an entry of its own term is committed. The checker stays green — so the checks below that expect violations fail, ' +
-      'and the narration describes the broken run, not this one.',
+      'an entry of its own term is committed — which needs node 4, cut off from it. C2 never exists; node 1 wins later and every ' +
+      'log agrees. The checker stays green, so the checks below on C2 and on the violations fail, and the narration describes ' +
+      'the broken run, not this one.',
     outcome: 'with the rule kept, the checker found nothing, so the checks that expect a violation failed.',
   },
 };
