@@ -174,6 +174,18 @@ test('Transfer leadership here makes the chosen node leader; the inspector expla
   assert.deepEqual(await page.evaluate(() => window.playground.state.violations), []);
 }, '#nodes=3&seed=1'));
 
+test('a change the leader refuses (promoting a removed node) is said in a toast with its reason, and listed with the requests', () => s.page(async (page) => {
+  const leader = await freeCluster(page);
+  const voter = leader === 2 ? 3 : 2;
+  await perform(page, `remove ${voter}`, 'advance 1s', `promote ${voter} once`, 'advance 500ms');
+  const op = await page.evaluate(() => window.playground.state.membership_ops.at(-1));
+  assert.equal(op.ok, false);
+  assert.ok(op.error.length > 0);
+  await page.waitForSelector('#toast:not([hidden])');
+  assert.equal(await page.textContent('#toast'), `The leader refused to promote S${voter} to voter: ${op.error}`);
+  assert.match(await page.textContent('#requests'), new RegExp(`promote S${voter} to voter\\s*refused`));
+}, '#nodes=3&seed=1'));
+
 async function openLesson(page, id) {
   await page.click(`[data-lesson="${id}"]`);
   await page.waitForFunction((i) => window.playground.lesson?.id === i, id);

@@ -575,7 +575,7 @@ export class LogView {
     // inspector and the help say it in full).
     const label = c.e.change && c.e.change !== 'same' ? c.e.change : c.e.config ? 'config' : '?';
     ctx.fillStyle = c.down ? DISK_INK : '#1b4d2a';
-    ctx.font = `bold ${big ? 10 : 9}px ${SANS}`;
+    ctx.font = `bold 9px ${SANS}`;
     const text = ctx.measureText(label).width <= w - 3 ? label : label.replace(/ learner/g, ' L').replace(/ voter/g, ' V');
     ctx.fillText(fit(ctx, text, w - 3), x + w / 2, y + h - (big ? 7 : 5.5));
     ctx.globalAlpha = 1;

@@ -655,7 +655,8 @@ class Playground {
     this.writeUrl();
   }
 
-  // A membership change the leader refused is said out loud once, with its reason.
+  // A membership change the leader refused is said out loud once, with its reason
+  // (not while a lesson plays its script: its narration tells that story).
   reportRefusals(changes) {
     if (!this.refusalsSeen) {  // a new simulation, or a seek: what happened before is no news
       this.refusalsSeen = new Set(changes.filter((c) => c.complete_ms >= 0).map((c) => c.id));
@@ -664,7 +665,7 @@ class Playground {
     for (const c of changes) {
       if (c.complete_ms < 0 || this.refusalsSeen.has(c.id)) continue;
       this.refusalsSeen.add(c.id);
-      if (!c.ok) this.toast(`The leader refused to ${(MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node)}: ${c.error}`, true);
+      if (!c.ok && !this.lessonPlaying) this.toast(`The leader refused to ${(MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node)}: ${c.error}`, true);
     }
   }
 
