@@ -178,13 +178,8 @@ double membership_change(Simulator& sim, double n) {
 std::string membership_ops(Simulator& sim) {
     return reported([&] {
         nlohmann::json ops = nlohmann::json::array();
-        for (const MembershipOp& op : sim.membership_ops()) {
-            nlohmann::json j = {{"id", op.id}, {"op", op.op}, {"node", op.node}, {"invoke_ms", op.invoke_ms},
-                                {"complete_ms", op.complete_ms}, {"ok", op.ok}, {"index", op.index}};
-            if (!op.error.empty()) j["error"] = op.error;
-            ops.push_back(std::move(j));
-        }
-        return ops.dump();
+        for (const MembershipOp& op : sim.membership_ops()) ops.push_back(membership_op_json(op));
+        return ops.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     });
 }
 

@@ -156,11 +156,9 @@ uint64_t seed_value(const json& v) {
     return whole(v, "seed", 0, UINT64_MAX);
 }
 
-json ids_json(const std::vector<NodeId>& ids) { return json(ids); }
-
 // A configuration as the page reads it: {"voters": [...], "learners": [...], "removed": [...]}.
 json membership_json(const Membership& m) {
-    return {{"voters", ids_json(m.voters())}, {"learners", ids_json(m.learners())}, {"removed", ids_json(m.removed)}};
+    return {{"voters", m.voters()}, {"learners", m.learners()}, {"removed", m.removed}};
 }
 
 // What a Config entry changed, in a log cell's few characters: "+4 learner" (added),
@@ -664,17 +662,19 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     j["requests"] = std::move(requests);
     json changes = json::array();
     const std::vector<MembershipOp>& mops = sim.membership_ops();
-    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++) {
-        const MembershipOp& op = mops[i];
-        json c = {{"id", op.id}, {"op", op.op}, {"node", op.node}, {"invoke_ms", op.invoke_ms},
-                  {"complete_ms", op.complete_ms}, {"ok", op.ok}, {"index", op.index}};
-        if (!op.error.empty()) c["error"] = op.error;
-        changes.push_back(std::move(c));
-    }
+    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++)
+        changes.push_back(membership_op_json(mops[i]));
     j["membership_ops"] = std::move(changes);
     j["stats"] = stats_json(sim);
     j["trace_hash"] = trace_hash_hex(sim);
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json membership_op_json(const MembershipOp& op) {
+    json j = {{"id", op.id}, {"op", op.op}, {"node", op.node}, {"invoke_ms", op.invoke_ms},
+              {"complete_ms", op.complete_ms}, {"ok", op.ok}, {"index", op.index}};
+    if (!op.error.empty()) j["error"] = op.error;
+    return j;
 }
 
 json violations_json(const Simulator& sim) {
