@@ -122,10 +122,9 @@ void Checker::on_commit(const Raft& node) {
         // committing leader's: a leader's own configuration, else the one recorded when
         // the index was first committed (a follower's may still be older).
         const bool first = i > committed_.size();
-        const uint32_t voters = node.role() == Role::Leader || i > commit_voters_.size()
-                                    ? voter_bits(node.membership())
-                                    : commit_voters_[i - 1];
-        if (first || i == c) check_durable(node.id(), e, voters);
+        uint32_t voters = node.role() == Role::Leader || i > commit_voters_.size() ? voter_bits(node.membership())
+                                                                                   : commit_voters_[i - 1];
+        if (first || i == c) voters = check_durable(node, e, voters);
         if (first && i == commit_voters_.size() + 1) commit_voters_.push_back(voters);
         check_committed(node.id(), e);
     }
@@ -140,24 +139,43 @@ void Checker::set_durable_view(int nodes, DurableView view) {
 // Commit Durability: a node treats entry e as committed; a majority of disks must hold
 // it. (A leader counts its own copy only once durable, and a follower acknowledges only
 // what is durable, so in a correct run this holds the moment commit advances.)
-void Checker::check_durable(NodeId node, const Entry& e, uint32_t voters) {
-    if (!durable_ || voters == 0) return;  // (no configuration known yet: nothing to count)
-    int holders = 0, count = 0;
+//
+// The majority may also be one of the configuration before the node's newest Config
+// entry: a leader that counted a majority of the old configuration and appended the new
+// one in the same step shows the new one by the time the checker looks. (Single-server
+// changes make every majority of the one overlap every majority of the other, which is
+// why either keeps the entry.) Returns the voters whose majority holds it.
+uint32_t Checker::check_durable(const Raft& node, const Entry& e, uint32_t voters) {
+    if (!durable_ || voters == 0) return voters;  // (no configuration known yet: nothing to count)
     std::string where;
-    for (int n = 1; n <= nodes_; n++) {
-        if (!(voters >> (n - 1) & 1)) continue;
-        count++;
-        if (durable_(NodeId(n), e.index) == std::optional<Term>(e.term)) {
-            holders++;
-            where += (where.empty() ? "" : ", ") + std::to_string(n);
+    auto holders_of = [&](uint32_t among, int* count) {
+        int holders = 0;
+        *count = 0;
+        where.clear();
+        for (int n = 1; n <= nodes_; n++) {
+            if (!(among >> (n - 1) & 1)) continue;
+            ++*count;
+            if (durable_(NodeId(n), e.index) == std::optional<Term>(e.term)) {
+                holders++;
+                where += (where.empty() ? "" : ", ") + std::to_string(n);
+            }
         }
+        return holders;
+    };
+    int count = 0;
+    if (2 * holders_of(voters, &count) > count) return voters;
+    if (node.membership_index() > 0) {
+        const uint32_t before = voter_bits(node.membership_at(node.membership_index() - 1));
+        int before_count = 0;
+        if (before != 0 && 2 * holders_of(before, &before_count) > before_count) return before;
     }
-    if (2 * holders > count) return;
-    fail("Commit Durability", "node " + std::to_string(node) + " committed " + describe(e) + " while only " +
+    const int holders = holders_of(voters, &count);
+    fail("Commit Durability", "node " + std::to_string(node.id()) + " committed " + describe(e) + " while only " +
                                   std::to_string(holders) + " of " + std::to_string(count) + " disks hold it" +
                                   (where.empty() ? "" : " (node " + where + ")") +
                                   ": a crash of the others would lose a committed entry",
-         {node}, e.index);
+         {node.id()}, e.index);
+    return voters;
 }
 
 // One Change at a Time: node just appended Config entry `config`; no other Config

@@ -16,9 +16,9 @@
 //                         term) is on the durable logs — the disks, not the memories —
 //                         of a majority of the voters of the configuration that
 //                         committed it (the leader's configuration in force when its
-//                         commit index first passed i: thesis §4.1, a configuration
-//                         counts from the moment it is appended), so no crash of a
-//                         minority can lose it. Checked for every index when first
+//                         commit index first passed i — thesis §4.1, a configuration
+//                         counts from the moment it is appended — or the one just
+//                         before it), so no crash of a minority can lose it. Checked for every index when first
 //                         committed, and for the top index of every later commit advance.
 //   One Change at a Time  no node's log ever holds two Config entries above its commit
 //                         index (thesis §4.2: a leader appends a configuration change
@@ -109,7 +109,7 @@ public:
 private:
     void fail(const std::string& rule, const std::string& detail, std::vector<NodeId> nodes, Index index);
     void check_committed(NodeId node, const Entry& e);
-    void check_durable(NodeId node, const Entry& e, uint32_t voters);
+    uint32_t check_durable(const Raft& node, const Entry& e, uint32_t voters);
     void check_one_change(const Raft& node, const Entry& config);
     void check_once(NodeId node, const Entry& e, bool first);
 

@@ -156,7 +156,7 @@ uint64_t seed_value(const json& v) {
     return whole(v, "seed", 0, UINT64_MAX);
 }
 
-// A configuration as the page reads it: {"voters": [...], "learners": [...], "removed": [...]}.
+// A configuration: {"voters": [ids], "learners": [ids], "removed": [ids]}.
 json membership_json(const Membership& m) {
     return {{"voters", m.voters()}, {"learners", m.learners()}, {"removed", m.removed}};
 }
@@ -176,8 +176,8 @@ std::string change_label(const Membership& before, const Membership& after) {
     return out.empty() ? "same" : out;
 }
 
-// An entry; a Config entry also carries the configuration it holds and what it changed
-// from `before` (the configuration in force just below it).
+// An entry; a Config entry also carries its configuration, decoded ("configuration"),
+// and what it changed from `before`, the configuration in force just below it ("change").
 json entry_json(const Entry& e, const Membership* before = nullptr) {
     json j = {{"index", e.index},
               {"term", e.term},
@@ -189,7 +189,7 @@ json entry_json(const Entry& e, const Membership* before = nullptr) {
         if (!error.empty()) {
             j["config_error"] = error;
         } else {
-            j["config"] = membership_json(m);
+            j["configuration"] = membership_json(m);
             // A node that had no configuration below it (one that just joined) cannot
             // tell what changed: state_json takes the label from a node that can.
             if (before && !before->empty()) j["change"] = change_label(*before, m);
@@ -217,14 +217,20 @@ json snapshot_json(const Snapshot* s) {
     return {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
 }
 
-// A node's own configuration: {"index" (its Config entry; 0: from the snapshot or the
-// bootstrap), "voters", "learners", "removed", "self": what it is in it — "voter",
-// "learner", "removed" or "none" (not a member yet)}.
-json own_config_json(const Membership& m, Index index, NodeId id) {
-    json j = membership_json(m);
-    j["index"] = index;
-    j["self"] = m.is_voter(id) ? "voter" : m.is_member(id) ? "learner" : m.was_removed(id) ? "removed" : "none";
-    return j;
+// Where a node stands in a configuration: "voter", "learner", "removed", or "joining"
+// (a machine started by add_node that no configuration names yet).
+const char* standing(const Membership& m, NodeId id) {
+    if (m.is_voter(id)) return "voter";
+    if (m.is_member(id)) return "learner";
+    return m.was_removed(id) ? "removed" : "joining";
+}
+
+// A node's own configuration: "membership", its Config entry ("membership_index"; 0: from
+// the snapshot or the bootstrap), and where the node stands in it ("member").
+void own_membership(json& j, const Membership& m, Index index, NodeId id) {
+    j["member"] = standing(m, id);
+    j["membership"] = membership_json(m);
+    j["membership_index"] = index;
 }
 
 // A crashed node: only what its disk holds.
@@ -248,15 +254,16 @@ json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
             config_index = i;
         }
     }
-    return {{"id", id},
-            {"up", false},
-            {"term", hs.current_term},
-            {"voted_for", hs.voted_for},
-            {"log_first_index", base + 1},
-            {"log_last_index", base + log.size()},
-            {"log", std::move(entries)},
-            {"snapshot", snapshot_json(snap ? &*snap : nullptr)},
-            {"config", own_config_json(config, config_index, id)}};
+    json j = {{"id", id},
+              {"up", false},
+              {"term", hs.current_term},
+              {"voted_for", hs.voted_for},
+              {"log_first_index", base + 1},
+              {"log_last_index", base + log.size()},
+              {"log", std::move(entries)},
+              {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
+    own_membership(j, config, config_index, id);
+    return j;
 }
 
 // A (pre-)candidate's tally: the votes it has counted, its own included, and how many
@@ -320,7 +327,7 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         j["progress"] = std::move(progress);
     }
     if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r);
-    j["config"] = own_config_json(r->membership(), r->membership_index(), id);
+    own_membership(j, r->membership(), r->membership_index(), id);
     if (r->transfer_target() != kNoNode) j["transfer_target"] = r->transfer_target();
     return j;
 }
@@ -570,10 +577,10 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     json nodes = json::array();
     for (int i = 1; i <= n; i++) nodes.push_back(node_json(sim, NodeId(i), view));
     // The cluster's configuration as the page draws it: the leader's, else the newest an
-    // up node holds (a crashed node's when none is up); each node's "membership" is what
-    // it is in that one: "voter", "learner", "removed", or "none" (a machine not added yet).
+    // up node holds (a crashed node's when none is up); "cluster_member" is where each
+    // node stands in that one (as "member" is in its own).
     const auto rank = [](const json& node) {
-        return std::make_pair(node["up"].get<bool>(), node["config"]["index"].get<Index>());
+        return std::make_pair(node["up"].get<bool>(), node["membership_index"].get<Index>());
     };
     const json* shown = nullptr;
     for (const json& node : nodes) {
@@ -583,19 +590,15 @@ std::string state_json(const Simulator& sim, const StateView& view) {
         }
         if (!shown || rank(node) > rank(*shown)) shown = &node;
     }
-    json membership = shown ? json{{"voters", (*shown)["config"]["voters"]},
-                                   {"learners", (*shown)["config"]["learners"]},
-                                   {"removed", (*shown)["config"]["removed"]},
-                                   {"index", (*shown)["config"]["index"]},
-                                   {"from", (*shown)["id"]}}
-                            : json(nullptr);
+    json membership = (*shown)["membership"];  // a cluster has at least one node
+    membership["index"] = (*shown)["membership_index"];
+    membership["from"] = (*shown)["id"];
     for (json& node : nodes) {
-        const auto has = [&](const char* list) {
+        const auto in = [&](const char* list) {
             const json& ids = membership[list];
             return std::find(ids.begin(), ids.end(), node["id"]) != ids.end();
         };
-        node["membership"] = membership.is_null() ? "none" : has("voters") ? "voter" : has("learners") ? "learner"
-                                                                     : has("removed") ? "removed" : "none";
+        node["cluster_member"] = in("voters") ? "voter" : in("learners") ? "learner" : in("removed") ? "removed" : "joining";
     }
     j["membership"] = std::move(membership);
     // Logs agree on an entry with the same index and term (Log Matching), so a Config
@@ -606,7 +609,7 @@ std::string state_json(const Simulator& sim, const StateView& view) {
             if (e.contains("change")) labels.emplace(std::make_pair(e["index"].get<Index>(), e["term"].get<Term>()), e["change"]);
     for (json& node : nodes)
         for (json& e : node["log"])
-            if (e.contains("config") && !e.contains("change")) {
+            if (e.contains("configuration") && !e.contains("change")) {
                 const auto it = labels.find({e["index"].get<Index>(), e["term"].get<Term>()});
                 if (it != labels.end()) e["change"] = it->second;
             }
@@ -664,17 +667,22 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     const std::vector<MembershipOp>& mops = sim.membership_ops();
     for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++)
         changes.push_back(membership_op_json(mops[i]));
-    j["membership_ops"] = std::move(changes);
+    j["membership_changes"] = std::move(changes);
     j["stats"] = stats_json(sim);
     j["trace_hash"] = trace_hash_hex(sim);
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 json membership_op_json(const MembershipOp& op) {
-    json j = {{"id", op.id}, {"op", op.op}, {"node", op.node}, {"invoke_ms", op.invoke_ms},
-              {"complete_ms", op.complete_ms}, {"ok", op.ok}, {"index", op.index}};
-    if (!op.error.empty()) j["error"] = op.error;
-    return j;
+    return {{"id", op.id},
+            {"op", op.op},
+            {"node", op.node},
+            {"invoke_ms", op.invoke_ms},
+            {"complete_ms", op.complete_ms},
+            {"outcome", op.complete_ms < 0 ? "pending" : op.ok ? "ok" : "refused"},
+            {"error", op.error},
+            {"index", op.index},
+            {"tries", op.tries}};
 }
 
 json violations_json(const Simulator& sim) {

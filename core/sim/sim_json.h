@@ -9,11 +9,11 @@
 //
 // Out: state_json() is one snapshot of the whole simulated world — time, every node
 // (role, term, vote, commit/applied/persisted indexes, election timer, log, key-value
-// map and each key's revision; for a crashed node, what its disk holds), the messages in flight with a
-// per-type summary, the checker's violations,
-// recent client requests, membership changes (each node's place in the cluster's
-// configuration, its own configuration, Config entries labelled with what they changed),
-// statistics and the trace hash. Logs can be thousands of
+// map and each key's revision, its configuration and where it stands in it; for a
+// crashed node, what its disk holds), the cluster's configuration (the leader's) and where
+// each node stands in it, Config entries decoded and labelled with what they changed, the
+// messages in flight with a per-type summary, the checker's violations, recent client
+// requests and membership changes, statistics and the trace hash. Logs can be thousands of
 // entries long, so the view can be limited to an index window; every node still
 // reports its first and last log index. Numbers that may pass 2^53 (trace hash,
 // seed) are strings, because JavaScript numbers cannot hold them.
@@ -63,7 +63,8 @@ std::string state_json(const Simulator& sim, const StateView& view = StateView{}
 std::string trace_hash_hex(const Simulator& sim);
 
 // A membership change or transfer as asked for: {"id", "op", "node", "invoke_ms",
-// "complete_ms" (-1 while pending), "ok", "index", "error" (when refused)}.
+// "complete_ms" (-1 while pending), "outcome" ("pending", "ok" or "refused"), "error"
+// (why refused), "index" (the Config entry's), "tries"}.
 nlohmann::json membership_op_json(const MembershipOp& op);
 
 // The checker's violations: rule, detail, nodes, index, event, time_ms each.

@@ -75,6 +75,32 @@ const char* verdict_name(LincheckResult::Verdict v) {
     return "?";
 }
 
+// The membership changes a run asked for, by kind, and the configuration it ended with
+// (the leader's; "none" when there is no leader).
+nlohmann::json membership_json(const Simulator& sim) {
+    nlohmann::json by_op = nlohmann::json::object();
+    int done = 0, refused = 0, pending = 0;
+    for (const MembershipOp& m : sim.membership_ops()) {
+        nlohmann::json& c = by_op[m.op];
+        if (c.is_null()) c = {{"asked", 0}, {"done", 0}};
+        c["asked"] = c["asked"].get<int>() + 1;
+        if (m.complete_ms < 0) {
+            pending++;
+        } else if (m.ok) {
+            done++;
+            c["done"] = c["done"].get<int>() + 1;
+        } else {
+            refused++;
+        }
+    }
+    const std::optional<NodeId> l = sim.leader();
+    const Membership none;
+    const Membership& m = l ? sim.node(*l)->membership() : none;
+    return {{"asked", int(sim.membership_ops().size())}, {"done", done}, {"refused", refused}, {"pending", pending},
+            {"by_op", by_op}, {"machines", sim.size()}, {"voters", ids_text(m.voters())},
+            {"learners", ids_text(m.learners())}};
+}
+
 nlohmann::json settle_json(const SettleResult& r) {
     nlohmann::json j = {{"settled", r.settled}, {"virtual_ms", r.took_ms}, {"history", verdict_name(r.history)}};
     if (!r.stuck.empty()) j["stuck"] = r.stuck;
@@ -150,6 +176,8 @@ int cmd_sim(int argc, char** argv) {
     opts.flag("reorder", "P", "probability that a message is held back and overtaken", "0");
     opts.flag("partition-every", "TIME", "split the cluster in two at this interval (healed halfway)", "0");
     opts.flag("crash-every", "TIME", "crash a random node at this interval (restarted halfway)", "0");
+    opts.flag("membership-every", "TIME", "ask for a random membership change or leadership transfer at this interval "
+              "(add, promote, remove, transfer; up to 9 machines, never below 3 voters)", "0");
     opts.flag("disk-slow", "P@MIN..MAX", "the disk's tail: a fraction P of writes takes MIN..MAX ms", "0.03@20..80");
     opts.flag("snapshot-entries", "N", "snapshot after N entries applied since the last (0: never)", "0");
     opts.flag("catchup-entries", "N", "entries kept before a snapshot for followers a little behind", "0");
@@ -171,7 +199,7 @@ int cmd_sim(int argc, char** argv) {
         !opts.get_uint("catchup-entries", 0, UINT64_MAX, &catchup_entries, &code)) {
         return code;
     }
-    TimeMs duration = 0, partition_every = 0, crash_every = 0, settle_limit = 0;
+    TimeMs duration = 0, partition_every = 0, crash_every = 0, membership_every = 0, settle_limit = 0;
     if (!parse_duration(opts.get("settle"), &settle_limit))
         return opts.usage_error("--settle must look like 10s or 500ms, not '" + opts.get("settle") + "'");
     if (!parse_duration(opts.get("duration"), &duration))
@@ -179,6 +207,8 @@ int cmd_sim(int argc, char** argv) {
     if (!parse_duration(opts.get("partition-every"), &partition_every))
         return opts.usage_error("--partition-every must look like 5s");
     if (!parse_duration(opts.get("crash-every"), &crash_every)) return opts.usage_error("--crash-every must look like 7s");
+    if (!parse_duration(opts.get("membership-every"), &membership_every))
+        return opts.usage_error("--membership-every must look like 2s or 700ms");
     if (opts.given("bench")) return run_bench(opts.given("duration") ? duration : 60000, opts.given("rate") ? double(rate) : 1000);
 
     Scenario scenario;
@@ -244,7 +274,7 @@ int cmd_sim(int argc, char** argv) {
     }
     if (!opts.given("script") || opts.given("duration")) {
         sim->set_client_rate(double(rate));
-        run_load(*sim, {partition_every, crash_every}, duration, scenario.config.seed);
+        run_load(*sim, {partition_every, crash_every, membership_every}, duration, scenario.config.seed);
     }
     std::optional<SettleResult> settled;
     if (!opts.given("no-settle")) settled = sim->settle(settle_limit);
@@ -275,6 +305,7 @@ int cmd_sim(int argc, char** argv) {
                               {"committed", committed},
                               {"snapshots_taken", st.snapshots_taken},
                               {"snapshots_installed", st.snapshots_installed},
+                              {"membership", membership_json(*sim)},
                               {"wall_seconds", wall},
                               {"trace_hash", trace_hash_hex(*sim)},
                               {"violations", violations_json(*sim)}};
@@ -294,6 +325,12 @@ int cmd_sim(int argc, char** argv) {
         std::printf("committed   %zu entries (%.1f per virtual second), %llu of %llu client requests acknowledged\n",
                     committed, sim->now() > 0 ? committed * 1000.0 / sim->now() : 0.0,
                     static_cast<unsigned long long>(st.acked), static_cast<unsigned long long>(st.proposals));
+        if (!sim->membership_ops().empty()) {
+            const nlohmann::json m = membership_json(*sim);
+            std::printf("membership  %d changes asked, %d done, %d refused; %d machines; voters %s, learners %s\n",
+                        m["asked"].get<int>(), m["done"].get<int>(), m["refused"].get<int>(), m["machines"].get<int>(),
+                        m["voters"].get<std::string>().c_str(), m["learners"].get<std::string>().c_str());
+        }
         if (settled) {
             std::printf("settle      %s in %.1f s virtual; client history %s\n",
                         settled->settled ? "converged" : ("NOT converged (" + settled->stuck + ")").c_str(),
@@ -301,7 +338,7 @@ int cmd_sim(int argc, char** argv) {
         }
         if (violations.empty()) {
             std::printf("invariants  safe: Election Safety, Log Matching, Leader Completeness, State Machine Safety, "
-                        "no lost ack, Commit Durability, Apply Order, State Agreement, Exactly Once%s\n",
+                        "no lost ack, Commit Durability, One Change at a Time, Apply Order, State Agreement, Exactly Once%s\n",
                         settled ? ", Linearizability, Liveness" : "");
         } else {
             std::printf("invariants  VIOLATED (%zu)\n", violations.size());

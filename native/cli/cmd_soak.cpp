@@ -45,6 +45,15 @@ using nlohmann::json;
 constexpr TimeMs kSettleWithin = 20000;
 constexpr size_t kReportedFailures = 10;
 
+// What the command line fixes for every seed.
+struct SoakKnobs {
+    int nodes = 0;                  // 0: each seed picks 3 or 5
+    TimeMs duration = 0;
+    std::string fault;              // a rule switch on every node, "" for none
+    uint64_t snapshot_entries = 0;  // snapshot threshold (0: no snapshots)
+    TimeMs membership_every = 0;    // random membership changes (0: none)
+};
+
 // One seed's mix of trouble, drawn from the seed itself. Probabilities are kept as the
 // text the replay command and the playground link carry, so all three agree exactly.
 struct SeedPlan {
@@ -56,9 +65,10 @@ struct SeedPlan {
     TimeMs duration = 0;
     std::string fault;  // a rule switch on every node, "" for none
     uint64_t snapshot_entries = 0;  // snapshot threshold (0: no snapshots)
+    TimeMs membership_every = 0;    // random membership changes (0: none)
 };
 
-SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& fault, uint64_t snapshot_entries) {
+SeedPlan plan_for(uint64_t seed, const SoakKnobs& k) {
     static const char* const kDrop[] = {"0", "0.01", "0.05", "0.1"};
     static const char* const kDuplicate[] = {"0", "0.02", "0.05"};
     static const char* const kReorder[] = {"0", "0.05", "0.1"};
@@ -67,7 +77,7 @@ SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& 
     Rng rng(seed ^ 0x736F616B706C616EULL);
     SeedPlan p;
     p.seed = seed;
-    p.nodes = nodes > 0 ? nodes : (rng.range(0, 1) ? 5 : 3);
+    p.nodes = k.nodes > 0 ? k.nodes : (rng.range(0, 1) ? 5 : 3);
     p.drop = kDrop[rng.range(0, 3)];
     p.duplicate = kDuplicate[rng.range(0, 2)];
     p.reorder = kReorder[rng.range(0, 2)];
@@ -75,9 +85,10 @@ SeedPlan plan_for(uint64_t seed, int nodes, TimeMs duration, const std::string& 
     p.crash_every = kCrashEvery[rng.range(0, 3)];
     if (p.partition_every == 0 && p.crash_every == 0) p.crash_every = 4000;  // every seed meets a nemesis
     p.rate = int(rng.range(20, 200));
-    p.duration = duration;
-    p.fault = fault;
-    p.snapshot_entries = snapshot_entries;
+    p.duration = k.duration;
+    p.fault = k.fault;
+    p.snapshot_entries = k.snapshot_entries;
+    p.membership_every = k.membership_every;
     return p;
 }
 
@@ -96,6 +107,7 @@ std::string replay_command(const SeedPlan& p) {
     if (p.partition_every) cmd += " --partition-every " + ms_text(p.partition_every);
     if (p.crash_every) cmd += " --crash-every " + ms_text(p.crash_every);
     if (p.snapshot_entries) cmd += " --snapshot-entries " + std::to_string(p.snapshot_entries);
+    if (p.membership_every) cmd += " --membership-every " + ms_text(p.membership_every);
     if (!p.fault.empty()) {
         cmd += " --fault ";
         for (int n = 1; n <= p.nodes; n++) cmd += (n > 1 ? "," : "") + std::to_string(n) + ":" + p.fault;
@@ -163,7 +175,7 @@ json run_seed(const SeedPlan& p) {
     timeline.at(0, "rate " + std::to_string(p.rate));
     sim->set_client_rate(p.rate);
 
-    Nemesis nemesis(*sim, {p.partition_every, p.crash_every}, p.seed);
+    Nemesis nemesis(*sim, {p.partition_every, p.crash_every, p.membership_every}, p.seed);
     nemesis.set_observer([&](const std::string& line) { timeline.at(sim->now(), line); });
     nemesis.run(p.duration);
     nemesis.finish();
@@ -195,16 +207,16 @@ struct Worker {
 };
 
 // The worker loop: seeds first, first + stride, ... until the deadline. Never returns.
-[[noreturn]] void worker_main(int fd, uint64_t first, uint64_t stride, Clock::time_point deadline, int nodes,
-                              TimeMs duration, const std::string& fault, uint64_t snapshot_entries) {
+[[noreturn]] void worker_main(int fd, uint64_t first, uint64_t stride, Clock::time_point deadline,
+                              const SoakKnobs& knobs) {
     for (uint64_t seed = first; Clock::now() < deadline; seed += stride) {
         const std::string start = json{{"start", seed}}.dump() + "\n";
         if (write(fd, start.data(), start.size()) < 0) _exit(3);
         json r;
         try {
-            r = run_seed(plan_for(seed, nodes, duration, fault, snapshot_entries));
+            r = run_seed(plan_for(seed, knobs));
         } catch (const std::exception& e) {
-            const SeedPlan p = plan_for(seed, nodes, duration, fault, snapshot_entries);
+            const SeedPlan p = plan_for(seed, knobs);
             r = {{"seed", seed}, {"events", 0}, {"ok", false},
                  {"problem", std::string("the simulator threw: ") + e.what()}, {"replay", replay_command(p)}};
         }
@@ -214,8 +226,7 @@ struct Worker {
     _exit(0);
 }
 
-bool spawn(Worker* w, uint64_t stride, Clock::time_point deadline, int nodes, TimeMs duration,
-           const std::string& fault, uint64_t snapshot_entries) {
+bool spawn(Worker* w, uint64_t stride, Clock::time_point deadline, const SoakKnobs& knobs) {
     int fds[2];
     if (pipe(fds) != 0) return false;
     std::fflush(nullptr);
@@ -223,7 +234,7 @@ bool spawn(Worker* w, uint64_t stride, Clock::time_point deadline, int nodes, Ti
     if (pid < 0) return false;
     if (pid == 0) {
         close(fds[0]);
-        worker_main(fds[1], w->next_seed, stride, deadline, nodes, duration, fault, snapshot_entries);
+        worker_main(fds[1], w->next_seed, stride, deadline, knobs);
     }
     close(fds[1]);
     w->pid = pid;
@@ -294,6 +305,8 @@ int cmd_soak(int argc, char** argv) {
     opts.flag("from-seed", "S", "first seed", "1");
     opts.flag("duration", "TIME", "virtual time per seed before the heal", "20s");
     opts.flag("snapshot-entries", "N", "each node snapshots after N entries applied (0: never)", "0");
+    opts.flag("membership-every", "TIME", "ask for a random membership change or leadership transfer at this "
+              "interval (up to 9 machines, never below 3 voters)", "0");
     opts.flag("fault", "NAME", "test-only: switch on this rule fault (faults.h) on every node, to see soak catch it");
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
@@ -308,9 +321,11 @@ int cmd_soak(int argc, char** argv) {
         return code;
     }
     if (nodes == 4) return opts.usage_error("--nodes must be 3 or 5");
-    TimeMs duration = 0;
+    TimeMs duration = 0, membership_every = 0;
     if (!parse_duration(opts.get("duration"), &duration) || duration <= 0 || duration > 3600 * 1000)
         return opts.usage_error("--duration must look like 20s or 500ms (at most an hour)");
+    if (!parse_duration(opts.get("membership-every"), &membership_every))
+        return opts.usage_error("--membership-every must look like 2s or 700ms");
     const std::string fault = opts.get("fault");
     if (!fault.empty() && !Faults().set(fault, true)) {
         std::string names;
@@ -318,12 +333,13 @@ int cmd_soak(int argc, char** argv) {
         return opts.usage_error("--fault '" + fault + "' is not a rule fault; choose among:" + names);
     }
 
+    const SoakKnobs knobs{int(nodes), duration, fault, snapshot_entries, membership_every};
     const auto t0 = Clock::now();
     const auto deadline = t0 + std::chrono::seconds(seconds);
     std::vector<Worker> workers(jobs);
     for (uint64_t w = 0; w < jobs; w++) {
         workers[w].next_seed = from + w;
-        if (!spawn(&workers[w], jobs, deadline, int(nodes), duration, fault, snapshot_entries)) {
+        if (!spawn(&workers[w], jobs, deadline, knobs)) {
             std::fprintf(stderr, "raftbook soak: cannot start worker processes: %s\n", std::strerror(errno));
             for (Worker& x : workers)
                 if (x.pid > 0) kill(x.pid, SIGKILL);
@@ -366,11 +382,11 @@ int cmd_soak(int argc, char** argv) {
             }
             // The worker died in the middle of a seed: that seed fails; a new worker
             // carries on with the rest of the stride.
-            const SeedPlan p = plan_for(w.next_seed, int(nodes), duration, fault, snapshot_entries);
+            const SeedPlan p = plan_for(w.next_seed, knobs);
             totals.add({{"seed", w.next_seed}, {"events", 0}, {"ok", false},
                         {"problem", "the worker running it " + describe_exit(status)}, {"replay", replay_command(p)}});
             w.next_seed += jobs;
-            if (Clock::now() >= deadline || !spawn(&w, jobs, deadline, int(nodes), duration, fault, snapshot_entries)) alive--;
+            if (Clock::now() >= deadline || !spawn(&w, jobs, deadline, knobs)) alive--;
         }
         if (tty && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
             last_progress = Clock::now();
@@ -393,7 +409,8 @@ int cmd_soak(int argc, char** argv) {
     std::printf("events      %llu (%.0f per second)\n", static_cast<unsigned long long>(totals.events),
                 wall > 0 ? totals.events / wall : 0.0);
     std::printf("faults      per seed: drop 0-0.1, duplicate 0-0.05, reorder 0-0.1, partitions every 2-5 s,\n"
-                "            crashes every 3-7 s, 20-200 client requests/s%s\n",
+                "            crashes every 3-7 s, 20-200 client requests/s%s%s\n",
+                membership_every ? (", a membership change every " + ms_text(membership_every)).c_str() : "",
                 fault.empty() ? "" : (", rule fault " + fault + " on every node").c_str());
     if (totals.failures.empty()) {
         std::printf("verdict     every seed safe, and every seed settled after the heal\n");

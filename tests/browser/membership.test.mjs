@@ -70,7 +70,7 @@ test('Add learner grows the ring with a node drawn as a learner; Promote makes i
   await perform(page, 'advance 1500ms');
   assert.equal(await page.$$eval('#cluster .node', (n) => n.length), 4, 'the ring holds four nodes');
   assert.equal(await page.$$eval('.log-label[data-node]', (n) => n.length), 4, 'and the log grid four rows');
-  assert.equal((await nodeState(page, 4)).membership, 'learner');
+  assert.equal((await nodeState(page, 4)).cluster_member, 'learner');
   let look = await drawn(page, 4);
   assert.match(look.cls, /\blearner\b/);
   assert.equal(look.pill, 'learner');
@@ -108,7 +108,7 @@ test('Add learner grows the ring with a node drawn as a learner; Promote makes i
 
   await menu(page, 4, 'promote 4');
   await perform(page, 'advance 1500ms');
-  assert.equal((await nodeState(page, 4)).membership, 'voter');
+  assert.equal((await nodeState(page, 4)).cluster_member, 'voter');
   look = await drawn(page, 4);
   assert.doesNotMatch(look.cls, /learner/);
   assert.equal(look.dash, 'none', 'a promoted node is drawn as a voter');
@@ -116,7 +116,7 @@ test('Add learner grows the ring with a node drawn as a learner; Promote makes i
   const victim = leader === 2 ? 3 : 2;
   await menu(page, victim, `remove ${victim}`);
   await perform(page, 'advance 1500ms');
-  assert.equal((await nodeState(page, victim)).membership, 'removed');
+  assert.equal((await nodeState(page, victim)).cluster_member, 'removed');
   look = await drawn(page, victim);
   assert.match(look.cls, /\bremoved\b/);
   assert.equal(look.pill, 'removed');
@@ -133,7 +133,7 @@ test('Add node: the new node catches up and becomes a voter by itself; rewinding
   await page.click('#add-node');
   assert.equal(await page.evaluate(() => window.playground.timeline.lines().at(-1)), 'add 4');
   await perform(page, 'advance 3s');
-  assert.equal((await nodeState(page, 4)).membership, 'voter');
+  assert.equal((await nodeState(page, 4)).cluster_member, 'voter');
   assert.equal(await page.$$eval('#cluster .node', (n) => n.length), 4);
   await page.evaluate(() => { window.playground.pendingSeek = 0; });
   await moment(page);
@@ -178,8 +178,8 @@ test('a change the leader refuses (promoting a removed node) is said in a toast 
   const leader = await freeCluster(page);
   const voter = leader === 2 ? 3 : 2;
   await perform(page, `remove ${voter}`, 'advance 1s', `promote ${voter} once`, 'advance 500ms');
-  const op = await page.evaluate(() => window.playground.state.membership_ops.at(-1));
-  assert.equal(op.ok, false);
+  const op = await page.evaluate(() => window.playground.state.membership_changes.at(-1));
+  assert.equal(op.outcome, 'refused');
   assert.ok(op.error.length > 0);
   await page.waitForSelector('#toast:not([hidden])');
   assert.equal(await page.textContent('#toast'), `The leader refused to promote S${voter} to voter: ${op.error}`);

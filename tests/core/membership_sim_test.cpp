@@ -3,10 +3,16 @@
 // checker watches every event — including the configuration-aware majorities and One
 // Change at a Time. Also the 2015 single-server-change bug, replayed with the fault
 // switch that brings it back.
+#include <optional>
+#include <set>
+#include <string>
+
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/sim/nemesis.h"
 #include "core/sim/scenario.h"
+#include "core/sim/sim_json.h"
 #include "tests/core/sim_support.h"
 
 using namespace raftbook;
@@ -32,6 +38,37 @@ std::unique_ptr<Simulator> running_cluster(uint64_t seed) {
     return sim;
 }
 
+// A follower restored with these entries (the first `committed` of them committed) under
+// configuration `m`.
+Raft restored_node(NodeId id, const Membership& m, const std::vector<Entry>& entries, Index committed) {
+    RaftConfig rc;
+    rc.id = id;
+    rc.members = m;
+    Restored r;
+    r.entries = entries;
+    r.hard_state = {entries.empty() ? 1 : entries.back().term, kNoNode, committed};
+    return Raft(rc, r);
+}
+
+Entry entry(Index i, const std::string& data, EntryType type = EntryType::Command) {
+    Entry e;
+    e.index = i;
+    e.term = 1;
+    e.type = type;
+    e.data = data;
+    return e;
+}
+
+Entry config_entry(Index i, const Membership& m) { return entry(i, m.encode(), EntryType::Config); }
+
+// Voters 1..3, learners 4 and 5.
+Membership three_voters_two_learners() {
+    Membership m = Membership::of_voters({1, 2, 3});
+    m.members.push_back({4, false, "", ""});
+    m.members.push_back({5, false, "", ""});
+    return m;
+}
+
 bool all_done(const Simulator& sim) {
     for (const MembershipOp& m : sim.membership_ops())
         if (m.complete_ms < 0) return false;
@@ -39,6 +76,57 @@ bool all_done(const Simulator& sim) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- the checker's rules
+
+TEST_CASE("membership checker: Commit Durability counts the voters of the configuration, not learners or removed nodes") {
+    const Membership m = three_voters_two_learners();
+    const std::vector<Entry> log = {config_entry(1, m), entry(2, "set x 1")};
+    auto check = [&](std::set<NodeId> holders) {
+        Checker c;
+        c.set_durable_view(5, [&](NodeId n, Index i) -> std::optional<Term> {
+            return i <= 2 && holders.count(n) ? std::optional<Term>(1) : std::nullopt;
+        });
+        c.on_commit(restored_node(1, m, log, 2));
+        return c.ok() ? std::string() : c.violations().front().rule + ": " + c.violations().front().detail;
+    };
+    // Three of five machines hold it, but only one of the three voters: not durable.
+    const std::string learners_only = check({1, 4, 5});
+    CHECK(learners_only.rfind("Commit Durability", 0) == 0);
+    CHECK(learners_only.find("only 1 of 3 disks") != std::string::npos);
+    // Two of three voters: durable, though only two of five machines hold it.
+    CHECK(check({1, 2}).empty());
+
+    // After nodes 4 and 5 were removed, three voters are the whole cluster.
+    Membership shrunk = Membership::of_voters({1, 2, 3});
+    shrunk.removed = {4, 5};
+    Checker c;
+    c.set_durable_view(5, [&](NodeId n, Index i) -> std::optional<Term> {
+        return i <= 2 && n <= 2 ? std::optional<Term>(1) : std::nullopt;
+    });
+    c.on_commit(restored_node(1, shrunk, {config_entry(1, shrunk), entry(2, "set x 1")}, 2));
+    CHECK(c.ok());
+}
+
+TEST_CASE("membership checker: One Change at a Time catches two uncommitted Config entries in one log") {
+    const Membership a = Membership::of_voters({1, 2, 3});
+    Membership b = a;
+    b.members.push_back({4, false, "", ""});
+    Membership c4 = Membership::of_voters({1, 2, 3, 4});
+    const std::vector<Entry> log = {entry(1, "set x 1"), config_entry(2, b), entry(3, "set y 1"), config_entry(4, c4)};
+    // Entry 2 committed: one change in flight, fine.
+    Checker fine;
+    fine.on_append(restored_node(1, a, log, 2), log);
+    CHECK(fine.ok());
+    // Nothing committed: two changes in flight at once.
+    Checker bad;
+    bad.on_append(restored_node(1, a, log, 1), log);
+    REQUIRE(!bad.ok());
+    CHECK(bad.violations().front().rule == "One Change at a Time");
+    CHECK(bad.violations().front().index == 4);
+}
+
+// ---------------------------------------------------------------- the simulator
 
 TEST_CASE("membership: a machine added as a learner gets the log but no vote") {
     auto sim = running_cluster(1);
@@ -226,4 +314,31 @@ TEST_CASE("membership 2015 bug: a change before the new leader commits in its te
     INFO(settled.stuck);
     CHECK(settled.settled);
     CHECK(safe->checker().ok());
+}
+
+TEST_CASE("membership sim_json: each node's configuration and standing, Config entries decoded, the changes asked") {
+    auto sim = running_cluster(7);
+    sim->add_node(4, /*learner=*/true);
+    REQUIRE(sim->run_until([&] { return all_done(*sim); }, 5000));
+    sim->advance(500);
+    const nlohmann::json j = nlohmann::json::parse(state_json(*sim, StateView{}));
+    REQUIRE(j["nodes"].size() == 4);
+    CHECK(j["nodes"][0]["member"] == "voter");
+    CHECK(j["nodes"][3]["member"] == "learner");
+    CHECK(j["nodes"][3]["membership"]["voters"] == nlohmann::json({1, 2, 3}));
+    CHECK(j["nodes"][3]["membership"]["learners"] == nlohmann::json({4}));
+    const Index at = sim->membership_ops()[0].index;
+    CHECK(j["nodes"][0]["membership_index"] == at);
+    bool found = false;
+    for (const auto& e : j["nodes"][0]["log"]) {
+        if (e["index"] != at) continue;
+        found = true;
+        CHECK(e["type"] == "Config");
+        CHECK(e["configuration"]["learners"] == nlohmann::json({4}));
+    }
+    CHECK(found);
+    REQUIRE(j["membership_changes"].size() == 1);
+    CHECK(j["membership_changes"][0]["op"] == "add_learner");
+    CHECK(j["membership_changes"][0]["outcome"] == "ok");
+    CHECK(j["membership_changes"][0]["index"] == at);
 }

@@ -8,7 +8,7 @@
 // where each node sits — which the message layer (drawn over it) reuses.
 //
 // Membership (thesis ch. 4): the ring holds every machine the simulator runs, and grows
-// when a node is added. What each is in the cluster's configuration (state().membership)
+// when a node is added. Where each stands in the cluster's configuration (cluster_member)
 // shows on it: a learner — it receives the log but never votes — has a dashed outline
 // and a "learner" label; a machine added but not yet in the configuration is "joining";
 // a removed one stays in its place, faded, labelled "removed", its links faded too. A
@@ -19,7 +19,7 @@ import { ROLE_LABEL } from './format.js';
 const SVG = 'http://www.w3.org/2000/svg';
 
 // A node's place in the configuration, as a class and a label ('' for a voter).
-const MEMBER_CLASS = { learner: 'learner', removed: 'removed', none: 'joining' };
+const MEMBER_CLASS = { learner: 'learner', removed: 'removed', joining: 'joining' };
 const MEMBER_NOTE = {
   learner: ' It is a learner: it receives the log but does not vote, and the leader does not count it toward a majority.',
   removed: ' It was removed from the cluster: it takes no part any more.',
@@ -173,7 +173,7 @@ export class ClusterView {
   // selection: { kind, id } of what the inspector shows.
   render(state, now, selection) {
     const down = new Set(state.links_down.map(([a, b]) => `${a}>${b}`));
-    const gone = new Set(state.nodes.filter((n) => n.membership === 'removed').map((n) => n.id));
+    const gone = new Set(state.nodes.filter((n) => n.cluster_member === 'removed').map((n) => n.id));
     // Links are drawn between placed nodes; layout() clears their keys, so they are
     // drawn on the first render after it.
     for (const link of this.laidOut() ? this.links.values() : []) {
@@ -210,13 +210,13 @@ export class ClusterView {
       const selected = selection && selection.kind === 'node' && selection.id === node.id;
       const faults = node.faults && node.faults.length ? node.faults.join(', ') : '';
       const votes = node.up && node.votes ? `${node.votes.granted}/${node.votes.needed}` : '';
-      const member = MEMBER_CLASS[node.membership] ?? '';
+      const member = MEMBER_CLASS[node.cluster_member] ?? '';
       const handover = node.up && node.transfer_target ? node.transfer_target : 0;
       const key = `${role}|${node.term}|${selected}|${faults}|${votes}|${member}|${handover}`;
       if (key !== nd.key) {
         nd.key = key;
         nd.g.setAttribute('class', `node ${role}${member ? ` ${member}` : ''}${selected ? ' selected' : ''}`);
-        nd.g.dataset.membership = node.membership ?? '';
+        nd.g.dataset.membership = node.cluster_member ?? '';
         nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
         const label = !node.up ? 'crashed' : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;

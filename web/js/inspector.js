@@ -14,7 +14,7 @@ const MEMBERSHIP = {
   voter: 'voter',
   learner: 'learner <span class="hint">— receives the log, but does not vote and is not counted in majorities</span>',
   removed: 'removed <span class="hint">— no longer in the cluster; it takes no part and cannot rejoin</span>',
-  none: 'joining <span class="hint">— not in the configuration yet: the leader adds it as a learner first</span>',
+  joining: 'joining <span class="hint">— not in the configuration yet: the leader adds it as a learner first</span>',
 };
 
 const ids = (xs) => xs.length ? xs.map((x) => `S${x}`).join(', ') : 'none';
@@ -156,14 +156,13 @@ export class Inspector {
       : '';
     const faults = this.faultNames.map((f) => `
       <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
-    const own = n.config;
     const members = membershipItems(n, { leader: state.leader, next: 0 }, false);
     const html = `
       ${dl([
         ['role', `<b>${h(role)}</b>${n.transfer_target ? ` <span class="hint">— handing leadership over to S${n.transfer_target}</span>` : ''}`],
-        ['membership', MEMBERSHIP[n.membership] ?? h(n.membership)],
-        own && ['its configuration', `voters ${ids(own.voters)}${own.learners.length ? `; learners ${ids(own.learners)}` : ''} <span class="hint">(${
-          own.index ? `from its entry ${own.index}` : 'as it started'}${own.self !== n.membership ? `; it sees itself as ${h(own.self === 'none' ? 'not a member' : own.self)}` : ''})</span>`],
+        ['membership', MEMBERSHIP[n.cluster_member] ?? h(n.cluster_member)],
+        ['its configuration', `voters ${ids(n.membership.voters)}${n.membership.learners.length ? `; learners ${ids(n.membership.learners)}` : ''} <span class="hint">(${
+          n.membership_index ? `from its entry ${n.membership_index}` : 'as it started'}${n.member !== n.cluster_member ? `; it sees itself as ${h(n.member === 'joining' ? 'not a member yet' : n.member)}` : ''})</span>`],
         ['term', n.term],
         ['voted for', n.voted_for ? `S${n.voted_for}` : '—'],
         n.votes && ['votes', `${n.votes.granted} of ${n.votes.needed} needed`],
@@ -177,7 +176,7 @@ export class Inspector {
       ])}
       <div class="actions">
         <button class="btn danger" data-act="crash ${n.id}">Crash S${n.id}</button>
-        ${n.role !== 'leader' && n.membership === 'voter' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
+        ${n.role !== 'leader' && n.cluster_member === 'voter' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
         ${n.role === 'leader' ? `<button class="btn" data-act="propose ${n.id} ${h(command)}" title="Propose the client box's command here">Propose “${h(command)}”</button>` : ''}
         <button class="btn" data-act="snapshot ${n.id}" title="Save the applied state as a snapshot now and discard the log before it">Snapshot now</button>
       </div>

@@ -44,7 +44,7 @@ const SNAP_FILL = '#e5dbff';     // the snapshot block...
 const SNAP_EDGE = '#7048e8';     // ...its border, label and the bar under the tail it covers
 const SNAP_DISK = '#cfd3de';     // ...on a crashed node's disk
 const CONFIG_INK = '#2b8a3e';    // a configuration change's tag
-const MEMBER_LABEL = { learner: 'learner', removed: 'removed', none: 'joining' };
+const MEMBER_LABEL = { learner: 'learner', removed: 'removed', joining: 'joining' };
 const MONO = 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace';
 const SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
@@ -106,7 +106,7 @@ function cellTitle({ node, index, missing, look, snapshot, down, inSnapshot }) {
 
 // A Config entry in words: what it changed and the configuration it holds.
 export function configText(e) {
-  const c = e.config;
+  const c = e.configuration;
   if (!c) return `a configuration change that does not decode (${e.config_error ?? 'unknown'})`;
   const list = (ids) => ids.map((id) => `S${id}`).join(', ');
   return `configuration change${e.change && e.change !== 'same' ? ` (${e.change})` : ''}: voters ${list(c.voters) || 'none'}` +
@@ -573,7 +573,7 @@ export class LogView {
     ctx.fillText(String(c.e.term), x + w - 9, top);
     // "+4 learner" is wider than a cell: it reads "+4 L" there (the tooltip, the
     // inspector and the help say it in full).
-    const label = c.e.change && c.e.change !== 'same' ? c.e.change : c.e.config ? 'config' : '?';
+    const label = c.e.change && c.e.change !== 'same' ? c.e.change : c.e.configuration ? 'config' : '?';
     ctx.fillStyle = c.down ? DISK_INK : '#1b4d2a';
     ctx.font = `bold 9px ${SANS}`;
     const text = ctx.measureText(label).width <= w - 3 ? label : label.replace(/ learner/g, ' L').replace(/ voter/g, ' V');
@@ -596,7 +596,7 @@ export class LogView {
   renderLabel(row, node, selection, p) {
     const role = node.up ? node.role : 'down';
     const selected = selection && selection.kind === 'node' && selection.id === node.id;
-    const member = MEMBER_LABEL[node.membership] ?? '';
+    const member = MEMBER_LABEL[node.cluster_member] ?? '';
     const key = `${role}|${member}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}`;
     if (key === row.key) return;
     row.key = key;
@@ -623,7 +623,7 @@ export class LogView {
     row.label.dataset.applied = node.up ? node.applied_index : '';
     row.label.dataset.last = node.up ? node.log_last_index : '';
     row.label.dataset.role = role;
-    row.label.dataset.membership = node.membership ?? '';
+    row.label.dataset.membership = node.cluster_member ?? '';
     row.label.dataset.next = p ? p.next_index : '';
     row.label.dataset.match = p ? p.match_index : '';
   }

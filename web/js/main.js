@@ -631,8 +631,8 @@ class Playground {
     this.inspector.render(state, sel, this.controls.command());
     this.timelineView.render(this.timeline);
     this.checker.render(state.violations);
-    this.renderRequests(state.requests, state.membership_ops);
-    this.reportRefusals(state.membership_ops);
+    this.renderRequests(state.requests, state.membership_changes);
+    this.reportRefusals(state.membership_changes);
     $('add-node').disabled = $('add-learner').disabled = state.nodes.length >= MAX_NODES;
     this.kvPanel.render(state, sim);
     this.renderMessageList(state.messages);
@@ -659,13 +659,13 @@ class Playground {
   // (not while a lesson plays its script: its narration tells that story).
   reportRefusals(changes) {
     if (!this.refusalsSeen) {  // a new simulation, or a seek: what happened before is no news
-      this.refusalsSeen = new Set(changes.filter((c) => c.complete_ms >= 0).map((c) => c.id));
+      this.refusalsSeen = new Set(changes.filter((c) => c.outcome !== 'pending').map((c) => c.id));
       return;
     }
     for (const c of changes) {
-      if (c.complete_ms < 0 || this.refusalsSeen.has(c.id)) continue;
+      if (c.outcome === 'pending' || this.refusalsSeen.has(c.id)) continue;
       this.refusalsSeen.add(c.id);
-      if (!c.ok && !this.lessonPlaying) this.toast(`The leader refused to ${(MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node)}: ${c.error}`, true);
+      if (c.outcome === 'refused' && !this.lessonPlaying) this.toast(`The leader refused to ${(MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node)}: ${c.error}`, true);
     }
   }
 
@@ -683,9 +683,9 @@ class Playground {
       return { at: r.invoke_ms, html: `<div class="${h(cls)}"><span>${h(r.command)}</span><span>${h(answer)}</span></div>` };
     });
     for (const c of changes) {
-      const [answer, cls] = c.complete_ms < 0 ? ['pending…', 'pending'] : c.ok
-        ? [c.op === 'transfer_leader' ? 'done' : `done at ${c.index}`, 'ok'] : [`refused: ${c.error ?? ''}`, 'fail'];
-      rows.push({ at: c.invoke_ms, html: `<div class="${cls} membership-op" title="${h(c.error ?? '')}"><span>${h((MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node))}</span><span>${h(answer)}</span></div>` });
+      const [answer, cls] = c.outcome === 'pending' ? ['pending…', 'pending'] : c.outcome === 'ok'
+        ? [c.op === 'transfer_leader' ? 'done' : `done at ${c.index}`, 'ok'] : [`refused: ${c.error}`, 'fail'];
+      rows.push({ at: c.invoke_ms, html: `<div class="${cls} membership-op" title="${h(c.error)}"><span>${h((MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node))}</span><span>${h(answer)}</span></div>` });
     }
     const html = rows.sort((a, b) => b.at - a.at).map((r) => r.html).join('');
     const box = $('requests');

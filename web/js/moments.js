@@ -87,8 +87,8 @@ export function describeChange(before, after) {
       out.push({ text: `S${n.id} started, with an empty log and no configuration: it learns both from the leader.` });
       continue;
     }
-    if (b.membership !== n.membership && MEMBER_NOW[n.membership] && b.membership !== 'none') {
-      out.push({ text: `S${n.id} ${MEMBER_NOW[n.membership]}` });
+    if (b.cluster_member !== n.cluster_member && MEMBER_NOW[n.cluster_member] && b.cluster_member !== 'joining') {
+      out.push({ text: `S${n.id} ${MEMBER_NOW[n.cluster_member]}` });
     }
     if (b.up !== n.up) out.push({ text: n.up ? `S${n.id} restarted from its disk.` : `S${n.id} crashed.` });
     if (!n.up || !b.up) continue;

@@ -7,7 +7,7 @@
 
 import { escapeHtml as h } from './format.js';
 
-const MEMBER_WORD = { learner: 'learner', removed: 'removed', none: 'joining' };
+const MEMBER_WORD = { learner: 'learner', removed: 'removed', joining: 'joining' };
 
 // The membership changes that make sense for this node, as buttons (menu items, unless
 // `inMenu` is false: the inspector shows them too): each becomes a request to the leader
@@ -16,15 +16,15 @@ export function membershipItems(node, { leader, next }, inMenu = true) {
   const item = (line, text, title) =>
     `<button class="btn" data-act="${line}"${inMenu ? ' role="menuitem"' : ''} title="${h(title)}">${text}</button>`;
   const out = [];
-  if (node.membership === 'learner') {
+  if (node.cluster_member === 'learner') {
     out.push(item(`promote ${node.id}`, `Promote S${node.id} to voter`,
       'Make this learner a voter: it then votes and counts toward a majority. The leader refuses until the learner has caught up.'));
   }
-  if (node.membership === 'voter' && node.id !== leader && leader) {
+  if (node.cluster_member === 'voter' && node.id !== leader && leader) {
     out.push(item(`transfer ${node.id}`, 'Transfer leadership here',
       `The leader stops taking new requests, brings S${node.id} up to date and sends it TimeoutNow: S${node.id} starts an election at once and wins it.`));
   }
-  if (node.membership === 'voter' || node.membership === 'learner') {
+  if (node.cluster_member === 'voter' || node.cluster_member === 'learner') {
     out.push(item(`remove ${node.id}`, `Remove S${node.id}`,
       `Take S${node.id} out of the cluster: a configuration entry without it. It keeps running but takes no part, and can never rejoin.`));
   }
@@ -56,7 +56,7 @@ export class NodeMenu {
   // cluster: { leader (id or null), next (the id an added node gets, or 0 when full) }.
   open(node, at, command, cluster) {
     this.nodeId = node.id;
-    const voter = node.membership === 'voter';
+    const voter = node.cluster_member === 'voter';
     const items = node.up
       ? [`<button class="btn danger" data-act="crash ${node.id}" role="menuitem">Crash S${node.id}</button>`,
          node.role !== 'leader' && voter ? `<button class="btn" data-act="campaign ${node.id}" role="menuitem">Start an election</button>` : '',
@@ -64,7 +64,7 @@ export class NodeMenu {
          `<button class="btn" data-act="snapshot ${node.id}" role="menuitem" title="Save the applied state as a snapshot now and discard the log before it">Snapshot now</button>`]
       : [`<button class="btn primary" data-act="restart ${node.id}" role="menuitem">Restart S${node.id}</button>`];
     const members = membershipItems(node, cluster);
-    this.box.innerHTML = `<div class="node-menu-title">S${node.id}${node.membership === 'voter' ? '' : ` · ${h(MEMBER_WORD[node.membership] ?? '')}`}</div>${
+    this.box.innerHTML = `<div class="node-menu-title">S${node.id}${voter ? '' : ` · ${h(MEMBER_WORD[node.cluster_member] ?? '')}`}</div>${
       items.join('')}${members.length ? `<div class="node-menu-sep" role="separator"></div>${members.join('')}` : ''}`;
     this.box.hidden = false;
     const w = this.box.offsetWidth, hgt = this.box.offsetHeight;
