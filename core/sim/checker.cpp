@@ -179,17 +179,20 @@ uint32_t Checker::check_durable(const Raft& node, const Entry& e, uint32_t voter
 }
 
 // One Change at a Time: node just appended Config entry `config`; no other Config
-// entry may sit between its commit index and it. (Config entries are rare, so the walk
-// down the uncommitted suffix happens rarely.)
+// entry may sit between the commit index and it — the cluster's (the highest index any
+// node committed), which a follower may not know yet: a new leader whose own commit
+// index lags sends it entries that its predecessor committed. (Config entries are rare,
+// so the walk down the uncommitted suffix happens rarely.)
 void Checker::check_one_change(const Raft& node, const Entry& config) {
     const RaftLog& log = node.log();
-    const Index floor = std::max(node.commit_index() + 1, log.first_index());
+    const Index commit = std::max<Index>(node.commit_index(), committed_.size());
+    const Index floor = std::max(commit + 1, log.first_index());
     for (Index i = std::min(config.index, log.last_index() + 1); i-- > floor;) {
         if (log.at(i).type != EntryType::Config) continue;
         fail("One Change at a Time", "node " + std::to_string(node.id()) + " holds configuration entries " +
                                          describe(log.at(i)) + " and " + describe(config) +
-                                         ", neither committed (its commit index is " +
-                                         std::to_string(node.commit_index()) + ")",
+                                         ", neither committed (the commit index is " +
+                                         std::to_string(commit) + ")",
              {node.id()}, config.index);
         return;
     }

@@ -20,9 +20,10 @@
 //                         counts from the moment it is appended — or the one just
 //                         before it), so no crash of a minority can lose it. Checked for every index when first
 //                         committed, and for the top index of every later commit advance.
-//   One Change at a Time  no node's log ever holds two Config entries above its commit
-//                         index (thesis §4.2: a leader appends a configuration change
-//                         only once the previous one is committed)
+//   One Change at a Time  no node's log ever holds two Config entries above the commit
+//                         index (the highest any node reached: thesis §4.2, a leader
+//                         appends a configuration change only once the previous one
+//                         is committed)
 //   Apply Order           each node applies indexes 1, 2, 3, ... with no gap or repeat
 //                         (a restarted node starts again from its restored position)
 //   State Agreement       every node's key-value state after applying i is the same
