@@ -151,6 +151,38 @@ void set_client_rate(Simulator& sim, double per_second) {
     reported([&] { sim.set_client_rate(checked_amount(per_second, kMaxClientRate, "setClientRate(perSecond)")); });
 }
 
+// Membership (thesis ch. 4). add_node takes only the next free machine slot; each
+// returns the op id (state()'s membership_ops), or throws saying why it cannot be asked.
+double add_node(Simulator& sim, double n, bool learner) {
+    return reported([&] {
+        const int next = sim.size() + 1;
+        if (next > Simulator::kMaxNodes)
+            throw std::invalid_argument("the simulator holds at most " + std::to_string(Simulator::kMaxNodes) + " nodes");
+        const NodeId id = checked_node(n, Simulator::kMaxNodes);
+        if (int(id) != next)
+            throw std::invalid_argument("the next node to add is " + std::to_string(next) + ", not " + std::to_string(id));
+        return double(sim.add_node(id, learner));
+    });
+}
+
+// promote, remove_node and transfer_leader, which differ only in what they ask.
+template <uint64_t (Simulator::*ask)(NodeId, bool)>
+double membership_change(Simulator& sim, double n) {
+    return reported([&] {
+        const uint64_t id = (sim.*ask)(checked_node(n, sim.size()), false);
+        if (!id) throw std::invalid_argument("node " + std::to_string(NodeId(n)) + " cannot be asked for that now");
+        return double(id);
+    });
+}
+
+std::string membership_ops(Simulator& sim) {
+    return reported([&] {
+        nlohmann::json ops = nlohmann::json::array();
+        for (const MembershipOp& op : sim.membership_ops()) ops.push_back(membership_op_json(op));
+        return ops.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    });
+}
+
 std::string run_action_json(Simulator& sim, const std::string& line) {
     return reported([&] {
         ScenarioAction a;
@@ -240,6 +272,11 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("setNetwork", &set_network)
         .function("setFault", &set_fault)
         .function("setClientRate", &set_client_rate)
+        .function("addNode", &add_node)
+        .function("promote", &membership_change<&Simulator::promote>)
+        .function("removeNode", &membership_change<&Simulator::remove_node>)
+        .function("transferLeader", &membership_change<&Simulator::transfer_leader>)
+        .function("membershipOps", &membership_ops)
         .function("runAction", &run_action_json)
         .function("state", &state)
         .function("state", &state_with)

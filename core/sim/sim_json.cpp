@@ -161,25 +161,50 @@ json membership_json(const Membership& m) {
     return {{"voters", m.voters()}, {"learners", m.learners()}, {"removed", m.removed}};
 }
 
-// A Config entry also carries its configuration, decoded ("configuration"), unless
-// its data does not decode.
-json entry_json(const Entry& e) {
+// What a Config entry changed, in a log cell's few characters: "+4 learner" (added),
+// "4 voter" (promoted), "−2" (removed); "same" when nothing did.
+std::string change_label(const Membership& before, const Membership& after) {
+    std::string out;
+    const auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
+    for (const Member& m : after.members) {
+        const Member* was = before.find(m.id);
+        if (!was) add("+" + std::to_string(m.id) + (m.voter ? " voter" : " learner"));
+        else if (m.voter != was->voter) add(std::to_string(m.id) + (m.voter ? " voter" : " learner"));
+    }
+    for (const Member& m : before.members)
+        if (!after.is_member(m.id)) add("\u2212" + std::to_string(m.id));
+    return out.empty() ? "same" : out;
+}
+
+// An entry; a Config entry also carries its configuration, decoded ("configuration"),
+// and what it changed from `before`, the configuration in force just below it ("change").
+json entry_json(const Entry& e, const Membership* before = nullptr) {
     json j = {{"index", e.index},
               {"term", e.term},
               {"type", e.type == EntryType::NoOp ? "NoOp" : e.type == EntryType::Config ? "Config" : "Command"},
               {"command", e.data}};
-    Membership m;
-    if (e.type == EntryType::Config && Membership::decode(e.data, &m).empty()) j["configuration"] = membership_json(m);
+    if (e.type == EntryType::Config) {
+        Membership m;
+        const std::string error = Membership::decode(e.data, &m);
+        if (!error.empty()) {
+            j["config_error"] = error;
+        } else {
+            j["configuration"] = membership_json(m);
+            // A node that had no configuration below it (one that just joined) cannot
+            // tell what changed: state_json takes the label from a node that can.
+            if (before && !before->empty()) j["change"] = change_label(*before, m);
+        }
+    }
     return j;
 }
 
-// Where a node stands in its own configuration: "voter", "learner", "removed", or
-// "joining" (a machine started by add_node that has no configuration naming it yet).
-const char* member_state(const Raft& r) {
-    const Membership& m = r.membership();
-    if (m.is_voter(r.id())) return "voter";
-    if (m.is_member(r.id())) return "learner";
-    return m.was_removed(r.id()) ? "removed" : "joining";
+// The configuration a node without any Config entry or snapshot starts from: the
+// simulator's bootstrap voters, or nothing for a machine added later.
+Membership bootstrap_membership(const Simulator& sim, NodeId id) {
+    std::vector<NodeId> ids;
+    if (int(id) <= sim.config().nodes)
+        for (int i = 1; i <= sim.config().nodes; i++) ids.push_back(NodeId(i));
+    return Membership::of_voters(ids);
 }
 
 // The part of a log holding indexes first..last that the view asks for: lo..hi.
@@ -192,23 +217,53 @@ json snapshot_json(const Snapshot* s) {
     return {{"index", s ? s->meta.index : 0}, {"term", s ? s->meta.term : 0}, {"bytes", s ? s->size() : 0}};
 }
 
+// Where a node stands in a configuration: "voter", "learner", "removed", or "joining"
+// (a machine started by add_node that no configuration names yet).
+const char* standing(const Membership& m, NodeId id) {
+    if (m.is_voter(id)) return "voter";
+    if (m.is_member(id)) return "learner";
+    return m.was_removed(id) ? "removed" : "joining";
+}
+
+// A node's own configuration: "membership", its Config entry ("membership_index"; 0: from
+// the snapshot or the bootstrap), and where the node stands in it ("member").
+void own_membership(json& j, const Membership& m, Index index, NodeId id) {
+    j["member"] = standing(m, id);
+    j["membership"] = membership_json(m);
+    j["membership_index"] = index;
+}
+
 // A crashed node: only what its disk holds.
 json down_node_json(const Simulator& sim, NodeId id, const StateView& view) {
     const HardState& hs = sim.durable_hard_state(id);
     const std::optional<Snapshot>& snap = sim.durable_snapshot(id);
     const std::vector<Entry>& log = sim.durable_log(id);  // index i at [i - base - 1]
     const Index base = snap ? snap->meta.index : 0;
+    // The configuration in force below each entry (for its Config entries' labels) and,
+    // after the last, the one this node restarts with.
+    const auto [lo, hi] = window(view, base + 1, base + log.size());
+    Membership config = snap && !snap->meta.membership.empty() ? snap->meta.membership : bootstrap_membership(sim, id);
+    Index config_index = 0;
     json entries = json::array();
-    for (auto [i, hi] = window(view, base + 1, base + log.size()); i <= hi; i++)
-        entries.push_back(entry_json(log[i - base - 1]));
-    return {{"id", id},
-            {"up", false},
-            {"term", hs.current_term},
-            {"voted_for", hs.voted_for},
-            {"log_first_index", base + 1},
-            {"log_last_index", base + log.size()},
-            {"log", std::move(entries)},
-            {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
+    for (Index i = base + 1; i <= base + log.size(); i++) {
+        const Entry& e = log[i - base - 1];
+        if (i >= lo && i <= hi) entries.push_back(entry_json(e, &config));
+        Membership m;
+        if (e.type == EntryType::Config && Membership::decode(e.data, &m).empty()) {
+            config = std::move(m);
+            config_index = i;
+        }
+    }
+    json j = {{"id", id},
+              {"up", false},
+              {"term", hs.current_term},
+              {"voted_for", hs.voted_for},
+              {"log_first_index", base + 1},
+              {"log_last_index", base + log.size()},
+              {"log", std::move(entries)},
+              {"snapshot", snapshot_json(snap ? &*snap : nullptr)}};
+    own_membership(j, config, config_index, id);
+    return j;
 }
 
 // A (pre-)candidate's tally: the votes it has counted, its own included, and how many
@@ -233,14 +288,17 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
               {"election_elapsed", r->election_elapsed()},
               {"election_timeout", r->randomized_election_timeout()},
               {"log_first_index", log.first_index()},
-              {"log_last_index", log.last_index()},
-              {"member", member_state(*r)},
-              {"membership", membership_json(r->membership())},
-              {"membership_index", r->membership_index()}};
-    if (r->transfer_target() != kNoNode) j["transfer_target"] = r->transfer_target();
+              {"log_last_index", log.last_index()}};
     json entries = json::array();
-    for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++)
-        entries.push_back(entry_json(log.at(i)));
+    for (auto [i, hi] = window(view, log.first_index(), log.last_index()); i <= hi; i++) {
+        const Entry& e = log.at(i);
+        if (e.type != EntryType::Config) {
+            entries.push_back(entry_json(e));
+        } else {
+            const Membership before = r->membership_at(i - 1);
+            entries.push_back(entry_json(e, &before));
+        }
+    }
     j["log"] = std::move(entries);
     j["snapshot"] = snapshot_json(r->snapshot().get());
     const KvStore& kv = *sim.kv(id);
@@ -269,10 +327,13 @@ json node_json(const Simulator& sim, NodeId id, const StateView& view) {
         j["progress"] = std::move(progress);
     }
     if (r->role() == Role::Candidate || r->role() == Role::PreCandidate) j["votes"] = votes_json(*r);
+    own_membership(j, r->membership(), r->membership_index(), id);
+    if (r->transfer_target() != kNoNode) j["transfer_target"] = r->transfer_target();
     return j;
 }
 
 std::string request_text(const ClientRequest& r) {
+    if (is_membership_request(r)) return r.op + " " + std::to_string(r.node);
     return r.op == "get" ? "get " + r.key : write_command(r);
 }
 
@@ -307,6 +368,7 @@ json in_flight_json(const InFlight& f) {
     switch (m.type) {
         case MessageType::Vote:
         case MessageType::PreVote:
+            if (m.context == kTransferCampaign) j["transfer"] = true;
             j["last_index"] = m.index;
             j["last_term"] = m.log_term;
             s = std::string(m.type == MessageType::PreVote ? "pre-vote" : "vote") + " request for term " +
@@ -362,6 +424,9 @@ json in_flight_json(const InFlight& f) {
             j["snapshot_index"] = m.index;
             j["offset"] = m.chunk().offset;
             s = "snapshot (" + num(m.index) + ", " + num(m.log_term) + "): expects offset " + num(m.chunk().offset);
+            break;
+        case MessageType::TimeoutNow:
+            s = "leadership transfer: campaign now, in term " + num(m.term + 1);
             break;
         case MessageType::ClientRequest:
             j["client_id"] = f.request.client_id;
@@ -511,6 +576,43 @@ std::string state_json(const Simulator& sim, const StateView& view) {
 
     json nodes = json::array();
     for (int i = 1; i <= n; i++) nodes.push_back(node_json(sim, NodeId(i), view));
+    // The cluster's configuration as the page draws it: the leader's, else the newest an
+    // up node holds (a crashed node's when none is up); "cluster_member" is where each
+    // node stands in that one (as "member" is in its own).
+    const auto rank = [](const json& node) {
+        return std::make_pair(node["up"].get<bool>(), node["membership_index"].get<Index>());
+    };
+    const json* shown = nullptr;
+    for (const json& node : nodes) {
+        if (leader && node["id"] == *leader) {
+            shown = &node;
+            break;
+        }
+        if (!shown || rank(node) > rank(*shown)) shown = &node;
+    }
+    json membership = (*shown)["membership"];  // a cluster has at least one node
+    membership["index"] = (*shown)["membership_index"];
+    membership["from"] = (*shown)["id"];
+    for (json& node : nodes) {
+        const auto in = [&](const char* list) {
+            const json& ids = membership[list];
+            return std::find(ids.begin(), ids.end(), node["id"]) != ids.end();
+        };
+        node["cluster_member"] = in("voters") ? "voter" : in("learners") ? "learner" : in("removed") ? "removed" : "joining";
+    }
+    j["membership"] = std::move(membership);
+    // Logs agree on an entry with the same index and term (Log Matching), so a Config
+    // entry's change label, where a node could not tell it, is the one another node gave.
+    std::map<std::pair<Index, Term>, json> labels;
+    for (const json& node : nodes)
+        for (const json& e : node["log"])
+            if (e.contains("change")) labels.emplace(std::make_pair(e["index"].get<Index>(), e["term"].get<Term>()), e["change"]);
+    for (json& node : nodes)
+        for (json& e : node["log"])
+            if (e.contains("configuration") && !e.contains("change")) {
+                const auto it = labels.find({e["index"].get<Index>(), e["term"].get<Term>()});
+                if (it != labels.end()) e["change"] = it->second;
+            }
     j["nodes"] = std::move(nodes);
 
     json links = json::array();
@@ -527,22 +629,6 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     j["dropped"] = std::move(dropped);
 
     j["violations"] = violations_json(sim);
-
-    json changes = json::array();
-    const std::vector<MembershipOp>& mops = sim.membership_ops();
-    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++) {
-        const MembershipOp& m = mops[i];
-        changes.push_back({{"id", m.id},
-                           {"op", m.op},
-                           {"node", m.node},
-                           {"invoke_ms", m.invoke_ms},
-                           {"complete_ms", m.complete_ms},
-                           {"outcome", m.complete_ms < 0 ? "pending" : m.ok ? "ok" : "refused"},
-                           {"error", m.error},
-                           {"index", m.index},
-                           {"tries", m.tries}});
-    }
-    j["membership_changes"] = std::move(changes);
 
     json requests = json::array();
     const std::vector<ClientOp>& ops = sim.client_ops();
@@ -577,9 +663,26 @@ std::string state_json(const Simulator& sim, const StateView& view) {
         requests.push_back(std::move(r));
     }
     j["requests"] = std::move(requests);
+    json changes = json::array();
+    const std::vector<MembershipOp>& mops = sim.membership_ops();
+    for (size_t i = mops.size() - std::min(mops.size(), view.requests); i < mops.size(); i++)
+        changes.push_back(membership_op_json(mops[i]));
+    j["membership_changes"] = std::move(changes);
     j["stats"] = stats_json(sim);
     j["trace_hash"] = trace_hash_hex(sim);
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json membership_op_json(const MembershipOp& op) {
+    return {{"id", op.id},
+            {"op", op.op},
+            {"node", op.node},
+            {"invoke_ms", op.invoke_ms},
+            {"complete_ms", op.complete_ms},
+            {"outcome", op.complete_ms < 0 ? "pending" : op.ok ? "ok" : "refused"},
+            {"error", op.error},
+            {"index", op.index},
+            {"tries", op.tries}};
 }
 
 json violations_json(const Simulator& sim) {

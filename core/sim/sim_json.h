@@ -10,9 +10,10 @@
 // Out: state_json() is one snapshot of the whole simulated world — time, every node
 // (role, term, vote, commit/applied/persisted indexes, election timer, log, key-value
 // map and each key's revision, its configuration and where it stands in it; for a
-// crashed node, what its disk holds), the messages in flight with a
-// per-type summary, the checker's violations,
-// recent client requests and membership changes, statistics and the trace hash. Logs can be thousands of
+// crashed node, what its disk holds), the cluster's configuration (the leader's) and where
+// each node stands in it, Config entries decoded and labelled with what they changed, the
+// messages in flight with a per-type summary, the checker's violations, recent client
+// requests and membership changes, statistics and the trace hash. Logs can be thousands of
 // entries long, so the view can be limited to an index window; every node still
 // reports its first and last log index. Numbers that may pass 2^53 (trace hash,
 // seed) are strings, because JavaScript numbers cannot hold them.
@@ -60,6 +61,11 @@ std::string state_json(const Simulator& sim, const StateView& view = StateView{}
 
 // The trace hash as 16 hex digits (the "trace_hash" of state_json).
 std::string trace_hash_hex(const Simulator& sim);
+
+// A membership change or transfer as asked for: {"id", "op", "node", "invoke_ms",
+// "complete_ms" (-1 while pending), "outcome" ("pending", "ok" or "refused"), "error"
+// (why refused), "index" (the Config entry's), "tries"}.
+nlohmann::json membership_op_json(const MembershipOp& op);
 
 // The checker's violations: rule, detail, nodes, index, event, time_ms each.
 nlohmann::json violations_json(const Simulator& sim);

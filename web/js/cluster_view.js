@@ -6,10 +6,25 @@
 // Each pair of nodes has a link; a link the network currently drops is drawn dashed
 // red (both ways) or orange with an arrow (one way). The view owns the geometry —
 // where each node sits — which the message layer (drawn over it) reuses.
+//
+// Membership (thesis ch. 4): the ring holds every machine the simulator runs, and grows
+// when a node is added. Where each stands in the cluster's configuration (cluster_member)
+// shows on it: a learner — it receives the log but never votes — has a dashed outline
+// and a "learner" label; a machine added but not yet in the configuration is "joining";
+// a removed one stays in its place, faded, labelled "removed", its links faded too. A
+// leader handing leadership over says to whom ("leader → S4").
 
 import { ROLE_LABEL } from './format.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
+
+// A node's place in the configuration, as a class and a label ('' for a voter).
+const MEMBER_CLASS = { learner: 'learner', removed: 'removed', joining: 'joining' };
+const MEMBER_NOTE = {
+  learner: ' It is a learner: it receives the log but does not vote, and the leader does not count it toward a majority.',
+  removed: ' It was removed from the cluster: it takes no part any more.',
+  joining: ' It was just started and is not in the configuration yet: the leader adds it as a learner.',
+};
 
 function el(name, attrs = {}, parent = null) {
   const e = document.createElementNS(SVG, name);
@@ -158,15 +173,17 @@ export class ClusterView {
   // selection: { kind, id } of what the inspector shows.
   render(state, now, selection) {
     const down = new Set(state.links_down.map(([a, b]) => `${a}>${b}`));
+    const gone = new Set(state.nodes.filter((n) => n.cluster_member === 'removed').map((n) => n.id));
     // Links are drawn between placed nodes; layout() clears their keys, so they are
     // drawn on the first render after it.
     for (const link of this.laidOut() ? this.links.values() : []) {
       const ab = down.has(`${link.a}>${link.b}`), ba = down.has(`${link.b}>${link.a}`);
       const selected = selection && selection.kind === 'link' && selection.id === `${link.a}-${link.b}`;
-      const key = `${ab}|${ba}|${selected}`;
+      const faded = gone.has(link.a) || gone.has(link.b);
+      const key = `${ab}|${ba}|${selected}|${faded}`;
       if (key === link.key) continue;
       link.key = key;
-      link.g.setAttribute('class', `link${ab && ba ? ' cut' : ab || ba ? ' half' : ''}${selected ? ' selected' : ''}`);
+      link.g.setAttribute('class', `link${ab && ba ? ' cut' : ab || ba ? ' half' : ''}${selected ? ' selected' : ''}${faded ? ' gone' : ''}`);
       const [p, q] = this.segment(link.a, link.b, 0);
       const mx = (p.x + q.x) / 2, my = (p.y + q.y) / 2;
       link.mark.textContent = ab && ba ? '✂' : '';
@@ -193,13 +210,16 @@ export class ClusterView {
       const selected = selection && selection.kind === 'node' && selection.id === node.id;
       const faults = node.faults && node.faults.length ? node.faults.join(', ') : '';
       const votes = node.up && node.votes ? `${node.votes.granted}/${node.votes.needed}` : '';
-      const key = `${role}|${node.term}|${selected}|${faults}|${votes}`;
+      const member = MEMBER_CLASS[node.cluster_member] ?? '';
+      const handover = node.up && node.transfer_target ? node.transfer_target : 0;
+      const key = `${role}|${node.term}|${selected}|${faults}|${votes}|${member}|${handover}`;
       if (key !== nd.key) {
         nd.key = key;
-        nd.g.setAttribute('class', `node ${role}${selected ? ' selected' : ''}`);
+        nd.g.setAttribute('class', `node ${role}${member ? ` ${member}` : ''}${selected ? ' selected' : ''}`);
+        nd.g.dataset.membership = node.cluster_member ?? '';
         nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
-        const label = node.up ? ROLE_LABEL[node.role] ?? node.role : 'crashed';
-        nd.pillText.textContent = votes ? `${label} ${votes}` : label;
+        const label = !node.up ? 'crashed' : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
+        nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
         const width = nd.pillText.textContent.length * 6.2 + 14;
         nd.pillRect.setAttribute('x', -width / 2);
@@ -211,9 +231,11 @@ export class ClusterView {
           el('circle', { class: 'fault-badge', cx: r * 0.75, cy: -r * 0.75, r: 8 }, nd.badge);
           el('text', { class: 'fault-badge-text', x: r * 0.75, y: -r * 0.75 }, nd.badge).textContent = '!';
         }
-        nd.title.textContent = node.up
-          ? `S${node.id}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${faults ? ` — rule switched off: ${faults}` : ''}. Click for actions.`
-          : `S${node.id} has crashed; its log and vote wait on its disk. Click to restart it.`;
+        nd.title.textContent = (node.up
+          ? `S${node.id}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${
+            handover ? `, handing leadership over to S${handover}` : ''}${faults ? ` — rule switched off: ${faults}` : ''}.`
+          : `S${node.id} has crashed; its log and vote wait on its disk.`) + (MEMBER_NOTE[member] ?? '') +
+          (node.up ? ' Click for actions.' : ' Click to restart it.');
       }
       this.renderTimer(nd, node, i, state, now);
     });

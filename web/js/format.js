@@ -32,8 +32,10 @@ export function formatTime(ms) {
   return `${(ms / 1000).toFixed(3)} s`;
 }
 
-// What fits in a log cell: "x=5" for "set x 5", "del x", "no-op" for a leader's no-op.
+// What fits in a log cell: "x=5" for "set x 5", "del x", "no-op" for a leader's no-op,
+// "cfg +4 learner" for a configuration change.
 export function shortCommand(entry) {
+  if (entry.type === 'Config') return `cfg ${entry.change ?? ''}`.trim();
   if (entry.type === 'NoOp' || entry.command === '') return 'no-op';
   const w = entry.command.split(/\s+/);
   if (w[0] === 'set' && w.length >= 3) return `${w[1]}=${w.slice(2).join(' ')}`;
@@ -49,6 +51,7 @@ export const MESSAGE_LABEL = {
   AppendResp: 'AppendEntries reply',
   Heartbeat: 'Heartbeat',
   HeartbeatResp: 'Heartbeat reply',
+  TimeoutNow: 'TimeoutNow (leadership transfer)',
   ClientRequest: 'Forwarded client request',
   ClientReply: 'Answer to a forwarded request',
   Snapshot: 'InstallSnapshot chunk',

@@ -6,6 +6,18 @@
 // reach the simulation as scenario lines through `act(line)`.
 
 import { MESSAGE_LABEL, ROLE_LABEL, escapeHtml as h, formatTime, shortCommand } from './format.js';
+import { configText } from './log_view.js';
+import { membershipItems } from './node_menu.js';
+
+// What a node is in the cluster's configuration, in words.
+const MEMBERSHIP = {
+  voter: 'voter',
+  learner: 'learner <span class="hint">— receives the log, but does not vote and is not counted in majorities</span>',
+  removed: 'removed <span class="hint">— no longer in the cluster; it takes no part and cannot rejoin</span>',
+  joining: 'joining <span class="hint">— not in the configuration yet: the leader adds it as a learner first</span>',
+};
+
+const ids = (xs) => xs.length ? xs.map((x) => `S${x}`).join(', ') : 'none';
 
 // A leader's replication state for one follower, in words (etcd's Probe / Replicate / Snapshot).
 const PROGRESS_STATE = {
@@ -42,7 +54,12 @@ function explainMessage(m) {
       return `Leader ${f} tells ${t} it is still alive in term ${m.term} (entries up to ${m.commit} are committed). This resets ${t}'s election timer.`;
     case 'HeartbeatResp':
       return `${f} answers the leader's heartbeat, confirming it still follows term ${m.term}.`;
+    case 'TimeoutNow':
+      return `Leader ${f} is handing leadership over to ${t} (a leadership transfer). It has stopped taking new requests and brought ${t}'s log up to date; this message tells ${t} to start an election right now, without waiting for its timer or asking for pre-votes. ${t} wins it: its log is as up to date as anyone's. If ${t} does not take over within an election timeout, ${f} gives up the transfer and carries on leading.`;
     case 'Vote':
+      if (m.transfer) {
+        return `${f} was told to take over by the old leader (TimeoutNow), so it campaigns at once in term ${m.term}. Its last log entry is index ${m.last_index}, term ${m.last_term}. ${t} grants its vote even though it heard from a leader a moment ago: the request says the leader asked for this election.`;
+      }
       return `${f}, a candidate in term ${m.term}, asks ${t} for its vote. Its last log entry is index ${m.last_index}, term ${m.last_term}; ${t} votes yes only if that log is at least as up to date as its own and it has not voted for another node in term ${m.term}.`;
     case 'PreVote':
       return `Before disturbing the cluster with a new term, ${f} asks ${t} whether it would vote for it in term ${m.term} (a pre-vote). Nodes that still hear from a leader say no.`;
@@ -139,9 +156,13 @@ export class Inspector {
       : '';
     const faults = this.faultNames.map((f) => `
       <label><input type="checkbox" data-node="${n.id}" data-fault="${h(f)}" ${n.faults.includes(f) ? 'checked' : ''}> ${h(f.replaceAll('_', ' '))}</label>`).join('');
+    const members = membershipItems(n, { leader: state.leader, next: 0 }, false);
     const html = `
       ${dl([
-        ['role', `<b>${h(role)}</b>`],
+        ['role', `<b>${h(role)}</b>${n.transfer_target ? ` <span class="hint">— handing leadership over to S${n.transfer_target}</span>` : ''}`],
+        ['membership', MEMBERSHIP[n.cluster_member] ?? h(n.cluster_member)],
+        ['its configuration', `voters ${ids(n.membership.voters)}${n.membership.learners.length ? `; learners ${ids(n.membership.learners)}` : ''} <span class="hint">(${
+          n.membership_index ? `from its entry ${n.membership_index}` : 'as it started'}${n.member !== n.cluster_member ? `; it sees itself as ${h(n.member === 'joining' ? 'not a member yet' : n.member)}` : ''})</span>`],
         ['term', n.term],
         ['voted for', n.voted_for ? `S${n.voted_for}` : '—'],
         n.votes && ['votes', `${n.votes.granted} of ${n.votes.needed} needed`],
@@ -155,10 +176,11 @@ export class Inspector {
       ])}
       <div class="actions">
         <button class="btn danger" data-act="crash ${n.id}">Crash S${n.id}</button>
-        ${n.role !== 'leader' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
+        ${n.role !== 'leader' && n.cluster_member === 'voter' ? `<button class="btn" data-act="campaign ${n.id}" title="Time out now and ask for votes">Start election</button>` : ''}
         ${n.role === 'leader' ? `<button class="btn" data-act="propose ${n.id} ${h(command)}" title="Propose the client box's command here">Propose “${h(command)}”</button>` : ''}
         <button class="btn" data-act="snapshot ${n.id}" title="Save the applied state as a snapshot now and discard the log before it">Snapshot now</button>
       </div>
+      ${members.length ? `<div class="actions">${members.join('')}</div>` : ''}
       ${progress}
       <h3>Key-value store</h3>
       <div class="kv">${kv.length ? kv.map(([k, v]) => `${h(k)} = ${h(v)} <span class="rev" title="revision: the log index of the write that last changed ${h(k)}">rev ${n.kv_revisions[k]}</span>`).join('<br>') : '<span class="hint">empty</span>'}</div>
@@ -171,7 +193,8 @@ export class Inspector {
     const full = this.messageFull;
     const entries = full && Array.isArray(full.entries) && full.entries.length
       ? `<h3>Entries</h3><div class="entries">${full.entries.map((e) =>
-          `${e.index} (t${e.term}) ${h(e.type ? 'no-op' : shortCommand({ command: e.data ?? '' }))}`).join('<br>')}</div>`
+          `${e.index} (t${e.term}) ${h(e.type === 'NoOp' ? 'no-op' : e.type === 'Config' || /^RBCONF /.test(e.data ?? '') ? 'configuration change'
+            : shortCommand({ command: e.data ?? '' }))}`).join('<br>')}</div>`
       : '';
     const status = live && m.lost
       ? `in flight, and will be lost at ${formatTime(m.arrives_ms)}: it was dropped`
@@ -244,7 +267,7 @@ export class Inspector {
         ['node', `S${n.id} (crashed)`],
         ['index', e.index],
         ['term', e.term],
-        ['command', e.type === 'NoOp' ? 'no-op' : `<code>${h(e.command)}</code>`],
+        ['command', e.type === 'NoOp' ? 'no-op' : e.type === 'Config' ? h(configText(e)) : `<code>${h(e.command)}</code>`],
       ])}`;
       return [`Entry ${e.index} on S${n.id}'s disk`, `entry|${html}`, html];
     }
@@ -261,11 +284,15 @@ export class Inspector {
         ['node', `S${n.id}`],
         ['index', e.index],
         ['term', e.term],
-        ['command', e.type === 'NoOp' ? 'no-op <span class="hint">(a new leader appends one to commit earlier entries)</span>' : `<code>${h(e.command)}</code>`],
+        ['command', e.type === 'NoOp' ? 'no-op <span class="hint">(a new leader appends one to commit earlier entries)</span>'
+          : e.type === 'Config' ? h(configText(e)) : `<code>${h(e.command)}</code>`],
         ['committed', e.index <= n.commit_index ? 'yes — it will never change' : 'not yet'],
         ['applied', e.index <= n.applied_index ? 'yes' : 'not yet'],
         ['vs. leader', h(cmp)],
       ])}`;
-    return [`Entry ${e.index} on S${n.id}`, `entry|${html}`, html];
+    const explain = e.type === 'Config'
+      ? `<div class="explain">A configuration change holds the cluster's whole new membership, not just the difference, so a node that has just joined learns everyone from it. Each node follows the newest one in its log as soon as it appends it — before it is committed. The leader allows one change at a time: the next only once this one is committed, and only after it has committed an entry of its own term.</div>`
+      : '';
+    return [`Entry ${e.index} on S${n.id}`, `entry|${html}`, explain + html];
   }
 }

@@ -21,6 +21,10 @@
 // follower holds. When a follower rejects an AppendEntries the caret jumps back to
 // where the leader probes next; as replies succeed both marks move right.
 //
+// A configuration change (a Config entry: the whole new membership, thesis ch. 4) is a
+// box with a green "cfg" tag and a short label of what it changed: "+4 L" (node 4 joins
+// as a learner), "4 voter" (it may now vote), "−2" (node 2 leaves). A row's label says when its node is a learner, joining or removed.
+//
 // Logs can hold many thousands of entries, so only the columns in view are drawn, onto
 // one <canvas> the size of the view: the view tells the page which index window it
 // needs (window()), the page asks the simulator's state() for just that window, and
@@ -39,6 +43,8 @@ const DISK_INK = '#6b7285';
 const SNAP_FILL = '#e5dbff';     // the snapshot block...
 const SNAP_EDGE = '#7048e8';     // ...its border, label and the bar under the tail it covers
 const SNAP_DISK = '#cfd3de';     // ...on a crashed node's disk
+const CONFIG_INK = '#2b8a3e';    // a configuration change's tag
+const MEMBER_LABEL = { learner: 'learner', removed: 'removed', joining: 'joining' };
 const MONO = 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace';
 const SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 
@@ -92,9 +98,19 @@ function cellTitle({ node, index, missing, look, snapshot, down, inSnapshot }) {
   const tail = inSnapshot ? ` — also in its snapshot (index ${inSnapshot})` : '';
   if (missing) return `S${node} lacks entry ${index}, which the leader has`;
   const e = look.e;
-  if (look.down) return `S${node} is crashed; its disk holds entry ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op' : e.command}${tail}`;
-  return `S${node}, index ${index}, term ${e.term}: ${e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.command}` +
+  const what = e.type === 'NoOp' ? 'no-op (a new leader\'s first entry)' : e.type === 'Config' ? configText(e) : e.command;
+  if (look.down) return `S${node} is crashed; its disk holds entry ${index}, term ${e.term}: ${what}${tail}`;
+  return `S${node}, index ${index}, term ${e.term}: ${what}` +
     (look.committed ? ' — committed' : ' — not committed yet') + (look.conflict ? ' — differs from the leader\'s log' : '') + tail;
+}
+
+// A Config entry in words: what it changed and the configuration it holds.
+export function configText(e) {
+  const c = e.configuration;
+  if (!c) return `a configuration change that does not decode (${e.config_error ?? 'unknown'})`;
+  const list = (ids) => ids.map((id) => `S${id}`).join(', ');
+  return `configuration change${e.change && e.change !== 'same' ? ` (${e.change})` : ''}: voters ${list(c.voters) || 'none'}` +
+    (c.learners.length ? `; learners ${list(c.learners)}` : '');
 }
 
 export class LogView {
@@ -482,8 +498,8 @@ export class LogView {
   // pool, reused oldest first, more than a screen holds.
   stamp(ctx, look, x, top) {
     const key = look.missing ? 'missing'
-      : look.down ? `down|${look.e.term}|${look.e.type}|${look.e.command}`
-      : `${look.e.term}|${look.e.type}|${look.e.command}|${look.committed}|${look.conflict}|${look.violation}`;
+      : look.down ? `down|${look.e.term}|${look.e.type}|${look.e.command}|${look.e.change ?? ''}`
+      : `${look.e.term}|${look.e.type}|${look.e.command}|${look.e.change ?? ''}|${look.committed}|${look.conflict}|${look.violation}`;
     let sprite = this.sprites.get(key);
     if (!sprite) {
       const slot = this.nextSlot;
@@ -518,7 +534,7 @@ export class LogView {
     ctx.fill();
     ctx.setLineDash(c.committed || c.down ? [] : [3, 2]);
     ctx.lineWidth = c.conflict || c.violation ? 2.5 : 1.5;
-    ctx.strokeStyle = c.conflict || c.violation ? '#d63a3a' : 'rgba(0, 0, 0, .25)';
+    ctx.strokeStyle = c.conflict || c.violation ? '#d63a3a' : c.e.type === 'Config' && !c.down ? CONFIG_INK : 'rgba(0, 0, 0, .25)';
     ctx.stroke();
     ctx.setLineDash([]);
     // As in the paper's figures: the term on top, the command under it.
@@ -527,9 +543,41 @@ export class LogView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.font = `bold ${big ? 9 : 8}px ${SANS}`;
+    if (c.e.type === 'Config') {
+      this.drawConfig(ctx, c, x, y, w, h, big);
+      return;
+    }
     ctx.fillText(String(c.e.term), x + w / 2, y + (big ? 6.5 : 5));
     ctx.font = c.e.type === 'NoOp' ? `italic ${big ? 10 : 9}px ${SANS}` : `${big ? 10 : 9.5}px ${MONO}`;
     ctx.fillText(fit(ctx, shortCommand(c.e), w - 4), x + w / 2, y + h - (big ? 7 : 5.5));
+    ctx.globalAlpha = 1;
+    if (c.violation) {
+      ctx.fillStyle = 'rgba(214, 58, 58, .18)';
+      ctx.fillRect(x, y, w, h);
+    }
+  }
+
+  // A Config entry's cell: a green "cfg" tag beside the term on top, what it changed
+  // under it ("+4 learner", "4 voter", "−2").
+  drawConfig(ctx, c, x, y, w, h, big) {
+    const top = y + (big ? 6.5 : 5);
+    ctx.fillStyle = c.down ? DISK_INK : CONFIG_INK;
+    ctx.beginPath();
+    ctx.roundRect(x + 2, top - 4.5, 19, 9, 3);
+    ctx.fill();
+    ctx.fillStyle = '#fff';
+    ctx.font = `bold 7.5px ${SANS}`;
+    ctx.fillText('cfg', x + 11.5, top + 0.5);
+    ctx.fillStyle = c.down ? DISK_INK : termInk(c.e.term);
+    ctx.font = `bold ${big ? 9 : 8}px ${SANS}`;
+    ctx.fillText(String(c.e.term), x + w - 9, top);
+    // "+4 learner" is wider than a cell: it reads "+4 L" there (the tooltip, the
+    // inspector and the help say it in full).
+    const label = c.e.change && c.e.change !== 'same' ? c.e.change : c.e.configuration ? 'config' : '?';
+    ctx.fillStyle = c.down ? DISK_INK : '#1b4d2a';
+    ctx.font = `bold 9px ${SANS}`;
+    const text = ctx.measureText(label).width <= w - 3 ? label : label.replace(/ learner/g, ' L').replace(/ voter/g, ' V');
+    ctx.fillText(fit(ctx, text, w - 3), x + w / 2, y + h - (big ? 7 : 5.5));
     ctx.globalAlpha = 1;
     if (c.violation) {
       ctx.fillStyle = 'rgba(214, 58, 58, .18)';
@@ -548,14 +596,16 @@ export class LogView {
   renderLabel(row, node, selection, p) {
     const role = node.up ? node.role : 'down';
     const selected = selection && selection.kind === 'node' && selection.id === node.id;
-    const key = `${role}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}`;
+    const member = MEMBER_LABEL[node.cluster_member] ?? '';
+    const key = `${role}|${member}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}`;
     if (key === row.key) return;
     row.key = key;
     const [who, roleEl, nums] = row.label.children;
-    row.label.className = `log-label${selected ? ' selected' : ''}`;
+    row.label.className = `log-label${selected ? ' selected' : ''}${member === 'removed' ? ' removed' : ''}`;
     who.textContent = `S${node.id}`;
-    roleEl.className = `role ${role}`;
-    const roleText = node.up ? `${ROLE_LABEL[node.role] ?? node.role} · t${node.term}` : 'crashed';
+    const shown = member && node.up && node.role !== 'leader' ? member : role;
+    roleEl.className = `role ${shown}`;
+    const roleText = !node.up ? 'crashed' : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
     roleEl.textContent = roleText;
     nums.textContent = node.up ? `${node.commit_index} / ${node.applied_index}` : '';
     row.label.title = (node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
@@ -573,6 +623,7 @@ export class LogView {
     row.label.dataset.applied = node.up ? node.applied_index : '';
     row.label.dataset.last = node.up ? node.log_last_index : '';
     row.label.dataset.role = role;
+    row.label.dataset.membership = node.cluster_member ?? '';
     row.label.dataset.next = p ? p.next_index : '';
     row.label.dataset.match = p ? p.match_index : '';
   }

@@ -35,6 +35,16 @@ const STEP_LIMIT_MS = 60000;  // a Step in a lesson runs at most this far lookin
 const MESSAGE_LIST = 30;       // messages in flight listed for the keyboard...
 const MESSAGE_LIST_EVERY_MS = 1000;  // ...and how often the list may change while playing
 const SNAPSHOT_CHUNK_BYTES = 64;  // InstallSnapshot chunk size of a free cluster
+const MAX_NODES = 9;              // the simulator's machine slots (Simulator::kMaxNodes)
+const MEMBERSHIP_VERBS = new Set(['add', 'promote', 'remove', 'transfer']);
+
+// A membership change or transfer as the request list shows it.
+const MEMBERSHIP_OP = {
+  add_learner: (n) => `add S${n} as a learner`,
+  promote: (n) => `promote S${n} to voter`,
+  remove: (n) => `remove S${n}`,
+  transfer_leader: (n) => `transfer leadership to S${n}`,
+};
 
 class Playground {
   constructor(rb) {
@@ -58,6 +68,7 @@ class Playground {
     this.messageListKey = '';
     this.messageListAt = -Infinity;  // performance.now() of the list's last rebuild
     this.pendingSeek = null;
+    this.refusalsSeen = null;  // ids of membership changes whose answer the page has seen
     this.dirty = true;
     this.urlWritten = 0;
     this.lastHash = '';
@@ -133,6 +144,8 @@ class Playground {
     $('help').addEventListener('click', () => $('help-dialog').showModal());
     $('help-link').addEventListener('click', (ev) => { ev.preventDefault(); $('help-dialog').showModal(); });
     $('verdict').addEventListener('click', () => this.showViolation());
+    $('add-node').addEventListener('click', () => this.addNode(false));
+    $('add-learner').addEventListener('click', () => this.addNode(true));
     window.addEventListener('hashchange', () => this.openHash());
   }
 
@@ -272,6 +285,7 @@ class Playground {
     this.held = false;
     this.moments = [];
     this.lessonPrev = null;
+    this.refusalsSeen = null;
     const count = JSON.parse(timeline.sim.state(JSON.stringify({ log_from: 1, log_to: 0, requests: 0 }))).nodes.length;
     this.cluster.setCount(count);
     this.logs.setCount(count);
@@ -441,7 +455,19 @@ class Playground {
     const p = this.cluster.pos[id - 1];
     const svg = $('cluster').getBoundingClientRect(), stage = document.querySelector('.stage').getBoundingClientRect();
     this.nodeMenu.open(this.state.nodes[id - 1], { x: p.x + svg.left - stage.left, y: p.y + svg.top - stage.top, r: this.cluster.radius },
-      this.controls.command());
+      this.controls.command(), { leader: this.state.leader, next: this.nextNode() });
+  }
+
+  // The id a node added now gets (the next machine slot), or 0 when the cluster is full.
+  nextNode() {
+    const n = this.state ? this.state.nodes.length : 0;
+    return n < MAX_NODES ? n + 1 : 0;
+  }
+
+  addNode(learner) {
+    const next = this.nextNode();
+    if (!next) this.toast(`The playground runs at most ${MAX_NODES} nodes.`, true);
+    else this.perform(`add ${next}${learner ? ' learner' : ''}`);
   }
 
   // Scrolls the log grid to the first violation's index (when the checker names one).
@@ -468,6 +494,7 @@ class Playground {
       const seek = this.pendingSeek;
       this.pendingSeek = null;
       this.timeline.seek(seek);
+      this.refusalsSeen = null;
       this.lessonPrev = null;
       this.held = false;
       this.dirty = true;
@@ -513,7 +540,17 @@ class Playground {
         if (timed && left <= 0) return;
         tl.run(0, { maxBegun: tl.begun + 1 });
         if (timed) continue;
-        this.lessonPrev = this.lessonState();  // a crash or a cut is the line's doing, not a moment
+        // A crash or a cut is the line's doing, not a moment; but a membership line may
+        // have the leader append its configuration change at once, which is one.
+        const st = this.lessonState();
+        const config = MEMBERSHIP_VERBS.has(next.verb) ? describeChange(this.lessonPrev, st).filter((c) => c.kind === 'config') : [];
+        this.lessonPrev = st;
+        if (config.length) {
+          this.recordMoment(config);
+          this.held = true;
+          this.pause();
+          return;
+        }
         if (next.verb === 'say') {
           this.held = true;
           this.pause();
@@ -545,14 +582,19 @@ class Playground {
     }
   }
 
-  // Under a client load (a `rate` line since the lesson's last sentence) the leader
-  // commits all the time: a commit is then no moment to stop at, only a caption.
+  // Which captions are still moments to stop at. Under a client load (a `rate` line
+  // since the lesson's last sentence, or a rate in force) the leader commits all the
+  // time: a commit is then only a caption. So is a moment the lesson already stopped at
+  // (the same words again), and, once the checker has found a violation, a rejection:
+  // the logs are broken and the leader may probe them again and again.
   lessonCaptions(seen) {
     const entries = this.timeline.entries;
-    let loaded = false;
+    let loaded = this.currentRate() > 0;
     for (let i = this.timeline.begun - 1; i >= 0 && entries[i].verb !== 'say'; i--) if (entries[i].kind === 'rate') loaded = true;
-    if (!loaded) return seen;
-    return seen.map((c) => (c.kind === 'commit' ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
+    const broken = this.lessonPrev && this.lessonPrev.violations.length > 0;
+    const stopped = new Set(this.moments.flatMap((m) => m.keys));
+    const still = (c) => c.key && !(loaded && c.kind === 'commit') && !(broken && c.kind === 'reject') && !stopped.has(c.text);
+    return seen.map((c) => (c.key && !still(c) ? { ...c, key: false } : c)).sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
   }
 
   // The lesson's world, whole (lessons are small), for captions.
@@ -565,7 +607,7 @@ class Playground {
     const text = seen.slice(0, 2).map((c) => c.text).join(' ');
     const at = { entry: tl.begun - 1, time: tl.now() };
     if (this.moments.some((m) => m.entry === at.entry && m.time === at.time)) return;
-    this.moments.push({ ...at, text, key: !!seen[0].key, kind: seen[0].kind ?? 'step' });
+    this.moments.push({ ...at, text, key: !!seen[0].key, keys: seen.filter((c) => c.key).map((c) => c.text), kind: seen[0].kind ?? 'step' });
   }
 
   render() {
@@ -574,6 +616,13 @@ class Playground {
     const win = this.logs.window();
     const state = JSON.parse(sim.state(JSON.stringify({ log_from: win.from, log_to: win.to, requests: 8 })));
     this.state = state;
+    // Adding a node grows the cluster; rewinding past that shrinks it again.
+    if (state.nodes.length !== this.cluster.count) {
+      this.cluster.setCount(state.nodes.length);
+      this.logs.setCount(state.nodes.length);
+      this.controls.setCount(state.nodes.length);
+      this.dirty = true;
+    }
     const now = state.time_ms + (this.playing ? this.carry : 0);
     const sel = this.selection;
     this.cluster.render(state, now, sel);
@@ -582,7 +631,9 @@ class Playground {
     this.inspector.render(state, sel, this.controls.command());
     this.timelineView.render(this.timeline);
     this.checker.render(state.violations);
-    this.renderRequests(state.requests);
+    this.renderRequests(state.requests, state.membership_changes);
+    this.reportRefusals(state.membership_changes);
+    $('add-node').disabled = $('add-learner').disabled = state.nodes.length >= MAX_NODES;
     this.kvPanel.render(state, sim);
     this.renderMessageList(state.messages);
     this.renderFooter(state);
@@ -604,6 +655,20 @@ class Playground {
     this.writeUrl();
   }
 
+  // A membership change the leader refused is said out loud once, with its reason
+  // (not while a lesson plays its script: its narration tells that story).
+  reportRefusals(changes) {
+    if (!this.refusalsSeen) {  // a new simulation, or a seek: what happened before is no news
+      this.refusalsSeen = new Set(changes.filter((c) => c.outcome !== 'pending').map((c) => c.id));
+      return;
+    }
+    for (const c of changes) {
+      if (c.outcome === 'pending' || this.refusalsSeen.has(c.id)) continue;
+      this.refusalsSeen.add(c.id);
+      if (c.outcome === 'refused' && !this.lessonPlaying) this.toast(`The leader refused to ${(MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node)}: ${c.error}`, true);
+    }
+  }
+
   // The rate of random requests in force: the last `rate` line run.
   currentRate() {
     const entries = this.timeline.entries;
@@ -611,11 +676,18 @@ class Playground {
     return 0;
   }
 
-  renderRequests(requests) {
-    const html = requests.slice().reverse().map((r) => {
+  // Client requests and membership changes, newest first.
+  renderRequests(requests, changes = []) {
+    const rows = requests.map((r) => {
       const [answer, cls] = requestAnswer(r);
-      return `<div class="${h(cls)}"><span>${h(r.command)}</span><span>${h(answer)}</span></div>`;
-    }).join('');
+      return { at: r.invoke_ms, html: `<div class="${h(cls)}"><span>${h(r.command)}</span><span>${h(answer)}</span></div>` };
+    });
+    for (const c of changes) {
+      const [answer, cls] = c.outcome === 'pending' ? ['pending…', 'pending'] : c.outcome === 'ok'
+        ? [c.op === 'transfer_leader' ? 'done' : `done at ${c.index}`, 'ok'] : [`refused: ${c.error}`, 'fail'];
+      rows.push({ at: c.invoke_ms, html: `<div class="${cls} membership-op" title="${h(c.error)}"><span>${h((MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node))}</span><span>${h(answer)}</span></div>` });
+    }
+    const html = rows.sort((a, b) => b.at - a.at).map((r) => r.html).join('');
     const box = $('requests');
     if (box.dataset.html !== html) {
       box.dataset.html = html;

@@ -8,7 +8,9 @@
 // red ✗ disc for a reply, and a teal "C" tag for a client's request that a follower
 // forwards to the leader (its answer: a teal disc with ✓ or ✗). A chunk of InstallSnapshot
 // is a purple tag with its offset in the snapshot ("snap 64/96 B": bytes 64 on of 96),
-// the follower's reply to it a pale purple tag with the offset it expects next.
+// the follower's reply to it a pale purple tag with the offset it expects next. A
+// leader handing leadership over tells the target to campaign with a green "go!" tag
+// (TimeoutNow).
 //
 // A message on a link that is cut, headed for a crashed node, or dropped by the reader
 // (the inspector's "Drop this message": `lost`) will be lost when it arrives (unless
@@ -38,7 +40,7 @@ import { chunkLabel } from './format.js';
 const COLOURS = {
   append: '#4c6ef5', heartbeat: '#e64980', heartbeatResp: '#f3a5c3', vote: '#f59f00', preVote: '#ffd27a',
   yes: '#2f9e44', no: '#e03131', ring: '#1d2333', client: '#0c8599', lost: '#e03131',
-  snapshot: '#7048e8', snapshotResp: '#d0bfff',
+  snapshot: '#7048e8', snapshotResp: '#d0bfff', timeoutNow: '#2b8a3e',
 };
 
 // A red cross over a message that is being lost.
@@ -110,6 +112,17 @@ function draw(ctx, m, x, y) {
       ctx.fillStyle = m.type === 'Snapshot' ? '#fff' : '#3b2a8c';
       ctx.fillText(text, x, y + 0.5);
       return text;
+    }
+    case 'TimeoutNow': {
+      ctx.font = `bold 9px ${FONT}`;
+      const w = ctx.measureText('go!').width + 10;
+      ctx.fillStyle = COLOURS.timeoutNow;
+      ctx.beginPath();
+      ctx.roundRect(x - w / 2, y - 7.5, w, 15, 7.5);
+      ctx.fill();
+      ctx.fillStyle = '#fff';
+      ctx.fillText('go!', x, y + 0.5);
+      return 'go!';
     }
     case 'ClientRequest':
       ctx.fillStyle = COLOURS.client;

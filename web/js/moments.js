@@ -8,12 +8,33 @@
 // even while playing: a follower rejecting AppendEntries (the consistency check at
 // work), a follower overwriting entries that conflict with the leader's, the leader
 // committing (an entry now on a majority; main.js does not stop at it under a steady
-// client load), a leader starting to send its snapshot, and a follower installing it. Logs are compared only where both states hold them (the
+// client load), a leader starting to send its snapshot, and a follower installing it.
+// Membership changes are key moments too: a configuration change appearing at the
+// leader (it takes effect at once, before it commits), and a leader telling another
+// node to take over (TimeoutNow). Logs are compared only where both states hold them (the
 // page asks for a window of each log).
 
 import { MESSAGE_LABEL, ROLE_LABEL, shortCommand } from './format.js';
 
 const byId = (xs) => new Map(xs.map((x) => [x.id, x]));
+const names = (ids) => ids.map((id) => `S${id}`).join(', ');
+
+// A node's new place in the configuration, finishing "S4 ...".
+const MEMBER_NOW = {
+  voter: 'is now a voter: it votes and counts toward a majority.',
+  learner: 'is now a learner: it receives the log but does not vote.',
+  removed: 'is out of the cluster: it no longer votes or receives the log.',
+};
+
+// The cluster's configuration (state().membership) moving to a newer Config entry: a key
+// moment, since it takes effect at once, before it commits.
+function configChange(was, now) {
+  if (!was || !now || now.index <= was.index) return null;
+  const learners = now.learners.length ? `, learner${now.learners.length > 1 ? 's' : ''} ${names(now.learners)}` : '';
+  return { key: true, kind: 'config',
+    text: `S${now.from} appended a configuration change at index ${now.index}: voters ${names(now.voters)}${learners}. ` +
+      'Each node uses it as soon as it has it in its log, before it is committed.' };
+}
 
 function sentCaption(m) {
   const to = `S${m.to}`;
@@ -41,6 +62,9 @@ function sentCaption(m) {
         : { text: `S${m.from} sent ${to} bytes ${m.offset}–${m.offset + m.bytes} of its snapshot${m.done ? ' (the last chunk)' : ''}.` };
     case 'SnapshotResp':
       return { text: `S${m.from} asked ${to} for the snapshot's bytes from ${m.offset} on.` };
+    case 'TimeoutNow':
+      return { key: true, kind: 'transfer',
+        text: `S${m.from} told ${to} to take over (TimeoutNow): ${to}'s log is up to date, so it starts an election at once, without waiting for its timer.` };
     case 'Heartbeat':
     case 'HeartbeatResp':
       return null;  // every leader sends these all the time: not worth a caption
@@ -55,9 +79,17 @@ export function describeChange(before, after) {
   if (!before || !after) return [];
   const out = [];
   const nodesBefore = byId(before.nodes);
+  const config = configChange(before.membership, after.membership);
+  if (config) out.push(config);
   for (const n of after.nodes) {
     const b = nodesBefore.get(n.id);
-    if (!b) continue;
+    if (!b) {
+      out.push({ text: `S${n.id} started, with an empty log and no configuration: it learns both from the leader.` });
+      continue;
+    }
+    if (b.cluster_member !== n.cluster_member && MEMBER_NOW[n.cluster_member] && b.cluster_member !== 'joining') {
+      out.push({ text: `S${n.id} ${MEMBER_NOW[n.cluster_member]}` });
+    }
     if (b.up !== n.up) out.push({ text: n.up ? `S${n.id} restarted from its disk.` : `S${n.id} crashed.` });
     if (!n.up || !b.up) continue;
     if (b.role !== n.role || b.term !== n.term) {
@@ -84,9 +116,13 @@ export function describeChange(before, after) {
       out.push({ text: `S${n.id} appended ${n.log_last_index === from ? `entry ${from}` : `entries ${from}–${n.log_last_index}`}.` });
     }
     if (n.role === 'leader' && b.role === 'leader' && n.commit_index > b.commit_index) {
-      const quorum = Math.floor(after.nodes.length / 2) + 1;
-      out.push({ key: true, kind: 'commit',
-        text: `S${n.id} committed up to entry ${n.commit_index}: at least ${quorum} of ${after.nodes.length} nodes hold it.` });
+      const voters = after.membership ? after.membership.voters.length : after.nodes.length;
+      const quorum = Math.floor(voters / 2) + 1;
+      const cfg = n.log.find((e) => e.type === 'Config' && e.index > b.commit_index && e.index <= n.commit_index);
+      // Committing a configuration change is a moment even under a client load.
+      out.push({ key: true, kind: cfg ? 'config-commit' : 'commit',
+        text: `S${n.id} committed up to entry ${n.commit_index}: at least ${quorum} of the ${voters} voters hold it.` +
+          (cfg ? ` That includes the configuration change at ${cfg.index}: now the leader may start another.` : '') });
     } else if (n.commit_index > b.commit_index) {
       out.push({ text: `S${n.id} learned that entries up to ${n.commit_index} are committed.` });
     }
@@ -103,7 +139,7 @@ export function describeChange(before, after) {
     if (m.arrives_ms <= after.time_ms) out.push({ text: `S${m.from}'s ${MESSAGE_LABEL[m.type] ?? m.type} reached S${m.to}.` });
   }
   const vs = after.violations.length, vb = before.violations.length;
-  if (vs > vb) out.push({ key: true, kind: 'violation', text: `The checker found a violation: ${after.violations[0].rule}.` });
+  if (vs > vb) out.push({ key: true, kind: 'violation', text: `The checker found a violation: ${after.violations[vs - 1].rule}.` });
   out.sort((a, b) => (b.key ? 1 : 0) - (a.key ? 1 : 0));
   return out;
 }

@@ -11,9 +11,9 @@
 // action of their own mid-lesson, the rest of the script is dropped (the timeline
 // branches) and the panel says so.
 //
-// Two lessons can be replayed with their rule the other way round (REPLAYS): Figure 8
-// with the bug it warns of switched on, and the missing-prevLog lesson's control run
-// with the check kept. A replay is the same script with one `fault` line changed, run
+// Three lessons can be replayed with their rule the other way round (REPLAYS): Figure 8
+// with the bug it warns of switched on, and the control runs of the missing-prevLog
+// lesson with the check kept and of the 2015 membership bug with the correction kept. A replay is the same script with one `fault` line changed, run
 // like any lesson; its narration still tells the lesson's story, so the panel says up
 // front which of its checks fail and why.
 
@@ -45,6 +45,19 @@ export const REPLAYS = {
       'the leader backs up and overwrites its entries 7–10, and the checker stays green — so the check below that ' +
       'expects a Log Matching violation fails, and the narration describes the broken run, not this one.',
     outcome: 'with the rule kept, the checker found nothing, so the check that expects a violation failed.',
+  },
+  membership_2015_bug: {
+    button: 'Replay with the rule kept',
+    back: 'Back to the lesson',
+    title: 'with the rule kept',
+    hint: 'The control run: the same script with node 2 keeping the 2015 correction (a new leader commits an entry of its own term before it changes the configuration)',
+    find: /^fault 2 config_change_before_commit_in_term$/m,
+    edit: (text, m) => text.replace(m, 'fault 2 config_change_before_commit_in_term off'),
+    note: 'Replay with the rule kept: node 2 keeps the 2015 correction, so as a new leader it refuses to remove node 4 until ' +
+      'an entry of its own term is committed — which needs node 4, cut off from it. C2 never exists; node 1 wins later and every ' +
+      'log agrees. The checker stays green, so the checks below on C2 and on the violations fail, and the narration describes ' +
+      'the broken run, not this one.',
+    outcome: 'with the rule kept, the checker found nothing, so the checks that expect a violation failed.',
   },
 };
 
@@ -87,6 +100,16 @@ export function plainCheck(args) {
       return `The checker caught a ${w.slice(1).join(' ')} violation.`;
     case 'same':
       return 'Every running node holds the same log.';
+    case 'members':
+    case 'learners': {
+      // "members = 1,2,3" (the leader's configuration) or "members 4 = 1,2,3" (node 4's).
+      const eq = w.indexOf('=');
+      const whose = eq === 2 ? `${S(w[1])}'s configuration` : 'The leader\'s configuration';
+      const ids = (w[eq + 1] ?? '').split(',').filter(Boolean);
+      if (eq !== 1 && eq !== 2) break;
+      const what = w[0] === 'members' ? 'voters' : 'learners';
+      return ids[0] === 'none' || !ids.length ? `${whose} has no ${what}.` : `${whose} has ${what} ${ids.map(S).join(', ')}.`;
+    }
   }
   return args;
 }
