@@ -438,7 +438,7 @@ bool Harness::setup() {
         for (int b = 1; b <= n; b++) {
             const std::string address = a == b ? cluster_->peer_address(a)
                                                : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
-            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
+            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address + "/" + cluster_->http_address(b);
         }
         std::vector<std::string> args = {"--cluster", members};
         if (cfg_.watch_history > 0) args.insert(args.end(), {"--watch-history", std::to_string(cfg_.watch_history)});
