@@ -53,7 +53,25 @@ namespace {
 // empty fields; readers leave a missing field at its default. `bytes` is binary data
 // (a snapshot chunk): a CBOR byte string, and in JSON a base64 text string.
 
-const char* entry_type_name(EntryType t) { return t == EntryType::NoOp ? "NoOp" : "Command"; }
+const char* entry_type_name(EntryType t) {
+    switch (t) {
+        case EntryType::NoOp: return "NoOp";
+        case EntryType::Config: return "Config";
+        case EntryType::Command: break;
+    }
+    return "Command";
+}
+
+// Reads an entry type's name; false when it names none.
+bool entry_type_from_name(std::string_view name, EntryType* out) {
+    for (EntryType t : {EntryType::Command, EntryType::NoOp, EntryType::Config}) {
+        if (name == entry_type_name(t)) {
+            *out = t;
+            return true;
+        }
+    }
+    return false;
+}
 
 template <class V, class E>
 void entry_fields(V& v, E& e) {
@@ -71,6 +89,7 @@ void chunk_fields(V& v, C& c) {
     v.uint("total", c.total);
     v.bytes("data", c.data);
     v.boolean("done", c.done);
+    v.string("membership", c.membership);
 }
 
 template <class V, class M>
@@ -108,6 +127,9 @@ void request_fields(V& v, R& r) {
     v.string("idempotency_key", r.idempotency_key);
     v.string("after", r.after);
     v.uint("limit", r.limit);
+    v.uint("node", r.node);
+    v.string("peer", r.peer);
+    v.string("http", r.http);
 }
 
 template <class V, class I>
@@ -148,7 +170,10 @@ void frame_fields(V& v, F& f) {
     }
 }
 
-bool valid_op(const std::string& op) { return op == "put" || op == "get" || op == "del" || op == "list"; }
+bool valid_op(const std::string& op) {
+    return op == "put" || op == "get" || op == "del" || op == "list" || op == "add_learner" || op == "promote" ||
+           op == "remove" || op == "transfer_leader";
+}
 
 const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -452,12 +477,7 @@ public:
     void entry_type(const char* key, EntryType& out) {
         std::string name = entry_type_name(EntryType::Command);
         string(key, name);
-        if (!ok_) return;
-        if (name == entry_type_name(EntryType::NoOp)) {
-            out = EntryType::NoOp;
-        } else if (name != entry_type_name(EntryType::Command)) {
-            fail(key, "must be \"Command\" or \"NoOp\"");
-        }
+        if (ok_ && !entry_type_from_name(name, &out)) fail(key, "must be \"Command\", \"NoOp\" or \"Config\"");
     }
 
     void entries(const char* key, std::vector<Entry>& out) { objects(key, out); }
@@ -525,7 +545,8 @@ bool read_frame(const json& j, Frame* f, std::string* error) {
     frame_fields(r, *f);
     if (!r.ok()) return false;
     if (f->type == MessageType::ClientRequest && !valid_op(f->request.op)) {
-        r.fail("op", "must be \"put\", \"get\", \"del\" or \"list\"");
+        r.fail("op", "must be \"put\", \"get\", \"del\", \"list\", \"add_learner\", \"promote\", \"remove\" or "
+                     "\"transfer_leader\"");
         return false;
     }
     if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
@@ -626,8 +647,7 @@ public:
     void entry_type(const char* key, EntryType& out) {
         std::string_view t;
         if (!mine(key)) return;
-        ok_ = c_.text(&t) && (t == entry_type_name(EntryType::NoOp) || t == entry_type_name(EntryType::Command));
-        out = t == entry_type_name(EntryType::NoOp) ? EntryType::NoOp : EntryType::Command;
+        ok_ = c_.text(&t) && entry_type_from_name(t, &out);
     }
     void entries(const char* key, std::vector<Entry>& out) { objects(key, out); }
     void items(const char* key, std::vector<KeyValue>& out) { objects(key, out); }

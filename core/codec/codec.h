@@ -8,9 +8,11 @@
 // of its message under their struct names ("term", "log_term", "entries", ...; a
 // client's id is "client", a reply's leader_hint is "leader"). Fields that are zero,
 // false or empty are left out, and read back as that default. An entry is an object
-// {"index", "term", "type" ("Command" or "NoOp"), "data", "client", "seq"}, again
-// without its default fields. A Snapshot chunk's "data" is binary: a CBOR byte string,
-// or base64 text in JSON.
+// {"index", "term", "type" ("Command", "NoOp" or "Config"), "data", "client", "seq"},
+// again without its default fields. A Snapshot chunk's "data" is binary: a CBOR byte
+// string, or base64 text in JSON; its "membership" is the configuration text
+// (Membership::encode). A Config entry or a chunk membership that is no configuration
+// is refused, as a malformed frame.
 //
 // decode_frame() accepts untrusted bytes: anything at all — truncated, random,
 // hostile (huge lengths, wrong types, negative or overflowing indexes, deep nesting)
@@ -42,7 +44,7 @@ struct Frame {
     MessageType type = MessageType::Hello;
     Message peer;            // peer message types and Hello (peer.from = sender);
                              // decode sets peer.type = type
-    ClientRequest request;   // type == ClientRequest; op is "put", "get", "del" or "list"
+    ClientRequest request;   // type == ClientRequest; op as in message.h
     ClientReply reply;       // type == ClientReply
 
     bool operator==(const Frame& o) const {

@@ -62,13 +62,14 @@ bool parse_id(const std::string& s, NodeId* out) {
     *out = std::stoull(s);
     return *out != kNoNode;
 }
-bool valid_address(const std::string& a) {
+}  // namespace
+
+bool valid_member_address(const std::string& a) {
     if (a.size() > 255) return false;
     for (char c : a)
         if (c <= ' ' || c == 127) return false;
     return true;
 }
-}  // namespace
 
 std::string Membership::decode(const std::string& data, Membership* out) {
     if (data.size() > (1u << 20)) return "configuration too large";
@@ -102,7 +103,7 @@ std::string Membership::validate() const {
     for (size_t i = 0; i < members.size(); ++i) {
         if (members[i].id == kNoNode) return "member id 0";
         if (i > 0 && members[i - 1].id >= members[i].id) return "members not sorted by id, or an id twice";
-        if (!valid_address(members[i].peer) || !valid_address(members[i].http))
+        if (!valid_member_address(members[i].peer) || !valid_member_address(members[i].http))
             return "member " + std::to_string(members[i].id) + ": address with a space or over 255 bytes";
         if (was_removed(members[i].id)) return "member " + std::to_string(members[i].id) + " is also removed";
     }
@@ -129,7 +130,7 @@ std::string apply_conf_change(const Membership& from, const ConfChange& cc, Memb
             if (from.is_member(cc.node)) return who + " is already a member";
             if (from.was_removed(cc.node))
                 return who + " was removed from this cluster; ids are never reused: add it under a new id";
-            if (!valid_address(cc.peer) || !valid_address(cc.http)) return "address with a space or over 255 bytes";
+            if (!valid_member_address(cc.peer) || !valid_member_address(cc.http)) return "address with a space or over 255 bytes";
             Member m{cc.node, false, cc.peer, cc.http};
             auto at = std::lower_bound(c.members.begin(), c.members.end(), cc.node,
                                        [](const Member& a, NodeId id) { return a.id < id; });

@@ -88,4 +88,8 @@ const char* conf_change_name(ConfChange::Type t);  // "add_learner", "promote", 
 // last voter. (Catch-up and one-change-at-a-time are the leader's rules: raft.cpp.)
 std::string apply_conf_change(const Membership& from, const ConfChange& cc, Membership* out);
 
+// Whether `a` may be a member's address: at most 255 bytes, no space or control byte
+// ("" is allowed: unknown).
+bool valid_member_address(const std::string& a);
+
 }  // namespace raftbook

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "core/raft/membership.h"
+
 namespace raftbook {
 
 namespace {
@@ -23,6 +25,7 @@ const TypeName kTypeNames[] = {
     {MessageType::Hello, "Hello"},
     {MessageType::Snapshot, "Snapshot"},
     {MessageType::SnapshotResp, "SnapshotResp"},
+    {MessageType::TimeoutNow, "TimeoutNow"},
 };
 }  // namespace
 
@@ -61,6 +64,10 @@ std::string malformed_append(const Message& m) {
             return entry("term", e.term) + ", below the term " + to_string(prev_term) +
                    " before it: terms in a log never decrease";
         if (e.term > m.term) return entry("term", e.term) + ", above the message's term " + to_string(m.term);
+        Membership config;
+        if (e.type == EntryType::Config)
+            if (std::string error = Membership::decode(e.data, &config); !error.empty())
+                return entry("index", e.index) + ", a Config entry that holds no configuration: " + error;
         prev_index = e.index;
         prev_term = e.term;
     }
@@ -79,6 +86,10 @@ std::string malformed_snapshot(const Message& m) {
     if (c.done != (c.offset + c.data.size() == c.total))
         return std::string("Snapshot chunk's done flag is ") + (c.done ? "set" : "clear") + " but the chunk " +
                (c.done ? "does not end" : "ends") + " the snapshot";
+    Membership config;
+    if (!c.membership.empty())
+        if (std::string error = Membership::decode(c.membership, &config); !error.empty())
+            return "Snapshot chunk's membership is no configuration: " + error;
     return "";
 }
 

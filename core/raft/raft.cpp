@@ -34,6 +34,26 @@
 //   install: matching suffix kept, else    install_snapshot, RaftLog::restore
 //     the log is reset; ack after persist
 //   AppendEntries resume after install     handle_append_response (Snapshot state)
+//
+// Membership (thesis ch. 4; membership.h) and leadership transfer (thesis §3.10):
+//   configuration in force = newest Config  use_newest_config (leader: propose_conf_change;
+//     entry in the log, used once appended;   follower: handle_append; snapshot:
+//     back to the newest left on truncation   install_snapshot), membership_at
+//   snapshots record the configuration     snapshot_taken, send_snapshot_chunk,
+//     at their index                         handle_snapshot
+//   majorities count voters of the         counts, maybe_commit, check_quorum_active,
+//     configuration in force only            release_reads, handle_vote_response
+//   non-voters never campaign              start_election
+//   learners are replicated to             track_members
+//   one change at a time; 2015 correction; propose_conf_change
+//     promote only a caught-up learner
+//   a leader removed steps down once its   maybe_commit
+//     removal commits
+//   leadership transfer: no proposals,     transfer_leadership, propose, tick,
+//     catch the target up, TimeoutNow,       send_timeout_now_if_caught_up,
+//     abandoned after an election timeout    handle_timeout_now
+//   a transfer campaign skips pre-vote and handle_timeout_now, step_term
+//     passes the leader lease
 #include "core/raft/raft.h"
 
 #include <algorithm>
@@ -56,19 +76,12 @@ Raft::Raft(const RaftConfig& config, Restored r)
       current_term_(r.hard_state.current_term),
       voted_for_(r.hard_state.voted_for),
       rng_state_(config.random_seed * 0x9E3779B97F4A7C15ULL + config.id) {
-    membership_ = cfg_.members.empty() ? Membership::of_voters(cfg_.peers) : cfg_.members;
+    base_membership_ = cfg_.members.empty() ? Membership::of_voters(cfg_.peers) : cfg_.members;
     if (r.snapshot) {
-        if (!r.snapshot->meta.membership.empty()) membership_ = r.snapshot->meta.membership;
+        if (!r.snapshot->meta.membership.empty()) base_membership_ = r.snapshot->meta.membership;
         snapshot_ = std::make_shared<const Snapshot>(std::move(*r.snapshot));
     }
-    for (Index i = log_.first_index(); i <= log_.last_index(); ++i) {  // the newest Config entry rules
-        const Entry& e = log_.at(i);
-        Membership c;
-        if (e.type == EntryType::Config && Membership::decode(e.data, &c).empty()) {
-            membership_ = std::move(c);
-            membership_index_ = i;
-        }
-    }
+    membership_index_ = newest_config(log_.last_index(), &membership_);
     last_applied_ = applying_ = std::max(r.applied_index, log_.prev_index());
     prev_hard_state_ = hard_state();
     become_follower(current_term_, kNoNode);
@@ -104,6 +117,7 @@ void Raft::reset(Term term) {
     last_read_context_ = 0;
     broadcast_pending_ = false;
     heartbeat_pending_ = false;
+    transfer_target_ = kNoNode;  // a leader stepping down abandons its transfer
 }
 
 void Raft::become_follower(Term term, NodeId leader) {
@@ -132,14 +146,7 @@ void Raft::become_leader() {
     reset(current_term_);
     role_ = Role::Leader;
     leader_ = cfg_.id;
-    for (const Member& m : membership_.members) {
-        const NodeId p = m.id;
-        if (p == cfg_.id) continue;
-        Progress pr;
-        pr.next_index = log_.last_index() + 1;
-        pr.recent_active = true;
-        progress_.emplace_back(p, pr);
-    }
+    track_members(log_.last_index() + 1);
     // §8: a new leader does not know which earlier entries are committed until it
     // commits one of its own term, so it appends a no-op at once.
     Entry noop;
@@ -183,6 +190,9 @@ void Raft::tick() {
     if (role_ == Role::Leader) {
         heartbeat_elapsed_++;
         election_elapsed_++;
+        // Leadership transfer: abandoned when the target has not taken over within an
+        // election timeout (it is down or cut off); proposals are accepted again.
+        if (transfer_target_ != kNoNode && ++transfer_elapsed_ >= cfg_.election_tick) transfer_target_ = kNoNode;
         if (election_elapsed_ >= cfg_.election_tick) {
             election_elapsed_ = 0;
             // Check-quorum: a leader that has not heard from a majority for a whole
@@ -206,8 +216,11 @@ void Raft::campaign() {
     if (role_ != Role::Leader) start_election(cfg_.pre_vote);
 }
 
-void Raft::start_election(bool pre_vote) {
-    if (!is_voter()) return;  // learners, removed and joining nodes never campaign
+// Only a voter of its configuration in force campaigns: learners, removed nodes and
+// nodes still joining (no configuration yet) never do, so tick() starts no election
+// for them. `context` is kTransferCampaign for a campaign started by TimeoutNow.
+void Raft::start_election(bool pre_vote, uint64_t context) {
+    if (!is_voter()) return;
     if (pre_vote) {
         become_pre_candidate();
     } else {
@@ -230,6 +243,7 @@ void Raft::start_election(bool pre_vote) {
         m.term = pre_vote ? current_term_ + 1 : current_term_;
         m.index = log_.last_index();
         m.log_term = log_.last_term();
+        m.context = context;
         if (pre_vote) {
             send(std::move(m));  // a pre-vote changes nothing on disk
         } else {
@@ -240,6 +254,7 @@ void Raft::start_election(bool pre_vote) {
 
 ProposeResult Raft::propose(std::string data, uint64_t client_id, uint64_t seq, Index* index) {
     if (role_ != Role::Leader) return ProposeResult::NotLeader;
+    if (transfer_target_ != kNoNode) return ProposeResult::Dropped;  // transferring leadership
     Entry e;
     e.index = log_.last_index() + 1;
     e.term = current_term_;
@@ -267,11 +282,8 @@ bool Raft::read_index(uint64_t context) {
     if (context <= last_read_context_) return false;
     last_read_context_ = context;
     pending_reads_.push_back({log_.commit_index(), context});
-    if (quorum() == 1) {
-        release_reads();
-    } else {
-        heartbeat_pending_ = true;  // step 2: confirm leadership with one heartbeat round
-    }
+    release_reads();  // a one-voter cluster confirms at once
+    if (!pending_reads_.empty()) heartbeat_pending_ = true;  // step 2: one heartbeat round confirms
     return true;
 }
 
@@ -294,6 +306,7 @@ void Raft::step(const Message& m) {
         case MessageType::HeartbeatResp: handle_heartbeat_response(m); break;
         case MessageType::Snapshot: handle_snapshot(m); break;
         case MessageType::SnapshotResp: handle_snapshot_response(m); break;
+        case MessageType::TimeoutNow: handle_timeout_now(m); break;
         case MessageType::ClientRequest:
         case MessageType::ClientReply:
         case MessageType::Hello: break;  // handled by the host, never by the core
@@ -306,11 +319,14 @@ void Raft::step(const Message& m) {
 //     yet, so it changes nothing.
 //   - leader lease (check-quorum, thesis §4.2.3): a node that heard from a live
 //     leader within the minimum election timeout ignores vote requests, so a node
-//     that was partitioned away and comes back cannot depose a healthy leader.
+//     that was partitioned away and comes back cannot depose a healthy leader —
+//     except a candidate the leader itself asked to take over (leadership transfer:
+//     its Vote carries kTransferCampaign).
 bool Raft::step_term(const Message& m) {
     const bool vote_request = m.type == MessageType::Vote || m.type == MessageType::PreVote;
+    const bool transfer = m.type == MessageType::Vote && m.context == kTransferCampaign;
     if (m.term > current_term_) {
-        if (vote_request && cfg_.check_quorum && leader_ != kNoNode &&
+        if (vote_request && !transfer && cfg_.check_quorum && leader_ != kNoNode &&
             election_elapsed_ < cfg_.election_tick) {
             return false;
         }
@@ -377,6 +393,7 @@ void Raft::handle_vote_response(const Message& m) {
     const bool pre = m.type == MessageType::PreVoteResp;
     if (role_ != (pre ? Role::PreCandidate : Role::Candidate)) return;
     if (pre && !m.reject && m.term != current_term_ + 1) return;  // from an older round
+    if (!counts(m.from)) return;  // only the voters of our configuration decide
     auto& list = m.reject ? votes_rejected_ : votes_granted_;
     if (std::find(list.begin(), list.end(), m.from) != list.end()) return;
     list.push_back(m.from);
@@ -425,7 +442,13 @@ void Raft::handle_append(const Message& m) {
         send_after_persist(std::move(r));
         return;
     }
-    const Index last_new = log_.merge(m.index, m.entries);
+    Index truncated_from = 0;
+    const Index last_new = log_.merge(m.index, m.entries, &truncated_from);
+    // Configuration in force, follower side: a Config entry rules once appended, and
+    // when a conflicting suffix took away the one in force, the newest left rules.
+    const bool new_config = std::any_of(m.entries.begin(), m.entries.end(),
+                                        [](const Entry& e) { return e.type == EntryType::Config; });
+    if (new_config || (truncated_from != 0 && truncated_from <= membership_index_)) use_newest_config();
     // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
     // last new entry)": never beyond what this message proved we share.
     log_.commit_to(std::min(m.commit, last_new));
@@ -490,6 +513,8 @@ void Raft::handle_append_response(const Message& m) {
         in.erase(in.begin(), std::upper_bound(in.begin(), in.end(), m.index));
     }
     maybe_commit();
+    if (role_ != Role::Leader) return;  // it stepped down: its removal committed
+    if (m.from == transfer_target_) send_timeout_now_if_caught_up();
     while (send_append(m.from)) {}
 }
 
@@ -581,8 +606,9 @@ void Raft::handle_snapshot(const Message& m) {
         send_after_persist(std::move(r));
         return;
     }
-    const SnapshotMeta meta{m.index, m.log_term};
     const SnapshotChunk& c = m.chunk();
+    SnapshotMeta meta{m.index, m.log_term, {}};
+    if (!c.membership.empty() && !Membership::decode(c.membership, &meta.membership).empty()) return;
     const bool same = receiving_ && receiving_->from == m.from && receiving_->term == m.term &&
                       receiving_->meta == meta && receiving_->total == c.total;
     if (!same) {
@@ -619,6 +645,9 @@ void Raft::install_snapshot(Snapshot s, NodeId leader) {
     if (snapshot_check_ && !snapshot_check_(s)) return;
     const bool stale = s.meta.index <= log_.commit_index();  // only with install_stale_snapshot
     installed_resets_log_ |= log_.restore(s.meta, /*keep_suffix=*/!stale);
+    // Configuration in force: the snapshot's, unless the entries kept after it hold a newer one.
+    if (!s.meta.membership.empty()) base_membership_ = s.meta.membership;
+    use_newest_config();
     last_applied_ = applying_ = s.meta.index;
     snapshot_ = std::make_shared<const Snapshot>(s);
     installed_ = std::move(s);
@@ -635,7 +664,9 @@ void Raft::handle_snapshot_response(const Message& m) {
     Progress* pr = progress_mut(m.from);
     if (!pr) return;
     pr->recent_active = true;
-    if (pr->state != Progress::State::Snapshot || pr->snapshot->meta != SnapshotMeta{m.index, m.log_term}) return;
+    if (pr->state != Progress::State::Snapshot || pr->snapshot->meta.index != m.index ||
+        pr->snapshot->meta.term != m.log_term)
+        return;
     const uint64_t offset = m.chunk().offset;
     if (offset > pr->snapshot_acked) pr->snapshot_moved = true;
     pr->snapshot_acked = std::min<uint64_t>(offset, pr->snapshot->size());
@@ -645,7 +676,10 @@ void Raft::handle_snapshot_response(const Message& m) {
 void Raft::snapshot_taken(Snapshot s, Index compact_to) {
     if (snapshot_ && s.meta.index <= snapshot_->meta.index) return;
     if (!log_.matches(s.meta.index, s.meta.term)) return;  // the log moved on past it (a reset)
-    log_.compact(std::min(compact_to, s.meta.index));
+    s.meta.membership = membership_at(s.meta.index);  // what a follower installing it must use
+    compact_to = std::min(compact_to, s.meta.index);
+    if (compact_to > log_.prev_index()) base_membership_ = membership_at(compact_to);
+    log_.compact(compact_to);
     snapshot_ = std::make_shared<const Snapshot>(std::move(s));
 }
 
@@ -715,6 +749,7 @@ bool Raft::send_snapshot_chunk(NodeId to, Progress& pr) {
     c.total = total;
     c.data = s.data->substr(c.offset, chunk);
     c.done = c.offset + c.data.size() == total;
+    c.membership = s.meta.membership.empty() ? "" : s.meta.membership.encode();
     pr.snapshot_sent = c.offset + c.data.size();
     send(std::move(m));
     return true;
@@ -743,21 +778,37 @@ void Raft::broadcast_heartbeat(uint64_t context) {
 // entry from an earlier term may sit on a majority and still be overwritten, because
 // a server without it can be elected; committing a current-term entry on top of it
 // commits it indirectly, by Log Matching.
+//
+// The majority is of the voters of the configuration in force: a learner's copy does
+// not count, nor the leader's own while it is removing itself (thesis §4.2.2).
+//
+// A leader that is no member once its removal commits steps down (thesis §4.2.2): it
+// has nothing left to lead, and as no member it never campaigns again.
 bool Raft::maybe_commit() {
-    std::vector<Index> match = {log_.persisted_index()};  // our own disk counts too
-    for (auto& [id, pr] : progress_) match.push_back(pr.match_index);
+    std::vector<Index> match;
+    if (counts(cfg_.id)) match.push_back(log_.persisted_index());  // our own disk counts too
+    for (auto& [id, pr] : progress_)
+        if (counts(id)) match.push_back(pr.match_index);
+    if (match.size() < quorum()) return false;
     std::sort(match.begin(), match.end(), std::greater<Index>());
     const Index n = match[quorum() - 1];  // the highest index a majority holds
     if (n <= log_.commit_index()) return false;
     if (log_.term(n) != current_term_ && !faults.commit_old_term_by_count) return false;
+    const bool config_committed = log_.commit_index() < membership_index_ && n >= membership_index_;
     log_.commit_to(n);
+    if (config_committed) track_members(log_.last_index() + 1);  // a removed member's Progress goes
+    if (!membership_.is_member(cfg_.id) && log_.commit_index() >= membership_index_) {
+        broadcast_heartbeat(0);  // tells the followers the removal is committed
+        become_follower(current_term_, kNoNode);
+        return false;
+    }
     return true;
 }
 
 bool Raft::check_quorum_active() {
-    size_t active = 1;  // ourselves
+    size_t active = counts(cfg_.id) ? 1 : 0;  // ourselves
     for (auto& [id, pr] : progress_) {
-        if (pr.recent_active) active++;
+        if (pr.recent_active && counts(id)) active++;
         pr.recent_active = false;
     }
     return active >= quorum();
@@ -769,9 +820,9 @@ bool Raft::check_quorum_active() {
 void Raft::release_reads() {
     while (!pending_reads_.empty()) {
         const PendingRead& pr0 = pending_reads_.front();
-        size_t acks = 1;
+        size_t acks = counts(cfg_.id) ? 1 : 0;
         for (auto& [id, pr] : progress_)
-            if (pr.acked_context >= pr0.context) acks++;
+            if (pr.acked_context >= pr0.context && counts(id)) acks++;
         if (acks < quorum()) break;
         read_states_.push_back({pr0.index, pr0.context});
         pending_reads_.erase(pending_reads_.begin());
@@ -780,15 +831,127 @@ void Raft::release_reads() {
 
 // ---------------------------------------------------------------- outputs
 
-// ---------------------------------------------------------------- membership (stubs: see issue 12)
+// ---------------------------------------------------------------- membership
 
-std::string Raft::propose_conf_change(const ConfChange&, Index*) { return "membership changes are not implemented yet"; }
+// Configuration in force (thesis §4.1: "a server always uses the latest configuration
+// in its log, regardless of whether the entry is committed"): the newest Config entry
+// at or below i, else the configuration at prev_index() (the snapshot's or the
+// bootstrap one). Returns the entry's index (0: none in the log).
+Index Raft::newest_config(Index i, Membership* out) const {
+    for (Index j = std::min(i, log_.last_index()); j > log_.prev_index(); --j) {
+        const Entry& e = log_.at(j);
+        if (e.type == EntryType::Config && Membership::decode(e.data, out).empty()) return j;
+    }
+    *out = base_membership_;
+    return 0;
+}
 
-std::string Raft::transfer_leadership(NodeId) { return "leadership transfer is not implemented yet"; }
+Membership Raft::membership_at(Index i) const {
+    Membership m;
+    newest_config(i, &m);
+    return m;
+}
 
-Membership Raft::membership_at(Index) const { return membership_; }
+// The log changed (a Config entry appended, a suffix truncated, a snapshot installed):
+// the newest configuration in it is now in force.
+void Raft::use_newest_config() {
+    membership_index_ = newest_config(log_.last_index(), &membership_);
+    if (role_ == Role::Leader) track_members(log_.last_index());
+}
 
-void Raft::handle_timeout_now(const Message&) {}
+// The leader replicates to every other member, voter or learner, alike (learners
+// simply never count): a new member gets a Progress at once, probing from
+// next_index. A member removed keeps its Progress, and is sent the log, until its
+// removal commits, so that it learns it was removed and stops campaigning (it no
+// longer counts toward any majority); then its Progress goes. A transfer target that
+// is no longer a voter is abandoned.
+void Raft::track_members(Index next_index) {
+    if (log_.commit_index() >= membership_index_) {
+        progress_.erase(std::remove_if(progress_.begin(), progress_.end(),
+                                       [&](const auto& p) { return !membership_.is_member(p.first); }),
+                        progress_.end());
+    }
+    for (const Member& m : membership_.members) {
+        if (m.id == cfg_.id || progress_mut(m.id)) continue;
+        Progress pr;
+        pr.next_index = next_index;
+        pr.recent_active = true;  // a grace round before check-quorum counts it
+        progress_.emplace_back(m.id, pr);
+    }
+    if (!counts(transfer_target_)) transfer_target_ = kNoNode;
+}
+
+// Membership changes, one server at a time (thesis §4.2), leader only.
+std::string Raft::propose_conf_change(const ConfChange& cc, Index* index) {
+    if (role_ != Role::Leader) return "not leader";
+    if (transfer_target_ != kNoNode)
+        return "a leadership transfer to node " + std::to_string(transfer_target_) + " is in progress; retry after it";
+    // One change at a time: with one configuration entry uncommitted, a second could
+    // move the majority before the first is safely in place.
+    if (membership_index_ > log_.commit_index())
+        return "the configuration change at index " + std::to_string(membership_index_) +
+               " is not committed yet; one change at a time, retry once it is";
+    // The 2015 correction (Ongaro, raft-dev "bug in single-server membership changes"):
+    // a new leader must commit an entry of its own term before it changes the
+    // configuration, or a change by an earlier leader that it never saw could form a
+    // majority disjoint from its own.
+    if (log_.term(log_.commit_index()) != current_term_ && !faults.config_change_before_commit_in_term)
+        return "this leader has not committed an entry of its term yet; retry in a moment";
+    if (cc.type == ConfChange::Type::Promote) {
+        // Promote only a learner that has caught up: a voter far behind would stall
+        // commits until it caught up (thesis §4.2.1).
+        const Progress* pr = progress(cc.node);
+        if (pr && pr->match_index + cfg_.promote_max_lag < log_.last_index())
+            return "node " + std::to_string(cc.node) + " has the log up to " + std::to_string(pr->match_index) +
+                   " of " + std::to_string(log_.last_index()) + "; it is promoted once within " +
+                   std::to_string(cfg_.promote_max_lag) + " entries, retry later";
+    }
+    Membership next;
+    if (std::string error = apply_conf_change(membership_, cc, &next); !error.empty()) return error;
+    Entry e;
+    e.index = log_.last_index() + 1;
+    e.term = current_term_;
+    e.type = EntryType::Config;
+    e.data = next.encode();
+    if (index) *index = e.index;
+    log_.append(std::move(e));
+    use_newest_config();  // in force at once, on the leader too
+    broadcast_pending_ = true;
+    return "";
+}
+
+// Leadership transfer (thesis §3.10), leader side: stop taking proposals (propose),
+// bring the target up to date, and once it holds our whole log tell it to campaign
+// (TimeoutNow). tick() abandons it after an election timeout.
+std::string Raft::transfer_leadership(NodeId target) {
+    if (role_ != Role::Leader) return "not leader";
+    if (target == cfg_.id) return "node " + std::to_string(target) + " is the leader already";
+    if (!counts(target)) return "node " + std::to_string(target) + " is not a voter; only a voter can lead";
+    if (transfer_target_ != kNoNode)
+        return "a leadership transfer to node " + std::to_string(transfer_target_) + " is in progress";
+    transfer_target_ = target;
+    transfer_elapsed_ = 0;
+    send_timeout_now_if_caught_up();
+    while (send_append(target)) {}
+    return "";
+}
+
+void Raft::send_timeout_now_if_caught_up() {
+    const Progress* pr = progress(transfer_target_);
+    if (!pr || pr->match_index != log_.last_index()) return;
+    Message m;
+    m.type = MessageType::TimeoutNow;
+    m.to = transfer_target_;
+    m.term = current_term_;
+    send(std::move(m));
+}
+
+// TimeoutNow receiver: campaign at once, as a candidate (a pre-vote would only delay
+// it: the leader asked for this), with vote requests that pass the leader lease.
+void Raft::handle_timeout_now(const Message&) {
+    if (role_ == Role::Leader) return;
+    start_election(/*pre_vote=*/false, kTransferCampaign);
+}
 
 bool Raft::has_ready() const {
     const HardState hs = hard_state();

@@ -211,7 +211,7 @@ private:
     void become_pre_candidate();
     void become_candidate();
     void become_leader();
-    void start_election(bool pre_vote);
+    void start_election(bool pre_vote, uint64_t context = 0);
     void reset(Term term);
     void reset_election_timer();
 
@@ -239,7 +239,14 @@ private:
     bool maybe_commit();
     bool check_quorum_active();
     size_t quorum() const { return membership_.quorum(); }
+    bool counts(NodeId id) const { return membership_.is_voter(id); }  // toward majorities
     void release_reads();
+
+    // Membership.
+    Index newest_config(Index i, Membership* out) const;  // see membership_at
+    void use_newest_config();
+    void track_members(Index next_index);
+    void send_timeout_now_if_caught_up();
 
     void send(Message m);
     void send_after_persist(Message m);
@@ -264,9 +271,12 @@ private:
     std::vector<std::pair<NodeId, Progress>> progress_;  // leader only; small N, keep ordered
     Progress* progress_mut(NodeId peer);
 
-    // Membership (membership.h): the configuration in force and where it came from.
+    // Membership (membership.h): the configuration in force and where it came from, and
+    // the configuration at prev_index() (the snapshot's, or the bootstrap one): what is in
+    // force when the log holds no Config entry.
     Membership membership_;
     Index membership_index_ = 0;
+    Membership base_membership_;
     NodeId transfer_target_ = kNoNode;  // leadership transfer in progress (leader only)
     int transfer_elapsed_ = 0;          // ticks since it started
 

@@ -41,12 +41,16 @@ void RaftLog::append(Entry e) {
     entries_.push_back(std::move(e));
 }
 
-Index RaftLog::merge(Index prev, const std::vector<Entry>& entries) {
+Index RaftLog::merge(Index prev, const std::vector<Entry>& entries, Index* truncated_from) {
+    if (truncated_from) *truncated_from = 0;
     for (const Entry& e : entries) {
         if (e.index <= prev_index_) continue;  // already compacted, hence committed
         auto t = term(e.index);
         if (t && *t == e.term) continue;       // Log Matching: already have this entry
-        if (t) truncate_from(e.index);         // conflict: drop it and all that follow
+        if (t) {                               // conflict: drop it and all that follow
+            truncate_from(e.index);
+            if (truncated_from) *truncated_from = e.index;
+        }
         entries_.push_back(e);
     }
     return prev + entries.size();

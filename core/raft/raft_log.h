@@ -46,8 +46,9 @@ public:
     // conflicts with an existing one (same index, different term) deletes that entry
     // and all that follow it (§5.3); entries already present are left alone, so a stale
     // or duplicated AppendEntries never truncates anything. Returns the index of the
-    // last entry the message vouched for (prev + entries.size()).
-    Index merge(Index prev, const std::vector<Entry>& entries);
+    // last entry the message vouched for (prev + entries.size()); *truncated_from, when
+    // given, is set to the first index removed (0: nothing was).
+    Index merge(Index prev, const std::vector<Entry>& entries, Index* truncated_from = nullptr);
 
     // §5.4.1: is a log ending at (last_index, last_term) at least as up-to-date as ours?
     bool is_up_to_date(Index last_index, Term last_term) const;

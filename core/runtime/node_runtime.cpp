@@ -18,6 +18,32 @@ void fill(ClientReply* reply, const WriteResult& r) {
     reply->value = r.value;
 }
 
+void add_origin(std::vector<NodeId>* origins, NodeId origin) {
+    if (std::find(origins->begin(), origins->end(), origin) == origins->end()) origins->push_back(origin);
+}
+
+ConfChange conf_change_of(const ClientRequest& r) {
+    ConfChange cc;
+    cc.type = r.op == "add_learner" ? ConfChange::Type::AddLearner
+              : r.op == "promote"   ? ConfChange::Type::Promote
+                                    : ConfChange::Type::Remove;
+    cc.node = r.node;
+    cc.peer = r.peer;
+    cc.http = r.http;
+    return cc;
+}
+
+// Whether the configuration already is what `cc` asks for (a retry of a change that
+// was made, maybe through an earlier leader).
+bool in_force(const Membership& m, const ConfChange& cc) {
+    switch (cc.type) {
+        case ConfChange::Type::AddLearner: return m.is_member(cc.node);
+        case ConfChange::Type::Promote: return m.is_voter(cc.node);
+        case ConfChange::Type::Remove: return m.was_removed(cc.node);
+    }
+    return false;
+}
+
 uint64_t mix(uint64_t z) {  // splitmix64 finaliser: spreads a host-chosen seed
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -45,9 +71,11 @@ std::string check_request(const ClientRequest& r) {
             return "limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got " + std::to_string(r.limit);
         return "";
     }
-    if (is_membership_request(r)) {  // stub (issue 12): refused until the runtime serves them
+    if (is_membership_request(r)) {
         if (r.node == kNoNode) return "node id must be 1 or more";
-        return r.op + " is not implemented yet";
+        if (r.op == "add_learner" && (!valid_member_address(r.peer) || !valid_member_address(r.http)))
+            return "peer and http must be host:port addresses without spaces, at most 255 bytes";
+        return "";
     }
     if (r.op != "put" && r.op != "del") return "unknown op '" + r.op + "'";
     std::string error = check_key(r.key);
@@ -95,6 +123,8 @@ NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* h
     // restarted node does not reuse a client id the state machine has seen.
     client_id_base_ = mix(cfg_.session_seed) | 1;
     read_client_id_ = mix(cfg_.session_seed + 0x9E3779B97F4A7C15ULL) | 1;
+    last_membership_ = raft_->membership();
+    host_->on_membership(last_membership_);
 }
 
 NodeRuntime::~NodeRuntime() = default;
@@ -155,7 +185,15 @@ void NodeRuntime::process_ready() {
         reads_awaiting_confirmation_.erase(it);
     }
     serve_ready_reads();
+    observe_membership();
+    check_transfers();
     maybe_snapshot();
+}
+
+void NodeRuntime::observe_membership() {
+    if (raft_->membership() == last_membership_) return;
+    last_membership_ = raft_->membership();
+    host_->on_membership(last_membership_);
 }
 
 void NodeRuntime::persisted(uint64_t write_id) {
@@ -187,7 +225,7 @@ bool NodeRuntime::take_snapshot() {
     const std::optional<Term> term = raft_->log().term(index);
     if (snapshot_in_flight_ || index == 0 || !term || (held && index <= held->meta.index)) return false;
     Snapshot s;
-    s.meta = {index, *term};
+    s.meta = {index, *term, raft_->membership_at(index)};
     s.data = std::make_shared<const std::string>(kv_.encode());
     host_->on_snapshot(s.meta, kv_, /*installed=*/false);
     PendingWrite pw;
@@ -226,6 +264,16 @@ void NodeRuntime::install(const Snapshot& s) {
         KvStore::decode(*s.data, &kv_, &error);  // checked by check_snapshot already
     }
     checked_kv_.reset();
+    // Membership changes whose entries the snapshot covers are settled there: they are
+    // asked to retry, and a retry finds the change made (or not).
+    while (!conf_waits_.empty() && conf_waits_.begin()->first <= s.meta.index) {
+        ConfWait w = std::move(conf_waits_.begin()->second);
+        conf_waits_.erase(conf_waits_.begin());
+        ClientReply retry = reply_to(w.key);
+        retry.ok = false;
+        retry.error = kNotLeader;
+        for (NodeId origin : w.origins) answer(w.key, origin, retry);
+    }
     stats_.snapshots_installed++;
     host_->on_snapshot(s.meta, kv_, /*installed=*/true);
 }
@@ -248,6 +296,8 @@ void NodeRuntime::apply(const std::vector<Entry>& entries) {
         const bool took_effect = kv_.apply(e, !raft_->faults.apply_duplicates);
         stats_.entries_applied++;
         host_->on_apply(e, took_effect, kv_);
+        if (e.type == EntryType::Config) stats_.conf_changes_applied++;
+        if (!conf_waits_.empty()) answer_conf_waits(e);
         if (e.client_id == 0) continue;
         // Applied now, or applied before and skipped as a retry: either way done, and
         // answered with what the state machine made of it (the first time).
@@ -334,10 +384,14 @@ void NodeRuntime::tick() {
     raft_->tick();
     ticks_++;
     expire_local_requests();
+    check_transfers();  // a transfer is abandoned on a tick
+    maybe_promote_self();
     if (ticks_ % 20 == 0) {
         const TimeMs now = host_->now();
         for (auto it = proposals_.begin(); it != proposals_.end();)
             it = it->second.expires < now ? proposals_.erase(it) : std::next(it);
+        for (auto it = conf_waits_.begin(); it != conf_waits_.end();)
+            it = it->second.expires < now ? conf_waits_.erase(it) : std::next(it);
     }
 }
 
@@ -455,6 +509,10 @@ bool NodeRuntime::serve(const ClientRequest& req, NodeId origin) {
         answer(key, origin, std::move(bad));
         return true;
     }
+    if (is_membership_request(req)) {
+        serve_membership(req, origin);
+        return true;
+    }
     if (is_read(req)) {
         if (!read_batch_open_) {
             // ReadIndex: one leadership confirmation for all reads until the next Ready.
@@ -481,6 +539,125 @@ bool NodeRuntime::serve(const ClientRequest& req, NodeId origin) {
     p.term = raft_->current_term();
     stats_.proposals++;
     return true;
+}
+
+// ---------------------------------------------------------------- membership
+
+// The leader's side of a membership request: propose it (Raft::propose_conf_change) and
+// answer once its Config entry is applied, or start a leadership transfer and answer
+// once the target leads. A refusal is answered with Raft's reason, which is final for
+// this request (the client decides whether to retry), never with "not leader", which
+// would make the requester's node retry it forever.
+void NodeRuntime::serve_membership(const ClientRequest& req, NodeId origin) {
+    const RequestKey key{req.client_id, req.seq};
+    const TimeMs expires = host_->now() + cfg_.proposal_memory_ms;
+    ClientReply reply = reply_to(key);
+    if (req.op == "transfer_leader") {
+        if (req.node == raft_->id()) {  // done: a retry that reached the new leader
+            reply.leader_hint = raft_->id();
+            return answer(key, origin, std::move(reply));
+        }
+        for (TransferWait& w : transfer_waits_) {
+            if (w.key == key) return add_origin(&w.origins, origin);
+        }
+        if (std::string error = raft_->transfer_leadership(req.node); !error.empty()) {
+            reply.ok = false;
+            reply.error = error;
+            return answer(key, origin, std::move(reply));
+        }
+        stats_.transfers++;
+        transfer_waits_.push_back({key, req.node, {origin}, expires});
+        return;
+    }
+    for (auto& [index, w] : conf_waits_) {
+        if (w.key == key && w.term == raft_->current_term()) return add_origin(&w.origins, origin);
+    }
+    const ConfChange cc = conf_change_of(req);
+    Index index = raft_->membership_index();
+    if (in_force(raft_->membership(), cc)) {
+        // Made already: answered once its entry is applied (at once if it is).
+        if (index <= kv_.applied_index()) {
+            reply.revision = index;
+            return answer(key, origin, std::move(reply));
+        }
+        conf_waits_.emplace(index, ConfWait{key, *raft_->log().term(index), {origin}, expires});
+        return;
+    }
+    if (std::string error = raft_->propose_conf_change(cc, &index); !error.empty()) {
+        reply.ok = false;
+        reply.error = error;
+        return answer(key, origin, std::move(reply));
+    }
+    stats_.proposals++;
+    conf_waits_.emplace(index, ConfWait{key, raft_->current_term(), {origin}, expires});
+}
+
+// Entry e was just applied: the membership requests waiting on its index are answered —
+// done when it is their Config entry, else asked to retry (a new leader replaced it).
+void NodeRuntime::answer_conf_waits(const Entry& e) {
+    auto range = conf_waits_.equal_range(e.index);
+    std::vector<ConfWait> done;
+    for (auto it = range.first; it != range.second; ++it) done.push_back(std::move(it->second));
+    conf_waits_.erase(range.first, range.second);
+    for (ConfWait& w : done) {
+        ClientReply reply = reply_to(w.key);
+        if (e.type == EntryType::Config && e.term == w.term) {
+            reply.revision = e.index;
+        } else {
+            reply.ok = false;
+            reply.error = kNotLeader;
+        }
+        for (NodeId origin : w.origins) answer(w.key, origin, reply);
+    }
+}
+
+// Leadership transfers this node started: ok once the target is known to lead, an
+// error when it is abandoned (this node still leads, with no transfer in progress) or
+// another node leads.
+void NodeRuntime::check_transfers() {
+    if (transfer_waits_.empty()) return;
+    const NodeId leader = raft_->leader_id();
+    const TimeMs now = host_->now();
+    std::vector<TransferWait> waits = std::move(transfer_waits_);
+    transfer_waits_.clear();
+    for (TransferWait& w : waits) {
+        ClientReply reply = reply_to(w.key);
+        reply.leader_hint = leader;
+        const std::string target = "node " + std::to_string(w.target);
+        if (leader == w.target) {
+            // done
+        } else if (raft_->role() == Role::Leader && raft_->transfer_target() != w.target) {
+            reply.ok = false;
+            reply.error = "leadership transfer to " + target +
+                          " abandoned: it did not take over within an election timeout; check that it is up "
+                          "and connected, then retry";
+        } else if (raft_->role() != Role::Leader && leader != kNoNode) {
+            reply.ok = false;
+            reply.error = "node " + std::to_string(leader) + " leads now, not " + target + "; retry the transfer";
+        } else {
+            if (w.expires >= now) transfer_waits_.push_back(std::move(w));
+            continue;
+        }
+        for (NodeId origin : w.origins) answer(w.key, origin, reply);
+    }
+}
+
+// promote_self: a learner asks for its own promotion until it is a voter. The leader
+// refuses while it is behind; the next try comes retry_interval_ms after an answer.
+void NodeRuntime::maybe_promote_self() {
+    const Membership& m = raft_->membership();
+    const NodeId self = raft_->id();
+    if (!cfg_.promote_self || promoting_self_ || !m.is_member(self) || m.is_voter(self)) return;
+    const TimeMs now = host_->now();
+    if (now < next_promote_at_) return;
+    promoting_self_ = true;
+    ClientRequest promote;
+    promote.op = "promote";
+    promote.node = self;
+    submit(std::move(promote), [this](const ClientReply&) {
+        promoting_self_ = false;
+        next_promote_at_ = host_->now() + cfg_.retry_interval_ms;
+    });
 }
 
 void NodeRuntime::answer(const RequestKey& key, NodeId origin, ClientReply reply) {
@@ -547,6 +724,8 @@ void NodeRuntime::expire_local_requests() {
 nlohmann::json NodeRuntime::status() const {
     char fingerprint[17];
     std::snprintf(fingerprint, sizeof fingerprint, "%016llx", (unsigned long long)kv_.fingerprint());
+    nlohmann::json members = nlohmann::json::array();
+    for (const Member& m : raft_->membership().members) members.push_back({{"id", m.id}, {"voter", m.voter}});
     return {{"id", raft_->id()},
             {"role", role_name(raft_->role())},
             {"term", raft_->current_term()},
@@ -560,7 +739,9 @@ nlohmann::json NodeRuntime::status() const {
             {"snapshot_index", raft_->snapshot() ? raft_->snapshot()->meta.index : 0},
             {"snapshot_term", raft_->snapshot() ? raft_->snapshot()->meta.term : 0},
             {"snapshot_bytes", raft_->snapshot() ? raft_->snapshot()->size() : 0},
-            {"kv_fingerprint", fingerprint}};
+            {"kv_fingerprint", fingerprint},
+            {"membership", members},
+            {"membership_index", raft_->membership_index()}};
 }
 
 }  // namespace raftbook

@@ -224,7 +224,8 @@ public:
     bool snapshot_in_flight() const { return snapshot_in_flight_; }
     size_t pending_requests() const;     // this node's clients still waiting
     size_t writes_in_flight() const { return writes_.size(); }
-    // The node's own part of /status: id, role, term, leader, indexes, kv summary.
+    // The node's own part of /status: id, role, term, leader, indexes, kv summary, and the
+    // configuration in force ("membership": [{id, voter}], "membership_index").
     nlohmann::json status() const;
 
 private:
@@ -268,6 +269,11 @@ private:
     void observe_role_and_leader();
     void dispatch(const RequestKey& key);
     bool serve(const ClientRequest& request, NodeId origin);
+    void serve_membership(const ClientRequest& request, NodeId origin);
+    void answer_conf_waits(const Entry& e);
+    void check_transfers();
+    void observe_membership();
+    void maybe_promote_self();
     void answer(const RequestKey& key, NodeId origin, ClientReply reply);
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
@@ -300,6 +306,26 @@ private:
     uint64_t read_seq_ = 0;
 
     std::map<RequestKey, Proposal> proposals_;
+    // Membership changes this node proposed as leader, by the index of their Config
+    // entry, until that index is applied; and leadership transfers it started, until the
+    // target leads or the transfer is abandoned. origins: kNoNode for a local request.
+    struct ConfWait {
+        RequestKey key;
+        Term term = 0;  // of the Config entry
+        std::vector<NodeId> origins;
+        TimeMs expires = 0;
+    };
+    std::multimap<Index, ConfWait> conf_waits_;
+    struct TransferWait {
+        RequestKey key;
+        NodeId target = kNoNode;
+        std::vector<NodeId> origins;
+        TimeMs expires = 0;
+    };
+    std::vector<TransferWait> transfer_waits_;
+    Membership last_membership_;  // as last told to host_->on_membership
+    bool promoting_self_ = false; // promote_self: a promote request is waiting for its answer
+    TimeMs next_promote_at_ = 0;
     uint64_t read_context_ = 0;
     bool read_batch_open_ = false;  // reads arriving before the next Ready share one ReadIndex
     std::map<uint64_t, std::vector<PendingRead>> reads_awaiting_confirmation_;  // by context

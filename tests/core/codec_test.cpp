@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/codec/codec.h"
+#include "core/raft/membership.h"
 
 using namespace raftbook;
 using nlohmann::json;
@@ -18,7 +19,7 @@ const MessageType kPeerTypes[] = {
     MessageType::Vote,   MessageType::VoteResp,  MessageType::PreVote,
     MessageType::PreVoteResp, MessageType::Append, MessageType::AppendResp,
     MessageType::Heartbeat,   MessageType::HeartbeatResp, MessageType::Hello,
-    MessageType::Snapshot,    MessageType::SnapshotResp,
+    MessageType::Snapshot,    MessageType::SnapshotResp,  MessageType::TimeoutNow,
 };
 const WireFormat kFormats[] = {WireFormat::Json, WireFormat::Cbor};
 
@@ -39,6 +40,14 @@ std::string snapshot_chunk() {
     std::string s;
     for (int i = 0; i < 300; i++) s.push_back(char(i * 7));
     return s;
+}
+
+// A configuration with a learner and addresses, as a Config entry and a chunk hold it.
+std::string configuration() {
+    Membership m = Membership::of_voters({1, 2, 3});
+    m.members.push_back(Member{5, false, "10.0.0.5:7000", "10.0.0.5:8000"});
+    m.removed = {4};
+    return m.encode();
 }
 
 // Every field non-default, so a field the codec forgets shows up as a mismatch.
@@ -62,11 +71,17 @@ Frame peer_frame(MessageType type) {
     noop.index = 42;
     noop.term = 7;
     noop.type = EntryType::NoOp;
-    m.entries = {noop, command(43, 7, "set x 5"), command(44, 7, "set clé \"värde\" \n\t")};
+    Entry config;
+    config.index = 45;
+    config.term = 7;
+    config.type = EntryType::Config;
+    config.data = configuration();
+    m.entries = {noop, command(43, 7, "set x 5"), command(44, 7, "set clé \"värde\" \n\t"), config};
     m.chunk_mut().offset = 100;
     m.chunk_mut().data = snapshot_chunk();
     m.chunk_mut().total = m.chunk().offset + m.chunk().data.size();
     m.chunk_mut().done = true;
+    m.chunk_mut().membership = configuration();
     return f;
 }
 
@@ -85,6 +100,9 @@ Frame request_frame() {
     f.request.idempotency_key = "retry-1";
     f.request.after = "key/0";
     f.request.limit = 50;
+    f.request.node = 5;
+    f.request.peer = "10.0.0.5:7000";
+    f.request.http = "10.0.0.5:8000";
     return f;
 }
 
@@ -207,7 +225,8 @@ TEST_CASE("the JSON views are the objects frames carry", "[codec]") {
     const json view = to_json(f.peer);
     REQUIRE(view["type"] == "Append");
     REQUIRE(view["log_term"] == 6);
-    REQUIRE(view["entries"].size() == 3);
+    REQUIRE(view["entries"].size() == 4);
+    REQUIRE(view["entries"][3]["type"] == "Config");
     REQUIRE(view["entries"][0] == json({{"index", 42}, {"term", 7}, {"type", "NoOp"}}));
     REQUIRE(to_json(f.peer.entries[1]) ==
             json({{"index", 43}, {"term", 7}, {"data", "set x 5"}, {"client", 77}, {"seq", 129}}));
@@ -379,9 +398,9 @@ TEST_CASE("strings, booleans and entries are type-checked, naming the field", "[
                 "field 'entries[1].term' must be a non-negative integer");
 
         j = valid_append_json();
-        j["entries"][2]["type"] = "Config";
+        j["entries"][2]["type"] = "Membership";
         REQUIRE(refusal(as_bytes(j, format), format) ==
-                "field 'entries[2].type' must be \"Command\" or \"NoOp\"");
+                "field 'entries[2].type' must be \"Command\", \"NoOp\" or \"Config\"");
 
         j = valid_append_json();
         j["entries"][0] = json::array({json::array({json::array()})});
@@ -389,7 +408,9 @@ TEST_CASE("strings, booleans and entries are type-checked, naming the field", "[
 
         j = json::parse(encode_frame(request_frame(), WireFormat::Json));
         j["op"] = "drop";
-        REQUIRE(refusal(as_bytes(j, format), format) == "field 'op' must be \"put\", \"get\", \"del\" or \"list\"");
+        REQUIRE(refusal(as_bytes(j, format), format) ==
+                "field 'op' must be \"put\", \"get\", \"del\", \"list\", \"add_learner\", \"promote\", \"remove\" "
+                "or \"transfer_leader\"");
 
         j = json::parse(encode_frame(reply_frame(), WireFormat::Json));
         j["leader"] = "2";
@@ -441,6 +462,28 @@ TEST_CASE("an AppendEntries not shaped like a leader's log is refused by both de
     vote.peer.entries[2].index = 45;
     vote.peer.log_term = 8;
     require_round_trip(vote, WireFormat::Cbor);
+}
+
+TEST_CASE("membership: a Config entry or a snapshot chunk's membership that holds no configuration is refused",
+          "[codec]") {
+    Frame append = peer_frame(MessageType::Append);
+    append.peer.entries[3].data = "member 1 voter";
+    Frame chunk = peer_frame(MessageType::Snapshot);
+    chunk.peer.chunk_mut().membership = "RBCONF 1\nmember 0 voter - -\n";
+    for (WireFormat format : kFormats) {
+        CHECK(refusal(encode_frame(append, format), format) ==
+              "malformed frame: Append's entries[3] has index 45, a Config entry that holds no configuration: not a "
+              "configuration (expected \"RBCONF 1\")");
+        CHECK(refusal(encode_frame(chunk, format), format) ==
+              "malformed frame: Snapshot chunk's membership is no configuration: bad member id in \"member 0 voter - "
+              "-\"");
+    }
+    // The membership requests are client ops.
+    for (const char* op : {"add_learner", "promote", "remove", "transfer_leader"}) {
+        Frame r = request_frame();
+        r.request.op = op;
+        for (WireFormat format : kFormats) require_round_trip(r, format);
+    }
 }
 
 TEST_CASE("unknown fields are ignored", "[codec]") {

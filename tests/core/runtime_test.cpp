@@ -23,6 +23,8 @@ struct TestHost : RuntimeHost {
     bool send(NodeId to, Frame frame) override;
     void write(DiskWrite w) override { disk.push_back(std::move(w)); }
     TimeMs now() const override;
+    std::vector<Membership> memberships;  // as told to on_membership
+    void on_membership(const Membership& m) override { memberships.push_back(m); }
 };
 
 struct Cluster {
@@ -357,4 +359,117 @@ TEST_CASE("runtime: a list on a follower goes through the leader's ReadIndex and
     REQUIRE(rest.items.size() == 1);
     CHECK(rest.items[0].key == "svc/c");
     CHECK_FALSE(rest.more);
+}
+
+namespace {
+
+ClientRequest membership_op(const std::string& op, NodeId node) {
+    ClientRequest r;
+    r.op = op;
+    r.node = node;
+    return r;
+}
+
+// Node `id` joins cluster c with no configuration (it learns one from the leader).
+NodeRuntime& joining(Cluster& c, NodeId id, bool promote_self = false) {
+    c.hosts[id].cluster = &c;
+    c.hosts[id].id = id;
+    RuntimeConfig rc;
+    rc.raft.id = id;
+    rc.raft.random_seed = 7;
+    rc.session_seed = 100 + id;
+    rc.promote_self = promote_self;
+    c.nodes[id] = std::make_unique<NodeRuntime>(rc, Restored{}, &c.hosts[id]);
+    return *c.nodes[id];
+}
+
+}  // namespace
+
+TEST_CASE("runtime: membership changes sent to a follower are forwarded to the leader and answered once applied") {
+    Cluster c(3);
+    c.elect(1);
+    joining(c, 4);
+    REQUIRE(c.hosts[4].memberships.size() == 1);  // once on start: empty, it is joining
+    CHECK(c.hosts[4].memberships[0].empty());
+    std::vector<ClientReply> replies;
+    auto record = [&](const ClientReply& r) { replies.push_back(r); };
+
+    ClientRequest add = membership_op("add_learner", 4);
+    add.peer = "127.0.0.1:7004";
+    c.at(3).submit(add, record);
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].ok);
+    CHECK(replies[0].revision == c.at(1).raft().membership_index());
+    CHECK(c.at(1).stats().conf_changes_applied == 1);
+    CHECK(c.at(4).raft().membership().is_member(4));
+    CHECK(c.hosts[4].memberships.back().find(4)->peer == "127.0.0.1:7004");
+    CHECK(c.hosts[2].memberships.back() == c.at(1).raft().membership());
+    CHECK(c.at(3).status()["membership"].size() == 4);
+
+    c.at(2).submit(membership_op("promote", 4), record);
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(replies.size() == 2);
+    CHECK(replies[1].ok);
+    CHECK(c.at(1).raft().membership().is_voter(4));
+
+    // A refusal is answered once, with Raft's reason: not "not leader", which the
+    // requesting node would retry forever.
+    c.at(3).submit(membership_op("promote", 9), record);
+    c.settle();
+    REQUIRE(replies.size() == 3);
+    CHECK_FALSE(replies[2].ok);
+    CHECK(replies[2].error == "node 9 is not a member (add it as a learner first)");
+
+    c.at(2).submit(membership_op("transfer_leader", 4), record);
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(replies.size() == 4);
+    CHECK(replies[3].ok);
+    CHECK(c.at(4).raft().role() == Role::Leader);
+    CHECK(c.at(1).stats().transfers == 1);
+
+    c.at(2).submit(membership_op("remove", 1), record);
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(replies.size() == 5);
+    CHECK(replies[4].ok);
+    CHECK(c.at(4).raft().membership().voters() == std::vector<NodeId>{2, 3, 4});
+}
+
+TEST_CASE("runtime: a transfer to a node that is down is answered with an error once abandoned") {
+    Cluster c(3);
+    c.elect(1);
+    c.down = {3};
+    std::vector<ClientReply> replies;
+    c.at(2).submit(membership_op("transfer_leader", 3), [&](const ClientReply& r) { replies.push_back(r); });
+    c.settle();
+    c.tick_all(12);
+    REQUIRE(replies.size() == 1);
+    CHECK_FALSE(replies[0].ok);
+    CHECK(replies[0].error.find("abandoned") != std::string::npos);
+    CHECK(c.at(1).raft().role() == Role::Leader);
+}
+
+TEST_CASE("runtime: a learner started with promote_self asks until it is a voter") {
+    Cluster c(3);
+    c.elect(1);
+    joining(c, 4, /*promote_self=*/true);
+    std::vector<ClientReply> replies;
+    c.at(1).submit(membership_op("add_learner", 4), [&](const ClientReply& r) { replies.push_back(r); });
+    c.settle();
+    c.tick_all(60);
+    REQUIRE(replies.size() == 1);
+    CHECK(c.at(1).raft().membership().is_voter(4));
+    CHECK(c.at(4).raft().is_voter());
+}
+
+TEST_CASE("runtime: a membership request must name a node") {
+    CHECK(check_request(membership_op("remove", 0)) == "node id must be 1 or more");
+    ClientRequest add = membership_op("add_learner", 4);
+    add.peer = "host with space:1";
+    CHECK(check_request(add).find("without spaces") != std::string::npos);
+    CHECK(check_request(membership_op("promote", 4)) == "");
 }
