@@ -20,9 +20,10 @@ namespace {
 
 // What a change that failed means, for every --help and the README.
 const char kFailedChange[] =
-    "\nA change the leader refuses (409: already a member, not caught up, another change\n"
-    "under way) did not happen. One that fails without an answer (a timeout, a 503) may\n"
-    "still take effect: 'raftbook members' shows the configuration; retry if it did not.";
+    "\nA change refused for good (409: already a member, removed, not a voter) did not\n"
+    "happen. One refused for now (503: another change under way, not caught up) or that\n"
+    "failed without an answer (a timeout) may still take effect: 'raftbook members'\n"
+    "shows the configuration; retry if it did not.";
 
 bool parse_id(Client& c, const std::string& text, NodeId* out, int* exit_code) {
     if (!text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos) {

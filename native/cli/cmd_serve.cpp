@@ -163,7 +163,9 @@ int cmd_serve(int argc, char** argv) {
               "first start of a node joining a running cluster: any member's --http address.\n"
               "                           The node is added as a learner and promoted once caught up. Not needed\n"
               "                           on a restart");
-    opts.flag_switch("learner", "with --join: stay a learner (receives the log, never votes)");
+    opts.flag_switch("learner",
+                     "with --join: stay a learner (receives the log, never votes); pass it again on\n"
+                     "                           a restart, or the node asks to be promoted");
     opts.flag("listen", "HOST:PORT",
               "address for peer connections, as other members dial it (default: this node's\n"
               "                           --cluster address; required otherwise)");
@@ -212,8 +214,8 @@ int cmd_serve(int argc, char** argv) {
     std::string error;
     if (opts.given("cluster") && opts.given("join"))
         return opts.usage_error("give --cluster (a new cluster) or --join (a running one), not both");
-    if (opts.given("learner") && !opts.given("join"))
-        return opts.usage_error("--learner goes with --join: a founding member is a voter");
+    if (opts.given("learner") && opts.given("cluster"))
+        return opts.usage_error("--learner goes with --join (or the restart of a node that joined): a founding member is a voter");
     if (opts.given("cluster") && !parse_cluster(opts.get("cluster"), &cfg.bootstrap, &error))
         return opts.usage_error(error);
     if (opts.given("cluster") && !cfg.bootstrap.is_member(cfg.id))

@@ -30,13 +30,14 @@ bool body_id(const nlohmann::json& j, NodeId* out) {
     return *out != kNoNode;
 }
 
-// Whether the reply says the cluster could not serve the request in time (503), as
-// opposed to a leader refusing the change (409). The runtime's own unavailability
-// answers: no leader, not committed in time, not leader (any more), a node stopping.
+// Whether trying again later may succeed (503), as opposed to a change the leader
+// refuses on its own terms (409). The runtime's unavailability answers (no leader, not
+// committed in time, a node stopping) and the leader's passing refusals (another change
+// or a transfer under way, no commit in its term yet, a learner not caught up) all
+// say to retry; a refusal for good (already a member, removed, not a voter) does not.
 bool unavailable(const ClientReply& reply) {
-    for (const char* prefix : {"no leader", "write not committed", "not leader", "read not confirmed"})
-        if (reply.error.rfind(prefix, 0) == 0) return true;
-    for (const char* part : {" is stopping", " has not joined its cluster", " is already waiting"})
+    if (reply.error == "not leader") return true;
+    for (const char* part : {"retry", "Retry", " is stopping", " has not joined its cluster", " is already waiting"})
         if (reply.error.find(part) != std::string::npos) return true;
     return false;
 }

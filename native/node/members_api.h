@@ -13,9 +13,10 @@
 // through the node runtime, forwarded to the leader like a write, answered once its
 // Config entry is applied (200 {"revision": its index}) or, for a transfer, once N
 // leads (200 {"leader": N}). Errors are JSON {"error": ...}: 400 for a malformed
-// request, 409 for a change the leader refuses (already a member, not caught up,
-// another change under way, ...), 503 when the cluster could not serve it in time — a
-// change may then still take effect: GET /members says.
+// request, 409 for a change the leader refuses for good (already a member, removed,
+// not a voter), 503 when trying again later may succeed: the cluster could not serve it
+// in time (a change may then still take effect: GET /members says) or the leader
+// refuses it for now (another change or a transfer under way, a learner not caught up).
 #pragma once
 
 #include <string>

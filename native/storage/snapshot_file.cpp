@@ -86,8 +86,11 @@ std::string read_snapshot_file(const SnapshotFile& file, Snapshot* out) {
     const size_t conf_part = v1 ? 0 : 8;
     if (v1 ? length != room : (length > room || room - length < conf_part ||
                                get_le(buf.data() + kSnapshotHeaderBytes + length, 8) != room - length - conf_part))
-        return "its header says " + std::to_string(length) + " bytes of data but it holds " + std::to_string(room) +
-               (v1 ? "" : " with its configuration") + " (cut short or grown)";
+        return v1 ? "its header says " + std::to_string(length) + " bytes of data but it holds " +
+                        std::to_string(room) + " (cut short or grown)"
+                  : "its " + std::to_string(length) +
+                        " bytes of data (as its header says) and its configuration do not fill the file "
+                        "(cut short or grown)";
     const size_t body = buf.size() - kSnapshotTrailerBytes;
     if (crc32(buf.data(), body) != get_le(buf.data() + body, 4)) return "checksum mismatch";
     SnapshotMeta meta{get_le(buf.data() + 8, 8), get_le(buf.data() + 16, 8), {}};

@@ -322,7 +322,8 @@ TEST_CASE("demo starts a cluster on its announced ports and SIGTERM stops every 
         REQUIRE(s.status == 200);
         const nlohmann::json j = nlohmann::json::parse(s.body);
         CHECK(j["id"] == i + 1);
-        CHECK(j["members"][0]["address"] == "127.0.0.1:" + std::to_string(port + 100));
+        CHECK(j["members"][0]["peer"] == "127.0.0.1:" + std::to_string(port + 100));
+        CHECK(j["members"][0]["http"] == "127.0.0.1:" + std::to_string(port));
         leaders += j["role"] == "leader";
     }
     CHECK(leaders == 1);
