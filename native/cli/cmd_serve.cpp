@@ -269,8 +269,9 @@ int cmd_serve(int argc, char** argv) {
     set_log_prefix("node " + std::to_string(cfg.id));
     std::signal(SIGPIPE, SIG_IGN);
     FdBudget budget;
-    // Members at most, for the budget: the founders, or as many as the simulator's slots.
-    const size_t members = std::max<size_t>(cfg.bootstrap.members.size(), Simulator::kMaxNodes);
+    // Members, for the budget: the founders; without --cluster (a join, a restart) not
+    // known yet, so as many as the simulator's slots.
+    const size_t members = cfg.bootstrap.empty() ? Simulator::kMaxNodes : cfg.bootstrap.members.size();
     if (!plan_fd_budget(members, max_clients, &budget, &error)) {
         std::fprintf(stderr, "raftbook serve: %s\n", error.c_str());
         return 1;
