@@ -118,7 +118,8 @@ echo "| join: learner (s) | join: caught up to commit $commit (s) | join: voter 
 echo "|---|---|---|---|"
 echo "| $t_member | $t_caught | $t_voter | ${snap:-none} |"
 echo
-set -- $stats
+set -- $stats  # p50 p99 max
 echo "| leadership transfers | p50 ms | p99 ms | max ms | failed |"
 echo "|---|---|---|---|---|"
-echo "| $transfers | $1 | $2 | $3 | $(grep -c . "$data/transfer.err" 2>/dev/null || echo 0) |"
+touch "$data/transfer.err"
+echo "| $transfers | $1 | $2 | $3 | $(grep -c . "$data/transfer.err" || true) |"
