@@ -629,8 +629,12 @@ void Harness::nemesis() {
     const auto end = t0_ + cfg_.duration;
     // With --power-loss, a fifth kind: every node loses power at once (a rack's), which
     // a node that acknowledges before it fsyncs cannot survive even when its leader can.
-    const char* const kKinds[] = {"kill", "pause", "partition", "one-way", "power-off"};
-    const int kinds_in_use = cfg_.power_loss ? 5 : 4;
+    // With --membership, a sixth kind (the fifth when power-off is not in use): a
+    // leadership transfer.
+    std::vector<std::string> kinds_available = {"kill", "pause", "partition", "one-way"};
+    if (cfg_.power_loss) kinds_available.push_back("power-off");
+    if (cfg_.membership) kinds_available.push_back("transfer");
+    const int kinds_in_use = int(kinds_available.size());
     while (true) {
         wait(std::chrono::milliseconds(rng_.range(500, 2000)));
         if (Clock::now() >= end) break;
@@ -641,7 +645,7 @@ void Harness::nemesis() {
         std::set<int> busy;  // nodes killed or paused by this step
         bool relays_touched = false;
         for (int kind : kinds) {
-            const std::string name = kKinds[kind];
+            const std::string name = kinds_available[size_t(kind)];
             if (name == "power-off") {
                 say("power off: every node at once");
                 std::vector<int> all;
@@ -660,6 +664,15 @@ void Harness::nemesis() {
                     pause_node(id);
                     say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");
                 }
+            } else if (name == "transfer") {
+                const int leader = leader_now();
+                if (leader == 0) continue;
+                const int target = int((leader + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
+                HttpClient http("127.0.0.1", http_ports_[size_t(leader - 1)], kClientTimeout);
+                const HttpResult r = http.request("POST", "/transfer-leader", "{\"id\": " + std::to_string(target) + "}");
+                report_.faults[r.status == 200 ? "leadership transfer" : "leadership transfer (refused or abandoned)"]++;
+                say("transfer leadership %d -> %d: %s", leader, target,
+                    r.status == 200 ? "done" : (r.ok() ? r.body.substr(0, 120) : r.error).c_str());
             } else if (name == "partition") {
                 // A random minority (half of the time holding the leader) against the rest.
                 std::vector<int> order;
