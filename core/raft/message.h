@@ -17,7 +17,8 @@
 //   Snapshot              InstallSnapshot, one chunk: index, log_term = the snapshot's
 //                         last index and term; offset of this chunk's data in the
 //                         snapshot, total = the snapshot's size in bytes; done on the
-//                         last chunk (offset + data size == total)
+//                         last chunk (offset + data size == total); membership =
+//                         the configuration at the snapshot's index (in every chunk)
 //   SnapshotResp          index, log_term = which snapshot; offset = the next offset the
 //                         follower expects (it keeps only chunks received in order).
 //                         The last chunk is answered by an AppendResp instead, once
@@ -116,13 +117,15 @@ struct Message {
 // An AppendEntries is well formed when its entries follow prevLogIndex without gaps
 // (entries[i].index == index + 1 + i), their terms never decrease (starting from
 // prevLogTerm), and neither they nor prevLogTerm exceed the message's term: a
-// leader's log has exactly this shape. Returns "" for a well-formed message (or one
+// leader's log has exactly this shape. A Config entry must hold a configuration
+// (Membership::decode). Returns "" for a well-formed message (or one
 // of another type), else a one-line account of the rule it breaks. The decoder
 // refuses such frames and Raft::step ignores such messages.
 std::string malformed_append(const Message& m);
 // A Snapshot chunk is well formed when it fits its snapshot (offset + data size <=
-// total), `done` says whether it is the last (offset + data size == total), and the
-// snapshot's term is not above the message's. Returns "" or the rule it breaks, and
+// total), `done` says whether it is the last (offset + data size == total), the
+// snapshot's term is not above the message's, and its membership, when set, is a
+// configuration. Returns "" or the rule it breaks, and
 // is checked where malformed_append is.
 std::string malformed_snapshot(const Message& m);
 

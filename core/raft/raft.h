@@ -139,6 +139,7 @@ public:
     void tick();                          // one unit of logical time
     void step(const Message& m);          // a message from a peer (m.to must be our id)
     // Appends a client command to the leader's log. On Ok, *index is its log index.
+    // Dropped while a leadership transfer is in progress (the client retries).
     ProposeResult propose(std::string data, uint64_t client_id = 0, uint64_t seq = 0,
                           Index* index = nullptr);
     // Asks for a linearizable read point (ReadIndex, thesis §6.4). The answer comes back

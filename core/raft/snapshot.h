@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/raft/entry.h"
 #include "core/raft/membership.h"
@@ -23,6 +24,8 @@
 namespace raftbook {
 
 struct SnapshotMeta {
+    SnapshotMeta() = default;
+    SnapshotMeta(Index i, Term t, Membership m = {}) : index(i), term(t), membership(std::move(m)) {}
     Index index = 0;  // the last entry the snapshot covers
     Term term = 0;    // that entry's term
     Membership membership;  // the configuration in force at `index` (membership.h)

@@ -427,9 +427,12 @@ void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
         default: {
             // Raft traffic. Not only from the members this node knows: its configuration
             // may lag the leader's (a new member may lead before this node hears of it).
-            // Raft counts votes and acks only from members of its own configuration; a
-            // node this cluster removed is not heard at all.
-            if (raft_->membership().was_removed(frame.peer.from)) break;
+            // Raft counts votes and acks only from voters of its own configuration. A
+            // node this cluster removed is not heard at all once its removal is
+            // committed (until then it may be the leader that removed itself, and still
+            // lead).
+            const Membership& config = raft_->membership();
+            if (config.was_removed(frame.peer.from) && raft_->membership_index() <= raft_->commit_index()) break;
             raft_->step(frame.peer);
         }
     }

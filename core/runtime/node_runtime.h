@@ -57,9 +57,14 @@
 // request like a write (message.h: add_learner, promote, remove, transfer_leader):
 // forwarded to the leader, proposed there (Raft::propose_conf_change,
 // Raft::transfer_leadership), and answered once its Config entry is applied (a
-// transfer: once the target leads, or when it is abandoned). Config entries change
-// nothing in the KvStore; the host hears of every new configuration through
-// RuntimeHost::on_membership (a native node dials new members, drops removed ones).
+// transfer: once the target leads, or when it is abandoned). A change the configuration
+// already shows (a retry, maybe through another leader) is answered ok with the index
+// of the entry in force; a refusal (one change at a time, a learner behind, ...) is
+// answered with Raft's reason, never "not leader", so the requester does not retry it
+// by itself. Config entries change nothing in the KvStore (its applied index moves on);
+// the host hears of every new configuration through RuntimeHost::on_membership (a
+// native node dials new members, drops removed ones). Raft traffic from a node whose
+// removal is committed is dropped unheard.
 // A learner started with promote_self asks the leader to promote it, again and again,
 // until it is a voter: the leader refuses until it has caught up.
 #pragma once

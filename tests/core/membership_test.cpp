@@ -357,3 +357,33 @@ TEST_CASE("§3.10 a leadership transfer to a node cut off is abandoned after an 
     CHECK(net.at(1).role() == Role::Leader);
     CHECK(net.propose(1) != 0);
 }
+
+TEST_CASE("§4.2.1 votes are asked of and counted from the voters of the configuration only") {
+    RaftConfig c = node_config(1, {});
+    c.members = Membership::of_voters({1, 2, 3});
+    c.members.members.push_back(Member{4, false, "", ""});
+    Raft r(c);
+    r.campaign();
+    for (const Message& m : r.ready().messages) CHECK(m.to != 4);
+    Message v;
+    v.from = 4;
+    v.to = 1;
+    v.type = MessageType::PreVoteResp;
+    v.term = 1;
+    r.step(v);  // a learner's vote
+    v.from = 5;
+    r.step(v);  // a stranger's
+    CHECK(r.role() == Role::PreCandidate);
+    v.from = 2;
+    r.step(v);
+    REQUIRE(r.role() == Role::Candidate);
+    v.type = MessageType::VoteResp;
+    for (NodeId from : {NodeId(4), NodeId(5)}) {
+        v.from = from;
+        r.step(v);
+    }
+    CHECK(r.role() == Role::Candidate);
+    v.from = 3;
+    r.step(v);
+    CHECK(r.role() == Role::Leader);
+}

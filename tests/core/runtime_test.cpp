@@ -473,3 +473,22 @@ TEST_CASE("runtime: a membership request must name a node") {
     CHECK(check_request(add).find("without spaces") != std::string::npos);
     CHECK(check_request(membership_op("promote", 4)) == "");
 }
+
+TEST_CASE("runtime: removing the leader is answered once applied, then it steps down and the others elect a leader") {
+    Cluster c(3);
+    c.elect(1);
+    std::vector<ClientReply> replies;
+    c.at(2).submit(membership_op("remove", 1), [&](const ClientReply& r) { replies.push_back(r); });
+    c.settle();
+    c.tick_all(2);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].ok);
+    CHECK(c.at(1).raft().role() == Role::Follower);
+    const uint64_t elections = c.at(1).stats().elections;
+    c.tick_all(60);
+    const NodeId leader = c.at(2).raft().leader_id();
+    CHECK((leader == 2 || leader == 3));
+    CHECK(c.at(leader).raft().membership().voters() == std::vector<NodeId>{2, 3});
+    CHECK(c.at(1).raft().role() == Role::Follower);
+    CHECK(c.at(1).stats().elections == elections);  // no member: it never campaigns
+}
