@@ -34,13 +34,32 @@ bool parse_id(Client& c, const std::string& text, NodeId* out, int* exit_code) {
     return false;
 }
 
-// Sends one change and reports it. The answer's JSON is in *answer.
+// Sends one change and reports it, sending it again while the cluster answers 503 (a
+// change or a transfer under way, no leader yet: a change is idempotent, so a retry of
+// one that took effect is answered as done) until --timeout-ms. The answer is in *answer.
 bool change(Client& c, const std::string& method, const std::string& target, const nlohmann::json& body,
             nlohmann::json* answer, int* exit_code) {
-    HttpResult r;
-    if (!c.request(method, target, body.is_null() ? "" : body.dump(), {200}, &r, exit_code)) return false;
-    *answer = nlohmann::json::parse(r.body, nullptr, false);
-    return true;
+    const auto deadline = std::chrono::steady_clock::now() + c.timeout();
+    const std::string text = body.is_null() ? "" : body.dump();
+    for (;;) {
+        HttpClient client(c.host(), c.port(), c.timeout());
+        const HttpResult r = client.request(method, target, text);
+        if (r.status == 200) {
+            *answer = nlohmann::json::parse(r.body, nullptr, false);
+            return true;
+        }
+        if (r.status == 503 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        *exit_code = 1;
+        if (!r.ok()) {
+            c.fail(r.error + (r.sent ? "" : " — is a node running there?"));
+        } else {
+            c.fail(client.address() + " answered " + std::to_string(r.status) + ": " + Client::server_error(r));
+        }
+        return false;
+    }
 }
 
 int members_list(int argc, char** argv) {

@@ -134,7 +134,10 @@ bool NodeHost::start(std::string* error) {
     tc.wire = cfg_.wire;
     tc.max_accepted = cfg_.max_peer_connections;
     tc.refuse_peer = [this](NodeId id) -> std::string {
-        if (!runtime_->raft().membership().was_removed(id)) return "";
+        // As the runtime hears them: refused once the removal has committed (a leader
+        // that removed itself still leads, and may reconnect, until then).
+        const Raft& raft = runtime_->raft();
+        if (!raft.membership().was_removed(id) || raft.membership_index() > raft.commit_index()) return "";
         return "node " + std::to_string(id) + " was removed from this cluster; start it with a new --id and --join";
     };
     tc.on_removed = [this](const std::string& reason) { report_removed("a member refused it: " + reason); };
