@@ -36,7 +36,7 @@ bool body_id(const nlohmann::json& j, NodeId* out) {
 // or a transfer under way, no commit in its term yet, a learner not caught up) all
 // say to retry; a refusal for good (already a member, removed, not a voter) does not.
 bool unavailable(const ClientReply& reply) {
-    if (reply.error == "not leader") return true;
+    if (reply.error == "not leader" || reply.error.rfind("no leader", 0) == 0) return true;
     for (const char* part : {"retry", "Retry", " is stopping", " has not joined its cluster", " is already waiting"})
         if (reply.error.find(part) != std::string::npos) return true;
     return false;
@@ -73,6 +73,7 @@ MembersRequest parse_members_request(const std::string& method, const std::strin
         r.request.op = "add_learner";
         r.request.peer = j["peer"].get<std::string>();
         r.request.http = j.value("http", "");
+        if (const std::string error = check_request(r.request); !error.empty()) return refuse(400, error);
         return r;
     }
     if (path.rfind("/members/", 0) != 0) return r;

@@ -41,6 +41,7 @@ TEST_CASE("Malformed membership requests are refused with the rule", "[http][mem
         {"POST", "/members", R"({"id": -3, "peer": "a:1"})", 400, "POST /members takes a JSON body"},
         {"POST", "/members", R"({"id": 4})", 400, "POST /members takes a JSON body"},
         {"POST", "/members", R"({"id": 4, "peer": "a:1", "learner": false})", 400, "a new member joins as a learner"},
+        {"POST", "/members", R"({"id": 4, "peer": "a 1"})", 400, "peer and http must be host:port addresses"},
         {"PUT", "/members", "", 405, "GET /members lists the members"},
         {"POST", "/members/x/promote", "", 404, "no such route"},
         {"POST", "/members/0", "", 404, "no such route"},
