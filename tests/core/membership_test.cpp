@@ -387,3 +387,23 @@ TEST_CASE("§4.2.1 votes are asked of and counted from the voters of the configu
     r.step(v);
     CHECK(r.role() == Role::Leader);
 }
+
+TEST_CASE("§4.1 on restart the configuration in force is the newest in the log, else the snapshot's, else the bootstrap one") {
+    Membership with4, voters4;
+    REQUIRE(apply_conf_change(Membership::of_voters({1, 2, 3}), ConfChange{kAdd, 4, "", ""}, &with4) == "");
+    REQUIRE(apply_conf_change(with4, ConfChange{kPromote, 4, "", ""}, &voters4) == "");
+    Restored r;
+    r.snapshot = Snapshot{{5, 1, with4}, std::make_shared<const std::string>("state")};
+    r.first_index = 6;
+    r.prev_term = 1;
+    r.hard_state = {1, kNoNode, 5};
+    CHECK(Raft(node_config(1, {1, 2, 3}), r).membership() == with4);
+    r.entries = {Entry{6, 1, EntryType::Config, voters4.encode(), 0, 0}, Entry{7, 1, EntryType::Command, "set k v", 0, 0}};
+    Raft restarted(node_config(1, {1, 2, 3}), r);
+    CHECK(restarted.membership() == voters4);
+    CHECK(restarted.membership_index() == 6);
+    CHECK(restarted.membership_at(5) == with4);
+    r.snapshot->meta.membership = Membership{};  // a snapshot that records none
+    r.entries.clear();
+    CHECK(Raft(node_config(1, {1, 2, 3}), r).membership() == Membership::of_voters({1, 2, 3}));
+}

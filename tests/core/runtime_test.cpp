@@ -492,3 +492,24 @@ TEST_CASE("runtime: removing the leader is answered once applied, then it steps 
     CHECK(c.at(1).raft().role() == Role::Follower);
     CHECK(c.at(1).stats().elections == elections);  // no member: it never campaigns
 }
+
+TEST_CASE("runtime: a change the configuration already shows is answered ok, and the runtime's snapshot records the configuration") {
+    Cluster c(3);
+    c.elect(1);
+    joining(c, 4);
+    std::vector<ClientReply> replies;
+    auto record = [&](const ClientReply& r) { replies.push_back(r); };
+    c.at(2).submit(membership_op("add_learner", 4), record);
+    c.settle();
+    c.tick_all(2);
+    c.at(3).submit(membership_op("add_learner", 4), record);  // a retry, say, after a lost answer
+    c.settle();
+    REQUIRE(replies.size() == 2);
+    CHECK(replies[1].ok);
+    CHECK(replies[1].revision == replies[0].revision);
+    CHECK(c.at(1).raft().log().last_index() == replies[0].revision);  // nothing proposed again
+
+    REQUIRE(c.at(2).take_snapshot());
+    REQUIRE(c.hosts[2].disk.back().snapshot.has_value());
+    CHECK(c.hosts[2].disk.back().snapshot->meta.membership == c.at(1).raft().membership());
+}
