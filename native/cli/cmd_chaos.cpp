@@ -89,6 +89,9 @@ int cmd_chaos(int argc, char** argv) {
                      "each kill -9 also loses what the node had not fsynced (its files are cut back to their "
                      "last fsync before it restarts; the nodes run with serve --test-durability-log), and a "
                      "third of the faults are a power-off of every node at once");
+    opts.flag_switch("membership",
+                     "membership faults too: leadership transfers to a random other node (raftbook "
+                     "transfer-leader), mixed with the other faults");
     opts.flag("slow-disk", "MS",
               "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
               "not yet durable when --power-loss strikes; serve --test-slow-disk)",
@@ -130,6 +133,7 @@ int cmd_chaos(int argc, char** argv) {
         return opts.usage_error("--dir " + cfg.dir + " is not empty; the nodes must start from nothing (choose a new directory)");
     cfg.verbose = !opts.given("quiet");
     cfg.power_loss = opts.given("power-loss");
+    cfg.membership = opts.given("membership");
     uint64_t watchers = 0;
     if (!opts.get_uint("watchers", 0, 64, &watchers, &code) ||
         !opts.get_uint("snapshot-entries", 0, 1000000, &cfg.snapshot_entries, &code) ||

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/codec/codec.h"
+#include "native/cli/client_command.h"
 #include "native/cli/commands.h"
 #include "native/client/event_stream.h"
 #include "native/client/http_client.h"
@@ -28,103 +29,6 @@
 namespace raftbook {
 
 namespace {
-
-const std::string kDefaultServer = "127.0.0.1:" + std::to_string(kDemoPort);
-
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
-
-// What every client subcommand shares: the flags, the connection, the way it reports.
-class Client {
-public:
-    Client(const char* command, const char* synopsis) : command_(command), opts_(command, synopsis) {
-        opts_.flag("server", "HOST:PORT", "a node's HTTP (--http) address", kDefaultServer);
-        opts_.flag("timeout-ms", "MS", "give up when the node has not answered by then", "10000");
-        opts_.flag_switch("json", "print one JSON object (also for errors) instead of text");
-    }
-    Options& options() { return opts_; }
-
-    // Parses the command line; false with *exit_code when the command must not run.
-    bool parse(int argc, char** argv, int* exit_code) {
-        if (!opts_.parse(argc, argv, exit_code)) return false;
-        uint64_t ms = 0;
-        if (!opts_.get_uint("timeout-ms", 1, 3600 * 1000, &ms, exit_code)) return false;
-        std::string error;
-        if (!parse_host_port(opts_.get("server"), &host_, &port_, &error)) {
-            *exit_code = opts_.usage_error("--server: " + error);
-            return false;
-        }
-        if (host_.empty()) host_ = "127.0.0.1";
-        timeout_ = std::chrono::milliseconds(ms);
-        json_ = opts_.given("json");
-        return true;
-    }
-    // The server's address as errors name it (after request()).
-    const std::string& server() const { return address_; }
-    const std::string& host() const { return host_; }
-    uint16_t port() const { return port_; }
-    bool json() const { return json_; }
-
-    // One request. On a transport error or a status not in `expected`, reports it and
-    // returns false with *exit_code = 1.
-    bool request(const std::string& method, const std::string& target, const std::string& body,
-                 const std::vector<int>& expected, HttpResult* out, int* exit_code, const Headers& headers = {}) {
-        HttpClient client(host_, port_, timeout_);
-        address_ = client.address();
-        *out = client.request(method, target, body, headers);
-        for (int status : expected)
-            if (out->status == status) return true;
-        *exit_code = 1;
-        if (!out->ok()) {
-            fail(out->error + (out->sent ? "" : " — is a node running there? Start a local cluster with 'raftbook demo'"));
-        } else if (out->status == 503) {
-            fail("the cluster could not serve it: " + server_error(*out) +
-                 (method == "PUT" || method == "DELETE"
-                      ? ". The write may still take effect: retry it with the same --idempotency-key to be sure it "
-                        "applies once"
-                      : ""));
-        } else {
-            fail(address_ + " answered " + std::to_string(out->status) + ": " + server_error(*out));
-        }
-        return false;
-    }
-
-    // Prints `result` (as JSON with --json, else `text` when not empty) and returns 0.
-    int done(const nlohmann::json& result, const std::string& text) const {
-        if (json_) {
-            std::printf("%s\n", dump(result).c_str());
-        } else if (!text.empty()) {
-            std::printf("%s\n", text.c_str());
-        }
-        return 0;
-    }
-
-    // Reports a failure: {"error": ...} on stdout with --json, else a line on stderr.
-    void fail(const std::string& message, nlohmann::json fields = nlohmann::json::object()) const {
-        if (json_) {
-            fields["error"] = message;
-            std::printf("%s\n", dump(fields).c_str());
-        } else {
-            std::fprintf(stderr, "raftbook %s: %s\n", command_, message.c_str());
-        }
-    }
-
-    // The node's JSON {"error": ...} text, or the body as it is.
-    static std::string server_error(const HttpResult& r) {
-        const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
-        if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
-        const std::string body = r.body.substr(0, 200);
-        return body.empty() ? "(no details)" : body;
-    }
-
-private:
-    const char* command_;
-    Options opts_;
-    std::string host_;
-    uint16_t port_ = 0;
-    std::string address_;
-    std::chrono::milliseconds timeout_{0};
-    bool json_ = false;
-};
 
 // Checks a key (and value) before anything is sent; exit 2 when they cannot be stored.
 bool check_input(Client& c, const std::string& key, const std::string* value, int* exit_code) {
@@ -139,12 +43,6 @@ bool check_input(Client& c, const std::string& key, const std::string* value, in
     return false;
 }
 
-// A field of a JSON object as text: "-" when it is missing or null.
-std::string field(const nlohmann::json& object, const char* name) {
-    if (!object.is_object() || !object.contains(name) || object.at(name).is_null()) return "-";
-    const nlohmann::json& v = object.at(name);
-    return v.is_string() ? v.get<std::string>() : v.dump();
-}
 
 // The node's /status as a table: the node's state, then one row per member.
 std::string status_table(const nlohmann::json& s, const std::string& server) {
@@ -168,16 +66,7 @@ std::string status_table(const nlohmann::json& s, const std::string& server) {
                                                      : "up to " + field(s, "snapshot_index") + " (term " +
                                                            field(s, "snapshot_term") + ")");
     row("keys", field(s, "kv_keys"));
-    out += "\nmember    peer address           connected    match index\n";
-    const nlohmann::json& members = s.contains("members") ? s.at("members") : nlohmann::json::array();
-    for (const nlohmann::json& m : members) {
-        const bool self = m.is_object() && m.contains("self") && m.at("self") == true;
-        const std::string connected = self ? "(this node)" : field(m, "connected") == "true" ? "yes"
-                                                           : field(m, "connected") == "false" ? "no" : "-";
-        std::snprintf(line, sizeof line, "%-9s %-22s %-12s %s\n", field(m, "id").c_str(), field(m, "address").c_str(),
-                      connected.c_str(), field(m, "match_index").c_str());
-        out += line;
-    }
+    out += "\n" + members_table(s.contains("members") ? s.at("members") : nlohmann::json::array());
     if (field(s, "role") != "leader")
         out += leader_known ? "(match indexes are the leader's view: ask node " + leader + ")\n"
                             : "(match indexes are the leader's view: ask the leader once there is one)\n";

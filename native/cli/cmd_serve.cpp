@@ -26,6 +26,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/sim/simulator.h"
 #include "native/cli/commands.h"
 #include "native/node/log.h"
 #include "native/node/node_host.h"
@@ -37,8 +38,9 @@ namespace raftbook {
 
 namespace {
 
-// Parses "1=HOST:PORT,2=HOST:PORT,...". Returns false with a message.
-bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, std::string* error) {
+// Parses "1=PEER[/HTTP],2=PEER[/HTTP],..." (each address HOST:PORT) into voters.
+// Returns false with a message.
+bool parse_cluster(const std::string& text, Membership* out, std::string* error) {
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) {
@@ -46,24 +48,30 @@ bool parse_cluster(const std::string& text, std::map<NodeId, std::string>* out, 
         char* end = nullptr;
         const unsigned long long id = eq == std::string::npos ? 0 : std::strtoull(item.c_str(), &end, 10);
         if (eq == std::string::npos || id == 0 || end != item.c_str() + eq) {
-            *error = "--cluster entry '" + item + "' is not ID=HOST:PORT with a positive ID";
+            *error = "--cluster entry '" + item + "' is not ID=HOST:PORT[/HTTPHOST:HTTPPORT] with a positive ID";
             return false;
         }
+        const std::string addresses = item.substr(eq + 1);
+        const size_t slash = addresses.find('/');
+        Member m{id, true, addresses.substr(0, slash), slash == std::string::npos ? "" : addresses.substr(slash + 1)};
         std::string host;
         uint16_t port = 0;
-        if (!parse_host_port(item.substr(eq + 1), &host, &port, error)) {
+        if (!parse_host_port(m.peer, &host, &port, error) ||
+            (slash != std::string::npos && !parse_host_port(m.http, &host, &port, error))) {
             *error = "--cluster entry '" + item + "': " + *error;
             return false;
         }
-        if (!out->emplace(id, item.substr(eq + 1)).second) {
+        if (out->is_member(m.id)) {
             *error = "--cluster names node " + std::to_string(id) + " twice";
             return false;
         }
+        out->members.push_back(m);
     }
     if (out->empty()) {
-        *error = "--cluster is empty; list every member as ID=HOST:PORT,...";
+        *error = "--cluster is empty; list every member as ID=HOST:PORT/HTTPHOST:HTTPPORT,...";
         return false;
     }
+    std::sort(out->members.begin(), out->members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
     return true;
 }
 
@@ -132,6 +140,10 @@ int cmd_serve(int argc, char** argv) {
                  "Start (or restart) one member of a cluster: Raft over WebSocket with the other\n"
                  "members, a durable log in --data, and the client HTTP API on --http.\n"
                  "\n"
+                 "A new cluster starts with --cluster; a node joins a running one with --join; a\n"
+                 "restart needs neither (the data dir records the configuration, and the log every\n"
+                 "change since: see raftbook members).\n"
+                 "\n"
                  "The data dir records its node id and cluster id, and refuses to start as another\n"
                  "--id or --cluster-id. On a fresh data dir without --cluster-id, the lowest-numbered\n"
                  "member of --cluster draws a random cluster id and the others learn it from their\n"
@@ -141,9 +153,22 @@ int cmd_serve(int argc, char** argv) {
                  "2 bad flags; " + std::to_string(kExitDiskError) +
                      " stopped after a disk error (the log says which): fix the disk\n"
                      "before restarting it.");
-    opts.flag("id", "ID", "this node's id; must be one of the ids in --cluster");
-    opts.flag("cluster", "ID=HOST:PORT,...", "every member's peer (--listen) address, this node's included");
-    opts.flag("listen", "HOST:PORT", "address for peer connections (default: this node's --cluster address)");
+    opts.flag("id", "ID", "this node's id; with --cluster one of its ids; with --join one never used in the cluster");
+    opts.flag("cluster", "ID=PEER/HTTP,...",
+              "first start of a new cluster: every founding member's peer (--listen) and\n"
+              "                           HTTP (--http) addresses, HOST:PORT/HOST:PORT (the HTTP part may be\n"
+              "                           left out), this node's included. Recorded in the data dir: not needed\n"
+              "                           on a restart");
+    opts.flag("join", "HOST:PORT",
+              "first start of a node joining a running cluster: any member's --http address.\n"
+              "                           The node is added as a learner and promoted once caught up. Not needed\n"
+              "                           on a restart");
+    opts.flag_switch("learner",
+                     "with --join: stay a learner (receives the log, never votes); pass it again on\n"
+                     "                           a restart, or the node asks to be promoted");
+    opts.flag("listen", "HOST:PORT",
+              "address for peer connections, as other members dial it (default: this node's\n"
+              "                           --cluster address; required otherwise)");
     opts.flag("http", "HOST:PORT", "address for the client HTTP API and the playground page");
     opts.flag("data", "DIR", "data directory (write-ahead log, hard state); created if missing");
     opts.flag("cluster-id", "ID",
@@ -187,16 +212,33 @@ int cmd_serve(int argc, char** argv) {
     cfg.request_timeout = std::chrono::milliseconds(timeout_ms);
     cfg.max_clients = max_clients;
     std::string error;
-    if (!opts.given("cluster")) return opts.usage_error("--cluster is required");
-    if (!parse_cluster(opts.get("cluster"), &cfg.members, &error)) return opts.usage_error(error);
-    if (!cfg.members.count(cfg.id))
+    if (opts.given("cluster") && opts.given("join"))
+        return opts.usage_error("give --cluster (a new cluster) or --join (a running one), not both");
+    if (opts.given("learner") && opts.given("cluster"))
+        return opts.usage_error("--learner goes with --join (or the restart of a node that joined): a founding member is a voter");
+    if (opts.given("cluster") && !parse_cluster(opts.get("cluster"), &cfg.bootstrap, &error))
+        return opts.usage_error(error);
+    if (opts.given("cluster") && !cfg.bootstrap.is_member(cfg.id))
         return opts.usage_error("--id " + std::to_string(cfg.id) + " is not in --cluster " + opts.get("cluster"));
-    const std::string listen = opts.given("listen") ? opts.get("listen") : cfg.members[cfg.id];
+    if (!opts.given("listen") && !opts.given("cluster"))
+        return opts.usage_error("--listen is required without --cluster");
+    const std::string listen = opts.given("listen") ? opts.get("listen") : cfg.bootstrap.find(cfg.id)->peer;
     if (!parse_host_port(listen, &cfg.listen_host, &cfg.listen_port, &error))
         return opts.usage_error("--listen: " + error);
     if (!opts.given("http")) return opts.usage_error("--http is required");
     if (!parse_host_port(opts.get("http"), &cfg.http_host, &cfg.http_port, &error))
         return opts.usage_error("--http: " + error);
+    for (Member& m : cfg.bootstrap.members) {
+        if (m.id != cfg.id) continue;
+        if (m.http.empty()) m.http = opts.get("http");
+    }
+    cfg.join = opts.get("join");
+    cfg.learner = opts.given("learner");
+    if (opts.given("join")) {
+        std::string host;
+        uint16_t port = 0;
+        if (!parse_host_port(cfg.join, &host, &port, &error)) return opts.usage_error("--join: " + error);
+    }
     if (!opts.given("data")) return opts.usage_error("--data is required");
     cfg.data_dir = opts.get("data");
     cfg.cluster_id = opts.get("cluster-id");
@@ -227,7 +269,10 @@ int cmd_serve(int argc, char** argv) {
     set_log_prefix("node " + std::to_string(cfg.id));
     std::signal(SIGPIPE, SIG_IGN);
     FdBudget budget;
-    if (!plan_fd_budget(cfg.members.size(), max_clients, &budget, &error)) {
+    // Members, for the budget: the founders; without --cluster (a join, a restart) not
+    // known yet, so as many as the simulator's slots.
+    const size_t members = cfg.bootstrap.empty() ? Simulator::kMaxNodes : cfg.bootstrap.members.size();
+    if (!plan_fd_budget(members, max_clients, &budget, &error)) {
         std::fprintf(stderr, "raftbook serve: %s\n", error.c_str());
         return 1;
     }

@@ -21,6 +21,8 @@ int cmd_del(int argc, char** argv);
 int cmd_list(int argc, char** argv);
 int cmd_watch(int argc, char** argv);
 int cmd_status(int argc, char** argv);
+int cmd_members(int argc, char** argv);
+int cmd_transfer_leader(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 

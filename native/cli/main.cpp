@@ -27,12 +27,14 @@ const Subcommand kSubcommands[] = {
     {"list", raftbook::cmd_list, "list the keys with a prefix, their values and revisions"},
     {"watch", raftbook::cmd_watch, "print every change to a key or a prefix as it happens"},
     {"status", raftbook::cmd_status, "show a node's view of the cluster: role, term, leader, indexes"},
+    {"members", raftbook::cmd_members, "list the members; add, promote or remove one (members --help)"},
+    {"transfer-leader", raftbook::cmd_transfer_leader, "hand leadership to another voter"},
     {"bench", raftbook::cmd_bench, "measure durable writes/s and latency at several client counts"},
 };
 
 void usage(FILE* out) {
     std::fprintf(out, "usage: raftbook <command> [options]\n\ncommands:\n");
-    for (const auto& s : kSubcommands) std::fprintf(out, "  %-10s %s\n", s.name, s.summary);
+    for (const auto& s : kSubcommands) std::fprintf(out, "  %-16s %s\n", s.name, s.summary);
     std::fprintf(out, "\nRun 'raftbook <command> --help' for a command's options.\n");
 }
 

@@ -22,6 +22,7 @@
 #include "core/codec/codec.h"
 #include "core/runtime/node_runtime.h"
 #include "native/node/log.h"
+#include "native/node/members_api.h"
 #include "native/node/watch_hub.h"
 
 namespace raftbook {
@@ -226,6 +227,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     void handle_kv(const http::request<http::string_body>& req, const std::string& key, const Query& query,
                    std::function<void(Response)> respond);
     void handle_list(const Query& query, std::function<void(Response)> respond);
+    void handle_members(const http::request<http::string_body>& req, const std::string& path, const Query& query,
+                        std::function<void(Response)> respond);
     // What GET /watch asks for: the key or prefix, and the first revision it wants. Returns
     // "" or the rule the request breaks (400).
     std::string parse_watch(const http::request<http::string_body>& req, std::string* key, bool* prefix,
@@ -576,6 +579,10 @@ void HttpServer::Impl::handle(const http::request<http::string_body>& req, std::
         handle_kv(req, path.size() > 4 ? path.substr(4) : "", query, std::move(respond));
         return;
     }
+    if (path == "/members" || path.rfind("/members/", 0) == 0 || path == "/transfer-leader") {
+        handle_members(req, path, query, std::move(respond));
+        return;
+    }
     if (req.method() != http::verb::get) {
         Response res = error_response(http::status::method_not_allowed,
                                       "only GET is allowed on " + path.substr(0, 200) + "; the key-value API is /kv/KEY");
@@ -700,6 +707,34 @@ void HttpServer::Impl::handle_kv(const http::request<http::string_body>& req, co
             res = make_response(http::status::ok, dump({{"revision", reply.revision}}), "application/json");
         }
         res.set("Raftbook-Revision", std::to_string(reply.revision));
+        respond(std::move(res));
+    });
+}
+
+void HttpServer::Impl::handle_members(const http::request<http::string_body>& req, const std::string& path,
+                                      const Query& query, std::function<void(Response)> respond) {
+    const MembersRequest m =
+        parse_members_request(std::string(req.method_string()), path, req.body());
+    if (!query.empty()) {
+        respond(error_response(http::status::bad_request,
+                               "unknown query parameter '" + query.begin()->first.substr(0, 100) +
+                                   "' (the membership routes take none)"));
+        return;
+    }
+    if (!m.matched) {  // GET /members
+        respond(make_response(http::status::ok, dump(members_view(api->status())), "application/json"));
+        return;
+    }
+    if (m.status != 0) {
+        Response res = error_response(http::status(m.status), m.error);
+        if (!m.allow.empty()) res.set(http::field::allow, m.allow);
+        respond(std::move(res));
+        return;
+    }
+    api->submit(m.request, [respond = std::move(respond), request = m.request](const ClientReply& reply) {
+        const int status = members_reply_status(reply);
+        Response res = make_response(http::status(status), dump(members_reply_body(request, reply)), "application/json");
+        if (status == 503) res.set(http::field::retry_after, "1");
         respond(std::move(res));
     });
 }

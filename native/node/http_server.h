@@ -68,7 +68,8 @@ constexpr size_t kMaxClientRefusals = 16;  // 503 answers over the cap in flight
 class ClientApi {
 public:
     virtual ~ClientApi() = default;
-    // Runs `request` (op "put", "del", "get" or "list"; checked already) through
+    // Runs `request` (op "put", "del", "get" or "list", or a membership change:
+    // "add_learner", "promote", "remove", "transfer_leader"; checked already) through
     // the cluster and calls `done` exactly once with the outcome, on the io thread.
     virtual void submit(ClientRequest request, std::function<void(const ClientReply&)> done) = 0;
     virtual nlohmann::json status() const = 0;

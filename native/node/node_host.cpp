@@ -7,7 +7,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include "native/client/http_client.h"
 #include "native/node/log.h"
+#include "native/storage/bootstrap.h"
 #include "native/storage/identity.h"
 
 namespace raftbook {
@@ -15,6 +17,30 @@ namespace raftbook {
 namespace {
 
 constexpr size_t kMaxWatchers = 1000;
+constexpr auto kJoinRetry = std::chrono::milliseconds(500);
+constexpr auto kJoinTimeout = std::chrono::milliseconds(3000);
+
+std::string host_port(const std::string& host, uint16_t port) { return host + ":" + std::to_string(port); }
+
+// "host:port" -> host and port; false when it is not that.
+bool split_host_port(const std::string& address, std::string* host, uint16_t* port) {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon + 1 >= address.size()) return false;
+    const std::string digits = address.substr(colon + 1);
+    if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+    const unsigned long p = std::stoul(digits);
+    if (p == 0 || p > 65535) return false;
+    *host = address.substr(0, colon);
+    *port = uint16_t(p);
+    return true;
+}
+
+// The error of a JSON error body ({"error": ...}), else the body itself.
+std::string error_of(const HttpResult& r) {
+    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+    return r.body.substr(0, 200);
+}
 
 uint64_t random_u64() {
     std::random_device rd;
@@ -27,7 +53,8 @@ NodeHost::NodeHost(boost::asio::io_context& ioc, NodeConfig config)
     : ioc_(ioc),
       cfg_(std::move(config)),
       watches_(cfg_.watch_history, kMaxWatchers, "node " + std::to_string(cfg_.id)),
-      tick_timer_(ioc) {}
+      tick_timer_(ioc),
+      join_timer_(ioc) {}
 
 NodeHost::~NodeHost() {
     if (disk_) disk_->stop();
@@ -40,7 +67,11 @@ bool NodeHost::start(std::string* error) {
     storage_ = Storage::open(cfg_.data_dir, error, so);  // refuses another node's or cluster's dir
     if (!storage_) return false;
     if (!storage_->recovery_note().empty()) log_line("%s", storage_->recovery_note().c_str());
-    if (storage_->cluster_id().empty() && cfg_.id == cfg_.members.begin()->first) {
+    if (const std::string e = load_bootstrap(); !e.empty()) {
+        *error = e;
+        return false;
+    }
+    if (storage_->cluster_id().empty() && cfg_.id == first_member()) {
         try {
             storage_->set_cluster_id(random_cluster_id());
         } catch (const std::exception& e) {
@@ -54,7 +85,10 @@ bool NodeHost::start(std::string* error) {
 
     RuntimeConfig rc;
     rc.raft.id = cfg_.id;
-    for (const auto& [id, address] : cfg_.members) rc.raft.peers.push_back(id);
+    rc.raft.members = bootstrap_;
+    // A node that joined asks to become a voter once caught up, unless it is to stay a
+    // learner. (A founding member is a voter from the start.)
+    rc.promote_self = bootstrap_.empty() && !cfg_.learner;
     rc.raft.election_tick = cfg_.election_tick;
     rc.raft.heartbeat_tick = cfg_.heartbeat_tick;
     rc.raft.random_seed = random_u64();
@@ -77,7 +111,7 @@ bool NodeHost::start(std::string* error) {
              (unsigned long long)raft.current_term(), (unsigned long long)snapshot_.index,
              (unsigned long long)snapshot_.term, (unsigned long long)raft.log().first_index(),
              (unsigned long long)raft.log().last_index(), (unsigned long long)raft.commit_index(),
-             cfg_.members.size());
+             raft.membership().members.size());
 
     disk_ = std::make_unique<DiskWriter>(
         storage_.get(),
@@ -99,8 +133,14 @@ bool NodeHost::start(std::string* error) {
     tc.listen_port = cfg_.listen_port;
     tc.wire = cfg_.wire;
     tc.max_accepted = cfg_.max_peer_connections;
-    for (const auto& [id, address] : cfg_.members)
-        if (id != cfg_.id) tc.peers[id] = address;
+    tc.refuse_peer = [this](NodeId id) -> std::string {
+        // As the runtime hears them: refused once the removal has committed (a leader
+        // that removed itself still leads, and may reconnect, until then).
+        const Raft& raft = runtime_->raft();
+        if (!raft.membership().was_removed(id) || raft.membership_index() > raft.commit_index()) return "";
+        return "node " + std::to_string(id) + " was removed from this cluster; start it with a new --id and --join";
+    };
+    tc.on_removed = [this](const std::string& reason) { report_removed("a member refused it: " + reason); };
     transport_ = std::make_unique<PeerTransport>(
         ioc_, tc, &metrics_,
         [this](const Frame& f, NodeId link) {
@@ -110,6 +150,7 @@ bool NodeHost::start(std::string* error) {
         },
         [this](const std::string& id) { return adopt_cluster_id(id); });
     if (!transport_->start(error)) return false;
+    on_membership(runtime_->raft().membership());
 
     http_ = std::make_unique<HttpServer>(ioc_, this, &metrics_, cfg_.web_dir);
     if (!http_->listen(cfg_.http_host, cfg_.http_port, cfg_.max_clients, error)) return false;
@@ -118,10 +159,157 @@ bool NodeHost::start(std::string* error) {
     if (!joined())
         log_line("waiting for the cluster id: a fresh member learns it from the first peer that presents one "
                  "(node %llu draws it at the cluster's first start; or pass --cluster-id)",
-                 (unsigned long long)cfg_.members.begin()->first);
+                 (unsigned long long)first_member());
 
     on_tick();
+    if (joining_) request_add();
     return true;
+}
+
+NodeId NodeHost::first_member() const { return bootstrap_.empty() ? kNoNode : bootstrap_.members.front().id; }
+
+std::string NodeHost::load_bootstrap() {
+    std::optional<Membership> stored;
+    try {
+        stored = read_bootstrap(cfg_.data_dir);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    if (stored) {
+        bootstrap_ = *stored;
+        if (!cfg_.bootstrap.empty() && cfg_.bootstrap != bootstrap_)
+            log_line("--cluster ignored: the data dir records the configuration this node first started with "
+                     "(its log holds every change since)");
+        if (!cfg_.join.empty()) log_line("--join ignored: this node joined its cluster already (its data dir says so)");
+        return "";
+    }
+    if (!cfg_.bootstrap.empty()) {
+        try {
+            write_bootstrap(cfg_.data_dir, cfg_.bootstrap);
+        } catch (const std::exception& e) {
+            return std::string("cannot record the configuration in the data dir: ") + e.what();
+        }
+        bootstrap_ = cfg_.bootstrap;
+        return "";
+    }
+    if (cfg_.join.empty())
+        return "the data dir " + cfg_.data_dir +
+               " records no configuration: start a new cluster with --cluster ID=PEER/HTTP,..., or join a running "
+               "one with --join HOST:PORT (any member's --http address)";
+    joining_ = true;
+    return ask_to_join();
+}
+
+std::string NodeHost::ask_to_join() {
+    const std::string target = cfg_.join;
+    std::string host;
+    uint16_t port = 0;
+    if (!split_host_port(target, &host, &port)) return "--join '" + target + "' is not HOST:PORT";
+    HttpClient client(host, port, kJoinTimeout);
+    const HttpResult r = client.request("GET", "/members");
+    if (!r.ok())
+        return "cannot reach --join " + target + " (" + r.error +
+               "); give the HTTP (--http) address of a running member of the cluster";
+    if (r.status != 200)
+        return "--join " + target + " answered " + std::to_string(r.status) + " to GET /members: " + error_of(r) +
+               "; give the HTTP (--http) address of a running member of the cluster";
+    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("members") || !j["members"].is_array())
+        return "--join " + target + " did not answer GET /members with a configuration; is it a raftbook node?";
+    if (!j.contains("cluster_id") || !j["cluster_id"].is_string())
+        return "--join " + target + " has not learned its cluster id yet; give another member's address";
+    const std::string cluster_id = j["cluster_id"].get<std::string>();
+    const std::string me = "node " + std::to_string(cfg_.id);
+    for (const nlohmann::json& id : j.value("removed", nlohmann::json::array()))
+        if (id == cfg_.id)
+            return me + " was removed from this cluster and ids are never reused; start it with a new --id";
+    join_targets_ = {target};
+    for (const nlohmann::json& m : j["members"]) {
+        if (!m.is_object()) continue;
+        if (m.value("id", NodeId(0)) == cfg_.id) {
+            if (m.value("peer", "") != host_port(cfg_.listen_host, cfg_.listen_port))
+                return me + " is already a member of the cluster (peer address " + m.value("peer", "") +
+                       "); pick a new --id, or restart that member with its own data dir";
+            joining_ = false;  // our own add, retried after a crash: it took effect
+        }
+        const std::string http = m.value("http", "");
+        if (!http.empty() && http != target) join_targets_.push_back(http);
+    }
+    if (!cfg_.cluster_id.empty() && cfg_.cluster_id != cluster_id)
+        return "--cluster-id " + cfg_.cluster_id + " but --join " + target + " is in cluster " + cluster_id;
+    try {
+        storage_->set_cluster_id(cluster_id);
+        if (!joining_) write_bootstrap(cfg_.data_dir, Membership{});
+    } catch (const std::exception& e) {
+        return std::string("cannot record the cluster id in the data dir: ") + e.what();
+    }
+    log_line("joining cluster '%s' through %s", cluster_id.c_str(), target.c_str());
+    return "";
+}
+
+void NodeHost::request_add() {
+    if (stopped_ || !joining_) return;
+    const std::string target = join_targets_[join_attempt_ % join_targets_.size()];
+    std::string host;
+    uint16_t port = 0;
+    split_host_port(target, &host, &port);
+    join_http_ = std::make_unique<HttpConnection>(ioc_, host, port, kJoinTimeout);
+    const nlohmann::json body = {{"id", cfg_.id},
+                                 {"peer", host_port(cfg_.listen_host, cfg_.listen_port)},
+                                 {"http", host_port(cfg_.http_host, cfg_.http_port)},
+                                 {"learner", true}};
+    join_http_->request("POST", "/members", body.dump(), [this, target](HttpResult r) {
+        if (stopped_) return;
+        const std::string error = r.ok() ? error_of(r) : r.error;
+        const bool added = r.ok() && r.status == 200;
+        // A retry of our own add that took effect (an earlier attempt timed out) is
+        // refused as "already a member": ask_to_join saw that this id was free.
+        const bool ours = r.ok() && r.status == 409 && error.find("already a member") != std::string::npos;
+        if (added || ours) {
+            joining_ = false;
+            try {
+                write_bootstrap(cfg_.data_dir, Membership{});  // a restart needs no --join now
+            } catch (const StorageError& e) {
+                on_disk_error(e.what(), e.error_number());
+                return;
+            }
+            log_line("added to the cluster as a learner%s; catching up", cfg_.learner ? "" : ", to be promoted once caught up");
+            return;
+        }
+        if (r.ok() && r.status >= 400 && r.status < 500) {
+            log_line("fatal: the cluster refused to add this node: %s", error.c_str());
+            exit_code_ = 1;
+            stop_serving();
+            if (on_fatal) on_fatal();
+            return;
+        }
+        log_line("asking %s to add this node: %s; retrying", target.c_str(), error.c_str());
+        join_attempt_++;
+        join_timer_.expires_after(kJoinRetry);
+        join_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) request_add();
+        });
+    });
+}
+
+void NodeHost::on_membership(const Membership& membership) {
+    if (membership.was_removed(cfg_.id)) report_removed("its configuration says so");
+    if (!transport_) return;  // on start, before the transport exists: start() calls again
+    // A founding member is dialled where this node's --cluster said (a relay, in chaos
+    // runs, which cuts links one way); any other where the configuration says.
+    std::map<NodeId, std::string> peers;
+    for (const Member& m : membership.members) {
+        const Member* founder = bootstrap_.find(m.id);
+        const std::string& address = founder ? founder->peer : m.peer;
+        if (m.id != cfg_.id && !address.empty()) peers[m.id] = address;
+    }
+    transport_->set_peers(peers);
+}
+
+void NodeHost::report_removed(const std::string& how) {
+    if (removed_) return;
+    removed_ = true;
+    log_line("this node was removed from the cluster (%s); start it with a new --id and --join", how.c_str());
 }
 
 std::string NodeHost::adopt_cluster_id(const std::string& id) {
@@ -286,6 +474,15 @@ void NodeHost::on_persisted(const DiskWriter::Done& done) {
 }
 
 void NodeHost::submit(ClientRequest request, std::function<void(const ClientReply&)> done) {
+    if (removed_) {
+        ClientReply r;
+        r.client_id = request.client_id;
+        r.seq = request.seq;
+        r.error = "node " + std::to_string(cfg_.id) +
+                  " was removed from the cluster; ask another member (start this one with a new --id and --join)";
+        done(r);
+        return;
+    }
     if (stopped_ || !joined()) {
         ClientReply r;
         r.client_id = request.client_id;
@@ -294,7 +491,7 @@ void NodeHost::submit(ClientRequest request, std::function<void(const ClientRepl
                            : "node " + std::to_string(cfg_.id) +
                                  " has not joined its cluster yet: it is waiting to learn the cluster id from a "
                                  "peer (start node " +
-                                 std::to_string(cfg_.members.begin()->first) + ", or pass --cluster-id)";
+                                 std::to_string(first_member()) + ", or pass --cluster-id)";
         done(r);
         return;
     }
@@ -307,15 +504,17 @@ void NodeHost::submit(ClientRequest request, std::function<void(const ClientRepl
 nlohmann::json NodeHost::status() const {
     const Raft& raft = runtime_->raft();
     const bool leader = raft.role() == Role::Leader;
+    const Membership& config = raft.membership();
     nlohmann::json members = nlohmann::json::array();
-    for (const auto& [id, address] : cfg_.members) {
-        nlohmann::json m = {{"id", id}, {"address", address}, {"kind", "voter"}};
-        if (id == cfg_.id) {
+    for (const Member& member : config.members) {
+        nlohmann::json m = {{"id", member.id}, {"peer", member.peer}, {"http", member.http}, {"voter", member.voter}};
+        if (member.id == cfg_.id) {
             m["self"] = true;
+            m["connected"] = true;
             m["match_index"] = leader ? nlohmann::json(raft.log().persisted_index()) : nlohmann::json();
         } else {
-            m["connected"] = transport_->connected(id);
-            const Progress* pr = leader ? raft.progress(id) : nullptr;
+            m["connected"] = transport_->connected(member.id);
+            const Progress* pr = leader ? raft.progress(member.id) : nullptr;
             m["match_index"] = pr ? nlohmann::json(pr->match_index) : nlohmann::json();
         }
         members.push_back(m);
@@ -329,6 +528,9 @@ nlohmann::json NodeHost::status() const {
     }
     s["cluster_id"] = joined() ? nlohmann::json(cluster_id_) : nlohmann::json();
     s["members"] = members;
+    s["removed"] = config.removed;
+    s["voter"] = config.is_voter(cfg_.id);
+    if (removed_) s["removed_from_cluster"] = true;
     return s;
 }
 

@@ -37,6 +37,24 @@
 // lowest-numbered member is up; a replaced member with an empty dir must be given the
 // cluster's id (--cluster-id, from any member's /status) if it is the lowest-numbered.
 //
+// Membership (core/raft/membership.h). The configuration a node starts from is kept in
+// the data dir (native/storage/bootstrap.h): at the first start, the members --cluster
+// names, with their peer and HTTP addresses, so every member learns every member's
+// addresses; or none, for a node that joins a running cluster (--join HOST:PORT, any
+// member's HTTP address). A joining node first asks that member's /status for the
+// cluster id and whether its --id is free (not a member, never removed), refusing to
+// start with the reason when not; then, serving, it asks the cluster (POST /members,
+// again every half second until answered, trying the other members' addresses when
+// that one does not answer) to add it as a learner. The leader then dials it and sends
+// it a snapshot and the log; the runtime's promote_self asks for its promotion once it
+// has caught up, unless --learner. A restart needs neither flag: the stored bootstrap
+// and the log and snapshot say who the members are.
+//
+// The peer transport dials the members of the configuration in force
+// (on_membership -> PeerTransport::set_peers). A node the cluster removed is refused
+// when it connects, with a close reason saying so; the removed node logs "this node
+// was removed from the cluster" (once) and answers its clients the same.
+//
 // The commit index is a restart hint recorded with each batch (DiskWrite::commit_index);
 // when only it has moved the runtime sends a write that carries nothing else, and a
 // clean stop records the last one, so a node restarted alone (after a clean stop or a
@@ -61,6 +79,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -82,9 +101,15 @@ constexpr int kExitDiskError = 3;
 
 constexpr size_t kDefaultWatchHistory = 100000;  // recent changes a watcher can start or resume from
 
+class HttpConnection;
+
 struct NodeConfig {
     NodeId id = kNoNode;
-    std::map<NodeId, std::string> members;  // every voter's peer address "host:port", self included
+    // --cluster: the founding members, voters with their peer ("host:port") and HTTP
+    // addresses, self included. Empty on a restart (the data dir has it) or with join.
+    Membership bootstrap;
+    std::string join;      // --join HOST:PORT: a member's HTTP address, to join through
+    bool learner = false;  // --learner: stay a learner (else ask to be promoted once caught up)
     std::string listen_host = "127.0.0.1";
     uint16_t listen_port = 0;
     std::string http_host = "127.0.0.1";
@@ -138,7 +163,16 @@ private:
     void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;  // feeds watchers
     // An installed or restored snapshot replaced the state: watchers' history restarts above it.
     void on_snapshot(const SnapshotMeta& meta, const KvStore& kv, bool installed) override;
+    // The configuration changed: dial its members; say so when this node was removed.
+    void on_membership(const Membership& membership) override;
 
+    // The configuration this node starts from (bootstrap.h): read from the data dir, or
+    // recorded there from --cluster, or (--join) asked of the cluster. "" or the error.
+    std::string load_bootstrap();
+    std::string ask_to_join();  // --join: the cluster id, and whether this --id is free
+    void request_add();         // --join: POST /members until the cluster answers
+    void report_removed(const std::string& how);
+    NodeId first_member() const;  // the lowest-numbered founding member (kNoNode: joined)
     bool joined() const { return !cluster_id_.empty(); }
     // The transport met a peer presenting `id` while this node had none: records it
     // durably and starts taking part. Returns "" or why the id is refused.
@@ -163,6 +197,13 @@ private:
     std::unique_ptr<HttpServer> http_;
     boost::asio::steady_timer tick_timer_;
     SnapshotMeta snapshot_;  // the newest durable snapshot
+    Membership bootstrap_;   // as recorded in the data dir
+    bool joining_ = false;   // a fresh --join: the add request is not answered yet
+    std::vector<std::string> join_targets_;  // HTTP addresses to ask, the --join one first
+    size_t join_attempt_ = 0;
+    std::unique_ptr<HttpConnection> join_http_;
+    boost::asio::steady_timer join_timer_;
+    bool removed_ = false;   // this node was removed from the cluster
     bool ready_scheduled_ = false;
     bool stopped_ = false;
     int exit_code_ = 0;

@@ -97,7 +97,9 @@ struct PeerTransport::Impl {
     // Every connection accepted and not yet destroyed (its socket closes with it), to
     // keep them within cfg.max_accepted.
     std::vector<std::weak_ptr<WsServer::connection_type>> accepted;
+    bool started = false;
     bool stopped = false;
+    bool removed_reported = false;
 
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
     std::map<NodeId, std::shared_ptr<Conn>> routes;  // node id -> an open connection to it
@@ -167,14 +169,31 @@ struct PeerTransport::Impl {
                      ": " + ec.message() + " (is another node using that port?)";
             return false;
         }
-        for (const auto& [id, address] : cfg.peers) {
+        started = true;
+        set_peers(cfg.peers);
+        accept();
+        return true;
+    }
+
+    void set_peers(const std::map<NodeId, std::string>& peers) {
+        cfg.peers = peers;
+        if (!started || stopped) return;
+        for (auto it = dialers.begin(); it != dialers.end();) {
+            auto p = peers.find(it->first);
+            if (p != peers.end() && p->second == it->second.address) {
+                ++it;
+                continue;
+            }
+            it->second.timer->cancel();  // a dial in flight completes and is not retried
+            it = dialers.erase(it);
+        }
+        for (const auto& [id, address] : peers) {
+            if (id == cfg.self || dialers.count(id)) continue;
             Dialer& d = dialers[id];
             d.address = address;
             d.timer = std::make_unique<boost::asio::steady_timer>(ioc);
             dial(id);
         }
-        accept();
-        return true;
     }
 
     // Accepts one connection into a websocketpp connection and starts it (what
@@ -246,7 +265,9 @@ struct PeerTransport::Impl {
     }
 
     void dial(NodeId id) {
-        Dialer& d = dialers[id];
+        auto it = dialers.find(id);
+        if (it == dialers.end()) return;  // no longer a member
+        Dialer& d = it->second;
         if (stopped || d.dialing || routes.count(id)) return;
         WsError ec;
         auto con = client.get_connection("ws://" + d.address + "/raft", ec);
@@ -267,7 +288,9 @@ struct PeerTransport::Impl {
     }
 
     void schedule_dial(NodeId id) {
-        Dialer& d = dialers[id];
+        auto it = dialers.find(id);
+        if (it == dialers.end()) return;
+        Dialer& d = it->second;
         if (stopped || d.dialing || routes.count(id)) return;
         d.timer->expires_after(d.backoff);
         d.timer->async_wait([this, id](const boost::system::error_code& ec) {
@@ -321,8 +344,13 @@ struct PeerTransport::Impl {
                 log_line("%s closed the connection: %s (code %d)", c->who().c_str(), c->remote_close_reason().c_str(),
                          int(remote_code));
         }
-        if (c->dialled) {
-            Dialer& d = dialers[c->dialled_peer];
+        if (remote_code == kCloseRemoved && cfg.on_removed && !removed_reported) {
+            removed_reported = true;
+            cfg.on_removed(c->remote_close_reason());
+        }
+        auto dialer = c->dialled ? dialers.find(c->dialled_peer) : dialers.end();
+        if (dialer != dialers.end()) {
+            Dialer& d = dialer->second;
             d.dialing = false;
             if (c->peer == kNoNode && !d.unreachable_logged && !stopped) {
                 log_line("peer %llu unreachable at %s (%s); retrying every <= %lld ms",
@@ -348,7 +376,7 @@ struct PeerTransport::Impl {
                     log_line("peer %llu disconnected (%s)", (unsigned long long)c->peer, c->remote.c_str());
             }
         }
-        if (c->dialled) {
+        if (dialer != dialers.end()) {
             schedule_dial(c->dialled_peer);
         } else if (c->peer != kNoNode && dialers.count(c->peer)) {
             schedule_dial(c->peer);
@@ -431,6 +459,11 @@ struct PeerTransport::Impl {
                        " answered; check --cluster");
             return;
         }
+        const std::string refused = cfg.refuse_peer ? cfg.refuse_peer(from) : "";
+        if (!refused.empty()) {
+            reject(c, close_code::value(kCloseRemoved), refused);
+            return;
+        }
         c->peer = from;
         if (!routes.count(from)) {
             routes[from] = c;
@@ -485,5 +518,7 @@ bool PeerTransport::send(NodeId to, Frame frame) {
 }
 
 bool PeerTransport::connected(NodeId id) const { return impl_->routes.count(id) > 0; }
+
+void PeerTransport::set_peers(const std::map<NodeId, std::string>& peers) { impl_->set_peers(peers); }
 
 }  // namespace raftbook

@@ -32,6 +32,14 @@
 // Hello without one (a fresh member about to learn it from this node's Hello) but no
 // other frame without it.
 //
+// Membership. The peers dialled are the members of the configuration in force
+// (set_peers, called by the host whenever it changes): a new member is dialled at once,
+// a member that left is no longer dialled (a connection already open stays until the
+// other side closes it: a leader that removed itself still needs it to commit that
+// change). A node the cluster removed that connects anyway is refused with the close
+// code kCloseRemoved and a reason saying so (`refuse_peer` decides); the node at the
+// other end hears that code and reports it through `on_removed`.
+//
 // Frames are CBOR in binary WebSocket messages by default, or JSON text (`--wire json`)
 // for debugging; the receiver decodes by the message opcode, so both mix freely.
 // Everything runs on the caller's io_context thread.
@@ -59,7 +67,15 @@ struct PeerTransportConfig {
     std::map<NodeId, std::string> peers;  // id -> "host:port" to dial (self excluded)
     size_t max_accepted = 64;             // accepted connections open at once, at most
     WireFormat wire = WireFormat::Cbor;
+    // "" to accept a Hello from node `id`, else why it is refused (a removed member).
+    std::function<std::string(NodeId id)> refuse_peer;
+    // A peer refused this node with kCloseRemoved; `reason` is the peer's.
+    std::function<void(const std::string& reason)> on_removed;
 };
+
+// The WebSocket close code (application range 4000-4999) for "you were removed from
+// this cluster".
+constexpr int kCloseRemoved = 4001;
 
 class PeerTransport {
 public:
@@ -86,6 +102,8 @@ public:
     // over a limit (a stalled peer must not make this node buffer without bound).
     bool send(NodeId to, Frame frame);
     bool connected(NodeId id) const;
+    // The peers to dial from now on (id -> "host:port", self excluded; see the top).
+    void set_peers(const std::map<NodeId, std::string>& peers);
 
 private:
     struct Impl;

@@ -439,7 +439,7 @@ bool Harness::setup() {
         for (int b = 1; b <= n; b++) {
             const std::string address = a == b ? cluster_->peer_address(a)
                                                : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
-            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address;
+            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address + "/" + cluster_->http_address(b);
         }
         std::vector<std::string> args = {"--cluster", members};
         if (cfg_.watch_history > 0) args.insert(args.end(), {"--watch-history", std::to_string(cfg_.watch_history)});
@@ -630,19 +630,23 @@ void Harness::nemesis() {
     const auto end = t0_ + cfg_.duration;
     // With --power-loss, a sixth kind: every node loses power at once (a rack's), which
     // a node that acknowledges before it fsyncs cannot survive even when its leader can.
-    const char* const kKinds[] = {"kill", "pause", "partition", "one-way", "isolate-leader", "power-off"};
-    const int kinds_in_use = cfg_.power_loss ? 6 : 5;
+    // With --membership, one more kind: a leadership transfer.
+    std::vector<std::string> kinds_available = {"kill", "pause", "partition", "one-way", "isolate-leader"};
+    const int power_off = int(kinds_available.size());
+    if (cfg_.power_loss) kinds_available.push_back("power-off");
+    if (cfg_.membership) kinds_available.push_back("transfer");
+    const int kinds_in_use = int(kinds_available.size());
     while (true) {
         wait(std::chrono::milliseconds(rng_.range(500, 2000)));
         if (Clock::now() >= end) break;
         // One fault, or now and then two of different kinds at once.
         // Under --power-loss, a power-off a third of the time: it is what the mode is for.
-        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? 5 : int(rng_.range(0, kinds_in_use - 1))};
+        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? power_off : int(rng_.range(0, kinds_in_use - 1))};
         if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, kinds_in_use - 1))) % kinds_in_use);
         std::set<int> busy;  // nodes killed or paused by this step
         bool relays_touched = false;
         for (int kind : kinds) {
-            const std::string name = kKinds[kind];
+            const std::string name = kinds_available[size_t(kind)];
             if (name == "power-off") {
                 say("power off: every node at once");
                 std::vector<int> all;
@@ -661,6 +665,15 @@ void Harness::nemesis() {
                     pause_node(id);
                     say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");
                 }
+            } else if (name == "transfer") {
+                const int leader = leader_now();
+                if (leader == 0) continue;
+                const int target = int((leader + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
+                HttpClient http("127.0.0.1", http_ports_[size_t(leader - 1)], kClientTimeout);
+                const HttpResult r = http.request("POST", "/transfer-leader", "{\"id\": " + std::to_string(target) + "}");
+                report_.faults[r.status == 200 ? "leadership transfer" : "leadership transfer (refused or abandoned)"]++;
+                say("transfer leadership %d -> %d: %s", leader, target,
+                    r.status == 200 ? "done" : (r.ok() ? r.body.substr(0, 120) : r.error).c_str());
             } else if (name == "partition") {
                 // A random minority (half of the time holding the leader) against the rest.
                 std::vector<int> order;

@@ -34,6 +34,8 @@
 //              the bytes (TCP waiting through a partition) or sever the connections
 //   one-way    hold the bytes from one node to another, but not back
 //   power-off  (with --power-loss only) every node loses power at once
+//   transfer   (with --membership only) the leader hands leadership to a random other
+//              node (POST /transfer-leader), while the clients write
 //
 // With --power-loss, a kill is a power loss: before the restart the node's files are
 // cut back to what it had fsynced (power_loss.h); --slow-disk makes every fsync wait
@@ -81,6 +83,7 @@ struct ChaosConfig {
     // run with serve --test-durability-log.
     bool power_loss = false;
     int slow_disk_ms = 0;  // every fsync waits up to this long first (serve --test-slow-disk)
+    bool membership = false;  // leadership transfers among the faults
     std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
     uint64_t snapshot_entries = 200;  // serve --snapshot-entries (0: the serve default)
     uint64_t catchup_entries = 50;    // serve --catchup-entries

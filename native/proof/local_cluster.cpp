@@ -94,7 +94,8 @@ std::string LocalCluster::log_path(int id) const { return root_ + "/node" + std:
 
 std::string LocalCluster::cluster_arg() const {
     std::string s;
-    for (int id = 1; id <= size(); id++) s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id);
+    for (int id = 1; id <= size(); id++)
+        s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
     return s;
 }
 

@@ -13,7 +13,8 @@ namespace raftbook {
 
 namespace {
 
-constexpr char kSnapshotMagic[8] = {'R', 'B', 'S', 'N', 'P', 0, 0, 1};
+constexpr char kSnapshotMagic[8] = {'R', 'B', 'S', 'N', 'P', 0, 0, 2};
+constexpr char kVersion1 = 1;  // no configuration part
 constexpr size_t kSnapshotHeaderBytes = 8 + 8 + 8 + 8;
 constexpr size_t kSnapshotTrailerBytes = 4;
 constexpr size_t kNameBytes = 5 + 16 + 1 + 16;  // "snap-" TERM "-" INDEX
@@ -61,9 +62,14 @@ void write_snapshot_file(const std::string& dir, const Snapshot& snap) {
     put_le(&header, snap.meta.term, 8);
     put_le(&header, snap.size(), 8);
     const std::string_view data = snap.data ? std::string_view(*snap.data) : std::string_view();
+    const std::string conf_text = snap.meta.membership.encode();
+    std::string conf;
+    put_le(&conf, conf_text.size(), 8);
+    conf += conf_text;
     std::string trailer;
-    put_le(&trailer, crc32(data.data(), data.size(), crc32(header.data(), header.size())), 4);
-    replace_file(dir, snapshot_file_name(snap.meta), {header, data, trailer});
+    put_le(&trailer,
+           crc32(conf.data(), conf.size(), crc32(data.data(), data.size(), crc32(header.data(), header.size()))), 4);
+    replace_file(dir, snapshot_file_name(snap.meta), {header, data, conf, trailer});
 }
 
 std::string read_snapshot_file(const SnapshotFile& file, Snapshot* out) {
@@ -71,23 +77,34 @@ std::string read_snapshot_file(const SnapshotFile& file, Snapshot* out) {
     if (buf.size() < kSnapshotHeaderBytes + kSnapshotTrailerBytes)
         return "cut short: " + std::to_string(buf.size()) + " bytes, not even a header";
     if (std::memcmp(buf.data(), kSnapshotMagic, 7) != 0) return "not a raftbook snapshot file";
-    if (buf[7] != kSnapshotMagic[7])
+    const bool v1 = buf[7] == kVersion1;
+    if (buf[7] != kSnapshotMagic[7] && !v1)
         return "format version " + std::to_string(static_cast<unsigned char>(buf[7])) +
-               ", this raftbook reads version 1";
+               ", this raftbook reads versions 1 and 2";
     const uint64_t length = get_le(buf.data() + 24, 8);
-    if (length != buf.size() - kSnapshotHeaderBytes - kSnapshotTrailerBytes)
-        return "its header says " + std::to_string(length) + " bytes of data but it holds " +
-               std::to_string(buf.size() - kSnapshotHeaderBytes - kSnapshotTrailerBytes) +
-               " (cut short or grown)";
+    const size_t room = buf.size() - kSnapshotHeaderBytes - kSnapshotTrailerBytes;  // data (and configuration)
+    const size_t conf_part = v1 ? 0 : 8;
+    if (v1 ? length != room : (length > room || room - length < conf_part ||
+                               get_le(buf.data() + kSnapshotHeaderBytes + length, 8) != room - length - conf_part))
+        return v1 ? "its header says " + std::to_string(length) + " bytes of data but it holds " +
+                        std::to_string(room) + " (cut short or grown)"
+                  : "its " + std::to_string(length) +
+                        " bytes of data (as its header says) and its configuration do not fill the file "
+                        "(cut short or grown)";
     const size_t body = buf.size() - kSnapshotTrailerBytes;
     if (crc32(buf.data(), body) != get_le(buf.data() + body, 4)) return "checksum mismatch";
-    const SnapshotMeta meta{get_le(buf.data() + 8, 8), get_le(buf.data() + 16, 8)};
-    if (meta != file.meta)
+    SnapshotMeta meta{get_le(buf.data() + 8, 8), get_le(buf.data() + 16, 8), {}};
+    if (meta.index != file.meta.index || meta.term != file.meta.term)
         return "it holds entry " + std::to_string(meta.index) + " of term " + std::to_string(meta.term) +
                ", not what its name says";
-    buf.resize(body);
+    if (!v1) {
+        const std::string conf = buf.substr(kSnapshotHeaderBytes + length + conf_part, room - length - conf_part);
+        const std::string error = Membership::decode(conf, &meta.membership);
+        if (!error.empty()) return "its configuration does not decode: " + error;
+    }
+    buf.resize(kSnapshotHeaderBytes + length);
     buf.erase(0, kSnapshotHeaderBytes);
-    out->meta = meta;
+    out->meta = std::move(meta);
     out->data = std::make_shared<const std::string>(std::move(buf));
     return "";
 }

@@ -93,8 +93,8 @@ Parse parse_record(const std::string& buf, size_t off, Record* rec, size_t* next
             return Parse::BadPayload;
         }
         const uint8_t type = static_cast<uint8_t>(body[17]);
-        if (type != static_cast<uint8_t>(EntryType::Command) &&
-            type != static_cast<uint8_t>(EntryType::NoOp)) {
+        if (type != static_cast<uint8_t>(EntryType::Command) && type != static_cast<uint8_t>(EntryType::NoOp) &&
+            type != static_cast<uint8_t>(EntryType::Config)) {
             *reason = "unknown entry type " + std::to_string(type);
             return Parse::BadPayload;
         }

@@ -25,7 +25,7 @@
 // Then records, each
 //     u32 length | u32 crc32 (of the length bytes and the payload) | payload
 // with integers little-endian, and the payload one of
-//     1 entry:  u64 index | u64 term | u8 type | u64 client_id | u64 seq | data
+//     1 entry:  u64 index | u64 term | u8 type (0 command, 1 no-op, 2 config) | u64 client_id | u64 seq | data
 //     2 commit: u64 commit_index
 //     3 reset:  u64 index | u64 term
 // There is no "truncate" record: as in etcd's WAL, an entry whose index is at or below

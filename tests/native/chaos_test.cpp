@@ -431,6 +431,14 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     std::filesystem::remove(history);
 }
 
+TEST_CASE("chaos --membership adds leadership transfers to the faults and still passes", "[chaos][slow][membership]") {
+    const Run r = run_raftbook("chaos --nodes 3 --duration 20s --seed 7 --quiet --membership");
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("verdict     PASS") != std::string::npos);
+    CHECK(std::regex_search(r.out, std::regex("faults      .*leadership transfer [1-9]")));
+}
+
 namespace {
 
 // A fresh directory with a durability log running into DIR.log; stops it and removes

@@ -235,7 +235,8 @@ TEST_CASE("put, get, del and status work through any node of a 3-node cluster", 
     CHECK(std::regex_search(status.out, std::regex("\nsnapshot +none yet\n")));  // far below --snapshot-entries
     for (int id = 1; id <= 3; id++) {
         const std::string peer = c.peer_address(id);
-        CHECK(std::regex_search(status.out, std::regex("\n" + std::to_string(id) + " +" + peer + " +(yes|\\(this node\\)) +[1-9]")));
+        CHECK(std::regex_search(status.out, std::regex("\n" + std::to_string(id) + " +voter +" + peer + " +" +
+                                                           c.http_address(id) + " +(yes|\\(this node\\)) +[1-9]")));
     }
     // A follower's status names the leader to ask for match indexes.
     const Cli fstatus = cli({"status", "--server", via_follower});
@@ -322,7 +323,8 @@ TEST_CASE("demo starts a cluster on its announced ports and SIGTERM stops every 
         REQUIRE(s.status == 200);
         const nlohmann::json j = nlohmann::json::parse(s.body);
         CHECK(j["id"] == i + 1);
-        CHECK(j["members"][0]["address"] == "127.0.0.1:" + std::to_string(port + 100));
+        CHECK(j["members"][0]["peer"] == "127.0.0.1:" + std::to_string(port + 100));
+        CHECK(j["members"][0]["http"] == "127.0.0.1:" + std::to_string(port));
         leaders += j["role"] == "leader";
     }
     CHECK(leaders == 1);

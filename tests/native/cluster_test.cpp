@@ -296,8 +296,9 @@ TEST_CASE("A 3-node cluster elects a leader, takes writes through any node, and 
     CHECK(s["log_last_index"].get<uint64_t>() >= 5);  // a no-op, three puts, a delete
     REQUIRE(s["members"].size() == 3);
     for (const auto& m : s["members"]) {
-        CHECK(m["kind"] == "voter");
-        CHECK(m["address"].get<std::string>().find("127.0.0.1:") == 0);
+        CHECK(m["voter"] == true);
+        CHECK(m["peer"].get<std::string>().find("127.0.0.1:") == 0);
+        CHECK(m["http"] == c.http_address(m["id"].get<int>()));  // every member learns every member's
         CHECK(m["match_index"].is_number());  // the leader's view of each member
     }
     CHECK(c.status(follower)["members"][0]["match_index"].is_null());  // followers have no view

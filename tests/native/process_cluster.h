@@ -9,7 +9,10 @@
 //
 // The HTTP helpers are a tiny blocking HTTP/1.1 client over a socket (one request per
 // connection), so the tests exercise the node exactly as any outside client would.
-// Node ids are 1..N, as in `raftbook serve --id`.
+// Node ids are 1..N, as in `raftbook serve --id`: the founding members, started with
+// --cluster. add_node() reserves ports for one more id (N+1, ...), which join() starts
+// with --join, and start_bare() (re)starts a node with neither flag, as a restarted
+// member needs.
 #pragma once
 
 #include <arpa/inet.h>
@@ -216,12 +219,39 @@ public:
             const uint16_t p = free_port();
             if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
         }
+        founders_ = nodes;
         for (int i = 0; i < nodes; i++) {
             Node n;
             n.peer_port = ports[size_t(2 * i)];
             n.http_port = ports[size_t(2 * i + 1)];
             nodes_.push_back(n);
         }
+    }
+    // Reserves ports for a node that is no founding member; returns its id.
+    int add_node() {
+        Node n;
+        for (;;) {
+            n.peer_port = free_port();
+            n.http_port = free_port();
+            bool taken = n.peer_port == n.http_port;
+            for (const Node& o : nodes_)
+                taken = taken || o.peer_port == n.peer_port || o.http_port == n.http_port ||
+                        o.peer_port == n.http_port || o.http_port == n.peer_port;
+            if (!taken) break;
+        }
+        n.boot = {"--listen", "127.0.0.1:" + std::to_string(n.peer_port)};
+        nodes_.push_back(n);
+        return size();
+    }
+    // Starts node `id` on a fresh data dir with --join (node `through`'s HTTP address).
+    void join(int id, int through, const std::vector<std::string>& args = {}) {
+        node(id).boot = {"--listen", peer_address(id), "--join", http_address(through)};
+        start(id, args);
+    }
+    // (Re)starts node `id` with neither --cluster nor --join.
+    void start_bare(int id, const std::vector<std::string>& args = {}) {
+        node(id).boot = {"--listen", peer_address(id)};
+        start(id, args);
     }
     ~ProcessCluster() {
         for (int id = 1; id <= size(); id++) kill9(id);
@@ -239,7 +269,8 @@ public:
     // "1=127.0.0.1:P1,2=127.0.0.1:P2,..."
     std::string cluster_arg() const {
         std::string s;
-        for (int id = 1; id <= size(); id++) s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id);
+        for (int id = 1; id <= founders_; id++)
+            s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
         return s;
     }
     std::string log(int id) const {
@@ -260,11 +291,13 @@ public:
     void start(int id, const std::vector<std::string>& args = {}) {
         Node& n = node(id);
         if (n.pid > 0) return;
-        std::vector<std::string> argv = {RAFTBOOK_BINARY,        "serve",
-                                         "--id",                 std::to_string(id),
-                                         "--cluster",            cluster_arg(),
-                                         "--http",               http_address(id),
-                                         "--data",               data_dir(id)};
+        std::vector<std::string> argv = {RAFTBOOK_BINARY, "serve", "--id", std::to_string(id), "--http",
+                                         http_address(id), "--data", data_dir(id)};
+        if (n.boot.empty()) {
+            argv.insert(argv.end(), {"--cluster", cluster_arg()});
+        } else {
+            argv.insert(argv.end(), n.boot.begin(), n.boot.end());
+        }
         argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
         argv.insert(argv.end(), args.begin(), args.end());
         std::vector<char*> cargv;
@@ -377,11 +410,13 @@ private:
         uint16_t peer_port = 0;
         uint16_t http_port = 0;
         pid_t pid = 0;
+        std::vector<std::string> boot;  // how it starts: empty for --cluster
     };
     Node& node(int id) { return nodes_.at(size_t(id - 1)); }
     const Node& node(int id) const { return nodes_.at(size_t(id - 1)); }
 
     std::string dir_;
+    int founders_ = 0;
     std::vector<std::string> extra_args_;
     rlim_t open_file_limit_ = 0;
     std::vector<Node> nodes_;

@@ -39,7 +39,7 @@ std::vector<Entry> entries(Index from, Index to, Term term) {
 
 Snapshot snapshot(Index index, Term term, const std::string& data = "") {
     Snapshot s;
-    s.meta = {index, term};
+    s.meta = {index, term, {}};
     s.data = std::make_shared<const std::string>(data.empty() ? "state at " + std::to_string(index) : data);
     return s;
 }
@@ -61,7 +61,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 std::string snap_path(const std::string& dir, Index index, Term term) {
-    return dir + "/" + snapshot_file_name({index, term});
+    return dir + "/" + snapshot_file_name({index, term, {}});
 }
 
 // Entries 1..n of term `term`, one sync each (with small_segments, one segment each).
@@ -108,20 +108,20 @@ TEST_CASE("a snapshot and the WAL entries after it survive reopen", "[storage][s
         s->save_snapshot(snapshot(6, 1, "the state machine at 6"), false);
         s->append(entries(11, 12, 1));
         s->sync();
-        CHECK(s->snapshot_meta() == SnapshotMeta{6, 1});
+        CHECK(s->snapshot_meta() == SnapshotMeta{6, 1, {}});
     }
     CHECK(snapshot_names(dir.path) == std::vector<std::string>{"snap-0000000000000001-0000000000000006"});
     auto s = open_ok(dir.path);
     const Restored& r = s->restored();
     REQUIRE(r.snapshot);
-    CHECK(r.snapshot->meta == SnapshotMeta{6, 1});
+    CHECK(r.snapshot->meta == SnapshotMeta{6, 1, {}});
     CHECK(*r.snapshot->data == "the state machine at 6");
     // The entries the snapshot covers are dropped; the log continues right after it.
     CHECK(r.first_index == 7);
     CHECK(r.prev_term == 1);
     CHECK(r.entries == entries(7, 12, 1));
     CHECK(r.hard_state.commit_index == 8);
-    CHECK(s->snapshot_meta() == SnapshotMeta{6, 1});
+    CHECK(s->snapshot_meta() == SnapshotMeta{6, 1, {}});
     CHECK(s->recovery_note().empty());
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("a snapshot that resets the log drops every stored entry, across reope
         auto s = open_ok(dir.path);
         const Restored& r = s->restored();
         REQUIRE(r.snapshot);
-        CHECK(r.snapshot->meta == SnapshotMeta{20, 2});
+        CHECK(r.snapshot->meta == SnapshotMeta{20, 2, {}});
         CHECK(r.first_index == 21);
         CHECK(r.prev_term == 2);
         CHECK(r.entries == std::vector<Entry>{entry(21, 3)});
@@ -221,7 +221,7 @@ TEST_CASE("compaction deletes exactly the WAL segments a durable snapshot covers
     for (const auto& [seq, max] : segments(dir.path)) CHECK(max > 38);
     s.reset();
     s = open_ok(dir.path, small);
-    CHECK(s->restored().snapshot->meta == SnapshotMeta{38, 1});
+    CHECK(s->restored().snapshot->meta == SnapshotMeta{38, 1, {}});
     CHECK(s->restored().entries == entries(39, 40, 1));
 }
 
@@ -256,7 +256,7 @@ TEST_CASE("older snapshots are deleted once a newer one is durable, and the one 
     // A snapshot older than the newest is a caller's mistake, refused; nothing changes.
     CHECK_THROWS_AS(s->save_snapshot(snapshot(8, 1), false), std::logic_error);
     CHECK_THROWS_AS(s->save_snapshot(snapshot(10, 2), false), std::logic_error);  // term 2 never saved
-    CHECK(s->snapshot_meta() == SnapshotMeta{9, 1});
+    CHECK(s->snapshot_meta() == SnapshotMeta{9, 1, {}});
     s->append({entry(11, 1)});
     s->sync();
 }
@@ -273,13 +273,13 @@ TEST_CASE("a crash in the middle of writing a snapshot leaves the previous state
     write_bytes(temp, "RBSNP");
     {
         auto s = open_ok(dir.path);
-        CHECK(s->restored().snapshot->meta == SnapshotMeta{4, 1});
+        CHECK(s->restored().snapshot->meta == SnapshotMeta{4, 1, {}});
         CHECK(s->restored().entries == entries(5, 10, 1));
         CHECK(s->recovery_note().empty());
         s->save_snapshot(snapshot(8, 1), false);  // the next one cleans the leftover up
         CHECK_FALSE(fs::exists(temp));
     }
-    CHECK(open_ok(dir.path)->restored().snapshot->meta == SnapshotMeta{8, 1});
+    CHECK(open_ok(dir.path)->restored().snapshot->meta == SnapshotMeta{8, 1, {}});
 }
 
 // A snapshot from the leader is written, then the WAL's reset record: a crash in between
@@ -296,7 +296,7 @@ TEST_CASE("a crash between a leader's snapshot and its reset record drops the re
     {
         auto s = open_ok(dir.path);
         const Restored& r = s->restored();
-        CHECK(r.snapshot->meta == SnapshotMeta{10, 2});
+        CHECK(r.snapshot->meta == SnapshotMeta{10, 2, {}});
         CHECK(r.first_index == 11);
         CHECK(r.entries.empty());  // 11 and 12 of term 1 continued another entry 10
         CHECK(s->recovery_note().find("dropped entries 11 to 12 from the WAL") != std::string::npos);
@@ -331,7 +331,8 @@ TEST_CASE("a damaged newest snapshot gives an error naming the file once the WAL
     }
     SECTION("cut short") {
         damaged.resize(good.size() - 3);
-        what = "its header says 11 bytes of data but it holds 8 (cut short or grown)";
+        what = "its 11 bytes of data (as its header says) and its configuration do not fill the file (cut short or "
+               "grown)";
     }
     SECTION("cut to nothing") {
         damaged.clear();
@@ -350,7 +351,7 @@ TEST_CASE("a damaged newest snapshot gives an error naming the file once the WAL
               "from a backup.");
     CHECK(read_bytes(newest) == damaged);  // left as it was
     write_bytes(newest, good);
-    CHECK(open_ok(dir.path, small)->restored().snapshot->meta == SnapshotMeta{16, 1});
+    CHECK(open_ok(dir.path, small)->restored().snapshot->meta == SnapshotMeta{16, 1, {}});
 }
 
 TEST_CASE("a damaged newest snapshot is passed over only when the WAL holds everything it covered",
@@ -372,7 +373,7 @@ TEST_CASE("a damaged newest snapshot is passed over only when the WAL holds ever
         auto s = open_ok(dir.path);
         const Restored& r = s->restored();
         // The older snapshot and the WAL after it: the same state the damaged file held.
-        CHECK(r.snapshot->meta == SnapshotMeta{8, 1});
+        CHECK(r.snapshot->meta == SnapshotMeta{8, 1, {}});
         CHECK(r.entries == entries(9, 20, 1));
         CHECK(r.hard_state.commit_index == 20);
         CHECK(s->recovery_note().find("snapshot file " + newest + " is damaged (checksum mismatch); renamed it to " +
@@ -463,11 +464,11 @@ TEST_CASE("the disk writer writes a job's snapshot before its entries and compac
     CHECK(dones[0].synced);
     CHECK(dones[0].snapshots == 1);
     CHECK(dones[0].snapshot_bytes == std::string("from the leader").size());
-    CHECK(dones[0].snapshot == SnapshotMeta{30, 2});
+    CHECK(dones[0].snapshot == SnapshotMeta{30, 2, {}});
     CHECK(dones[0].segments_deleted >= 9);  // every segment of the replaced log but the current one
     storage.reset();
     auto s = open_ok(dir.path, small);
-    CHECK(s->restored().snapshot->meta == SnapshotMeta{30, 2});
+    CHECK(s->restored().snapshot->meta == SnapshotMeta{30, 2, {}});
     CHECK(*s->restored().snapshot->data == "from the leader");
     CHECK(s->restored().entries == entries(31, 32, 2));
     CHECK(s->restored().hard_state == HardState{2, 2, 31});
@@ -560,4 +561,43 @@ TEST_CASE("a WAL reset record that would drop committed entries is corruption, n
     CHECK(open_error(dir.path) == "WAL segment " + path + " is corrupt at byte offset " + std::to_string(end) +
                                       ": reset to entry 3 drops committed entries (commit index 5); refusing to "
                                       "start rather than lose log entries. Restore the data dir from a backup.");
+}
+
+TEST_CASE("A snapshot file keeps the configuration at its index, and a version 1 file (none) is still read",
+          "[storage][snapshot][membership]") {
+    TempDir dir;
+    Snapshot s = snapshot(12, 3, "the state");
+    s.meta.membership = Membership::of_voters({1, 2, 3});
+    s.meta.membership.members[1].peer = "127.0.0.1:7002";
+    s.meta.membership.members[1].http = "127.0.0.1:8002";
+    s.meta.membership.members[2].voter = false;
+    s.meta.membership.removed = {4};
+    write_snapshot_file(dir.path, s);
+    const std::vector<SnapshotFile> files = list_snapshot_files(dir.path);
+    REQUIRE(files.size() == 1);
+    Snapshot back;
+    REQUIRE(read_snapshot_file(files[0], &back) == "");
+    CHECK(back.meta == s.meta);
+    CHECK(*back.data == "the state");
+
+    // The configuration is under the checksum: a flipped byte in it is damage.
+    std::string bytes = read_bytes(files[0].path);
+    const size_t at = bytes.find("127.0.0.1:8002");
+    REQUIRE(at != std::string::npos);
+    bytes[at] = '9';
+    write_bytes(files[0].path, bytes);
+    CHECK(read_snapshot_file(files[0], &back) == "checksum mismatch");
+
+    // Version 1: header, data, crc; no configuration part.
+    std::string v1("RBSNP\0\0\1", 8);
+    put_le(&v1, 12, 8);
+    put_le(&v1, 3, 8);
+    put_le(&v1, 9, 8);
+    v1 += "old state";
+    put_le(&v1, crc32(v1.data(), v1.size()), 4);
+    write_bytes(files[0].path, v1);
+    Snapshot old;
+    REQUIRE(read_snapshot_file(files[0], &old) == "");
+    CHECK(old.meta == SnapshotMeta{12, 3, {}});
+    CHECK(*old.data == "old state");
 }
