@@ -34,10 +34,14 @@ ConfChange conf_change_of(const ClientRequest& r) {
 }
 
 // Whether the configuration already is what `cc` asks for (a retry of a change that
-// was made, maybe through an earlier leader).
+// was made, maybe through an earlier leader). An id that is a member under other
+// addresses is not: adding it is refused (apply_conf_change: already a member).
 bool in_force(const Membership& m, const ConfChange& cc) {
     switch (cc.type) {
-        case ConfChange::Type::AddLearner: return m.is_member(cc.node);
+        case ConfChange::Type::AddLearner: {
+            const Member* member = m.find(cc.node);
+            return member && member->peer == cc.peer && member->http == cc.http;
+        }
         case ConfChange::Type::Promote: return m.is_voter(cc.node);
         case ConfChange::Type::Remove: return m.was_removed(cc.node);
     }

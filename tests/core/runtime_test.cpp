@@ -509,6 +509,15 @@ TEST_CASE("runtime: a change the configuration already shows is answered ok, and
     CHECK(replies[1].revision == replies[0].revision);
     CHECK(c.at(1).raft().log().last_index() == replies[0].revision);  // nothing proposed again
 
+    // The same id under other addresses is another machine, not a retry: refused.
+    ClientRequest other = membership_op("add_learner", 4);
+    other.peer = "10.0.0.9:7004";
+    c.at(3).submit(other, record);
+    c.settle();
+    REQUIRE(replies.size() == 3);
+    CHECK_FALSE(replies[2].ok);
+    CHECK(replies[2].error == "node 4 is already a member");
+
     REQUIRE(c.at(2).take_snapshot());
     REQUIRE(c.hosts[2].disk.back().snapshot.has_value());
     CHECK(c.hosts[2].disk.back().snapshot->meta.membership == c.at(1).raft().membership());
