@@ -10,12 +10,15 @@
 #             voter (it asks for its promotion once caught up);
 #   transfer  TRANSFERS leadership transfers (`raftbook transfer-leader`, to the next
 #             voter in turn) on the idle 4-node cluster: the time each takes from the
-#             request to the answer (the target leads), p50, p99 and max.
+#             request to the answer (the target leads), p50, p99 and max;
+#   load      node 4 is removed again; LOAD_SECONDS of `raftbook bench` (16 clients)
+#             on the 3-node cluster, then the same while node 5 joins (from 1 s in) and
+#             becomes a voter: writes/s and p99 of both, and node 5's join times.
 #
 #   bench/membership/run.sh
 #   HISTORY=1000000 bench/membership/run.sh          # a longer history
-# Other settings: KEYS (100000), CLIENTS (64), TRANSFERS (100), PORT (9500: peers
-# PORT+1..4, HTTP PORT+11..14), RAFTBOOK_BIN (build/native/raftbook). Needs curl and jq.
+# Other settings: KEYS (100000), CLIENTS (64), TRANSFERS (100), LOAD_SECONDS (8),
+# PORT (9500: peers PORT+1..5, HTTP PORT+11..15), RAFTBOOK_BIN (build/native/raftbook). Needs curl and jq.
 # Prints progress on stderr and the table on stdout.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +27,7 @@ history=${HISTORY:-100000}
 keys=${KEYS:-100000}
 clients=${CLIENTS:-64}
 transfers=${TRANSFERS:-100}
+load_seconds=${LOAD_SECONDS:-8}
 port=${PORT:-9500}
 [ -x "$bin" ] || { echo "run.sh: $bin is missing; build first: scripts/build.sh" >&2; exit 1; }
 for tool in curl jq; do
@@ -46,9 +50,9 @@ start() {
   echo $! >"$data/pid$id"
 }
 cleanup() {
-  for id in 1 2 3 4; do [ -f "$data/pid$id" ] && kill -TERM "$(pid $id)" 2>/dev/null || true; done
+  for id in 1 2 3 4 5; do [ -f "$data/pid$id" ] && kill -TERM "$(pid $id)" 2>/dev/null || true; done
   sleep 0.5
-  for id in 1 2 3 4; do [ -f "$data/pid$id" ] && kill -KILL "$(pid $id)" 2>/dev/null || true; done
+  for id in 1 2 3 4 5; do [ -f "$data/pid$id" ] && kill -KILL "$(pid $id)" 2>/dev/null || true; done
   rm -rf "$data"
 }
 trap cleanup EXIT INT TERM
@@ -56,7 +60,7 @@ trap cleanup EXIT INT TERM
 # status ID FIELD: one field of node ID's /status ("" when it does not answer).
 status() { curl -sf --max-time 2 "http://$(http "$1")/status" | jq -r ".$2 // empty" 2>/dev/null || true; }
 leader() {
-  for id in 1 2 3 4; do [ "$(status $id role)" = leader ] && { echo "$id"; return; }; done
+  for id in 1 2 3 4 5; do [ "$(status $id role)" = leader ] && { echo "$id"; return; }; done
   echo ""
 }
 wait_leader() {
@@ -110,6 +114,26 @@ while [ $i -lt "$transfers" ]; do
   echo "$(since "$t")" >>"$data/transfers"
   i=$((i + 1))
 done
+say "node 4 leaves; $load_seconds s of writes on 3 nodes, then again while node 5 joins"
+lead=$(wait_leader)
+[ "$lead" != 4 ] || { "$bin" transfer-leader 1 --server "$(http 4)" >/dev/null; lead=$(wait_leader); }
+"$bin" members remove 4 --server "$(http "$lead")" >/dev/null
+kill -TERM "$(pid 4)" 2>/dev/null || true
+load() { "$bin" bench --server "$(http "$(wait_leader)")" --clients 16 --seconds "$load_seconds" --warmup 1 --json 2>>"$data/bench.err"; }
+row() { echo "$1" | jq -r '.[0] | "\(.writes_per_second | floor) \(.p99_ms)"'; }
+set -- $(row "$(load)"); quiet_rate=$1; quiet_p99=$2
+load >"$data/load.json" &
+bench_pid=$!
+sleep 2  # the warm-up, then 1 s of load
+t0=$(now)
+start 5 --join "$(http "$(wait_leader)")" --listen "$(peer 5)"
+wait_for "node 5 a member" member_of "$(wait_leader)" 5
+t5_member=$(since "$t0")
+wait_for "node 5 a voter" voter_of "$(wait_leader)" 5
+t5_voter=$(since "$t0")
+wait $bench_pid
+set -- $(row "$(cat "$data/load.json")"); join_rate=$1; join_p99=$2
+
 stats=$(sort -n "$data/transfers" | awk '{ v[NR] = $1 } END { printf "%.0f %.0f %.0f", v[int(NR * 0.5 + 0.5)] * 1000, v[int(NR * 0.99 + 0.5)] * 1000, v[NR] * 1000 }')
 
 echo "Membership benchmark: 3 nodes, $history writes of history (64-byte values, $keys keys); load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -123,3 +147,8 @@ echo "| leadership transfers | p50 ms | p99 ms | max ms | failed |"
 echo "|---|---|---|---|---|"
 touch "$data/transfer.err"
 echo "| $transfers | $1 | $2 | $3 | $(grep -c . "$data/transfer.err" || true) |"
+echo
+echo "| 16 clients, ${load_seconds} s | writes/s | p99 ms | node 5: learner (s) | node 5: voter (s) |"
+echo "|---|---|---|---|---|"
+echo "| 3 nodes, no change | $quiet_rate | $quiet_p99 | | |"
+echo "| 3 nodes while node 5 joins | $join_rate | $join_p99 | $t5_member | $t5_voter |"

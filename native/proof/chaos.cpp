@@ -641,7 +641,11 @@ void Harness::nemesis() {
         if (Clock::now() >= end) break;
         // One fault, or now and then two of different kinds at once.
         // Under --power-loss, a power-off a third of the time: it is what the mode is for.
-        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3) ? power_off : int(rng_.range(0, kinds_in_use - 1))};
+        // Under --membership, a transfer a quarter of the time, for the same reason.
+        const int transfer = kinds_in_use - 1;
+        std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3)   ? power_off
+                                  : cfg_.membership && rng_.chance(1.0 / 4) ? transfer
+                                                                            : int(rng_.range(0, kinds_in_use - 1))};
         if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, kinds_in_use - 1))) % kinds_in_use);
         std::set<int> busy;  // nodes killed or paused by this step
         bool relays_touched = false;
