@@ -40,7 +40,7 @@ http() { echo "127.0.0.1:$((port + 10 + $1))"; }
 cluster="1=$(peer 1)/$(http 1),2=$(peer 2)/$(http 2),3=$(peer 3)/$(http 3)"
 pid() { cat "$data/pid$1"; }
 now() { date +%s.%N; }
-since() { echo "$(now) $1" | awk '{ printf "%.2f", $1 - $2 }'; }
+since() { echo "$(now) $1" | awk '{ printf "%.3f", $1 - $2 }'; }
 say() { echo "run.sh: $*" >&2; }
 
 # start ID ARGS...: runs node ID in the background, its log in $data/nodeID.log.
