@@ -41,10 +41,6 @@ std::string ids_text(const std::vector<NodeId>& ids) {
     return s.empty() ? "none" : s;
 }
 
-// One simulated machine: the node runtime (Raft, state machine, client requests —
-// volatile, lost on crash), its disk (durable) and the writes still on their way to it
-// (lost on crash). It is the runtime's host: transport, disk and clock are the
-// simulator's, and its observer hooks feed the checker.
 // The runtime is not copied with its machine (see Simulator::clone).
 struct RuntimeSlot {
     std::unique_ptr<NodeRuntime> runtime;
@@ -53,6 +49,10 @@ struct RuntimeSlot {
     RuntimeSlot& operator=(const RuntimeSlot&) = delete;
 };
 
+// One simulated machine: the node runtime (Raft, state machine, client requests —
+// volatile, lost on crash), its disk (durable) and the writes still on their way to it
+// (lost on crash). It is the runtime's host: transport, disk and clock are the
+// simulator's, and its observer hooks feed the checker.
 struct Simulator::NodeHost final : RuntimeHost, RuntimeSlot {
     Simulator* sim = nullptr;
     NodeId id = kNoNode;
@@ -183,6 +183,8 @@ std::unique_ptr<Simulator> Simulator::clone() const {
     Simulator* copy = c.get();
     c->trace_sink_ = nullptr;
     c->send_observer_ = nullptr;
+    // Every callback the simulator submits to a runtime is a ReplyTo. (Own snapshots
+    // still being encoded stay shared: encoding one is deterministic and done once.)
     const auto rebind = [copy](const ReplyFn& done) -> ReplyFn {
         ReplyTo to = *done.target<ReplyTo>();
         to.sim = copy;
