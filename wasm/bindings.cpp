@@ -66,6 +66,11 @@ Simulator* from_scenario(const std::string& text) {
     });
 }
 
+// A checkpoint (Simulator::clone): a new rb.Simulation, to be deleted like any other.
+Simulator* clone_simulation(Simulator& sim) {
+    return reported([&] { return sim.clone().release(); });
+}
+
 std::string parse_scenario_json(const std::string& text) {
     return reported([&] {
         Scenario s;
@@ -256,6 +261,7 @@ EMSCRIPTEN_BINDINGS(raftbook) {
     emscripten::class_<Simulator>("Simulation")
         .constructor(&new_simulation, allow_raw_pointers())
         .class_function("fromScenario", &from_scenario, allow_raw_pointers())
+        .function("clone", &clone_simulation, allow_raw_pointers())
         .function("advance", &advance)
         .function("advanceTo", &advance_to)
         .function("step", &step)

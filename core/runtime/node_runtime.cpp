@@ -118,7 +118,7 @@ NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* h
                                         " does not hold the state at that index" +
                                         (error.empty() ? "" : ": " + error));
     }
-    raft_ = std::make_unique<Raft>(cfg_.raft, std::move(restored));
+    raft_.emplace(cfg_.raft, std::move(restored));
     raft_->set_snapshot_check([this](const Snapshot& s) { return check_snapshot(s); });
     if (raft_->snapshot()) host_->on_snapshot(raft_->snapshot()->meta, kv_, /*installed=*/true);
     last_role_ = raft_->role();
@@ -132,6 +132,19 @@ NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* h
 }
 
 NodeRuntime::~NodeRuntime() = default;
+
+std::unique_ptr<NodeRuntime> NodeRuntime::clone(RuntimeHost* host,
+                                                const std::function<ReplyFn(const ReplyFn&)>& rebind) const {
+    std::unique_ptr<NodeRuntime> c(new NodeRuntime(*this));
+    c->host_ = host;
+    NodeRuntime* copy = c.get();
+    c->raft_->set_snapshot_check([copy](const Snapshot& s) { return copy->check_snapshot(s); });
+    for (auto& [key, r] : c->local_) {
+        if (r.done.target<PromoteAnswered>()) r.done = PromoteAnswered{copy};
+        else r.done = rebind(r.done);
+    }
+    return c;
+}
 
 size_t NodeRuntime::pending_requests() const { return local_.size(); }
 
@@ -261,9 +274,9 @@ const Snapshot& OwnSnapshot::encode() {
 // Raft asks before it installs a snapshot from the leader: it must decode, and hold
 // the state at the index it claims. The decoded state is kept for install().
 bool NodeRuntime::check_snapshot(const Snapshot& s) {
-    auto kv = std::make_unique<KvStore>();
+    KvStore kv;
     std::string error;
-    if (!s.data || !KvStore::decode(*s.data, kv.get(), &error) || kv->applied_index() != s.meta.index) {
+    if (!s.data || !KvStore::decode(*s.data, &kv, &error) || kv.applied_index() != s.meta.index) {
         stats_.snapshots_refused++;
         return false;
     }
@@ -672,10 +685,12 @@ void NodeRuntime::maybe_promote_self() {
     ClientRequest promote;
     promote.op = "promote";
     promote.node = self;
-    submit(std::move(promote), [this](const ClientReply&) {
-        promoting_self_ = false;
-        next_promote_at_ = host_->now() + cfg_.retry_interval_ms;
-    });
+    submit(std::move(promote), PromoteAnswered{this});
+}
+
+void NodeRuntime::PromoteAnswered::operator()(const ClientReply&) const {
+    runtime->promoting_self_ = false;
+    runtime->next_promote_at_ = runtime->host_->now() + runtime->cfg_.retry_interval_ms;
 }
 
 void NodeRuntime::answer(const RequestKey& key, NodeId origin, ClientReply reply) {

@@ -246,6 +246,11 @@ public:
     // Takes a snapshot of the applied state now (the sim's `snapshot N`). False when one
     // is being written already or nothing was applied since the last.
     bool take_snapshot();
+    // A copy of this runtime, to the byte, for `host` (a copy of this one's host, as a
+    // simulator's checkpoint makes), continuing exactly as this one would. The callbacks
+    // of the clients still waiting are the host's: rebind(done) gives the copy's.
+    std::unique_ptr<NodeRuntime> clone(RuntimeHost* host,
+                                       const std::function<ReplyFn(const ReplyFn&)>& rebind) const;
 
     // --- The Ready loop ---
     bool has_ready() const;
@@ -264,6 +269,14 @@ public:
     nlohmann::json status() const;
 
 private:
+    NodeRuntime(const NodeRuntime&) = default;  // clone(): every member, then re-bound
+    NodeRuntime& operator=(const NodeRuntime&) = delete;
+    // promote_self's own request is answered here (a type clone() can find and re-bind).
+    struct PromoteAnswered {
+        NodeRuntime* runtime;
+        void operator()(const ClientReply&) const;
+    };
+
     using RequestKey = std::pair<uint64_t, uint64_t>;  // (client id, seq)
     // A request from this node's own clients, until it is answered.
     struct LocalRequest {
@@ -317,7 +330,7 @@ private:
 
     RuntimeConfig cfg_;
     RuntimeHost* host_;
-    std::unique_ptr<Raft> raft_;
+    std::optional<Raft> raft_;  // set once the restored state decoded
     KvStore kv_;
     RuntimeStats stats_;
     uint64_t ticks_ = 0;
@@ -331,7 +344,7 @@ private:
     bool snapshot_in_flight_ = false;  // an own snapshot's write is not yet durable
     // The state of the last snapshot Raft was asked to accept, decoded when it checked
     // it, kept for the install that follows in the next Ready.
-    std::unique_ptr<KvStore> checked_kv_;
+    std::optional<KvStore> checked_kv_;
 
     std::map<RequestKey, LocalRequest> local_;
     std::vector<uint64_t> session_next_seq_;  // per runtime session

@@ -41,16 +41,23 @@ std::string ids_text(const std::vector<NodeId>& ids) {
     return s.empty() ? "none" : s;
 }
 
+// The runtime is not copied with its machine (see Simulator::clone).
+struct RuntimeSlot {
+    std::unique_ptr<NodeRuntime> runtime;
+    RuntimeSlot() = default;
+    RuntimeSlot(const RuntimeSlot&) {}
+    RuntimeSlot& operator=(const RuntimeSlot&) = delete;
+};
+
 // One simulated machine: the node runtime (Raft, state machine, client requests —
 // volatile, lost on crash), its disk (durable) and the writes still on their way to it
 // (lost on crash). It is the runtime's host: transport, disk and clock are the
 // simulator's, and its observer hooks feed the checker.
-struct Simulator::NodeHost final : RuntimeHost {
+struct Simulator::NodeHost final : RuntimeHost, RuntimeSlot {
     Simulator* sim = nullptr;
     NodeId id = kNoNode;
     bool up = false;
     uint64_t incarnation = 0;
-    std::unique_ptr<NodeRuntime> runtime;
     Faults faults;
     bool promote_self = false;  // added by add_node(n, learner = false)
     bool retired = false;       // removed from the cluster (clients no longer pick it)
@@ -146,20 +153,56 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     link_clock_.assign(size_t(kMaxNodes) * kMaxNodes, 0);
     for (int i = 1; i <= cfg_.nodes; i++) add_host();
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
-    if (cfg_.check) {
-        checker_.set_durable_view(kMaxNodes, [this](NodeId n, Index i) -> std::optional<Term> {
-            if (n > NodeId(size())) return std::nullopt;
-            const NodeHost& h = host(n);
-            const Index base = h.durable_base();
-            // An entry a durable snapshot covers is held (a snapshot covers committed entries only).
-            if (i >= 1 && i <= base && i <= checker_.committed().size()) return checker_.committed()[i - 1].term;
-            if (i <= base || i > base + h.durable_log.size()) return std::nullopt;
-            return h.durable_log[i - base - 1].term;
-        });
-    }
+    if (cfg_.check) watch_durable_state();
+}
+
+// Commit Durability reads what each disk holds.
+void Simulator::watch_durable_state() {
+    checker_.set_durable_view(kMaxNodes, [this](NodeId n, Index i) -> std::optional<Term> {
+        if (n > NodeId(size())) return std::nullopt;
+        const NodeHost& h = host(n);
+        const Index base = h.durable_base();
+        // An entry a durable snapshot covers is held (a snapshot covers committed entries only).
+        if (i >= 1 && i <= base && i <= checker_.committed().size()) return checker_.committed()[i - 1].term;
+        if (i <= base || i > base + h.durable_log.size()) return std::nullopt;
+        return h.durable_log[i - base - 1].term;
+    });
 }
 
 Simulator::~Simulator() = default;
+
+Simulator::Hosts::Hosts(const Hosts& other) : std::vector<std::unique_ptr<NodeHost>>() {
+    for (const auto& h : other) push_back(std::make_unique<NodeHost>(*h));
+}
+
+// Every member is copied; what points back into the simulator is pointed at the copy:
+// the machines' simulator, each runtime's host and its waiting clients' callbacks, and
+// the checker's view of the disks.
+std::unique_ptr<Simulator> Simulator::clone() const {
+    std::unique_ptr<Simulator> c(new Simulator(*this));
+    Simulator* copy = c.get();
+    c->trace_sink_ = nullptr;
+    c->send_observer_ = nullptr;
+    // Every callback the simulator submits to a runtime is a ReplyTo. (Own snapshots
+    // still being encoded stay shared: encoding one is deterministic and done once.)
+    const auto rebind = [copy](const ReplyFn& done) -> ReplyFn {
+        ReplyTo to = *done.target<ReplyTo>();
+        to.sim = copy;
+        return to;
+    };
+    for (size_t i = 0; i < hosts_.size(); i++) {
+        NodeHost& h = *c->hosts_[i];
+        h.sim = copy;
+        if (hosts_[i]->runtime) h.runtime = hosts_[i]->runtime->clone(&h, rebind);
+    }
+    if (cfg_.check) c->watch_durable_state();
+    return c;
+}
+
+void Simulator::ReplyTo::operator()(const ClientReply& reply) const {
+    if (membership) sim->membership_reply(id, attempt, reply);
+    else sim->client_reply(id, attempt, reply);
+}
 
 void Simulator::add_host() {
     hosts_.push_back(std::make_unique<NodeHost>());
@@ -778,7 +821,7 @@ void Simulator::client_try(uint64_t op_id) {
     const int attempt = op.tries;
     NodeHost& h = host(to);
     // op and p may move while the request runs: the answer finds them by op id.
-    h.runtime->submit(std::move(r), [this, op_id, attempt](const ClientReply& reply) { client_reply(op_id, attempt, reply); });
+    h.runtime->submit(std::move(r), ReplyTo{this, op_id, attempt, false});
     if (h.runtime->has_ready()) flush_soon(h);
 }
 
@@ -1039,7 +1082,7 @@ void Simulator::membership_try(uint64_t id) {
     r.node = op.node;
     const int attempt = op.tries;
     NodeHost& h = host(to);
-    h.runtime->submit(std::move(r), [this, id, attempt](const ClientReply& reply) { membership_reply(id, attempt, reply); });
+    h.runtime->submit(std::move(r), ReplyTo{this, id, attempt, true});
     if (h.runtime->has_ready()) flush_soon(h);
 }
 

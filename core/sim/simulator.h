@@ -185,6 +185,12 @@ public:
     explicit Simulator(const SimConfig& config);
     ~Simulator();
 
+    // A checkpoint: a copy of the whole simulation — every machine, runtime, disk,
+    // message in flight, client, random source and checker — that, given the same
+    // inputs, continues exactly as this one does (the same trace hash). The trace sink
+    // and send observer are not copied. The playground's timeline seeks with these.
+    std::unique_ptr<Simulator> clone() const;
+
     // --- Time ---
     bool step();                   // runs one event; false when nothing is scheduled
     void advance(TimeMs ms);       // runs every event up to now + ms
@@ -322,6 +328,22 @@ private:
         bool operator>(const QueueKey& o) const { return time != o.time ? time > o.time : seq > o.seq; }
     };
     struct NodeHost;
+    // The machines, each at an address of its own (its runtime points to it). A copy
+    // copies each machine, runtime aside: clone() gives each copy its runtime.
+    struct Hosts : std::vector<std::unique_ptr<NodeHost>> {
+        Hosts() = default;
+        Hosts(const Hosts& other);
+        Hosts& operator=(const Hosts&) = delete;
+    };
+    // What a client operation's or membership op's try is answered with (a type clone()
+    // can find in a runtime and point at the copy).
+    struct ReplyTo {
+        Simulator* sim;
+        uint64_t id;  // the op
+        int attempt;
+        bool membership;
+        void operator()(const ClientReply& reply) const;
+    };
     struct ClientFrame {  // the part of a client frame a Message cannot hold
         ClientRequest request;
         ClientReply reply;
@@ -336,6 +358,10 @@ private:
         bool prefer_leader = false;  // propose / read: first try at the known leader
         NodeId hint = kNoNode;       // leader named by the last error reply
     };
+
+    Simulator(const Simulator&) = default;  // clone(): every member, then re-bound
+    Simulator& operator=(const Simulator&) = delete;
+    void watch_durable_state();
 
     Event& new_event(EventKind kind, TimeMs at, NodeId node);
     void run_event(Event& e);
@@ -382,7 +408,7 @@ private:
     std::vector<Event> slots_;
     std::vector<uint32_t> free_slots_;
     std::priority_queue<QueueKey, std::vector<QueueKey>, std::greater<QueueKey>> queue_;
-    std::vector<std::unique_ptr<NodeHost>> hosts_;
+    Hosts hosts_;
     std::vector<int> group_;                       // partition group per node (index n-1)
     std::set<std::pair<NodeId, NodeId>> cut_links_;
     std::vector<TimeMs> link_clock_;               // last arrival per (from, to): FIFO links

@@ -411,3 +411,22 @@ test('snapshotContents(n) decodes a node\'s newest snapshot: the leader\'s, as i
   assert.deepEqual(JSON.parse(fresh.snapshotContents(1)), { bytes: 0, index: 0, kv: {}, term: 0 }, 'none yet');
   fresh.delete();
 });
+
+test('a clone continues exactly as the original, and stands alone', () => {
+  const sim = cluster({ snapshot_entries: 10 });
+  sim.setClientRate(50);
+  sim.advance(2000);
+  sim.crash(2);
+  sim.advance(700);
+  const copy = sim.clone();
+  assert.equal(copy.traceHash(), sim.traceHash());
+  for (const s of [sim, copy]) {
+    s.restart(2);
+    s.advance(3000);
+  }
+  const expected = state(sim);
+  sim.delete();
+  copy.advance(0);
+  assert.deepEqual(state(copy), expected);
+  copy.delete();
+});

@@ -18,11 +18,26 @@
 // the condition before every event. So the page can animate advances and waits frame by
 // frame and still land exactly where a test running the same lines lands.
 //
+// Going back does not start from the setup each time: as it runs, the timeline keeps
+// checkpoints — copies of the whole simulation (rb.Simulation.clone) with the cursor
+// where each was taken — about every `spacing` ms of virtual time, and a seek restores
+// the last one on the way to the target and replays only the rest. Each copy holds
+// every log, so at most MAX_CHECKPOINTS are kept, holding at most CHECKPOINT_ENTRIES
+// log entries: when there would be more, the spacing doubles and every other one goes.
+// A checkpoint stays on the recorded path as long as nothing before it changes: an
+// action taken in the past drops the ones after it.
+//
 // The cursor is (begun, time): entries [0, begun) have been started, all but the last
 // are finished, and the last one may be a partly run advance or wait. A shared link
 // stores exactly that pair.
 
 const DEFAULT_WAIT_MS = 10000;  // the scenario format's default for `wait ... ` without `within`
+const CHECKPOINT_MS = 1000;     // the first spacing of checkpoints (it doubles as the run grows)
+const MAX_CHECKPOINTS = 16;
+// ...and at most this many log entries in all of them (each costs some 250 bytes of
+// wasm memory, counting the disk's copy, the checker's and messages in flight): a long,
+// busy run keeps fewer, further apart. 60 s at 1,000 requests/s on 9 nodes keeps 16.
+const CHECKPOINT_ENTRIES = 2500000;
 
 // "500ms", "2s", "1.5s" or a bare number of milliseconds; NaN when it is none of these.
 function parseDuration(text) {
@@ -63,6 +78,8 @@ export class Timeline {
     this.sim = null;
     this.begun = 0;
     this.version = 0;  // bumps whenever the entry list changes shape
+    this.checkpoints = [];  // { sim, begun, time, rec, entries } by time; rec: entry begun-1's then
+    this.spacing = CHECKPOINT_MS;
     this.rebuild();
   }
 
@@ -75,6 +92,60 @@ export class Timeline {
   dispose() {
     if (this.sim) this.sim.delete();
     this.sim = null;
+    this.dropCheckpoints(() => true);
+  }
+
+  // The simulation and cursor as at checkpoint c (which stays, for later seeks).
+  restore(c) {
+    this.sim.delete();
+    this.sim = c.sim.clone();
+    this.begun = c.begun;
+    if (!c.rec) return;
+    const e = this.entries[c.begun - 1];
+    const rec = { ...c.rec };
+    // An advance finished then, and grown at the end of the list since, runs on.
+    if (e.kind === 'advance' && rec.start + e.ms > c.time) Object.assign(rec, { end: null, done: false, ok: null });
+    e.rec = rec;
+  }
+
+  // Keeps a checkpoint here when the stretch of `spacing` ms it falls in has none.
+  checkpoint() {
+    const time = this.now();
+    const slot = Math.floor(time / this.spacing);
+    if (slot === 0) return;  // near the start, the setup is as quick to rebuild
+    const cps = this.checkpoints;
+    let i = cps.length;
+    while (i > 0 && cps[i - 1].time > time) i--;
+    if (i > 0 && Math.floor(cps[i - 1].time / this.spacing) === slot) return;
+    if (i < cps.length && Math.floor(cps[i].time / this.spacing) === slot) return;
+    const last = this.entries[this.begun - 1];
+    const nodes = JSON.parse(this.sim.state('{"log_from": 1, "log_to": 0, "requests": 0}')).nodes;
+    const entries = nodes.reduce((sum, n) => sum + n.log_last_index - n.log_first_index + 1, 0);
+    cps.splice(i, 0, { sim: this.sim.clone(), begun: this.begun, time, rec: last ? { ...last.rec } : null, entries });
+    const held = () => this.checkpoints.reduce((sum, c) => sum + c.entries, 0);
+    while (this.checkpoints.length > MAX_CHECKPOINTS || (this.checkpoints.length > 1 && held() > CHECKPOINT_ENTRIES)) {
+      this.spacing *= 2;
+      const kept = [];
+      for (const c of this.checkpoints) {
+        const prev = kept[kept.length - 1];
+        if (prev && Math.floor(prev.time / this.spacing) === Math.floor(c.time / this.spacing)) c.sim.delete();
+        else kept.push(c);
+      }
+      this.checkpoints = kept;
+    }
+  }
+
+  // Where the next checkpoint is due: a run pauses there to take it.
+  nextCheckpoint() {
+    return (Math.floor(this.now() / this.spacing) + 1) * this.spacing;
+  }
+
+  dropCheckpoints(stale) {
+    this.checkpoints = this.checkpoints.filter((c) => {
+      const drop = stale(c);
+      if (drop) c.sim.delete();
+      return !drop;
+    });
   }
 
   now() {
@@ -110,27 +181,32 @@ export class Timeline {
   //   maxBegun   start no entry at or past this index; entries before it are started
   //              even with no budget left (replaying a shared cursor)
   run(budget, { extend = false, maxBegun = Infinity } = {}) {
-    const sim = this.sim;
     let left = budget;
     for (;;) {
+      this.checkpoint();
+      const sim = this.sim;
       const cur = this.active();
       if (cur) {
         const before = sim.time();
+        const due = this.nextCheckpoint() - before;
         if (cur.kind === 'advance') {
-          const d = Math.min(cur.rec.start + cur.ms - before, left);
+          const d = Math.min(cur.rec.start + cur.ms - before, left, due);
           if (d > 0 || cur.ms === 0) sim.advance(Math.max(0, d));
           left -= d;
-          if (sim.time() !== cur.rec.start + cur.ms) break;
+          if (sim.time() !== cur.rec.start + cur.ms) {
+            if (left > 0) continue;  // stopped for a checkpoint
+            break;
+          }
           this.finish(cur, true, '');
         } else {
-          const d = Math.min(cur.limit - (before - cur.rec.start), left);
+          const d = Math.min(cur.limit - (before - cur.rec.start), left, due);
           const r = this.action(`wait ${cur.cond} within ${d}ms`);
           left = Math.max(0, left - (sim.time() - before));
           if (r.ok) this.finish(cur, true, r.message);
           else if (sim.time() - before < d) this.finish(cur, false, r.message);
           else if (sim.time() - cur.rec.start >= cur.limit) {
             this.finish(cur, false, `not reached within ${cur.limit} ms`);
-          } else break;
+          } else if (left <= 0) break;
         }
         continue;
       }
@@ -167,6 +243,14 @@ export class Timeline {
   // made last time if that is the last thing that happened (advance(a) + advance(b) =
   // advance(a + b)). Lines that came from elsewhere (a script, a link) are left as they are.
   extendAdvance(ms) {
+    for (let left = ms; left > 0; this.checkpoint()) {
+      const d = Math.min(left, this.nextCheckpoint() - this.now());
+      this.extendBy(d);
+      left -= d;
+    }
+  }
+
+  extendBy(ms) {
     const start = this.now();
     this.sim.advance(ms);
     const last = this.entries[this.entries.length - 1];
@@ -229,6 +313,8 @@ export class Timeline {
       }
     }
     this.entries.length = this.begun;
+    const now = this.now();
+    this.dropCheckpoints((c) => c.begun > this.begun || c.time > now);
     const e = makeEntry(line);
     this.entries.push(e);
     this.version++;
@@ -236,11 +322,16 @@ export class Timeline {
     return e;
   }
 
-  // Moves the cursor to virtual time `t`, rebuilding from the setup when that lies in
-  // the past. With `begun` given (a shared link), exactly that many entries are started.
+  // Moves the cursor to virtual time `t`, from the last checkpoint on the way there
+  // when that is past the cursor or the target lies in the past (else from the setup).
+  // With `begun` given (a shared link), exactly that many entries are started.
   seek(t, begun = null) {
     const target = begun ?? this.begunAt(t);
-    if (t < this.now() || target < this.begun) this.rebuild();
+    const back = t < this.now() || target < this.begun;
+    let from = null;
+    for (const c of this.checkpoints) if (c.time <= t && c.begun <= target) from = c;
+    if (from && (back || from.time > this.now() || from.begun > this.begun)) this.restore(from);
+    else if (back) this.rebuild();
     this.run(Math.max(0, t - this.now()), { maxBegun: target });
   }
 
