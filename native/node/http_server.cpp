@@ -435,13 +435,17 @@ private:
         close_watch();
     }
 
-    // Queues bytes for the client. One write at a time, of everything queued meanwhile.
+    // Queues bytes for the client. One write at a time, of everything queued meanwhile;
+    // the first starts once the current handler is done, so that a batch of changes
+    // applied together goes out to each watcher in one write, not two.
     void send(std::string text) { send(std::make_shared<const std::string>(std::move(text))); }
     void send(std::shared_ptr<const std::string> text) {
         if (closed_) return;
         backlog_ += text->size();
         out_.push_back(std::move(text));
-        if (!writing_) write_next();
+        if (writing_) return;
+        writing_ = true;
+        boost::asio::post(stream_.get_executor(), [self = shared_from_this()] { self->write_next(); });
     }
 
     void write_next() {
