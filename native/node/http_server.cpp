@@ -409,14 +409,17 @@ private:
     }
 
     void on_change(const WatchEvent& e) override {
-        if (backlog_ > kMaxWatchBacklog) {  // the client reads too slowly: drop it, saying why
-            while (out_.size() > in_flight_) {
-                backlog_ -= out_.back()->size();
-                out_.pop_back();
-            }
+        // The client reads too slowly: drop it, saying why. What is queued (every change
+        // to its keys below e.revision) still goes out first, so the stream may resume
+        // after it; at most kMaxWatchBacklog and one event stay queued until then.
+        if (backlog_ > kMaxWatchBacklog) {
             send(compacted_event("this watcher fell more than " + std::to_string(kMaxWatchBacklog) +
-                                     " bytes behind; re-list with GET /kv/?prefix=P and watch again from the "
-                                     "listing's revision + 1",
+                                     " bytes behind (its client reads too slowly) and is dropped; it was sent every "
+                                     "change up to revision " + std::to_string(e.revision - 1) +
+                                     ": watch again from revision " + std::to_string(e.revision) +
+                                     " (Last-Event-ID: " + std::to_string(e.revision - 1) +
+                                     "), or, if that is answered compacted, re-list with GET /kv/?prefix=P and watch "
+                                     "from the listing's revision + 1",
                                  e.revision - 1));
             hub_->unsubscribe(this);
             hub_ = nullptr;
@@ -435,13 +438,17 @@ private:
         close_watch();
     }
 
-    // Queues bytes for the client. One write at a time, of everything queued meanwhile.
+    // Queues bytes for the client. One write at a time, of everything queued meanwhile;
+    // the first starts once the current handler is done, so that a batch of changes
+    // applied together goes out to each watcher in one write, not two.
     void send(std::string text) { send(std::make_shared<const std::string>(std::move(text))); }
     void send(std::shared_ptr<const std::string> text) {
         if (closed_) return;
         backlog_ += text->size();
         out_.push_back(std::move(text));
-        if (!writing_) write_next();
+        if (writing_) return;
+        writing_ = true;
+        boost::asio::post(stream_.get_executor(), [self = shared_from_this()] { self->write_next(); });
     }
 
     void write_next() {

@@ -1,7 +1,10 @@
 // The key-value API of issue 11 against real nodes: revisions, conditional writes
 // (200 / 412), idempotency keys, listing with pagination, the 400s naming each rule,
-// and watches as Server-Sent Events (ids, resume with Last-Event-ID, the re-list event).
+// and watches as Server-Sent Events (ids, resume with Last-Event-ID, the re-list event,
+// the cap on watchers a node serves, and the drop of a watcher that reads too slowly).
 #include <catch2/catch.hpp>
+
+#include <memory>
 
 #include "core/kv/kv_store.h"
 #include "tests/native/process_cluster.h"
@@ -34,6 +37,14 @@ std::string header(const HttpResponse& r, const std::string& name) {
     return r.headers.substr(start, r.headers.find("\r\n", start) - start);
 }
 
+// A gauge or counter of GET /metrics, -1 when absent.
+double metric(const std::string& at, const std::string& name) {
+    std::istringstream in(request(at, "GET", "/metrics").body);
+    for (std::string line; std::getline(in, line);)
+        if (line.compare(0, name.size() + 1, name + " ") == 0) return std::stod(line.substr(name.size() + 1));
+    return -1;
+}
+
 uint64_t revision_of(const HttpResponse& r) { return body_of(r).value("revision", uint64_t(0)); }
 
 struct Event {
@@ -44,7 +55,8 @@ struct Event {
 // A watch: the connection, its response head, and the events read so far.
 class Watch {
 public:
-    Watch(const std::string& at, const std::string& target, const std::string& headers = "") : s_(at, 5000ms) {
+    Watch(const std::string& at, const std::string& target, const std::string& headers = "", int receive_buffer = 0)
+        : s_(at, 5000ms, receive_buffer) {
         s_.send_all("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
     }
     // The next event (waiting up to 5 s); an empty one when the stream ends first.
@@ -288,4 +300,75 @@ TEST_CASE("A watcher on a node cut off from the cluster is told its stream is st
     const Event e = w.next();  // within kStaleAfter of losing its leader, and the election timeout
     CHECK(e.event == "stale");
     CHECK(e.data["error"].get<std::string>().find("no leader") != std::string::npos);
+}
+
+TEST_CASE("A node serves at most 1000 watchers; one more is answered 503 naming the limit", "[serve][kvapi][watch]") {
+    ProcessCluster c(1);
+    c.start(1);
+    REQUIRE(c.wait_for_leader() == 1);
+    const std::string at = c.http_address(1);
+    std::vector<std::unique_ptr<Watch>> watchers;
+    for (int i = 0; i < 1000; i++) watchers.push_back(std::make_unique<Watch>(at, "/watch/k"));
+    REQUIRE(wait_until([&] { return metric(at, "raftbook_watchers") == 1000; }, 10s));
+
+    const HttpResponse refused = request(at, "GET", "/watch/k");
+    CHECK(refused.status == 503);
+    CHECK(header(refused, "Retry-After") == "1");
+    CHECK(body_of(refused)["error"] ==
+          "this node has 1000 watchers, its limit; watch through another node or retry later");
+    CHECK(metric(at, "raftbook_watchers") == 1000);
+
+    // One leaves: once the node has noticed, there is room for one more.
+    watchers.pop_back();
+    REQUIRE(wait_until([&] { return metric(at, "raftbook_watchers") == 999; }, 10s));
+    Watch another(at, "/watch/k");
+    const HttpResponse w = request(at, "PUT", "/kv/k", "v");
+    const Event e = another.next();
+    CHECK(another.head().find("HTTP/1.1 200") == 0);
+    CHECK(e.id == std::to_string(revision_of(w)));
+}
+
+TEST_CASE("A watcher that reads too slowly is dropped past 1 MiB queued, told where its stream stopped",
+          "[serve][kvapi][watch]") {
+    ProcessCluster c(1);
+    c.start(1);
+    REQUIRE(c.wait_for_leader() == 1);
+    const std::string at = c.http_address(1);
+    Watch slow(at, "/watch/?prefix=big/", "", 4096);  // reads nothing until the writes are done
+    REQUIRE(wait_until([&] { return metric(at, "raftbook_watchers") == 1; }, 10s));
+    // Writes until the node drops it: 1 MiB queued, and what the sockets' buffers hold
+    // (at most some MiB), so a node that never drops it is caught at 24 MiB.
+    const std::string value(60 * 1024, 'x');
+    std::vector<uint64_t> revs;
+    while (metric(at, "raftbook_watchers") == 1 && revs.size() < 400) {
+        const HttpResponse r = request(at, "PUT", "/kv/big/" + std::to_string(revs.size()), value);
+        REQUIRE(r.status == 200);
+        revs.push_back(revision_of(r));
+    }
+    CHECK(metric(at, "raftbook_watchers") == 0);
+    INFO("writes: " << revs.size());
+
+    // Every change up to the drop, in order, then the event saying where it stopped, then the end.
+    size_t seen = 0;
+    Event e = slow.next();
+    for (; e.event.empty() && !e.id.empty(); e = slow.next()) {
+        REQUIRE(seen < revs.size());
+        CHECK(e.id == std::to_string(revs[seen]));
+        CHECK(e.data["value"] == value);
+        seen++;
+    }
+    CHECK(seen > 0);
+    CHECK(seen < revs.size());
+    REQUIRE(e.event == "compacted");
+    const uint64_t last = revs[seen - 1];
+    CHECK(e.data["revision"] == last);
+    const std::string why = e.data["error"];
+    CHECK(why.find("fell more than 1048576 bytes behind") != std::string::npos);
+    CHECK(why.find("watch again from revision " + std::to_string(last + 1)) != std::string::npos);
+    CHECK(slow.next().event.empty());
+    CHECK(slow.closed());
+
+    // And it may resume there: the node still holds the changes it missed.
+    Watch resumed(at, "/watch/?prefix=big/", "Last-Event-ID: " + std::to_string(last) + "\r\n");
+    CHECK(resumed.next().id == std::to_string(revs[seen]));
 }

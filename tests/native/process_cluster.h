@@ -66,7 +66,9 @@ inline uint16_t free_port() {
 // A blocking TCP connection to 127.0.0.1:PORT (or HOST:PORT with a numeric host).
 class RawSocket {
 public:
-    RawSocket(const std::string& host_port, std::chrono::milliseconds timeout = 5000ms) {
+    // receive_buffer > 0 caps the socket's receive buffer (SO_RCVBUF), for a client that
+    // reads slowly.
+    RawSocket(const std::string& host_port, std::chrono::milliseconds timeout = 5000ms, int receive_buffer = 0) {
         const size_t colon = host_port.rfind(':');
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
@@ -78,6 +80,7 @@ public:
         tv.tv_usec = (timeout.count() % 1000) * 1000;
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
             error_ = std::string("connect to ") + host_port + ": " + std::strerror(errno);
             ::close(fd_);

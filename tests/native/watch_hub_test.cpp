@@ -26,7 +26,8 @@ WatchEvent change(Index rev, const std::string& key) { return WatchEvent{rev, ke
 
 }  // namespace
 
-TEST_CASE("watch hub: a watcher gets the held changes from its revision on, then new ones, of its keys only") {
+TEST_CASE("watch hub: a watcher gets the held changes from its revision on, then new ones, of its keys only",
+          "[watch]") {
     WatchHub hub(10, 5, "node 1");
     hub.record(change(3, "a/1"));
     hub.record(change(5, "b"));
@@ -44,7 +45,8 @@ TEST_CASE("watch hub: a watcher gets the held changes from its revision on, then
     CHECK(exact.seen == std::vector<Index>{5});
 }
 
-TEST_CASE("watch hub: a watcher resumed ahead of a node that is behind hears only changes from its revision on") {
+TEST_CASE("watch hub: a watcher resumed ahead of a node that is behind hears only changes from its revision on",
+          "[watch]") {
     WatchHub hub(10, 5, "node 1");  // a restarted node, catching up from revision 1
     Recorder w;
     w.key = "k";
@@ -53,7 +55,8 @@ TEST_CASE("watch hub: a watcher resumed ahead of a node that is behind hears onl
     CHECK(w.seen == std::vector<Index>{3, 4});
 }
 
-TEST_CASE("watch hub: past its capacity the history forgets the oldest, and a watcher from before is refused") {
+TEST_CASE("watch hub: past its capacity the history forgets the oldest, and a watcher from before is refused",
+          "[watch]") {
     WatchHub hub(2, 5, "node 1");
     for (Index r : {1, 2, 3}) hub.record(change(r, "k"));
     CHECK(hub.floor() == 1);
@@ -65,7 +68,8 @@ TEST_CASE("watch hub: past its capacity the history forgets the oldest, and a wa
     CHECK(w.seen == std::vector<Index>{2, 3});
 }
 
-TEST_CASE("watch hub: watchers hear that the node has had no leader for kStaleAfter, and that it has one again") {
+TEST_CASE("watch hub: watchers hear that the node has had no leader for kStaleAfter, and that it has one again",
+          "[watch]") {
     WatchHub hub(10, 5, "node 2");
     Recorder w;
     w.key = "k";
@@ -85,7 +89,8 @@ TEST_CASE("watch hub: watchers hear that the node has had no leader for kStaleAf
     CHECK(w.notices.back().find("live: ") == 0);
 }
 
-TEST_CASE("watch hub: a watcher may leave while being told of a change, the rest are still told, and close_all closes") {
+TEST_CASE("watch hub: a watcher may leave while being told of a change, the rest are still told, and close_all closes",
+          "[watch]") {
     WatchHub hub(10, 2, "node 1");
     Recorder leaving, staying;
     leaving.key = staying.key = "k";
@@ -101,4 +106,30 @@ TEST_CASE("watch hub: a watcher may leave while being told of a change, the rest
     hub.close_all();
     CHECK(staying.closed);
     CHECK(hub.watchers() == 0);
+}
+
+TEST_CASE("watch hub: it is full at max_watchers, and a watcher leaving or refused makes or takes no place",
+          "[watch]") {
+    WatchHub hub(2, 3, "node 1");  // at most 3 watchers (a node: kMaxWatchers, 1000)
+    hub.record(change(1, "k"));
+    hub.record(change(2, "k"));
+    hub.record(change(3, "k"));
+    std::vector<Recorder> w(4);
+    for (Recorder& r : w) r.key = "k";
+    CHECK_FALSE(hub.subscribe(&w[0], 1));  // revision 1 is gone: refused, and not counted
+    for (int i = 0; i < 3; i++) {
+        CHECK_FALSE(hub.full());
+        REQUIRE(hub.subscribe(&w[i], 2));
+    }
+    CHECK(hub.full());  // the HTTP layer answers a fourth 503 (GET /watch)
+    CHECK(hub.watchers() == 3);
+    w[1].leave_from = &hub;  // leaves on the next change
+    hub.record(change(4, "k"));
+    CHECK_FALSE(hub.full());
+    REQUIRE(hub.subscribe(&w[3], 4));
+    CHECK(hub.full());
+    hub.unsubscribe(&w[0]);
+    hub.unsubscribe(&w[0]);  // twice: still one place
+    CHECK(hub.watchers() == 2);
+    CHECK_FALSE(hub.full());
 }
