@@ -302,7 +302,7 @@ TEST_CASE("A watcher on a node cut off from the cluster is told its stream is st
     CHECK(e.data["error"].get<std::string>().find("no leader") != std::string::npos);
 }
 
-TEST_CASE("A node serves at most 1000 watchers; one more is answered 503 naming the limit", "[serve][kvapi][watch]") {
+TEST_CASE("A node serves at most 1000 watchers: one more is answered 503 naming the limit", "[serve][kvapi][watch]") {
     ProcessCluster c(1);
     c.start(1);
     REQUIRE(c.wait_for_leader() == 1);
