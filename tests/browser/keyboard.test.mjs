@@ -192,3 +192,51 @@ test('on a phone, starting a lesson from the list brings the cluster into view a
     await page.close();
   }
 });
+
+// Where a message's drop handle is drawn, in page px, once the pointer rests on the message.
+async function hoverMessage(page, id) {
+  const at = await page.evaluate((id) => {
+    const p = window.playground.messages.placed.find((x) => x.id === id);
+    const box = document.getElementById('cluster').getBoundingClientRect();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }, id);
+  await page.mouse.move(at.x, at.y);
+  await moment(page);
+  return page.evaluate((id) => {
+    const d = window.playground.messages.handles.find((x) => x.id === id);
+    const box = document.getElementById('cluster').getBoundingClientRect();
+    return d ? { x: box.left + d.x, y: box.top + d.y } : null;
+  }, id);
+}
+
+test('one click on the ✕ handle of the message under the pointer drops it, recorded on the timeline', () => s.page(async (page) => {
+  await leaderWithMessages(page);
+  const m = await page.evaluate(() => window.playground.state.messages.find((x) => !x.lost));
+  const handle = await hoverMessage(page, m.id);
+  assert.ok(handle, 'the message under the pointer carries a drop handle');
+  await screenshot(page, 'message-drop-handle');
+  await page.mouse.click(handle.x, handle.y);
+  await moment(page);
+  assert.equal(await page.evaluate((id) => window.playground.state.messages.find((x) => x.id === id).lost, m.id), true, 'one click dropped it');
+  assert.deepEqual(await page.evaluate(() => window.playground.timeline.entries.map((e) => e.line).slice(-1)), [`lose ${m.id}`]);
+  assert.equal(await page.evaluate(() => window.playground.messages.handles.length), 0, 'a message being lost has no handle');
+  await page.evaluate((t) => { window.playground.run(t - window.playground.timeline.now() + 1); window.playground.dirty = true; }, m.arrives_ms);
+  const after = await moment(page);
+  await s.page(async (other) => assert.deepEqual(await moment(other), after), new URL(page.url()).hash);
+}, '#nodes=3&seed=1&do=&at=0&t=0'));
+
+test('Delete on a message in the list drops it, and focus stays on it', () => s.page(async (page) => {
+  await leaderWithMessages(page);
+  await page.keyboard.press('Shift');
+  await page.focus('#message-list-head');
+  await page.keyboard.press('Tab');
+  const id = Number((await active(page)).message);
+  assert.ok(id, 'focus is on a message');
+  await page.keyboard.press('Delete');
+  await moment(page);
+  assert.equal(await page.evaluate((id) => window.playground.state.messages.find((x) => x.id === id).lost, id), true, 'Delete dropped it');
+  assert.deepEqual(await page.evaluate(() => window.playground.timeline.entries.map((e) => e.line).slice(-1)), [`lose ${id}`]);
+  assert.equal((await active(page)).message, String(id));
+  assert.match(await page.textContent(`[data-message="${id}"]`), /will be lost/);
+}, '#nodes=3&seed=1&do=&at=0&t=0'));
+

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, session, setSpeed, waitForLeader } from './harness.mjs';
+import { artifacts, moment, session, setSpeed, waitForLeader } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -104,4 +104,46 @@ test('the watch view lists a key’s changes in revision order, and only that ke
   await page.evaluate((n) => window.playground.perform(`crash ${n}`), follower);
   await moment(page);
   assert.match(await page.textContent('#watch-list'), new RegExp(`S${follower} is down`));
+}));
+
+test('a conditional write reads short in its log cell: “x=5 if r3”, “x=b if =5”, the full command in its tooltip', () => s.page(async (page) => {
+  await setSpeed(page, 90);
+  await waitForLeader(page);
+  // What the log canvas writes into its cells, from here on.
+  await page.evaluate(() => {
+    window.cellTexts = [];
+    const canvas = document.querySelector('.log-canvas');
+    const fillText = CanvasRenderingContext2D.prototype.fillText;
+    CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+      if (this.canvas !== canvas) window.cellTexts.push(String(text));
+      return fillText.call(this, text, ...rest);
+    };
+  });
+  await send(page, 'set x a');
+  await page.waitForFunction(() => window.playground.state.leader && window.playground.state.nodes[window.playground.state.leader - 1].kv.x === 'a', null, { timeout: 20000 });
+  const rev = await revisionOf(page, 'x');
+  for (const [command, label] of [
+    [`if-rev ${rev} set x 5`, `x=5 if r${rev}`],
+    ['if-value 1 5 set x b', 'x=b if =5'],
+    ['if-rev 0 set y 1', 'y=1 if r0'],
+  ]) {
+    await send(page, command);
+    const seen = await page.waitForFunction((l) => window.cellTexts.includes(l), label, { timeout: 20000 }).then(() => true, () => false);
+    const read = [...new Set(await page.evaluate(() => window.cellTexts))];
+    assert.ok(seen, `no cell reads “${label}” for “${command}” (cells read: ${read.join(', ')})`);
+  }
+  await setSpeed(page, 33);
+  await page.click('#play');
+  await moment(page);
+  // The tooltip of the cell of "if-value 1 5 set x b" on the leader gives it in full.
+  const at = await page.evaluate(() => {
+    const app = window.playground, n = app.state.leader;
+    const canvas = document.querySelector('.log-canvas').getBoundingClientRect();
+    const row = document.querySelector(`.log-label[data-node="${n}"]`).getBoundingClientRect();
+    const index = app.state.nodes[n - 1].log.find((e) => e.command === 'if-value 1 5 set x b').index;
+    return { x: canvas.left + (index - 0.5) * app.logs.cellWidth - app.logs.viewLeft, y: row.top + row.height / 2 };
+  });
+  await page.mouse.move(at.x, at.y);
+  assert.match(await page.getAttribute('.log-canvas', 'title'), /: if-value 1 5 set x b/);
+  await page.locator('.log-canvas').screenshot({ path: `${artifacts}/log-conditional-labels.png` });
 }));

@@ -33,13 +33,37 @@ export function formatTime(ms) {
 }
 
 // What fits in a log cell: "x=5" for "set x 5", "del x", "no-op" for a leader's no-op,
-// "cfg +4 learner" for a configuration change.
+// "cfg +4 learner" for a configuration change. A conditional write (core/kv/kv_store.h:
+// `[if-rev N |if-value LEN PREV ](set KEY VALUE | del KEY)`) reads as its write and then
+// its condition: "x=5 if r3" (only if x is at revision 3; "if r0": only if x does not
+// exist), "x=b if =a" (only if x holds "a"). The cell's tooltip and the inspector give
+// the command in full. (No `idem IKEY`: the simulator's clients refuse one.)
 export function shortCommand(entry) {
-  if (entry.type === 'Config') return `cfg ${entry.change ?? ''}`.trim();
-  if (entry.type === 'NoOp' || entry.command === '') return 'no-op';
-  const w = entry.command.split(/\s+/);
-  if (w[0] === 'set' && w.length >= 3) return `${w[1]}=${w.slice(2).join(' ')}`;
-  return entry.command;
+  const { write, cond } = commandParts(entry);
+  return cond ? `${write} ${cond}` : write;
+}
+
+// shortCommand's two halves, { write, cond }: "x=5" and "if r3" ("" for none), so
+// that a cell too narrow for both can shorten the write and keep the condition.
+export function commandParts(entry) {
+  if (entry.type === 'Config') return { write: `cfg ${entry.change ?? ''}`.trim(), cond: '' };
+  if (entry.type === 'NoOp' || entry.command === '') return { write: 'no-op', cond: '' };
+  let rest = entry.command, cond = '', m;
+  if ((m = /^if-rev (\d+) /.exec(rest))) {
+    cond = `if r${m[1]}`;
+    rest = rest.slice(m[0].length);
+  } else if ((m = /^if-value (\d+) /.exec(rest))) {
+    // PREV is exactly LEN bytes of UTF-8 (it may hold spaces); one space ends it.
+    const bytes = new TextEncoder().encode(rest.slice(m[0].length)), len = Number(m[1]);
+    const text = new TextDecoder();
+    cond = `if =${text.decode(bytes.slice(0, len))}`;
+    rest = text.decode(bytes.slice(len + 1));
+  }
+  const w = rest.split(/\s+/);
+  const write = w[0] === 'set' && w.length >= 3 ? `${w[1]}=${w.slice(2).join(' ')}`
+    : w[0] === 'del' && w.length === 2 ? `del ${w[1]}` : null;
+  if (write === null) return { write: entry.command, cond: '' };
+  return { write, cond };
 }
 
 export const MESSAGE_LABEL = {

@@ -32,7 +32,7 @@
 // scrollbar, wheel and touch scrolling; with "follow" on the view keeps the newest
 // entries in sight. The row labels (role, term, commit / applied) stay HTML.
 
-import { ROLE_LABEL, shortCommand, termColor, termInk } from './format.js';
+import { ROLE_LABEL, commandParts, termColor, termInk } from './format.js';
 
 const CELL_W = 46;
 const SPRITES = 1200;  // cell pictures kept; a screen shows at most a few hundred
@@ -61,6 +61,20 @@ function fit(ctx, text, width) {
   let out = text;
   while (out.length > 1 && ctx.measureText(`${out}…`).width > width) out = out.slice(0, -1);
   return `${out}…`;
+}
+
+// A command's label in width px: "x=5", or for a conditional write "x=5 if r3" in a
+// narrower face, its write shortened first so that the condition stays readable.
+function fitCommand(ctx, { write, cond }, width, big) {
+  if (!cond) return fit(ctx, write, width);
+  const whole = `${write} ${cond}`;
+  if (ctx.measureText(whole).width <= width) return whole;
+  for (const px of big ? [9, 8, 7.5] : [8.5, 7.5]) {
+    ctx.font = `${px}px ${SANS}`;
+    if (ctx.measureText(whole).width <= width) return whole;
+  }
+  const tail = ` ${fit(ctx, cond, width / 2)}`;
+  return fit(ctx, write, width - ctx.measureText(tail).width) + tail;
 }
 
 // An index the leader has and this node lacks: an empty, hatched, dashed box.
@@ -549,7 +563,7 @@ export class LogView {
     }
     ctx.fillText(String(c.e.term), x + w / 2, y + (big ? 6.5 : 5));
     ctx.font = c.e.type === 'NoOp' ? `italic ${big ? 10 : 9}px ${SANS}` : `${big ? 10 : 9.5}px ${MONO}`;
-    ctx.fillText(fit(ctx, shortCommand(c.e), w - 4), x + w / 2, y + h - (big ? 7 : 5.5));
+    ctx.fillText(fitCommand(ctx, commandParts(c.e), w - 4, big), x + w / 2, y + h - (big ? 7 : 5.5));
     ctx.globalAlpha = 1;
     if (c.violation) {
       ctx.fillStyle = 'rgba(214, 58, 58, .18)';

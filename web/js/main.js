@@ -127,6 +127,8 @@ class Playground {
     $('lesson-next').addEventListener('click', () => this.play());
     $('lesson-exit').addEventListener('click', () => this.resetFree(Number($('nodes').value), $('seed').value.trim(), this.controls.snapshotEvery()));
     $('cluster').addEventListener('click', (ev) => this.clusterClick(ev));
+    $('cluster').addEventListener('mousemove', (ev) => this.clusterPointer(ev));
+    $('cluster').addEventListener('mouseleave', () => { this.messages.pointer = null; this.dirty = true; });
     $('cluster').addEventListener('keydown', (ev) => this.clusterKey(ev));
     // A message focused in the list is ringed on the canvas, as a selected one is.
     $('message-list').addEventListener('focusin', (ev) => { this.focusedMessage = Number(ev.target.dataset.message) || null; this.dirty = true; });
@@ -134,6 +136,13 @@ class Playground {
     $('message-list').addEventListener('click', (ev) => {
       const b = ev.target.closest('[data-message]');
       if (b) this.pickMessage(b);
+    });
+    // Delete (or Backspace) on a message in the list drops it, as its ✕ handle does.
+    $('message-list').addEventListener('keydown', (ev) => {
+      const b = ev.target.closest('[data-message]');
+      if (!b || (ev.key !== 'Delete' && ev.key !== 'Backspace') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      ev.preventDefault();
+      this.dropMessage(Number(b.dataset.message));
     });
     this.logs.onPickEntry = (node, index, snapshot) => {
       this.select(snapshot ? { kind: 'snapshot', node } : { kind: 'entry', node, index });
@@ -346,6 +355,11 @@ class Playground {
 
   clusterClick(ev) {
     const box = $('cluster').getBoundingClientRect();
+    const drop = this.messages.hitHandle(ev.clientX - box.left, ev.clientY - box.top);
+    if (drop != null) {
+      this.dropMessage(drop);
+      return;
+    }
     const id = this.messages.hit(ev.clientX - box.left, ev.clientY - box.top);
     if (id != null) {
       const m = this.state.messages.find((x) => x.id === id);
@@ -365,6 +379,26 @@ class Playground {
       return;
     }
     this.select(null);
+  }
+
+  // The pointer over the cluster: the message under it gets a drop handle.
+  clusterPointer(ev) {
+    const box = $('cluster').getBoundingClientRect();
+    const x = ev.clientX - box.left, y = ev.clientY - box.top;
+    this.messages.pointer = { x, y };
+    const onMessage = this.messages.hitHandle(x, y) ?? this.messages.hit(x, y);
+    $('cluster').style.cursor = onMessage != null ? 'pointer' : '';
+    this.dirty = true;
+  }
+
+  // Drops message id in flight, as if the network lost it: one timeline line (`lose N`),
+  // so a seek or a shared link replays it. It stays selected, shown being lost.
+  dropMessage(id) {
+    const m = this.state.messages.find((x) => x.id === id);
+    if (!m || m.lost) return;
+    this.perform(`lose ${id}`);
+    this.inspector.selectMessage(m);
+    this.select({ kind: 'message', id });
   }
 
   // Enter or Space on a focused node opens its menu, as a click does, with focus on the
@@ -406,7 +440,8 @@ class Playground {
     this.messageListKey = key;
     const list = $('message-list');
     const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.dataset.message : null;
-    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}">${h(MESSAGE_LABEL[m.type] ?? m.type)}${
+    list.innerHTML = shown.map((m) => `<li><button class="btn small" data-message="${m.id}"${
+      m.lost ? '' : ' aria-keyshortcuts="Delete" title="Enter reads it; Delete drops it"'}>${h(MESSAGE_LABEL[m.type] ?? m.type)}${
       m.type === 'Snapshot' ? ` (${chunkLabel(m)})` : ''} S${m.from} → S${m.to}${
       m.lost ? ' (will be lost)' : ''}</button></li>`).join('') +
       (messages.length > shown.length ? `<li class="hint">and ${messages.length - shown.length} more</li>` : '') +

@@ -24,6 +24,11 @@
 // same (a snapshot's chunks, often): each one after the first is drawn a tag's height
 // above the one before, so that every one of them can be read and clicked.
 //
+// Dropping one takes one click: the message under the pointer, and the selected one,
+// carry a small red ✕ handle above and to the right of them; a click on it drops the
+// message (main.js records `lose N` on the timeline, as the inspector's button does).
+// The handle stays while the pointer is on it, though the message moves on from under it.
+//
 // A busy cluster has hundreds of messages in flight and every one moves every frame,
 // so they are painted on a <canvas> laid over the cluster drawing rather than kept as
 // SVG elements; the canvas lets clicks through, and the page asks hit() which message,
@@ -33,6 +38,9 @@ const LANE = 5;
 const DROP_SHOWN_MS = 40;   // virtual ms a message dropped at the send stays drawn
 const DROP_REACH = 0.3;     // ...and how far along its link it gets
 const HIT_RADIUS = 12;
+const HANDLE = 14;          // px right and up from a message to its drop handle's centre
+const HANDLE_R = 6.5;
+const HANDLE_HIT = 9;
 const STACK = 17;           // px between messages sent and arriving together
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 import { chunkLabel } from './format.js';
@@ -55,6 +63,20 @@ function strike(ctx, x, y) {
   ctx.lineTo(x - 7, y + 7);
   ctx.stroke();
   ctx.lineCap = 'butt';
+}
+
+// The drop handle: a small red disc with a white ✕, at (x, y).
+function handle(ctx, x, y) {
+  ctx.fillStyle = COLOURS.lost;
+  ctx.strokeStyle = '#fff';
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  ctx.arc(x, y, HANDLE_R, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.stroke();
+  ctx.fillStyle = '#fff';
+  ctx.font = `bold 9px ${FONT}`;
+  ctx.fillText('✕', x, y + 0.5);
 }
 
 // "yes" or "no" for replies, "" for requests.
@@ -151,7 +173,10 @@ export class MessagesView {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
     this.cluster = cluster;
-    this.placed = [];  // [{ id, x, y }] as drawn last
+    this.placed = [];  // [{ id, x, y, lost, text }] as drawn last
+    this.pointer = null;  // { x, y } in cluster px while the pointer is over the cluster
+    this.hovered = null;  // the id of the message under the pointer (or its handle)
+    this.handles = [];    // [{ id, x, y }]: the drop handles drawn last
     this.sized = '';
   }
 
@@ -221,8 +246,30 @@ export class MessagesView {
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      this.placed.push({ id: m.id, x, y, lost, text });
+      this.placed.push({ id: m.id, x, y, lost, text, droppable: !m.lost });
     }
+    this.drawHandles(selectedId);
+  }
+
+  // Drop handles on the message under the pointer and the selected one, on top of the
+  // rest; one that will be lost anyway has none.
+  drawHandles(selectedId) {
+    const p = this.pointer;
+    const onHandle = p && this.handles.find((d) => d.id === this.hovered && (d.x - p.x) ** 2 + (d.y - p.y) ** 2 <= HANDLE_HIT ** 2);
+    this.hovered = onHandle ? this.hovered : p ? this.hit(p.x, p.y) : null;
+    this.handles = [];
+    for (const m of this.placed) {
+      if (!m.droppable || (m.id !== this.hovered && m.id !== selectedId)) continue;
+      const x = m.x + HANDLE, y = m.y - HANDLE;
+      handle(this.ctx, x, y);
+      this.handles.push({ id: m.id, x, y });
+    }
+  }
+
+  // The id of the message whose drop handle is at (x, y) in cluster pixels, if any.
+  hitHandle(x, y) {
+    const d = this.handles.find((d) => (d.x - x) ** 2 + (d.y - y) ** 2 <= HANDLE_HIT ** 2);
+    return d ? d.id : null;
   }
 
   // The id of the message drawn nearest to (x, y) in cluster pixels, within reach.
