@@ -203,3 +203,29 @@ export function session() {
   };
   return s;
 }
+
+// The colour painted at (x, y) css px of a canvas, as [r, g, b, a], for page.evaluate /
+// $eval (a function's source). Copied out through a throwaway 1×1 canvas: reading the
+// page's own canvas again and again makes chromium warn.
+export const READ_PIXEL = `(canvas, x, y) => {
+  const d = window.devicePixelRatio || 1;
+  const one = document.createElement('canvas');
+  one.width = one.height = 1;
+  const ctx = one.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(canvas, Math.round(x * d), Math.round(y * d), 1, 1, 0, 0, 1, 1);
+  return [...ctx.getImageData(0, 0, 1, 1).data];
+}`;
+
+// Runs lines on the page's timeline as a click does (each to its end, as playing would),
+// and waits for the frame.
+export async function perform(page, ...lines) {
+  for (const line of lines) {
+    await page.evaluate((l) => {
+      const app = window.playground;
+      app.perform(l);
+      app.timeline.run(1e9, { maxBegun: app.timeline.entries.length });
+      app.dirty = true;
+    }, line);
+  }
+  return moment(page);
+}

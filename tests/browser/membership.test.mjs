@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, pause, playLessonThrough, screenshot, session, setSpeed } from './harness.mjs';
+import { moment, pause, perform, playLessonThrough, READ_PIXEL, screenshot, session, setSpeed } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -16,29 +16,7 @@ after(s.after);
 
 const CONFIG_INK = [43, 138, 62];  // log_view.js CONFIG_INK: a Config entry's "cfg" tag
 
-const READ_PIXEL = `(canvas, x, y) => {
-  const d = window.devicePixelRatio || 1;
-  const one = document.createElement('canvas');
-  one.width = one.height = 1;
-  const ctx = one.getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(canvas, Math.round(x * d), Math.round(y * d), 1, 1, 0, 0, 1, 1);
-  return [...ctx.getImageData(0, 0, 1, 1).data];
-}`;
-
 const near = (rgba, rgb) => rgba[3] > 200 && rgb.every((v, i) => Math.abs(rgba[i] - v) <= 12);
-
-// Runs lines on the page's timeline as a click does, each to its end, and waits for the frame.
-async function perform(page, ...lines) {
-  for (const line of lines) {
-    await page.evaluate((l) => {
-      const app = window.playground;
-      app.perform(l);
-      app.timeline.run(1e9, { maxBegun: app.timeline.entries.length });
-      app.dirty = true;
-    }, line);
-  }
-  return moment(page);
-}
 
 const nodeState = (page, n) => page.evaluate((n) => window.playground.state.nodes[n - 1], n);
 const drawn = (page, n) => page.evaluate((n) => {

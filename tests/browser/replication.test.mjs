@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { cellPosition, moment, screenshot, session } from './harness.mjs';
+import { cellPosition, moment, READ_PIXEL, screenshot, session } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -14,17 +14,6 @@ after(s.after);
 const NEXT = [232, 89, 12];     // log_view.js NEXT_COLOUR
 const MATCH = [25, 113, 194];   // log_view.js MATCH_COLOUR
 const DISK = [221, 224, 232];   // log_view.js DISK_FILL
-
-// The colour painted at (x, y) css px of a canvas, as [r, g, b, a]. Copied out through a
-// throwaway 1×1 canvas: reading the page's own canvas again and again makes chromium warn.
-const READ_PIXEL = `(canvas, x, y) => {
-  const d = window.devicePixelRatio || 1;
-  const one = document.createElement('canvas');
-  one.width = one.height = 1;
-  const ctx = one.getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(canvas, Math.round(x * d), Math.round(y * d), 1, 1, 0, 0, 1, 1);
-  return [...ctx.getImageData(0, 0, 1, 1).data];
-}`;
 
 function pixel(page, selector, x, y) {
   return page.evaluate(([read, selector, x, y]) => eval(read)(document.querySelector(selector), x, y), [READ_PIXEL, selector, x, y]);

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { moment, playLessonThrough, screenshot, session, setSpeed } from './harness.mjs';
+import { moment, perform, playLessonThrough, READ_PIXEL, screenshot, session, setSpeed } from './harness.mjs';
 
 const s = session();
 before(s.before);
@@ -15,15 +15,6 @@ after(s.after);
 const SNAP_FILL = [229, 219, 255];  // log_view.js SNAP_FILL
 const CHUNK = [112, 72, 232];       // messages_view.js COLOURS.snapshot
 const SNAP_EDGE = [112, 72, 232];   // log_view.js SNAP_EDGE: the bar under the catch-up tail
-
-const READ_PIXEL = `(canvas, x, y) => {
-  const d = window.devicePixelRatio || 1;
-  const one = document.createElement('canvas');
-  one.width = one.height = 1;
-  const ctx = one.getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(canvas, Math.round(x * d), Math.round(y * d), 1, 1, 0, 0, 1, 1);
-  return [...ctx.getImageData(0, 0, 1, 1).data];
-}`;
 
 function near(rgba, rgb) {
   return rgba[3] > 200 && rgb.every((v, i) => Math.abs(rgba[i] - v) <= 12);
@@ -45,20 +36,6 @@ function logPixel(page, x, y) {
 }
 
 const nodeState = (page, n) => page.evaluate((n) => window.playground.state.nodes[n - 1], n);
-
-// Runs lines on the page's timeline, as the page does for a click (a wait or an advance
-// to its end, as playing would), and waits for the frame.
-async function perform(page, ...lines) {
-  for (const line of lines) {
-    await page.evaluate((l) => {
-      const app = window.playground;
-      app.perform(l);
-      app.timeline.run(1e9, { maxBegun: app.timeline.entries.length });
-      app.dirty = true;
-    }, line);
-  }
-  return moment(page);
-}
 
 test('Snapshot now in the node menu: the compacted log becomes one snapshot block, described on hover, by the keyboard and in the inspector', () => s.page(async (page) => {
   await moment(page);
