@@ -196,7 +196,9 @@ TEST_CASE("Growing 3 -> 5 under write load: two nodes join with --join and are p
     load.set_targets({1, 2, 3, 4, 5});
     std::this_thread::sleep_for(500ms);
     // Every member learned every member's addresses from the configuration.
-    for (const auto& m : members_of(c, four)["members"]) CHECK(m["http"] == c.http_address(m["id"].get<int>()));
+    const nlohmann::json seen_by_four = members_of(c, four);  // kept: a loop over a temporary's part would dangle
+    REQUIRE(seen_by_four["members"].size() == 5);
+    for (const auto& m : seen_by_four["members"]) CHECK(m["http"] == c.http_address(m["id"].get<int>()));
     CHECK(contains(c.log(four), "added to the cluster as a learner"));
     check_history(load, five, c);
 }
