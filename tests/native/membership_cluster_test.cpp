@@ -33,16 +33,6 @@ int64_t now_ns() {
         .count();
 }
 
-// Runs `raftbook ARGS` and returns its exit status, with stdout and stderr in *out.
-int run_raftbook(const std::string& args, std::string* out) {
-    FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " " + args + " 2>&1").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    const int status = ::pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // Clients writing and reading three shared keys through the nodes in `targets`,
 // recording every operation as a history for lincheck. A write answered 200 is
 // acknowledged; one that got no answer may or may not have taken effect (info); one

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -200,6 +201,16 @@ inline HttpResponse http_request(const std::string& host_port, const std::string
 }
 
 // Polls `done` every 50 ms until it returns true or `timeout` passes.
+// Runs `raftbook ARGS` and returns its exit status, with stdout and stderr in *out.
+inline int run_raftbook(const std::string& args, std::string* out) {
+    FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " " + args + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+    const int status = ::pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

@@ -15,16 +15,6 @@ using namespace raftbook::test;
 
 namespace {
 
-// Runs `raftbook ARGS` and returns its exit status, with stdout and stderr in *out.
-int run_raftbook(const std::string& args, std::string* out) {
-    FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " " + args + " 2>&1").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    const int status = ::pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 uint64_t field(const nlohmann::json& status, const char* name) {
     return status.is_object() && status[name].is_number() ? status[name].get<uint64_t>() : 0;
 }
