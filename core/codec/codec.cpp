@@ -166,6 +166,14 @@ void frame_fields(V& v, F& f) {
     switch (f.type) {
         case MessageType::ClientRequest: request_fields(v, f.request); break;
         case MessageType::ClientReply: reply_fields(v, f.reply); break;
+        case MessageType::Hello:
+            message_fields(v, f.peer);
+            v.string("nonce", f.nonce);
+            break;
+        case MessageType::Auth:
+            message_fields(v, f.peer);
+            v.string("proof", f.proof);
+            break;
         default: message_fields(v, f.peer);
     }
 }
@@ -550,6 +558,10 @@ bool read_frame(const json& j, Frame* f, std::string* error) {
         return false;
     }
     if (f->type != MessageType::ClientRequest && f->type != MessageType::ClientReply) f->peer.type = f->type;
+    if (f->nonce.size() > kMaxAuthText || f->proof.size() > kMaxAuthText) {
+        *error = "malformed frame: nonce or proof over " + std::to_string(kMaxAuthText) + " bytes";
+        return false;
+    }
     std::string malformed = malformed_append(f->peer);
     if (malformed.empty()) malformed = malformed_snapshot(f->peer);
     if (!malformed.empty()) {
@@ -702,6 +714,7 @@ bool read_cbor_frame(const std::string& bytes, Frame* f) {
     if (!ok || c.left() != 0 || version != kCodecVersion || !has_cluster || !has_type) return false;
     if (f->type == MessageType::ClientRequest) return valid_op(f->request.op);
     if (f->type != MessageType::ClientReply) f->peer.type = f->type;
+    if (f->nonce.size() > kMaxAuthText || f->proof.size() > kMaxAuthText) return false;
     return malformed_append(f->peer).empty() && malformed_snapshot(f->peer).empty();
 }
 

@@ -9,7 +9,8 @@
 // client's id is "client", a reply's leader_hint is "leader"). Fields that are zero,
 // false or empty are left out, and read back as that default. An entry is an object
 // {"index", "term", "type" ("Command", "NoOp" or "Config"), "data", "client", "seq"},
-// again without its default fields. A Snapshot chunk's "data" is binary: a CBOR byte
+// again without its default fields. A Hello may carry "nonce" and an Auth "proof"
+// (hex text, at most kMaxAuthText bytes). A Snapshot chunk's "data" is binary: a CBOR byte
 // string, or base64 text in JSON; its "membership" is the configuration text
 // (Membership::encode). A Config entry or a chunk membership that is no configuration
 // is refused, as a malformed frame.
@@ -38,6 +39,7 @@ constexpr size_t kMaxFrameBytes = 8 * 1024 * 1024;   // larger frames are refuse
 constexpr size_t kMaxEntriesPerFrame = 100000;
 constexpr size_t kMaxStringBytes = 1024 * 1024;      // any single string field
 constexpr size_t kMaxFrameDepth = 16;                // nested arrays/objects; frames use 3
+constexpr size_t kMaxAuthText = 128;                 // a Hello's nonce, an Auth's proof
 
 struct Frame {
     std::string cluster;
@@ -46,10 +48,13 @@ struct Frame {
                              // decode sets peer.type = type
     ClientRequest request;   // type == ClientRequest; op as in message.h
     ClientReply reply;       // type == ClientReply
+    std::string nonce;       // type == Hello: a challenge for the other side (hex, may be "")
+    std::string proof;       // type == Auth: the answer to the other side's nonce (hex)
 
     bool operator==(const Frame& o) const {
         return cluster == o.cluster && type == o.type && peer == o.peer &&
-               request == o.request && reply == o.reply;
+               request == o.request && reply == o.reply &&
+               nonce == o.nonce && proof == o.proof;
     }
 };
 

@@ -43,13 +43,13 @@ Membership Membership::of_voters(const std::vector<NodeId>& ids) {
 
 // Text, one line per member and per removed id:
 //   RBCONF 1
-//   member ID voter|learner PEER HTTP      ("-" for an empty address)
+//   member ID voter|learner PEER HTTP [browser]   ("-" for an empty address)
 //   removed ID
 std::string Membership::encode() const {
     std::string out = "RBCONF 1\n";
     for (const Member& m : members) {
         out += "member " + std::to_string(m.id) + (m.voter ? " voter " : " learner ") +
-               (m.peer.empty() ? "-" : m.peer) + " " + (m.http.empty() ? "-" : m.http) + "\n";
+               (m.peer.empty() ? "-" : m.peer) + " " + (m.http.empty() ? "-" : m.http) + (m.browser ? " browser" : "") + "\n";
     }
     for (NodeId id : removed) out += "removed " + std::to_string(id) + "\n";
     return out;
@@ -79,14 +79,16 @@ std::string Membership::decode(const std::string& data, Membership* out) {
     Membership c;
     while (std::getline(in, line)) {
         std::istringstream words(line);
-        std::string kind, id, role, peer, http, extra;
+        std::string kind, id, role, peer, http, flag, extra;
         words >> kind >> id;
         NodeId n = kNoNode;
         if (!parse_id(id, &n)) return "bad member id in \"" + line.substr(0, 60) + "\"";
         if (kind == "member") {
-            if (!(words >> role >> peer >> http) || (words >> extra) || (role != "voter" && role != "learner"))
+            if (!(words >> role >> peer >> http) || (role != "voter" && role != "learner") ||
+                ((words >> flag) && flag != "browser") || (words >> extra))
                 return "bad member line \"" + line.substr(0, 60) + "\"";
-            c.members.push_back(Member{n, role == "voter", peer == "-" ? "" : peer, http == "-" ? "" : http});
+            c.members.push_back(Member{n, role == "voter", peer == "-" ? "" : peer, http == "-" ? "" : http,
+                                       flag == "browser"});
         } else if (kind == "removed") {
             if (words >> extra) return "bad removed line \"" + line.substr(0, 60) + "\"";
             c.removed.push_back(n);
@@ -131,7 +133,7 @@ std::string apply_conf_change(const Membership& from, const ConfChange& cc, Memb
             if (from.was_removed(cc.node))
                 return who + " was removed from this cluster; ids are never reused: add it under a new id";
             if (!valid_member_address(cc.peer) || !valid_member_address(cc.http)) return "address with a space or over 255 bytes";
-            Member m{cc.node, false, cc.peer, cc.http};
+            Member m{cc.node, false, cc.peer, cc.http, cc.browser};
             auto at = std::lower_bound(c.members.begin(), c.members.end(), cc.node,
                                        [](const Member& a, NodeId id) { return a.id < id; });
             c.members.insert(at, m);

@@ -19,7 +19,7 @@
 //               has caught up to within RaftConfig::promote_max_lag entries);
 //   Remove      a member leaves; its id is remembered in `removed` and never reused,
 //               so a removed node that comes back is refused, not readmitted.
-// Each member also carries the addresses its hosts use (peer: where other nodes dial it;
+// Each member also carries the addresses and kind (native or browser) its hosts use (peer: where other nodes dial it;
 // http: where clients reach it), so every node learns every member's addresses from
 // the configuration itself. Raft reads only the ids and the voter flags.
 //
@@ -40,8 +40,12 @@ struct Member {
     bool voter = true;
     std::string peer;  // host:port other nodes dial ("" when unknown, as in the simulator)
     std::string http;  // host:port clients use ("" when unknown)
+    // A browser node (a live page): it cannot accept connections, so it has no peer
+    // address; nodes reach it through the native member it is connected to (relayed,
+    // peer_transport.h). It joins under a fresh id every time (README: browser nodes).
+    bool browser = false;
     bool operator==(const Member& o) const {
-        return id == o.id && voter == o.voter && peer == o.peer && http == o.http;
+        return id == o.id && voter == o.voter && peer == o.peer && http == o.http && browser == o.browser;
     }
     bool operator!=(const Member& o) const { return !(*this == o); }
 };
@@ -79,6 +83,7 @@ struct ConfChange {
     NodeId node = kNoNode;
     std::string peer;  // AddLearner: the new member's addresses
     std::string http;
+    bool browser = false;  // AddLearner: the new member is a browser node
 };
 const char* conf_change_name(ConfChange::Type t);  // "add_learner", "promote", "remove"
 

@@ -26,6 +26,7 @@ const TypeName kTypeNames[] = {
     {MessageType::Snapshot, "Snapshot"},
     {MessageType::SnapshotResp, "SnapshotResp"},
     {MessageType::TimeoutNow, "TimeoutNow"},
+    {MessageType::Auth, "Auth"},
 };
 }  // namespace
 

@@ -27,7 +27,10 @@
 //                         up-to-date voter to campaign at once, skipping pre-vote; its
 //                         vote requests then carry context = kTransferCampaign so that
 //                         voters grant them despite the leader lease
-//   Hello                 from = the connecting node (hosts only; never reaches Raft)
+//   Hello                 from = the connecting node (hosts only; never reaches Raft);
+//                         the frame's nonce: a fresh challenge for the other side
+//   Auth                  from; the frame's proof = auth_proof(token, the other side's
+//                         nonce, from) (hosts only; see core/auth/auth.h)
 //
 // Client messages (ClientRequest / ClientReply) travel between a client-facing host
 // and a node; they are in the codec so every byte on a socket goes through one decoder.
@@ -57,6 +60,7 @@ enum class MessageType : uint8_t {
     Snapshot,
     SnapshotResp,
     TimeoutNow,
+    Auth,  // after Hello, when the cluster has a token: proof of knowing it (core/auth/auth.h)
 };
 
 // Vote / PreVote context of a campaign started by TimeoutNow (a leadership transfer).

@@ -309,7 +309,8 @@ void Raft::step(const Message& m) {
         case MessageType::TimeoutNow: handle_timeout_now(m); break;
         case MessageType::ClientRequest:
         case MessageType::ClientReply:
-        case MessageType::Hello: break;  // handled by the host, never by the core
+        case MessageType::Hello:
+        case MessageType::Auth: break;  // handled by the host, never by the core
     }
 }
 

@@ -451,7 +451,8 @@ void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
             }
             break;
         }
-        case MessageType::Hello: break;
+        case MessageType::Hello:
+        case MessageType::Auth: break;
         default: {
             // Raft traffic. Not only from the members this node knows: its configuration
             // may lag the leader's (a new member may lead before this node hears of it).

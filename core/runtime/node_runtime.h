@@ -197,6 +197,11 @@ struct RuntimeConfig {
     uint64_t catchup_entries = 0;
     // A learner asks the leader to promote it (every retry_interval_ms) until it is a voter.
     bool promote_self = false;
+    // The leader removes a browser member (Member::browser) it has heard nothing from
+    // for this long, so that closed tabs do not erode the quorum (0: never). Never a
+    // native member, and never a voter when that would leave fewer than min_voters.
+    TimeMs remove_absent_browsers_after_ms = 60000;
+    size_t min_voters = 3;
 };
 
 // Counters a host can export (metrics) or a test can read.

@@ -103,6 +103,7 @@ struct PeerTransport::Impl {
 
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
     std::map<NodeId, std::shared_ptr<Conn>> routes;  // node id -> an open connection to it
+    std::set<NodeId> browsers;                        // browser members (set_browsers)
 
     struct Dialer {
         std::string address;
@@ -520,5 +521,9 @@ bool PeerTransport::send(NodeId to, Frame frame) {
 bool PeerTransport::connected(NodeId id) const { return impl_->routes.count(id) > 0; }
 
 void PeerTransport::set_peers(const std::map<NodeId, std::string>& peers) { impl_->set_peers(peers); }
+
+void PeerTransport::set_browsers(const std::set<NodeId>& browsers) { impl_->browsers = browsers; }
+
+NodeId PeerTransport::via(NodeId browser) const { return impl_->routes.count(browser) ? impl_->cfg.self : kNoNode; }
 
 }  // namespace raftbook

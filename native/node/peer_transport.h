@@ -48,6 +48,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -71,6 +72,9 @@ struct PeerTransportConfig {
     std::function<std::string(NodeId id)> refuse_peer;
     // A peer refused this node with kCloseRemoved; `reason` is the peer's.
     std::function<void(const std::string& reason)> on_removed;
+    // The cluster's token ("" for none): see core/auth/auth.h. With one, a connection
+    // carries nothing but Hello and Auth until the other side proved it knows it.
+    std::string token;
 };
 
 // The WebSocket close code (application range 4000-4999) for "you were removed from
@@ -104,6 +108,12 @@ public:
     bool connected(NodeId id) const;
     // The peers to dial from now on (id -> "host:port", self excluded; see the top).
     void set_peers(const std::map<NodeId, std::string>& peers);
+    // The browser members (never dialled; reached through the native node they are
+    // connected to, relayed: see the top).
+    void set_browsers(const std::set<NodeId>& browsers);
+    // The node a browser member is reached through: this node's own id when it is
+    // connected here, another native member's, or kNoNode when not known.
+    NodeId via(NodeId browser) const;
 
 private:
     struct Impl;
