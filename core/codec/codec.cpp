@@ -130,6 +130,7 @@ void request_fields(V& v, R& r) {
     v.uint("node", r.node);
     v.string("peer", r.peer);
     v.string("http", r.http);
+    v.boolean("browser", r.browser);
 }
 
 template <class V, class I>

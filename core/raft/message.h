@@ -161,11 +161,12 @@ struct ClientRequest {
     NodeId node = kNoNode;  // membership changes and transfer_leader
     std::string peer;       // add_learner
     std::string http;       // add_learner
+    bool browser = false;   // add_learner: the new member is a browser node (Member::browser)
     bool operator==(const ClientRequest& o) const {
         return client_id == o.client_id && seq == o.seq && op == o.op && key == o.key && value == o.value &&
                condition == o.condition && prev_revision == o.prev_revision && prev_value == o.prev_value &&
                idempotency_key == o.idempotency_key && after == o.after && limit == o.limit && node == o.node &&
-               peer == o.peer && http == o.http;
+               peer == o.peer && http == o.http && browser == o.browser;
     }
 };
 

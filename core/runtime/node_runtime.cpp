@@ -30,6 +30,7 @@ ConfChange conf_change_of(const ClientRequest& r) {
     cc.node = r.node;
     cc.peer = r.peer;
     cc.http = r.http;
+    cc.browser = r.browser;
     return cc;
 }
 
@@ -40,7 +41,7 @@ bool in_force(const Membership& m, const ConfChange& cc) {
     switch (cc.type) {
         case ConfChange::Type::AddLearner: {
             const Member* member = m.find(cc.node);
-            return member && member->peer == cc.peer && member->http == cc.http;
+            return member && member->peer == cc.peer && member->http == cc.http && member->browser == cc.browser;
         }
         case ConfChange::Type::Promote: return m.is_voter(cc.node);
         case ConfChange::Type::Remove: return m.was_removed(cc.node);
