@@ -181,6 +181,10 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("watch-history", "N",
               "recent changes kept for watchers (GET /watch) to start or resume from; older ones must re-list",
               std::to_string(kDefaultWatchHistory));
+    opts.flag("max-watchers", "N",
+              "watch streams (GET /watch) served at once; one more is answered 503 (each also counts\n"
+              "                           against --max-clients)",
+              std::to_string(kDefaultMaxWatchers));
     opts.flag("snapshot-entries", "N",
               "snapshot the state and compact the log once it holds N entries past the last\n"
               "                           snapshot; 0: never",
@@ -198,14 +202,17 @@ int cmd_serve(int argc, char** argv) {
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
-    uint64_t id = 0, timeout_ms = 0, max_clients = 0, watch_history = 0, snapshot_entries = 0, catchup_entries = 0;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0, watch_history = 0, max_watchers = 0, snapshot_entries = 0,
+             catchup_entries = 0;
     if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
     if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
     if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
     if (!opts.get_uint("watch-history", 1, 100000000, &watch_history, &exit_code)) return exit_code;
+    if (!opts.get_uint("max-watchers", 1, 1 << 24, &max_watchers, &exit_code)) return exit_code;
     if (!opts.get_uint("snapshot-entries", 0, kMaxLogEntries, &snapshot_entries, &exit_code)) return exit_code;
     if (!opts.get_uint("catchup-entries", 0, kMaxLogEntries, &catchup_entries, &exit_code)) return exit_code;
     cfg.watch_history = watch_history;
+    cfg.max_watchers = max_watchers;
     cfg.snapshot_entries = snapshot_entries;
     cfg.catchup_entries = catchup_entries;
     cfg.id = id;

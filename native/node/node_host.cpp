@@ -16,7 +16,6 @@ namespace raftbook {
 
 namespace {
 
-constexpr size_t kMaxWatchers = 1000;
 constexpr auto kJoinRetry = std::chrono::milliseconds(500);
 constexpr auto kJoinTimeout = std::chrono::milliseconds(3000);
 
@@ -52,7 +51,7 @@ uint64_t random_u64() {
 NodeHost::NodeHost(boost::asio::io_context& ioc, NodeConfig config)
     : ioc_(ioc),
       cfg_(std::move(config)),
-      watches_(cfg_.watch_history, kMaxWatchers, "node " + std::to_string(cfg_.id)),
+      watches_(cfg_.watch_history, cfg_.max_watchers, "node " + std::to_string(cfg_.id)),
       tick_timer_(ioc),
       join_timer_(ioc) {}
 

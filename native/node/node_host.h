@@ -100,6 +100,7 @@ namespace raftbook {
 constexpr int kExitDiskError = 3;
 
 constexpr size_t kDefaultWatchHistory = 100000;  // recent changes a watcher can start or resume from
+constexpr size_t kDefaultMaxWatchers = 1000;     // watchers served at once (each holds a client connection)
 
 class HttpConnection;
 
@@ -129,6 +130,7 @@ struct NodeConfig {
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
     size_t watch_history = kDefaultWatchHistory;
+    size_t max_watchers = kDefaultMaxWatchers;  // --max-watchers: one more is answered 503
     Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
 };
 
