@@ -33,8 +33,8 @@ public:
         opts_.flag("server", "HOST:PORT", "a node's HTTP (--http) address", kDefaultServer);
         opts_.flag("timeout-ms", "MS", "give up when the node has not answered by then", "10000");
         opts_.flag("token-file", "FILE",
-                   "the cluster's token (the first line of FILE), which writes to a node started with\n"
-                   "                           one must carry; default: the environment variable RAFTBOOK_TOKEN");
+                   "the cluster's token (FILE's first line), which writes need on a node\n"
+                   "                           that has one; default: the environment variable RAFTBOOK_TOKEN");
         opts_.flag_switch("json", "print one JSON object (also for errors) instead of text");
     }
     Options& options() { return opts_; }
