@@ -118,6 +118,9 @@ struct NodeConfig {
     std::string data_dir;
     std::string cluster_id;  // --cluster-id; "" to use the recorded one or learn it (above)
     WireFormat wire = WireFormat::Cbor;
+    // --token-file / --token: the cluster's shared secret, "" for none. Peers prove they
+    // know it (peer_transport.h); HTTP writes carry it as a bearer token (http_server.h).
+    std::string token;
     std::string web_dir;
     std::chrono::milliseconds tick{50};
     int election_tick = 10;   // election timeout 0.5-1 s at 50 ms ticks
