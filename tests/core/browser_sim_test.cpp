@@ -43,3 +43,222 @@ TEST_CASE("browser reload keeps id: the same script with the fault off (a fresh 
     CHECK(sim->is_closed(3));
     CHECK(sim->size() == 4);  // the page came back as node 4
 }
+
+// --- Links: a browser is reached through its via only ---------------------------
+
+TEST_CASE("browser links: a browser is linked through a native node and relinks through the next when it crashes") {
+    auto sim = run_script(R"(
+nodes 3
+browsers 1
+seed 3
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+expect members = 1,2,3,4
+expect via 4 = 2
+crash 2
+advance 100ms
+expect via 4 = none
+advance 1s
+expect via 4 = 3
+propose set x 1
+advance 1s
+expect kv 4 x = 1
+expect members = 1,2,3,4
+)");
+    CHECK(sim->checker().ok());
+}
+
+TEST_CASE("browser links: a relayed message needs both hops, so a browser whose via cannot reach the leader is silent to it") {
+    // Node 4 (a learner) keeps its link to node 2, but node 2 and leader 1 are cut
+    // apart: nothing from node 4 reaches node 1, which removes it as absent.
+    auto sim = run_script(R"(
+nodes 3
+seed 3
+remove_absent_browsers_after 2s
+campaign 1
+wait leader 1 within 2s
+add 4 browser learner
+wait changes within 5s
+advance 2s
+expect via 4 = 2
+cut 1-2
+advance 4s
+expect via 4 = 2
+expect leader 1
+expect members = 1,2,3
+expect learners = none
+)");
+    CHECK(sim->checker().ok());
+}
+
+// --- Absent browsers (node_runtime.h) ---------------------------------------------
+
+TEST_CASE("absent browsers: the leader removes a browser member silent longer than the limit, not before") {
+    auto sim = run_script(R"(
+nodes 3
+browsers 1
+seed 2
+remove_absent_browsers_after 3s
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+expect members = 1,2,3,4
+close 4
+advance 2500ms
+expect members = 1,2,3,4
+advance 2s
+expect members = 1,2,3
+expect learners = none
+)");
+    CHECK(sim->runtime(1)->stats().absent_browsers_removed == 1);
+    CHECK(sim->checker().ok());
+}
+
+TEST_CASE("absent browsers: a native member is never removed this way, however long it is down") {
+    auto sim = run_script(R"(
+nodes 3
+seed 2
+remove_absent_browsers_after 1s
+campaign 1
+wait leader 1 within 2s
+add 4
+add 5 learner
+wait changes within 10s
+advance 2s
+expect members = 1,2,3,4
+expect learners = 5
+crash 4
+crash 5
+advance 10s
+expect members = 1,2,3,4
+expect learners = 5
+)");
+    CHECK(sim->runtime(1)->stats().absent_browsers_removed == 0);
+}
+
+TEST_CASE("absent browsers: never a voter when that would leave fewer than min_voters; a learner may go") {
+    auto sim = run_script(R"(
+nodes 2
+browsers 1
+seed 2
+remove_absent_browsers_after 1s
+min_voters 3
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+add 4 browser learner
+wait changes within 5s
+advance 1s
+expect members = 1,2,3
+expect learners = 4
+close 3
+close 4
+advance 10s
+expect members = 1,2,3
+expect learners = none
+propose set x 1
+advance 1s
+expect kv 2 x = 1
+)");
+    CHECK(sim->runtime(1)->stats().absent_browsers_removed == 1);
+    CHECK(sim->checker().ok());
+}
+
+TEST_CASE("absent browsers: a browser the leader hears from stays, through crashes of its via and short partitions") {
+    auto sim = run_script(R"(
+nodes 3
+browsers 1
+seed 4
+remove_absent_browsers_after 2s
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+expect via 4 = 2
+crash 2
+advance 3s
+restart 2
+expect via 4 = 3
+partition 4 | 1,2,3
+advance 1500ms
+heal
+advance 3s
+crash 3
+advance 3s
+expect members = 1,2,3,4
+)");
+    CHECK(sim->checker().ok());
+}
+
+TEST_CASE("absent browsers: 0 means never") {
+    auto sim = run_script(R"(
+nodes 3
+browsers 1
+seed 2
+remove_absent_browsers_after 0
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+close 4
+advance 10s
+expect members = 1,2,3,4
+)");
+    CHECK(sim->checker().ok());
+}
+
+TEST_CASE("absent browsers: silence counts from no earlier than when the node became leader") {
+    // Node 4's tab closes; 2 s later the leader crashes. The new leader has never heard
+    // from node 4 itself, but it waits its own full limit before removing it.
+    auto sim = run_script(R"(
+nodes 3
+seed 2
+remove_absent_browsers_after 3s
+campaign 1
+wait leader 1 within 2s
+add 4 browser learner
+wait changes within 5s
+advance 2s
+close 4
+advance 2s
+crash 1
+wait leader within 3s
+)");
+    const NodeId leader = *sim->leader();
+    const TimeMs elected = sim->now();
+    sim->advance(2000);  // 4 s and more since node 4 was last heard, 2 s since the election
+    CHECK(sim->node(leader)->membership().is_member(4));
+    sim->advance(2000);
+    CHECK(!sim->node(leader)->membership().is_member(4));
+    CHECK(sim->now() - elected > 3000);
+    CHECK(sim->checker().ok());
+}
+
+// --- Reloads ------------------------------------------------------------------------
+
+TEST_CASE("browser reload: the page joins again under a fresh id, and the old member is removed as absent") {
+    auto sim = run_script(R"(
+nodes 3
+browsers 1
+seed 5
+remove_absent_browsers_after 2s
+campaign 1
+wait leader 1 within 2s
+wait changes within 5s
+advance 2s
+expect members = 1,2,3,4
+reload 4
+wait changes within 5s
+advance 5s
+expect members = 1,2,3,5
+settle
+expect safe
+)");
+    CHECK(sim->is_closed(4));
+    CHECK(sim->is_browser(5));
+    CHECK(sim->size() == 5);
+}
