@@ -123,7 +123,15 @@ void Nemesis::change_membership() {
     }
 }
 
+// A random running page reloads — but not while a closed tab is still a voter (or
+// there is no leader to tell): closed voters count toward the majority and never
+// answer, so reloads faster than the leader removes them would leave a majority of
+// voters that can never vote, and the cluster could not settle.
 void Nemesis::reload_browser() {
+    const std::optional<NodeId> l = sim_.leader();
+    if (!l) return;
+    for (NodeId v : sim_.node(*l)->membership().voters())
+        if (sim_.is_closed(v)) return;
     std::vector<NodeId> running;
     for (int i = 1; i <= sim_.size(); i++)
         if (sim_.is_up(NodeId(i)) && sim_.is_browser(NodeId(i))) running.push_back(NodeId(i));

@@ -8,7 +8,8 @@
 // learner, remove a learner or a voter (never below kMinVoters voters, so that the
 // cluster can still settle with one node down), or hand leadership to another voter.
 // Every `reload_every` it reloads a random running browser node (Simulator::reload: it
-// joins again under a fresh id, while a slot is free). Crashes pick native nodes only
+// joins again under a fresh id, while a slot is free; none while a closed tab is still
+// a voter, see reload_browser). Crashes pick native nodes only
 // (a browser does not restart from a disk). Its choices come from its own seeded source, so a
 // run is as reproducible as the simulator itself; an observer can write each action
 // down as a scenario line, so that a run can be replayed as a script or a playground

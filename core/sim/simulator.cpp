@@ -1226,10 +1226,8 @@ bool Simulator::close(NodeId n) {
     NodeHost& h = host(n);
     h.closed = true;
     h.via = kNoNode;
-    // Its memory was its disk.
-    h.durable_hs = HardState{};
-    h.durable_snapshot.reset();
-    h.durable_log.clear();
+    // Its memory is gone, and its vote with it: it can never be part of a majority that
+    // lacks what it held, so Commit Durability counts its disk as the tab left it.
     mix_trace(0xF0 | n);
     return true;
 }

@@ -139,7 +139,7 @@ expect learners = 5
     CHECK(sim->runtime(1)->stats().absent_browsers_removed == 0);
 }
 
-TEST_CASE("absent browsers: never a voter when that would leave fewer than min_voters; a learner may go") {
+TEST_CASE("absent browsers: never a voter when that would leave fewer than min_voters, though a learner may go") {
     auto sim = run_script(R"(
 nodes 2
 browsers 1
@@ -261,4 +261,76 @@ expect safe
     CHECK(sim->is_closed(4));
     CHECK(sim->is_browser(5));
     CHECK(sim->size() == 5);
+}
+
+// --- Randomized -------------------------------------------------------------------
+
+// Many seeds of 8 virtual seconds: 3 native voters and 2 browser members that join and
+// become voters, a page reloading every 1.5 s (joining again under a fresh id while the
+// leader removes the old one as absent), native crashes, partitions that split pages
+// from their vias, a lossy network and client load. Every seed must stay safe and
+// settle: every closed tab removed, everything else converged.
+namespace {
+
+SimConfig randomized_config(uint64_t seed) {
+    SimConfig c;
+    c.nodes = 3;
+    c.browsers = 2;
+    c.seed = seed;
+    c.net.drop = 0.02;
+    c.net.duplicate = 0.02;
+    c.net.reorder = 0.02;
+    c.remove_absent_browsers_after_ms = 2000;
+    return c;
+}
+
+void run_randomized(Simulator& sim, uint64_t seed) {
+    sim.set_client_rate(20);
+    NemesisConfig nemesis;
+    nemesis.partition_every = 2500 + TimeMs(seed % 3) * 500;
+    nemesis.crash_every = 3000 + TimeMs(seed % 4) * 500;
+    nemesis.reload_every = 1500;
+    run_with_nemesis(sim, nemesis, 8000, seed);
+}
+
+}  // namespace
+
+TEST_CASE("browser randomized: 100 seeds of reloads, crashes and partitions with browser members, zero violations, every seed settles") {
+    const uint64_t seeds = 100;
+    int reloads = 0, removed = 0;
+    for (uint64_t seed = 1; seed <= seeds; seed++) {
+        Simulator sim(randomized_config(seed));
+        run_randomized(sim, seed);
+        const uint64_t op = sim.propose("set after heal");
+        const SettleResult settled = sim.settle(20000);
+        INFO("seed " << seed << ": " << first_violation(sim) << " " << settled.stuck);
+        REQUIRE(sim.checker().ok());
+        REQUIRE(settled.settled);
+        REQUIRE(sim.client_ops()[op - 1].outcome == ClientOp::Outcome::Ok);
+        const Membership& m = sim.node(*sim.leader())->membership();
+        for (int n = 1; n <= sim.size(); n++) {
+            if (!sim.is_closed(NodeId(n))) continue;
+            reloads++;
+            REQUIRE(!m.is_member(NodeId(n)));  // 3 native voters remain: every closed tab can go
+            removed += m.was_removed(NodeId(n));
+        }
+    }
+    CHECK(reloads >= int(seeds));  // the runs did reload pages
+    CHECK(removed == reloads);
+}
+
+// The same runs with browser_reload_keeps_id on both pages: a reloaded page comes back
+// under its old id, memory empty, and the checker finds what it forgot (an entry whose
+// majority of durable copies is gone, a vote cast twice) in many seeds.
+TEST_CASE("browser randomized: with browser_reload_keeps_id the checker catches the forgotten votes and entries") {
+    int caught = 0;
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+        Simulator sim(randomized_config(seed));
+        REQUIRE(sim.set_fault(4, "browser_reload_keeps_id", true));
+        REQUIRE(sim.set_fault(5, "browser_reload_keeps_id", true));
+        run_randomized(sim, seed);
+        sim.settle(20000);
+        caught += !sim.checker().ok();
+    }
+    CHECK(caught >= 5);
 }
