@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/sim/nemesis.h"
+#include "core/sim/sim_json.h"
 #include "tests/core/sim_support.h"
 
 using namespace raftbook;
@@ -333,4 +336,22 @@ TEST_CASE("browser randomized: with browser_reload_keeps_id the checker catches 
         caught += !sim.checker().ok();
     }
     CHECK(caught >= 5);
+}
+
+TEST_CASE("browser sim_json: each node's kind, and a browser's via and whether its tab is closed") {
+    SimConfig c = sim_config_from_json(R"({"nodes": 3, "browsers": 2, "seed": 3})");
+    CHECK(c.browsers == 2);
+    CHECK_THROWS_WITH(sim_config_from_json(R"({"nodes": 5, "browsers": 5})"), Catch::Contains("at most 9"));
+    Simulator sim(c);
+    sim.advance(3000);
+    sim.close(5);
+    const nlohmann::json s = nlohmann::json::parse(state_json(sim));
+    CHECK(s["nodes"][0]["kind"] == "native");
+    CHECK(!s["nodes"][0].contains("via"));
+    CHECK(s["nodes"][3]["kind"] == "browser");
+    CHECK(s["nodes"][3]["via"] == sim.via(4));
+    CHECK(s["nodes"][3]["via"].is_number());
+    CHECK(s["nodes"][3]["closed"] == false);
+    CHECK(s["nodes"][4]["via"].is_null());
+    CHECK(s["nodes"][4]["closed"] == true);
 }
