@@ -47,6 +47,18 @@ TEST_CASE("browser reload keeps id: the same script with the fault off (a fresh 
     CHECK(sim->size() == 4);  // the page came back as node 4
 }
 
+TEST_CASE("browser reload keeps id: a browser voter that acknowledged an entry and reloads lets a leader lack it") {
+    auto sim = run_script(read_scenario_file("browser_reload_loses_entry.txt"));
+    REQUIRE(!sim->checker().ok());
+    CHECK(sim->checker().violations().front().rule == "Leader Completeness");
+}
+
+TEST_CASE("browser reload keeps id: the lost-entry script with the fault off stays safe") {
+    auto sim = run_script(without_faults(read_scenario_file("browser_reload_loses_entry.txt")));
+    CHECK(sim->checker().ok());
+    CHECK(sim->is_closed(3));
+}
+
 // --- Links: a browser is reached through its via only ---------------------------
 
 TEST_CASE("browser links: a browser is linked through a native node and relinks through the next when it crashes") {
@@ -118,6 +130,35 @@ expect learners = none
 )");
     CHECK(sim->runtime(1)->stats().absent_browsers_removed == 1);
     CHECK(sim->checker().ok());
+}
+
+TEST_CASE("absent browsers: two tabs closed together are removed one change at a time") {
+    auto sim = run_script(R"(
+nodes 3
+seed 2
+remove_absent_browsers_after 2s
+campaign 1
+wait leader 1 within 2s
+add 4 browser learner
+wait changes within 5s
+add 5 browser learner
+wait changes within 5s
+advance 1s
+expect learners = 4,5
+close 4
+close 5
+advance 5s
+expect members = 1,2,3
+expect learners = none
+expect safe
+)");
+    // Two Config entries, each committed before the next (the checker's One Change at a Time).
+    CHECK(sim->runtime(1)->stats().absent_browsers_removed == 2);
+    const Raft& leader = *sim->node(1);
+    int configs = 0;
+    for (Index i = leader.log().first_index(); i <= leader.log().last_index(); i++)
+        configs += leader.log().at(i).type == EntryType::Config;
+    CHECK(configs == 4);  // two adds, two removals
 }
 
 TEST_CASE("absent browsers: a native member is never removed this way, however long it is down") {
