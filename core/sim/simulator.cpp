@@ -156,6 +156,8 @@ void Simulator::NodeHost::on_snapshot(const SnapshotMeta& meta, const KvStore& k
 
 Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) {
     if (cfg_.nodes < 1 || cfg_.nodes > 9) throw std::invalid_argument("nodes must be between 1 and 9");
+    if (cfg_.browsers < 0 || cfg_.nodes + cfg_.browsers > kMaxNodes)
+        throw std::invalid_argument("nodes and browsers together must be at most " + std::to_string(kMaxNodes));
     if (cfg_.tick_ms < 1) throw std::invalid_argument("tick_ms must be at least 1");
     if (cfg_.heartbeat_tick < 1 || cfg_.heartbeat_tick >= cfg_.election_tick)
         throw std::invalid_argument("heartbeat_tick must be at least 1 and below election_tick");
@@ -166,8 +168,6 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     for (int i = 1; i <= cfg_.nodes; i++) add_host();
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
     if (cfg_.check) watch_durable_state();
-    if (cfg_.browsers < 0 || cfg_.nodes + cfg_.browsers > kMaxNodes)
-        throw std::invalid_argument("nodes and browsers together must be at most " + std::to_string(kMaxNodes));
     for (int i = 1; i <= cfg_.browsers; i++) add_node(NodeId(size() + 1), false, true);
 }
 
