@@ -406,6 +406,14 @@ TEST_CASE("browser node: leave() removes it from the cluster, and a removed node
     REQUIRE(after);
     CHECK_FALSE(after->ok);
     CHECK_THAT(after->error, Catch::Contains("was removed") && Catch::Contains("new id"));
+    Frame append;  // Raft traffic is refused: the page closes the link
+    append.type = MessageType::Append;
+    append.peer.type = MessageType::Append;
+    append.peer.from = 1;
+    append.peer.to = kPage;
+    append.cluster = kCluster;
+    CHECK_THAT(w.page->receive(encode_frame(append, WireFormat::Cbor), false, w.clock),
+               Catch::Contains("was removed from the cluster"));
 }
 
 TEST_CASE("browser node: a link closed with code 4001 (removed) stops it") {
@@ -500,4 +508,30 @@ TEST_CASE("browser node: bytes that are no frame, or the wrong frame, get a clos
     // Still a working node: the link to node 2 completes and it joins.
     w.link(2);
     CHECK(w.run_until([&] { return w.page->joined(); }));
+}
+
+TEST_CASE("browser node: a follower relays a page's request to the leader once, however often the page sends it") {
+    World w;  // no page object: the test sends its frames up node 2's end of the link
+    w.via = 2;
+    w.page_proven = true;
+    Frame f;
+    f.type = MessageType::ClientRequest;
+    f.cluster = kCluster;
+    f.request = put("k", "v");
+    f.request.client_id = 77;
+    f.request.seq = 1;
+    w.natives.at(2)->runtime->receive(f, kPage);
+    w.natives.at(2)->runtime->receive(f, kPage);  // the page's retry, before the answer
+    w.pump();
+    std::vector<ClientReply> replies;
+    for (const std::string& bytes : w.down) {
+        Frame r;
+        std::string error;
+        REQUIRE(decode_frame(bytes, WireFormat::Cbor, &r, &error));
+        if (r.type == MessageType::ClientReply) replies.push_back(r.reply);
+    }
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].ok);
+    CHECK(replies[0].client_id == 77);
+    CHECK(*w.leader().kv().get("k") == "v");
 }
