@@ -43,6 +43,12 @@ public:
         client_.clear_error_channels(websocketpp::log::elevel::all);
         client_.init_asio();
         client_.start_perpetual();
+        client_.set_tcp_pre_init_handler([this](websocketpp::connection_hdl h) {  // as browsers do: no Nagle delay
+            websocketpp::lib::error_code ec;
+            WsClient::connection_ptr con = client_.get_con_from_hdl(h, ec);
+            boost::system::error_code ignored;
+            if (!ec) con->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+        });
         client_.set_open_handler([this](websocketpp::connection_hdl h) {
             if (!is_current(h)) return;
             send_now(hello());
@@ -365,6 +371,20 @@ TEST_CASE("Only a frame from a browser goes around: a native node relays what a 
     CHECK(FakeBrowser::wait_for([&] {
         return b.count([&](const Frame& f) { return f.peer.from == a.id() && f.peer.hint_term == kPong; }) > 0;
     }));
+}
+
+TEST_CASE("serve --remove-absent-browsers-after takes a duration and --min-voters a count", "[serve][browser]") {
+    const std::string flags =
+        "serve --id 1 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/raftbook-never-created ";
+    std::string help, soon, zero;
+    CHECK(run_raftbook("serve --help", &help) == 0);
+    CHECK(help.find("--remove-absent-browsers-after TIME") != std::string::npos);
+    CHECK(help.find("--min-voters N") != std::string::npos);
+    CHECK(run_raftbook(flags + "--remove-absent-browsers-after soon", &soon) == 2);
+    CHECK(soon.find("--remove-absent-browsers-after must be a duration like 60s") != std::string::npos);
+    CHECK(run_raftbook(flags + "--min-voters 0", &zero) == 2);
+    CHECK(zero.find("--min-voters") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists("/tmp/raftbook-never-created"));
 }
 
 // Not a test of speed (no assertion on it): prints the round trip of a frame between
