@@ -352,7 +352,7 @@ TEST_CASE("Only a frame from a browser goes around: a native node relays what a 
     // a) and sends a frame for a: node 2 must drop it. Then page b, at node 2 too, pings
     // a: node 2 sends that around (to node 1 and 3, or over its learned route), and
     // node 1 hands it to a. Over the same links, so had node 2 passed the first frame
-    // on, a would have received it first.
+    // on, a would have received it first (node 2 handles them in that order: below).
     FakeBrowser native9(9, "raftbook");
     REQUIRE(native9.connect(c.peer_address(2)));
     Frame stray;
@@ -361,9 +361,15 @@ TEST_CASE("Only a frame from a browser goes around: a native node relays what a 
     stray.peer.to = a.id();
     stray.peer.context = 99;
     native9.send(stray);
+    // Node 2 has handled the stray frame once it has passed on the one sent after it,
+    // over the same connection, to b (connected there).
     Frame ping = stray;
+    ping.peer.to = b.id();
     ping.peer.context = 1;
     ping.peer.hint_term = kPing;
+    native9.send(ping);
+    REQUIRE(FakeBrowser::wait_for([&] { return b.count(from_node(9, MessageType::HeartbeatResp)) > 0; }));
+    ping.peer.to = a.id();
     b.send(ping);
     REQUIRE(FakeBrowser::wait_for([&] { return a.count(from_node(b.id(), MessageType::HeartbeatResp)) > 0; }));
     CHECK(a.count(from_node(9, MessageType::HeartbeatResp)) == 0);
