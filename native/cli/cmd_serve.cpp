@@ -31,6 +31,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/sim/scenario.h"
 #include "core/sim/simulator.h"
 #include "native/cli/commands.h"
 #include "native/node/log.h"
@@ -209,6 +210,13 @@ int cmd_serve(int argc, char** argv) {
               "entries kept before a snapshot, so that a follower a little behind is sent\n"
               "                           entries rather than the snapshot",
               "5000");
+    opts.flag("remove-absent-browsers-after", "TIME",
+              "the leader removes a browser member (a live page) it has not heard from for\n"
+              "                           this long, e.g. 60s or 1500ms, so that closed tabs do not erode the\n"
+              "                           quorum; never a native member; 0: never",
+              "60s");
+    opts.flag("min-voters", "N",
+              "never remove an absent browser voter when that would leave fewer than N voters", "3");
     int exit_code = 0;
     opts.flag("test-fault", "NAME[,...]",
               "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
@@ -227,6 +235,14 @@ int cmd_serve(int argc, char** argv) {
     if (!opts.get_uint("max-watchers", 1, 1 << 24, &max_watchers, &exit_code)) return exit_code;
     if (!opts.get_uint("snapshot-entries", 0, kMaxLogEntries, &snapshot_entries, &exit_code)) return exit_code;
     if (!opts.get_uint("catchup-entries", 0, kMaxLogEntries, &catchup_entries, &exit_code)) return exit_code;
+    TimeMs absent_ms = 0;
+    if (!parse_duration(opts.get("remove-absent-browsers-after"), &absent_ms))
+        return opts.usage_error("--remove-absent-browsers-after must be a duration like 60s or 1500ms (0: never), "
+                                "not '" + opts.get("remove-absent-browsers-after") + "'");
+    uint64_t min_voters = 0;
+    if (!opts.get_uint("min-voters", 1, 1000, &min_voters, &exit_code)) return exit_code;
+    cfg.remove_absent_browsers_after = std::chrono::milliseconds(absent_ms);
+    cfg.min_voters = size_t(min_voters);
     cfg.watch_history = watch_history;
     cfg.max_watchers = max_watchers;
     cfg.snapshot_entries = snapshot_entries;
