@@ -130,6 +130,7 @@ struct NodeConfig {
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
     size_t watch_history = kDefaultWatchHistory;
     Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
+    std::map<NodeId, std::string> test_dial;  // test only (serve --test-dial): dial these members here
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {

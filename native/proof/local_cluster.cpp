@@ -95,7 +95,8 @@ std::string LocalCluster::log_path(int id) const { return root_ + "/node" + std:
 std::string LocalCluster::cluster_arg() const {
     std::string s;
     for (int id = 1; id <= size(); id++)
-        s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
+        if (node(id).join.empty())
+            s += (s.empty() ? "" : ",") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
     return s;
 }
 
@@ -117,8 +118,13 @@ bool LocalCluster::start(int id, std::string* error) {
     Node& n = node(id);
     if (n.pid > 0) return true;
     n.exit_status = -1;
-    std::vector<std::string> args = {"raftbook", "serve",  "--id",   std::to_string(id), "--cluster",
-                                     cluster_arg(), "--http", http_address(id), "--data", data_dir(id)};
+    std::vector<std::string> args = {"raftbook", "serve", "--id", std::to_string(id)};
+    if (n.join.empty()) {
+        args.insert(args.end(), {"--cluster", cluster_arg()});
+    } else {
+        args.insert(args.end(), {"--listen", peer_address(id), "--join", n.join});
+    }
+    args.insert(args.end(), {"--http", http_address(id), "--data", data_dir(id)});
     if (!cluster_id_.empty()) args.insert(args.end(), {"--cluster-id", cluster_id_});
     args.insert(args.end(), n.extra_args.begin(), n.extra_args.end());
     std::vector<char*> argv;
@@ -189,6 +195,22 @@ int LocalCluster::agreed_leader(std::chrono::milliseconds timeout) {
     if (leader == 0 || leader > size() || !running(leader)) return 0;
     const nlohmann::json s = status(leader, timeout);
     return s.is_object() && s.value("role", "") == "leader" ? leader : 0;
+}
+
+void LocalCluster::stop(int id, std::chrono::milliseconds grace) {
+    Node& n = node(id);
+    if (n.pid <= 0) return;
+    ::kill(n.pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (::waitpid(n.pid, nullptr, WNOHANG) != n.pid) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(n.pid, SIGKILL);
+            ::waitpid(n.pid, nullptr, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    n.pid = 0;
 }
 
 void LocalCluster::stop_all(std::chrono::milliseconds grace) {
