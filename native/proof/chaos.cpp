@@ -411,6 +411,7 @@ private:
     std::map<std::string, std::string> final_state_;  // the first member's, rebuilt from its data dir
     std::vector<std::unique_ptr<ChaosWatcher>> watchers_;
     void check_watchers();
+    void check_links();
     Index last_change() const;
     Clock::time_point next_progress_;
 };
@@ -1060,6 +1061,19 @@ bool Harness::converge() {
     return false;
 }
 
+// Every two members at the end were connected through their relays (one dials the
+// other; the connection carries both ways), those that joined too (serve --test-dial):
+// a link that bypassed them was out of the faults' reach.
+void Harness::check_links() {
+    const std::vector<int> ids = members();
+    for (int a : ids)
+        for (int b : ids)
+            if (a < b && relays_[{a, b}]->counters().connections + relays_[{b, a}]->counters().connections == 0)
+                report_.problems.push_back("nodes " + std::to_string(a) + " and " + std::to_string(b) +
+                                           " never connected through their relays: the faults could not reach "
+                                           "that link");
+}
+
 // A read of every key through every node, after everything else: each must see the
 // final value (the linearizability check includes them).
 void Harness::final_reads() {
@@ -1269,6 +1283,7 @@ ChaosReport Harness::run() {
         if (converge()) {
             say("converged at commit index %llu; final reads", static_cast<unsigned long long>(report_.commit_index));
             final_reads();
+            check_links();
         }
         const std::vector<HistoryEvent> history = rec_->events();
         if (!cfg_.history_path.empty()) {

@@ -68,6 +68,8 @@
 //     builds the same state, keeps every acknowledged write (final_state_problems
 //     below) at the revision its client was told, and applies no write twice;
 //   - every watcher saw every change (watch_problems);
+//   - every two members were connected through their relays (a joined node's too), so
+//     the network faults could reach every link;
 //   - no node exited that the nemesis did not kill.
 // A run that does not converge still compares what each node committed (its own commit
 // index) against the others and against the acknowledged writes, so a broken node shows
