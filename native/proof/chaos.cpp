@@ -381,10 +381,12 @@ private:
     ClusterView view();
     void change_membership(std::set<int>& busy);
     void transfer_leadership();
-    void add_node(const std::set<int>& busy);
+    void add_node();
     bool remove_member(int id, const std::set<int>& busy);
     void replace_dead_node(std::set<int>& busy);
     void retire(int id);
+    bool start_node(int id, int via = 0);
+    int join_via(int id);
     std::string durability_log_path(int id) const { return dir_ + "/node" + std::to_string(id) + ".durability"; }
 
     const ChaosConfig cfg_;
@@ -400,6 +402,7 @@ private:
     std::set<int> members_;             // the nodes in play: started, and not (known to be) removed
     std::set<int> retired_;             // removed from the cluster, and stopped
     size_t membership_turn_ = 0;
+    std::map<int, std::vector<int>> reserved_;  // sockets holding the ports of ids not started yet
     std::unique_ptr<LocalCluster> cluster_;
     boost::asio::io_context ioc_;
     std::map<std::pair<int, int>, std::unique_ptr<RelayProxy>> relays_;  // (a, b): a dials b through it
@@ -459,6 +462,12 @@ bool Harness::setup() {
     for (int i = 0; i < slots_; i++) {
         ports.push_back({free[size_t(2 * i)], free[size_t(2 * i + 1)]});
         http_ports_.push_back(ports.back().http);
+        // Held until the node starts: the relays' listeners and the clients' connections
+        // would otherwise be given them meanwhile.
+        for (uint16_t port : {ports.back().http, ports.back().peer}) {
+            const int fd = reserve_loopback_port(port);
+            if (fd >= 0) reserved_[i + 1].push_back(fd);
+        }
     }
     cluster_ = std::make_unique<LocalCluster>(ports, dir_);
     // A relay for every pair of ids, those of nodes that may join included: a joining
@@ -503,16 +512,8 @@ bool Harness::setup() {
         if (!faults.empty()) args.insert(args.end(), {"--test-fault", faults});
         cluster_->set_extra_args(a, args);
     }
-    std::string error;
-    if (!cluster_->check_ports(&error)) {
-        report_.problems.push_back(error);
-        return false;
-    }
     for (int id = 1; id <= n; id++) {
-        if (!cluster_->start(id, &error)) {
-            report_.problems.push_back(error);
-            return false;
-        }
+        if (!start_node(id)) return false;
         members_.insert(id);
     }
     const auto deadline = Clock::now() + kLeaderWithin;
@@ -577,9 +578,34 @@ void Harness::check_exits() {
                                    cluster_->log_tail(id));
         say("node %d %s on its own", id, how.c_str());
         paused_.erase(id);
-        std::string error;
-        if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+        start_node(id);
     }
+}
+
+// A voter that runs, for node `id` to join through; 0 when none answers.
+int Harness::join_via(int id) {
+    const ClusterView v = view();
+    std::vector<int> up;
+    for (int m : members())
+        if (m != id && v.voters.count(m) && cluster_->running(m) && !paused_.count(m)) up.push_back(m);
+    return up.empty() ? 0 : up[size_t(rng_.range(0, int64_t(up.size()) - 1))];
+}
+
+// Starts node `id` on its reserved ports (again: same ports, same data). One that
+// joins goes through `via`, or else through join_via: serve --join asks it whom to
+// join (on a restart after it joined, serve ignores --join). False, noted as a
+// problem, when the process cannot be created.
+bool Harness::start_node(int id, int via) {
+    if (id > cfg_.nodes && via == 0) via = join_via(id);
+    if (via > 0) cluster_->set_join(id, cluster_->http_address(via));
+    for (int fd : reserved_[id]) ::close(fd);
+    reserved_.erase(id);
+    std::string error;
+    if (!cluster_->start(id, &error)) {
+        report_.problems.push_back(error);
+        return false;
+    }
+    return true;
 }
 
 void Harness::wait(Clock::duration d) {
@@ -649,8 +675,7 @@ void Harness::kill_nodes(const std::vector<int>& ids) {
 }
 
 void Harness::restart_node(int id) {
-    std::string error;
-    if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+    start_node(id);
     killed_.erase(id);
 }
 
@@ -875,7 +900,7 @@ void Harness::change_membership(std::set<int>& busy) {
         switch (membership_turn_++ % 4) {
             case 0:
                 if (!can_add) break;
-                return add_node(busy);
+                return add_node();
             case 1: {
                 if (!can_remove) break;
                 std::vector<int> down, voters;
@@ -919,20 +944,13 @@ void Harness::transfer_leadership() {
 }
 
 // A new node under the next unused id: fresh ports and data dir, `serve --join` through
-// a member that runs; it is added as a learner and asks for its promotion once caught up.
-void Harness::add_node(const std::set<int>& busy) {
-    std::vector<int> up;
-    for (int id : members())
-        if (cluster_->running(id) && !paused_.count(id) && !busy.count(id)) up.push_back(id);
-    if (up.empty()) return;
-    const int via = up[size_t(rng_.range(0, int64_t(up.size()) - 1))];
-    const int id = next_slot_++;
-    cluster_->set_join(id, cluster_->http_address(via));
-    std::string error;
-    if (!cluster_->start(id, &error)) {
-        report_.problems.push_back(error);
-        return;
-    }
+// a voter that runs; it is added as a learner and asks for its promotion once caught up.
+void Harness::add_node() {
+    const int id = next_slot_;
+    const int via = join_via(id);
+    if (via == 0) return;
+    next_slot_++;
+    if (!start_node(id, via)) return;
     {
         std::lock_guard<std::mutex> lock(members_mu_);
         members_.insert(id);
@@ -986,7 +1004,7 @@ void Harness::replace_dead_node(std::set<int>& busy) {
     say("replace dead node %d: remove it, then add a node under a new id", dead);
     if (!remove_member(dead, busy)) return;
     report_.faults["dead node replaced"]++;
-    add_node(busy);
+    add_node();
 }
 
 // A node the configuration removed leaves the run: stopped (woken first if paused), its
@@ -1306,6 +1324,8 @@ ChaosReport Harness::run() {
         judge_history(history);
     }
     report_.members = members();
+    for (const auto& [id, fds] : reserved_)
+        for (int fd : fds) ::close(fd);
     report_.writes_ok = counts_.writes_ok;
     report_.writes_failed = counts_.writes_failed;
     report_.writes_unknown = counts_.writes_unknown;

@@ -24,11 +24,11 @@ namespace raftbook {
 
 namespace {
 
-// Binds 127.0.0.1:port (0: any) as a node's listener would, with SO_REUSEADDR, and
-// returns the bound port; 0 when the bind fails (errno says why).
-uint16_t bind_loopback(uint16_t port) {
+// A socket bound to 127.0.0.1:port (0: any) as a node's listener would be, with
+// SO_REUSEADDR, and in *bound the port; -1 when the bind fails (errno says why).
+int bound_loopback_socket(uint16_t port, uint16_t* bound) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
@@ -36,13 +36,23 @@ uint16_t bind_loopback(uint16_t port) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
     socklen_t len = sizeof addr;
-    uint16_t bound = 0;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        bound = ntohs(addr.sin_port);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        *bound = ntohs(addr.sin_port);
+        return fd;
+    }
     const int saved = errno;
     ::close(fd);
     errno = saved;
+    return -1;
+}
+
+// Binds 127.0.0.1:port (0: any) and returns the bound port; 0 when the bind fails.
+uint16_t bind_loopback(uint16_t port) {
+    uint16_t bound = 0;
+    const int fd = bound_loopback_socket(port, &bound);
+    if (fd < 0) return 0;
+    ::close(fd);
     return bound;
 }
 
@@ -73,6 +83,11 @@ std::vector<uint16_t> free_loopback_ports(size_t count) {
         if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
     }
     return ports;
+}
+
+int reserve_loopback_port(uint16_t port) {
+    uint16_t bound = 0;
+    return bound_loopback_socket(port, &bound);
 }
 
 LocalCluster::LocalCluster(std::vector<LocalNodePorts> ports, std::string root) : root_(std::move(root)) {

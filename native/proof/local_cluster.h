@@ -36,6 +36,11 @@ std::string self_executable();
 // choice). Throws std::runtime_error when none can be had.
 std::vector<uint16_t> free_loopback_ports(size_t count);
 
+// Keeps 127.0.0.1:port bound (not listening), so that the kernel gives it to no one
+// else meanwhile (as a listener's port 0, or a connection's local port); close() the
+// returned socket just before a node is to listen there. -1 when the port is taken.
+int reserve_loopback_port(uint16_t port);
+
 class LocalCluster {
 public:
     // Node i gets ports[i-1]; `root` is created if missing.
