@@ -880,10 +880,11 @@ ClusterView Harness::view() {
 }
 
 // One membership change, the kinds in turn (one that cannot be made now passes its turn
-// on): add a node, remove a member (the leader half of the time, a node that is down
-// when there is one), replace a dead node (remove it, add one under a new id), or hand
-// leadership to another member. Adds and removes keep the voters between kMinVoters
-// and kMaxVoters; nodes still joining count as voters to be.
+// on): add a node, replace a dead node (remove it, add one under a new id), hand
+// leadership to another member, remove a member (the leader half of the time, a node
+// that is down when there is one). Adds and removes keep the voters between kMinVoters
+// and kMaxVoters; nodes still joining count as voters to be. (In this order a cluster
+// of 3 grows to 4, replaces one, and shrinks back.)
 void Harness::change_membership(std::set<int>& busy) {
     const ClusterView v = view();
     if (!v.ok) {
@@ -901,7 +902,12 @@ void Harness::change_membership(std::set<int>& busy) {
             case 0:
                 if (!can_add) break;
                 return add_node();
-            case 1: {
+            case 1:
+                if (!can_remove || next_slot_ > slots_) break;
+                return replace_dead_node(busy);
+            case 2:
+                return transfer_leadership();
+            case 3: {
                 if (!can_remove) break;
                 std::vector<int> down, voters;
                 for (int id : v.voters)
@@ -919,11 +925,6 @@ void Harness::change_membership(std::set<int>& busy) {
                 }
                 return;
             }
-            case 2:
-                if (!can_remove || next_slot_ > slots_) break;
-                return replace_dead_node(busy);
-            default:
-                return transfer_leadership();
         }
     }
 }

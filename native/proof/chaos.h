@@ -36,14 +36,14 @@
 //   power-off  (with --power-loss only) every node loses power at once
 //   membership (with --membership only) in turn, each when the bounds allow it:
 //              add      a new node under a fresh id (its own ports and data dir) starts
-//                       with `serve --join` through a member; it joins as a learner and
+//                       with `serve --join` through a voter; it joins as a learner and
 //                       is promoted once caught up;
-//              remove   DELETE /members/N: half of the time the leader itself, or a
-//                       node that is down; once removed it is stopped for good;
 //              replace  a dead node (one that is down, or killed for it) is removed and
 //                       a new node added under a new id;
 //              transfer the leader hands leadership to another member (POST
-//                       /transfer-leader).
+//                       /transfer-leader);
+//              remove   DELETE /members/N: half of the time the leader itself, or a
+//                       node that is down; once removed it is stopped for good.
 //              Adds and removes keep between 3 and 5 voters (nodes still joining
 //              count). Every id a node may get has its ports and relays from the start
 //              (joined nodes dial and are dialled through them: serve --test-dial), so
