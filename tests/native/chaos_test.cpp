@@ -581,7 +581,8 @@ TEST_CASE("a power loss zeroes bytes written over a file since its last fsync", 
     CHECK(read_file(path) == std::string(16, '\0'));
 }
 
-TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule fault", "[chaos][cli]") {
+TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule fault or a bad relay address",
+          "[chaos][cli]") {
     const auto run = [](const std::string& args, std::string* out) {
         FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " serve " + args + " 2>&1").c_str(), "r");
         char buf[4096];
@@ -597,4 +598,10 @@ TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule
               "--test-fault skip_prev_log_check,nope",
               &bad) == 2);
     CHECK(bad.find("--test-fault: no rule fault is called 'nope'") != std::string::npos);
+    CHECK(help.find("TEST ONLY: dial member ID at HOST:PORT") != std::string::npos);
+    bad.clear();
+    CHECK(run("--id 1 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/raftbook-never-created "
+              "--test-dial 2=127.0.0.1:3,relay",
+              &bad) == 2);
+    CHECK(bad.find("--test-dial entry 'relay' is not ID=HOST:PORT") != std::string::npos);
 }
