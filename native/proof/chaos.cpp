@@ -381,7 +381,7 @@ private:
     ClusterView view();
     void change_membership(std::set<int>& busy);
     void transfer_leadership();
-    void add_node();
+    void add_node(std::set<int>& busy);
     bool remove_member(int id, const std::set<int>& busy);
     void replace_dead_node(std::set<int>& busy);
     void retire(int id);
@@ -901,7 +901,7 @@ void Harness::change_membership(std::set<int>& busy) {
         switch (membership_turn_++ % 4) {
             case 0:
                 if (!can_add) break;
-                return add_node();
+                return add_node(busy);
             case 1:
                 if (!can_remove || next_slot_ > slots_) break;
                 return replace_dead_node(busy);
@@ -946,12 +946,19 @@ void Harness::transfer_leadership() {
 
 // A new node under the next unused id: fresh ports and data dir, `serve --join` through
 // a voter that runs; it is added as a learner and asks for its promotion once caught up.
-void Harness::add_node() {
+void Harness::add_node(std::set<int>& busy) {
     const int id = next_slot_;
     const int via = join_via(id);
     if (via == 0) return;
     next_slot_++;
+    // `via` must answer while the new node asks it whom to join (serve exits when it
+    // cannot): no other fault of this step takes it, and the step goes on once the new
+    // node serves (it asked by then).
+    busy.insert(via);
     if (!start_node(id, via)) return;
+    const auto serving = Clock::now() + 3s;
+    while (Clock::now() < serving && cluster_->running(id) && !cluster_->status(id, 200ms).is_object())
+        std::this_thread::sleep_for(20ms);
     {
         std::lock_guard<std::mutex> lock(members_mu_);
         members_.insert(id);
@@ -1005,7 +1012,7 @@ void Harness::replace_dead_node(std::set<int>& busy) {
     say("replace dead node %d: remove it, then add a node under a new id", dead);
     if (!remove_member(dead, busy)) return;
     report_.faults["dead node replaced"]++;
-    add_node();
+    add_node(busy);
 }
 
 // A node the configuration removed leaves the run: stopped (woken first if paused), its
