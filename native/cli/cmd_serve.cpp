@@ -44,9 +44,9 @@ namespace raftbook {
 
 namespace {
 
-// Parses "1=PEER[/HTTP],2=PEER[/HTTP],..." (each address HOST:PORT) into voters.
-// Returns false with a message.
-bool parse_cluster(const std::string& text, Membership* out, std::string* error) {
+// Parses "1=PEER[/HTTP],2=PEER[/HTTP],..." (each address HOST:PORT) into voters; `flag`
+// names the flag in a message. Returns false with a message.
+bool parse_cluster(const std::string& text, Membership* out, std::string* error, const std::string& flag = "--cluster") {
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) {
@@ -54,7 +54,7 @@ bool parse_cluster(const std::string& text, Membership* out, std::string* error)
         char* end = nullptr;
         const unsigned long long id = eq == std::string::npos ? 0 : std::strtoull(item.c_str(), &end, 10);
         if (eq == std::string::npos || id == 0 || end != item.c_str() + eq) {
-            *error = "--cluster entry '" + item + "' is not ID=HOST:PORT[/HTTPHOST:HTTPPORT] with a positive ID";
+            *error = flag + " entry '" + item + "' is not ID=HOST:PORT[/HTTPHOST:HTTPPORT] with a positive ID";
             return false;
         }
         const std::string addresses = item.substr(eq + 1);
@@ -64,17 +64,17 @@ bool parse_cluster(const std::string& text, Membership* out, std::string* error)
         uint16_t port = 0;
         if (!parse_host_port(m.peer, &host, &port, error) ||
             (slash != std::string::npos && !parse_host_port(m.http, &host, &port, error))) {
-            *error = "--cluster entry '" + item + "': " + *error;
+            *error = flag + " entry '" + item + "': " + *error;
             return false;
         }
         if (out->is_member(m.id)) {
-            *error = "--cluster names node " + std::to_string(id) + " twice";
+            *error = flag + " names node " + std::to_string(id) + " twice";
             return false;
         }
         out->members.push_back(m);
     }
     if (out->empty()) {
-        *error = "--cluster is empty; list every member as ID=HOST:PORT/HTTPHOST:HTTPPORT,...";
+        *error = flag + " is empty; list every member as ID=HOST:PORT/HTTPHOST:HTTPPORT,...";
         return false;
     }
     std::sort(out->members.begin(), out->members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
@@ -222,6 +222,9 @@ int cmd_serve(int argc, char** argv) {
               "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
     opts.flag("test-durability-log", "FILE",
               "TEST ONLY: note each write and fsync of the data dir in FILE, for raftbook chaos --power-loss");
+    opts.flag("test-dial", "ID=HOST:PORT[,...]",
+              "TEST ONLY: dial member ID at HOST:PORT, whatever the configuration says (raftbook chaos routes every\n"
+              "                           peer link through a relay it can cut, joined members' too)");
     opts.flag("test-slow-disk", "MS", "TEST ONLY: wait up to MS (at random) before each fsync, for raftbook chaos --slow-disk", "0");
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
@@ -296,6 +299,10 @@ int cmd_serve(int argc, char** argv) {
     if (opts.given("token") && cfg.token.empty()) return opts.usage_error("--token is empty");
     if (opts.given("token-file") && !read_token_file(opts.get("token-file"), &cfg.token, &error))
         return opts.usage_error("--token-file: " + error);
+    Membership dial;
+    if (opts.given("test-dial") && !parse_cluster(opts.get("test-dial"), &dial, &error, "--test-dial"))
+        return opts.usage_error(error);
+    for (const Member& m : dial.members) cfg.test_dial[m.id] = m.peer;
     std::stringstream test_faults(opts.get("test-fault"));
     for (std::string name; std::getline(test_faults, name, ',');)
         if (!cfg.faults.set(name, true)) return opts.usage_error("--test-fault: no rule fault is called '" + name + "'");

@@ -301,14 +301,16 @@ void NodeHost::on_membership(const Membership& membership) {
     if (membership.was_removed(cfg_.id)) report_removed("its configuration says so");
     if (!transport_) return;  // on start, before the transport exists: start() calls again
     // A founding member is dialled where this node's --cluster said (a relay, in chaos
-    // runs, which cuts links one way); any other where the configuration says.
+    // runs, which cuts links one way); any other where the configuration says, unless
+    // --test-dial names it (chaos's relays for members that joined).
     // Browser members are never dialled: they are reached over the link they opened,
     // here or at another native member (relayed: peer_transport.h).
     std::map<NodeId, std::string> peers;
     std::set<NodeId> browsers;
     for (const Member& m : membership.members) {
         const Member* founder = bootstrap_.find(m.id);
-        const std::string& address = founder ? founder->peer : m.peer;
+        const auto dial = cfg_.test_dial.find(m.id);
+        const std::string& address = dial != cfg_.test_dial.end() ? dial->second : founder ? founder->peer : m.peer;
         if (m.browser) {
             browsers.insert(m.id);
         } else if (m.id != cfg_.id && !address.empty()) {

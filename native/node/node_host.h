@@ -143,6 +143,7 @@ struct NodeConfig {
     size_t watch_history = kDefaultWatchHistory;
     size_t max_watchers = kDefaultMaxWatchers;  // --max-watchers: one more is answered 503
     Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
+    std::map<NodeId, std::string> test_dial;  // test only (serve --test-dial): dial these members here
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {
