@@ -41,6 +41,9 @@ constexpr size_t kMaxEntriesPerFrame = 100000;
 constexpr size_t kMaxStringBytes = 1024 * 1024;      // any single string field
 constexpr size_t kMaxFrameDepth = 16;                // nested arrays/objects; frames use 3
 constexpr size_t kMaxAuthText = 128;                 // a Hello's nonce, an Auth's proof
+// The WebSocket close code (application range 4000-4999) a node closes a peer link with
+// when the cluster removed the node at the other end: "you were removed from this cluster".
+constexpr int kCloseRemoved = 4001;
 
 struct Frame {
     std::string cluster;

@@ -23,7 +23,6 @@ namespace raftbook {
 
 namespace {
 
-constexpr int kCloseRemoved = 4001;        // native/node/peer_transport.h: "you were removed"
 constexpr TimeMs kJoinRetryMs = 1000;      // a failed request to join is sent again after this
 constexpr size_t kLogTail = 20;            // entries status() shows
 

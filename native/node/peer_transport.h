@@ -107,10 +107,6 @@ struct PeerTransportConfig {
     std::string token;
 };
 
-// The WebSocket close code (application range 4000-4999) for "you were removed from
-// this cluster".
-constexpr int kCloseRemoved = 4001;
-
 class PeerTransport {
 public:
     // Called for every valid frame addressed to this node (Hello frames excluded), with
