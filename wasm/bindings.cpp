@@ -1,6 +1,7 @@
 // The JavaScript face of the simulator: embind glue and nothing else.
 //
-// rb.Simulation is the core's Simulator itself. Every bound function checks its
+// rb.Simulation is the core's Simulator itself; rb.BrowserNode is the page's live
+// node (core/runtime/browser_node.h) behind a poll-style face (below). Every bound function checks its
 // arguments with core/sim/sim_json.h (so a bad node id never reaches the simulator)
 // and runs inside reported(): a C++ exception is caught there and its message kept for
 // takeError(), and the function returns normally with an empty value. throw_errors.js
@@ -12,11 +13,17 @@
 // documented in wasm/README.md.
 #include <emscripten/bind.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/codec/codec.h"
 #include "core/kv/kv_store.h"
+#include "core/runtime/browser_node.h"
 #include "core/raft/raft.h"
 #include "core/sim/scenario.h"
 #include "core/sim/sim_json.h"
@@ -251,6 +258,217 @@ std::string trace_hash(Simulator& sim) {
 
 double time_ms(Simulator& sim) { return double(sim.now()); }
 
+// ---------------------------------------------------------------- rb.BrowserNode
+
+constexpr double kMaxTimeMs = 9007199254740991.0;  // 2^53 - 1: any time a page's clock gives
+constexpr uint64_t kMaxNodeId = 4294967295;
+
+TimeMs checked_time(double now) { return TimeMs(checked_amount(now, kMaxTimeMs, "now")); }
+
+NodeId id_from_json(const nlohmann::json& j, const std::string& what) {
+    if (!j.is_number_unsigned() || j.get<uint64_t>() == 0 || j.get<uint64_t>() > kMaxNodeId)
+        throw std::invalid_argument(what + " must be a node id (a whole number from 1), not " + j.dump());
+    return j.get<NodeId>();
+}
+
+NodeId checked_id(double id, const char* what) {
+    if (!(id >= 1 && id <= double(kMaxNodeId)) || std::floor(id) != id)
+        throw std::invalid_argument(std::string(what) + " must be a node id (a whole number from 1)");
+    return NodeId(id);
+}
+
+uint64_t checked_u64_text(const nlohmann::json& j, const std::string& what) {
+    const std::string text = j.is_string() ? j.get<std::string>() : "";
+    uint64_t v = 0;
+    bool ok = !text.empty() && text.size() <= 20;
+    for (char c : text) {
+        if (c < '0' || c > '9' || v > (UINT64_MAX - uint64_t(c - '0')) / 10) ok = false;
+        if (ok) v = v * 10 + uint64_t(c - '0');
+    }
+    if (!ok)
+        throw std::invalid_argument(what + " must be a 64-bit whole number as a string of decimal digits, not " +
+                                    j.dump());
+    return v;
+}
+
+// The members array of a native /status (its other keys, such as "connected", are ignored).
+Membership membership_from_status(const nlohmann::json& members, const nlohmann::json& removed) {
+    Membership m;
+    if (!members.is_array() || members.empty())
+        throw std::invalid_argument("members must be the members array of a cluster member's /status");
+    for (const nlohmann::json& j : members) {
+        if (!j.is_object()) throw std::invalid_argument("members[] must hold objects, not " + j.dump());
+        Member x;
+        x.id = id_from_json(j.value("id", nlohmann::json()), "members[].id");
+        x.voter = j.value("voter", nlohmann::json(true)) == true;
+        x.browser = j.value("kind", nlohmann::json("native")) == "browser";
+        for (auto [field, out] : {std::pair{"peer", &x.peer}, std::pair{"http", &x.http}}) {
+            const nlohmann::json v = j.value(field, nlohmann::json(""));
+            if (!v.is_string() || !valid_member_address(v.get<std::string>()))
+                throw std::invalid_argument(std::string("members[].") + field + " must be host:port, not " + v.dump());
+            *out = v.get<std::string>();
+        }
+        m.members.push_back(x);
+    }
+    if (!removed.is_array()) throw std::invalid_argument("removed must be an array of node ids");
+    for (const nlohmann::json& id : removed) m.removed.push_back(id_from_json(id, "removed[]"));
+    std::sort(m.members.begin(), m.members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+    std::sort(m.removed.begin(), m.removed.end());
+    if (const std::string e = m.validate(); !e.empty()) throw std::invalid_argument("members: " + e);
+    return m;
+}
+
+BrowserNodeConfig browser_node_config_from_json(const std::string& text) {
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) throw std::invalid_argument("config is not valid JSON");
+    if (!j.is_object()) throw std::invalid_argument("config must be a JSON object");
+    static const std::vector<std::string> keys = {"id",      "cluster_id",   "token",         "random",
+                                                  "members", "removed",      "promote_self",  "election_tick",
+                                                  "heartbeat_tick"};
+    for (const auto& item : j.items()) {
+        if (std::find(keys.begin(), keys.end(), item.key()) == keys.end())
+            throw std::invalid_argument("unknown config key '" + item.key() +
+                                        "' (id, cluster_id, token, random, members, removed, promote_self, "
+                                        "election_tick, heartbeat_tick)");
+    }
+    BrowserNodeConfig c;
+    c.id = id_from_json(j.value("id", nlohmann::json()), "id");
+    for (auto [field, out] : {std::pair{"cluster_id", &c.cluster_id}, std::pair{"token", &c.token}}) {
+        const nlohmann::json v = j.value(field, nlohmann::json(""));
+        if (!v.is_string() || v.get<std::string>().size() > 1024 || !is_utf8(v.get<std::string>()))
+            throw std::invalid_argument(std::string(field) + " must be a string (at most 1024 bytes)");
+        *out = v.get<std::string>();
+    }
+    if (c.cluster_id.empty()) throw std::invalid_argument("cluster_id must be the cluster_id of a member's /status");
+    const nlohmann::json random = j.value("random", nlohmann::json());
+    if (!random.is_array() || random.size() != 2)
+        throw std::invalid_argument("random must be two 64-bit numbers as decimal strings (crypto.getRandomValues)");
+    c.random_hi = checked_u64_text(random[0], "random[0]");
+    c.random_lo = checked_u64_text(random[1], "random[1]");
+    c.membership =
+        membership_from_status(j.value("members", nlohmann::json()), j.value("removed", nlohmann::json::array()));
+    if (c.membership.is_member(c.id) || c.membership.was_removed(c.id))
+        throw std::invalid_argument("id " + std::to_string(c.id) + " is used in this cluster already: pick a fresh one");
+    const nlohmann::json promote = j.value("promote_self", nlohmann::json(false));
+    if (!promote.is_boolean()) throw std::invalid_argument("promote_self must be true or false");
+    c.runtime.promote_self = promote.get<bool>();
+    for (auto [field, out] : {std::pair{"election_tick", &c.runtime.raft.election_tick},
+                              std::pair{"heartbeat_tick", &c.runtime.raft.heartbeat_tick}}) {
+        const nlohmann::json v = j.value(field, nlohmann::json(*out));
+        if (!v.is_number_unsigned() || v.get<uint64_t>() < 1 || v.get<uint64_t>() > 1000)
+            throw std::invalid_argument(std::string(field) + " must be a whole number in (1..1000)");
+        *out = v.get<int>();
+    }
+    if (c.runtime.raft.heartbeat_tick >= c.runtime.raft.election_tick)
+        throw std::invalid_argument("heartbeat_tick must be below election_tick");
+    // As a native node has them (native/node/node_host.h), at one tick per 50 ms.
+    c.runtime.no_leader_retry_ms = 50;
+    c.runtime.snapshot_entries = 10000;
+    c.runtime.catchup_entries = 5000;
+    return c;
+}
+
+// A client request in the codec's JSON field names ("op", "key", "value", ...), checked
+// by the codec's own decoder exactly as a frame from a peer is.
+ClientRequest request_from_json(const std::string& text) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) throw std::invalid_argument("request is not valid JSON");
+    if (!j.is_object())
+        throw std::invalid_argument("request must be a JSON object like {\"op\": \"get\", \"key\": \"x\"}");
+    j["v"] = kCodecVersion;
+    j["cluster"] = "";
+    j["type"] = "ClientRequest";
+    Frame f;
+    std::string error;
+    if (!decode_frame(j.dump(), WireFormat::Json, &f, &error)) throw std::invalid_argument("request: " + error);
+    return f.request;
+}
+
+// A reply in the codec's JSON field names ("ok", "found", "value", "error", "leader", ...).
+nlohmann::json reply_json(const ClientReply& reply) {
+    Frame f;
+    f.type = MessageType::ClientReply;
+    f.reply = reply;
+    nlohmann::json j = nlohmann::json::parse(encode_frame(f, WireFormat::Json));
+    for (const char* k : {"v", "cluster", "type"}) j.erase(k);
+    j["ok"] = reply.ok;  // the codec leaves false out
+    return j;
+}
+
+// rb.BrowserNode: a BrowserNode whose requests are numbered (handles) and whose answers
+// and outgoing frames wait in queues, so the page polls (takeReplies, takeOutbox) after
+// its calls instead of passing callbacks into wasm.
+class WasmBrowserNode {
+public:
+    WasmBrowserNode(BrowserNodeConfig config, TimeMs now) : node_(std::move(config), now) {}
+
+    void link_up(double via, double now) {
+        reported([&] { node_.link_up(checked_id(via, "linkUp(viaId)"), checked_time(now)); });
+    }
+    void link_down(double now) {
+        reported([&] { node_.link_down(checked_time(now)); });
+    }
+    void link_closed(double code, double now) {
+        reported([&] { node_.link_down(checked_time(now), int(checked_amount(code, 4999, "linkClosed(code)"))); });
+    }
+    std::string receive(const std::string& bytes, bool is_text, double now) {
+        return reported([&] { return node_.receive(bytes, is_text, checked_time(now)); });
+    }
+    std::string take_outbox() {
+        return reported([&] { return nlohmann::json(node_.take_outbox()).dump(); });
+    }
+    void tick(double now) {
+        reported([&] { node_.tick(checked_time(now)); });
+    }
+    double submit(const std::string& request, double now) {
+        return reported([&] {
+            ClientRequest r = request_from_json(request);
+            r.client_id = 0;  // the runtime's sessions number the page's requests
+            r.seq = 0;
+            const double h = next_handle_++;
+            node_.submit(std::move(r), answer(h), checked_time(now));
+            return h;
+        });
+    }
+    double promote(double now) {
+        return reported([&] {
+            const double h = next_handle_++;
+            node_.promote(answer(h), checked_time(now));
+            return h;
+        });
+    }
+    double leave(double now) {
+        return reported([&] {
+            const double h = next_handle_++;
+            node_.leave(answer(h), checked_time(now));
+            return h;
+        });
+    }
+    std::string take_replies() {
+        return reported([&] {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& [handle, reply] : replies_) out.push_back({{"handle", handle}, {"reply", reply_json(reply)}});
+            replies_.clear();
+            return out.dump();
+        });
+    }
+    std::string status() {
+        return reported([&] { return node_.status().dump(); });
+    }
+
+private:
+    ReplyFn answer(double handle) {
+        return [this, handle](const ClientReply& r) { replies_.emplace_back(handle, r); };
+    }
+    BrowserNode node_;
+    double next_handle_ = 1;
+    std::vector<std::pair<double, ClientReply>> replies_;
+};
+
+WasmBrowserNode* new_browser_node(const std::string& config, double now) {
+    return reported([&] { return new WasmBrowserNode(browser_node_config_from_json(config), checked_time(now)); });
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(raftbook) {
@@ -291,4 +509,17 @@ EMSCRIPTEN_BINDINGS(raftbook) {
         .function("snapshotContents", &snapshot_contents)
         .function("watch", &watch)
         .function("traceHash", &trace_hash);
+    emscripten::class_<WasmBrowserNode>("BrowserNode")
+        .constructor(&new_browser_node, allow_raw_pointers())
+        .function("linkUp", &WasmBrowserNode::link_up)
+        .function("linkDown", &WasmBrowserNode::link_down)
+        .function("linkClosed", &WasmBrowserNode::link_closed)
+        .function("receive", &WasmBrowserNode::receive)
+        .function("takeOutbox", &WasmBrowserNode::take_outbox)
+        .function("tick", &WasmBrowserNode::tick)
+        .function("submit", &WasmBrowserNode::submit)
+        .function("promote", &WasmBrowserNode::promote)
+        .function("leave", &WasmBrowserNode::leave)
+        .function("takeReplies", &WasmBrowserNode::take_replies)
+        .function("status", &WasmBrowserNode::status);
 }

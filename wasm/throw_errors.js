@@ -20,18 +20,24 @@ addOnPostRun(function () {
     Module[name] = checked(Module[name]);
   });
 
-  var Base = Module['Simulation'];
-  Object.getOwnPropertyNames(Base.prototype).forEach(function (name) {
-    if (name !== 'constructor') Base.prototype[name] = checked(Base.prototype[name]);
-  });
-  // `new rb.Simulation(config)` returns the object the embind constructor made, and
-  // shares its prototype, so instanceof and every method work as before.
-  function Simulation() {
-    var sim = new (Function.prototype.bind.apply(Base, [null].concat(Array.prototype.slice.call(arguments))))();
-    check();
-    return sim;
+  // Wraps a bound class: every method checks, and so does `new`, which returns the
+  // object the embind constructor made and shares its prototype, so instanceof and
+  // every method work as before.
+  function wrapClass(name) {
+    var Base = Module[name];
+    Object.getOwnPropertyNames(Base.prototype).forEach(function (method) {
+      if (method !== 'constructor') Base.prototype[method] = checked(Base.prototype[method]);
+    });
+    function Wrapped() {
+      var object = new (Function.prototype.bind.apply(Base, [null].concat(Array.prototype.slice.call(arguments))))();
+      check();
+      return object;
+    }
+    Wrapped.prototype = Base.prototype;
+    Module[name] = Wrapped;
+    return Base;
   }
-  Simulation.prototype = Base.prototype;
-  Simulation['fromScenario'] = checked(Base['fromScenario']);
-  Module['Simulation'] = Simulation;
+  var Simulation = wrapClass('Simulation');
+  Module['Simulation']['fromScenario'] = checked(Simulation['fromScenario']);
+  wrapClass('BrowserNode');
 });

@@ -56,8 +56,9 @@ public:
     // --- The uplink ---
     // The page opened a link to native member `via`: the Hello goes out (take_outbox).
     void link_up(NodeId via, TimeMs now);
-    // The link closed (or failed to open).
-    void link_down(TimeMs now);
+    // The link closed (or failed to open), with the WebSocket close code when the page
+    // has one: kCloseRemoved (4001) says the cluster removed this node, which then stops.
+    void link_down(TimeMs now, int close_code = 0);
     // A WebSocket message from the link: `text` for a text message (JSON), else binary
     // (CBOR). Returns "" or, when the link must be closed (undecodable bytes, a failed
     // proof, this node was removed), the close reason.
@@ -75,9 +76,12 @@ public:
     void leave(ReplyFn done, TimeMs now);
 
     // --- Observation ---
-    // The node as the native /status shows one (id, role, term, leader, commit,
-    // applied, last_index, snapshot, members, log tail), plus "link": {"via", "up"},
-    // "joined" (the configuration shows it) and "removed".
+    // The node as the native /status shows one (the runtime's status; "cluster_id";
+    // "members" with id, peer, http, voter, kind; "removed" ids; "voter"; and
+    // "removed_from_cluster" once this node was removed), plus "link": {"via", "up"}
+    // (up: the handshake is done), "joined" (the configuration shows it), "join_error"
+    // (why the last request to join failed, while not joined) and "log_tail" (the last
+    // entries: index, term, type).
     nlohmann::json status() const;
     bool joined() const;
     bool removed() const;
@@ -86,10 +90,13 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    void maybe_join();  // asks to be added while the configuration does not show this node
+    void settle();      // reports the in-memory writes durable, runs the Ready loop
     // RuntimeHost
     bool send(NodeId to, Frame frame) override;
     void write(DiskWrite w) override;
     TimeMs now() const override;
+    NodeId uplink() const override;
     void on_membership(const Membership& membership) override;
 };
 

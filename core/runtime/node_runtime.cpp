@@ -142,6 +142,7 @@ std::unique_ptr<NodeRuntime> NodeRuntime::clone(RuntimeHost* host,
     c->raft_->set_snapshot_check([copy](const Snapshot& s) { return copy->check_snapshot(s); });
     for (auto& [key, r] : c->local_) {
         if (r.done.target<PromoteAnswered>()) r.done = PromoteAnswered{copy};
+        else if (const RelayAnswer* relay = r.done.target<RelayAnswer>()) r.done = RelayAnswer{copy, relay->origin};
         else r.done = rebind(r.done);
     }
     return c;
@@ -430,7 +431,11 @@ void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
     switch (frame.type) {
         case MessageType::ClientRequest: {
             const ClientRequest& req = frame.request;
-            if (!serve(req, link_peer)) {
+            if (serve(req, link_peer)) break;
+            const Member* sender = raft_->membership().find(link_peer);
+            if (!sender || sender->browser) {
+                relay_for(link_peer, req);
+            } else {
                 ClientReply retry = reply_to({req.client_id, req.seq});
                 retry.ok = false;
                 retry.error = kNotLeader;
@@ -521,7 +526,7 @@ void NodeRuntime::dispatch(const RequestKey& key) {
     Frame f;
     f.type = MessageType::ClientRequest;
     f.request = it->second.request;
-    const NodeId leader = raft_->leader_id();
+    const NodeId leader = raft_->leader_id() != kNoNode ? raft_->leader_id() : host_->uplink();
     if (leader != kNoNode && host_->send(leader, std::move(f))) {
         stats_.forwarded++;
         it->second.retry_at = now + cfg_.retry_interval_ms;
@@ -688,6 +693,20 @@ void NodeRuntime::maybe_promote_self() {
     promote.op = "promote";
     promote.node = self;
     submit(std::move(promote), PromoteAnswered{this});
+}
+
+void NodeRuntime::relay_for(NodeId origin, const ClientRequest& request) {
+    // The same request again (the browser node retries every retry_interval_ms): the
+    // one waiting here answers it.
+    if (request.client_id == 0 || local_.count({request.client_id, request.seq})) return;
+    submit(request, RelayAnswer{this, origin});
+}
+
+void NodeRuntime::RelayAnswer::operator()(const ClientReply& reply) const {
+    Frame f;
+    f.type = MessageType::ClientReply;
+    f.reply = reply;
+    runtime->host_->send(origin, std::move(f));
 }
 
 void NodeRuntime::PromoteAnswered::operator()(const ClientReply&) const {

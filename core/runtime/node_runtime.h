@@ -67,6 +67,12 @@
 // the host hears of every new configuration through RuntimeHost::on_membership (a
 // native node dials new members, drops removed ones). Raft traffic from a node whose
 // removal is committed is dropped unheard.
+// A browser node, or a node not (yet) in the configuration (a page asking to join), has a
+// single link, to one native member, and cannot reach the leader itself: a follower
+// that gets a client request over such a link asks the leader for it, as a request of
+// its own with the same (client_id, seq), and sends the answer back down the link. A
+// native member is told "not leader" instead and forwards its requests itself, so a
+// request is never passed on twice (no loops between nodes with stale leader views).
 // A learner started with promote_self asks the leader to promote it, again and again,
 // until it is a voter: the leader refuses until it has caught up.
 #pragma once
@@ -164,6 +170,11 @@ public:
     // as a native node does on its disk thread. Otherwise the runtime encodes them when
     // it takes them, in the input that took them, and sets DiskWrite::snapshot.
     virtual bool encodes_snapshots() const { return false; }
+    // Where client requests go while this node knows no leader: kNoNode to wait for one,
+    // or a node that asks the leader on this node's behalf. A browser node names the
+    // native member its link goes to: it hears from no leader until it has joined, and
+    // reaches every node through that one anyway (browser_node.h).
+    virtual NodeId uplink() const { return kNoNode; }
 
     // Observation, for logs, metrics and the simulator's checker. All optional.
     // A Ready just taken from the core, before any of it is acted on.
@@ -281,6 +292,13 @@ private:
         NodeRuntime* runtime;
         void operator()(const ClientReply&) const;
     };
+    // A request asked of the leader for a browser node (see the top): its answer goes
+    // back down the link it came from.
+    struct RelayAnswer {
+        NodeRuntime* runtime;
+        NodeId origin;
+        void operator()(const ClientReply& reply) const;
+    };
 
     using RequestKey = std::pair<uint64_t, uint64_t>;  // (client id, seq)
     // A request from this node's own clients, until it is answered.
@@ -322,6 +340,7 @@ private:
     void observe_role_and_leader();
     void dispatch(const RequestKey& key);
     bool serve(const ClientRequest& request, NodeId origin);
+    void relay_for(NodeId origin, const ClientRequest& request);
     void serve_membership(const ClientRequest& request, NodeId origin);
     void answer_conf_waits(const Entry& e);
     void check_transfers();
