@@ -150,7 +150,7 @@ class Live {
     this.pending.clear();
     const config = {
       id: this.id, cluster_id: this.clusterId, token: this.token, random: [randomU64(), randomU64()],
-      members: this.joinStatus.members, promote_self: false, election_tick: 10, heartbeat_tick: 1,
+      members: known.members, removed: known.removed ?? [], promote_self: false, election_tick: 10, heartbeat_tick: 1,
     };
     this.node = new this.rb.BrowserNode(JSON.stringify(config), performance.now());
     this.failures = 0;
@@ -200,7 +200,7 @@ class Live {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.linkClosed(ev.reason || this.closeReason);
+      this.linkClosed(ev.code, ev.reason || this.closeReason);
     };
   }
 
@@ -210,12 +210,13 @@ class Live {
     const ws = this.ws;
     // A close reason is at most 123 bytes of UTF-8.
     ws.close(4000, new TextDecoder().decode(new TextEncoder().encode(reason).slice(0, 120)).replace(/\uFFFD$/, ''));
-    this.linkClosed(reason);
+    this.linkClosed(4000, reason);
   }
 
-  linkClosed(reason) {
+  // code: the WebSocket close code (4001: the cluster removed this node).
+  linkClosed(code, reason) {
     this.ws = null;
-    this.node.linkDown(performance.now());
+    this.node.linkClosed(code, performance.now());
     this.pump();
     this.dirty = true;
     this.lastReason = reason;
@@ -380,10 +381,10 @@ class Live {
   renderMembers() {
     const rows = this.state.nodes.map((n) => {
       const m = this.members.find((x) => `S${x.id}` === n.label) ?? {};
-      const via = isBrowser(m) ? (n.self ? (this.via || '—') : (m.via ?? '—')) : '';
+      const via = n.kind === 'browser' ? n.via : 0;
       const answering = n.kind === 'native' ? (n.up ? 'answering' : 'not answering') : '';
       return `<tr data-member="${m.id}" data-kind="${n.kind}" class="${n.self ? 'self' : ''}"><td>${h(n.label)}</td><td>${h(n.self ? 'this tab' : n.kind)}</td>` +
-        `<td>${h(n.cluster_member)}</td><td>${h(via ? `via S${via}` : answering)}</td></tr>`;
+        `<td>${h(n.cluster_member)}</td><td>${h(via ? `via S${via}` : n.kind === 'browser' ? '—' : answering)}</td></tr>`;
     }).join('');
     const html = `<tr><th>id</th><th>kind</th><th>member</th><th>link</th></tr>${rows}`;
     if ($('live-members').dataset.html !== html) {

@@ -88,8 +88,9 @@ export function liveState({ members, natives, self, selfId, win, now }) {
       .map(([id, match]) => ({ peer: pos.get(id), match_index: match }));
   }
 
-  return { nodes, leader: pos.get(leader) ?? 0, links: linksOf(ordered, pos, natives, self, selfId),
-    links_down: [], time_ms: now, tick_ms: 50, positions: pos };
+  const via = viaOf(ordered, natives, self, selfId);
+  for (const n of nodes) if (n.kind === 'browser') n.via = via.get(ordered[n.id - 1].id) ?? 0;
+  return { nodes, leader: pos.get(leader) ?? 0, links: linksOf(pos, natives, via), links_down: [], time_ms: now, tick_ms: 50 };
 }
 
 // An entry of this tab's log tail as a log cell draws it; a command the status does
@@ -103,10 +104,26 @@ function snapshotOf(s) {
   return { index: s.snapshot_index ?? 0, term: s.snapshot_term ?? 0, bytes: s.snapshot_bytes ?? 0 };
 }
 
+// The native each browser member is connected through: this tab's uplink; for
+// another, the `via` a native reports (or a native that says it is connected to it).
+function viaOf(ordered, natives, self, selfId) {
+  const out = new Map();
+  for (const m of ordered) if (isBrowser(m) && m.via) out.set(m.id, m.via);
+  for (const [id, n] of natives) {
+    if (!n.up) continue;
+    for (const m of n.status.members ?? []) {
+      if (!isBrowser(m) || out.has(m.id)) continue;
+      if (m.via) out.set(m.id, m.via);
+      else if (m.connected && m.via === undefined) out.set(m.id, id);
+    }
+  }
+  if (self) out.set(selfId, self.link && self.link.up ? self.link.via : 0);
+  return out;
+}
+
 // The links that exist, as "a-b" (a < b, positions): natives with each other, as each
-// native's /status says it is connected; a browser with the native it is connected
-// through (this tab: its uplink; another: its `via`, or a native connected to it).
-function linksOf(ordered, pos, natives, self, selfId) {
+// native's /status says it is connected, and each browser with its native.
+function linksOf(pos, natives, via) {
   const out = new Set();
   const add = (x, y) => {
     const a = pos.get(x), b = pos.get(y);
@@ -114,12 +131,8 @@ function linksOf(ordered, pos, natives, self, selfId) {
   };
   for (const [id, n] of natives) {
     if (!n.up) continue;
-    for (const m of n.status.members ?? []) {
-      if (m.id === id || !m.connected) continue;
-      if (!isBrowser(m) || m.via == null || m.via === id) add(id, m.id);
-    }
+    for (const m of n.status.members ?? []) if (m.connected && !isBrowser(m) && m.id !== id) add(id, m.id);
   }
-  for (const m of ordered) if (isBrowser(m) && m.via) add(m.id, m.via);
-  if (self && self.link && self.link.up && self.link.via) add(selfId, self.link.via);
+  for (const [b, v] of via) if (v) add(b, v);
   return [...out];
 }
