@@ -239,8 +239,9 @@ export class ClusterView {
         nd.kindRect.setAttribute('width', kind ? kind.length * 5.6 + 10 : 0);
         nd.kindRect.setAttribute('x', kind ? -(kind.length * 5.6 + 10) / 2 : 0);
         nd.g.dataset.membership = node.cluster_member ?? '';
-        nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
-        const label = !node.up ? 'crashed' : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
+        const down = node.kind ? 'no answer' : 'crashed';  // live: a native that does not answer
+        nd.term.textContent = node.up ? `term ${node.term}` : down;
+        const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
         const width = nd.pillText.textContent.length * 6.2 + 14;

@@ -423,7 +423,8 @@ export class LogView {
     ctx.fillStyle = '#7c849a';
     ctx.font = `italic 11.5px ${SANS}`;
     ctx.textAlign = 'left';
-    ctx.fillText(node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
+    ctx.fillText(node.kind ? 'does not answer'
+      : node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
       : 'crashed — its disk holds no entries', this.viewLeft + 6, top + this.rowH / 2);
   }
 
@@ -626,7 +627,7 @@ export class LogView {
     who.textContent = name;
     const shown = member && node.up && node.role !== 'leader' ? member : role;
     roleEl.className = `role ${shown}`;
-    const roleText = !node.up ? 'crashed' : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
+    const roleText = !node.up ? (node.kind ? 'no answer' : 'crashed') : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
     roleEl.textContent = roleText;
     const known = (x) => x ?? '?';
     nums.textContent = node.up ? `${known(node.commit_index)} / ${known(node.applied_index)}` : '';
