@@ -5,13 +5,16 @@
 // both join as browser learners (the natives' /status says so); a put from a tab and a
 // put from the CLI commit on all five members; both tabs become voters; leadership
 // goes to a tab and writes still commit; after kill -9 of a native node and then the
-// close of a tab, writes still commit.
+// close of a tab, writes still commit; the closed tab's member is removed after
+// --remove-absent-browsers-after; a tab with a wrong token is refused and the cluster
+// goes on unchanged. (The cluster runs with --token, and the tabs join with #token=,
+// when this raftbook has the flag; the last two steps need those flags.)
 //
 // The steps run in order on one cluster (each needs the one before). Skipped, with the
 // reason, when build/native/raftbook has not been built.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,6 +30,14 @@ const missing = fs.existsSync(RAFTBOOK) ? false
   : 'build/native/raftbook is missing: build it with cmake --build build --target raftbook';
 const run = promisify(execFile);
 const TIMEOUT = 30000;
+const TOKEN = 'live-test-token';
+const ABSENT = '3s';  // --remove-absent-browsers-after
+
+// The access-control and browser-routing flags (issue 13), when this raftbook has them:
+// then the cluster runs with a token, and closed tabs are removed after ABSENT.
+const serveHelp = missing ? '' : execFileSync(RAFTBOOK, ['serve', '--help'], { encoding: 'utf8' });
+const withToken = serveHelp.includes('--token ');
+const withAbsent = serveHelp.includes('--remove-absent-browsers-after');
 
 async function freePort() {
   const server = net.createServer();
@@ -65,7 +76,8 @@ class Natives {
       n.log = path.join(this.dir, `node${n.id}.log`);
       const out = fs.openSync(n.log, 'a');
       n.proc = spawn(RAFTBOOK, ['serve', '--id', String(n.id), '--http', n.http, '--data', path.join(this.dir, `node${n.id}`),
-        '--cluster', cluster, '--web', webRoot], { stdio: ['ignore', out, out] });
+        '--cluster', cluster, '--web', webRoot, ...(withToken ? ['--token', TOKEN] : []),
+        ...(withAbsent ? ['--remove-absent-browsers-after', ABSENT] : [])], { stdio: ['ignore', out, out] });
       fs.closeSync(out);
     }
   }
@@ -87,7 +99,8 @@ class Natives {
 
   async cli(...args) {
     const server = this.alive()[0].http;
-    const { stdout } = await run(RAFTBOOK, [...args, '--server', server, '--json'], { timeout: TIMEOUT });
+    const env = withToken ? { ...process.env, RAFTBOOK_TOKEN: TOKEN } : process.env;
+    const { stdout } = await run(RAFTBOOK, [...args, '--server', server, '--json'], { timeout: TIMEOUT, env });
     return JSON.parse(stdout);
   }
 
@@ -180,10 +193,12 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
   await until('a native leader', () => natives.leader(), { describe: async () => natives.logs() });
   browser = await launch();
   const tabs = [];
+  let closed = null;  // the tab closed in the last step
 
   await t.test('a tab opened with ?join on node 1 and one with ?join=node 3 on node 2 join as browser learners', async () => {
-    tabs.push(await openTab(browser.context, `http://${natives.node(1).http}/?join`));
-    tabs.push(await openTab(browser.context, `http://${natives.node(2).http}/?join=${natives.node(3).http}`));
+    const token = withToken ? `#token=${TOKEN}` : '';
+    tabs.push(await openTab(browser.context, `http://${natives.node(1).http}/?join${token}`));
+    tabs.push(await openTab(browser.context, `http://${natives.node(2).http}/?join=${natives.node(3).http}${token}`));
     for (const tab of tabs) await waitTab(tab, 'learner', natives);
     for (const tab of tabs) {
       for (const n of natives.alive()) {
@@ -228,11 +243,38 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     natives.kill9(1);  // the node tab 1 is connected through: it redials another
     const afterKill = (await natives.cli('put', 'after', 'kill')).revision;
     await committedEverywhere(natives, tabs, afterKill);
-    await tabs[1].page.close();
-    tabs.pop();
+    closed = tabs.pop();
+    await closed.page.close();
     const afterClose = (await natives.cli('put', 'after', 'close')).revision;
     const fromTab = await tabPut(tabs[0], 'still', 'here');
     await committedEverywhere(natives, tabs, Math.max(afterClose, fromTab));
     assert.deepEqual(tabs[0].errors, []);
   });
+
+  await t.test(`the closed tab's member is removed after --remove-absent-browsers-after ${ABSENT}`,
+    { skip: !withAbsent && 'this raftbook has no --remove-absent-browsers-after yet' }, async () => {
+      await until(`S${closed.id} to be removed`, async () => {
+        const s = await natives.status(natives.alive()[0].id);
+        return !s.members.some((m) => m.id === closed.id) && s.removed.includes(closed.id);
+      }, { describe: async () => natives.logs() });
+      const rev = (await natives.cli('put', 'after', 'removal')).revision;
+      await committedEverywhere(natives, tabs, rev);
+    });
+
+  await t.test('a tab with a wrong token is refused, and the cluster goes on as before',
+    { skip: !withToken && 'this raftbook has no --token yet' }, async () => {
+      const before = (await natives.status(natives.alive()[0].id)).members.map((m) => m.id);
+      const wrong = await openTab(browser.context, `http://${natives.node(2).http}/?join#token=not-the-token`);
+      await until('the wrong token to be refused', async () => {
+        const s = await tabState(wrong);
+        return s.state === 'refused' && /wrong token/.test(s.text);
+      }, { describe: async () => JSON.stringify(await tabState(wrong)) });
+      assert.equal(await wrong.page.isVisible('#token-form'), true);
+      const rev = (await natives.cli('put', 'after', 'wrong-token')).revision;
+      await committedEverywhere(natives, tabs, rev);
+      for (const n of natives.alive()) {
+        assert.deepEqual((await natives.status(n.id)).members.map((m) => m.id), before);
+      }
+      assert.deepEqual(wrong.errors, []);
+    });
 });
