@@ -194,8 +194,19 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
   browser = await launch();
   const tabs = [];
   let closed = null;  // the tab closed in the last step
+  // Each step needs the ones before: after a failure the rest are skipped, not failed.
+  let broken = false;
+  const step = (name, opts, fn) => t.test(name, opts, async (s) => {
+    if (broken) return s.skip('an earlier step failed');
+    try {
+      await fn();
+    } catch (err) {
+      broken = true;
+      throw err;
+    }
+  });
 
-  await t.test('a tab opened with ?join on node 1 and one with ?join=node 3 on node 2 join as browser learners', async () => {
+  await step('a tab opened with ?join on node 1 and one with ?join=node 3 on node 2 join as browser learners', {}, async () => {
     const token = withToken ? `#token=${TOKEN}` : '';
     tabs.push(await openTab(browser.context, `http://${natives.node(1).http}/?join${token}`));
     tabs.push(await openTab(browser.context, `http://${natives.node(2).http}/?join=${natives.node(3).http}${token}`));
@@ -211,7 +222,7 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     await tabs[0].page.screenshot({ path: path.join(artifacts, 'live-view.png') });
   });
 
-  await t.test('a put from a tab and a put from the CLI commit on all five members', async () => {
+  await step('a put from a tab and a put from the CLI commit on all five members', {}, async () => {
     const fromTab = await tabPut(tabs[0], 'colour', 'blue');
     const fromCli = (await natives.cli('put', 'shape', 'round')).revision;
     assert.ok(fromCli > 0);
@@ -224,13 +235,13 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     assert.match(await tabGet(tabs[1], 'colour'), /= blue/);
   });
 
-  await t.test('both tabs become voters', async () => {
+  await step('both tabs become voters', {}, async () => {
     for (const tab of tabs) await tab.page.click('#live-promote');
     for (const tab of tabs) await waitTab(tab, 'voter', natives);
     for (const tab of tabs) assert.equal((await memberOn(natives, 1, tab.id)).voter, true);
   });
 
-  await t.test('leadership goes to a tab and writes still commit', async () => {
+  await step('leadership goes to a tab and writes still commit', {}, async () => {
     const target = tabs[0].id;
     await natives.cli('transfer-leader', String(target));
     await until(`S${target} to lead`, async () => (await natives.leader()) === target && (await tabNode(tabs[0])).role === 'leader');
@@ -239,7 +250,7 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     await committedEverywhere(natives, tabs, Math.max(fromCli, fromTab));
   });
 
-  await t.test('after kill -9 of a native node, and then the close of a tab, writes still commit', async () => {
+  await step('after kill -9 of a native node, and then the close of a tab, writes still commit', {}, async () => {
     natives.kill9(1);  // the node tab 1 is connected through: it redials another
     const afterKill = (await natives.cli('put', 'after', 'kill')).revision;
     await committedEverywhere(natives, tabs, afterKill);
@@ -251,7 +262,7 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     assert.deepEqual(tabs[0].errors, []);
   });
 
-  await t.test(`the closed tab's member is removed after --remove-absent-browsers-after ${ABSENT}`,
+  await step(`the closed tab's member is removed after --remove-absent-browsers-after ${ABSENT}`,
     { skip: !withAbsent && 'this raftbook has no --remove-absent-browsers-after yet' }, async () => {
       await until(`S${closed.id} to be removed`, async () => {
         const s = await natives.status(natives.alive()[0].id);
@@ -261,7 +272,7 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
       await committedEverywhere(natives, tabs, rev);
     });
 
-  await t.test('a tab with a wrong token is refused, and the cluster goes on as before',
+  await step('a tab with a wrong token is refused, and the cluster goes on as before',
     { skip: !withToken && 'this raftbook has no --token yet' }, async () => {
       const before = (await natives.status(natives.alive()[0].id)).members.map((m) => m.id);
       const wrong = await openTab(browser.context, `http://${natives.node(2).http}/?join#token=not-the-token`);

@@ -240,7 +240,7 @@ export class ClusterView {
         nd.kindRect.setAttribute('x', kind ? -(kind.length * 5.6 + 10) / 2 : 0);
         nd.g.dataset.membership = node.cluster_member ?? '';
         const down = node.kind ? 'no answer' : 'crashed';  // live: a native that does not answer
-        nd.term.textContent = node.up ? `term ${node.term}` : down;
+        nd.term.textContent = node.up ? `term ${node.term}` : node.kind ? '' : down;
         const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
