@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,7 @@ const RAFTBOOK = path.resolve(here, '../../build/native/raftbook');
 const missing = fs.existsSync(RAFTBOOK) ? false
   : 'build/native/raftbook is missing: build it with cmake --build build --target raftbook';
 const run = promisify(execFile);
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const TIMEOUT = 30000;
 const TOKEN = 'live-test-token';
 const ABSENT = '3s';  // --remove-absent-browsers-after
@@ -220,6 +222,12 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     }
     fs.mkdirSync(artifacts, { recursive: true });
     await tabs[0].page.screenshot({ path: path.join(artifacts, 'live-view.png') });
+    // As the playground (a11y.test.mjs): no serious or critical WCAG 2 violation.
+    await tabs[0].page.addScriptTag({ path: axePath });
+    const grave = (await tabs[0].page.evaluate(() => window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }, resultTypes: ['violations'],
+    }))).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(grave.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), []);
   });
 
   await step('a put from a tab and a put from the CLI commit on all five members', {}, async () => {
