@@ -152,24 +152,24 @@ async function memberOn(natives, from, id) {
   return (await natives.status(from)).members.find((m) => m.id === id);
 }
 
-// Submits a put from the tab's client box and returns the revision it committed at.
+// Clicks `button` of the tab's client box (after filling `fields`) and returns
+// the text of its row once answered.
+async function tabRequest(tab, button, fields) {
+  for (const [sel, v] of Object.entries(fields)) await tab.page.fill(sel, v);
+  const n = await tab.page.evaluate(() => window.live.requestCount) + 1;
+  await tab.page.click(button);
+  return until(`tab S${tab.id}'s request ${n} to be answered`, () => tab.page.$eval(`#requests [data-request="${n}"]`,
+    (d) => (d.classList.contains('pending') ? null : d.textContent)));
+}
+
+// A put from the tab; returns the revision it committed at.
 async function tabPut(tab, key, value) {
-  await tab.page.fill('#put-key', key);
-  await tab.page.fill('#put-value', value);
-  await tab.page.click('#put');
-  const text = await until(`tab S${tab.id}'s put ${key} to commit`, () => tab.page.$eval('#requests div', (d) => {
-    const t = d.textContent;
-    if (/failed/.test(t)) throw new Error(t);
-    return /committed at \d+/.test(t) ? t : null;
-  }));
+  const text = await tabRequest(tab, '#put', { '#put-key': key, '#put-value': value });
+  assert.match(text, /committed at \d+/);
   return Number(/committed at (\d+)/.exec(text)[1]);
 }
 
-async function tabGet(tab, key) {
-  await tab.page.fill('#get-key', key);
-  await tab.page.click('#get');
-  return until(`tab S${tab.id}'s get ${key}`, () => tab.page.$eval('#requests div', (d) => (/pending/.test(d.textContent) ? null : d.textContent)));
-}
+const tabGet = (tab, key) => tabRequest(tab, '#get', { '#get-key': key });
 
 // Index `at` is committed and applied on every live native and on every open tab.
 async function committedEverywhere(natives, tabs, at) {

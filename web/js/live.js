@@ -81,6 +81,7 @@ class Live {
     this.closeReason = '';
     this.pending = new Map();  // handle -> what to do with its reply
     this.requests = [];        // what the client box lists, newest first
+    this.requestCount = 0;     // requests made so far (each row's number)
     this.dirty = true;
 
     this.cluster = new ClusterView($('cluster'));
@@ -297,9 +298,7 @@ class Live {
   // One request through the node; its answer goes in the client box.
   request(req, text) {
     if (!this.node) return;
-    const row = { text, answer: 'pending…', cls: 'pending' };
-    this.requests.unshift(row);
-    this.requests.length = Math.min(this.requests.length, REQUESTS_SHOWN);
+    const row = this.addRow(text);
     const handle = this.node.submit(JSON.stringify(req), performance.now());
     this.pending.set(handle, (reply) => {
       [row.answer, row.cls] = answerOf(req.op, reply);
@@ -311,14 +310,20 @@ class Live {
   // promote / leave: this node's own membership.
   call(what, text) {
     if (!this.node) return;
-    const row = { text, answer: 'pending…', cls: 'pending' };
-    this.requests.unshift(row);
+    const row = this.addRow(text);
     const handle = this.node[what](performance.now());
     this.pending.set(handle, (reply) => {
       [row.answer, row.cls] = reply.ok ? ['done', 'ok'] : [`refused: ${reply.error}`, 'fail'];
       this.dirty = true;
     });
     this.pump();
+  }
+
+  addRow(text) {
+    const row = { n: ++this.requestCount, text, answer: 'pending…', cls: 'pending' };
+    this.requests.unshift(row);
+    this.requests.length = Math.min(this.requests.length, REQUESTS_SHOWN);
+    return row;
   }
 
   frame() {
@@ -394,7 +399,7 @@ class Live {
   }
 
   renderRequests() {
-    const html = this.requests.map((r) => `<div class="${h(r.cls)}"><span>${h(r.text)}</span><span>${h(r.answer)}</span></div>`).join('');
+    const html = this.requests.map((r) => `<div class="${h(r.cls)}" data-request="${r.n}"><span>${h(r.text)}</span><span>${h(r.answer)}</span></div>`).join('');
     const box = $('requests');
     if (box.dataset.html !== html) {
       box.dataset.html = html;
