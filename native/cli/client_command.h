@@ -1,10 +1,15 @@
 // What every client subcommand shares (put, get, ..., status, members): the flags
-// --server, --timeout-ms and --json, one request to the node, and the way results and
-// failures are reported (text for people, one JSON object with --json).
+// --server, --timeout-ms, --token-file and --json, one request to the node, and the way
+// results and failures are reported (text for people, one JSON object with --json).
+//
+// The token (a cluster started with --token-file; native/node/http_server.h) comes from
+// --token-file FILE, else from the environment variable RAFTBOOK_TOKEN, and goes with
+// every request as "Authorization: Bearer TOKEN" (the node asks it only of writes).
 #pragma once
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -27,6 +32,9 @@ public:
     Client(const char* command, const char* synopsis) : command_(command), opts_(command, synopsis) {
         opts_.flag("server", "HOST:PORT", "a node's HTTP (--http) address", kDefaultServer);
         opts_.flag("timeout-ms", "MS", "give up when the node has not answered by then", "10000");
+        opts_.flag("token-file", "FILE",
+                   "the cluster's token (FILE's first line), which writes need on a node\n"
+                   "                           that has one; default: the environment variable RAFTBOOK_TOKEN");
         opts_.flag_switch("json", "print one JSON object (also for errors) instead of text");
     }
     Options& options() { return opts_; }
@@ -42,6 +50,14 @@ public:
             return false;
         }
         if (host_.empty()) host_ = "127.0.0.1";
+        if (opts_.given("token-file")) {
+            if (!read_token_file(opts_.get("token-file"), &token_, &error)) {
+                *exit_code = opts_.usage_error("--token-file: " + error);
+                return false;
+            }
+        } else if (const char* env = std::getenv("RAFTBOOK_TOKEN")) {
+            token_ = env;
+        }
         timeout_ = std::chrono::milliseconds(ms);
         json_ = opts_.given("json");
         return true;
@@ -52,6 +68,11 @@ public:
     uint16_t port() const { return port_; }
     bool json() const { return json_; }
     std::chrono::milliseconds timeout() const { return timeout_; }
+    // `extra` and, when there is a token, its Authorization header: what every request sends.
+    Headers headers(Headers extra = {}) const {
+        if (!token_.empty()) extra.push_back({"Authorization", "Bearer " + token_});
+        return extra;
+    }
 
     // One request. On a transport error or a status not in `expected`, reports it and
     // returns false with *exit_code = 1.
@@ -59,7 +80,7 @@ public:
                  const std::vector<int>& expected, HttpResult* out, int* exit_code, const Headers& headers = {}) {
         HttpClient client(host_, port_, timeout_);
         address_ = client.address();
-        *out = client.request(method, target, body, headers);
+        *out = client.request(method, target, body, this->headers(headers));
         for (int status : expected)
             if (out->status == status) return true;
         *exit_code = 1;
@@ -112,6 +133,7 @@ private:
     uint16_t port_ = 0;
     std::string address_;
     std::chrono::milliseconds timeout_{0};
+    std::string token_;  // "" for none
     bool json_ = false;
 };
 

@@ -259,7 +259,7 @@ int cmd_watch(int argc, char** argv) {
     EventStream stream(ioc, c.host(), c.port());
     std::string last_id;
     stream.open(
-        target, {},
+        target, c.headers(),
         [&](const ServerEvent& e) {
             const nlohmann::json data = nlohmann::json::parse(e.data, nullptr, false);
             if (e.event.empty()) {

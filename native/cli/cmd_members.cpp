@@ -43,7 +43,7 @@ bool change(Client& c, const std::string& method, const std::string& target, con
     const std::string text = body.is_null() ? "" : body.dump();
     for (;;) {
         HttpClient client(c.host(), c.port(), c.timeout());
-        const HttpResult r = client.request(method, target, text);
+        const HttpResult r = client.request(method, target, text, c.headers());
         if (r.status == 200) {
             *answer = nlohmann::json::parse(r.body, nullptr, false);
             return true;
@@ -105,7 +105,7 @@ int members_add(int argc, char** argv) {
     for (;;) {
         HttpResult r;
         HttpClient client(c.host(), c.port(), c.timeout());
-        r = client.request("POST", "/members/" + std::to_string(id) + "/promote");
+        r = client.request("POST", "/members/" + std::to_string(id) + "/promote", "", c.headers());
         if (r.status == 200) {
             const nlohmann::json promoted = nlohmann::json::parse(r.body, nullptr, false);
             return c.done(promoted, "added node " + std::to_string(id) + " and promoted it to a voter (configuration entry " +
@@ -150,7 +150,7 @@ int cmd_members(int argc, char** argv) {
                         "  members add ID PEER_ADDR [--http ADDR] [--learner]\n"
                         "  members promote ID               a learner becomes a voter\n"
                         "  members remove ID                a member leaves (its id is never reused)\n"
-                        "Each takes --server, --json and --help.\n");
+                        "Each takes --server, --token-file, --json and --help.\n");
         if (argc > 1 && (sub == "--help" || sub == "-h")) return 0;
         return members_list(argc, argv);
     }

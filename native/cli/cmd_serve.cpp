@@ -13,6 +13,10 @@
 // accepted peer connections, and the rest for client connections (those served, and
 // those being answered 503 over the cap). --max-clients is lowered to fit, with a log
 // line saying so; a limit too small for even a few clients refuses to start.
+//
+// A node reachable beyond this machine (a --listen or --http address that is not
+// loopback) without a token (--token-file) says at start, in one line, that anyone who
+// reaches it can join or write, and how to set one.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -133,6 +138,12 @@ bool plan_fd_budget(size_t members, uint64_t wanted_clients, FdBudget* budget, s
     return true;
 }
 
+bool is_loopback(const std::string& host) {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(host, ec);
+    return !ec && addr.is_loopback();
+}
+
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
@@ -173,6 +184,11 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("data", "DIR", "data directory (write-ahead log, hard state); created if missing");
     opts.flag("cluster-id", "ID",
               "the cluster's id, 1 to 256 bytes without control characters (default: see above)");
+    opts.flag("token-file", "FILE",
+              "the cluster's token, the first line of FILE (give every member the same): peers\n"
+              "                           and browser nodes must prove they know it, HTTP writes must carry it\n"
+              "                           (Authorization: Bearer TOKEN); reads never need it");
+    opts.flag("token", "TOKEN", "the token itself, for tests (other users can see a command line: use --token-file)");
     opts.flag("wire", "FORMAT", "peer frame encoding: cbor, or json for debugging", "cbor");
     opts.flag("web", "DIR", "directory of the playground's static files", RAFTBOOK_WEB_DIR);
     opts.flag("request-timeout-ms", "MS", "answer 503 when a client request is not served by then", "3000");
@@ -181,6 +197,10 @@ int cmd_serve(int argc, char** argv) {
     opts.flag("watch-history", "N",
               "recent changes kept for watchers (GET /watch) to start or resume from; older ones must re-list",
               std::to_string(kDefaultWatchHistory));
+    opts.flag("max-watchers", "N",
+              "watch streams (GET /watch) served at once; one more is answered 503 (each also counts\n"
+              "                           against --max-clients)",
+              std::to_string(kDefaultMaxWatchers));
     opts.flag("snapshot-entries", "N",
               "snapshot the state and compact the log once it holds N entries past the last\n"
               "                           snapshot; 0: never",
@@ -198,14 +218,17 @@ int cmd_serve(int argc, char** argv) {
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
     NodeConfig cfg;
-    uint64_t id = 0, timeout_ms = 0, max_clients = 0, watch_history = 0, snapshot_entries = 0, catchup_entries = 0;
+    uint64_t id = 0, timeout_ms = 0, max_clients = 0, watch_history = 0, max_watchers = 0, snapshot_entries = 0,
+             catchup_entries = 0;
     if (!opts.get_uint("id", 1, UINT64_MAX, &id, &exit_code)) return exit_code;
     if (!opts.get_uint("request-timeout-ms", 1, 3600 * 1000, &timeout_ms, &exit_code)) return exit_code;
     if (!opts.get_uint("max-clients", 1, 1 << 24, &max_clients, &exit_code)) return exit_code;
     if (!opts.get_uint("watch-history", 1, 100000000, &watch_history, &exit_code)) return exit_code;
+    if (!opts.get_uint("max-watchers", 1, 1 << 24, &max_watchers, &exit_code)) return exit_code;
     if (!opts.get_uint("snapshot-entries", 0, kMaxLogEntries, &snapshot_entries, &exit_code)) return exit_code;
     if (!opts.get_uint("catchup-entries", 0, kMaxLogEntries, &catchup_entries, &exit_code)) return exit_code;
     cfg.watch_history = watch_history;
+    cfg.max_watchers = max_watchers;
     cfg.snapshot_entries = snapshot_entries;
     cfg.catchup_entries = catchup_entries;
     cfg.id = id;
@@ -252,6 +275,11 @@ int cmd_serve(int argc, char** argv) {
         return opts.usage_error("--wire must be cbor or json, got '" + opts.get("wire") + "'");
     }
     cfg.web_dir = opts.get("web");
+    if (opts.given("token-file") && opts.given("token")) return opts.usage_error("give --token-file or --token, not both");
+    cfg.token = opts.get("token");
+    if (opts.given("token") && cfg.token.empty()) return opts.usage_error("--token is empty");
+    if (opts.given("token-file") && !read_token_file(opts.get("token-file"), &cfg.token, &error))
+        return opts.usage_error("--token-file: " + error);
     std::stringstream test_faults(opts.get("test-fault"));
     for (std::string name; std::getline(test_faults, name, ',');)
         if (!cfg.faults.set(name, true)) return opts.usage_error("--test-fault: no rule fault is called '" + name + "'");
@@ -267,6 +295,13 @@ int cmd_serve(int argc, char** argv) {
     }
 
     set_log_prefix("node " + std::to_string(cfg.id));
+    std::string exposed;  // the addresses beyond loopback
+    if (!is_loopback(cfg.listen_host)) exposed = "--listen " + listen;
+    if (!is_loopback(cfg.http_host)) exposed += (exposed.empty() ? "--http " : " and --http ") + opts.get("http");
+    if (cfg.token.empty() && !exposed.empty())
+        log_line("warning: no token, and %s not loopback: anyone who can reach this node can join the cluster or "
+                 "write; give every member the same --token-file FILE (and clients --token-file or RAFTBOOK_TOKEN)",
+                 (exposed + (exposed.find(" and ") == std::string::npos ? " is" : " are")).c_str());
     std::signal(SIGPIPE, SIG_IGN);
     FdBudget budget;
     // Members, for the budget: the founders; without --cluster (a join, a restart) not

@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 namespace raftbook {
@@ -132,6 +134,23 @@ int Options::usage_error(const std::string& message) const {
     std::fprintf(stderr, "raftbook %s: %s\n\n", command_.c_str(), message.c_str());
     usage(stderr);
     return 2;
+}
+
+bool read_token_file(const std::string& path, std::string* token, std::string* error) {
+    std::ifstream f(path);
+    if (!f) {
+        *error = "cannot read the token file '" + path + "': " + std::strerror(errno);
+        return false;
+    }
+    std::string line;
+    std::getline(f, line);
+    line.erase(line.find_last_not_of(" \t\r\n\v\f") + 1);
+    if (line.empty()) {
+        *error = "the token file '" + path + "' is empty; put the cluster's token on its first line";
+        return false;
+    }
+    *token = line;
+    return true;
 }
 
 bool parse_host_port(const std::string& text, std::string* host, uint16_t* port, std::string* error) {

@@ -76,6 +76,11 @@ private:
 // 1..65535). Returns false with a message naming the bad part.
 bool parse_host_port(const std::string& text, std::string* host, uint16_t* port, std::string* error);
 
+// Reads the cluster's token from `path` (`--token-file`): its first line, trailing
+// whitespace trimmed. Returns false with a message when the file cannot be read or
+// that line is empty.
+bool read_token_file(const std::string& path, std::string* token, std::string* error);
+
 // Parses the test-only rule faults of `raftbook sim --fault` and `raftbook chaos
 // --fault`: "NODE:NAME[,NODE:NAME...]", nodes 1..`nodes`, names as in faults.h.
 // Returns false with a message saying what the flag takes.

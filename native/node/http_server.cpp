@@ -19,6 +19,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "core/auth/auth.h"
 #include "core/codec/codec.h"
 #include "core/runtime/node_runtime.h"
 #include "native/node/log.h"
@@ -61,9 +62,17 @@ std::string dump(const nlohmann::json& j) {
 
 std::string json_error(const std::string& message) { return dump({{"error", message}}); }
 
+// Any page may call the API (a live page served from elsewhere: see the top of
+// http_server.h); what it may change is the token's to say.
+void allow_any_origin(Response& res) {
+    res.set(http::field::access_control_allow_origin, "*");
+    res.set(http::field::access_control_expose_headers, "Raftbook-Revision");
+}
+
 Response make_response(http::status status, std::string body, const char* content_type) {
     Response res{status, 11};
     res.set(http::field::server, "raftbook");
+    allow_any_origin(res);
     res.set(http::field::content_type, content_type);
     res.body() = std::move(body);
     return res;
@@ -140,6 +149,37 @@ std::string split_target(const std::string& target, std::string* path, Query* qu
     return q == std::string::npos ? "" : parse_query(target.substr(q + 1), query);
 }
 
+// A CORS preflight: the methods and headers a cross-origin page may send.
+Response preflight_response() {
+    Response res{http::status::no_content, 11};
+    res.set(http::field::server, "raftbook");
+    allow_any_origin(res);
+    res.set(http::field::access_control_allow_methods, "GET, PUT, POST, DELETE");
+    res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, Idempotency-Key, Last-Event-ID");
+    res.set(http::field::access_control_max_age, "600");
+    return res;
+}
+
+// "" when `req` may go on: a read, or a write carrying the node's token (or a node
+// without one); else why not, for a 401. Compares digests, so the time taken says
+// nothing about how much of a guess was right.
+std::string token_problem(const http::request<http::string_body>& req, const std::string& token) {
+    const http::verb m = req.method();
+    if (token.empty() || m == http::verb::get || m == http::verb::head || m == http::verb::options) return "";
+    const auto header = req.find(http::field::authorization);
+    const std::string how = "send 'Authorization: Bearer TOKEN' with the cluster's token (raftbook commands: "
+                            "--token-file FILE or RAFTBOOK_TOKEN); reads need none";
+    if (header == req.end()) return "writes to this node need its token: " + how;
+    const std::string value(header->value());
+    const std::string kBearer = "Bearer ";
+    if (value.compare(0, kBearer.size(), kBearer) != 0)
+        return "the Authorization header is not 'Bearer TOKEN': " + how;
+    const Sha256Digest got = sha256(std::string_view(value).substr(kBearer.size())), want = sha256(token);
+    uint8_t diff = 0;
+    for (size_t i = 0; i < got.size(); i++) diff |= uint8_t(got[i] ^ want[i]);
+    return diff == 0 ? "" : "wrong token: " + how;
+}
+
 bool is_watch_path(const std::string& path) { return path == "/watch" || path.compare(0, 7, "/watch/") == 0; }
 
 // The answer to a request that could not be read (413, 431, 400), or nothing when the
@@ -200,8 +240,14 @@ poll(); setInterval(poll, 1000);
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-    Impl(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
-        : ioc(ioc), acceptor(ioc), accept_retry(ioc), api(api), metrics(metrics), web_dir(std::move(web_dir)) {}
+    Impl(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir, std::string token)
+        : ioc(ioc),
+          acceptor(ioc),
+          accept_retry(ioc),
+          api(api),
+          metrics(metrics),
+          web_dir(std::move(web_dir)),
+          token(std::move(token)) {}
 
     boost::asio::io_context& ioc;
     tcp::acceptor acceptor;
@@ -210,6 +256,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     ClientApi* api;
     Metrics* metrics;
     std::string web_dir;
+    std::string token;  // "" for none: see the top of http_server.h
     size_t max_clients = kDefaultMaxClients;
     size_t open_connections = 0;  // Sessions alive: each counts itself from its constructor to its destructor
     size_t refusals = 0;          // of those, the ones answering 503 over the cap
@@ -387,6 +434,7 @@ private:
         }
         stream_.expires_never();
         send("HTTP/1.1 200 OK\r\nServer: raftbook\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+             "Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Raftbook-Revision\r\n"
              "Connection: close\r\nRaftbook-Revision: " + std::to_string(hub->last()) + "\r\n\r\n");
         if (!hub->subscribe(this, from)) {
             send(compacted_event("changes from revision " + std::to_string(from) + " on are no longer all held by this "
@@ -580,6 +628,17 @@ void HttpServer::Impl::handle(const http::request<http::string_body>& req, std::
     const std::string target_error = split_target(std::string(req.target()), &path, &query);
     if (!target_error.empty()) {
         respond(error_response(http::status::bad_request, target_error));
+        return;
+    }
+    if (req.method() == http::verb::options) {
+        respond(preflight_response());
+        return;
+    }
+    const std::string refused = token_problem(req, token);
+    if (!refused.empty()) {
+        Response res = error_response(http::status::unauthorized, refused);
+        res.set(http::field::www_authenticate, "Bearer");
+        respond(std::move(res));
         return;
     }
     if (path.compare(0, 4, "/kv/") == 0 || path == "/kv") {
@@ -826,8 +885,9 @@ Response HttpServer::Impl::serve_file(const std::string& path) const {
     return error_response(http::status::not_found, "no such file: " + path.substr(0, 200));
 }
 
-HttpServer::HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir)
-    : impl_(std::make_shared<Impl>(ioc, api, metrics, std::move(web_dir))) {}
+HttpServer::HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir,
+                       std::string token)
+    : impl_(std::make_shared<Impl>(ioc, api, metrics, std::move(web_dir), std::move(token))) {}
 
 HttpServer::~HttpServer() { stop(); }
 

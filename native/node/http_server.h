@@ -24,6 +24,17 @@
 //   GET /metrics     Prometheus text
 //   GET /...         the playground's static files from the web directory; a plain
 //                    status page while it has no index.html
+//   OPTIONS any      a CORS preflight: 204, allowing GET, PUT, POST, DELETE and the
+//                    headers Authorization, Content-Type, Idempotency-Key, Last-Event-ID
+//
+// Every answer carries Access-Control-Allow-Origin: * (and exposes Raftbook-Revision),
+// so a page served from anywhere (a live browser node's page, `?join=HOST:PORT`) can
+// call the API. What guards the cluster is the token: on a node started with one
+// (`--token-file`), every request but GET, HEAD and OPTIONS (the writes: PUT, DELETE,
+// POST on /kv, /members, /transfer-leader) must carry "Authorization: Bearer TOKEN", or
+// is answered 401 with a JSON error saying how, before anything else is checked; the
+// token is compared through its digest, in constant time. Reads (keys, lists, watches,
+// /status, /metrics, the page) never need it.
 //
 // This file only speaks HTTP: it checks the request (key at most 1 KiB, no spaces or
 // control characters; value at most 64 KiB, a larger body gets 413 without being
@@ -80,7 +91,9 @@ public:
 
 class HttpServer {
 public:
-    HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir);
+    // `token`: the cluster's token, which writes must carry ("" for none; see the top).
+    HttpServer(boost::asio::io_context& ioc, ClientApi* api, Metrics* metrics, std::string web_dir,
+               std::string token = "");
     ~HttpServer();
 
     // Starts accepting, with at most `max_clients` connections served at once (and

@@ -16,7 +16,6 @@ namespace raftbook {
 
 namespace {
 
-constexpr size_t kMaxWatchers = 1000;
 constexpr auto kJoinRetry = std::chrono::milliseconds(500);
 constexpr auto kJoinTimeout = std::chrono::milliseconds(3000);
 
@@ -52,7 +51,7 @@ uint64_t random_u64() {
 NodeHost::NodeHost(boost::asio::io_context& ioc, NodeConfig config)
     : ioc_(ioc),
       cfg_(std::move(config)),
-      watches_(cfg_.watch_history, kMaxWatchers, "node " + std::to_string(cfg_.id)),
+      watches_(cfg_.watch_history, cfg_.max_watchers, "node " + std::to_string(cfg_.id)),
       tick_timer_(ioc),
       join_timer_(ioc) {}
 
@@ -133,6 +132,7 @@ bool NodeHost::start(std::string* error) {
     tc.listen_port = cfg_.listen_port;
     tc.wire = cfg_.wire;
     tc.max_accepted = cfg_.max_peer_connections;
+    tc.token = cfg_.token;
     tc.refuse_peer = [this](NodeId id) -> std::string {
         // As the runtime hears them: refused once the removal has committed (a leader
         // that removed itself still leads, and may reconnect, until then).
@@ -152,7 +152,7 @@ bool NodeHost::start(std::string* error) {
     if (!transport_->start(error)) return false;
     on_membership(runtime_->raft().membership());
 
-    http_ = std::make_unique<HttpServer>(ioc_, this, &metrics_, cfg_.web_dir);
+    http_ = std::make_unique<HttpServer>(ioc_, this, &metrics_, cfg_.web_dir, cfg_.token);
     if (!http_->listen(cfg_.http_host, cfg_.http_port, cfg_.max_clients, error)) return false;
     log_line("serving peers on %s:%u (/raft), clients on http://%s:%u", cfg_.listen_host.c_str(),
              unsigned(cfg_.listen_port), cfg_.http_host.c_str(), unsigned(cfg_.http_port));
@@ -258,6 +258,8 @@ void NodeHost::request_add() {
                                  {"peer", host_port(cfg_.listen_host, cfg_.listen_port)},
                                  {"http", host_port(cfg_.http_host, cfg_.http_port)},
                                  {"learner", true}};
+    Headers headers;
+    if (!cfg_.token.empty()) headers.push_back({"Authorization", "Bearer " + cfg_.token});
     join_http_->request("POST", "/members", body.dump(), [this, target](HttpResult r) {
         if (stopped_) return;
         const std::string error = r.ok() ? error_of(r) : r.error;
@@ -289,7 +291,7 @@ void NodeHost::request_add() {
         join_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) request_add();
         });
-    });
+    }, headers);
 }
 
 void NodeHost::on_membership(const Membership& membership) {

@@ -100,6 +100,7 @@ namespace raftbook {
 constexpr int kExitDiskError = 3;
 
 constexpr size_t kDefaultWatchHistory = 100000;  // recent changes a watcher can start or resume from
+constexpr size_t kDefaultMaxWatchers = 1000;     // watchers served at once (each holds a client connection)
 
 class HttpConnection;
 
@@ -117,6 +118,9 @@ struct NodeConfig {
     std::string data_dir;
     std::string cluster_id;  // --cluster-id; "" to use the recorded one or learn it (above)
     WireFormat wire = WireFormat::Cbor;
+    // --token-file / --token: the cluster's shared secret, "" for none. Peers prove they
+    // know it (peer_transport.h); HTTP writes carry it as a bearer token (http_server.h).
+    std::string token;
     std::string web_dir;
     std::chrono::milliseconds tick{50};
     int election_tick = 10;   // election timeout 0.5-1 s at 50 ms ticks
@@ -129,6 +133,7 @@ struct NodeConfig {
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
     size_t max_peer_connections = 64;         // accepted peer connections at most; more are closed
     size_t watch_history = kDefaultWatchHistory;
+    size_t max_watchers = kDefaultMaxWatchers;  // --max-watchers: one more is answered 503
     Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
 };
 

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <vector>
 
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
+
+#include "core/auth/auth.h"
 
 namespace raftbook {
 
@@ -39,6 +42,12 @@ struct Conn {
     NodeId peer = kNoNode;          // known once its Hello arrived
     std::string remote;             // the other end's address, for log lines
     bool closing = false;
+    // The handshake (peer_transport.h): the nonce our Hello carries, and whether the
+    // other side is admitted (its proof checked out, or this node has no token). Until
+    // then the connection is no route.
+    std::string nonce;
+    bool admitted = false;
+    std::string offered_cluster;  // a Hello's cluster id, adopted once admitted (we had none)
 
     WsError send(const std::string& bytes, Opcode op) {
         return accepted ? accepted->send(bytes, op) : dialled->send(bytes, op);
@@ -100,6 +109,9 @@ struct PeerTransport::Impl {
     bool started = false;
     bool stopped = false;
     bool removed_reported = false;
+    // The randomness of Hello nonces: the OS's (getrandom), never a seeded generator
+    // whose next nonce could be told from the last ones.
+    std::random_device entropy;
 
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
     std::map<NodeId, std::shared_ptr<Conn>> routes;  // node id -> an open connection to it
@@ -316,6 +328,7 @@ struct PeerTransport::Impl {
             c->close(close_code::going_away, "node stopping");
             return;
         }
+        c->nonce = auth_nonce(uint64_t(entropy()) << 32 | entropy(), uint64_t(entropy()) << 32 | entropy());
         send_hello(*c);
     }
 
@@ -325,6 +338,7 @@ struct PeerTransport::Impl {
         hello.cluster = cfg.cluster_id;
         hello.peer.type = MessageType::Hello;
         hello.peer.from = cfg.self;
+        hello.nonce = c.nonce;
         send_bytes(c, encode_frame(hello, cfg.wire), opcode());
     }
 
@@ -400,6 +414,7 @@ struct PeerTransport::Impl {
             accept_hello(c, f);
             return;
         }
+        if (!past_handshake(c, f)) return;
         if (f.type == MessageType::Hello) return;  // a repeated Hello says nothing new
         if (f.peer.to != kNoNode && f.peer.to != cfg.self) {
             // Relay: the frame is for a node this one may have a connection to.
@@ -415,31 +430,41 @@ struct PeerTransport::Impl {
     // the connection, naming both ids.
     bool check_cluster(const std::shared_ptr<Conn>& c, const Frame& f) {
         const bool hello = f.type == MessageType::Hello;
-        if (hello && f.cluster.empty()) return true;  // a fresh member: it learns the id from us, or waits too
-        const std::string theirs = "'" + f.cluster.substr(0, 64) + "'";
+        const bool handshake = hello || f.type == MessageType::Auth;
+        if (handshake && f.cluster.empty()) return true;  // a fresh member: it learns the id from us, or waits too
         if (cfg.cluster_id.empty()) {
-            if (!hello) {
+            if (!handshake) {
                 reject(c, close_code::policy_violation,
                        "this node has not learned its cluster id yet, so it takes nothing but Hellos; got " +
                            std::string(message_type_name(f.type)));
                 return false;
             }
-            const std::string refused = adopt ? adopt(f.cluster) : "this node adopts no cluster id";
-            if (!refused.empty()) {
-                reject(c, close_code::policy_violation, "cannot join cluster " + theirs + ": " + refused);
-                return false;
-            }
-            cfg.cluster_id = f.cluster;
-            for (auto& [h, other] : conns)  // the fresh members among our peers learn it from us
-                if (other != c && !other->closing) send_hello(*other);
+            if (!hello) return true;  // an Auth: the id to adopt is its Hello's
+            if (cfg.token.empty() || c->admitted) return adopt_cluster(c, f.cluster);
+            c->offered_cluster = f.cluster;  // not from a peer that has not proved it knows the token
             return true;
         }
         if (f.cluster == cfg.cluster_id) return true;
+        const std::string theirs = "'" + f.cluster.substr(0, 64) + "'";
         reject(c, close_code::policy_violation,
                f.cluster.empty() ? std::string(message_type_name(f.type)) +
                                        " frame without a cluster id; this is cluster '" + cfg.cluster_id + "'"
                                  : "frame for cluster " + theirs + ", this is cluster '" + cfg.cluster_id + "'");
         return false;
+    }
+
+    // Takes a peer's cluster id as this node's (through the host), or closes the
+    // connection with the host's reason.
+    bool adopt_cluster(const std::shared_ptr<Conn>& c, const std::string& id) {
+        const std::string refused = adopt ? adopt(id) : "this node adopts no cluster id";
+        if (!refused.empty()) {
+            reject(c, close_code::policy_violation, "cannot join cluster '" + id.substr(0, 64) + "': " + refused);
+            return false;
+        }
+        cfg.cluster_id = id;
+        for (auto& [h, other] : conns)  // the fresh members among our peers learn it from us
+            if (other != c && !other->closing) send_hello(*other);
+        return true;
     }
 
     void accept_hello(const std::shared_ptr<Conn>& c, const Frame& f) {
@@ -466,6 +491,48 @@ struct PeerTransport::Impl {
             return;
         }
         c->peer = from;
+        if (cfg.token.empty()) {
+            admit(c);
+            return;
+        }
+        Frame auth;
+        auth.type = MessageType::Auth;
+        auth.cluster = cfg.cluster_id;
+        auth.peer.type = MessageType::Auth;
+        auth.peer.from = cfg.self;
+        auth.proof = auth_proof(cfg.token, f.nonce, cfg.self);
+        send_bytes(*c, encode_frame(auth, cfg.wire), opcode());
+    }
+
+    // The token step, for a frame after the Hello: false when the frame is the
+    // handshake's (an Auth, a repeated Hello) or the connection is closed for it. With a
+    // token, the first frame must be an Auth with the right proof for our nonce; a node
+    // without one ignores Auth frames.
+    bool past_handshake(const std::shared_ptr<Conn>& c, const Frame& f) {
+        if (c->admitted) return f.type != MessageType::Auth;
+        const std::string who = "node " + std::to_string(c->peer);
+        if (f.type == MessageType::Hello) return false;
+        if (f.type != MessageType::Auth) {
+            reject(c, close_code::policy_violation,
+                   "this cluster needs a token: start " + who + " with the cluster's --token-file");
+            return false;
+        }
+        if (!auth_proof_ok(cfg.token, c->nonce, c->peer, f.proof)) {
+            reject(c, close_code::policy_violation,
+                   "wrong token: " + who + "'s proof does not match node " + std::to_string(cfg.self) +
+                       "'s token; give both the cluster's --token-file");
+            return false;
+        }
+        if (cfg.cluster_id.empty() && !c->offered_cluster.empty() && !adopt_cluster(c, c->offered_cluster))
+            return false;
+        admit(c);
+        return false;
+    }
+
+    // The other side passed the handshake: the connection is a route to it.
+    void admit(const std::shared_ptr<Conn>& c) {
+        c->admitted = true;
+        const NodeId from = c->peer;
         if (!routes.count(from)) {
             routes[from] = c;
             log_line("peer %llu connected (%s %s)", (unsigned long long)from, c->dialled ? "dialled" : "accepted",

@@ -6,8 +6,8 @@
 // dropped, and Raft's own retries cover the loss.
 //
 // Messages are addressed by node id, not by connection. The first frame each side
-// sends on a connection is a Hello naming its id; from then on the connection is a
-// route to that node whichever side dialled it. That matters for browser nodes, which
+// sends on a connection is a Hello naming its id; from then on (once the token step
+// below is done) the connection is a route to that node whichever side dialled it. That matters for browser nodes, which
 // can only dial out: a node reaches them over the connection they opened. A frame
 // whose `to` is another node this node has a route to is relayed there unchanged.
 //
@@ -31,6 +31,17 @@
 // fresh members it is connected to learn it too. A node that knows its id accepts a
 // Hello without one (a fresh member about to learn it from this node's Hello) but no
 // other frame without it.
+//
+// The token (core/auth/auth.h). Every Hello carries a fresh random nonce (from the OS,
+// std::random_device; one per connection). A node with a token (`--token-file`) answers
+// the other side's Hello with an Auth frame, the proof for that nonce, and takes nothing
+// from the connection but Hello and Auth until the other side's Auth proves it knows
+// the token for our nonce: only then is the connection a route, and only then does a
+// node without a cluster id adopt the one that side's Hello presented. Both ends check,
+// whichever dialled. A wrong proof closes the connection with policy_violation and the
+// reason "wrong token: ..."; any other frame first, "this cluster needs a token: ...";
+// both say to start the node with the cluster's --token-file. A node without a token
+// ignores Auth frames (so it is refused by its peers that have one, not the reverse).
 //
 // Membership. The peers dialled are the members of the configuration in force
 // (set_peers, called by the host whenever it changes): a new member is dialled at once,

@@ -20,6 +20,7 @@ const MessageType kPeerTypes[] = {
     MessageType::PreVoteResp, MessageType::Append, MessageType::AppendResp,
     MessageType::Heartbeat,   MessageType::HeartbeatResp, MessageType::Hello,
     MessageType::Snapshot,    MessageType::SnapshotResp,  MessageType::TimeoutNow,
+    MessageType::Auth,
 };
 const WireFormat kFormats[] = {WireFormat::Json, WireFormat::Cbor};
 
@@ -46,6 +47,7 @@ std::string snapshot_chunk() {
 std::string configuration() {
     Membership m = Membership::of_voters({1, 2, 3});
     m.members.push_back(Member{5, false, "10.0.0.5:7000", "10.0.0.5:8000"});
+    m.members.push_back(Member{1234, true, "", "", true});
     m.removed = {4};
     return m.encode();
 }
@@ -82,6 +84,8 @@ Frame peer_frame(MessageType type) {
     m.chunk_mut().total = m.chunk().offset + m.chunk().data.size();
     m.chunk_mut().done = true;
     m.chunk_mut().membership = configuration();
+    if (type == MessageType::Hello) f.nonce = "00112233445566778899aabbccddeeff";
+    if (type == MessageType::Auth) f.proof = std::string(64, 'e');
     return f;
 }
 
@@ -103,6 +107,7 @@ Frame request_frame() {
     f.request.node = 5;
     f.request.peer = "10.0.0.5:7000";
     f.request.http = "10.0.0.5:8000";
+    f.request.browser = true;
     return f;
 }
 
@@ -520,6 +525,19 @@ TEST_CASE("strings over the size limit or not UTF-8 are refused", "[codec]") {
     Frame f = request_frame();
     f.request.value = "\xff";
     REQUIRE(encode_frame(f, WireFormat::Json).find("\xef\xbf\xbd") != std::string::npos);
+}
+
+TEST_CASE("a Hello's nonce and an Auth's proof over the auth limit are refused by both decoders", "[codec]") {
+    for (WireFormat format : kFormats) {
+        for (MessageType type : {MessageType::Hello, MessageType::Auth}) {
+            Frame f = peer_frame(type);
+            (type == MessageType::Hello ? f.nonce : f.proof) = std::string(kMaxAuthText, 'a');
+            require_round_trip(f, format);
+            (type == MessageType::Hello ? f.nonce : f.proof) = std::string(kMaxAuthText + 1, 'a');
+            REQUIRE(refusal(encode_frame(f, format), format) == "malformed frame: nonce or proof over 128 bytes");
+            if (format == WireFormat::Cbor) REQUIRE_FALSE(fast_agrees_with_general(encode_frame(f, format)));
+        }
+    }
 }
 
 TEST_CASE("is_utf8 agrees with nlohmann's strict UTF-8 check", "[codec]") {

@@ -407,3 +407,22 @@ TEST_CASE("§4.1 on restart the configuration in force is the newest in the log,
     r.entries.clear();
     CHECK(Raft(node_config(1, {1, 2, 3}), r).membership() == Membership::of_voters({1, 2, 3}));
 }
+
+TEST_CASE("a configuration's text keeps each member's kind: a browser member is marked, a native one is not") {
+    Membership with_browser;
+    REQUIRE(apply_conf_change(Membership::of_voters({1, 2, 3}), ConfChange{kAdd, 1234, "", "", true}, &with_browser) ==
+            "");
+    REQUIRE(with_browser.find(1234)->browser);
+    REQUIRE_FALSE(with_browser.find(1)->browser);
+    const std::string text = with_browser.encode();
+    REQUIRE(text.find("member 1234 learner - - browser\n") != std::string::npos);
+    Membership back;
+    REQUIRE(Membership::decode(text, &back) == "");
+    REQUIRE(back == with_browser);
+    // Text written before browser members existed reads as native members.
+    REQUIRE(Membership::decode("RBCONF 1\nmember 1 voter a:1 b:2\n", &back) == "");
+    REQUIRE_FALSE(back.find(1)->browser);
+    // Any other trailing word is refused, naming the line.
+    REQUIRE(Membership::decode("RBCONF 1\nmember 1 voter a:1 b:2 phone\n", &back).find("bad member line") == 0);
+    REQUIRE(Membership::decode("RBCONF 1\nmember 1 voter a:1 b:2 browser x\n", &back).find("bad member line") == 0);
+}

@@ -5,7 +5,7 @@
 // Each run hands the input to HttpServer::answer(), which reads it with a connection's
 // parser and limits and routes it as a connection would, to a stand-in for the node
 // that answers at once. Broken properties abort:
-//   - the status is one the API documents (200, 400, 404, 405, 409, 412, 413, 431, 503), and
+//   - the status is one the API documents (200, 204, 400, 404, 405, 409, 412, 413, 431, 503), and
 //     every error body is a JSON object with an "error" string;
 //   - a request reaches the node only with a valid key (check_key, UTF-8), a known
 //     operation and a value within the size limit;
@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int answers = 0;
     fixture.server->answer(bytes, [&](int status, const std::string& body) {
         answers++;
-        static const int kDocumented[] = {200, 400, 404, 405, 409, 412, 413, 431, 503};
+        static const int kDocumented[] = {200, 204, 400, 404, 405, 409, 412, 413, 431, 503};
         check(std::find(std::begin(kDocumented), std::end(kDocumented), status) != std::end(kDocumented),
               "undocumented status", std::to_string(status));
         check(body.find(kSecret) == std::string::npos, "a file outside the web directory was served");

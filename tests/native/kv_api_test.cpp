@@ -328,6 +328,19 @@ TEST_CASE("A node serves at most 1000 watchers: one more is answered 503 naming 
     CHECK(e.id == std::to_string(revision_of(w)));
 }
 
+TEST_CASE("serve --max-watchers sets the watcher limit", "[serve][kvapi][watch]") {
+    ProcessCluster c(1, {"--max-watchers", "3"});
+    c.start(1);
+    REQUIRE(c.wait_for_leader() == 1);
+    const std::string at = c.http_address(1);
+    std::vector<std::unique_ptr<Watch>> watchers;
+    for (int i = 0; i < 3; i++) watchers.push_back(std::make_unique<Watch>(at, "/watch/k"));
+    REQUIRE(wait_until([&] { return metric(at, "raftbook_watchers") == 3; }, 10s));
+    const HttpResponse refused = request(at, "GET", "/watch/k");
+    CHECK(refused.status == 503);
+    CHECK(body_of(refused)["error"] == "this node has 3 watchers, its limit; watch through another node or retry later");
+}
+
 TEST_CASE("A watcher that reads too slowly is dropped past 1 MiB queued, told where its stream stopped",
           "[serve][kvapi][watch]") {
     ProcessCluster c(1);

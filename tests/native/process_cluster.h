@@ -179,9 +179,11 @@ inline HttpResponse parse_http_response(const std::string& raw) {
     return r;
 }
 
-// One request on a fresh connection with "Connection: close".
+// One request on a fresh connection with "Connection: close"; `headers` are more header
+// lines, each ending in "\r\n".
 inline HttpResponse http_request(const std::string& host_port, const std::string& method, const std::string& target,
-                                 const std::string& body = "", std::chrono::milliseconds timeout = 10000ms) {
+                                 const std::string& body = "", std::chrono::milliseconds timeout = 10000ms,
+                                 const std::string& headers = "") {
     RawSocket s(host_port, timeout);
     if (!s.connected()) {
         HttpResponse r;
@@ -190,6 +192,7 @@ inline HttpResponse http_request(const std::string& host_port, const std::string
     }
     std::ostringstream req;
     req << method << " " << target << " HTTP/1.1\r\nHost: " << host_port << "\r\nConnection: close\r\n";
+    req << headers;
     if (!body.empty() || method == "PUT" || method == "POST") req << "Content-Length: " << body.size() << "\r\n";
     req << "\r\n" << body;
     if (!s.send_all(req.str())) {
