@@ -6,9 +6,9 @@
 // put from the CLI commit on all five members; both tabs become voters; leadership
 // goes to a tab and writes still commit; after kill -9 of a native node and then the
 // close of a tab, writes still commit; the closed tab's member is removed after
-// --remove-absent-browsers-after; a tab with a wrong token is refused and the cluster
-// goes on unchanged. (The cluster runs with --token, and the tabs join with #token=,
-// when this raftbook has the flag; the last two steps need those flags.)
+// --remove-absent-browsers-after. First of all, a tab with a wrong token is refused and
+// the cluster goes on unchanged. (The cluster runs with --token, and the tabs join with
+// #token=, when this raftbook has the flag; those two steps need the flags.)
 //
 // The steps run in order on one cluster (each needs the one before). Skipped, with the
 // reason, when build/native/raftbook has not been built.
@@ -208,6 +208,25 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     }
   });
 
+  // First, on its own: the steps after it build on each other.
+  await t.test('a tab with a wrong token is refused, and the cluster goes on as before',
+    { skip: !withToken && 'this raftbook has no --token yet' }, async () => {
+      const before = (await natives.status(natives.alive()[0].id)).members.map((m) => m.id);
+      const wrong = await openTab(browser.context, `http://${natives.node(2).http}/?join#token=not-the-token`);
+      await until('the wrong token to be refused', async () => {
+        const s = await tabState(wrong);
+        return s.state === 'refused' && /wrong token/.test(s.text);
+      }, { describe: async () => JSON.stringify(await tabState(wrong)) });
+      assert.equal(await wrong.page.isVisible('#token-form'), true);
+      const rev = (await natives.cli('put', 'after', 'wrong-token')).revision;
+      await committedEverywhere(natives, [], rev);
+      for (const n of natives.alive()) {
+        assert.deepEqual((await natives.status(n.id)).members.map((m) => m.id), before);
+      }
+      assert.deepEqual(wrong.errors, []);
+      await wrong.page.close();
+    });
+
   await step('a tab opened with ?join on node 1 and one with ?join=node 3 on node 2 join as browser learners', {}, async () => {
     const token = withToken ? `#token=${TOKEN}` : '';
     tabs.push(await openTab(browser.context, `http://${natives.node(1).http}/?join${token}`));
@@ -280,20 +299,4 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
       await committedEverywhere(natives, tabs, rev);
     });
 
-  await step('a tab with a wrong token is refused, and the cluster goes on as before',
-    { skip: !withToken && 'this raftbook has no --token yet' }, async () => {
-      const before = (await natives.status(natives.alive()[0].id)).members.map((m) => m.id);
-      const wrong = await openTab(browser.context, `http://${natives.node(2).http}/?join#token=not-the-token`);
-      await until('the wrong token to be refused', async () => {
-        const s = await tabState(wrong);
-        return s.state === 'refused' && /wrong token/.test(s.text);
-      }, { describe: async () => JSON.stringify(await tabState(wrong)) });
-      assert.equal(await wrong.page.isVisible('#token-form'), true);
-      const rev = (await natives.cli('put', 'after', 'wrong-token')).revision;
-      await committedEverywhere(natives, tabs, rev);
-      for (const n of natives.alive()) {
-        assert.deepEqual((await natives.status(n.id)).members.map((m) => m.id), before);
-      }
-      assert.deepEqual(wrong.errors, []);
-    });
 });
