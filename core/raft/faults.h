@@ -27,6 +27,11 @@
 //                            before it has committed an entry of its own term (the
 //                            single-server-change bug Ongaro reported in 2015: two
 //                            changes across a leader change can form disjoint majorities).
+//   browser_reload_keeps_id  a browser node that reloads comes back under its old id
+//                            with its memory (term, vote, log) gone, instead of joining
+//                            as a new member under a fresh id: it may vote twice in one
+//                            term, or forget entries it acknowledged. Read by the
+//                            simulator's reload (Simulator::reload), not by Raft.
 #pragma once
 
 #include <string>
@@ -44,6 +49,7 @@ struct Faults {
     bool serve_reads_locally = false;
     bool install_stale_snapshot = false;
     bool config_change_before_commit_in_term = false;
+    bool browser_reload_keeps_id = false;
 
     // Sets the switch called `name`; returns false when there is no such switch.
     bool set(const std::string& name, bool on) {
@@ -60,7 +66,8 @@ struct Faults {
                                                    "apply_duplicates",
                                                    "no_catch_up_on_heartbeat", "serve_reads_locally",
                                                    "install_stale_snapshot",
-                                                   "config_change_before_commit_in_term"};
+                                                   "config_change_before_commit_in_term",
+                                                   "browser_reload_keeps_id"};
         return n;
     }
 
@@ -75,6 +82,7 @@ private:
         if (name == "serve_reads_locally") return &serve_reads_locally;
         if (name == "install_stale_snapshot") return &install_stale_snapshot;
         if (name == "config_change_before_commit_in_term") return &config_change_before_commit_in_term;
+        if (name == "browser_reload_keeps_id") return &browser_reload_keeps_id;
         return nullptr;
     }
 };

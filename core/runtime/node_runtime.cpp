@@ -129,6 +129,7 @@ NodeRuntime::NodeRuntime(RuntimeConfig config, Restored restored, RuntimeHost* h
     client_id_base_ = mix(cfg_.session_seed) | 1;
     read_client_id_ = mix(cfg_.session_seed + 0x9E3779B97F4A7C15ULL) | 1;
     last_membership_ = raft_->membership();
+    for (const Member& m : last_membership_.members) last_heard_[m.id] = host_->now();
     host_->on_membership(last_membership_);
 }
 
@@ -212,6 +213,12 @@ void NodeRuntime::process_ready() {
 void NodeRuntime::observe_membership() {
     if (raft_->membership() == last_membership_) return;
     last_membership_ = raft_->membership();
+    // Absent browsers: a member is heard from as it joins; one that left is forgotten.
+    const TimeMs now = host_->now();
+    for (auto it = last_heard_.begin(); it != last_heard_.end();)
+        it = last_membership_.is_member(it->first) ? std::next(it) : last_heard_.erase(it);
+    for (const Member& m : last_membership_.members) last_heard_.emplace(m.id, now);
+    for (const Member& m : last_membership_.members) last_heard_[m.id] = host_->now();
     host_->on_membership(last_membership_);
 }
 
@@ -383,6 +390,7 @@ void NodeRuntime::observe_role_and_leader() {
     const NodeId was_leader = last_leader_;
     if (role != last_role_) {
         if (role == Role::Candidate) stats_.elections++;
+        if (role == Role::Leader) leader_since_ = host_->now();
         if (last_role_ == Role::Leader) {
             // The core dropped its pending ReadIndex requests; those reads go again.
             auto waiting = std::move(reads_awaiting_confirmation_);
@@ -416,6 +424,7 @@ void NodeRuntime::tick() {
     expire_local_requests();
     check_transfers();  // a transfer is abandoned on a tick
     maybe_promote_self();
+    remove_absent_browsers();
     if (ticks_ % 20 == 0) {
         const TimeMs now = host_->now();
         for (auto it = proposals_.begin(); it != proposals_.end();)
@@ -428,6 +437,9 @@ void NodeRuntime::tick() {
 // ---------------------------------------------------------------- peer frames
 
 void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
+    const bool raft_traffic = frame.type != MessageType::ClientRequest && frame.type != MessageType::ClientReply &&
+                              frame.type != MessageType::Hello && frame.type != MessageType::Auth;
+    heard_from(raft_traffic ? frame.peer.from : link_peer);  // absent browsers
     switch (frame.type) {
         case MessageType::ClientRequest: {
             const ClientRequest& req = frame.request;
@@ -712,6 +724,39 @@ void NodeRuntime::RelayAnswer::operator()(const ClientReply& reply) const {
 void NodeRuntime::PromoteAnswered::operator()(const ClientReply&) const {
     runtime->promoting_self_ = false;
     runtime->next_promote_at_ = runtime->host_->now() + runtime->cfg_.retry_interval_ms;
+}
+
+// ---------------------------------------------------------------- absent browsers
+
+// Only members are noted (a peer's frame cannot grow the table with made-up ids).
+void NodeRuntime::heard_from(NodeId id) {
+    auto it = last_heard_.find(id);
+    if (it != last_heard_.end()) it->second = host_->now();
+}
+
+// The leader removes one browser member silent for too long (see node_runtime.h):
+// never a native member or itself, a voter only while min_voters voters remain, and
+// only when no other change is uncommitted (Raft refuses a second one anyway).
+void NodeRuntime::remove_absent_browsers() {
+    const TimeMs limit = cfg_.remove_absent_browsers_after_ms;
+    if (limit <= 0 || raft_->role() != Role::Leader || raft_->membership_index() > raft_->commit_index()) return;
+    const Membership& m = raft_->membership();
+    const TimeMs now = host_->now();
+    const size_t voters = m.voters().size();
+    for (const Member& b : m.members) {
+        if (!b.browser || b.id == raft_->id()) continue;
+        auto heard = last_heard_.find(b.id);
+        const TimeMs since = std::max(leader_since_, heard == last_heard_.end() ? leader_since_ : heard->second);
+        if (now - since <= limit || (b.voter && voters - 1 < cfg_.min_voters)) continue;
+        ConfChange cc;
+        cc.type = ConfChange::Type::Remove;
+        cc.node = b.id;
+        if (raft_->propose_conf_change(cc).empty()) {
+            stats_.proposals++;
+            stats_.absent_browsers_removed++;
+        }
+        return;  // one change at a time: the next one waits for this to commit
+    }
 }
 
 void NodeRuntime::answer(const RequestKey& key, NodeId origin, ClientReply reply) {

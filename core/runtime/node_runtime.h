@@ -75,6 +75,20 @@
 // request is never passed on twice (no loops between nodes with stale leader views).
 // A learner started with promote_self asks the leader to promote it, again and again,
 // until it is a voter: the leader refuses until it has caught up.
+//
+// Absent browsers. A browser member (Member::browser) lives in a tab: when the tab
+// closes or reloads, its memory is gone and it never comes back under that id (it
+// rejoins under a fresh one: README, browser nodes), so its vote would be missing for
+// good. The leader removes such members: it notes when it last heard any frame from
+// each member (receive(): a Raft message by its sender, a client frame by the link it
+// came on), and a browser member silent for longer than remove_absent_browsers_after_ms
+// is removed by a Remove change it proposes itself (Raft::propose_conf_change, so one
+// change at a time: it waits while another change is uncommitted). Silence counts from
+// no earlier than when this node became leader, nor than when the member joined, so a
+// new leader that has heard nothing yet removes no one at once. It never removes a
+// native member this way (a native node that is down comes back with its disk), nor
+// itself, nor a voter when fewer than min_voters voters would remain (a learner always
+// may go). 0 = never.
 #pragma once
 
 #include <cstdint>
@@ -232,6 +246,7 @@ struct RuntimeStats {
     uint64_t snapshots_refused = 0;    // ...refused: the data did not decode
     uint64_t conf_changes_applied = 0; // Config entries applied
     uint64_t transfers = 0;            // leadership transfers this node started as leader
+    uint64_t absent_browsers_removed = 0;  // browser members this node removed as leader (absent too long)
 };
 
 using ReplyFn = std::function<void(const ClientReply&)>;
@@ -346,6 +361,8 @@ private:
     void check_transfers();
     void observe_membership();
     void maybe_promote_self();
+    void heard_from(NodeId id);
+    void remove_absent_browsers();
     void answer(const RequestKey& key, NodeId origin, ClientReply reply);
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
@@ -398,6 +415,10 @@ private:
     Membership last_membership_;  // as last told to host_->on_membership
     bool promoting_self_ = false; // promote_self: a promote request is waiting for its answer
     TimeMs next_promote_at_ = 0;
+    // Absent browsers: when each member of the configuration in force was last heard
+    // from, or joined (whichever is later); and when this node last became leader.
+    std::map<NodeId, TimeMs> last_heard_;
+    TimeMs leader_since_ = 0;
     uint64_t read_context_ = 0;
     bool read_batch_open_ = false;  // reads arriving before the next Ready share one ReadIndex
     std::map<uint64_t, std::vector<PendingRead>> reads_awaiting_confirmation_;  // by context

@@ -24,13 +24,14 @@ Nemesis::Nemesis(Simulator& sim, const NemesisConfig& config, uint64_t seed)
     next_partition_ = cfg_.partition_every > 0 ? sim.now() + cfg_.partition_every : kNever;
     next_crash_ = cfg_.crash_every > 0 ? sim.now() + cfg_.crash_every : kNever;
     next_membership_ = cfg_.membership_every > 0 ? sim.now() + cfg_.membership_every : kNever;
+    next_reload_ = cfg_.reload_every > 0 ? sim.now() + cfg_.reload_every : kNever;
     heal_at_ = restart_at_ = kNever;
 }
 
 void Nemesis::run(TimeMs duration) {
     const TimeMs end = sim_.now() + duration;
     while (true) {
-        const TimeMs next = std::min({next_partition_, next_crash_, heal_at_, restart_at_, next_membership_});
+        const TimeMs next = std::min({next_partition_, next_crash_, heal_at_, restart_at_, next_membership_, next_reload_});
         if (next > end) break;
         const int n = sim_.size();  // (add_node grows it)
         sim_.advance(next - sim_.now());
@@ -44,6 +45,9 @@ void Nemesis::run(TimeMs duration) {
         } else if (next == next_membership_) {
             change_membership();
             next_membership_ = next + cfg_.membership_every;
+        } else if (next == next_reload_) {
+            reload_browser();
+            next_reload_ = next + cfg_.reload_every;
         } else if (next == next_partition_) {
             std::vector<NodeId> order;
             for (int i = 1; i <= n; i++) order.push_back(NodeId(i));
@@ -56,7 +60,10 @@ void Nemesis::run(TimeMs duration) {
             next_partition_ = next + cfg_.partition_every;
         } else {
             if (restart_at_ != kNever) restart(crashed_);
-            crashed_ = NodeId(rng_.range(1, n));
+            std::vector<NodeId> natives;
+            for (int i = 1; i <= n; i++)
+                if (!sim_.is_browser(NodeId(i))) natives.push_back(NodeId(i));
+            crashed_ = natives[size_t(rng_.range(0, int64_t(natives.size()) - 1))];
             if (sim_.is_up(crashed_)) note("crash " + std::to_string(crashed_));
             sim_.crash(crashed_);
             restart_at_ = next + cfg_.crash_every / 2;
@@ -114,6 +121,24 @@ void Nemesis::change_membership() {
             break;
         }
     }
+}
+
+// A random running page reloads — but not while a closed tab is still a voter (or
+// there is no leader to tell): closed voters count toward the majority and never
+// answer, so reloads faster than the leader removes them would leave a majority of
+// voters that can never vote, and the cluster could not settle.
+void Nemesis::reload_browser() {
+    const std::optional<NodeId> l = sim_.leader();
+    if (!l) return;
+    for (NodeId v : sim_.node(*l)->membership().voters())
+        if (sim_.is_closed(v)) return;
+    std::vector<NodeId> running;
+    for (int i = 1; i <= sim_.size(); i++)
+        if (sim_.is_up(NodeId(i)) && sim_.is_browser(NodeId(i))) running.push_back(NodeId(i));
+    if (running.empty() || sim_.size() >= Simulator::kMaxNodes) return;
+    const NodeId n = running[size_t(rng_.range(0, int64_t(running.size()) - 1))];
+    sim_.reload(n);
+    note("reload " + std::to_string(n));
 }
 
 void Nemesis::restart(NodeId n) {

@@ -6,7 +6,11 @@
 // change or leadership transfer (one at a time: none while the last is unanswered): add
 // the next machine (a voter-to-be, or now and then a learner that stays one), promote a
 // learner, remove a learner or a voter (never below kMinVoters voters, so that the
-// cluster can still settle with one node down), or hand leadership to another voter. Its choices come from its own seeded source, so a
+// cluster can still settle with one node down), or hand leadership to another voter.
+// Every `reload_every` it reloads a random running browser node (Simulator::reload: it
+// joins again under a fresh id, while a slot is free; none while a closed tab is still
+// a voter, see reload_browser). Crashes pick native nodes only
+// (a browser does not restart from a disk). Its choices come from its own seeded source, so a
 // run is as reproducible as the simulator itself; an observer can write each action
 // down as a scenario line, so that a run can be replayed as a script or a playground
 // link.
@@ -24,6 +28,7 @@ struct NemesisConfig {
     TimeMs partition_every = 0;  // 0: never
     TimeMs crash_every = 0;      // 0: never
     TimeMs membership_every = 0; // 0: never
+    TimeMs reload_every = 0;     // 0: never
 };
 
 class Nemesis {
@@ -33,13 +38,14 @@ public:
     void run(TimeMs duration);  // advances the simulator, acting on schedule
     void finish();              // heals the network and restarts every crashed node
     // Called with each action as a scenario line ("partition 1,3 | 2", "heal",
-    // "crash 2", "restart 2", "add 4", "promote 4", "remove 2", "transfer 3"), at the
+    // "crash 2", "restart 2", "add 4", "promote 4", "remove 2", "transfer 3", "reload 4"), at the
     // virtual time it is taken.
     void set_observer(std::function<void(const std::string& line)> f) { observer_ = std::move(f); }
 
 private:
     void restart(NodeId n);
     void change_membership();
+    void reload_browser();
     void note(const std::string& line) {
         if (observer_) observer_(line);
     }
@@ -47,7 +53,7 @@ private:
     Simulator& sim_;
     NemesisConfig cfg_;
     Rng rng_;
-    TimeMs next_partition_, next_crash_, heal_at_, restart_at_, next_membership_;
+    TimeMs next_partition_, next_crash_, heal_at_, restart_at_, next_membership_, next_reload_;
     NodeId crashed_ = kNoNode;
     std::function<void(const std::string&)> observer_;
 };

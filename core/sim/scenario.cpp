@@ -172,6 +172,17 @@ ActionResult run_expect(Simulator& sim, const std::vector<std::string>& w) {
         if (l && *l == n) return {true, "node " + w[1] + " leads"};
         return fail("expected node " + w[1] + " to lead, " + (l ? "node " + std::to_string(*l) + " does" : std::string("no node does")));
     }
+    if (what == "via") {
+        // expect via 4 = 1 | expect via 4 = none: the native node browser 4 is linked to.
+        if (w.size() != 4 || w[2] != "=") throw BadArg("expect via N = M | expect via N = none");
+        const NodeId b = parse_node(w[1], nodes);
+        if (!sim.is_browser(b)) throw BadArg("node " + w[1] + " is not a browser node");
+        const NodeId want = w[3] == "none" ? kNoNode : parse_node(w[3], nodes);
+        const NodeId got = sim.via(b);
+        if (got == want) return {true, "node " + w[1] + " is linked through " + w[3]};
+        return fail("expected node " + w[1] + " linked through " + w[3] + ", it is " +
+                    (got == kNoNode ? std::string("linked to none") : "linked through node " + std::to_string(got)));
+    }
     if (what == "members" || what == "learners") {
         // expect members = 1,2,3: the voters of the leader's configuration;
         // expect members 4 = 1,2,3: node 4's own. learners likewise ("none": no one).
@@ -387,14 +398,37 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
         return {true, ""};
     }
     if (v == "add") {
-        if (w.empty() || w.size() > 2 || (w.size() == 2 && w[1] != "learner")) throw BadArg("usage: add N [learner]");
+        // add N [browser] [learner]
+        bool browser = false, learner = false;
+        for (size_t i = 1; i < w.size(); i++) {
+            if (w[i] == "browser" && !browser && !learner) browser = true;
+            else if (w[i] == "learner" && !learner) learner = true;
+            else throw BadArg("usage: add N [browser] [learner]");
+        }
+        if (w.empty()) throw BadArg("usage: add N [browser] [learner]");
         const NodeId n = NodeId(parse_uint(w[0], "a node number"));
         if (sim.size() >= Simulator::kMaxNodes)
             throw BadArg("the simulator has room for " + std::to_string(Simulator::kMaxNodes) + " machines, all in use");
         if (n != NodeId(sim.size() + 1))
             throw BadArg("the next machine is node " + std::to_string(sim.size() + 1) + ", not " + w[0]);
-        sim.add_node(n, w.size() == 2);
+        sim.add_node(n, learner, browser);
         return {true, ""};
+    }
+    if (v == "reload" || v == "close") {
+        need(1, "reload N | close N (N a browser node)");
+        const NodeId n = parse_node(w[0], nodes);
+        if (!sim.is_browser(n)) throw BadArg("node " + w[0] + " is not a browser node (add N browser makes one)");
+        if (sim.is_closed(n)) return fail("node " + w[0] + "'s tab is closed already");
+        if (v == "close") {
+            sim.close(n);
+            return {true, ""};
+        }
+        const NodeId fresh = sim.reload(n);
+        if (fresh == 0)
+            return fail("no free slot for the reloaded page: the simulator has room for " +
+                        std::to_string(Simulator::kMaxNodes) + " machines");
+        return {true, fresh == n ? "node " + w[0] + " reloaded under its old id, its memory gone"
+                                 : "node " + w[0] + "'s tab reloaded: it joins again as node " + std::to_string(fresh)};
     }
     if (v == "promote" || v == "remove" || v == "transfer") {
         if (w.empty() || w.size() > 2 || (w.size() == 2 && w[1] != "once"))
@@ -407,6 +441,9 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
     if (v == "crash" || v == "restart") {
         need(1, "crash N | restart N");
         const NodeId n = parse_node(w[0], nodes);
+        if (sim.is_browser(n))
+            throw BadArg("node " + w[0] + " is a browser: its memory is its only disk, so it does not crash and "
+                         "restart; reload or close it");
         v == "crash" ? sim.crash(n) : sim.restart(n);
         return {true, ""};
     }
@@ -477,7 +514,9 @@ ActionResult run(Simulator& sim, const ScenarioAction& a) {
 
 bool is_setting(const std::string& verb) {
     return verb == "title" || verb == "nodes" || verb == "seed" || verb == "network" || verb == "preload" ||
-           verb == "term" || verb == "max_append_bytes" || verb == "snapshot_entries" || verb == "catchup_entries" || verb == "snapshot_chunk_bytes";
+           verb == "term" || verb == "max_append_bytes" || verb == "snapshot_entries" || verb == "catchup_entries" ||
+           verb == "snapshot_chunk_bytes" || verb == "browsers" || verb == "remove_absent_browsers_after" ||
+           verb == "min_voters";
 }
 
 }  // namespace
@@ -563,6 +602,19 @@ bool parse_scenario(const std::string& text, Scenario* out, std::string* error) 
                 } else if (verb == "snapshot_chunk_bytes") {
                     if (w.size() != 1) throw BadArg("usage: snapshot_chunk_bytes N");
                     out->config.snapshot_chunk_bytes = size_t(std::max<uint64_t>(1, parse_uint(w[0], verb)));
+                } else if (verb == "browsers") {
+                    if (w.size() != 1) throw BadArg("usage: browsers K");
+                    const uint64_t k = parse_uint(w[0], "browsers");
+                    if (out->config.nodes + k > uint64_t(Simulator::kMaxNodes))
+                        throw BadArg("nodes and browsers together must be at most " +
+                                     std::to_string(Simulator::kMaxNodes));
+                    out->config.browsers = int(k);
+                } else if (verb == "remove_absent_browsers_after") {
+                    if (w.size() != 1) throw BadArg("usage: remove_absent_browsers_after DURATION (0: never)");
+                    out->config.remove_absent_browsers_after_ms = duration_arg(w[0]);
+                } else if (verb == "min_voters") {
+                    if (w.size() != 1) throw BadArg("usage: min_voters N");
+                    out->config.min_voters = size_t(parse_uint(w[0], "min_voters"));
                 } else if (verb == "network") {
                     parse_network(w, 0, &out->config.net);
                 } else if (verb == "preload") {

@@ -16,6 +16,11 @@
 //   snapshot_entries 20                   snapshot after 20 entries applied (0: never)
 //   catchup_entries 5                     ...keeping 5 entries before the snapshot
 //   snapshot_chunk_bytes 64               InstallSnapshot chunk size (default 64 KiB)
+//   browsers 2                            browser members joining at the start, after
+//                                         the `nodes` native ones (Simulator's top)
+//   remove_absent_browsers_after 3s       the leader removes a browser member silent
+//                                         this long (0: never; RuntimeConfig)
+//   min_voters 3                          ...never leaving fewer voters than this
 //
 //   say Watch node 3 catch up.            narration, shown by the playground
 //   advance 500ms                         run virtual time (ms or s)
@@ -38,11 +43,16 @@
 //                                         empty disk and ask the leader to add it as a
 //                                         learner; it asks to be promoted once caught up,
 //                                         unless `learner` (membership.h, Simulator::add_node)
+//   add 4 browser [learner]               the same, machine 4 a browser node: linked
+//                                         through a native node, never dialled
+//   reload 4                              browser 4's page reloads: its memory is lost and
+//                                         it joins again under a fresh id (the next slot)
+//   close 4                               browser 4's tab closes for good
 //   promote 4 / remove 2                  ask the leader for that membership change
 //   transfer 3                            ask the leader to hand leadership to node 3
 //                                         (each retried on an error; `promote 4 once`:
 //                                         one try only)
-//   crash 2 / restart 2
+//   crash 2 / restart 2                   (a native node; a browser reloads or closes)
 //   partition 1,2 | 3,4,5                 groups that can't reach each other
 //   cut 1->2 / cut 1-2                    one-way / both ways; restore likewise
 //   heal                                  every link back
@@ -62,6 +72,7 @@
 //   expect members = 1,2,3                the leader's configuration has these voters
 //   expect members 4 = 1,2,3              ...node 4's configuration does
 //   expect learners = 4 / = none          likewise its learners
+//   expect via 4 = 1 / = none             browser 4 is linked through node 1 / no node
 //   settle [within 10s]                   heal all, restart all, stop the workload, run
 //                                         until the cluster converges and every request
 //                                         is answered (else the violation Liveness),

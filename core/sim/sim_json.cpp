@@ -137,6 +137,9 @@ json config_json(const SimConfig& c) {
               {"snapshot_entries", c.snapshot_entries},
               {"catchup_entries", c.catchup_entries},
               {"snapshot_chunk_bytes", c.snapshot_chunk_bytes},
+              {"browsers", c.browsers},
+              {"remove_absent_browsers_after_ms", c.remove_absent_browsers_after_ms},
+              {"min_voters", c.min_voters},
               {"check", c.check}};
     j.update(network_json(c.net));
     return j;
@@ -496,12 +499,22 @@ SimConfig sim_config_from_json(const std::string& text) {
             c.catchup_entries = whole(v, key, 0, 1000000000);
         } else if (key == "snapshot_chunk_bytes") {
             c.snapshot_chunk_bytes = size_t(whole(v, key, 1, 64 * 1024 * 1024));
+        } else if (key == "browsers") {
+            c.browsers = int(whole(v, key, 0, Simulator::kMaxNodes - 1));
+        } else if (key == "remove_absent_browsers_after_ms") {
+            c.remove_absent_browsers_after_ms = TimeMs(whole(v, key, 0, kMaxDelayMs));
+        } else if (key == "min_voters") {
+            c.min_voters = size_t(whole(v, key, 1, Simulator::kMaxNodes));
         } else {
             bad("unknown config key '" + key + "' (nodes, seed, tick_ms, election_tick, heartbeat_tick, pre_vote, " +
                 "check_quorum, max_append_bytes, check, snapshot_entries, catchup_entries, snapshot_chunk_bytes, " +
+                "browsers, remove_absent_browsers_after_ms, min_voters, " +
                 kNetworkKeys + ")");
         }
     }
+    if (c.nodes + c.browsers > Simulator::kMaxNodes)
+        bad("nodes (" + std::to_string(c.nodes) + ") and browsers (" + std::to_string(c.browsers) +
+            ") together must be at most " + std::to_string(Simulator::kMaxNodes));
     if (c.heartbeat_tick >= c.election_tick)
         bad("heartbeat_tick (" + std::to_string(c.heartbeat_tick) + ") must be below election_tick (" +
             std::to_string(c.election_tick) + ")");
@@ -575,7 +588,17 @@ std::string state_json(const Simulator& sim, const StateView& view) {
     j["leader"] = leader ? json(*leader) : json(nullptr);
 
     json nodes = json::array();
-    for (int i = 1; i <= n; i++) nodes.push_back(node_json(sim, NodeId(i), view));
+    for (int i = 1; i <= n; i++) {
+        nodes.push_back(node_json(sim, NodeId(i), view));
+        // A browser node: the native node it is linked through (null: none right now),
+        // and whether its tab is closed for good (simulator.h, browser members).
+        json& node = nodes.back();
+        node["kind"] = sim.is_browser(NodeId(i)) ? "browser" : "native";
+        if (sim.is_browser(NodeId(i))) {
+            node["via"] = sim.via(NodeId(i)) == kNoNode ? json(nullptr) : json(sim.via(NodeId(i)));
+            node["closed"] = sim.is_closed(NodeId(i));
+        }
+    }
     // The cluster's configuration as the page draws it: the leader's, else the newest an
     // up node holds (a crashed node's when none is up); "cluster_member" is where each
     // node stands in that one (as "member" is in its own).

@@ -10,7 +10,8 @@
 // Out: state_json() is one snapshot of the whole simulated world — time, every node
 // (role, term, vote, commit/applied/persisted indexes, election timer, log, key-value
 // map and each key's revision, its configuration and where it stands in it; for a
-// crashed node, what its disk holds), the cluster's configuration (the leader's) and where
+// crashed node, what its disk holds; "kind": "native" or "browser", and for a browser its
+// "via" (null when unlinked) and whether it is "closed"), the cluster's configuration (the leader's) and where
 // each node stands in it, Config entries decoded and labelled with what they changed, the
 // messages in flight with a per-type summary, the checker's violations, recent client
 // requests and membership changes, statistics and the trace hash. Logs can be thousands of
@@ -31,7 +32,7 @@
 
 namespace raftbook {
 
-// {"nodes": 5, "seed": 42, "drop": 0.1, "latency_ms": [10, 30], "tick_ms": 50, ...}
+// {"nodes": 5, "seed": 42, "drop": 0.1, "latency_ms": [10, 30], "tick_ms": 50, "browsers": 2, ...}
 // Missing keys keep SimConfig's defaults.
 SimConfig sim_config_from_json(const std::string& text);
 

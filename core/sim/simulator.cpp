@@ -61,6 +61,13 @@ struct Simulator::NodeHost final : RuntimeHost, RuntimeSlot {
     Faults faults;
     bool promote_self = false;  // added by add_node(n, learner = false)
     bool retired = false;       // removed from the cluster (clients no longer pick it)
+    // A browser node (Simulator's top): linked to `via` (kNoNode: reconnecting until
+    // reconnect_at), after last_via in the order it tries; closed for good once its tab is.
+    bool browser = false;
+    bool closed = false;
+    NodeId via = kNoNode;
+    NodeId last_via = kNoNode;
+    TimeMs reconnect_at = 0;
     Role last_role = Role::Follower;
     Term last_term = 0;
     // The disk: what survives a crash. A snapshot is written whole or not at all; the
@@ -99,6 +106,11 @@ struct Simulator::NodeHost final : RuntimeHost, RuntimeSlot {
     void on_ready(const Raft& raft, const Ready& rd) override;
     void on_apply(const Entry& e, bool took_effect, const KvStore& kv) override;
     void on_snapshot(const SnapshotMeta& meta, const KvStore& kv, bool installed) override;
+    // A browser the cluster removed is retired: no client picks it, no browser links to it.
+    void on_membership(const Membership& m) override {
+        for (NodeId r : m.removed)
+            if (r <= NodeId(sim->size()) && sim->host(r).browser) sim->host(r).retired = true;
+    }
 };
 
 // The checker sees each Ready before any of it is acted on: a new leader, the entries
@@ -144,6 +156,8 @@ void Simulator::NodeHost::on_snapshot(const SnapshotMeta& meta, const KvStore& k
 
 Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) {
     if (cfg_.nodes < 1 || cfg_.nodes > 9) throw std::invalid_argument("nodes must be between 1 and 9");
+    if (cfg_.browsers < 0 || cfg_.nodes + cfg_.browsers > kMaxNodes)
+        throw std::invalid_argument("nodes and browsers together must be at most " + std::to_string(kMaxNodes));
     if (cfg_.tick_ms < 1) throw std::invalid_argument("tick_ms must be at least 1");
     if (cfg_.heartbeat_tick < 1 || cfg_.heartbeat_tick >= cfg_.election_tick)
         throw std::invalid_argument("heartbeat_tick must be at least 1 and below election_tick");
@@ -154,6 +168,7 @@ Simulator::Simulator(const SimConfig& config) : cfg_(config), rng_(config.seed) 
     for (int i = 1; i <= cfg_.nodes; i++) add_host();
     for (int i = 1; i <= cfg_.nodes; i++) start_node(NodeId(i));
     if (cfg_.check) watch_durable_state();
+    for (int i = 1; i <= cfg_.browsers; i++) add_node(NodeId(size() + 1), false, true);
 }
 
 // Commit Durability reads what each disk holds.
@@ -238,6 +253,8 @@ RuntimeConfig Simulator::runtime_config(NodeId n) const {
     rc.snapshot_entries = cfg_.snapshot_entries;
     rc.catchup_entries = cfg_.catchup_entries;
     rc.promote_self = host(n).promote_self;
+    rc.remove_absent_browsers_after_ms = cfg_.remove_absent_browsers_after_ms;
+    rc.min_voters = cfg_.min_voters;
     return rc;
 }
 
@@ -261,6 +278,8 @@ void Simulator::start_node(NodeId n) {
     h.writes.clear();
     h.disk_free_at = now_;
     h.flush_scheduled = false;
+    h.via = kNoNode;
+    h.reconnect_at = now_;  // a page links at its first tick
     checker_.on_restart(h.runtime->raft());
     // Nodes tick out of phase, as real clocks do.
     schedule_tick(n, now_ + rng_.range(0, cfg_.tick_ms - 1));
@@ -288,6 +307,7 @@ Simulator::Event& Simulator::new_event(EventKind kind, TimeMs at, NodeId node) {
     e.live = true;
     e.msg = Message{};
     e.payload = 0;
+    e.relay[0] = e.relay[1] = kNoNode;
     queue_.push({at, e.seq, slot});
     return e;
 }
@@ -333,6 +353,7 @@ void Simulator::run_event(Event& e) {
         case EventKind::Tick: {
             NodeHost& h = host(e.node);
             if (!h.up || e.incarnation != h.incarnation) return;
+            if (h.browser) keep_linked(h);
             h.runtime->tick();
             drain(e.node);
             schedule_tick(e.node, now_ + cfg_.tick_ms);
@@ -454,6 +475,16 @@ bool Simulator::take_snapshot(NodeId n) {
 }
 
 void Simulator::crash(NodeId n) {
+    if (is_browser(n))
+        throw std::invalid_argument("node " + std::to_string(n) +
+                                    " is a browser: its memory is its only disk, so it does not restart; reload or "
+                                    "close it instead");
+    stop(n);
+}
+
+// Node n's machine stops: what it held in memory is lost, and its clients' requests
+// go elsewhere.
+void Simulator::stop(NodeId n) {
     NodeHost& h = host(n);
     if (!h.up) return;
     h.up = false;
@@ -480,13 +511,16 @@ void Simulator::crash(NodeId n) {
 }
 
 void Simulator::restart(NodeId n) {
-    if (host(n).up) return;
+    if (host(n).up || host(n).browser) return;  // a browser is up, or closed for good
     start_node(n);
     mix_trace(0xD0 | n);
     drain(n);
 }
 
 bool Simulator::is_up(NodeId n) const { return n >= 1 && n <= NodeId(size()) && host(n).up; }
+bool Simulator::is_browser(NodeId n) const { return n >= 1 && n <= NodeId(size()) && host(n).browser; }
+bool Simulator::is_closed(NodeId n) const { return is_browser(n) && host(n).closed; }
+NodeId Simulator::via(NodeId n) const { return is_browser(n) ? host(n).via : kNoNode; }
 
 const Raft* Simulator::node(NodeId n) const { return is_up(n) ? &host(n).runtime->raft() : nullptr; }
 const NodeRuntime* Simulator::runtime(NodeId n) const { return is_up(n) ? host(n).runtime.get() : nullptr; }
@@ -582,6 +616,63 @@ bool Simulator::link_up(NodeId from, NodeId to) const {
     return group_[from - 1] == group_[to - 1] && !cut_links_.count({from, to});
 }
 
+// The vias a message from `from` to `to` passes through, in order (kNoNode-padded):
+// a browser's own via, then the receiving browser's. False when a browser end has no
+// link right now.
+bool Simulator::relays(NodeId from, NodeId to, NodeId relay[2]) const {
+    relay[0] = relay[1] = kNoNode;
+    int k = 0;
+    if (host(from).browser) {
+        const NodeId v = host(from).via;
+        if (v == kNoNode) return false;
+        if (v != to) relay[k++] = v;
+    }
+    if (host(to).browser) {
+        const NodeId v = host(to).via;
+        if (v == kNoNode) return false;
+        if (v != from && (k == 0 || relay[0] != v)) relay[k++] = v;
+    }
+    return true;
+}
+
+// Every hop up and every via alive. With no relay: the one link from -> to.
+bool Simulator::route_up(NodeId from, NodeId to, const NodeId relay[2]) const {
+    NodeId at = from;
+    for (int i = 0; i < 2 && relay[i] != kNoNode; i++) {
+        if (!host(relay[i]).up || !link_up(at, relay[i])) return false;
+        at = relay[i];
+    }
+    return link_up(at, to);
+}
+
+// A browser's link to a native node works while that node is up, still in the
+// cluster, and the link is up both ways (a connection that loses one way dies).
+bool Simulator::link_alive(NodeId browser, NodeId native) const {
+    const NodeHost& v = host(native);
+    return v.up && !v.retired && link_up(browser, native) && link_up(native, browser);
+}
+
+// At each of a browser's ticks: a broken link is dropped, and after
+// browser_reconnect_ms the page links to the next native node that works.
+void Simulator::keep_linked(NodeHost& b) {
+    if (b.via != kNoNode) {
+        if (link_alive(b.id, b.via)) return;
+        b.via = kNoNode;
+        b.reconnect_at = now_ + cfg_.browser_reconnect_ms;
+        mix_trace(0xB0 | b.id);
+        return;
+    }
+    if (now_ < b.reconnect_at) return;
+    for (int k = 1; k <= size(); k++) {
+        const NodeId c = NodeId((b.last_via + k - 1) % size() + 1);
+        if (!host(c).browser && link_alive(b.id, c)) {
+            b.via = b.last_via = c;
+            mix_trace(0xB8 | uint64_t(c) << 8 | b.id);
+            return;
+        }
+    }
+}
+
 // A frame from a node's runtime: Raft messages as they are; a client frame as a
 // Message naming its type and ends, with the request or reply kept on the side, so
 // that the common event stays small. Both take the same links, with the same faults.
@@ -612,7 +703,14 @@ void Simulator::send_message(Message&& m, uint32_t payload) {
     stats_.messages_sent++;
     stats_.sent_by_type[size_t(m.type)]++;
     if (send_observer_) send_observer_(m);
-    if (!link_up(m.from, m.to) || rng_.chance(cfg_.net.drop)) {
+    // A browser's message takes a hop more through each via, each hop with its chance
+    // of loss and its latency.
+    NodeId relay[2];
+    const bool routed = relays(m.from, m.to, relay) && route_up(m.from, m.to, relay);
+    const int hops = 1 + (relay[0] != kNoNode) + (relay[1] != kNoNode);
+    bool dropped = !routed;
+    for (int i = 0; i < hops && !dropped; i++) dropped = rng_.chance(cfg_.net.drop);
+    if (dropped) {
         stats_.messages_dropped++;
         constexpr size_t kRecentDrops = 32;
         if (recent_drops_.size() == kRecentDrops) recent_drops_.pop_front();
@@ -627,7 +725,9 @@ void Simulator::send_message(Message&& m, uint32_t payload) {
     // Links are FIFO, like a TCP connection: jitter varies the delay, but a message
     // does not overtake an earlier one on the same link unless `reorder` holds one back.
     TimeMs& link_clock = link_clock_[(m.from - 1) * size_t(kMaxNodes) + (m.to - 1)];
-    TimeMs arrives = std::max(now_ + rng_.range(cfg_.net.latency_min_ms, cfg_.net.latency_max_ms), link_clock);
+    TimeMs latency = 0;
+    for (int i = 0; i < hops; i++) latency += rng_.range(cfg_.net.latency_min_ms, cfg_.net.latency_max_ms);
+    TimeMs arrives = std::max(now_ + latency, link_clock);
     if (rng_.chance(cfg_.net.reorder)) {
         arrives += rng_.range(cfg_.net.latency_max_ms, 3 * cfg_.net.latency_max_ms + 1);
     } else {
@@ -635,13 +735,15 @@ void Simulator::send_message(Message&& m, uint32_t payload) {
     }
     if (rng_.chance(cfg_.net.duplicate)) {
         const uint32_t copy = payload ? store_client_frame(ClientFrame(client_frames_[payload - 1])) : 0;
-        schedule_delivery(Message(m), arrives + rng_.range(0, cfg_.net.latency_max_ms), copy);
+        schedule_delivery(Message(m), arrives + rng_.range(0, cfg_.net.latency_max_ms), copy, relay);
     }
-    schedule_delivery(std::move(m), arrives, payload);
+    schedule_delivery(std::move(m), arrives, payload, relay);
 }
 
-void Simulator::schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload) {
+void Simulator::schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload, const NodeId relay[2]) {
     Event& e = new_event(EventKind::Deliver, arrives, m.to);
+    e.relay[0] = relay[0];
+    e.relay[1] = relay[1];
     e.id = ++next_message_id_;
     e.sent_ms = now_;
     e.msg = std::move(m);
@@ -660,7 +762,7 @@ void Simulator::deliver(Event& e) {
         f.reply = std::move(c.reply);
         free_client_frames_.push_back(e.payload);
     }
-    if (e.lost || !h.up || !link_up(m.from, m.to)) {
+    if (e.lost || !h.up || !route_up(m.from, m.to, e.relay)) {
         stats_.messages_dropped++;
         return;
     }
@@ -985,6 +1087,17 @@ bool Simulator::unsettled(std::string* why, std::vector<NodeId>* nodes, Index* i
         const std::string node = "node " + std::to_string(h->id);
         *nodes = {h->id};
         *index = last;
+        if (h->closed) {
+            // A closed tab is gone for good: nothing to agree on, but the leader must
+            // remove it as absent, unless that would leave too few voters.
+            const bool voter = lr.membership().is_voter(h->id);
+            if (cfg_.remove_absent_browsers_after_ms <= 0 ||
+                (voter && lr.membership().voters().size() - 1 < cfg_.min_voters))
+                continue;
+            *why = node + ", a closed browser tab, is still a member (absent browsers are removed after " +
+                   std::to_string(cfg_.remove_absent_browsers_after_ms) + " ms)";
+            return true;
+        }
         if (!h->up) {
             *why = node + " is down";
             return true;
@@ -1027,10 +1140,12 @@ constexpr TimeMs kMembershipRetryMs = 250;
 // A new machine: the next slot, an empty disk, no configuration. It is a host like the
 // others from now on (the network, the nemesis and settle reach it); the leader hears
 // of it through the add_learner request.
-uint64_t Simulator::add_node(NodeId n, bool learner) {
+uint64_t Simulator::add_node(NodeId n, bool learner, bool browser) {
     if (n != NodeId(size() + 1) || size() >= kMaxNodes) return 0;
     add_host();
     host(n).promote_self = !learner;
+    host(n).browser = browser;
+    host(n).last_via = NodeId(n % cfg_.nodes);  // browsers spread over the native nodes
     start_node(n);
     mix_trace(0xA0 | n);
     drain(n);
@@ -1080,6 +1195,7 @@ void Simulator::membership_try(uint64_t id) {
     ClientRequest r;
     r.op = op.op;
     r.node = op.node;
+    r.browser = op.op == "add_learner" && host(op.node).browser;
     const int attempt = op.tries;
     NodeHost& h = host(to);
     h.runtime->submit(std::move(r), ReplyTo{this, id, attempt, true});
@@ -1100,6 +1216,41 @@ void Simulator::membership_reply(uint64_t id, int attempt, const ClientReply& re
     op.index = reply.ok && op.op != "transfer_leader" ? reply.revision : 0;
     op.complete_ms = now_;
     if (op.ok && op.op == "remove") host(op.node).retired = true;
+}
+
+// ---------------------------------------------------------------- browser tabs
+
+bool Simulator::close(NodeId n) {
+    if (!is_browser(n) || host(n).closed) return false;
+    stop(n);
+    NodeHost& h = host(n);
+    h.closed = true;
+    h.via = kNoNode;
+    // Its memory is gone, and its vote with it: it can never be part of a majority that
+    // lacks what it held, so Commit Durability counts its disk as the tab left it.
+    mix_trace(0xF0 | n);
+    return true;
+}
+
+NodeId Simulator::reload(NodeId n) {
+    if (!is_browser(n) || host(n).closed) return 0;
+    NodeHost& h = host(n);
+    if (h.faults.browser_reload_keeps_id) {  // the mistake: the same id, nothing remembered
+        stop(n);
+        h.durable_hs = HardState{};
+        h.durable_snapshot.reset();
+        h.durable_log.clear();
+        start_node(n);
+        mix_trace(0xF8 | n);
+        drain(n);
+        return n;
+    }
+    if (size() >= kMaxNodes) return 0;
+    const bool learner = !h.promote_self;
+    close(n);
+    const NodeId fresh = NodeId(size() + 1);
+    add_node(fresh, learner, true);
+    return fresh;
 }
 
 }  // namespace raftbook

@@ -24,6 +24,23 @@
 // its state machine) and the Checker re-checks the safety properties incrementally.
 // Same seed + same inputs => same events in the same order => same trace hash. This
 // is what the tests, the playground and `raftbook sim` all rely on.
+//
+// Browser members (README: browser nodes). A machine may be a browser node, a live
+// page, which accepts no connections: its one link goes to a native node, its `via`,
+// and every message to or from it takes that link and, for any other node, one more
+// hop from the via (one browser to another: through both vias). A message is
+// delivered only while every hop is up and every via is alive; each hop costs its own
+// latency and drop chance. When its via crashes or is cut off (either way), the
+// browser has no link for browser_reconnect_ms, then links to the next native node in
+// id order after the old one that is up, still a member and reachable both ways. A
+// browser does not crash and restart: its memory is its only disk, so a tab runs or is
+// gone. close(n) closes it for good; reload(n) loses its memory and the page joins
+// again as a new member under a fresh id, the next free slot (as add_node takes one:
+// slots are never recycled, so ids never repeat and a run has room for kMaxNodes
+// machines in all), while the old member stays in the configuration until the leader
+// removes it as absent (RuntimeConfig::remove_absent_browsers_after_ms). The fault
+// switch browser_reload_keeps_id (faults.h) brings the page back under its old id with
+// empty memory instead: the mistake the checker must catch.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +90,14 @@ struct SimConfig {
     uint64_t snapshot_entries = 0; // RuntimeConfig's: snapshot every this many entries (0: never)
     uint64_t catchup_entries = 0;  // ...keeping this many entries before the snapshot
     size_t snapshot_chunk_bytes = 64 * 1024;  // InstallSnapshot chunk size (small: many chunks)
+    // Browser members joining at the start (machines nodes+1 .. nodes+browsers), each
+    // asking to be a voter once caught up.
+    int browsers = 0;
+    TimeMs browser_reconnect_ms = 300;  // a browser whose link broke links again after this
+    // RuntimeConfig's absent-browser removal (shorter than a native node's default, to
+    // fit simulated runs; 0: never) and the fewest voters it leaves.
+    TimeMs remove_absent_browsers_after_ms = 3000;
+    size_t min_voters = 3;
 };
 
 // One client operation, as the simulator's clients saw it (a Jepsen-style record).
@@ -234,9 +259,21 @@ public:
     // Node n snapshots its applied state now (NodeRuntime::take_snapshot); false if it
     // is down, already writing one, or applied nothing since its last.
     bool take_snapshot(NodeId n);
-    void crash(NodeId n);          // volatile state lost, durable state kept
+    void crash(NodeId n);          // volatile state lost, durable state kept (a browser: throws, see reload)
     void restart(NodeId n);
     bool is_up(NodeId n) const;
+    // --- Browser members (see the top) ---
+    bool is_browser(NodeId n) const;
+    bool is_closed(NodeId n) const;  // a browser tab closed or reloaded away: gone for good
+    NodeId via(NodeId n) const;      // the native node browser n is linked to (kNoNode: none now)
+    // The tab closes: browser n's memory is lost and it never comes back. False when n
+    // is not a running browser.
+    bool close(NodeId n);
+    // The page reloads: browser n's tab closes and a new browser, in the next free slot,
+    // joins under that fresh id (a learner again, asking to be promoted if n did).
+    // Returns the new id; with browser_reload_keeps_id on n, n itself, restarted with
+    // empty memory. 0 when n is not a running browser or no slot is free.
+    NodeId reload(NodeId n);
     // Splits the cluster: nodes in different groups cannot talk; nodes in no group
     // form one more group together.
     void partition(const std::vector<std::vector<NodeId>>& groups);
@@ -257,8 +294,9 @@ public:
     // machine keeps running, outside the cluster. Each returns the op id
     // (membership_ops()[id - 1]), or 0 when it cannot be asked (no such slot; add_node:
     // n is not the next free slot).
+    // `browser`: the machine is a browser node (see the top), added as a browser member.
     static constexpr int kMaxNodes = 9;
-    uint64_t add_node(NodeId n, bool learner = false);
+    uint64_t add_node(NodeId n, bool learner = false, bool browser = false);
     // `once`: a single try, not retried whatever the answer (an operator who gives up;
     // a lesson that must not see the request come back through another leader).
     uint64_t promote(NodeId n, bool once = false);
@@ -320,6 +358,7 @@ private:
         uint32_t payload = 0;      // a client frame's request or reply: client_frames_[payload - 1]
         bool live = false;
         bool lost = false;         // Deliver: lose() was called on it
+        NodeId relay[2] = {kNoNode, kNoNode};  // Deliver: the vias it passes through (browsers)
     };
     struct QueueKey {
         TimeMs time;
@@ -370,7 +409,12 @@ private:
     void flush_soon(NodeHost& h);
     void send_frame(NodeId from, NodeId to, Frame&& f);
     void send_message(Message&& m, uint32_t payload = 0);
-    void schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload);
+    void schedule_delivery(Message&& m, TimeMs arrives, uint32_t payload, const NodeId relay[2]);
+    bool relays(NodeId from, NodeId to, NodeId relay[2]) const;
+    bool route_up(NodeId from, NodeId to, const NodeId relay[2]) const;
+    bool link_alive(NodeId browser, NodeId native) const;
+    void keep_linked(NodeHost& browser);
+    void stop(NodeId n);
     uint32_t store_client_frame(ClientFrame&& f);
     std::string trace_line(const Event& e) const;
     void schedule_tick(NodeId n, TimeMs at);

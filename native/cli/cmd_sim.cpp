@@ -167,6 +167,12 @@ int run_bench(TimeMs duration, double rate) {
 int cmd_sim(int argc, char** argv) {
     Options opts("sim", "run a simulated cluster in virtual time and print a summary");
     opts.flag("nodes", "N", "cluster size, 1 to 9", "3");
+    opts.flag("browsers", "K", "browser members joining at the start, reached only through a native node "
+              "(nodes + browsers at most 9)", "0");
+    opts.flag("reload-every", "TIME", "reload a random browser page at this interval: it joins again under a fresh "
+              "id, the leader removes the old member as absent", "0");
+    opts.flag("remove-absent-browsers-after", "TIME", "the leader removes a browser member silent this long "
+              "(0: never)", "3s");
     opts.flag("seed", "N", "random seed: the same seed and flags give the same trace", "1");
     opts.flag("duration", "TIME", "virtual time to run, e.g. 60s or 500ms", "10s");
     opts.flag("script", "FILE", "run a scenario script (see README); its header sets nodes and seed");
@@ -192,14 +198,20 @@ int cmd_sim(int argc, char** argv) {
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
-    uint64_t nodes = 0, seed = 0, rate = 0, snapshot_entries = 0, catchup_entries = 0;
+    uint64_t nodes = 0, seed = 0, rate = 0, snapshot_entries = 0, catchup_entries = 0, browsers = 0;
     if (!opts.get_uint("nodes", 1, 9, &nodes, &code) || !opts.get_uint("seed", 0, UINT64_MAX, &seed, &code) ||
+        !opts.get_uint("browsers", 0, 8, &browsers, &code) ||
         !opts.get_uint("rate", 0, 1000000, &rate, &code) ||
         !opts.get_uint("snapshot-entries", 0, UINT64_MAX, &snapshot_entries, &code) ||
         !opts.get_uint("catchup-entries", 0, UINT64_MAX, &catchup_entries, &code)) {
         return code;
     }
-    TimeMs duration = 0, partition_every = 0, crash_every = 0, membership_every = 0, settle_limit = 0;
+    TimeMs duration = 0, partition_every = 0, crash_every = 0, membership_every = 0, settle_limit = 0, reload_every = 0,
+           absent_after = 0;
+    if (!parse_duration(opts.get("reload-every"), &reload_every))
+        return opts.usage_error("--reload-every must look like 2s or 700ms");
+    if (!parse_duration(opts.get("remove-absent-browsers-after"), &absent_after))
+        return opts.usage_error("--remove-absent-browsers-after must look like 3s (0: never)");
     if (!parse_duration(opts.get("settle"), &settle_limit))
         return opts.usage_error("--settle must look like 10s or 500ms, not '" + opts.get("settle") + "'");
     if (!parse_duration(opts.get("duration"), &duration))
@@ -228,6 +240,10 @@ int cmd_sim(int argc, char** argv) {
         scenario.config.nodes = int(nodes);
         scenario.config.seed = seed;
     }
+    if (opts.given("browsers")) scenario.config.browsers = int(browsers);
+    if (opts.given("remove-absent-browsers-after")) scenario.config.remove_absent_browsers_after_ms = absent_after;
+    if (scenario.config.nodes + scenario.config.browsers > Simulator::kMaxNodes)
+        return opts.usage_error("--nodes and --browsers together must be at most " + std::to_string(Simulator::kMaxNodes));
     if (opts.given("snapshot-entries")) scenario.config.snapshot_entries = snapshot_entries;
     if (opts.given("catchup-entries")) scenario.config.catchup_entries = catchup_entries;
     NetworkConfig& net = scenario.config.net;
@@ -250,7 +266,7 @@ int cmd_sim(int argc, char** argv) {
     if (opts.given("fault")) {
         std::map<int, Faults> faults;
         std::string fault_error;
-        if (!parse_node_faults(opts.get("fault"), scenario.config.nodes, &faults, &fault_error))
+        if (!parse_node_faults(opts.get("fault"), scenario.config.nodes + scenario.config.browsers, &faults, &fault_error))
             return opts.usage_error(fault_error);
         for (const auto& [node, on] : faults)
             for (const std::string& name : Faults::names())
@@ -274,7 +290,7 @@ int cmd_sim(int argc, char** argv) {
     }
     if (!opts.given("script") || opts.given("duration")) {
         sim->set_client_rate(double(rate));
-        run_load(*sim, {partition_every, crash_every, membership_every}, duration, scenario.config.seed);
+        run_load(*sim, {partition_every, crash_every, membership_every, reload_every}, duration, scenario.config.seed);
     }
     std::optional<SettleResult> settled;
     if (!opts.given("no-settle")) settled = sim->settle(settle_limit);

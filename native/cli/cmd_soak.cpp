@@ -52,7 +52,11 @@ struct SoakKnobs {
     std::string fault;              // a rule switch on every node, "" for none
     uint64_t snapshot_entries = 0;  // snapshot threshold (0: no snapshots)
     TimeMs membership_every = 0;    // random membership changes (0: none)
+    int browsers = 0;               // browser members, each page reloaded now and then
 };
+
+// A page reloads about this often when a run has browser members (Nemesis::reload_every).
+constexpr TimeMs kReloadEvery = 2000;
 
 // One seed's mix of trouble, drawn from the seed itself. Probabilities are kept as the
 // text the replay command and the playground link carry, so all three agree exactly.
@@ -66,6 +70,7 @@ struct SeedPlan {
     std::string fault;  // a rule switch on every node, "" for none
     uint64_t snapshot_entries = 0;  // snapshot threshold (0: no snapshots)
     TimeMs membership_every = 0;    // random membership changes (0: none)
+    int browsers = 0;               // browser members (reloaded every kReloadEvery)
 };
 
 SeedPlan plan_for(uint64_t seed, const SoakKnobs& k) {
@@ -89,6 +94,7 @@ SeedPlan plan_for(uint64_t seed, const SoakKnobs& k) {
     p.fault = k.fault;
     p.snapshot_entries = k.snapshot_entries;
     p.membership_every = k.membership_every;
+    p.browsers = k.browsers;
     return p;
 }
 
@@ -108,9 +114,11 @@ std::string replay_command(const SeedPlan& p) {
     if (p.crash_every) cmd += " --crash-every " + ms_text(p.crash_every);
     if (p.snapshot_entries) cmd += " --snapshot-entries " + std::to_string(p.snapshot_entries);
     if (p.membership_every) cmd += " --membership-every " + ms_text(p.membership_every);
+    if (p.browsers)
+        cmd += " --browsers " + std::to_string(p.browsers) + " --reload-every " + ms_text(kReloadEvery);
     if (!p.fault.empty()) {
         cmd += " --fault ";
-        for (int n = 1; n <= p.nodes; n++) cmd += (n > 1 ? "," : "") + std::to_string(n) + ":" + p.fault;
+        for (int n = 1; n <= p.nodes + p.browsers; n++) cmd += (n > 1 ? "," : "") + std::to_string(n) + ":" + p.fault;
     }
     return cmd;
 }
@@ -163,10 +171,11 @@ json run_seed(const SeedPlan& p) {
     sc.config.net.duplicate = std::stod(p.duplicate);
     sc.config.net.reorder = std::stod(p.reorder);
     sc.config.snapshot_entries = p.snapshot_entries;
+    sc.config.browsers = p.browsers;
     auto sim = make_simulator(sc);
     Timeline timeline;
     if (!p.fault.empty()) {
-        for (int n = 1; n <= p.nodes; n++) {
+        for (int n = 1; n <= p.nodes + p.browsers; n++) {
             sim->set_fault(NodeId(n), p.fault, true);
             timeline.at(0, "fault " + std::to_string(n) + " " + p.fault);
         }
@@ -175,7 +184,7 @@ json run_seed(const SeedPlan& p) {
     timeline.at(0, "rate " + std::to_string(p.rate));
     sim->set_client_rate(p.rate);
 
-    Nemesis nemesis(*sim, {p.partition_every, p.crash_every, p.membership_every}, p.seed);
+    Nemesis nemesis(*sim, {p.partition_every, p.crash_every, p.membership_every, p.browsers ? kReloadEvery : 0}, p.seed);
     nemesis.set_observer([&](const std::string& line) { timeline.at(sim->now(), line); });
     nemesis.run(p.duration);
     nemesis.finish();
@@ -194,7 +203,8 @@ json run_seed(const SeedPlan& p) {
     if (v.time_ms > healed_ms) r["note"] = "found in the settle phase, after every link was healed and every node restarted";
     r["replay"] = replay_command(p);
     r["trace_hash"] = hex(sim->trace_hash());
-    r["playground"] = timeline.hash(p, cursor);
+    // (The page's URL holds no browser members: such a run is replayed with `raftbook sim`.)
+    if (p.browsers == 0) r["playground"] = timeline.hash(p, cursor);
     return r;
 }
 
@@ -307,13 +317,16 @@ int cmd_soak(int argc, char** argv) {
     opts.flag("snapshot-entries", "N", "each node snapshots after N entries applied (0: never)", "0");
     opts.flag("membership-every", "TIME", "ask for a random membership change or leadership transfer at this "
               "interval (up to 9 machines, never below 3 voters)", "0");
+    opts.flag("browsers", "K", "K browser members join each run (reached through native nodes), and a page "
+              "reloads every " + ms_text(kReloadEvery) + " (joining again under a fresh id)", "0");
     opts.flag("fault", "NAME", "test-only: switch on this rule fault (faults.h) on every node, to see soak catch it");
     int code = 0;
     if (!opts.parse(argc, argv, &code)) return code;
 
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t seconds = 0, jobs = uint64_t(cpus > 0 ? cpus : 1), nodes = 0, from = 0, snapshot_entries = 0;
+    uint64_t seconds = 0, jobs = uint64_t(cpus > 0 ? cpus : 1), nodes = 0, from = 0, snapshot_entries = 0, browsers = 0;
     if (!opts.get_uint("seconds", 1, 7 * 24 * 3600, &seconds, &code) ||
+        !opts.get_uint("browsers", 0, 4, &browsers, &code) ||
         !opts.get_uint("snapshot-entries", 0, UINT64_MAX, &snapshot_entries, &code) ||
         (opts.given("jobs") && !opts.get_uint("jobs", 1, 256, &jobs, &code)) ||
         (opts.given("nodes") && !opts.get_uint("nodes", 3, 5, &nodes, &code)) ||
@@ -333,7 +346,7 @@ int cmd_soak(int argc, char** argv) {
         return opts.usage_error("--fault '" + fault + "' is not a rule fault; choose among:" + names);
     }
 
-    const SoakKnobs knobs{int(nodes), duration, fault, snapshot_entries, membership_every};
+    const SoakKnobs knobs{int(nodes), duration, fault, snapshot_entries, membership_every, int(browsers)};
     const auto t0 = Clock::now();
     const auto deadline = t0 + std::chrono::seconds(seconds);
     std::vector<Worker> workers(jobs);

@@ -11,7 +11,7 @@ const rb = await loadRaftbook();
 
 test('the rule switches are listed by faultNames()', () => {
   assert.deepEqual(JSON.parse(rb.faultNames()).sort(),
-                   ['ack_before_persist', 'apply_duplicates', 'commit_old_term_by_count', 'config_change_before_commit_in_term', 'install_stale_snapshot', 'no_catch_up_on_heartbeat',
+                   ['ack_before_persist', 'apply_duplicates', 'browser_reload_keeps_id', 'commit_old_term_by_count', 'config_change_before_commit_in_term', 'install_stale_snapshot', 'no_catch_up_on_heartbeat',
                     'serve_reads_locally', 'skip_prev_log_check', 'vote_without_log_check']);
 });
 
