@@ -14,9 +14,10 @@
 // a removed one stays in its place, faded, labelled "removed", its links faded too. A
 // leader handing leadership over says to whom ("leader → S4").
 //
-// The live page (live.js) draws a real cluster with this same view: its nodes carry a
-// `label` (their real id; the ring numbers them 1..N by position), a `kind` ("native"
-// or "browser", shown in a tag over the node; `self` for the page's own node), and the
+// The live page (live.js) draws a real cluster with this same view (its state says
+// `live`): its nodes carry a `label` (their real id; the ring numbers them 1..N by
+// position), a `kind` ("native" or "browser", shown in a tag over the node; `self` for
+// the page's own node), a node that is not up is one that does not answer, and the
 // state lists the `links` that exist (a browser has one, to the native member it is
 // connected through); the others are not drawn. A node that has no election timer to
 // show (its `election_elapsed` is unknown) has no ring.
@@ -227,20 +228,20 @@ export class ClusterView {
       const member = MEMBER_CLASS[node.cluster_member] ?? '';
       const handover = node.up && node.transfer_target ? node.transfer_target : 0;
       const name = node.label ?? `S${node.id}`;
-      const kind = node.self ? 'this tab' : node.kind ?? '';
+      const kind = !state.live ? '' : node.self ? 'this tab' : node.kind ?? '';
       const key = `${role}|${node.term}|${selected}|${faults}|${votes}|${member}|${handover}|${name}|${kind}`;
       if (key !== nd.key) {
         nd.key = key;
         nd.g.setAttribute('class', `node ${role}${member ? ` ${member}` : ''}${selected ? ' selected' : ''}${
-          node.kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`);
+          kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`);
         nd.name.textContent = name;
         nd.kind.style.display = kind ? '' : 'none';
         nd.kindText.textContent = kind;
         nd.kindRect.setAttribute('width', kind ? kind.length * 5.6 + 10 : 0);
         nd.kindRect.setAttribute('x', kind ? -(kind.length * 5.6 + 10) / 2 : 0);
         nd.g.dataset.membership = node.cluster_member ?? '';
-        const down = node.kind ? 'no answer' : 'crashed';  // live: a native that does not answer
-        nd.term.textContent = node.up ? `term ${node.term}` : node.kind ? '' : down;
+        const down = state.live ? 'no answer' : 'crashed';
+        nd.term.textContent = node.up ? `term ${node.term}` : state.live ? '' : down;
         const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
@@ -257,8 +258,8 @@ export class ClusterView {
         nd.title.textContent = (node.up
           ? `${name}${kind ? ` (${kind})` : ''}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${
             handover ? `, handing leadership over to S${handover}` : ''}${faults ? ` — rule switched off: ${faults}` : ''}.`
-          : node.kind ? `${name} does not answer.` : `S${node.id} has crashed; its log and vote wait on its disk.`) + (MEMBER_NOTE[member] ?? '') +
-          (node.kind ? '' : node.up ? ' Click for actions.' : ' Click to restart it.');
+          : state.live ? `${name} does not answer.` : `S${node.id} has crashed; its log and vote wait on its disk.`) + (MEMBER_NOTE[member] ?? '') +
+          (state.live ? '' : node.up ? ' Click for actions.' : ' Click to restart it.');
       }
       this.renderTimer(nd, node, i, state, now);
     });

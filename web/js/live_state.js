@@ -90,7 +90,7 @@ export function liveState({ members, natives, self, selfId, win, now }) {
 
   const via = viaOf(ordered, natives, self, selfId);
   for (const n of nodes) if (n.kind === 'browser') n.via = via.get(ordered[n.id - 1].id) ?? 0;
-  return { nodes, leader: pos.get(leader) ?? 0, links: linksOf(pos, natives, via), links_down: [], time_ms: now, tick_ms: 50 };
+  return { live: true, nodes, leader: pos.get(leader) ?? 0, links: linksOf(pos, natives, via), links_down: [], time_ms: now, tick_ms: 50 };
 }
 
 // An entry of this tab's log tail as a log cell draws it; a command the status does
