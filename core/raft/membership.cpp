@@ -158,6 +158,22 @@ std::string apply_conf_change(const Membership& from, const ConfChange& cc, Memb
             break;
         }
     }
+    // Browser voters stay fewer than native voters. A closed tab is a voter that never
+    // answers again until the leader removes it; were browser voters half or more, tabs
+    // closing (or reloading, under fresh ids) could leave no majority able to commit
+    // that removal, and the cluster would be stuck for good. Fewer, the native voters
+    // alone are a majority.
+    size_t browser_voters = 0, native_voters = 0;
+    for (const Member& m : c.members)
+        if (m.voter) ++(m.browser ? browser_voters : native_voters);
+    const Member* m = from.find(cc.node);
+    const bool fewer_natives_or_more_browsers = m && ((cc.type == ConfChange::Type::Promote && m->browser) ||
+                                                      (cc.type == ConfChange::Type::Remove && m->voter && !m->browser));
+    if (fewer_natives_or_more_browsers && browser_voters > 0 && browser_voters >= native_voters)
+        return who + ": that would leave " + std::to_string(browser_voters) + " browser voter(s) and " +
+               std::to_string(native_voters) +
+               " native; browser voters must be fewer than native ones (closed tabs could block every majority): "
+               "add a native voter first";
     *out = std::move(c);
     return "";
 }

@@ -90,7 +90,9 @@ const char* conf_change_name(ConfChange::Type t);  // "add_learner", "promote", 
 // The configuration that results from applying `cc` to `from`, in *out. Returns "" or
 // why the change is not allowed on its own terms: adding a member twice or an id that
 // was removed, promoting a voter or a non-member, removing a non-member, removing the
-// last voter. (Catch-up and one-change-at-a-time are the leader's rules: raft.cpp.)
+// last voter, promoting a browser or removing a native voter when that leaves as many
+// browser voters as native ones, or more. (Catch-up and one-change-at-a-time are the
+// leader's rules: raft.cpp.)
 std::string apply_conf_change(const Membership& from, const ConfChange& cc, Membership* out);
 
 // Whether `a` may be a member's address: at most 255 bytes, no space or control byte

@@ -158,7 +158,7 @@ std::string BrowserNode::receive(const std::string& bytes, bool text, TimeMs now
     }
     if (hello) return "";  // a repeated Hello says nothing new
     if (f.type == MessageType::Auth) {
-        if (s.cfg.token.empty() || s.proven) return "";  // without a token, Auth is ignored
+        if (s.proven) return "";  // once proven, or without a token (proven from the start): ignored
         if (!auth_proof_ok(s.cfg.token, s.nonce, s.via, f.proof))
             return "wrong token: " + from + " proved another token than the one this page was given";
         s.proven = true;
@@ -221,15 +221,9 @@ void BrowserNode::leave(ReplyFn done, TimeMs now) {
     ClientRequest r;
     r.op = "remove";
     r.node = impl_->cfg.id;
-    Impl* s = impl_.get();
-    // The configuration that removes it may never reach it (the leader replicates it to
-    // the remaining members), so the answer is what tells this node it is gone.
-    submit(std::move(r),
-           [s, done = std::move(done)](const ClientReply& reply) {
-               if (reply.ok) s->removed = true;
-               done(reply);
-           },
-           now);
+    // The leader sends this node the log until its removal commits (Raft::track_members),
+    // so it hears of it (on_membership) like any removed member.
+    submit(std::move(r), std::move(done), now);
 }
 
 // Asks to be added as a browser learner (browser_node.h: joining) while the configuration

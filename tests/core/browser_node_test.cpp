@@ -36,6 +36,7 @@ struct World {
     };
     std::deque<Delivery> wire;  // between natives
     std::unique_ptr<BrowserNode> page;
+    NodeId page_id = kNoNode;
 
     // The native end of the page's link.
     NodeId via = kNoNode;
@@ -50,7 +51,10 @@ struct World {
     explicit World(uint64_t snapshot_entries = 0);
     ~World();
     BrowserNodeConfig page_config(const std::string& token = "", bool promote_self = false) const;
-    void open_page(BrowserNodeConfig config) { page = std::make_unique<BrowserNode>(std::move(config), clock); }
+    void open_page(BrowserNodeConfig config) {
+        page_id = config.id;
+        page = std::make_unique<BrowserNode>(std::move(config), clock);
+    }
     void link(NodeId to);
     void route(NodeId from, NodeId to, Frame frame);
     void from_page(const std::string& text);
@@ -140,7 +144,7 @@ void World::route(NodeId from, NodeId to, Frame frame) {
     frame.cluster = kCluster;
     if (natives.count(to)) {
         wire.push_back({from, to, std::move(frame)});
-    } else if (to == kPage && via != kNoNode && page_proven && native_closed.empty()) {
+    } else if (to == page_id && via != kNoNode && page_proven && native_closed.empty()) {
         down.push_back(encode_frame(frame, WireFormat::Cbor));  // relayed by `via` when from another
     }
 }
@@ -167,7 +171,7 @@ void World::from_page(const std::string& text) {
     }
     if (f.type == MessageType::Auth) {
         if (native_token.empty()) return;
-        if (!auth_proof_ok(native_token, native_nonce, kPage, f.proof)) native_closed = "wrong token";
+        if (!auth_proof_ok(native_token, native_nonce, page_id, f.proof)) native_closed = "wrong token";
         page_proven = native_closed.empty();
         return;
     }
@@ -180,7 +184,7 @@ void World::from_page(const std::string& text) {
         wire.push_back({via, f.peer.to, std::move(f)});  // relayed
         return;
     }
-    natives.at(via)->runtime->receive(f, kPage);
+    natives.at(via)->runtime->receive(f, page_id);
 }
 
 void World::pump() {
@@ -406,6 +410,14 @@ TEST_CASE("browser node: leave() removes it from the cluster, and a removed node
     REQUIRE(after);
     CHECK_FALSE(after->ok);
     CHECK_THAT(after->error, Catch::Contains("was removed") && Catch::Contains("new id"));
+    Frame append;  // Raft traffic is refused: the page closes the link
+    append.type = MessageType::Append;
+    append.peer.type = MessageType::Append;
+    append.peer.from = 1;
+    append.peer.to = kPage;
+    append.cluster = kCluster;
+    CHECK_THAT(w.page->receive(encode_frame(append, WireFormat::Cbor), false, w.clock),
+               Catch::Contains("was removed from the cluster"));
 }
 
 TEST_CASE("browser node: a link closed with code 4001 (removed) stops it") {
@@ -500,4 +512,63 @@ TEST_CASE("browser node: bytes that are no frame, or the wrong frame, get a clos
     // Still a working node: the link to node 2 completes and it joins.
     w.link(2);
     CHECK(w.run_until([&] { return w.page->joined(); }));
+}
+
+TEST_CASE("browser node: a follower relays a page's request to the leader once, however often the page sends it") {
+    World w;  // no page object: the test sends its frames up node 2's end of the link
+    w.via = 2;
+    w.page_id = kPage;
+    w.page_proven = true;
+    Frame f;
+    f.type = MessageType::ClientRequest;
+    f.cluster = kCluster;
+    f.request = put("k", "v");
+    f.request.client_id = 77;
+    f.request.seq = 1;
+    w.natives.at(2)->runtime->receive(f, kPage);
+    w.natives.at(2)->runtime->receive(f, kPage);  // the page's retry, before the answer
+    w.pump();
+    std::vector<ClientReply> replies;
+    for (const std::string& bytes : w.down) {
+        Frame r;
+        std::string error;
+        REQUIRE(decode_frame(bytes, WireFormat::Cbor, &r, &error));
+        if (r.type == MessageType::ClientReply) replies.push_back(r.reply);
+    }
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].ok);
+    CHECK(replies[0].client_id == 77);
+    CHECK(*w.leader().kv().get("k") == "v");
+}
+
+TEST_CASE("browser node: a voter that voted and then reloads comes back as a new member under a fresh id") {
+    World w;
+    w.open_page(w.page_config("", /*promote_self=*/true));
+    w.link(2);
+    REQUIRE(w.run_until([&] { return w.leader().raft().membership().is_voter(kPage); }));
+    const Term before = w.page->status()["term"];
+    ClientRequest transfer;  // an election the page votes in
+    transfer.op = "transfer_leader";
+    transfer.node = 3;
+    w.leader().submit(transfer, [](const ClientReply&) {});
+    w.pump();
+    REQUIRE(w.run_until([&] { return w.page->status()["term"] > before && w.page->status()["leader"] == 3; }));
+    // The reload: the tab's memory, its vote and its log with it, is gone. The page starts
+    // a node under a fresh id (BrowserNode never reuses one), which knows nothing of the
+    // old vote and needs none of it: it is a new learner with an empty log.
+    BrowserNodeConfig fresh = w.page_config();
+    fresh.id = kPage + 1;
+    fresh.membership = w.leader().raft().membership();
+    w.open_page(fresh);
+    CHECK(w.page->status()["term"] == 0);
+    w.link(1);
+    REQUIRE(w.run_until([&] { return w.page->joined(); }));
+    const Membership& config = w.leader().raft().membership();
+    CHECK(config.is_voter(kPage));  // the old member, until the leader removes it as absent
+    CHECK(config.is_member(kPage + 1));
+    CHECK_FALSE(config.is_voter(kPage + 1));
+    // Three of the four voters are enough: writes still commit.
+    const std::optional<ClientReply> wrote = native_put(w, "after", "reload");
+    REQUIRE(wrote);
+    CHECK(wrote->ok);
 }

@@ -426,3 +426,22 @@ TEST_CASE("a configuration's text keeps each member's kind: a browser member is 
     REQUIRE(Membership::decode("RBCONF 1\nmember 1 voter a:1 b:2 phone\n", &back).find("bad member line") == 0);
     REQUIRE(Membership::decode("RBCONF 1\nmember 1 voter a:1 b:2 browser x\n", &back).find("bad member line") == 0);
 }
+
+TEST_CASE("browser voters stay fewer than native voters, so closed tabs can never block every majority") {
+    Membership m = Membership::of_voters({1, 2, 3});
+    for (NodeId b : {1001, 1002, 1003}) REQUIRE(apply_conf_change(m, ConfChange{kAdd, b, "", "", true}, &m) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kPromote, 1001, "", ""}, &m) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kPromote, 1002, "", ""}, &m) == "");  // 2 browser voters, 3 native
+    Membership out;
+    const std::string refused = apply_conf_change(m, ConfChange{kPromote, 1003, "", ""}, &out);
+    REQUIRE(refused.find("browser voters must be fewer than native ones") != std::string::npos);
+    REQUIRE(refused.find("add a native voter first") != std::string::npos);
+    // Nor may a native voter leave while that would leave the browsers as many.
+    REQUIRE(apply_conf_change(m, ConfChange{kRemove, 3, "", ""}, &out).find("fewer than native") != std::string::npos);
+    // A browser voter or learner may always leave; with a native voter more, a browser may be promoted.
+    REQUIRE(apply_conf_change(m, ConfChange{kRemove, 1002, "", ""}, &out) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kRemove, 1003, "", ""}, &out) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kAdd, 4, "", ""}, &m) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kPromote, 4, "", ""}, &m) == "");
+    REQUIRE(apply_conf_change(m, ConfChange{kPromote, 1003, "", ""}, &m) == "");
+}
