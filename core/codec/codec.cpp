@@ -161,12 +161,26 @@ void reply_fields(V& v, R& r) {
     v.boolean("more", r.more);
 }
 
+// A client frame's sender and addressee (0 when not set: the node at either end of the
+// connection), so that it can be relayed like a Raft message.
+template <class V, class M>
+void address_fields(V& v, M& m) {
+    v.uint("from", m.from);
+    v.uint("to", m.to);
+}
+
 // The fields after "v", "cluster" and "type", which every frame has.
 template <class V, class F>
 void frame_fields(V& v, F& f) {
     switch (f.type) {
-        case MessageType::ClientRequest: request_fields(v, f.request); break;
-        case MessageType::ClientReply: reply_fields(v, f.reply); break;
+        case MessageType::ClientRequest:
+            request_fields(v, f.request);
+            address_fields(v, f.peer);
+            break;
+        case MessageType::ClientReply:
+            reply_fields(v, f.reply);
+            address_fields(v, f.peer);
+            break;
         case MessageType::Hello:
             message_fields(v, f.peer);
             v.string("nonce", f.nonce);

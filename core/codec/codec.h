@@ -10,7 +10,8 @@
 // false or empty are left out, and read back as that default. An entry is an object
 // {"index", "term", "type" ("Command", "NoOp" or "Config"), "data", "client", "seq"},
 // again without its default fields. A Hello may carry "nonce" and an Auth "proof"
-// (hex text, at most kMaxAuthText bytes). A Snapshot chunk's "data" is binary: a CBOR byte
+// (hex text, at most kMaxAuthText bytes); a client request or reply "from" and "to"
+// (Frame::peer's, for relaying). A Snapshot chunk's "data" is binary: a CBOR byte
 // string, or base64 text in JSON; its "membership" is the configuration text
 // (Membership::encode). A Config entry or a chunk membership that is no configuration
 // is refused, as a malformed frame.

@@ -439,20 +439,22 @@ void NodeRuntime::tick() {
 void NodeRuntime::receive(const Frame& frame, NodeId link_peer) {
     const bool raft_traffic = frame.type != MessageType::ClientRequest && frame.type != MessageType::ClientReply &&
                               frame.type != MessageType::Hello && frame.type != MessageType::Auth;
-    heard_from(raft_traffic ? frame.peer.from : link_peer);  // absent browsers
+    // Who sent a client frame: the node it names (send_client), else the link's peer.
+    const NodeId origin = !raft_traffic && frame.peer.from != kNoNode ? frame.peer.from : link_peer;
+    heard_from(raft_traffic ? frame.peer.from : origin);  // absent browsers
     switch (frame.type) {
         case MessageType::ClientRequest: {
             const ClientRequest& req = frame.request;
-            if (serve(req, link_peer)) break;
-            const Member* sender = raft_->membership().find(link_peer);
+            if (serve(req, origin)) break;
+            const Member* sender = raft_->membership().find(origin);
             if (!sender || sender->browser) {
-                relay_for(link_peer, req);
+                relay_for(origin, req);
             } else {
                 ClientReply retry = reply_to({req.client_id, req.seq});
                 retry.ok = false;
                 retry.error = kNotLeader;
                 retry.leader_hint = raft_->leader_id();
-                answer({req.client_id, req.seq}, link_peer, std::move(retry));
+                answer({req.client_id, req.seq}, origin, std::move(retry));
             }
             break;
         }
@@ -539,7 +541,7 @@ void NodeRuntime::dispatch(const RequestKey& key) {
     f.type = MessageType::ClientRequest;
     f.request = it->second.request;
     const NodeId leader = raft_->leader_id() != kNoNode ? raft_->leader_id() : host_->uplink();
-    if (leader != kNoNode && host_->send(leader, std::move(f))) {
+    if (leader != kNoNode && send_client(leader, std::move(f))) {
         stats_.forwarded++;
         it->second.retry_at = now + cfg_.retry_interval_ms;
     } else {
@@ -718,7 +720,7 @@ void NodeRuntime::RelayAnswer::operator()(const ClientReply& reply) const {
     Frame f;
     f.type = MessageType::ClientReply;
     f.reply = reply;
-    runtime->host_->send(origin, std::move(f));
+    runtime->send_client(origin, std::move(f));
 }
 
 void NodeRuntime::PromoteAnswered::operator()(const ClientReply&) const {
@@ -773,7 +775,16 @@ void NodeRuntime::answer(const RequestKey& key, NodeId origin, ClientReply reply
     Frame f;
     f.type = MessageType::ClientReply;
     f.reply = std::move(reply);
-    host_->send(origin, std::move(f));
+    send_client(origin, std::move(f));
+}
+
+// Client frames name their sender and addressee like Raft messages do, so that a node
+// with no connection of its own to the other end (a browser member: README, Browser
+// nodes) can have them relayed, and the answer finds its way back.
+bool NodeRuntime::send_client(NodeId to, Frame f) {
+    f.peer.from = cfg_.raft.id;
+    f.peer.to = to;
+    return host_->send(to, std::move(f));
 }
 
 void NodeRuntime::complete_local(const RequestKey& key, const ClientReply& reply) {

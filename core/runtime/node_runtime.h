@@ -364,6 +364,7 @@ private:
     void heard_from(NodeId id);
     void remove_absent_browsers();
     void answer(const RequestKey& key, NodeId origin, ClientReply reply);
+    bool send_client(NodeId to, Frame f);  // a ClientRequest or ClientReply, from and to set
     void complete_local(const RequestKey& key, const ClientReply& reply);
     void expire_local_requests();
     ClientReply reply_to(const RequestKey& key) const;

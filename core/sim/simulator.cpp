@@ -761,6 +761,9 @@ void Simulator::deliver(Event& e) {
         f.request = std::move(c.request);
         f.reply = std::move(c.reply);
         free_client_frames_.push_back(e.payload);
+        f.peer = Message{};  // a client frame names its sender and addressee (NodeRuntime::send_client)
+        f.peer.from = m.from;
+        f.peer.to = m.to;
     }
     if (e.lost || !h.up || !route_up(m.from, m.to, e.relay)) {
         stats_.messages_dropped++;

@@ -144,18 +144,24 @@ inline std::string field(const nlohmann::json& object, const char* name) {
     return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// The members of a /status or GET /members answer, one row each (a header first).
+// The members of a /status or GET /members answer, one row each (a header first). A
+// browser member's "via" is the native node it is reached through ("-": not known).
 inline std::string members_table(const nlohmann::json& members) {
     char line[512];
-    std::string out = "member    role      peer address           http address           connected    match index\n";
+    std::string out =
+        "member    role      kind      peer address           http address           connected    via    match index\n";
     for (const nlohmann::json& m : members) {
         const bool self = m.is_object() && m.contains("self") && m.at("self") == true;
         const std::string connected = self ? "(this node)" : field(m, "connected") == "true" ? "yes"
                                                            : field(m, "connected") == "false" ? "no" : "-";
         const std::string role = field(m, "voter") == "true" ? "voter" : field(m, "voter") == "false" ? "learner" : "-";
-        std::snprintf(line, sizeof line, "%-9s %-9s %-22s %-22s %-12s %s\n", field(m, "id").c_str(), role.c_str(),
-                      field(m, "peer").c_str(), field(m, "http").c_str(), connected.c_str(),
-                      field(m, "match_index").c_str());
+        const auto address = [&m](const char* name) {  // a browser has none: ""
+            const std::string a = field(m, name);
+            return a.empty() ? std::string("-") : a;
+        };
+        std::snprintf(line, sizeof line, "%-9s %-9s %-9s %-22s %-22s %-12s %-6s %s\n", field(m, "id").c_str(),
+                      role.c_str(), field(m, "kind").c_str(), address("peer").c_str(), address("http").c_str(),
+                      connected.c_str(), field(m, "via").c_str(), field(m, "match_index").c_str());
         out += line;
     }
     return out;

@@ -21,9 +21,9 @@ unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); 
 void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
     const uint64_t writes = r.writes_ok + r.writes_failed + r.writes_unknown;
     const uint64_t reads = r.reads_ok + r.reads_failed;
-    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys%s\n", cfg.nodes,
+    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys%s%s\n", cfg.nodes,
                 static_cast<long long>(cfg.duration.count() / 1000), ull(cfg.seed), cfg.clients, cfg.keys,
-                cfg.power_loss ? ", kills lose unsynced writes" : "");
+                cfg.power_loss ? ", kills lose unsynced writes" : "", cfg.membership ? ", membership changes" : "");
     for (const auto& [node, faults] : cfg.faults)
         for (const std::string& name : Faults::names())
             if (faults.get(name)) std::printf("rule fault  node %d runs with %s (test only)\n", node, name.c_str());
@@ -50,6 +50,11 @@ void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
         std::printf("history     linearizable: %zu operations on %zu keys checked\n", l.operations, l.keys);
     if (r.commit_index > 0)
         std::printf("logs        commit index %llu on every node after healing\n", ull(r.commit_index));
+    if (cfg.membership) {
+        std::string ids;
+        for (int id : r.members) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+        std::printf("members     %s at the end (the nodes checked)\n", ids.c_str());
+    }
     if (r.passed()) {
         std::printf("verdict     PASS: every node holds the same committed log, no acknowledged write was lost "
                     "or applied twice, the history is linearizable, and every watcher saw every change once, "
@@ -90,8 +95,10 @@ int cmd_chaos(int argc, char** argv) {
                      "last fsync before it restarts; the nodes run with serve --test-durability-log), and a "
                      "third of the faults are a power-off of every node at once");
     opts.flag_switch("membership",
-                     "membership faults too: leadership transfers to a random other node (raftbook "
-                     "transfer-leader), mixed with the other faults");
+                     "membership changes among the faults: new nodes join (serve --join) and are promoted, "
+                     "members are removed (the leader itself, a node that is down), dead nodes are replaced "
+                     "under new ids, leadership is transferred; between 3 and 5 voters throughout, and the "
+                     "checks run over the members at the end");
     opts.flag("slow-disk", "MS",
               "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
               "not yet durable when --power-loss strikes; serve --test-slow-disk)",

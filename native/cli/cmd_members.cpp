@@ -63,8 +63,9 @@ bool change(Client& c, const std::string& method, const std::string& target, con
 }
 
 int members_list(int argc, char** argv) {
-    Client c("members", "Lists the cluster's members as a node sees them: voters and learners, their peer\n"
-                        "and HTTP addresses, connections, and each one's match index (on the leader).");
+    Client c("members", "Lists the cluster's members as a node sees them: voters and learners, native or\n"
+                        "browser nodes, their peer and HTTP addresses, connections, the native node each\n"
+                        "browser is reached through (via), and each one's match index (on the leader).");
     int exit_code = 0;
     if (!c.parse(argc, argv, &exit_code)) return exit_code;
     HttpResult r;
@@ -146,7 +147,7 @@ int cmd_members(int argc, char** argv) {
     if (argc < 2 || sub[0] == '-') {
         if (argc > 1 && (sub == "--help" || sub == "-h"))
             std::printf("usage: raftbook members [list|add|promote|remove] ...\n"
-                        "  members [list]                   the members, voters and learners\n"
+                        "  members [list]                   the members: voters and learners, native and browser\n"
                         "  members add ID PEER_ADDR [--http ADDR] [--learner]\n"
                         "  members promote ID               a learner becomes a voter\n"
                         "  members remove ID                a member leaves (its id is never reused)\n"

@@ -31,6 +31,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/sim/scenario.h"
 #include "core/sim/simulator.h"
 #include "native/cli/commands.h"
 #include "native/node/log.h"
@@ -43,9 +44,9 @@ namespace raftbook {
 
 namespace {
 
-// Parses "1=PEER[/HTTP],2=PEER[/HTTP],..." (each address HOST:PORT) into voters.
-// Returns false with a message.
-bool parse_cluster(const std::string& text, Membership* out, std::string* error) {
+// Parses "1=PEER[/HTTP],2=PEER[/HTTP],..." (each address HOST:PORT) into voters; `flag`
+// names the flag in a message. Returns false with a message.
+bool parse_cluster(const std::string& text, Membership* out, std::string* error, const std::string& flag = "--cluster") {
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) {
@@ -53,7 +54,7 @@ bool parse_cluster(const std::string& text, Membership* out, std::string* error)
         char* end = nullptr;
         const unsigned long long id = eq == std::string::npos ? 0 : std::strtoull(item.c_str(), &end, 10);
         if (eq == std::string::npos || id == 0 || end != item.c_str() + eq) {
-            *error = "--cluster entry '" + item + "' is not ID=HOST:PORT[/HTTPHOST:HTTPPORT] with a positive ID";
+            *error = flag + " entry '" + item + "' is not ID=HOST:PORT[/HTTPHOST:HTTPPORT] with a positive ID";
             return false;
         }
         const std::string addresses = item.substr(eq + 1);
@@ -63,17 +64,17 @@ bool parse_cluster(const std::string& text, Membership* out, std::string* error)
         uint16_t port = 0;
         if (!parse_host_port(m.peer, &host, &port, error) ||
             (slash != std::string::npos && !parse_host_port(m.http, &host, &port, error))) {
-            *error = "--cluster entry '" + item + "': " + *error;
+            *error = flag + " entry '" + item + "': " + *error;
             return false;
         }
         if (out->is_member(m.id)) {
-            *error = "--cluster names node " + std::to_string(id) + " twice";
+            *error = flag + " names node " + std::to_string(id) + " twice";
             return false;
         }
         out->members.push_back(m);
     }
     if (out->empty()) {
-        *error = "--cluster is empty; list every member as ID=HOST:PORT/HTTPHOST:HTTPPORT,...";
+        *error = flag + " is empty; list every member as ID=HOST:PORT/HTTPHOST:HTTPPORT,...";
         return false;
     }
     std::sort(out->members.begin(), out->members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
@@ -209,11 +210,21 @@ int cmd_serve(int argc, char** argv) {
               "entries kept before a snapshot, so that a follower a little behind is sent\n"
               "                           entries rather than the snapshot",
               "5000");
+    opts.flag("remove-absent-browsers-after", "TIME",
+              "the leader removes a browser member (a live page) it has not heard from for\n"
+              "                           this long, e.g. 60s or 1500ms, so that closed tabs do not erode the\n"
+              "                           quorum; never a native member; 0: never",
+              "60s");
+    opts.flag("min-voters", "N",
+              "never remove an absent browser voter when that would leave fewer than N voters", "3");
     int exit_code = 0;
     opts.flag("test-fault", "NAME[,...]",
               "TEST ONLY, breaks Raft: switch on rule faults (core/raft/faults.h), as raftbook chaos --fault does");
     opts.flag("test-durability-log", "FILE",
               "TEST ONLY: note each write and fsync of the data dir in FILE, for raftbook chaos --power-loss");
+    opts.flag("test-dial", "ID=HOST:PORT[,...]",
+              "TEST ONLY: dial member ID at HOST:PORT, whatever the configuration says (raftbook chaos routes every\n"
+              "                           peer link through a relay it can cut, joined members' too)");
     opts.flag("test-slow-disk", "MS", "TEST ONLY: wait up to MS (at random) before each fsync, for raftbook chaos --slow-disk", "0");
     if (!opts.parse(argc, argv, &exit_code)) return exit_code;
 
@@ -227,6 +238,14 @@ int cmd_serve(int argc, char** argv) {
     if (!opts.get_uint("max-watchers", 1, 1 << 24, &max_watchers, &exit_code)) return exit_code;
     if (!opts.get_uint("snapshot-entries", 0, kMaxLogEntries, &snapshot_entries, &exit_code)) return exit_code;
     if (!opts.get_uint("catchup-entries", 0, kMaxLogEntries, &catchup_entries, &exit_code)) return exit_code;
+    TimeMs absent_ms = 0;
+    if (!parse_duration(opts.get("remove-absent-browsers-after"), &absent_ms))
+        return opts.usage_error("--remove-absent-browsers-after must be a duration like 60s or 1500ms (0: never), "
+                                "not '" + opts.get("remove-absent-browsers-after") + "'");
+    uint64_t min_voters = 0;
+    if (!opts.get_uint("min-voters", 1, 1000, &min_voters, &exit_code)) return exit_code;
+    cfg.remove_absent_browsers_after = std::chrono::milliseconds(absent_ms);
+    cfg.min_voters = size_t(min_voters);
     cfg.watch_history = watch_history;
     cfg.max_watchers = max_watchers;
     cfg.snapshot_entries = snapshot_entries;
@@ -280,6 +299,10 @@ int cmd_serve(int argc, char** argv) {
     if (opts.given("token") && cfg.token.empty()) return opts.usage_error("--token is empty");
     if (opts.given("token-file") && !read_token_file(opts.get("token-file"), &cfg.token, &error))
         return opts.usage_error("--token-file: " + error);
+    Membership dial;
+    if (opts.given("test-dial") && !parse_cluster(opts.get("test-dial"), &dial, &error, "--test-dial"))
+        return opts.usage_error(error);
+    for (const Member& m : dial.members) cfg.test_dial[m.id] = m.peer;
     std::stringstream test_faults(opts.get("test-fault"));
     for (std::string name; std::getline(test_faults, name, ',');)
         if (!cfg.faults.set(name, true)) return opts.usage_error("--test-fault: no rule fault is called '" + name + "'");

@@ -60,19 +60,25 @@ MembersRequest parse_members_request(const std::string& method, const std::strin
         if (method != "POST")
             return refuse(405, "GET /members lists the members; POST /members adds one", "GET, POST");
         const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-        if (!j.is_object() || !body_id(j, &r.request.node) || !j.contains("peer") || !j["peer"].is_string() ||
-            j["peer"].get<std::string>().empty() || (j.contains("http") && !j["http"].is_string()) ||
-            (j.contains("learner") && !j["learner"].is_boolean()))
-            return refuse(400,
-                          "POST /members takes a JSON body {\"id\": N, \"peer\": \"HOST:PORT\", \"http\": "
-                          "\"HOST:PORT\", \"learner\": true}");
+        const std::string usage =
+            "POST /members takes a JSON body {\"id\": N, \"peer\": \"HOST:PORT\", \"http\": \"HOST:PORT\", "
+            "\"learner\": true}, or {\"id\": N, \"kind\": \"browser\"} for a browser node";
+        if (!j.is_object() || !body_id(j, &r.request.node) || (j.contains("peer") && !j["peer"].is_string()) ||
+            (j.contains("http") && !j["http"].is_string()) || (j.contains("learner") && !j["learner"].is_boolean()) ||
+            (j.contains("kind") && j["kind"] != "native" && j["kind"] != "browser"))
+            return refuse(400, usage);
+        r.request.browser = j.value("kind", "native") == "browser";
+        r.request.peer = j.value("peer", "");
+        r.request.http = j.value("http", "");
+        if (r.request.browser && (!r.request.peer.empty() || !r.request.http.empty()))
+            return refuse(400, "a browser member has no addresses (it cannot accept connections: members reach it "
+                               "through the native node it dialled); send {\"id\": N, \"kind\": \"browser\"}");
+        if (!r.request.browser && r.request.peer.empty()) return refuse(400, usage);
         if (!j.value("learner", true))
             return refuse(400, "a new member joins as a learner (\"learner\": true); promote it once it has caught up "
                                "(POST /members/ID/promote)");
         r.matched = true;
         r.request.op = "add_learner";
-        r.request.peer = j["peer"].get<std::string>();
-        r.request.http = j.value("http", "");
         if (const std::string error = check_request(r.request); !error.empty()) return refuse(400, error);
         return r;
     }

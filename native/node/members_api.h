@@ -4,7 +4,9 @@
 //                             "leader", "cluster_id"}
 //   POST   /members           body {"id": N, "peer": "HOST:PORT", "http": "HOST:PORT",
 //                             "learner": true}: adds node N as a learner (a new member
-//                             always starts as one; promote it once it has caught up)
+//                             always starts as one; promote it once it has caught up);
+//                             {"id": N, "kind": "browser"} adds browser node N (no
+//                             addresses: it is reached over the link it opened)
 //   POST   /members/N/promote the learner N becomes a voter (refused until caught up)
 //   DELETE /members/N         node N leaves the cluster (its id is never reused)
 //   POST   /transfer-leader   body {"id": N}: the leader hands leadership to voter N

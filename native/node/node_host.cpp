@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <random>
+#include <set>
 
 #include <boost/asio/post.hpp>
 
@@ -96,6 +97,8 @@ bool NodeHost::start(std::string* error) {
     rc.session_seed = random_u64();  // a restarted node never reuses a client id
     rc.snapshot_entries = cfg_.snapshot_entries;
     rc.catchup_entries = cfg_.catchup_entries;
+    rc.remove_absent_browsers_after_ms = cfg_.remove_absent_browsers_after.count();
+    rc.min_voters = cfg_.min_voters;
     // A real network carries a snapshot in big chunks: 1 MiB frames (the codec takes up
     // to 8), four in flight. At the core's 64 KiB default a follower caught up at ~10 MB/s,
     // held back by round trips rather than by the disk or the network.
@@ -298,13 +301,23 @@ void NodeHost::on_membership(const Membership& membership) {
     if (membership.was_removed(cfg_.id)) report_removed("its configuration says so");
     if (!transport_) return;  // on start, before the transport exists: start() calls again
     // A founding member is dialled where this node's --cluster said (a relay, in chaos
-    // runs, which cuts links one way); any other where the configuration says.
+    // runs, which cuts links one way); any other where the configuration says, unless
+    // --test-dial names it (chaos's relays for members that joined).
+    // Browser members are never dialled: they are reached over the link they opened,
+    // here or at another native member (relayed: peer_transport.h).
     std::map<NodeId, std::string> peers;
+    std::set<NodeId> browsers;
     for (const Member& m : membership.members) {
         const Member* founder = bootstrap_.find(m.id);
-        const std::string& address = founder ? founder->peer : m.peer;
-        if (m.id != cfg_.id && !address.empty()) peers[m.id] = address;
+        const auto dial = cfg_.test_dial.find(m.id);
+        const std::string& address = dial != cfg_.test_dial.end() ? dial->second : founder ? founder->peer : m.peer;
+        if (m.browser) {
+            browsers.insert(m.id);
+        } else if (m.id != cfg_.id && !address.empty()) {
+            peers[m.id] = address;
+        }
     }
+    transport_->set_browsers(browsers);
     transport_->set_peers(peers);
 }
 
@@ -509,7 +522,15 @@ nlohmann::json NodeHost::status() const {
     const Membership& config = raft.membership();
     nlohmann::json members = nlohmann::json::array();
     for (const Member& member : config.members) {
-        nlohmann::json m = {{"id", member.id}, {"peer", member.peer}, {"http", member.http}, {"voter", member.voter}};
+        nlohmann::json m = {{"id", member.id},
+                            {"peer", member.peer},
+                            {"http", member.http},
+                            {"voter", member.voter},
+                            {"kind", member.browser ? "browser" : "native"}};
+        if (member.browser) {  // the native node it is reached through, as this node knows it
+            const NodeId via = transport_->via(member.id);
+            m["via"] = via == kNoNode ? nlohmann::json() : nlohmann::json(via);
+        }
         if (member.id == cfg_.id) {
             m["self"] = true;
             m["connected"] = true;

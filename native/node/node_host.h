@@ -50,8 +50,13 @@
 // has caught up, unless --learner. A restart needs neither flag: the stored bootstrap
 // and the log and snapshot say who the members are.
 //
-// The peer transport dials the members of the configuration in force
-// (on_membership -> PeerTransport::set_peers). A node the cluster removed is refused
+// The peer transport dials the native members of the configuration in force
+// (on_membership -> PeerTransport::set_peers); the browser members (Member::browser)
+// are never dialled but reached over the link they opened, here or relayed through
+// another native member (set_browsers; /status shows each member's "kind" and, for a
+// browser, "via": the native node it is reached through). A browser that is not a
+// member yet is let in all the same: it joins through its link, asking to be added
+// once connected (core/runtime/browser_node.h). A node the cluster removed is refused
 // when it connects, with a close reason saying so; the removed node logs "this node
 // was removed from the cluster" (once) and answers its clients the same.
 //
@@ -128,6 +133,9 @@ struct NodeConfig {
     std::chrono::milliseconds request_timeout{3000};
     uint64_t snapshot_entries = 10000;  // RuntimeConfig::snapshot_entries (0: never)
     uint64_t catchup_entries = 5000;    // RuntimeConfig::catchup_entries
+    // RuntimeConfig::remove_absent_browsers_after_ms (0: never) and min_voters.
+    std::chrono::milliseconds remove_absent_browsers_after{60000};
+    size_t min_voters = 3;
     // The connection caps of the descriptor budget (cmd_serve.cpp): what is left of the
     // open-file limit after the node's own descriptors, which connections cannot take.
     size_t max_clients = kDefaultMaxClients;  // open HTTP connections at most; more get 503
@@ -135,6 +143,7 @@ struct NodeConfig {
     size_t watch_history = kDefaultWatchHistory;
     size_t max_watchers = kDefaultMaxWatchers;  // --max-watchers: one more is answered 503
     Faults faults;  // test-only rule switches (serve --test-fault); all off in normal operation
+    std::map<NodeId, std::string> test_dial;  // test only (serve --test-dial): dial these members here
 };
 
 class NodeHost : public ClientApi, private RuntimeHost {

@@ -32,6 +32,10 @@ constexpr std::chrono::milliseconds kDialBackoffMax(2000);
 constexpr size_t kMaxBufferedBytes = 32 * 1024 * 1024;
 constexpr size_t kMaxCloseReason = 123;  // RFC 6455: a close reason fits in 123 bytes
 constexpr std::chrono::milliseconds kAcceptRetry(100);
+// How long a learned route to a browser member holds after the last frame from it
+// arrived that way (see peer_transport.h: routing): a few heartbeats' worth, so a
+// browser that moved to another native node is flooded to, and found, within a second.
+constexpr std::chrono::milliseconds kLearnedRouteFresh(1000);
 
 // One connection, whichever side opened it: accepted by our server endpoint or
 // dialled by our client endpoint (two different types in websocketpp, hence the pair).
@@ -116,6 +120,13 @@ struct PeerTransport::Impl {
     std::map<Hdl, std::shared_ptr<Conn>, std::owner_less<Hdl>> conns;
     std::map<NodeId, std::shared_ptr<Conn>> routes;  // node id -> an open connection to it
     std::set<NodeId> browsers;                        // browser members (set_browsers)
+    // Learned routes to browser members not connected here: the native peer whose
+    // connection a frame from the browser last arrived on, and when.
+    struct Learned {
+        NodeId via = kNoNode;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::map<NodeId, Learned> learned;
 
     struct Dialer {
         std::string address;
@@ -193,7 +204,7 @@ struct PeerTransport::Impl {
         if (!started || stopped) return;
         for (auto it = dialers.begin(); it != dialers.end();) {
             auto p = peers.find(it->first);
-            if (p != peers.end() && p->second == it->second.address) {
+            if (p != peers.end() && p->second == it->second.address && !browsers.count(it->first)) {
                 ++it;
                 continue;
             }
@@ -201,7 +212,7 @@ struct PeerTransport::Impl {
             it = dialers.erase(it);
         }
         for (const auto& [id, address] : peers) {
-            if (id == cfg.self || dialers.count(id)) continue;
+            if (id == cfg.self || browsers.count(id) || dialers.count(id)) continue;  // a browser cannot be dialled
             Dialer& d = dialers[id];
             d.address = address;
             d.timer = std::make_unique<boost::asio::steady_timer>(ioc);
@@ -416,13 +427,39 @@ struct PeerTransport::Impl {
         }
         if (!past_handshake(c, f)) return;
         if (f.type == MessageType::Hello) return;  // a repeated Hello says nothing new
+        const bool from_browser = browsers.count(c->peer) > 0;
+        if (!from_browser && f.peer.from != c->peer && browsers.count(f.peer.from))
+            learned[f.peer.from] = {c->peer, std::chrono::steady_clock::now()};  // relayed to us by c->peer
         if (f.peer.to != kNoNode && f.peer.to != cfg.self) {
-            // Relay: the frame is for a node this one may have a connection to.
-            auto r = routes.find(f.peer.to);
-            if (r != routes.end() && r->second != c) send_bytes(*r->second, bytes, op);
+            // Relay (see the top of peer_transport.h): only a frame straight from a
+            // browser may go around, so no frame takes more than two relay hops.
+            route(f.peer.to, bytes, op, c.get(), from_browser);
             return;
         }
         on_frame(f, c->peer);
+    }
+
+    // Sends `bytes` towards node `to`: over a connection to it; else, when `around`, over
+    // the fresh learned route to it or, with none, to every connected native peer. Never
+    // back over `arrived_on`. Whether any connection took it.
+    bool route(NodeId to, const std::string& bytes, Opcode op, const Conn* arrived_on, bool around) {
+        auto r = routes.find(to);
+        if (r != routes.end()) return r->second.get() != arrived_on && send_bytes(*r->second, bytes, op);
+        if (!around) return false;
+        if (const std::shared_ptr<Conn> via = learned_route(to)) return send_bytes(*via, bytes, op);
+        bool sent = false;
+        for (auto& [id, conn] : routes)  // the native members (a connection from anyone else gets nothing)
+            if (cfg.peers.count(id) && !browsers.count(id) && conn.get() != arrived_on)
+                sent = send_bytes(*conn, bytes, op) || sent;
+        return sent;
+    }
+
+    // The connection to the native peer a browser was last heard through, while fresh.
+    std::shared_ptr<Conn> learned_route(NodeId browser) const {
+        auto l = learned.find(browser);
+        if (l == learned.end() || std::chrono::steady_clock::now() - l->second.at > kLearnedRouteFresh) return nullptr;
+        auto r = routes.find(l->second.via);
+        return r == routes.end() ? nullptr : r->second;
     }
 
     // Whether the frame's cluster id is this node's (or one it may carry: see the top
@@ -579,18 +616,25 @@ bool PeerTransport::start(std::string* error) { return impl_->start(error); }
 void PeerTransport::stop() { impl_->stop(); }
 
 bool PeerTransport::send(NodeId to, Frame frame) {
-    auto r = impl_->routes.find(to);
-    if (r == impl_->routes.end()) return false;
+    const bool browser = impl_->browsers.count(to) > 0;
+    if (!browser && !impl_->routes.count(to)) return false;
     frame.cluster = impl_->cfg.cluster_id;
-    return impl_->send_bytes(*r->second, encode_frame(frame, impl_->cfg.wire), impl_->opcode());
+    return impl_->route(to, encode_frame(frame, impl_->cfg.wire), impl_->opcode(), nullptr, browser);
 }
 
 bool PeerTransport::connected(NodeId id) const { return impl_->routes.count(id) > 0; }
 
 void PeerTransport::set_peers(const std::map<NodeId, std::string>& peers) { impl_->set_peers(peers); }
 
-void PeerTransport::set_browsers(const std::set<NodeId>& browsers) { impl_->browsers = browsers; }
+void PeerTransport::set_browsers(const std::set<NodeId>& browsers) {
+    impl_->browsers = browsers;
+    for (auto it = impl_->learned.begin(); it != impl_->learned.end();)
+        it = browsers.count(it->first) ? std::next(it) : impl_->learned.erase(it);
+}
 
-NodeId PeerTransport::via(NodeId browser) const { return impl_->routes.count(browser) ? impl_->cfg.self : kNoNode; }
+NodeId PeerTransport::via(NodeId browser) const {
+    if (impl_->routes.count(browser)) return impl_->cfg.self;
+    return impl_->learned_route(browser) ? impl_->learned.at(browser).via : kNoNode;
+}
 
 }  // namespace raftbook

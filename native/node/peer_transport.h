@@ -7,9 +7,28 @@
 //
 // Messages are addressed by node id, not by connection. The first frame each side
 // sends on a connection is a Hello naming its id; from then on (once the token step
-// below is done) the connection is a route to that node whichever side dialled it. That matters for browser nodes, which
-// can only dial out: a node reaches them over the connection they opened. A frame
-// whose `to` is another node this node has a route to is relayed there unchanged.
+// below is done) the connection is a route to that node whichever side dialled it (a
+// direct route). That matters for
+// browser nodes, which can only dial out: a node reaches them over the connection they
+// opened.
+//
+// Routing to browser members (set_browsers, from the configuration). A browser is never
+// dialled; it keeps one link, to one native member, and every frame it sends goes up
+// that link whatever node it is for. So a frame travels:
+//   send(to)   over a direct route to `to`; for a browser `to` without one, over the
+//              learned route (below) while fresh, else flooded: sent to every connected
+//              native member (set_peers), one of which has the browser's link;
+//   relaying   a frame whose `to` is another node is sent on unchanged: over a direct
+//              route only, except a frame that arrived on a browser's link, which may
+//              also take a learned route or be flooded. So a frame takes at most two
+//              relay hops (browser -> native -> native -> browser) and never loops: a
+//              native never passes on what a native handed it except to its addressee.
+// A learned route is what a native node knows of a browser connected elsewhere: "B via
+// N" when a frame from B arrived on native peer N's connection (N relayed it), held
+// kLearnedRouteFresh (1 s) after the last such frame. A browser that moves to another
+// native node (its link broke) is therefore found again by flooding within a second,
+// and from its first answer on it is reached through its new link. via() says which
+// native node a browser is reached through, for /status.
 //
 // A peer socket is untrusted input. A frame over kMaxFrameBytes is refused unread
 // (websocketpp's message size limit), and bytes that do not decode, an unknown message
@@ -112,18 +131,20 @@ public:
     // Closes every connection and stops dialling.
     void stop();
 
-    // Sends `frame` to node `to` (cluster and sender filled in). Returns false and drops
-    // the frame when there is no open connection to that node, or its send queue is
-    // over a limit (a stalled peer must not make this node buffer without bound).
+    // Sends `frame` to node `to` (cluster and sender filled in), routed as the top says.
+    // Returns false and drops the frame when there is no route to that node (for a
+    // browser: no native peer connected either), or its send queue is over a limit (a
+    // stalled peer must not make this node buffer without bound).
     bool send(NodeId to, Frame frame);
     bool connected(NodeId id) const;
     // The peers to dial from now on (id -> "host:port", self excluded; see the top).
     void set_peers(const std::map<NodeId, std::string>& peers);
     // The browser members (never dialled; reached through the native node they are
-    // connected to, relayed: see the top).
+    // connected to, relayed: see the top). Call it before set_peers.
     void set_browsers(const std::set<NodeId>& browsers);
     // The node a browser member is reached through: this node's own id when it is
-    // connected here, another native member's, or kNoNode when not known.
+    // connected here, the native peer of a fresh learned route, or kNoNode when not
+    // known (it would be flooded to).
     NodeId via(NodeId browser) const;
 
 private:

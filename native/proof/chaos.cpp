@@ -203,9 +203,10 @@ Type run_operation(const std::function<HttpClient&()>& pick, Recorder& rec, Coun
 // and a watch from the listing's revision + 1. Everything it sees goes into its WatchLog.
 class ChaosWatcher {
 public:
-    // Starts watching from revision 1 after `delay`.
-    ChaosWatcher(std::vector<uint16_t> ports, size_t first_node, Clock::duration delay)
-        : ports_(std::move(ports)), node_(first_node) {
+    // Starts watching from revision 1 after `delay`, on the `first`th of the HTTP ports
+    // `ports` gives (the current members'), on the next one each time a stream ends.
+    ChaosWatcher(std::function<std::vector<uint16_t>()> ports, size_t first, Clock::duration delay)
+        : ports_(std::move(ports)), turn_(first), port_(pick_port()) {
         thread_ = std::thread([this] {
             auto work = boost::asio::make_work_guard(ioc_);
             ioc_.run();
@@ -240,7 +241,7 @@ public:
 private:
     void connect() {
         if (stopped_) return;
-        auto stream = std::make_unique<EventStream>(ioc_, "127.0.0.1", ports_[node_]);
+        auto stream = std::make_unique<EventStream>(ioc_, "127.0.0.1", port_);
         stream->open("/watch/?prefix=k", {{"Last-Event-ID", std::to_string(last())}},
                      [this](const ServerEvent& e) { on_event(e); }, [this](const std::string&) { on_end(); });
         stream_ = std::move(stream);
@@ -275,7 +276,8 @@ private:
         timer_.async_wait([this](const boost::system::error_code& ec) {
             if (ec || stopped_) return;
             stream_.reset();
-            node_ = (node_ + 1) % ports_.size();
+            turn_++;
+            port_ = pick_port();
             if (must_relist_ && !relist()) return on_end();  // try again on the next node
             must_relist_ = false;
             resumes++;
@@ -283,7 +285,7 @@ private:
         });
     }
     bool relist() {
-        HttpClient http("127.0.0.1", ports_[node_], kClientTimeout);
+        HttpClient http("127.0.0.1", port_, kClientTimeout);
         WatchLog::Item item;
         item.relist.emplace();
         std::string after;
@@ -309,8 +311,14 @@ private:
         return true;
     }
 
-    std::vector<uint16_t> ports_;
-    size_t node_;
+    uint16_t pick_port() const {
+        const std::vector<uint16_t> ports = ports_();
+        return ports[turn_ % ports.size()];
+    }
+
+    std::function<std::vector<uint16_t>()> ports_;
+    size_t turn_;
+    uint16_t port_;
     boost::asio::io_context ioc_;
     boost::asio::steady_timer timer_{ioc_};
     std::unique_ptr<EventStream> stream_;
@@ -325,6 +333,19 @@ private:
 struct Link {
     int from, to;
 };
+
+// The configuration as a member tells it (GET /members).
+struct ClusterView {
+    bool ok = false;  // some member answered
+    int leader = 0;
+    std::set<int> voters, learners, removed;
+};
+
+// With --membership the nemesis keeps the cluster between these many voters (or
+// --nodes, when more), and gives each node that may join an id of its own up front:
+// one per this many seconds of the run, within bounds.
+constexpr size_t kMinVoters = 3, kMaxVoters = 5;
+constexpr int kSecondsPerSlot = 8, kMinJoinSlots = 4, kMaxJoinSlots = 24;
 
 class Harness {
 public:
@@ -354,6 +375,18 @@ private:
     void say(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
     void wait(Clock::duration d);
     void check_exits();
+    // Membership (--membership).
+    std::vector<int> members() const;
+    uint16_t http_port(int id) const { return http_ports_[size_t(id - 1)]; }
+    ClusterView view();
+    void change_membership(std::set<int>& busy);
+    void transfer_leadership();
+    void add_node(std::set<int>& busy);
+    bool remove_member(int id, const std::set<int>& busy);
+    void replace_dead_node(std::set<int>& busy);
+    void retire(int id);
+    bool start_node(int id, int via = 0);
+    int join_via(int id);
     std::string durability_log_path(int id) const { return dir_ + "/node" + std::to_string(id) + ".durability"; }
 
     const ChaosConfig cfg_;
@@ -362,7 +395,14 @@ private:
     std::string dir_;
     bool temp_dir_ = false;
     Clock::time_point t0_;
-    std::vector<uint16_t> http_ports_;  // node i's at [i-1]
+    std::vector<uint16_t> http_ports_;  // node i's at [i-1], for every id a node may have
+    int slots_ = 0;                     // node ids 1..slots_: the founders, then those that may join
+    int next_slot_ = 0;                 // the id the next node to join gets
+    mutable std::mutex members_mu_;
+    std::set<int> members_;             // the nodes in play: started, and not (known to be) removed
+    std::set<int> retired_;             // removed from the cluster, and stopped
+    size_t membership_turn_ = 0;
+    std::map<int, std::vector<int>> reserved_;  // sockets holding the ports of ids not started yet
     std::unique_ptr<LocalCluster> cluster_;
     boost::asio::io_context ioc_;
     std::map<std::pair<int, int>, std::unique_ptr<RelayProxy>> relays_;  // (a, b): a dials b through it
@@ -371,9 +411,10 @@ private:
     Counts counts_;
     std::atomic<bool> stop_clients_{false};
     std::set<int> killed_, paused_;
-    std::map<std::string, std::string> final_state_;  // node 1's, rebuilt from its data dir
+    std::map<std::string, std::string> final_state_;  // the first member's, rebuilt from its data dir
     std::vector<std::unique_ptr<ChaosWatcher>> watchers_;
     void check_watchers();
+    void check_links();
     Index last_change() const;
     Clock::time_point next_progress_;
 };
@@ -407,21 +448,33 @@ bool Harness::setup() {
         ioc_.run();
     });
     const int n = cfg_.nodes;
+    const int seconds = int(std::chrono::duration_cast<std::chrono::seconds>(cfg_.duration).count());
+    slots_ = n + (cfg_.membership ? std::clamp(seconds / kSecondsPerSlot, kMinJoinSlots, kMaxJoinSlots) : 0);
+    next_slot_ = n + 1;
     std::vector<LocalNodePorts> ports;
     std::vector<uint16_t> free;
     try {
-        free = free_loopback_ports(size_t(2 * n));
+        free = free_loopback_ports(size_t(2 * slots_));
     } catch (const std::exception& e) {
         report_.problems.push_back(e.what());
         return false;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < slots_; i++) {
         ports.push_back({free[size_t(2 * i)], free[size_t(2 * i + 1)]});
         http_ports_.push_back(ports.back().http);
+        // Held until the node starts: the relays' listeners and the clients' connections
+        // would otherwise be given them meanwhile.
+        for (uint16_t port : {ports.back().http, ports.back().peer}) {
+            const int fd = reserve_loopback_port(port);
+            if (fd >= 0) reserved_[i + 1].push_back(fd);
+        }
     }
     cluster_ = std::make_unique<LocalCluster>(ports, dir_);
-    for (int a = 1; a <= n; a++) {
-        for (int b = 1; b <= n; b++) {
+    // A relay for every pair of ids, those of nodes that may join included: a joining
+    // node dials its peers through relays, and they dial it through theirs
+    // (serve --test-dial), so that every link can be cut.
+    for (int a = 1; a <= slots_; a++) {
+        for (int b = 1; b <= slots_; b++) {
             if (a == b) continue;
             auto relay = std::make_unique<RelayProxy>(ioc_, "127.0.0.1", ports[size_t(b - 1)].peer);
             std::string error;
@@ -432,16 +485,21 @@ bool Harness::setup() {
             relays_[{a, b}] = std::move(relay);
         }
     }
-    // Node a's --cluster: its own real address, and a relay for every peer. And the
+    // Node a's --cluster (a founder's): its own real address, and a relay for every
+    // peer; with --membership, a relay for every other id (--test-dial). And the
     // test-only flags: its durability log, its rule faults.
-    for (int a = 1; a <= n; a++) {
-        std::string members;
-        for (int b = 1; b <= n; b++) {
-            const std::string address = a == b ? cluster_->peer_address(a)
-                                               : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
-            members += (b > 1 ? "," : "") + std::to_string(b) + "=" + address + "/" + cluster_->http_address(b);
+    for (int a = 1; a <= slots_; a++) {
+        std::string members, dial;
+        for (int b = 1; b <= slots_; b++) {
+            const std::string relay = a == b ? "" : "127.0.0.1:" + std::to_string(relays_[{a, b}]->port());
+            if (b <= n)
+                members += (b > 1 ? "," : "") + std::to_string(b) + "=" + (a == b ? cluster_->peer_address(a) : relay) +
+                           "/" + cluster_->http_address(b);
+            if (a != b) dial += (dial.empty() ? "" : ",") + std::to_string(b) + "=" + relay;
         }
-        std::vector<std::string> args = {"--cluster", members};
+        std::vector<std::string> args;
+        if (a <= n) args.insert(args.end(), {"--cluster", members});
+        if (cfg_.membership) args.insert(args.end(), {"--test-dial", dial});
         if (cfg_.watch_history > 0) args.insert(args.end(), {"--watch-history", std::to_string(cfg_.watch_history)});
         if (cfg_.snapshot_entries > 0)
             args.insert(args.end(), {"--snapshot-entries", std::to_string(cfg_.snapshot_entries), "--catchup-entries",
@@ -454,16 +512,9 @@ bool Harness::setup() {
         if (!faults.empty()) args.insert(args.end(), {"--test-fault", faults});
         cluster_->set_extra_args(a, args);
     }
-    std::string error;
-    if (!cluster_->check_ports(&error)) {
-        report_.problems.push_back(error);
-        return false;
-    }
     for (int id = 1; id <= n; id++) {
-        if (!cluster_->start(id, &error)) {
-            report_.problems.push_back(error);
-            return false;
-        }
+        if (!start_node(id)) return false;
+        members_.insert(id);
     }
     const auto deadline = Clock::now() + kLeaderWithin;
     while (cluster_->agreed_leader(kStatusTimeout) == 0) {
@@ -478,14 +529,17 @@ bool Harness::setup() {
     return report_.problems.empty();
 }
 
-// Each client picks a key and a node at random: a read (35 %), a write (30 %) or a cas
+// Each client picks a key and a member at random: a read (35 %), a write (30 %) or a cas
 // (35 %) of what it last saw of the key (by value or by revision, half each; a read
 // first when it has seen nothing of the key yet).
 void Harness::client_loop(int index) {
     Rng rng(cfg_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(index) + 1);
     std::vector<std::unique_ptr<HttpClient>> http;
     for (uint16_t port : http_ports_) http.push_back(std::make_unique<HttpClient>("127.0.0.1", port, kClientTimeout));
-    const std::function<HttpClient&()> pick = [&]() -> HttpClient& { return *http[size_t(rng.range(0, cfg_.nodes - 1))]; };
+    const std::function<HttpClient&()> pick = [&]() -> HttpClient& {
+        const std::vector<int> ids = members();
+        return *http[size_t(ids[size_t(rng.range(0, int64_t(ids.size()) - 1))] - 1)];
+    };
     int64_t process = index;
     uint64_t written = 0;
     std::map<std::string, Seen> seen;  // by key
@@ -519,14 +573,39 @@ void Harness::client_loop(int index) {
 // that the run (and its checks) can go on.
 void Harness::check_exits() {
     for (const auto& [id, how] : cluster_->reap()) {
-        if (killed_.count(id)) continue;
+        if (killed_.count(id) || retired_.count(id)) continue;
         report_.problems.push_back("node " + std::to_string(id) + " " + how + " without being killed; its log ends:\n" +
                                    cluster_->log_tail(id));
         say("node %d %s on its own", id, how.c_str());
         paused_.erase(id);
-        std::string error;
-        if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+        start_node(id);
     }
+}
+
+// A voter that runs, for node `id` to join through; 0 when none answers.
+int Harness::join_via(int id) {
+    const ClusterView v = view();
+    std::vector<int> up;
+    for (int m : members())
+        if (m != id && v.voters.count(m) && cluster_->running(m) && !paused_.count(m)) up.push_back(m);
+    return up.empty() ? 0 : up[size_t(rng_.range(0, int64_t(up.size()) - 1))];
+}
+
+// Starts node `id` on its reserved ports (again: same ports, same data). One that
+// joins goes through `via`, or else through join_via: serve --join asks it whom to
+// join (on a restart after it joined, serve ignores --join). False, noted as a
+// problem, when the process cannot be created.
+bool Harness::start_node(int id, int via) {
+    if (id > cfg_.nodes && via == 0) via = join_via(id);
+    if (via > 0) cluster_->set_join(id, cluster_->http_address(via));
+    for (int fd : reserved_[id]) ::close(fd);
+    reserved_.erase(id);
+    std::string error;
+    if (!cluster_->start(id, &error)) {
+        report_.problems.push_back(error);
+        return false;
+    }
+    return true;
 }
 
 void Harness::wait(Clock::duration d) {
@@ -536,21 +615,22 @@ void Harness::wait(Clock::duration d) {
         check_exits();
         if (cfg_.verbose && Clock::now() >= next_progress_) {
             next_progress_ = Clock::now() + 5s;
-            say("%llu operations: writes %llu ok, %llu failed, %llu unknown; reads %llu ok, %llu failed",
+            say("%llu operations: writes %llu ok, %llu failed, %llu unknown; reads %llu ok, %llu failed%s",
                 static_cast<unsigned long long>(counts_.writes_ok + counts_.writes_failed + counts_.writes_unknown +
                                                 counts_.reads_ok + counts_.reads_failed),
                 static_cast<unsigned long long>(counts_.writes_ok.load()),
                 static_cast<unsigned long long>(counts_.writes_failed.load()),
                 static_cast<unsigned long long>(counts_.writes_unknown.load()),
                 static_cast<unsigned long long>(counts_.reads_ok.load()),
-                static_cast<unsigned long long>(counts_.reads_failed.load()));
+                static_cast<unsigned long long>(counts_.reads_failed.load()),
+                cfg_.membership ? ("; nodes " + join(members())).c_str() : "");
         }
     }
 }
 
 // The leader as any answering node sees it, 0 when none is known.
 int Harness::leader_now() {
-    for (int id = 1; id <= cfg_.nodes; id++) {
+    for (int id : members()) {
         if (!cluster_->running(id) || paused_.count(id)) continue;
         const nlohmann::json s = cluster_->status(id, 300ms);
         if (s.is_object() && s.value("leader", 0) > 0) return s.value("leader", 0);
@@ -563,7 +643,7 @@ int Harness::pick_node(const std::set<int>& busy) {
     const int leader = rng_.chance(0.5) ? leader_now() : 0;
     if (leader > 0 && !busy.count(leader)) return leader;
     std::vector<int> free;
-    for (int id = 1; id <= cfg_.nodes; id++)
+    for (int id : members())
         if (!busy.count(id)) free.push_back(id);
     return free[size_t(rng_.range(0, int64_t(free.size()) - 1))];
 }
@@ -595,8 +675,7 @@ void Harness::kill_nodes(const std::vector<int>& ids) {
 }
 
 void Harness::restart_node(int id) {
-    std::string error;
-    if (!cluster_->start(id, &error)) report_.problems.push_back(error);
+    start_node(id);
     killed_.erase(id);
 }
 
@@ -630,21 +709,21 @@ void Harness::nemesis() {
     const auto end = t0_ + cfg_.duration;
     // With --power-loss, a sixth kind: every node loses power at once (a rack's), which
     // a node that acknowledges before it fsyncs cannot survive even when its leader can.
-    // With --membership, one more kind: a leadership transfer.
+    // With --membership, one more kind: a membership change (change_membership).
     std::vector<std::string> kinds_available = {"kill", "pause", "partition", "one-way", "isolate-leader"};
     const int power_off = int(kinds_available.size());
     if (cfg_.power_loss) kinds_available.push_back("power-off");
-    if (cfg_.membership) kinds_available.push_back("transfer");
+    if (cfg_.membership) kinds_available.push_back("membership");
     const int kinds_in_use = int(kinds_available.size());
     while (true) {
         wait(std::chrono::milliseconds(rng_.range(500, 2000)));
         if (Clock::now() >= end) break;
         // One fault, or now and then two of different kinds at once.
         // Under --power-loss, a power-off a third of the time: it is what the mode is for.
-        // Under --membership, a transfer a quarter of the time, for the same reason.
-        const int transfer = kinds_in_use - 1;
+        // Under --membership, a membership change half of the time, for the same reason.
+        const int membership = kinds_in_use - 1;
         std::vector<int> kinds = {cfg_.power_loss && rng_.chance(1.0 / 3)   ? power_off
-                                  : cfg_.membership && rng_.chance(1.0 / 4) ? transfer
+                                  : cfg_.membership && rng_.chance(1.0 / 2) ? membership
                                                                             : int(rng_.range(0, kinds_in_use - 1))};
         if (rng_.chance(0.25)) kinds.push_back((kinds[0] + int(rng_.range(1, kinds_in_use - 1))) % kinds_in_use);
         std::set<int> busy;  // nodes killed or paused by this step
@@ -653,9 +732,7 @@ void Harness::nemesis() {
             const std::string name = kinds_available[size_t(kind)];
             if (name == "power-off") {
                 say("power off: every node at once");
-                std::vector<int> all;
-                for (int id = 1; id <= cfg_.nodes; id++) all.push_back(id);
-                kill_nodes(all);
+                kill_nodes(members());
                 report_.faults["power off (every node at once)"]++;
             } else if (name == "kill" || name == "pause") {
                 const int id = pick_node(busy);
@@ -669,23 +746,17 @@ void Harness::nemesis() {
                     pause_node(id);
                     say("pause node %d%s (SIGSTOP)", id, leader ? " (the leader)" : "");
                 }
-            } else if (name == "transfer") {
-                const int leader = leader_now();
-                if (leader == 0) continue;
-                const int target = int((leader + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
-                HttpClient http("127.0.0.1", http_ports_[size_t(leader - 1)], kClientTimeout);
-                const HttpResult r = http.request("POST", "/transfer-leader", "{\"id\": " + std::to_string(target) + "}");
-                report_.faults[r.status == 200 ? "leadership transfer" : "leadership transfer (refused or abandoned)"]++;
-                say("transfer leadership %d -> %d: %s", leader, target,
-                    r.status == 200 ? "done" : (r.ok() ? r.body.substr(0, 120) : r.error).c_str());
+            } else if (name == "membership") {
+                change_membership(busy);
             } else if (name == "partition") {
                 // A random minority (half of the time holding the leader) against the rest.
-                std::vector<int> order;
-                for (int id = 1; id <= cfg_.nodes; id++) order.push_back(id);
-                for (int i = cfg_.nodes - 1; i > 0; i--) std::swap(order[size_t(i)], order[size_t(rng_.range(0, i))]);
+                std::vector<int> order = members();
+                const int n = int(order.size());
+                for (int i = n - 1; i > 0; i--) std::swap(order[size_t(i)], order[size_t(rng_.range(0, i))]);
                 const int leader = rng_.chance(0.5) ? leader_now() : 0;
-                if (leader > 0) std::swap(order[0], *std::find(order.begin(), order.end(), leader));
-                const auto split = order.begin() + rng_.range(1, cfg_.nodes / 2);
+                const auto at = std::find(order.begin(), order.end(), leader);
+                if (at != order.end()) std::swap(order[0], *at);
+                const auto split = order.begin() + rng_.range(1, n / 2);
                 const std::vector<int> minority(order.begin(), split), majority(split, order.end());
                 const bool sever = rng_.chance(0.5);
                 for (int a : minority) {
@@ -697,12 +768,14 @@ void Harness::nemesis() {
                 relays_touched = true;
                 report_.faults[sever ? "partition (connections severed)" : "partition (bytes held)"]++;
                 say("partition %s | %s, %s%s", join(minority).c_str(), join(majority).c_str(),
-                    sever ? "connections severed" : "bytes held", leader > 0 ? " (the leader cut off)" : "");
+                    sever ? "connections severed" : "bytes held", at != order.end() ? " (the leader cut off)" : "");
             } else if (name == "isolate-leader") {
                 if (isolate_leaders_in_turn(busy)) relays_touched = true;
             } else {
-                const int from = int(rng_.range(1, cfg_.nodes));
-                const int to = int((from + rng_.range(0, cfg_.nodes - 2)) % cfg_.nodes + 1);
+                const std::vector<int> ids = members();
+                const int n = int(ids.size());
+                const int from_at = int(rng_.range(0, n - 1));
+                const int from = ids[size_t(from_at)], to = ids[size_t((from_at + rng_.range(1, n - 1)) % n)];
                 cut({from, to}, false);
                 relays_touched = true;
                 report_.faults["one-way cut"]++;
@@ -740,12 +813,13 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
     if (isolated == 0 || busy.count(isolated)) return false;
     // Cut a node off; then (second leader) rejoin the previous one — in that order, or
     // the second leader would repair the first's log before it is cut off.
+    const std::vector<int> ids = members();
     const auto cut_off = [&](int node) {
-        for (int b = 1; b <= cfg_.nodes; b++)
+        for (int b : ids)
             if (b != node) cut({node, b}, true), cut({b, node}, true);
     };
     const auto rejoin = [&](int node, int still_cut) {
-        for (int b = 1; b <= cfg_.nodes; b++)
+        for (int b : ids)
             if (b != node && b != still_cut) relays_[{node, b}]->restore(), relays_[{b, node}]->restore();
     };
     cut_off(isolated);
@@ -755,7 +829,8 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
         int elected = 0;
         while (elected == 0 && Clock::now() < give_up) {
             std::this_thread::sleep_for(10ms);
-            for (int b = 1; b <= cfg_.nodes && elected == 0; b++) {
+            for (int b : ids) {
+                if (elected != 0) break;
                 if (b == isolated || !cluster_->running(b) || paused_.count(b)) continue;
                 const nlohmann::json s = cluster_->status(b, 200ms);
                 if (s.is_object() && s.value("role", "") == std::string("leader")) elected = b;
@@ -772,6 +847,187 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
     return true;
 }
 
+std::vector<int> Harness::members() const {
+    std::lock_guard<std::mutex> lock(members_mu_);
+    return std::vector<int>(members_.begin(), members_.end());
+}
+
+// GET /members of the leader, or else of the first member that answers.
+ClusterView Harness::view() {
+    ClusterView v;
+    std::vector<int> ask = members();
+    const int leader = leader_now();
+    if (leader > 0) ask.insert(ask.begin(), leader);
+    for (int id : ask) {
+        if (!cluster_->running(id) || paused_.count(id)) continue;
+        HttpClient http("127.0.0.1", http_port(id), kStatusTimeout);
+        const HttpResult r = http.request("GET", "/members");
+        const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+        if (r.status != 200 || !j.is_object() || !j.contains("members") || !j["members"].is_array()) continue;
+        try {  // an answer of another shape is no answer (json throws on a wrong type)
+            for (const nlohmann::json& m : j.at("members"))
+                (m.at("voter").get<bool>() ? v.voters : v.learners).insert(m.at("id").get<int>());
+            for (const nlohmann::json& id : j.value("removed", nlohmann::json::array())) v.removed.insert(id.get<int>());
+            v.leader = j.value("leader", 0);
+        } catch (const nlohmann::json::exception&) {
+            v = ClusterView{};
+            continue;
+        }
+        v.ok = true;
+        break;
+    }
+    return v;
+}
+
+// One membership change, the kinds in turn (one that cannot be made now passes its turn
+// on): add a node, replace a dead node (remove it, add one under a new id), hand
+// leadership to another member, remove a member (the leader half of the time, a node
+// that is down when there is one). Adds and removes keep the voters between kMinVoters
+// and kMaxVoters; nodes still joining count as voters to be. (In this order a cluster
+// of 3 grows to 4, replaces one, and shrinks back.)
+void Harness::change_membership(std::set<int>& busy) {
+    const ClusterView v = view();
+    if (!v.ok) {
+        say("membership change skipped: no member answers GET /members");
+        return;
+    }
+    size_t joining = 0;
+    for (int id : members())
+        if (!v.voters.count(id) && !v.learners.count(id)) joining++;
+    const size_t most = std::max(kMaxVoters, size_t(cfg_.nodes));
+    const bool can_add = v.voters.size() + v.learners.size() + joining < most && next_slot_ <= slots_;
+    const bool can_remove = v.voters.size() > kMinVoters;
+    for (int tries = 0; tries < 4; tries++) {
+        switch (membership_turn_++ % 4) {
+            case 0:
+                if (!can_add) break;
+                return add_node(busy);
+            case 1:
+                if (!can_remove || next_slot_ > slots_) break;
+                return replace_dead_node(busy);
+            case 2:
+                return transfer_leadership();
+            case 3: {
+                if (!can_remove) break;
+                std::vector<int> down, voters;
+                for (int id : v.voters)
+                    if (members_.count(id)) (killed_.count(id) ? down : voters).push_back(id);
+                const int leader = leader_now();
+                const bool can_leader = leader > 0 && v.voters.count(leader) && !busy.count(leader);
+                if (!down.empty() && rng_.chance(0.5)) {
+                    remove_member(down[size_t(rng_.range(0, int64_t(down.size()) - 1))], busy);
+                } else if (can_leader && (voters.empty() || rng_.chance(0.5))) {
+                    remove_member(leader, busy);
+                } else if (!voters.empty()) {
+                    remove_member(voters[size_t(rng_.range(0, int64_t(voters.size()) - 1))], busy);
+                } else {
+                    break;
+                }
+                return;
+            }
+        }
+    }
+}
+
+// The leader hands leadership to a random other member (a learner refuses: 409).
+void Harness::transfer_leadership() {
+    const int leader = leader_now();
+    std::vector<int> others;
+    for (int id : members())
+        if (id != leader) others.push_back(id);
+    if (leader == 0 || others.empty()) return;
+    const int target = others[size_t(rng_.range(0, int64_t(others.size()) - 1))];
+    HttpClient http("127.0.0.1", http_port(leader), kClientTimeout);
+    const HttpResult r = http.request("POST", "/transfer-leader", "{\"id\": " + std::to_string(target) + "}");
+    report_.faults[r.status == 200 ? "leadership transfer" : "leadership transfer (refused or abandoned)"]++;
+    say("transfer leadership %d -> %d: %s", leader, target,
+        r.status == 200 ? "done" : (r.ok() ? r.body.substr(0, 120) : r.error).c_str());
+}
+
+// A new node under the next unused id: fresh ports and data dir, `serve --join` through
+// a voter that runs; it is added as a learner and asks for its promotion once caught up.
+void Harness::add_node(std::set<int>& busy) {
+    const int id = next_slot_;
+    const int via = join_via(id);
+    if (via == 0) return;
+    next_slot_++;
+    // `via` must answer while the new node asks it whom to join (serve exits when it
+    // cannot): no other fault of this step takes it, and the step goes on once the new
+    // node serves (it asked by then).
+    busy.insert(via);
+    if (!start_node(id, via)) return;
+    const auto serving = Clock::now() + 3s;
+    while (Clock::now() < serving && cluster_->running(id) && !cluster_->status(id, 200ms).is_object())
+        std::this_thread::sleep_for(20ms);
+    {
+        std::lock_guard<std::mutex> lock(members_mu_);
+        members_.insert(id);
+    }
+    report_.faults["node added (serve --join)"]++;
+    say("add node %d: serve --join through node %d (a learner until caught up, then a voter)", id, via);
+}
+
+// DELETE /members/ID through another running member (forwarded to the leader), asked
+// again while the answer is 503 or none, for up to 10 s. Once the configuration no
+// longer holds the node, it is stopped and leaves the run. True when it was removed.
+bool Harness::remove_member(int id, const std::set<int>& busy) {
+    const bool leader = id == leader_now();
+    const bool down = killed_.count(id) > 0;
+    const auto deadline = Clock::now() + 10s;
+    HttpResult r;
+    do {
+        std::vector<int> up;
+        for (int m : members())
+            if (m != id && cluster_->running(m) && !paused_.count(m) && !busy.count(m)) up.push_back(m);
+        if (up.empty()) break;
+        HttpClient http("127.0.0.1", http_port(up[size_t(rng_.range(0, int64_t(up.size()) - 1))]), kClientTimeout);
+        r = http.request("DELETE", "/members/" + std::to_string(id));
+        if (r.status == 200 || (r.status >= 400 && r.status < 500)) break;
+        std::this_thread::sleep_for(300ms);
+    } while (Clock::now() < deadline);
+    const bool removed = r.status == 200 || view().removed.count(id) > 0;
+    if (removed) retire(id);
+    const char* what = down ? " (down)" : leader ? " (the leader)" : "";
+    report_.faults[!removed ? "removal refused or unsettled"
+                   : down   ? "node removed while down"
+                   : leader ? "leader removed"
+                            : "node removed"]++;
+    say("remove node %d%s: %s", id, what,
+        removed ? "removed, and stopped" : (r.ok() ? r.body.substr(0, 120) : r.error).c_str());
+    return removed;
+}
+
+// A dead node replaced: one that is down (killed for it when none is), removed, and a
+// new node added under a new id.
+void Harness::replace_dead_node(std::set<int>& busy) {
+    std::vector<int> down;
+    for (int id : members())
+        if (killed_.count(id)) down.push_back(id);
+    int dead = down.empty() ? 0 : down[size_t(rng_.range(0, int64_t(down.size()) - 1))];
+    if (dead == 0) {
+        dead = pick_node(busy);
+        busy.insert(dead);
+        kill_nodes({dead});
+    }
+    say("replace dead node %d: remove it, then add a node under a new id", dead);
+    if (!remove_member(dead, busy)) return;
+    report_.faults["dead node replaced"]++;
+    add_node(busy);
+}
+
+// A node the configuration removed leaves the run: stopped (woken first if paused), its
+// data dir kept, never restarted, no longer a target of clients, watchers or faults.
+void Harness::retire(int id) {
+    {
+        std::lock_guard<std::mutex> lock(members_mu_);
+        members_.erase(id);
+    }
+    retired_.insert(id);
+    killed_.erase(id);
+    if (paused_.count(id)) resume_node(id);
+    cluster_->stop(id, 2s);
+}
+
 void Harness::heal_everything() {
     for (int id : std::set<int>(paused_)) resume_node(id);
     for (int id : std::set<int>(killed_)) restart_node(id);
@@ -779,17 +1035,33 @@ void Harness::heal_everything() {
 }
 
 // Waits until the nodes agree: one leader, and every node at the same commit index,
-// applied index and last log index, the same in two polls in a row.
+// applied index and last log index, the same in two polls in a row. With --membership,
+// on one configuration too: its voters are the nodes in play, and it has no learner
+// left (a node still joining is added and promoted meanwhile); a node it removed (whose
+// removal went unanswered) leaves the run.
 bool Harness::converge() {
     const auto deadline = Clock::now() + kConvergeWithin;
     std::string last_seen, previous;
     while (Clock::now() < deadline) {
         check_exits();
-        const int leader = cluster_->agreed_leader(kStatusTimeout);
         std::string seen;
-        bool agree = leader > 0;
+        bool settled = true;
+        if (cfg_.membership) {
+            const ClusterView v = view();
+            for (int id : members())
+                if (v.removed.count(id)) retire(id);
+            const std::vector<int> ids = members();
+            settled = v.ok && v.learners.empty() && std::set<int>(ids.begin(), ids.end()) == v.voters;
+            seen = " voters " + join(std::vector<int>(v.voters.begin(), v.voters.end())) +
+                   (v.learners.empty() ? "" : ", learners " + join(std::vector<int>(v.learners.begin(), v.learners.end()))) +
+                   (settled ? "" : ", nodes in play " + join(ids)) + ";";
+        }
+        const int leader = cluster_->agreed_leader(kStatusTimeout);
+        bool agree = settled && leader > 0;
         uint64_t commit = 0;
-        for (int id = 1; id <= cfg_.nodes && agree; id++) {
+        const std::vector<int> ids = members();
+        for (int id : ids) {
+            if (!agree) break;
             const nlohmann::json s = cluster_->status(id, kStatusTimeout);
             if (!s.is_object()) {
                 agree = false;
@@ -800,7 +1072,7 @@ bool Harness::converge() {
                            l = s.value("log_last_index", uint64_t(0));
             seen += " node " + std::to_string(id) + " commit " + std::to_string(c) + " applied " + std::to_string(a) +
                     " last " + std::to_string(l) + ";";
-            if (id == 1) commit = c;
+            if (id == ids.front()) commit = c;
             agree = agree && c == commit && a == c && l == c;
         }
         if (agree && seen == previous) {
@@ -808,18 +1080,31 @@ bool Harness::converge() {
             return true;
         }
         previous = agree ? seen : "";
-        last_seen = leader > 0 ? seen : " no agreed leader;" + seen;
+        last_seen = leader > 0 || !settled ? seen : " no agreed leader;" + seen;
         std::this_thread::sleep_for(300ms);
     }
     report_.problems.push_back("the cluster did not converge within 30 s of healing:" + last_seen);
     return false;
 }
 
+// Every two members at the end were connected through their relays (one dials the
+// other; the connection carries both ways), those that joined too (serve --test-dial):
+// a link that bypassed them was out of the faults' reach.
+void Harness::check_links() {
+    const std::vector<int> ids = members();
+    for (int a : ids)
+        for (int b : ids)
+            if (a < b && relays_[{a, b}]->counters().connections + relays_[{b, a}]->counters().connections == 0)
+                report_.problems.push_back("nodes " + std::to_string(a) + " and " + std::to_string(b) +
+                                           " never connected through their relays: the faults could not reach "
+                                           "that link");
+}
+
 // A read of every key through every node, after everything else: each must see the
 // final value (the linearizability check includes them).
 void Harness::final_reads() {
-    for (int id = 1; id <= cfg_.nodes; id++) {
-        HttpClient http("127.0.0.1", http_ports_[size_t(id - 1)], kClientTimeout);
+    for (int id : members()) {
+        HttpClient http("127.0.0.1", http_port(id), kClientTimeout);
         const std::function<HttpClient&()> pick = [&]() -> HttpClient& { return http; };
         for (int k = 0; k < cfg_.keys; k++) {
             Operation read;
@@ -832,7 +1117,7 @@ void Harness::final_reads() {
     }
 }
 
-// Stops the nodes and reads their logs from disk: each node's snapshot, then its entries
+// Stops the nodes and reads the members' logs from disk: each one's snapshot, then its entries
 // up to the commit index (the converged one, else the node's own). Where two nodes both
 // hold a committed entry it must be the same; converged, they must build the same state,
 // and it must keep every acknowledged write. Every acknowledged write must be the entry
@@ -844,7 +1129,8 @@ void Harness::check_logs(const std::vector<HistoryEvent>& history) {
     const std::multimap<Index, SeenChange> acked = rec_->acknowledged();
     std::map<Index, std::pair<int, Entry>> reference;  // a committed entry, and the first node that holds it
     std::optional<std::pair<int, uint64_t>> reference_state;  // (node, fingerprint)
-    for (int id = 1; id <= cfg_.nodes; id++) {
+    const std::vector<int> ids = members();
+    for (int id : ids) {
         const std::string who = "node " + std::to_string(id);
         std::string error;
         auto storage = Storage::open(cluster_->data_dir(id), &error);
@@ -912,7 +1198,7 @@ void Harness::check_logs(const std::vector<HistoryEvent>& history) {
         }
         for (const std::string& p : final_state_problems(history, kv.sorted()))
             report_.problems.push_back(who + " (state rebuilt from its snapshot and log): " + p);
-        if (id == 1) final_state_ = kv.sorted();
+        if (id == ids.front()) final_state_ = kv.sorted();
     }
 }
 
@@ -1006,7 +1292,12 @@ ChaosReport Harness::run() {
         // must re-list.
         for (int w = 0; w < cfg_.watchers; w++)
             watchers_.push_back(std::make_unique<ChaosWatcher>(
-                http_ports_, size_t(w % cfg_.nodes),
+                [this] {
+                    std::vector<uint16_t> ports;
+                    for (int id : members()) ports.push_back(http_port(id));
+                    return ports;
+                },
+                size_t(w),
                 w > 0 && w == cfg_.watchers - 1 ? Clock::duration(cfg_.duration / 2) : Clock::duration(0)));
         std::vector<std::thread> clients;
         for (int c = 0; c < cfg_.clients; c++) clients.emplace_back([this, c] { client_loop(c); });
@@ -1018,6 +1309,7 @@ ChaosReport Harness::run() {
         if (converge()) {
             say("converged at commit index %llu; final reads", static_cast<unsigned long long>(report_.commit_index));
             final_reads();
+            check_links();
         }
         const std::vector<HistoryEvent> history = rec_->events();
         if (!cfg_.history_path.empty()) {
@@ -1039,6 +1331,9 @@ ChaosReport Harness::run() {
         say("checking linearizability of %zu events", history.size());
         judge_history(history);
     }
+    report_.members = members();
+    for (const auto& [id, fds] : reserved_)
+        for (int fd : fds) ::close(fd);
     report_.writes_ok = counts_.writes_ok;
     report_.writes_failed = counts_.writes_failed;
     report_.writes_unknown = counts_.writes_unknown;

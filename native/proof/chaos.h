@@ -34,23 +34,42 @@
 //              the bytes (TCP waiting through a partition) or sever the connections
 //   one-way    hold the bytes from one node to another, but not back
 //   power-off  (with --power-loss only) every node loses power at once
-//   transfer   (with --membership only) the leader hands leadership to a random other
-//              node (POST /transfer-leader), while the clients write
+//   membership (with --membership only) in turn, each when the bounds allow it:
+//              add      a new node under a fresh id (its own ports and data dir) starts
+//                       with `serve --join` through a voter; it joins as a learner and
+//                       is promoted once caught up;
+//              replace  a dead node (one that is down, or killed for it) is removed and
+//                       a new node added under a new id;
+//              transfer the leader hands leadership to another member (POST
+//                       /transfer-leader);
+//              remove   DELETE /members/N: half of the time the leader itself, or a
+//                       node that is down; once removed it is stopped for good.
+//              Adds and removes keep between 3 and 5 voters (nodes still joining
+//              count). Every id a node may get has its ports and relays from the start
+//              (joined nodes dial and are dialled through them: serve --test-dial), so
+//              network faults reach joined nodes too.
+//
+// Clients, watchers and the nemesis pick their nodes among the nodes in play: the
+// founders and the nodes added since, less those removed.
 //
 // With --power-loss, a kill is a power loss: before the restart the node's files are
 // cut back to what it had fsynced (power_loss.h); --slow-disk makes every fsync wait
 // first, as a slow disk would. With --fault, the named nodes run with a test-only rule
 // fault (faults.h), and the run should fail: that is how chaos shows it catches one.
 //
-// At the end everything is healed and the run is judged. It passes only if:
+// At the end everything is healed and the run is judged, over the members at the end.
+// It passes only if:
 //   - the cluster recovers: one leader, and every node at the same commit and applied
-//     index and the same last log index;
+//     index and the same last log index (with --membership: one configuration, whose
+//     voters are the nodes in play, with no learner left);
 //   - the history, with a final read of every key through every node, is linearizable;
 //   - every node's log, read from its data dir after a clean stop (its snapshot, then
 //     its entries), holds the same committed entries where the nodes' logs overlap,
 //     builds the same state, keeps every acknowledged write (final_state_problems
 //     below) at the revision its client was told, and applies no write twice;
 //   - every watcher saw every change (watch_problems);
+//   - every two members were connected through their relays (a joined node's too), so
+//     the network faults could reach every link;
 //   - no node exited that the nemesis did not kill.
 // A run that does not converge still compares what each node committed (its own commit
 // index) against the others and against the acknowledged writes, so a broken node shows
@@ -83,7 +102,7 @@ struct ChaosConfig {
     // run with serve --test-durability-log.
     bool power_loss = false;
     int slow_disk_ms = 0;  // every fsync waits up to this long first (serve --test-slow-disk)
-    bool membership = false;  // leadership transfers among the faults
+    bool membership = false;  // membership changes among the faults: add, remove, replace, transfer
     std::map<int, Faults> faults;  // test-only rule faults by node (serve --test-fault)
     uint64_t snapshot_entries = 200;  // serve --snapshot-entries (0: the serve default)
     uint64_t catchup_entries = 50;    // serve --catchup-entries
@@ -101,6 +120,7 @@ struct ChaosReport {
     std::map<std::string, uint64_t> faults;  // by kind: "kill -9", "pause", ...
     LincheckResult lincheck;
     uint64_t commit_index = 0;               // every node's, once converged
+    std::vector<int> members;                // the nodes in play at the end, which the checks cover
     std::string dir;                         // where the nodes' data and logs are (if kept)
     std::vector<std::string> problems;       // each one fails the run
     bool passed() const { return problems.empty(); }

@@ -24,11 +24,11 @@ namespace raftbook {
 
 namespace {
 
-// Binds 127.0.0.1:port (0: any) as a node's listener would, with SO_REUSEADDR, and
-// returns the bound port; 0 when the bind fails (errno says why).
-uint16_t bind_loopback(uint16_t port) {
+// A socket bound to 127.0.0.1:port (0: any) as a node's listener would be, with
+// SO_REUSEADDR, and in *bound the port; -1 when the bind fails (errno says why).
+int bound_loopback_socket(uint16_t port, uint16_t* bound) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
@@ -36,13 +36,23 @@ uint16_t bind_loopback(uint16_t port) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
     socklen_t len = sizeof addr;
-    uint16_t bound = 0;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        bound = ntohs(addr.sin_port);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        *bound = ntohs(addr.sin_port);
+        return fd;
+    }
     const int saved = errno;
     ::close(fd);
     errno = saved;
+    return -1;
+}
+
+// Binds 127.0.0.1:port (0: any) and returns the bound port; 0 when the bind fails.
+uint16_t bind_loopback(uint16_t port) {
+    uint16_t bound = 0;
+    const int fd = bound_loopback_socket(port, &bound);
+    if (fd < 0) return 0;
+    ::close(fd);
     return bound;
 }
 
@@ -75,6 +85,11 @@ std::vector<uint16_t> free_loopback_ports(size_t count) {
     return ports;
 }
 
+int reserve_loopback_port(uint16_t port) {
+    uint16_t bound = 0;
+    return bound_loopback_socket(port, &bound);
+}
+
 LocalCluster::LocalCluster(std::vector<LocalNodePorts> ports, std::string root) : root_(std::move(root)) {
     for (const LocalNodePorts& p : ports) {
         Node n;
@@ -95,7 +110,8 @@ std::string LocalCluster::log_path(int id) const { return root_ + "/node" + std:
 std::string LocalCluster::cluster_arg() const {
     std::string s;
     for (int id = 1; id <= size(); id++)
-        s += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
+        if (node(id).join.empty())
+            s += (s.empty() ? "" : ",") + std::to_string(id) + "=" + peer_address(id) + "/" + http_address(id);
     return s;
 }
 
@@ -117,8 +133,13 @@ bool LocalCluster::start(int id, std::string* error) {
     Node& n = node(id);
     if (n.pid > 0) return true;
     n.exit_status = -1;
-    std::vector<std::string> args = {"raftbook", "serve",  "--id",   std::to_string(id), "--cluster",
-                                     cluster_arg(), "--http", http_address(id), "--data", data_dir(id)};
+    std::vector<std::string> args = {"raftbook", "serve", "--id", std::to_string(id)};
+    if (n.join.empty()) {
+        args.insert(args.end(), {"--cluster", cluster_arg()});
+    } else {
+        args.insert(args.end(), {"--listen", peer_address(id), "--join", n.join});
+    }
+    args.insert(args.end(), {"--http", http_address(id), "--data", data_dir(id)});
     if (!cluster_id_.empty()) args.insert(args.end(), {"--cluster-id", cluster_id_});
     args.insert(args.end(), n.extra_args.begin(), n.extra_args.end());
     std::vector<char*> argv;
@@ -189,6 +210,22 @@ int LocalCluster::agreed_leader(std::chrono::milliseconds timeout) {
     if (leader == 0 || leader > size() || !running(leader)) return 0;
     const nlohmann::json s = status(leader, timeout);
     return s.is_object() && s.value("role", "") == "leader" ? leader : 0;
+}
+
+void LocalCluster::stop(int id, std::chrono::milliseconds grace) {
+    Node& n = node(id);
+    if (n.pid <= 0) return;
+    ::kill(n.pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (::waitpid(n.pid, nullptr, WNOHANG) != n.pid) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(n.pid, SIGKILL);
+            ::waitpid(n.pid, nullptr, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    n.pid = 0;
 }
 
 void LocalCluster::stop_all(std::chrono::milliseconds grace) {

@@ -3,7 +3,8 @@
 //
 // Node i (ids 1..N) runs this same binary again (`raftbook serve ...`) with its
 // HTTP and peer ports on 127.0.0.1, its data in ROOT/nodeI and its output appended to
-// ROOT/nodeI.log. The children are tied to this process: each has PR_SET_PDEATHSIG,
+// ROOT/nodeI.log. Every node founds the cluster (--cluster names them all), except one
+// given set_join: it starts with --join instead, and is left out of the others' --cluster. The children are tied to this process: each has PR_SET_PDEATHSIG,
 // so it dies with the parent even when the parent is killed with SIGKILL, and each
 // runs in a process group of its own, so that a Ctrl-C in the terminal reaches only
 // the parent, which then stops them in order (SIGTERM, SIGKILL after a grace period).
@@ -35,6 +36,11 @@ std::string self_executable();
 // choice). Throws std::runtime_error when none can be had.
 std::vector<uint16_t> free_loopback_ports(size_t count);
 
+// Keeps 127.0.0.1:port bound (not listening), so that the kernel gives it to no one
+// else meanwhile (as a listener's port 0, or a connection's local port); close() the
+// returned socket just before a node is to listen there. -1 when the port is taken.
+int reserve_loopback_port(uint16_t port);
+
 class LocalCluster {
 public:
     // Node i gets ports[i-1]; `root` is created if missing.
@@ -57,6 +63,9 @@ public:
     // More `raftbook serve` flags for node `id`, after the standard ones; a repeated flag
     // overrides (`raftbook chaos` gives each node a --cluster of relay addresses).
     void set_extra_args(int id, std::vector<std::string> args) { node(id).extra_args = std::move(args); }
+    // Node `id` joins the running cluster through `http` (a member's HTTP address): it
+    // starts with --listen and --join (on a restart serve ignores --join).
+    void set_join(int id, std::string http) { node(id).join = std::move(http); }
     // Fails, naming the node and the port, when another process listens on a port.
     bool check_ports(std::string* error) const;
     // Starts node `id` (again: same ports, same data). False with a message when the
@@ -73,6 +82,8 @@ public:
     // One poll of every running node: the leader they all name, once every one answers
     // and the named node says it leads; else 0.
     int agreed_leader(std::chrono::milliseconds timeout);
+    // SIGTERM to node `id`, SIGKILL when it still runs after `grace`.
+    void stop(int id, std::chrono::milliseconds grace = std::chrono::seconds(5));
     // SIGTERM to every child, SIGKILL to those still running after `grace`.
     void stop_all(std::chrono::milliseconds grace = std::chrono::seconds(5));
     // The last `lines` lines of node `id`'s log, each indented, for an error message.
@@ -82,6 +93,7 @@ private:
     struct Node {
         LocalNodePorts ports;
         std::vector<std::string> extra_args;
+        std::string join;  // set_join's address; "" for a founding member
         pid_t pid = 0;
         int exit_status = -1;
     };

@@ -108,6 +108,8 @@ Frame request_frame() {
     f.request.peer = "10.0.0.5:7000";
     f.request.http = "10.0.0.5:8000";
     f.request.browser = true;
+    f.peer.from = 1234;  // a browser member's request, relayed to the leader
+    f.peer.to = 2;
     return f;
 }
 
@@ -126,6 +128,8 @@ Frame reply_frame() {
     f.reply.condition_failed = true;
     f.reply.items = {{"a", "1", 3}, {"b", "", 0}, {"clé", "värde med mellanslag", UINT64_MAX}};
     f.reply.more = true;
+    f.peer.from = 2;
+    f.peer.to = 1234;
     return f;
 }
 

@@ -2,8 +2,9 @@
 // final state against a history (cas included), the check of a watcher's stream
 // (watch_problems), the power-loss cut (the durability log the storage
 // helpers keep, and undoing what it shows was not fsynced), `raftbook soak` (passing, and catching a broken rule
-// with a replay that really replays), and a short `raftbook chaos` run against real
-// nodes, with cas, retries, watchers and snapshots, which must pass (tagged [slow]: it takes about 45 s).
+// with a replay that really replays), and short `raftbook chaos` runs against real
+// nodes, with cas, retries, watchers and snapshots, and with nodes joining and leaving
+// (--membership), which must pass (tagged [slow]: about 45 s each).
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -431,12 +432,23 @@ TEST_CASE("a short chaos run against real nodes loses nothing and stays lineariz
     std::filesystem::remove(history);
 }
 
-TEST_CASE("chaos --membership adds leadership transfers to the faults and still passes", "[chaos][slow][membership]") {
-    const Run r = run_raftbook("chaos --nodes 3 --duration 20s --seed 7 --quiet --membership");
+TEST_CASE("chaos --membership adds and removes nodes under the faults, and still passes",
+          "[chaos][slow][membership]") {
+    const Run r = run_raftbook("chaos --nodes 3 --duration 25s --seed 8 --quiet --membership");
     INFO(r.out);
     CHECK(r.status == 0);
     CHECK(r.out.find("verdict     PASS") != std::string::npos);
-    CHECK(std::regex_search(r.out, std::regex("faults      .*leadership transfer [1-9]")));
+    // A node joined (serve --join) and a member left, during the faults of the run.
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("node added \\(serve --join\\) (\\d+)")));
+    CHECK(std::stoul(m[1]) >= 1);
+    CHECK(std::regex_search(r.out, std::regex("(leader removed|node removed|node removed while down) [1-9]")));
+    // The checks covered the members at the end, a joined node among them: an id past
+    // the three founders.
+    REQUIRE(std::regex_search(r.out, m, std::regex("members     ([0-9,]+) at the end")));
+    const std::string members = m[1];
+    CHECK(std::count(members.begin(), members.end(), ',') >= 2);
+    CHECK(std::regex_search(members, std::regex("(^|,)([4-9]|\\d\\d)(,|$)")));
 }
 
 namespace {
@@ -569,7 +581,8 @@ TEST_CASE("a power loss zeroes bytes written over a file since its last fsync", 
     CHECK(read_file(path) == std::string(16, '\0'));
 }
 
-TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule fault", "[chaos][cli]") {
+TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule fault or a bad relay address",
+          "[chaos][cli]") {
     const auto run = [](const std::string& args, std::string* out) {
         FILE* p = ::popen((std::string(RAFTBOOK_BINARY) + " serve " + args + " 2>&1").c_str(), "r");
         char buf[4096];
@@ -585,4 +598,10 @@ TEST_CASE("serve's test-only flags say so in the help and refuse an unknown rule
               "--test-fault skip_prev_log_check,nope",
               &bad) == 2);
     CHECK(bad.find("--test-fault: no rule fault is called 'nope'") != std::string::npos);
+    CHECK(help.find("TEST ONLY: dial member ID at HOST:PORT") != std::string::npos);
+    bad.clear();
+    CHECK(run("--id 1 --cluster 1=127.0.0.1:1 --http 127.0.0.1:2 --data /tmp/raftbook-never-created "
+              "--test-dial 2=127.0.0.1:3,relay",
+              &bad) == 2);
+    CHECK(bad.find("--test-dial entry 'relay' is not ID=HOST:PORT") != std::string::npos);
 }

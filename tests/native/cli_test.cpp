@@ -235,8 +235,8 @@ TEST_CASE("put, get, del and status work through any node of a 3-node cluster", 
     CHECK(std::regex_search(status.out, std::regex("\nsnapshot +none yet\n")));  // far below --snapshot-entries
     for (int id = 1; id <= 3; id++) {
         const std::string peer = c.peer_address(id);
-        CHECK(std::regex_search(status.out, std::regex("\n" + std::to_string(id) + " +voter +" + peer + " +" +
-                                                           c.http_address(id) + " +(yes|\\(this node\\)) +[1-9]")));
+        CHECK(std::regex_search(status.out, std::regex("\n" + std::to_string(id) + " +voter +native +" + peer + " +" +
+                                                           c.http_address(id) + " +(yes|\\(this node\\)) +- +[1-9]")));
     }
     // A follower's status names the leader to ask for match indexes.
     const Cli fstatus = cli({"status", "--server", via_follower});

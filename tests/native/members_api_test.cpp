@@ -15,6 +15,16 @@ TEST_CASE("Membership routes become runtime requests", "[http][membership]") {
     CHECK(add.request.node == 4);
     CHECK(add.request.peer == "127.0.0.1:7004");
     CHECK(add.request.http == "127.0.0.1:8004");
+    CHECK_FALSE(add.request.browser);
+
+    // A browser node has no addresses: members reach it over the link it opened.
+    const MembersRequest browser = parse_members_request("POST", "/members", R"({"id": 1234, "kind": "browser"})");
+    REQUIRE(browser.matched);
+    CHECK(browser.status == 0);
+    CHECK(browser.request.op == "add_learner");
+    CHECK(browser.request.node == 1234);
+    CHECK(browser.request.browser);
+    CHECK(browser.request.peer.empty());
 
     const MembersRequest promote = parse_members_request("POST", "/members/4/promote", "");
     CHECK(promote.request.op == "promote");
@@ -42,6 +52,9 @@ TEST_CASE("Malformed membership requests are refused with the rule", "[http][mem
         {"POST", "/members", R"({"id": 4})", 400, "POST /members takes a JSON body"},
         {"POST", "/members", R"({"id": 4, "peer": "a:1", "learner": false})", 400, "a new member joins as a learner"},
         {"POST", "/members", R"({"id": 4, "peer": "a 1"})", 400, "peer and http must be host:port addresses"},
+        {"POST", "/members", R"({"id": 4, "kind": "phone"})", 400, "POST /members takes a JSON body"},
+        {"POST", "/members", R"({"id": 4, "kind": "native"})", 400, "POST /members takes a JSON body"},
+        {"POST", "/members", R"({"id": 4, "kind": "browser", "peer": "a:1"})", 400, "a browser member has no addresses"},
         {"PUT", "/members", "", 405, "GET /members lists the members"},
         {"POST", "/members/x/promote", "", 404, "no such route"},
         {"POST", "/members/0", "", 404, "no such route"},
