@@ -13,6 +13,14 @@
 // and a "learner" label; a machine added but not yet in the configuration is "joining";
 // a removed one stays in its place, faded, labelled "removed", its links faded too. A
 // leader handing leadership over says to whom ("leader → S4").
+//
+// The live page (live.js) draws a real cluster with this same view (its state says
+// `live`): its nodes carry a `label` (their real id; the ring numbers them 1..N by
+// position), a `kind` ("native" or "browser", shown in a tag over the node; `self` for
+// the page's own node), a node that is not up is one that does not answer, and the
+// state lists the `links` that exist (a browser has one, to the native member it is
+// connected through); the others are not drawn. A node that has no election timer to
+// show (its `election_elapsed` is unknown) has no ring.
 
 import { ROLE_LABEL } from './format.js';
 
@@ -94,7 +102,10 @@ export class ClusterView {
       const pillRect = el('rect', { height: 16, rx: 8 }, pill);
       const pillText = el('text', {}, pill);
       const badge = el('g', { class: 'fault' }, g);
-      this.nodes.push({ g, title, halo, track, timer, body, cross, name, term, pill, pillRect, pillText, badge, key: '' });
+      const kind = el('g', { class: 'kind-tag' }, g);
+      const kindRect = el('rect', { height: 13, rx: 6.5 }, kind);
+      const kindText = el('text', {}, kind);
+      this.nodes.push({ g, title, halo, track, timer, body, cross, name, term, pill, pillRect, pillText, badge, kind, kindRect, kindText, key: '' });
       this.timerSeen.push({ elapsed: -1, since: 0 });
     }
     this.layout();
@@ -132,6 +143,8 @@ export class ClusterView {
       nd.term.setAttribute('y', 10);
       nd.pill.setAttribute('transform', `translate(0 ${r + 19})`);
       nd.pillRect.setAttribute('y', -8);
+      nd.kind.setAttribute('transform', `translate(0 ${-r - 3})`);
+      nd.kindRect.setAttribute('y', -6.5);
       const d = r * 0.5;
       nd.cross.replaceChildren();
       el('line', { x1: -d, y1: -d, x2: d, y2: d }, nd.cross);
@@ -174,16 +187,18 @@ export class ClusterView {
   render(state, now, selection) {
     const down = new Set(state.links_down.map(([a, b]) => `${a}>${b}`));
     const gone = new Set(state.nodes.filter((n) => n.cluster_member === 'removed').map((n) => n.id));
+    const exists = state.links ? new Set(state.links) : null;
     // Links are drawn between placed nodes; layout() clears their keys, so they are
     // drawn on the first render after it.
     for (const link of this.laidOut() ? this.links.values() : []) {
       const ab = down.has(`${link.a}>${link.b}`), ba = down.has(`${link.b}>${link.a}`);
       const selected = selection && selection.kind === 'link' && selection.id === `${link.a}-${link.b}`;
       const faded = gone.has(link.a) || gone.has(link.b);
-      const key = `${ab}|${ba}|${selected}|${faded}`;
+      const absent = exists && !exists.has(`${link.a}-${link.b}`);
+      const key = `${ab}|${ba}|${selected}|${faded}|${absent}`;
       if (key === link.key) continue;
       link.key = key;
-      link.g.setAttribute('class', `link${ab && ba ? ' cut' : ab || ba ? ' half' : ''}${selected ? ' selected' : ''}${faded ? ' gone' : ''}`);
+      link.g.setAttribute('class', `link${ab && ba ? ' cut' : ab || ba ? ' half' : ''}${selected ? ' selected' : ''}${faded ? ' gone' : ''}${absent ? ' absent' : ''}`);
       const [p, q] = this.segment(link.a, link.b, 0);
       const mx = (p.x + q.x) / 2, my = (p.y + q.y) / 2;
       link.mark.textContent = ab && ba ? '✂' : '';
@@ -212,13 +227,22 @@ export class ClusterView {
       const votes = node.up && node.votes ? `${node.votes.granted}/${node.votes.needed}` : '';
       const member = MEMBER_CLASS[node.cluster_member] ?? '';
       const handover = node.up && node.transfer_target ? node.transfer_target : 0;
-      const key = `${role}|${node.term}|${selected}|${faults}|${votes}|${member}|${handover}`;
+      const name = node.label ?? `S${node.id}`;
+      const kind = !state.live ? '' : node.self ? 'this tab' : node.kind ?? '';
+      const key = `${role}|${node.term}|${selected}|${faults}|${votes}|${member}|${handover}|${name}|${kind}`;
       if (key !== nd.key) {
         nd.key = key;
-        nd.g.setAttribute('class', `node ${role}${member ? ` ${member}` : ''}${selected ? ' selected' : ''}`);
+        nd.g.setAttribute('class', `node ${role}${member ? ` ${member}` : ''}${selected ? ' selected' : ''}${
+          kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`);
+        nd.name.textContent = name;
+        nd.kind.style.display = kind ? '' : 'none';
+        nd.kindText.textContent = kind;
+        nd.kindRect.setAttribute('width', kind ? kind.length * 5.6 + 10 : 0);
+        nd.kindRect.setAttribute('x', kind ? -(kind.length * 5.6 + 10) / 2 : 0);
         nd.g.dataset.membership = node.cluster_member ?? '';
-        nd.term.textContent = node.up ? `term ${node.term}` : 'crashed';
-        const label = !node.up ? 'crashed' : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
+        const down = state.live ? 'no answer' : 'crashed';
+        nd.term.textContent = node.up ? `term ${node.term}` : state.live ? '' : down;
+        const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
         const width = nd.pillText.textContent.length * 6.2 + 14;
@@ -232,10 +256,10 @@ export class ClusterView {
           el('text', { class: 'fault-badge-text', x: r * 0.75, y: -r * 0.75 }, nd.badge).textContent = '!';
         }
         nd.title.textContent = (node.up
-          ? `S${node.id}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${
+          ? `${name}${kind ? ` (${kind})` : ''}: ${label} in term ${node.term}${votes ? `, ${node.votes.granted} of the ${node.votes.needed} votes it needs` : ''}${
             handover ? `, handing leadership over to S${handover}` : ''}${faults ? ` — rule switched off: ${faults}` : ''}.`
-          : `S${node.id} has crashed; its log and vote wait on its disk.`) + (MEMBER_NOTE[member] ?? '') +
-          (node.up ? ' Click for actions.' : ' Click to restart it.');
+          : state.live ? `${name} does not answer.` : `S${node.id} has crashed; its log and vote wait on its disk.`) + (MEMBER_NOTE[member] ?? '') +
+          (state.live ? '' : node.up ? ' Click for actions.' : ' Click to restart it.');
       }
       this.renderTimer(nd, node, i, state, now);
     });
@@ -244,6 +268,10 @@ export class ClusterView {
   renderTimer(nd, node, i, state, now) {
     if (!node.up || node.role === 'leader') {
       this.timerSeen[i].elapsed = -1;
+      return;
+    }
+    if (node.election_elapsed == null) {
+      if (nd.timer.getAttribute('d')) nd.timer.setAttribute('d', '');
       return;
     }
     const seen = this.timerSeen[i];

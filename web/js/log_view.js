@@ -31,6 +31,12 @@
 // render() paints it. A wide, empty spacer inside a native scroller gives the usual
 // scrollbar, wheel and touch scrolling; with "follow" on the view keeps the newest
 // entries in sight. The row labels (role, term, commit / applied) stay HTML.
+//
+// The live page (live.js) draws a real cluster with this view too (its state says
+// `live`): a node may carry a `label` (its real id), a `kind` ("native" / "browser")
+// and `self` (the page's own node), shown on its row label, and a commit index of null
+// when the page does not know it (another browser member), shown as "?"; a node that is
+// not up is one that does not answer.
 
 import { ROLE_LABEL, commandParts, termColor, termInk } from './format.js';
 
@@ -295,6 +301,7 @@ export class LogView {
   // "node:index" cells a checker violation names.
   render(state, selection, highlight) {
     const nodes = state.nodes;
+    this.live = !!state.live;
     const leader = nodes.find((n) => n.up && n.id === state.leader);
     let last = 0;
     for (const n of nodes) if (n.up) last = Math.max(last, n.log_last_index);
@@ -418,7 +425,8 @@ export class LogView {
     ctx.fillStyle = '#7c849a';
     ctx.font = `italic 11.5px ${SANS}`;
     ctx.textAlign = 'left';
-    ctx.fillText(node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
+    ctx.fillText(this.live ? 'does not answer'
+      : node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
       : 'crashed — its disk holds no entries', this.viewLeft + 6, top + this.rowH / 2);
   }
 
@@ -611,19 +619,23 @@ export class LogView {
     const role = node.up ? node.role : 'down';
     const selected = selection && selection.kind === 'node' && selection.id === node.id;
     const member = MEMBER_LABEL[node.cluster_member] ?? '';
-    const key = `${role}|${member}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}`;
+    const name = node.label ?? `S${node.id}`;
+    const key = `${role}|${member}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}|${name}|${this.live && node.kind}|${node.self}`;
     if (key === row.key) return;
     row.key = key;
     const [who, roleEl, nums] = row.label.children;
-    row.label.className = `log-label${selected ? ' selected' : ''}${member === 'removed' ? ' removed' : ''}`;
-    who.textContent = `S${node.id}`;
+    row.label.className = `log-label${selected ? ' selected' : ''}${member === 'removed' ? ' removed' : ''}${
+      this.live && node.kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`;
+    who.textContent = name;
     const shown = member && node.up && node.role !== 'leader' ? member : role;
     roleEl.className = `role ${shown}`;
-    const roleText = !node.up ? 'crashed' : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
+    const roleText = !node.up ? (this.live ? 'no answer' : 'crashed') : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
     roleEl.textContent = roleText;
-    nums.textContent = node.up ? `${node.commit_index} / ${node.applied_index}` : '';
-    row.label.title = (node.up ? `S${node.id}: ${roleText}, commit ${node.commit_index}, applied ${node.applied_index}` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
-      (p ? ` — the leader sends it from index ${p.next_index} next and knows it holds up to ${p.match_index}` : '');
+    const known = (x) => x ?? '?';
+    nums.textContent = node.up ? `${known(node.commit_index)} / ${known(node.applied_index)}` : '';
+    row.label.title = (node.up ? `${name}${this.live ? ` (${node.self ? 'this tab' : node.kind})` : ''}: ${roleText}, commit ${known(node.commit_index)}, applied ${known(node.applied_index)}`
+      : this.live ? `${name}: does not answer; its log as last seen, greyed` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
+      (p ? ` — the leader ${p.next_index != null ? `sends it from index ${p.next_index} next and ` : ''}knows it holds up to ${p.match_index}` : '');
     // Long indexes (six digits and more) leave no room for the role's name: the pill
     // keeps its colour and the term, the title the words. Measuring makes the browser
     // lay out the page, so it is done only when the texts' lengths change.

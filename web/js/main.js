@@ -786,6 +786,11 @@ class Playground {
 }
 
 async function boot() {
+  // ?join opens the Live mode instead: this tab joins a real cluster (live.html).
+  if (new URLSearchParams(location.search).has('join')) {
+    location.replace(`live.html${location.search}${location.hash}`);
+    return;
+  }
   let rb;
   try {
     rb = await loadRaftbook();
