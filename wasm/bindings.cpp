@@ -324,12 +324,12 @@ BrowserNodeConfig browser_node_config_from_json(const std::string& text) {
     if (!j.is_object()) throw std::invalid_argument("config must be a JSON object");
     static const std::vector<std::string> keys = {"id",      "cluster_id",   "token",         "random",
                                                   "members", "removed",      "promote_self",  "election_tick",
-                                                  "heartbeat_tick"};
+                                                  "heartbeat_tick", "remove_absent_browsers_after_ms", "min_voters"};
     for (const auto& item : j.items()) {
         if (std::find(keys.begin(), keys.end(), item.key()) == keys.end())
             throw std::invalid_argument("unknown config key '" + item.key() +
                                         "' (id, cluster_id, token, random, members, removed, promote_self, "
-                                        "election_tick, heartbeat_tick)");
+                                        "election_tick, heartbeat_tick, remove_absent_browsers_after_ms, min_voters)");
     }
     BrowserNodeConfig c;
     c.id = id_from_json(j.value("id", nlohmann::json()), "id");
@@ -361,6 +361,15 @@ BrowserNodeConfig browser_node_config_from_json(const std::string& text) {
     }
     if (c.runtime.raft.heartbeat_tick >= c.runtime.raft.election_tick)
         throw std::invalid_argument("heartbeat_tick must be below election_tick");
+    // The cluster's absent-browser rule (a member's /status), which this node applies when it leads.
+    const nlohmann::json absent = j.value("remove_absent_browsers_after_ms", nlohmann::json(uint64_t(60000)));
+    const nlohmann::json min_voters = j.value("min_voters", nlohmann::json(uint64_t(3)));
+    if (!absent.is_number_unsigned() || absent.get<uint64_t>() > 86400000ull * 365)
+        throw std::invalid_argument("remove_absent_browsers_after_ms must be a whole number of ms (0: never)");
+    if (!min_voters.is_number_unsigned() || min_voters.get<uint64_t>() < 1 || min_voters.get<uint64_t>() > 1000)
+        throw std::invalid_argument("min_voters must be a whole number in (1..1000)");
+    c.runtime.remove_absent_browsers_after_ms = TimeMs(absent.get<uint64_t>());
+    c.runtime.min_voters = min_voters.get<size_t>();
     // As a native node has them (native/node/node_host.h), at one tick per 50 ms.
     c.runtime.no_leader_retry_ms = 50;
     c.runtime.snapshot_entries = 10000;

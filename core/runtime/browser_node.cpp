@@ -23,6 +23,13 @@ namespace raftbook {
 
 namespace {
 
+// At most `max` bytes of `s`, cut at a character boundary (a status must stay UTF-8).
+std::string utf8_prefix(const std::string& s, size_t max) {
+    size_t n = std::min(max, s.size());
+    while (n > 0 && n < s.size() && (uint8_t(s[n]) & 0xC0) == 0x80) n--;
+    return s.substr(0, n);
+}
+
 constexpr TimeMs kJoinRetryMs = 1000;      // a failed request to join is sent again after this
 constexpr size_t kLogTail = 20;            // entries status() shows
 
@@ -275,8 +282,11 @@ nlohmann::json BrowserNode::status() const {
     nlohmann::json log = nlohmann::json::array();
     const RaftLog& l = raft.log();
     const Index last = l.last_index();
-    for (Index i = std::max(l.first_index(), last >= kLogTail ? last - kLogTail + 1 : 1); i <= last; i++)
-        log.push_back({{"index", i}, {"term", l.at(i).term}, {"type", entry_type_name(l.at(i).type)}});
+    for (Index i = std::max(l.first_index(), last >= kLogTail ? last - kLogTail + 1 : 1); i <= last; i++) {
+        const Entry& e = l.at(i);
+        log.push_back({{"index", i}, {"term", e.term}, {"type", entry_type_name(e.type)}});
+        if (e.type == EntryType::Command) log.back()["command"] = utf8_prefix(e.data, 64);
+    }
     nlohmann::json st = s.runtime->status();
     st["cluster_id"] = s.cfg.cluster_id;
     st["members"] = members;

@@ -554,6 +554,9 @@ nlohmann::json NodeHost::status() const {
     s["removed"] = config.removed;
     s["voter"] = config.is_voter(cfg_.id);
     if (removed_) s["removed_from_cluster"] = true;
+    // For a page joining as a browser member: a browser that leads applies the same rule.
+    s["remove_absent_browsers_after_ms"] = cfg_.remove_absent_browsers_after.count();
+    s["min_voters"] = cfg_.min_voters;
     return s;
 }
 

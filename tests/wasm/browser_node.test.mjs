@@ -118,6 +118,11 @@ test('mistakes throw an Error that says what was wrong', () => {
   assert.throws(() => new rb.BrowserNode(config({ id: 2 }), 0), /id 2 is used in this cluster already/);
   assert.throws(() => new rb.BrowserNode(config({ random: [1, 2] }), 0), /random\[0\] must be a 64-bit whole number/);
   assert.throws(() => new rb.BrowserNode(config({ tokn: 'x' }), 0), /unknown config key 'tokn'/);
+  // The cluster's absent-browser rule, as a native /status gives it, which the node applies should it lead.
+  new rb.BrowserNode(config({ remove_absent_browsers_after_ms: 3000, min_voters: 2 }), 0).delete();
+  assert.throws(() => new rb.BrowserNode(config({ remove_absent_browsers_after_ms: -1 }), 0),
+    /remove_absent_browsers_after_ms must be a whole number of ms/);
+  assert.throws(() => new rb.BrowserNode(config({ min_voters: 0 }), 0), /min_voters must be a whole number/);
   assert.throws(() => new rb.BrowserNode(config({ members: [] }), 0), /members must be the members array/);
   const n = new rb.BrowserNode(config(), 0);
   assert.throws(() => n.submit('{"op": "fly"}', 0), /request: .*op/);

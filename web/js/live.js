@@ -152,6 +152,9 @@ class Live {
     const config = {
       id: this.id, cluster_id: this.clusterId, token: this.token, random: [randomU64(), randomU64()],
       members: known.members, removed: known.removed ?? [], promote_self: false, election_tick: 10, heartbeat_tick: 1,
+      // The cluster's absent-browser rule, which this tab applies should it lead.
+      ...(known.remove_absent_browsers_after_ms !== undefined
+        ? { remove_absent_browsers_after_ms: known.remove_absent_browsers_after_ms, min_voters: known.min_voters } : {}),
     };
     this.node = new this.rb.BrowserNode(JSON.stringify(config), performance.now());
     this.failures = 0;
