@@ -106,7 +106,7 @@ try {
   for (const r of await bench(['--clients', '1,16', '--seconds', String(SECONDS)])) rows.push({ voters: '3 native', ...r });
 
   browser = await launch();
-  const context = await browser.newContext();
+  const { context } = browser;
   const tabs = [await openTab(context, nodes[0]), await openTab(context, nodes[1])];
   const ids = await Promise.all(tabs.map((p) => p.evaluate(() => window.live.id)));
   say(`tabs ${ids.join(', ')} joining; promoting them`);
