@@ -7,7 +7,8 @@
 // goes to a tab and writes still commit; after kill -9 of a native node and then the
 // close of a tab, writes still commit; the closed tab's member is removed after
 // --remove-absent-browsers-after. First of all, a tab with a wrong token is refused and
-// the cluster goes on unchanged. (The cluster runs with --token; the tabs join with
+// the cluster goes on unchanged. Last, the history of every client operation (tabs,
+// CLI, HTTP reads) is linearizable. (The cluster runs with --token; the tabs join with
 // #token=, the CLI with RAFTBOOK_TOKEN.)
 //
 // The steps run in order on one cluster (each needs the one before). Skipped, with the
@@ -157,14 +158,57 @@ async function tabRequest(tab, button, fields) {
     (d) => (d.classList.contains('pending') ? null : d.textContent)));
 }
 
-// A put from the tab; returns the revision it committed at.
-async function tabPut(tab, key, value) {
-  const text = await tabRequest(tab, '#put', { '#put-key': key, '#put-value': value });
-  assert.match(text, /committed at \d+/);
-  return Number(/committed at (\d+)/.exec(text)[1]);
+// Every client operation of the test, from the tabs, the CLI and HTTP reads, in
+// Jepsen's form (`raftbook lincheck`): the last step checks it is linearizable.
+const history = [];
+const started = process.hrtime.bigint();
+const nanos = () => Number(process.hrtime.bigint() - started);
+
+// Runs `op` as client `proc`'s `f` (write or read) of `key`; `op` returns
+// { result, read } (read: the value a read saw, null when absent). An error is recorded
+// as an operation of unknown outcome.
+async function recorded(proc, f, key, value, op) {
+  history.push({ process: proc, type: 'invoke', f, key, value: f === 'read' ? null : value, time: nanos() });
+  try {
+    const { result, read } = await op();
+    history.push({ process: proc, type: 'ok', f, key, value: f === 'read' ? read : value, time: nanos() });
+    return result;
+  } catch (err) {
+    history.push({ process: proc, type: 'info', f, key, value: null, time: nanos() });
+    throw err;
+  }
 }
 
-const tabGet = (tab, key) => tabRequest(tab, '#get', { '#get-key': key });
+const CLI = 0;  // the CLI's process in the history (a tab's is its node id)
+
+// A put through the CLI; returns the revision it committed at.
+const cliPut = (natives, key, value) => recorded(CLI, 'write', key, value, async () => {
+  const rev = (await natives.cli('put', key, value)).revision;
+  assert.ok(rev > 0);
+  return { result: rev };
+});
+
+// A GET /kv/KEY from native node `n`'s HTTP API; returns the value (null: absent).
+const httpGet = (n, key) => recorded(100000 + n.id, 'read', key, null, async () => {
+  const res = await fetch(`http://${n.http}/kv/${key}`);
+  const read = res.status === 404 ? null : await res.text();
+  return { result: read, read };
+});
+
+// A put from the tab; returns the revision it committed at.
+const tabPut = (tab, key, value) => recorded(tab.id, 'write', key, value, async () => {
+  const text = await tabRequest(tab, '#put', { '#put-key': key, '#put-value': value });
+  assert.match(text, /committed at \d+/);
+  return { result: Number(/committed at (\d+)/.exec(text)[1]) };
+});
+
+// A get from the tab; returns the row's text ("= VALUE (revision N)" or "not found").
+const tabGet = (tab, key) => recorded(tab.id, 'read', key, null, async () => {
+  const text = await tabRequest(tab, '#get', { '#get-key': key });
+  const found = /= (.*) \(revision \d+\)/.exec(text);
+  assert.ok(found || /not found/.test(text), text);
+  return { result: text, read: found ? found[1] : null };
+});
 
 // Index `at` is committed and applied on every live native and on every open tab.
 async function committedEverywhere(natives, tabs, at) {
@@ -212,7 +256,7 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
         return s.state === 'refused' && /wrong token/.test(s.text);
       }, { describe: async () => JSON.stringify(await tabState(wrong)) });
       assert.equal(await wrong.page.isVisible('#token-form'), true);
-      const rev = (await natives.cli('put', 'after', 'wrong-token')).revision;
+      const rev = await cliPut(natives, 'after', 'wrong-token');
       await committedEverywhere(natives, [], rev);
       for (const n of natives.alive()) {
         assert.deepEqual((await natives.status(n.id)).members.map((m) => m.id), before);
@@ -245,13 +289,9 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
 
   await step('a put from a tab and a put from the CLI commit on all five members', {}, async () => {
     const fromTab = await tabPut(tabs[0], 'colour', 'blue');
-    const fromCli = (await natives.cli('put', 'shape', 'round')).revision;
-    assert.ok(fromCli > 0);
+    const fromCli = await cliPut(natives, 'shape', 'round');
     await committedEverywhere(natives, tabs, Math.max(fromTab, fromCli));
-    for (const n of natives.alive()) {
-      const res = await fetch(`http://${n.http}/kv/colour`);
-      assert.equal(await res.text(), 'blue');
-    }
+    for (const n of natives.alive()) assert.equal(await httpGet(n, 'colour'), 'blue');
     assert.match(await tabGet(tabs[1], 'shape'), /= round/);
     assert.match(await tabGet(tabs[1], 'colour'), /= blue/);
   });
@@ -266,18 +306,18 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
     const target = tabs[0].id;
     await natives.cli('transfer-leader', String(target));
     await until(`S${target} to lead`, async () => (await natives.leader()) === target && (await tabNode(tabs[0])).role === 'leader');
-    const fromCli = (await natives.cli('put', 'leader', 'browser')).revision;
+    const fromCli = await cliPut(natives, 'leader', 'browser');
     const fromTab = await tabPut(tabs[1], 'second', 'tab');
     await committedEverywhere(natives, tabs, Math.max(fromCli, fromTab));
   });
 
   await step('after kill -9 of a native node, and then the close of a tab, writes still commit', {}, async () => {
     natives.kill9(1);  // the node tab 1 is connected through: it redials another
-    const afterKill = (await natives.cli('put', 'after', 'kill')).revision;
+    const afterKill = await cliPut(natives, 'after', 'kill');
     await committedEverywhere(natives, tabs, afterKill);
     closed = tabs.pop();
     await closed.page.close();
-    const afterClose = (await natives.cli('put', 'after', 'close')).revision;
+    const afterClose = await cliPut(natives, 'after', 'close');
     const fromTab = await tabPut(tabs[0], 'still', 'here');
     await committedEverywhere(natives, tabs, Math.max(afterClose, fromTab));
     assert.deepEqual(tabs[0].errors, []);
@@ -285,17 +325,26 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
 
   await step(`the closed tab's member is removed after --remove-absent-browsers-after ${ABSENT}`,
     {}, async () => {
-      // The flag is a native node's: a browser leader does not know it (its node runs
-      // with the runtime's default), so leadership goes back to a native first.
-      const native = natives.alive()[0].id;
-      await natives.cli('transfer-leader', String(native));
-      await until(`node ${native} to lead`, async () => (await natives.leader()) === native);
+      // Whoever leads removes it: a native node, or the tab, which took the cluster's
+      // rule from the /status it joined through.
       await until(`S${closed.id} to be removed`, async () => {
         const s = await natives.status(natives.alive()[0].id);
         return !s.members.some((m) => m.id === closed.id) && s.removed.includes(closed.id);
-      }, { describe: async () => natives.logs() });
-      const rev = (await natives.cli('put', 'after', 'removal')).revision;
+      }, { describe: async () => `leader ${await natives.leader()}\n${natives.logs()}` });
+      const rev = await cliPut(natives, 'after', 'removal');
       await committedEverywhere(natives, tabs, rev);
+      for (const n of natives.alive()) assert.equal(await httpGet(n, 'after'), 'removal');
+      assert.match(await tabGet(tabs[0], 'leader'), /= browser/);
     });
+
+  await step('every client history is linearizable (raftbook lincheck)', {}, async () => {
+    const file = path.join(os.tmpdir(), `raftbook-live-history-${process.pid}.jsonl`);
+    fs.writeFileSync(file, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const { stdout } = await run(RAFTBOOK, ['lincheck', '--json', file]).catch((err) => err);
+    fs.rmSync(file, { force: true });
+    const verdict = JSON.parse(stdout);
+    assert.equal(verdict.linearizable, true, stdout);
+    assert.ok(verdict.operations >= 15, `only ${verdict.operations} operations checked`);
+  });
 
 });
