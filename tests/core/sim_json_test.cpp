@@ -136,6 +136,36 @@ TEST_CASE("sim_json: the state view holds nodes, logs in a window, messages, req
     CHECK(message_json(sim, 0) == "null");
 }
 
+TEST_CASE("sim_json: the state's messages in flight are the simulator's, field for field") {
+    Simulator sim(sim_config_from_json(R"({"nodes": 3, "seed": 4})"));
+    REQUIRE(sim.run_until([&] { return sim.leader().has_value(); }, 5000));
+    sim.propose("set \"quoted\" v");
+    sim.advance(5);
+    sim.cut(1, 2);
+
+    const json s = json::parse(state_json(sim));
+    REQUIRE(s["messages"].size() == sim.in_flight().size());
+    REQUIRE_FALSE(s["messages"].empty());
+    for (size_t i = 0; i < sim.in_flight().size(); i++) {
+        const InFlight& f = sim.in_flight()[i];
+        const json& m = s["messages"][i];
+        CHECK(m["id"] == f.id);
+        CHECK(m["from"] == f.msg.from);
+        CHECK(m["to"] == f.msg.to);
+        CHECK(m["term"] == f.msg.term);
+        CHECK(m["sent_ms"] == f.sent_ms);
+        CHECK(m["arrives_ms"] == f.arrives_ms);
+        CHECK(json::parse(message_json(sim, f.id)).at("type") == m["type"]);
+        CHECK_FALSE(m["summary"].get<std::string>().empty());
+    }
+    CHECK(s["dropped"].size() == sim.recent_drops().size());
+
+    Simulator alone(sim_config_from_json(R"({"nodes": 1, "seed": 4})"));  // nothing to send
+    const json quiet = json::parse(state_json(alone));
+    CHECK(quiet["messages"] == json::array());
+    CHECK(quiet["dropped"] == json::array());
+}
+
 TEST_CASE("sim_json: a scenario's JSON holds its header, preloads and actions") {
     Scenario sc;
     std::string error;
