@@ -64,7 +64,9 @@ struct FrameSeen {
     Index commit = 0;
     size_t entries = 0;
     bool reject = false;
-    std::string op, key;  // client frames
+    uint64_t offset = 0, total = 0;  // Snapshot (offset: also SnapshotResp)
+    std::string op, key;  // ClientRequest
+    bool ok = false;      // ClientReply
 
     nlohmann::json to_json() const {
         nlohmann::json j = {{"at_ms", at},        {"dir", sent ? "sent" : "received"},
@@ -73,10 +75,13 @@ struct FrameSeen {
                             {"term", term},       {"index", index},
                             {"log_term", log_term}, {"commit", commit},
                             {"entries", entries}, {"reject", reject}};
+        if (type == MessageType::Snapshot) j["total"] = total;
+        if (type == MessageType::Snapshot || type == MessageType::SnapshotResp) j["offset"] = offset;
         if (type == MessageType::ClientRequest) {
             j["op"] = op;
-            j["key"] = utf8_prefix(key, 64);
+            j["key"] = key;
         }
+        if (type == MessageType::ClientReply) j["ok"] = ok;
         return j;
     }
 };
@@ -134,10 +139,11 @@ struct BrowserNode::Impl {
         r.commit = m.commit;
         r.entries = m.entries.size();
         r.reject = m.reject;
-        if (f.type == MessageType::ClientRequest) {
-            r.op = f.request.op;
-            r.key = f.request.key;
-        }
+        r.offset = m.chunk().offset;
+        r.total = m.chunk().total;
+        r.op = f.request.op;
+        r.key = utf8_prefix(f.request.key, 64);
+        r.ok = f.reply.ok;
         recent.push_back(std::move(r));
         if (recent.size() > kRecentFrames) recent.pop_front();
     }
