@@ -16,6 +16,7 @@
 #include "core/runtime/browser_node.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "core/auth/auth.h"
 
@@ -32,6 +33,7 @@ std::string utf8_prefix(const std::string& s, size_t max) {
 
 constexpr TimeMs kJoinRetryMs = 1000;      // a failed request to join is sent again after this
 constexpr size_t kLogTail = 20;            // entries status() shows
+constexpr size_t kRecentFrames = 64;       // frames up and down the link status() shows
 
 uint64_t mix(uint64_t z) {  // splitmix64: spreads the host's randomness
     z += 0x9E3779B97F4A7C15ULL;
@@ -49,6 +51,41 @@ const char* entry_type_name(EntryType t) {
     return "?";
 }
 
+// A frame that went up or came down the link, as status() shows it: what the live
+// view draws as messages in flight, this tab's side of them (web/js/live_state.js).
+struct FrameSeen {
+    TimeMs at = 0;
+    bool sent = false;  // up the link; else down it
+    MessageType type = MessageType::Hello;
+    NodeId from = kNoNode, to = kNoNode;
+    Term term = 0;
+    Index index = 0;
+    Term log_term = 0;
+    Index commit = 0;
+    size_t entries = 0;
+    bool reject = false;
+    uint64_t offset = 0, total = 0;  // Snapshot (offset: also SnapshotResp)
+    std::string op, key;  // ClientRequest
+    bool ok = false;      // ClientReply
+
+    nlohmann::json to_json() const {
+        nlohmann::json j = {{"at_ms", at},        {"dir", sent ? "sent" : "received"},
+                            {"type", message_type_name(type)},
+                            {"from", from},       {"to", to},
+                            {"term", term},       {"index", index},
+                            {"log_term", log_term}, {"commit", commit},
+                            {"entries", entries}, {"reject", reject}};
+        if (type == MessageType::Snapshot) j["total"] = total;
+        if (type == MessageType::Snapshot || type == MessageType::SnapshotResp) j["offset"] = offset;
+        if (type == MessageType::ClientRequest) {
+            j["op"] = op;
+            j["key"] = key;
+        }
+        if (type == MessageType::ClientReply) j["ok"] = ok;
+        return j;
+    }
+};
+
 }  // namespace
 
 struct BrowserNode::Impl {
@@ -64,6 +101,7 @@ struct BrowserNode::Impl {
     bool heard_hello = false;
     bool proven = false;   // their proof checked out (or there is no token)
     std::vector<std::string> outbox;
+    std::deque<FrameSeen> recent;  // the last kRecentFrames frames up and down the link, oldest first
 
     // The disk: writes noted, and reported persisted by settle().
     uint64_t written = 0, reported = 0;
@@ -82,6 +120,32 @@ struct BrowserNode::Impl {
         f.cluster = cfg.cluster_id;
         f.peer.from = f.peer.from == kNoNode ? cfg.id : f.peer.from;
         outbox.push_back(encode_frame(f, WireFormat::Json));
+        note(f, true);
+    }
+
+    // Keeps `f` among the recent frames. A frame that names no peer at the link's other
+    // end (Hello, Auth) is between this node and `via`.
+    void note(const Frame& f, bool sent) {
+        FrameSeen r;
+        r.at = now;
+        r.sent = sent;
+        r.type = f.type;
+        const Message& m = f.peer;
+        r.from = m.from == kNoNode ? (sent ? cfg.id : via) : m.from;
+        r.to = m.to == kNoNode ? (sent ? via : cfg.id) : m.to;
+        r.term = m.term;
+        r.index = m.index;
+        r.log_term = m.log_term;
+        r.commit = m.commit;
+        r.entries = m.entries.size();
+        r.reject = m.reject;
+        r.offset = m.chunk().offset;
+        r.total = m.chunk().total;
+        r.op = f.request.op;
+        r.key = utf8_prefix(f.request.key, 64);
+        r.ok = f.reply.ok;
+        recent.push_back(std::move(r));
+        if (recent.size() > kRecentFrames) recent.pop_front();
     }
 };
 
@@ -141,6 +205,7 @@ std::string BrowserNode::receive(const std::string& bytes, bool text, TimeMs now
     std::string error;
     if (!decode_frame(bytes, text ? WireFormat::Json : WireFormat::Cbor, &f, &error))
         return "undecodable frame from " + from + ": " + error;
+    s.note(f, false);
     const bool hello = f.type == MessageType::Hello;
     if (f.cluster != s.cfg.cluster_id && !(hello && f.cluster.empty()))
         return "frame for cluster '" + f.cluster.substr(0, 64) + "' from " + from + ", this node is in cluster '" +
@@ -297,6 +362,9 @@ nlohmann::json BrowserNode::status() const {
     st["joined"] = s.joined;
     if (!s.joined && !s.join_error.empty()) st["join_error"] = s.join_error;
     st["log_tail"] = log;
+    nlohmann::json frames = nlohmann::json::array();
+    for (const FrameSeen& f : s.recent) frames.push_back(f.to_json());
+    st["recent_frames"] = frames;
     return st;
 }
 

@@ -81,7 +81,11 @@ public:
     // "removed_from_cluster" once this node was removed), plus "link": {"via", "up"}
     // (up: the handshake is done), "joined" (the configuration shows it), "join_error"
     // (why the last request to join failed, while not joined) and "log_tail" (the last
-    // entries: index, term, type).
+    // entries: index, term, type) and "recent_frames": the last 64 frames that went up
+    // the link or came down it, oldest first, each {at_ms (the `now` of the call that
+    // sent or received it), dir ("sent" | "received"), type, from, to, term, index,
+    // log_term, commit, entries (how many), reject; a Snapshot's offset and total, a
+    // SnapshotResp's offset, a ClientRequest's op and key, a ClientReply's ok}.
     nlohmann::json status() const;
     bool joined() const;
     bool removed() const;

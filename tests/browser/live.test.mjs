@@ -277,6 +277,17 @@ test('live mode: two tabs join three native nodes, become voters, lead, and surv
         assert.equal(m.voter, false);
       }
     }
+    // Messages in flight as the tab sees them: the leader's heartbeats or appends coming
+    // down to it, drawn on the messages canvas.
+    const drawn = await until('the tab to draw messages in flight to it', () => tabs[0].page.evaluate(() => {
+      const s = window.live.state, me = s.nodes.find((n) => n.self).id;
+      const canvas = document.getElementById('messages');
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      const painted = pixels.some((v, i) => i % 4 === 3 && v > 0);
+      const toMe = s.messages.filter((m) => m.to === me && (m.type === 'Heartbeat' || m.type === 'Append'));
+      return painted && toMe.length > 0 && toMe.map((m) => m.type);
+    }));
+    assert.ok(drawn.length > 0);
     fs.mkdirSync(artifacts, { recursive: true });
     await tabs[0].page.screenshot({ path: path.join(artifacts, 'live-view.png') });
     // As the playground (a11y.test.mjs): no serious or critical WCAG 2 violation.

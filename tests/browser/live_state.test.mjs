@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { liveState } from '../../web/js/live_state.js';
+import { FLIGHT_MS, liveState } from '../../web/js/live_state.js';
 
 const members = [
   { id: 4711, kind: 'browser', voter: false, peer: '', http: '' },
@@ -58,4 +58,43 @@ test('a tab not yet in the configuration is drawn as joining; a native that stop
   const me = s.nodes.find((n) => n.label === 'S4711');
   assert.equal(me.cluster_member, 'joining');
   assert.equal(s.nodes.find((n) => n.label === 'S2').up, false);
+});
+
+// This tab (S4711) is connected through S1, the leader. At now = 1000: a heartbeat
+// from S1 taken 60 ms ago (a fifth of its flight), an AppendResp this tab sent to S2
+// 200 ms ago (relayed by S1: second leg, from S1 to S2, a third of the way), a
+// ClientRequest sent 10 ms ago, and frames of the last second that have landed.
+const frame = (over) => ({ term: 3, index: 0, log_term: 0, commit: 0, entries: 0, reject: false, ...over });
+const seeing = { ...self, recent_frames: [
+  frame({ at_ms: 0, dir: 'received', type: 'Append', from: 1, to: 4711, index: 7, entries: 1 }),  // a second old
+  frame({ at_ms: 650, dir: 'sent', type: 'AppendResp', from: 4711, to: 1, index: 8 }),            // landed 50 ms ago
+  frame({ at_ms: 800, dir: 'sent', type: 'AppendResp', from: 4711, to: 2, index: 8 }),
+  frame({ at_ms: 940, dir: 'received', type: 'Heartbeat', from: 1, to: 4711, commit: 7 }),
+  frame({ at_ms: 990, dir: 'sent', type: 'ClientRequest', from: 4711, to: 1, op: 'put', key: 'k' }),
+  frame({ at_ms: 995, dir: 'sent', type: 'Hello', from: 4711, to: 1 }),                            // the link's own
+] };
+
+test('the frames this tab sent and took are in flight along the path they took, for FLIGHT_MS, then gone', () => {
+  const s = liveState({ members, natives, self: seeing, selfId: 4711, win: { from: 1, to: 20 }, now: 1000 });
+  const at = (l) => s.nodes.find((n) => n.label === l).id;
+  const progress = (m) => (1000 - m.sent_ms) / (m.arrives_ms - m.sent_ms);
+  assert.equal(FLIGHT_MS, 300);
+  assert.deepEqual(s.messages.map((m) => m.type), ['AppendResp', 'Heartbeat', 'ClientRequest']);
+  const [resp, heartbeat, request] = s.messages;
+  assert.deepEqual([resp.from, resp.to, resp.success, resp.index], [at('S1'), at('S2'), true, 8]);
+  assert.ok(Math.abs(progress(resp) - 1 / 3) < 1e-9);
+  assert.deepEqual([heartbeat.from, heartbeat.to, heartbeat.commit], [at('S1'), at('S4711'), 7]);
+  assert.ok(Math.abs(progress(heartbeat) - 0.2) < 1e-9);
+  assert.deepEqual([request.from, request.to, request.op, request.key], [at('S4711'), at('S1'), 'put', 'k']);
+  assert.equal(new Set(s.messages.map((m) => m.id)).size, 3);
+});
+
+test('a relayed frame crosses the tab\'s own link first, and without a link goes straight', () => {
+  const early = liveState({ members, natives, self: seeing, selfId: 4711, win: { from: 1, to: 20 }, now: 850 });
+  const at = (l) => early.nodes.find((n) => n.label === l).id;
+  const resp = early.messages.find((m) => m.type === 'AppendResp' && m.sent_ms >= 800);
+  assert.deepEqual([resp.from, resp.to, resp.sent_ms, resp.arrives_ms], [at('S4711'), at('S1'), 800, 950]);
+  const unlinked = liveState({ members, natives, self: { ...seeing, link: { via: null, up: false } }, selfId: 4711, win: { from: 1, to: 20 }, now: 850 });
+  const straight = unlinked.messages.find((m) => m.type === 'AppendResp' && m.sent_ms >= 800);
+  assert.deepEqual([straight.from, straight.to, straight.arrives_ms], [at('S4711'), at('S2'), 1100]);
 });

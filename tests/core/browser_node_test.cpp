@@ -309,12 +309,57 @@ TEST_CASE("browser node: without a token it joins through a follower as a browse
     CHECK(s["log_tail"].back()["index"] == s["log_last_index"]);
 }
 
+TEST_CASE("browser node: status shows the last frames up and down its link, with their times, at most 64") {
+    World w;
+    w.open_page(w.page_config());
+    w.link(2);
+    REQUIRE(w.run_until([&] { return w.page->joined(); }));
+    REQUIRE(native_put(w, "k", "v")->ok);  // the leader's Append with it reaches the page through node 2
+    const Index index = w.leader().raft().log().last_index();
+    const nlohmann::json frames = w.page->status()["recent_frames"];
+    const auto seen = [&](const char* dir, const char* type, NodeId from, NodeId to) {
+        for (const nlohmann::json& f : frames)
+            if (f["dir"] == dir && f["type"] == type && f["from"] == from && f["to"] == to && f["at_ms"] == w.clock &&
+                f["index"] == (std::string(type) == "Append" ? index - 1 : index))
+                return true;
+        return false;
+    };
+    CHECK(seen("received", "Append", 1, kPage));
+    CHECK(seen("sent", "AppendResp", kPage, 1));
+    CHECK(frames.front()["dir"] == "sent");  // oldest first: the page's Hello still leads
+    CHECK(frames.front()["type"] == "Hello");
+    REQUIRE(w.ask(put("color", "blue"))->ok);
+    const nlohmann::json asked = w.page->status()["recent_frames"];
+    const auto client = [&](const char* type) {
+        for (auto f = asked.rbegin(); f != asked.rend(); ++f)  // the newest
+            if ((*f)["type"] == type) return *f;
+        return nlohmann::json();
+    };
+    CHECK(client("ClientRequest")["op"] == "put");
+    CHECK(client("ClientRequest")["key"] == "color");
+    CHECK(client("ClientRequest")["dir"] == "sent");
+    CHECK(client("ClientReply")["ok"] == true);
+    CHECK(client("ClientReply")["dir"] == "received");
+    w.run(5000);  // a heartbeat and its answer every tick
+    const nlohmann::json later = w.page->status()["recent_frames"];
+    CHECK(later.size() == 64);
+    CHECK(later.back()["at_ms"] == w.clock);
+}
+
 TEST_CASE("browser node: a page far behind a compacted leader catches up by snapshot") {
     World w(/*snapshot_entries=*/20);
     for (int i = 0; i < 100; i++) REQUIRE(native_put(w, "k" + std::to_string(i), std::to_string(i))->ok);
     REQUIRE(w.leader().raft().log().first_index() > 1);  // the start of the log is gone
     w.open_page(w.page_config());
     w.link(2);
+    // Its status shows a chunk coming down the link, with where it sits in the snapshot.
+    REQUIRE(w.run_until([&] {
+        const nlohmann::json frames = w.page->status()["recent_frames"];
+        for (const nlohmann::json& f : frames)
+            if (f["type"] == "Snapshot" && f["dir"] == "received" && f["total"] > 0 && f.contains("offset")) return true;
+        return false;
+    }));
+
     REQUIRE(w.run_until([&] {
         return w.page->joined() && w.page->status()["applied_index"] == w.leader().kv().applied_index();
     }));

@@ -20,12 +20,14 @@
 //
 // The view: every native member's /status, polled every 500 ms, plus this tab's own
 // status, is turned into the simulator's state shape (live_state.js) and drawn by the
-// playground's own ring and log grid, with native and browser members marked.
+// playground's own ring, messages and log grid, with native and browser members marked;
+// the messages are the frames this tab's node sent and took, replayed for a moment.
 
 import { ClusterView } from './cluster_view.js';
 import { escapeHtml as h } from './format.js';
 import { isBrowser, liveState } from './live_state.js';
 import { LogView } from './log_view.js';
+import { MessagesView } from './messages_view.js';
 import { loadRaftbook } from './wasm_module.js';
 
 const $ = (id) => document.getElementById(id);
@@ -86,6 +88,7 @@ class Live {
 
     this.cluster = new ClusterView($('cluster'));
     this.cluster.onLayout = () => { this.dirty = true; };
+    this.messages = new MessagesView($('messages'), this.cluster);  // drawn only: no inspector here to click into
     this.logs = new LogView($('log-grid'), $('follow'));
     this.logs.onChange = () => { this.dirty = true; };
     $('follow').addEventListener('change', () => { this.dirty = true; });
@@ -331,7 +334,8 @@ class Live {
 
   frame() {
     try {
-      if (this.dirty) this.render();
+      // Messages in flight move every frame.
+      if (this.dirty || (this.state && this.state.messages.length)) this.render();
     } finally {
       requestAnimationFrame(() => this.frame());
     }
@@ -354,6 +358,7 @@ class Live {
       this.logs.setCount(state.nodes.length);
     }
     this.cluster.render(state, state.time_ms, null);
+    this.messages.render(state.messages, state.time_ms, null, state);
     this.logs.render(state, null, new Set());
     this.renderStatus();
     this.renderMembers();

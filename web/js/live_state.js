@@ -16,9 +16,20 @@
 //
 // The views number nodes 1..N by position: natives first, then browsers, each by id;
 // every node carries its real id as `label` ("S4711").
+//
+// Messages in flight are those this tab sees: the frames its node sent up its link or
+// took from it (BrowserNode status "recent_frames", stamped with the page's clock).
+// The page cannot see a frame's real flight, so each is replayed from the moment the
+// node sent or took it, over FLIGHT_MS, along the path it really took: a frame to or
+// from the native the tab is connected through goes straight between the two, any
+// other goes through that native (tab -> via -> other, or back), half the time on each
+// link. A frame that has finished its flight is no longer drawn, nor is the link's own
+// handshake (Hello, Auth).
 
 // member: an entry of a configuration's members (a native's /status, or this tab's):
 // { id, voter, kind | browser, peer, http, via }.
+export const FLIGHT_MS = 300;
+
 export function isBrowser(member) {
   return member.kind === 'browser' || member.browser === true;
 }
@@ -90,7 +101,50 @@ export function liveState({ members, natives, self, selfId, win, now }) {
 
   const via = viaOf(ordered, natives, self, selfId);
   for (const n of nodes) if (n.kind === 'browser') n.via = via.get(ordered[n.id - 1].id) ?? 0;
-  return { live: true, nodes, leader: pos.get(leader) ?? 0, links: linksOf(pos, natives, via), links_down: [], time_ms: now, tick_ms: 50 };
+  const messages = messagesOf((self && self.recent_frames) || [], pos, selfId, via.get(selfId), now);
+  return { live: true, nodes, leader: pos.get(leader) ?? 0, links: linksOf(pos, natives, via), links_down: [], messages,
+    time_ms: now, tick_ms: 50 };
+}
+
+// The frames still in flight at `now`, each on the link it is crossing then, in the
+// shape the simulation's messages have (core/sim/sim_json.cpp in_flight_json), so that
+// messages_view.js draws them. via: the native this tab is connected through (0: none).
+const HANDSHAKE = new Set(['Hello', 'Auth']);  // the link's, not Raft's: not drawn
+
+function messagesOf(frames, pos, selfId, via, now) {
+  const out = [];
+  for (const f of frames) {
+    const age = now - f.at_ms;
+    if (age < 0 || age >= FLIGHT_MS || HANDSHAKE.has(f.type)) continue;
+    const other = f.dir === 'sent' ? f.to : f.from;
+    const path = !via || other === via ? [selfId, other] : [selfId, via, other];
+    if (f.dir === 'received') path.reverse();
+    const legMs = FLIGHT_MS / (path.length - 1);
+    const leg = Math.floor(age / legMs);
+    const from = pos.get(path[leg]), to = pos.get(path[leg + 1]);
+    if (!from || !to) continue;
+    const sent = f.at_ms + leg * legMs;
+    out.push({ ...messageFields(f), id: `${f.at_ms}|${f.dir}|${f.type}|${f.from}>${f.to}|${f.index}`,
+      from, to, sent_ms: sent, arrives_ms: sent + legMs });
+  }
+  return out;
+}
+
+// What the simulation's message of this type says, from a frame.
+function messageFields(f) {
+  const m = { type: f.type, term: f.term };
+  switch (f.type) {
+    case 'Append': return { ...m, prev_index: f.index, prev_term: f.log_term, entries: f.entries, commit: f.commit };
+    case 'AppendResp': return { ...m, success: !f.reject, index: f.index };
+    case 'Heartbeat': return { ...m, commit: f.commit };
+    case 'Vote': case 'PreVote': return { ...m, last_index: f.index, last_term: f.log_term };
+    case 'VoteResp': case 'PreVoteResp': return { ...m, granted: !f.reject };
+    case 'Snapshot': return { ...m, snapshot_index: f.index, snapshot_term: f.log_term, offset: f.offset, total: f.total };
+    case 'SnapshotResp': return { ...m, snapshot_index: f.index, offset: f.offset };
+    case 'ClientRequest': return { ...m, op: f.op, key: f.key };
+    case 'ClientReply': return { ...m, ok: f.ok };
+    default: return m;
+  }
 }
 
 // An entry of this tab's log tail as a log cell draws it; a command the status does
