@@ -20,12 +20,11 @@
 // Prints progress on stderr and the tables on stdout.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { launch, webRoot } from '../../tests/browser/harness.mjs';
+import { freePort, launch, webRoot } from '../../tests/browser/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RAFTBOOK = process.env.RAFTBOOK_BIN || path.resolve(here, '../../build/native/raftbook');
@@ -38,14 +37,6 @@ const say = (s) => process.stderr.write(`run.mjs: ${s}\n`);
 if (!fs.existsSync(RAFTBOOK)) {
   say(`${RAFTBOOK} is missing; build first: scripts/build.sh`);
   process.exit(1);
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function until(what, fn, timeoutMs = 600000) {

@@ -750,6 +750,10 @@ json to_json(const Entry& e) {
     return j;
 }
 
+json to_json(const Member& m) {
+    return {{"id", m.id}, {"peer", m.peer}, {"http", m.http}, {"voter", m.voter}, {"kind", m.browser ? "browser" : "native"}};
+}
+
 json to_json(const Message& m) {
     json j = json::object();
     j["type"] = message_type_name(m.type);

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/raft/membership.h"
 #include "core/raft/message.h"
 
 namespace raftbook {
@@ -83,5 +84,7 @@ bool is_utf8(std::string_view s);
 // the frames carry (a Message's view holds "type" and its non-default fields).
 nlohmann::json to_json(const Entry& e);
 nlohmann::json to_json(const Message& m);
+// A member as /status lists it: id, peer, http, voter, kind ("native" or "browser").
+nlohmann::json to_json(const Member& m);
 
 }  // namespace raftbook

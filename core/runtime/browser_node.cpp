@@ -336,11 +336,7 @@ nlohmann::json BrowserNode::status() const {
     const Membership& config = raft.membership();
     nlohmann::json members = nlohmann::json::array();
     for (const Member& m : config.members) {
-        nlohmann::json j = {{"id", m.id},
-                            {"peer", m.peer},
-                            {"http", m.http},
-                            {"voter", m.voter},
-                            {"kind", m.browser ? "browser" : "native"}};
+        nlohmann::json j = to_json(m);
         if (m.id == s.cfg.id) j["self"] = true;
         members.push_back(j);
     }

@@ -522,11 +522,7 @@ nlohmann::json NodeHost::status() const {
     const Membership& config = raft.membership();
     nlohmann::json members = nlohmann::json::array();
     for (const Member& member : config.members) {
-        nlohmann::json m = {{"id", member.id},
-                            {"peer", member.peer},
-                            {"http", member.http},
-                            {"voter", member.voter},
-                            {"kind", member.browser ? "browser" : "native"}};
+        nlohmann::json m = to_json(member);
         if (member.browser) {  // the native node it is reached through, as this node knows it
             const NodeId via = transport_->via(member.id);
             m["via"] = via == kNoNode ? nlohmann::json() : nlohmann::json(via);

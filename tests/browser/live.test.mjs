@@ -18,13 +18,12 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { artifacts, checkBuilt, launch, webRoot } from './harness.mjs';
+import { artifacts, checkBuilt, freePort, launch, webRoot } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RAFTBOOK = path.resolve(here, '../../build/native/raftbook');
@@ -36,14 +35,6 @@ const TIMEOUT = 30000;
 const TOKEN = 'live-test-token';
 const ABSENT = '3s';  // --remove-absent-browsers-after
 
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

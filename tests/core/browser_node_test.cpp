@@ -15,8 +15,10 @@
 
 #include "core/auth/auth.h"
 #include "core/runtime/browser_node.h"
+#include "tests/core/client_requests.h"
 
 using namespace raftbook;
+using namespace raftbook::testing;
 
 namespace {
 
@@ -236,21 +238,6 @@ std::optional<ClientReply> World::ask(ClientRequest r) {
     pump();
     run_until([&] { return reply.has_value(); }, 10000);
     return reply;
-}
-
-ClientRequest put(const std::string& key, const std::string& value) {
-    ClientRequest r;
-    r.op = "put";
-    r.key = key;
-    r.value = value;
-    return r;
-}
-
-ClientRequest get(const std::string& key) {
-    ClientRequest r;
-    r.op = "get";
-    r.key = key;
-    return r;
 }
 
 std::optional<ClientReply> native_put(World& w, const std::string& key, const std::string& value) {

@@ -16,12 +16,6 @@ using namespace raftbook::testing;
 
 namespace {
 
-std::string first_violation(const Simulator& sim) {
-    if (sim.checker().ok()) return "";
-    const Violation& v = sim.checker().violations().front();
-    return v.rule + ": " + v.detail;
-}
-
 // The script without its fault switches and expected violations, and `expect safe` at the end.
 std::string without_faults(const std::string& text) {
     std::istringstream in(text);

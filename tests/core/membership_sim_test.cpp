@@ -20,12 +20,6 @@ using namespace raftbook::testing;
 
 namespace {
 
-std::string first_violation(const Simulator& sim) {
-    if (sim.checker().ok()) return "";
-    const Violation& v = sim.checker().violations().front();
-    return v.rule + ": " + v.detail;
-}
-
 // A 3-node cluster with a leader and a few committed writes.
 std::unique_ptr<Simulator> running_cluster(uint64_t seed) {
     SimConfig c;

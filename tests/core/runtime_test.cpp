@@ -9,8 +9,10 @@
 #include <set>
 
 #include "core/runtime/node_runtime.h"
+#include "tests/core/client_requests.h"
 
 using namespace raftbook;
+using namespace raftbook::testing;
 
 namespace {
 
@@ -113,21 +115,6 @@ bool TestHost::send(NodeId to, Frame frame) {
 }
 TimeMs TestHost::now() const { return cluster->clock; }
 
-ClientRequest put(const std::string& key, const std::string& value, uint64_t client = 0, uint64_t seq = 0) {
-    ClientRequest r;
-    r.op = "put";
-    r.key = key;
-    r.value = value;
-    r.client_id = client;
-    r.seq = seq;
-    return r;
-}
-ClientRequest get(const std::string& key) {
-    ClientRequest r;
-    r.op = "get";
-    r.key = key;
-    return r;
-}
 
 }  // namespace
 

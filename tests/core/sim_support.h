@@ -30,6 +30,13 @@ inline Scenario parse_or_fail(const std::string& text) {
     return s;
 }
 
+// The checker's first violation as "rule: detail", or "" when the run is safe.
+inline std::string first_violation(const Simulator& sim) {
+    if (sim.checker().ok()) return "";
+    const Violation& v = sim.checker().violations().front();
+    return v.rule + ": " + v.detail;
+}
+
 // Runs a script; every action must succeed. Returns the simulator for more checks.
 inline std::unique_ptr<Simulator> run_script(const std::string& text) {
     const Scenario s = parse_or_fail(text);
