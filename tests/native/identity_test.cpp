@@ -133,13 +133,17 @@ TEST_CASE("A node on another cluster's data dir never joins, however far ahead t
     REQUIRE(a.stop(3) == 0);
     copy_data_dir(b.data_dir(3), a.data_dir(3));
 
-    SECTION("told its cluster id, it refuses to start, naming both") {
+    // (Both cases on one setup: building a cluster that is ahead is the slow part, and a
+    // refused start leaves the dir as it was.)
+    {
+        INFO("told its cluster id, it refuses to start, naming both");
         a.start(3, {"--cluster-id", id_a});
         CHECK(a.wait_exit(3) == 1);
         CHECK(contains(a.log(3), id_a));
         CHECK(contains(a.log(3), id_b));
     }
-    SECTION("not told, it starts as a member of its dir's cluster, and the others refuse it, naming both") {
+    {
+        INFO("not told, it starts as a member of its dir's cluster, and the others refuse it, naming both");
         a.start(3);
         REQUIRE(a.wait_serving(3));
         CHECK(cluster_id_of(a, 3) == id_b);

@@ -390,23 +390,22 @@ public:
         return wait_until([&] { return status(id).is_object(); }, timeout);
     }
     // The id of a leader that every running node agrees on, once there is one (0 when
-    // none within `timeout`). A node in `exclude` is not accepted as the leader.
+    // none within `timeout`). A node in `exclude` is neither asked nor accepted as the
+    // leader (it may be one that cannot know, e.g. on another cluster's data).
     int wait_for_leader(std::chrono::milliseconds timeout = 10000ms, std::vector<int> exclude = {}) const {
         int leader = 0;
         wait_until(
             [&] {
                 leader = 0;
                 for (int id = 1; id <= size(); id++) {
-                    if (!running(id)) continue;
+                    if (!running(id) || std::count(exclude.begin(), exclude.end(), id)) continue;
                     const nlohmann::json s = status(id);
                     if (!s.is_object()) return false;
                     const int l = s["leader"].get<int>();
                     if (l == 0 || (leader != 0 && l != leader)) return false;
                     leader = l;
                 }
-                for (int x : exclude)
-                    if (x == leader) return false;
-                if (leader == 0 || !running(leader)) return false;
+                if (leader == 0 || !running(leader) || std::count(exclude.begin(), exclude.end(), leader)) return false;
                 const nlohmann::json s = status(leader);
                 return s.is_object() && s.value("role", "") == "leader";
             },
