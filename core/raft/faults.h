@@ -9,7 +9,9 @@
 //   vote_without_log_check   a voter grants its vote without the "candidate's log is
 //                            at least as up-to-date" check (§5.4.1).
 //   ack_before_persist       a node sends votes and append acknowledgements before its
-//                            term, vote and entries are durable (§5, Figure 2).
+//                            term, vote and entries are durable (§5, Figure 2); as
+//                            leader it counts its own log toward a majority, and
+//                            applies (answers clients), before that log is durable.
 //   apply_duplicates         the state machine applies a retried client request again
 //                            instead of once (§8); read by the host, not by Raft.
 //   no_catch_up_on_heartbeat a leader does not re-send to a follower that heartbeats

@@ -184,6 +184,14 @@ void Raft::send_after_persist(Message m) {
     }
 }
 
+// What this node vouches for as its own: its durable log. The leader counts only that
+// toward a majority (its own disk is one of the copies) and applies, and so answers
+// clients, only up to it. (Under ack_before_persist the whole log, durable or not: the
+// node acknowledges to itself, and to its clients, before it persists.)
+Index Raft::vouched_index() const {
+    return faults.ack_before_persist ? log_.last_index() : log_.persisted_index();
+}
+
 // ---------------------------------------------------------------- inputs
 
 void Raft::tick() {
@@ -787,7 +795,7 @@ void Raft::broadcast_heartbeat(uint64_t context) {
 // has nothing left to lead, and as no member it never campaigns again.
 bool Raft::maybe_commit() {
     std::vector<Index> match;
-    if (counts(cfg_.id)) match.push_back(log_.persisted_index());  // our own disk counts too
+    if (counts(cfg_.id)) match.push_back(vouched_index());  // our own disk counts too
     for (auto& [id, pr] : progress_)
         if (counts(id)) match.push_back(pr.match_index);
     if (match.size() < quorum()) return false;
@@ -958,7 +966,7 @@ bool Raft::has_ready() const {
     const HardState hs = hard_state();
     return broadcast_pending_ || heartbeat_pending_ || hs.current_term != prev_hard_state_.current_term ||
            hs.voted_for != prev_hard_state_.voted_for || log_.unstable_from() <= log_.last_index() ||
-           std::min(log_.commit_index(), log_.persisted_index()) > applying_ || !msgs_.empty() ||
+           std::min(log_.commit_index(), vouched_index()) > applying_ || !msgs_.empty() ||
            !msgs_after_persist_.empty() || !read_states_.empty() || installed_.has_value();
 }
 
@@ -985,7 +993,7 @@ Ready Raft::ready() {
     }
     rd.entries = log_.take_unstable();
     // Apply what is committed and durable here, in log order, each entry once.
-    const Index hi = std::min(log_.commit_index(), log_.persisted_index());
+    const Index hi = std::min(log_.commit_index(), vouched_index());
     if (hi > applying_) {
         rd.committed_entries = log_.slice(applying_ + 1, hi);
         applying_ = hi;

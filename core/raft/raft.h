@@ -251,6 +251,7 @@ private:
 
     void send(Message m);
     void send_after_persist(Message m);
+    Index vouched_index() const;
     uint64_t next_random();
 
     RaftConfig cfg_;

@@ -21,9 +21,12 @@ unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); 
 void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
     const uint64_t writes = r.writes_ok + r.writes_failed + r.writes_unknown;
     const uint64_t reads = r.reads_ok + r.reads_failed;
-    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys%s%s\n", cfg.nodes,
+    const std::string slow_disk =
+        cfg.slow_disk_ms > 0 ? ", fsyncs wait up to " + std::to_string(cfg.slow_disk_ms) + " ms" : "";
+    std::printf("chaos: %d nodes, %lld s of faults, seed %llu, %d clients on %d keys%s%s%s\n", cfg.nodes,
                 static_cast<long long>(cfg.duration.count() / 1000), ull(cfg.seed), cfg.clients, cfg.keys,
-                cfg.power_loss ? ", kills lose unsynced writes" : "", cfg.membership ? ", membership changes" : "");
+                cfg.power_loss ? ", kills lose unsynced writes" : "", slow_disk.c_str(),
+                cfg.membership ? ", membership changes" : "");
     for (const auto& [node, faults] : cfg.faults)
         for (const std::string& name : Faults::names())
             if (faults.get(name)) std::printf("rule fault  node %d runs with %s (test only)\n", node, name.c_str());
@@ -101,8 +104,8 @@ int cmd_chaos(int argc, char** argv) {
                      "checks run over the members at the end");
     opts.flag("slow-disk", "MS",
               "every fsync of every node first waits up to MS, at random (a slow, uneven disk: more of what a node wrote is "
-              "not yet durable when --power-loss strikes; serve --test-slow-disk)",
-              "0");
+              "not yet durable when --power-loss strikes; serve --test-slow-disk). Default: 10 with --power-loss (an "
+              "fsync here takes about 1 ms, a loaded disk's several), else 0");
     opts.flag("fault", "NODE:NAME[,...]",
               "TEST ONLY, breaks Raft: start these nodes with a rule fault on (as raftbook sim --fault), "
               "e.g. 1:ack_before_persist,2:ack_before_persist; chaos should then fail");
@@ -148,8 +151,8 @@ int cmd_chaos(int argc, char** argv) {
         !opts.get_uint("watch-history", 1, 100000000, &cfg.watch_history, &code))
         return code;
     cfg.watchers = int(watchers);
-    uint64_t slow_disk = 0;
-    if (!opts.get_uint("slow-disk", 0, 1000, &slow_disk, &code)) return code;
+    uint64_t slow_disk = cfg.power_loss ? 10 : 0;
+    if (opts.given("slow-disk") && !opts.get_uint("slow-disk", 0, 1000, &slow_disk, &code)) return code;
     cfg.slow_disk_ms = int(slow_disk);
     std::string fault_error;
     if (opts.given("fault") && !parse_node_faults(opts.get("fault"), cfg.nodes, &cfg.faults, &fault_error))

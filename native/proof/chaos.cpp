@@ -90,6 +90,7 @@ struct Counts {
     std::atomic<uint64_t> cas_ok{0}, cas_failed{0}, retries{0}, retries_settled{0};
 };
 
+constexpr int kBurstWrites = 16;   // writes sent to a leader as it is cut off (write_burst_to)
 constexpr int kWriteAttempts = 3;  // a write of unknown outcome is sent up to this often
 
 // One client operation. A cas carries `expected` (nullopt: the key must be absent) and
@@ -366,6 +367,7 @@ private:
     // Faults.
     int leader_now();
     bool isolate_leaders_in_turn(const std::set<int>& busy);
+    void write_burst_to(int id);
     int pick_node(const std::set<int>& busy);
     void kill_nodes(const std::vector<int>& ids);
     void restart_node(int id);
@@ -410,6 +412,8 @@ private:
     std::unique_ptr<Recorder> rec_;
     Counts counts_;
     std::atomic<bool> stop_clients_{false};
+    std::vector<std::thread> burst_writers_;  // write_burst_to's, joined with the clients
+    int bursts_ = 0;
     std::set<int> killed_, paused_;
     std::map<std::string, std::string> final_state_;  // the first member's, rebuilt from its data dir
     std::vector<std::unique_ptr<ChaosWatcher>> watchers_;
@@ -823,7 +827,8 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
             if (b != node && b != still_cut) relays_[{node, b}]->restore(), relays_[{b, node}]->restore();
     };
     cut_off(isolated);
-    say("isolate the leader, node %d, until the others elect another", isolated);
+    write_burst_to(isolated);
+    say("isolate the leader, node %d, until the others elect another; %d clients write to it", isolated, kBurstWrites);
     for (int round = 0; round < 2; round++) {
         const auto give_up = Clock::now() + 5s;
         int elected = 0;
@@ -845,6 +850,27 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
     }
     report_.faults["leaders isolated in turn"]++;
     return true;
+}
+
+// Clients that know node `id` as the leader keep writing to it, as clients bound to one
+// node do (Jepsen's): kBurstWrites of them at once, each an ordinary operation of its own
+// process in the history. Cut off, the node appends them all, so its log grows a suffix
+// the others never see, longer than what the next leader commits before it is cut off
+// in turn (isolate_leaders_in_turn).
+void Harness::write_burst_to(int id) {
+    const int burst = ++bursts_;
+    for (int i = 0; i < kBurstWrites; i++) {
+        Operation op;
+        op.f = Fn::Write;
+        op.key = "k" + std::to_string(rng_.range(0, cfg_.keys - 1));
+        op.value = "b" + std::to_string(burst) + "-" + std::to_string(i);
+        op.idempotency_key = "chaos-" + op.value;
+        const int64_t process = rec_->new_process();
+        burst_writers_.emplace_back([this, id, op, process] {
+            HttpClient http("127.0.0.1", http_port(id), kClientTimeout);
+            run_operation([&http]() -> HttpClient& { return http; }, *rec_, counts_, process, op);
+        });
+    }
 }
 
 std::vector<int> Harness::members() const {
@@ -1306,6 +1332,7 @@ ChaosReport Harness::run() {
         say("healing; stopping the clients");
         stop_clients_ = true;
         for (std::thread& t : clients) t.join();
+        for (std::thread& t : burst_writers_) t.join();
         if (converge()) {
             say("converged at commit index %llu; final reads", static_cast<unsigned long long>(report_.commit_index));
             final_reads();

@@ -292,16 +292,23 @@ TEST_CASE("§5.4.2 a leader commits by counting only entries of its own term") {
     }
 }
 
-TEST_CASE("a leader counts its own log only once it is durable") {
-    Raft r(config(1), with_log({}, 0));
-    make_leader(r);
-    r.ready();
-    Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
-    ack.index = 1;
-    r.step(ack);
-    CHECK(r.commit_index() == 0);  // one follower + a leader whose write is still in flight
-    r.persisted(1, r.current_term());
-    CHECK(r.commit_index() == 1);
+TEST_CASE("a leader counts its own log, and applies it, only once it is durable, unless the fault is on") {
+    for (bool fault : {false, true}) {
+        Raft r(config(1), with_log({}, 0));
+        r.faults.ack_before_persist = fault;
+        make_leader(r);
+        r.ready();
+        Message ack = msg(MessageType::AppendResp, 2, 1, r.current_term());
+        ack.index = 1;
+        r.step(ack);
+        // One follower + a leader whose write is still in flight: no majority, unless the
+        // leader vouches for what it has not persisted.
+        CHECK(r.commit_index() == (fault ? 1u : 0u));
+        CHECK(r.ready().committed_entries.size() == (fault ? 1u : 0u));
+        r.persisted(1, r.current_term());
+        CHECK(r.commit_index() == 1);
+        CHECK(r.ready().committed_entries.size() == (fault ? 0u : 1u));  // each entry applied once
+    }
 }
 
 // Node 1 leads with its no-op committed by node 2's acknowledgement (ReadIndex needs a
