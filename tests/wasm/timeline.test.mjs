@@ -57,3 +57,17 @@ test('an action in the past drops the checkpoints after it, and the branch repla
   assert.ok(branchEnd < end);
   tl.dispose();
 });
+
+test('a seek back from the end keeps a checkpoint there, and going back to the end restores it exactly', () => {
+  const tl = new Timeline(createSim, script);
+  tl.run(1e9, { maxBegun: script.length });
+  tl.run(20777, { extend: true });  // played on to a time between two checkpoints
+  const end = here(tl);
+  assert.ok(!tl.checkpoints.some((c) => c.time === end.time), 'no checkpoint at the end yet');
+  tl.seek(Math.floor(end.time / 2));
+  assert.ok(tl.checkpoints.some((c) => c.time === end.time && c.begun === end.begun), 'the seek back kept one at the end');
+  tl.seek(end.time);
+  assert.deepEqual(here(tl), end);
+  assert.deepEqual(here(tl), fromSetup(tl.lines(), end.time, end.begun));
+  tl.dispose();
+});

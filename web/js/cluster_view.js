@@ -41,13 +41,9 @@ function el(name, attrs = {}, parent = null) {
   return e;
 }
 
-// The arc of a circle of radius r from 12 o'clock, clockwise, `fraction` of the way round.
-function arcPath(r, fraction) {
-  if (fraction <= 0.001) return '';
-  if (fraction >= 0.999) return `M 0 ${-r} A ${r} ${r} 0 1 1 0 ${r} A ${r} ${r} 0 1 1 0 ${-r}`;
-  const a = fraction * 2 * Math.PI;
-  const x = r * Math.sin(a), y = -r * Math.cos(a);
-  return `M 0 ${-r} A ${r} ${r} 0 ${fraction > 0.5 ? 1 : 0} 1 ${x.toFixed(2)} ${y.toFixed(2)}`;
+// A circle of radius r from 12 o'clock, clockwise (the election timer's track).
+function circlePath(r) {
+  return `M 0 ${-r} A ${r} ${r} 0 1 1 0 ${r} A ${r} ${r} 0 1 1 0 ${-r}`;
 }
 
 export class ClusterView {
@@ -92,7 +88,7 @@ export class ClusterView {
       const title = el('title', {}, g);
       const halo = el('circle', { class: 'halo' }, g);
       const track = el('circle', { class: 'timer-track' }, g);
-      const timer = el('path', { class: 'timer' }, g);
+      const timer = el('path', { class: 'timer', pathLength: 1 }, g);
       const body = el('circle', { class: 'body' }, g);
       const cross = el('g', { class: 'cross' }, g);
       const name = el('text', { class: 'name' }, g);
@@ -138,6 +134,7 @@ export class ClusterView {
       nd.g.setAttribute('transform', `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`);
       nd.halo.setAttribute('r', r + 12);
       nd.track.setAttribute('r', r + 6);
+      nd.timer.setAttribute('d', circlePath(r + 6));
       nd.body.setAttribute('r', r);
       nd.name.setAttribute('y', -6);
       nd.term.setAttribute('y', 10);
@@ -271,7 +268,7 @@ export class ClusterView {
       return;
     }
     if (node.election_elapsed == null) {
-      if (nd.timer.getAttribute('d')) nd.timer.setAttribute('d', '');
+      this.setTimer(nd, 0);
       return;
     }
     const seen = this.timerSeen[i];
@@ -282,8 +279,18 @@ export class ClusterView {
     // Between two ticks the ring keeps draining, at most one tick's worth.
     const between = Math.min(1, Math.max(0, (now - seen.since) / state.tick_ms));
     const left = 1 - (node.election_elapsed + between) / Math.max(1, node.election_timeout);
-    const f = Math.max(0, Math.min(1, left));
-    nd.timer.setAttribute('d', arcPath(this.radius + 6, f));
-    nd.timer.setAttribute('class', f < 0.25 ? 'timer late' : 'timer');
+    this.setTimer(nd, Math.max(0, Math.min(1, left)));
+  }
+
+  // The timer's ring shows the fraction f of the circle (pathLength 1): the dash offset
+  // moves its end, which the browser only repaints, where a new path would make it lay
+  // out the whole drawing again every frame.
+  setTimer(nd, f) {
+    const offset = f > 0.001 ? (1 - f).toFixed(4) : '';  // nothing at all, not a round dot
+    if (offset === nd.offset) return;
+    nd.offset = offset;
+    nd.timer.style.strokeDashoffset = offset;
+    nd.timer.style.strokeOpacity = offset ? '' : '0';
+    nd.timer.classList.toggle('late', f < 0.25);
   }
 }

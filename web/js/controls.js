@@ -179,12 +179,15 @@ export class Controls {
   }
 
   // playing, speed, step label; the setup (nodes, seed); the network and rate in force.
+  // Called every frame: it writes only what changed (each write has the browser style
+  // or lay out the page again).
   sync({ playing, stepTitle, nodes, seed, snapshotEvery, network, rate, linksDown }) {
     const e = this.el;
     this.showPartition(linksDown);
     document.body.classList.toggle('playing', playing);
-    e.play.querySelector('.label').textContent = playing ? 'Pause' : 'Play';
-    e.step.title = stepTitle;
+    const label = e.play.querySelector('.label'), action = playing ? 'Pause' : 'Play';
+    if (label.textContent !== action) label.textContent = action;
+    if (e.step.title !== stepTitle) e.step.title = stepTitle;
     if (nodes != null && document.activeElement !== e.nodes) e.nodes.value = String(nodes);
     if (seed != null && document.activeElement !== e.seed) e.seed.value = seed;
     if (snapshotEvery != null && document.activeElement !== e.snapEvery && Number(e.snapEvery.value) !== snapshotEvery) {
@@ -203,11 +206,13 @@ export class Controls {
       const [lo, hi] = network.latency_ms;
       const l = Math.round((lo + hi) / 2);
       if (Number(e.latency.value) !== l) e.latency.value = l;
-      e.latencyOut.textContent = this.latencyText([lo, hi]);
+      const text = this.latencyText([lo, hi]);
+      if (e.latencyOut.textContent !== text) e.latencyOut.textContent = text;
     }
     if (document.activeElement !== e.rate && Number(e.rate.value) !== rate) {
-      e.rate.value = rate;
-      e.rateOut.textContent = this.rateText(rate);
+      e.rate.value = rate;  // a rate past the slider's end (a script's) leaves it at its end
+      const text = this.rateText(rate);
+      if (e.rateOut.textContent !== text) e.rateOut.textContent = text;
     }
   }
 

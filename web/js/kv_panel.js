@@ -120,7 +120,7 @@ export class KvPanel {
     if (stamp === this.watchStamp) return;
     this.watchStamp = stamp;
     if (!key && !prefix) {
-      e.watchList.innerHTML = '<span class="hint">type a key to watch</span>';
+      this.showWatch('<span class="hint">type a key to watch</span>');
       return;
     }
     const w = JSON.parse(sim.watch(id, key));
@@ -135,6 +135,14 @@ export class KvPanel {
         `<span class="rev">rev ${c.revision}</span> <span>${h(c.key)} ${c.deleted ? 'deleted' : `= ${h(c.value)}`}</span></div>`).join('');
       if (!changes.length) html += '<span class="hint">no changes yet</span>';
     }
-    e.watchList.innerHTML = html;
+    this.showWatch(html);
+  }
+
+  // The list is replaced only when its contents differ (a busy leader applies entries
+  // every frame; each replacement has the browser lay the panel out again).
+  showWatch(html) {
+    if (html === this.watchHtml) return;
+    this.watchHtml = html;
+    this.el.watchList.innerHTML = html;
   }
 }

@@ -30,7 +30,10 @@
 // needs (window()), the page asks the simulator's state() for just that window, and
 // render() paints it. A wide, empty spacer inside a native scroller gives the usual
 // scrollbar, wheel and touch scrolling; with "follow" on the view keeps the newest
-// entries in sight. The row labels (role, term, commit / applied) stay HTML.
+// entries in sight. A frame paints only the cells that changed (paint()): at 1,000
+// requests/s that is the new entries and the ones just committed, not every cell. The
+// row labels (role, term, commit / applied) stay HTML; a frame writes only the parts
+// of them that changed (putLabel()).
 //
 // The live page (live.js) draws a real cluster with this view too (its state says
 // `live`): a node may carry a `label` (its real id), a `kind` ("native" / "browser")
@@ -133,6 +136,18 @@ export function configText(e) {
     (c.learners.length ? `; learners ${list(c.learners)}` : '');
 }
 
+// A cell's picture, in words: the same key for cells that look alike.
+function spriteKey(look) {
+  const e = look.e;
+  return look.down ? `down|${e.term}|${e.type}|${e.command}|${e.change ?? ''}`
+    : `${e.term}|${e.type}|${e.command}|${e.change ?? ''}|${look.committed}|${look.conflict}|${look.violation}`;
+}
+
+// A cell's number in the maps below: row r (-1 for the index numbers on top), index i.
+function cellId(r, i) {
+  return i * 16 + r + 1;
+}
+
 export class LogView {
   constructor(root, followBox) {
     this.root = root;
@@ -159,7 +174,9 @@ export class LogView {
     this.scrolledTo = -1;   // the scrollLeft this view last set
     this.viewLeft = 0;
     this.viewWidth = 800;
-    this.drawn = new Map(); // "row:index" -> what the cell shows, for clicks and tooltips
+    this.drawn = new Map(); // cellId(row, index) -> what the cell shows, for clicks and tooltips
+    this.cellKeys = new Map();  // cellId(row, index) -> the key its pixels were drawn with (paint())
+    this.paintedLeft = 0;   // the viewLeft the canvas's pixels were drawn at
     this.sprites = new Map();  // a cell's look -> its picture (see stamp())
     this.pool = [];
     this.nextSlot = 0;
@@ -211,7 +228,7 @@ export class LogView {
       ev.preventDefault();
       ev.stopPropagation();
       this.cursor = c;
-      if (this.onPickEntry) this.onPickEntry(c.row + 1, c.index, !!(this.drawn.get(`${c.row}:${c.index}`) ?? {}).snapshot);
+      if (this.onPickEntry) this.onPickEntry(c.row + 1, c.index, !!(this.drawn.get(cellId(c.row, c.index)) ?? {}).snapshot);
       return;
     }
     if (!moves[ev.key]) return;
@@ -235,8 +252,9 @@ export class LogView {
     for (let id = 1; id <= count; id++) {
       const label = div('log-label', this.labels);
       label.dataset.node = id;
-      label.innerHTML = '<span class="who"></span><span class="role"></span><span class="nums"></span>';
-      this.rows.push({ label, key: '' });
+      label.innerHTML = '<span class="who"> </span><span class="role"> </span><span class="nums"> </span>';
+      const [who, roleText, nums] = [...label.children].map((span) => span.firstChild);
+      this.rows.push({ label, who, roleText, nums, key: '', shown: {} });
     }
     this.height = (count + 1) * this.rowH;
     this.sized = '';
@@ -283,11 +301,12 @@ export class LogView {
     return this.tailLeft(this.lastIndex + 8);
   }
 
-  // The canvas matches the view's size in device pixels, so text stays sharp.
+  // The canvas matches the view's size in device pixels, so text stays sharp. Returns
+  // whether it was resized (which clears it).
   size() {
     const dpr = window.devicePixelRatio || 1;
     const key = `${this.viewWidth}|${this.height}|${dpr}`;
-    if (key === this.sized) return;
+    if (key === this.sized) return false;
     this.sized = key;
     this.canvas.width = Math.round(this.viewWidth * dpr);
     this.canvas.height = Math.round(this.height * dpr);
@@ -295,6 +314,7 @@ export class LogView {
     this.canvas.style.height = `${this.height}px`;
     if (dpr !== this.dpr) this.forgetSprites();
     this.dpr = dpr;
+    return true;
   }
 
   // state: the simulator's state() for this frame's window(); highlight: a Set of
@@ -319,127 +339,200 @@ export class LogView {
     const focused = document.activeElement === this.canvas;
     if (focused && !this.cursor) this.cursor = { row: Math.max(0, nodes.findIndex((n) => n === leader)), index: Math.max(1, last) };
     const cursor = focused && this.cursor ? `${this.cursor.row}:${this.cursor.index}` : '';
+    // An index on either side of the view (the commit index of a grid scrolled back, a
+    // follower's nextIndex) changes nothing in it while it stays there: it counts as
+    // the column just outside.
+    const seen = (i) => (i == null ? i : Math.min(Math.max(i, this.from - 1), this.to + 1));
     let key = `${this.from}|${this.to}|${this.viewLeft}|${this.viewWidth}|${leader ? leader.id : 0}|${[...highlight].join(',')}|${picked}|${cursor}`;
     for (const n of nodes) {
-      key += n.up ? `|${n.commit_index},${n.applied_index},${n.log_last_index}:` : '|down:';
+      key += n.up ? `|${seen(n.commit_index)},${seen(n.applied_index)},${seen(n.log_last_index)}:` : '|down:';
       key += `${n.log_first_index},${n.snapshot.index},${n.snapshot.term},${n.snapshot.bytes}:`;
       for (const e of n.log) key += `${e.term},`;
     }
-    for (const p of progress.values()) key += `|${p.peer}>${p.match_index},${p.next_index}`;
+    for (const p of progress.values()) key += `|${p.peer}>${seen(p.match_index)},${seen(p.next_index)}`;
     if (key === this.paintedKey && this.sized) return;
     this.paintedKey = key;
     this.paint(nodes, leader, highlight, picked, progress);
-    if (cursor) this.paintCursor();
+    if (cursor) this.sayCursor();
   }
 
-  // A dashed ring on the cell under the keyboard cursor, and its description read out.
-  paintCursor() {
+  // The cell under the keyboard cursor, read out (its dashed ring is part of the paint).
+  sayCursor() {
     const { row, index } = this.cursor;
-    const x = (index - 1) * CELL_W, top = (row + 1) * this.rowH;
-    const ctx = this.ctx;
-    ctx.strokeStyle = '#1d2333';
-    ctx.lineWidth = 2;
-    ctx.setLineDash([3, 2]);
-    ctx.strokeRect(x + 1, top + 1, CELL_W - 2, this.rowH - 3);
-    ctx.setLineDash([]);
-    const cell = this.drawn.get(`${row}:${index}`);
+    const cell = this.drawn.get(cellId(row, index));
     const text = cell ? cellTitle(cell) : `S${row + 1} holds no entry ${index}`;
     if (this.said.textContent !== text) this.said.textContent = text;
     this.canvas.dataset.cursor = `${row + 1}:${index}`;
   }
 
+  // Readies the canvas for this frame's view and returns the keys of the cells whose
+  // pixels are still right, or null when it cleared the canvas. When the view has moved
+  // by whole device pixels, the picture moves with it (one copy of the canvas onto
+  // itself) and last frame's cells stay; after a resize, or when cells do not fall on
+  // whole device pixels, everything is painted again.
+  keepPixels() {
+    const resized = this.size();
+    const dpr = this.dpr, ctx = this.ctx;
+    const shift = (this.paintedLeft - this.viewLeft) * dpr;
+    const exact = [CELL_W, this.rowH, this.viewLeft, this.paintedLeft].every((px) => Number.isInteger(px * dpr));
+    this.paintedLeft = this.viewLeft;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    if (resized || !exact || Math.abs(shift) >= this.canvas.width) {
+      ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      return null;
+    }
+    if (shift) {
+      ctx.globalCompositeOperation = 'copy';  // what the copy leaves uncovered is cleared
+      ctx.drawImage(this.canvas, shift, 0);
+      ctx.globalCompositeOperation = 'source-over';
+    }
+    return this.cellKeys;
+  }
+
+  // Paints the grid, one cell (row, log index) at a time. Everything drawn in a cell's
+  // box is summed up in a key: the entry's look, the marks on it (commit, applied,
+  // selection, snapshot tail, the leader's progress, the keyboard cursor) and the
+  // snapshot block or note behind it. A cell is cleared and drawn again only when its
+  // key differs from the one its pixels were drawn with: at 1,000 requests/s a frame
+  // draws the new entries and those whose commit state or marks moved, not all in view.
+  // Keys are kept only for columns wholly in view (a partly shown one is redrawn).
   paint(nodes, leader, highlight, picked, progress) {
     const leaderTerms = new Map();
     if (leader) for (const e of leader.log) leaderTerms.set(e.index, e.term);
-    this.size();
+    const kept = this.keepPixels();
+    const keys = new Map();
     const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.clearRect(0, 0, this.viewWidth, this.height);
-    ctx.translate(-this.viewLeft, 0);
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, -this.viewLeft * this.dpr, 0);
     this.drawn.clear();
     const { from, to } = this;
+    const whole = (i) => (i - 1) * CELL_W >= this.viewLeft && i * CELL_W <= this.viewLeft + this.viewWidth;
+    // Whether to draw the cell, cleared: when its key changed.
+    const stale = (r, i, key) => {
+      const id = cellId(r, i);
+      if (whole(i)) keys.set(id, key);
+      if (!kept) return true;
+      if (kept.get(id) === key) return false;
+      ctx.clearRect((i - 1) * CELL_W, (r + 1) * this.rowH, CELL_W, this.rowH);
+      return true;
+    };
 
     ctx.fillStyle = '#7c849a';
     ctx.font = `10.5px ${SANS}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    for (let i = from; i <= to; i++) ctx.fillText(String(i), (i - 0.5) * CELL_W, this.rowH / 2);
+    for (let i = from; i <= to; i++) if (stale(-1, i, 'index')) ctx.fillText(String(i), (i - 0.5) * CELL_W, this.rowH / 2);
 
+    const cursor = document.activeElement === this.canvas ? this.cursor : null;
     nodes.forEach((node, r) => {
       if (!this.rows[r]) return;
       const top = (r + 1) * this.rowH;
-      const blockShown = this.paintSnapshot(ctx, node, r, top, picked === `snap:${node.id}`);
-      if (!node.up) {
-        this.paintDisk(ctx, node, r, top, blockShown);
-        this.paintSnapshotTail(ctx, node, top);
-        return;
-      }
+      const block = this.snapshotBlock(node, picked === `snap:${node.id}`);
       const byIndex = new Map(node.log.map((e) => [e.index, e]));
+      const note = !node.up && !block && !node.log.some((e) => e.index >= from && e.index <= to) ? this.diskNote(node) : '';
+      const p = node.up ? progress.get(node.id) : null;
       for (let i = from; i <= to; i++) {
-        const e = byIndex.get(i);
-        const lt = leaderTerms.get(i);
+        const cell = this.cell(node, i, byIndex.get(i), block, leader, leaderTerms.get(i), highlight);
+        if (cell) this.drawn.set(cellId(r, i), cell);
+        const marks = (cell && !cell.missing && node.up && i === node.commit_index ? 1 : 0) |
+          (cell && !cell.missing && node.up && i === node.applied_index ? 2 : 0) |
+          (cell && cell.look && node.up && picked === `${node.id}:${i}` ? 4 : 0) |
+          (i >= node.log_first_index && i <= node.snapshot.index ? 8 : 0) |
+          (p && p.match_index === i ? 16 : 0) | (p && p.next_index === i ? 32 : 0) |
+          (cursor && cursor.row === r && cursor.index === i ? 64 : 0);
+        const look = !cell ? '' : cell.snapshot ? block.key : cell.missing ? 'missing' : spriteKey(cell.look);
+        if (!stale(r, i, `${note && `${note}@${this.viewLeft}`}|${look}#${marks}`)) continue;
         const x = (i - 1) * CELL_W;
-        if (!e) {
-          if (lt !== undefined && node !== leader && i > node.log_last_index) {
-            this.stamp(ctx, { missing: true }, x, top);
-            this.drawn.set(`${r}:${i}`, { node: node.id, index: i, missing: true });
-          }
-          continue;
-        }
-        const look = {
-          e,
-          committed: i <= node.commit_index,
-          conflict: !!leader && node !== leader && (lt === undefined ? i > leader.log_last_index : lt !== e.term),
-          violation: highlight.has(`${node.id}:${i}`),
-        };
-        this.stamp(ctx, look, x, top);
-        if (i === node.commit_index) this.paintCommit(ctx, x, top);
-        if (picked === `${node.id}:${i}`) {
+        if (cell && cell.snapshot) this.clipped(ctx, x, top, () => this.paintSnapshot(ctx, node, block, top));
+        else if (cell) this.stamp(ctx, cell.missing ? { missing: true } : cell.look, x, top);
+        if (note) this.clipped(ctx, x, top, () => this.paintNote(ctx, note, top));
+        if (marks & 1) this.paintCommit(ctx, x, top);
+        if (marks & 4) {
           ctx.strokeStyle = '#3b5bdb';
           ctx.lineWidth = 2;
           ctx.beginPath();
-          ctx.roundRect(x + 0.5, top + 0.5, CELL_W - 1, this.rowH - 2, 5);
+          ctx.roundRect(x + 1, top + 1, CELL_W - 2, this.rowH - 3, 5);
           ctx.stroke();
         }
-        if (i === node.applied_index) this.paintApplied(ctx, x, top);
-        this.drawn.set(`${r}:${i}`, { node: node.id, index: i, look, inSnapshot: i <= node.snapshot.index ? node.snapshot.index : 0 });
+        if (marks & 2) this.paintApplied(ctx, x, top);
+        if (marks & 8) {
+          // A bar under the entries kept in the log that the snapshot covers too.
+          const left = i === node.log_first_index ? 4 : 0, right = i === node.snapshot.index ? 4 : 0;
+          ctx.fillStyle = node.up ? SNAP_EDGE : DISK_INK;
+          ctx.fillRect(x + left, top + this.rowH - 4, CELL_W - left - right, 2.5);
+        }
+        if (marks & 16) {
+          ctx.fillStyle = MATCH_COLOUR;
+          ctx.fillRect(x + 3, top, CELL_W - 6, 2.5);
+        }
+        if (marks & 32) this.paintNext(ctx, x, top);
+        if (marks & 64) {
+          ctx.strokeStyle = '#1d2333';
+          ctx.lineWidth = 2;
+          ctx.setLineDash([3, 2]);
+          ctx.strokeRect(x + 1, top + 1, CELL_W - 2, this.rowH - 3);
+          ctx.setLineDash([]);
+        }
       }
-      this.paintSnapshotTail(ctx, node, top);
-      const p = progress.get(node.id);
-      if (p) this.paintProgress(ctx, p, top);
     });
+    this.cellKeys = keys;
   }
 
-  // A crashed node's row: the entries on its disk, greyed (it has no commit or applied
-  // index until it restarts); a note when the disk holds none in view.
-  paintDisk(ctx, node, r, top, blockShown) {
-    let shown = 0;
-    for (const e of node.log) {
-      if (e.index < this.from || e.index > this.to) continue;
-      this.stamp(ctx, { e, down: true }, (e.index - 1) * CELL_W, top);
-      this.drawn.set(`${r}:${e.index}`, { node: node.id, index: e.index, look: { e, down: true },
-        inSnapshot: e.index <= node.snapshot.index ? node.snapshot.index : 0 });
-      shown++;
-    }
-    if (shown || blockShown) return;
+  // What node's row shows at log index i (null: nothing), as clicks and tooltips read it:
+  // e, its entry there (if in view); block, its snapshot block (snapshotBlock()).
+  cell(node, i, e, block, leader, lt, highlight) {
+    if (block && i <= block.end) return { node: node.id, index: block.end, snapshot: node.snapshot, down: !node.up };
+    const inSnapshot = i <= node.snapshot.index ? node.snapshot.index : 0;
+    if (!node.up) return e ? { node: node.id, index: i, look: { e, down: true }, inSnapshot } : null;
+    if (!e) return lt !== undefined && node !== leader && i > node.log_last_index ? { node: node.id, index: i, missing: true } : null;
+    const look = {
+      e,
+      committed: i <= node.commit_index,
+      conflict: !!leader && node !== leader && (lt === undefined ? i > leader.log_last_index : lt !== e.term),
+      violation: highlight.has(`${node.id}:${i}`),
+    };
+    return { node: node.id, index: i, look, inSnapshot };
+  }
+
+  // Draws what draw() paints, clipped to the cell at (x, top): for what spans many cells.
+  clipped(ctx, x, top, draw) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x, top, CELL_W, this.rowH);
+    ctx.clip();
+    draw();
+    ctx.restore();
+  }
+
+  // A crashed node's row with none of its entries in view says why.
+  diskNote(node) {
+    return this.live ? 'does not answer'
+      : node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
+      : 'crashed — its disk holds no entries';
+  }
+
+  paintNote(ctx, note, top) {
     ctx.fillStyle = '#7c849a';
     ctx.font = `italic 11.5px ${SANS}`;
     ctx.textAlign = 'left';
-    ctx.fillText(this.live ? 'does not answer'
-      : node.log_last_index >= node.log_first_index ? 'crashed — its log waits on disk until it restarts'
-      : 'crashed — its disk holds no entries', this.viewLeft + 6, top + this.rowH / 2);
+    ctx.fillText(note, this.viewLeft + 6, top + this.rowH / 2);
+    ctx.textAlign = 'center';
   }
 
   // The node's snapshot (see the essay above): one block over the compacted indexes
-  // 1..log_first_index - 1 and its label, in the part of it in view. Returns whether any
-  // of the block is in view.
-  paintSnapshot(ctx, node, r, top, picked) {
+  // 1..log_first_index - 1, of which only the part in view is drawn (a block can span a
+  // million columns), with its label in the middle of that part. Null when none of it is
+  // in view; its key changes with the view, since the label moves with it.
+  snapshotBlock(node, picked) {
     const snap = node.snapshot;
-    if (!snap || !snap.index) return false;
+    if (!snap || !snap.index) return null;
     const end = Math.min(snap.index, node.log_first_index - 1);
-    if (end < this.from) return false;
-    // Only the part in view is drawn (a block can span a million columns).
+    if (end < this.from) return null;
     const x0 = Math.max(2, this.viewLeft - 8), x1 = Math.min(end * CELL_W - 2, this.viewLeft + this.viewWidth + 8);
+    return { end, x0, x1, picked, key: `snap ${snap.index},${snap.term},${node.up},${picked}@${this.viewLeft},${this.viewWidth}` };
+  }
+
+  paintSnapshot(ctx, node, { x0, x1, picked }, top) {
+    const snap = node.snapshot;
     const y = top + 2, h = this.rowH - 5;
     ctx.beginPath();
     ctx.roundRect(x0, y, x1 - x0, h, 4);
@@ -451,27 +544,8 @@ export class LogView {
     const left = Math.max(x0, this.viewLeft), right = Math.min(x1, this.viewLeft + this.viewWidth);
     ctx.fillStyle = node.up ? '#3b2a8c' : DISK_INK;
     ctx.font = `bold ${h >= 22 ? 10.5 : 9.5}px ${SANS}`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
     const label = fit(ctx, `snapshot ≤ ${snap.index} · t${snap.term}`, right - left - 8);
     if (right - left > 24) ctx.fillText(label, (left + right) / 2, y + h / 2 + 0.5);
-    for (let i = this.from; i <= Math.min(end, this.to); i++) {
-      this.drawn.set(`${r}:${i}`, { node: node.id, index: end, snapshot: snap, down: !node.up });
-    }
-    // A commit or applied index inside the compacted part is marked on the block.
-    const inBlock = (i) => node.up && i >= this.from && i <= Math.min(end, this.to);
-    if (inBlock(node.commit_index)) this.paintCommit(ctx, (node.commit_index - 1) * CELL_W, top);
-    if (inBlock(node.applied_index)) this.paintApplied(ctx, (node.applied_index - 1) * CELL_W, top);
-    return true;
-  }
-
-  // A bar under the entries kept in the log that the node's snapshot covers too (drawn
-  // over them: the bar sits on their bottom edge).
-  paintSnapshotTail(ctx, node, top) {
-    const from = Math.max(node.log_first_index, this.from), to = Math.min(node.snapshot.index, this.to);
-    if (to < from) return;
-    ctx.fillStyle = node.up ? SNAP_EDGE : DISK_INK;
-    ctx.fillRect((from - 1) * CELL_W + 4, top + this.rowH - 4, (to - from + 1) * CELL_W - 8, 2.5);
   }
 
   // The commit index's bar and the applied index's triangle, in the column at x.
@@ -490,22 +564,16 @@ export class LogView {
     ctx.fill();
   }
 
-  // The leader's progress for the follower in this row (see the essay above).
-  paintProgress(ctx, p, top) {
-    if (p.match_index >= this.from && p.match_index <= this.to) {
-      ctx.fillStyle = MATCH_COLOUR;
-      ctx.fillRect((p.match_index - 1) * CELL_W + 3, top, CELL_W - 6, 2.5);
-    }
-    if (p.next_index >= this.from && p.next_index <= this.to + 1) {
-      const x = (p.next_index - 1) * CELL_W;
-      ctx.fillStyle = NEXT_COLOUR;
-      ctx.fillRect(x - 1, top + 1, 2, this.rowH - 3);
-      ctx.beginPath();
-      ctx.moveTo(x - 1, top);
-      ctx.lineTo(x + 6, top + 4.5);
-      ctx.lineTo(x - 1, top + 9);
-      ctx.fill();
-    }
+  // The leader's nextIndex for the follower in this row (see the essay above): a line
+  // with a caret along the left edge of the column at x.
+  paintNext(ctx, x, top) {
+    ctx.fillStyle = NEXT_COLOUR;
+    ctx.fillRect(x, top + 1, 2, this.rowH - 3);
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x + 7, top + 4.5);
+    ctx.lineTo(x, top + 9);
+    ctx.fill();
   }
 
   forgetSprites() {
@@ -519,9 +587,7 @@ export class LogView {
   // hundred image copies instead of as many text layouts. The canvases are a fixed
   // pool, reused oldest first, more than a screen holds.
   stamp(ctx, look, x, top) {
-    const key = look.missing ? 'missing'
-      : look.down ? `down|${look.e.term}|${look.e.type}|${look.e.command}|${look.e.change ?? ''}`
-      : `${look.e.term}|${look.e.type}|${look.e.command}|${look.e.change ?? ''}|${look.committed}|${look.conflict}|${look.violation}`;
+    const key = look.missing ? 'missing' : spriteKey(look);
     let sprite = this.sprites.get(key);
     if (!sprite) {
       const slot = this.nextSlot;
@@ -611,7 +677,7 @@ export class LogView {
     const rect = this.canvas.getBoundingClientRect();
     const r = Math.floor((ev.clientY - rect.top) / this.rowH) - 1;
     const i = Math.floor((ev.clientX - rect.left + this.viewLeft) / CELL_W) + 1;
-    return this.drawn.get(`${r}:${i}`) ?? null;
+    return this.drawn.get(cellId(r, i)) ?? null;
   }
 
   // p: the leader's progress for this node, if it is a follower of an up leader.
@@ -623,34 +689,51 @@ export class LogView {
     const key = `${role}|${member}|${node.term}|${node.commit_index}|${node.applied_index}|${node.log_last_index}|${selected}|${p ? `${p.next_index},${p.match_index}` : ''}|${name}|${this.live && node.kind}|${node.self}`;
     if (key === row.key) return;
     row.key = key;
-    const [who, roleEl, nums] = row.label.children;
-    row.label.className = `log-label${selected ? ' selected' : ''}${member === 'removed' ? ' removed' : ''}${
-      this.live && node.kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`;
-    who.textContent = name;
     const shown = member && node.up && node.role !== 'leader' ? member : role;
-    roleEl.className = `role ${shown}`;
     const roleText = !node.up ? (this.live ? 'no answer' : 'crashed') : `${shown === role ? ROLE_LABEL[node.role] ?? node.role : member} · t${node.term}`;
-    roleEl.textContent = roleText;
     const known = (x) => x ?? '?';
-    nums.textContent = node.up ? `${known(node.commit_index)} / ${known(node.applied_index)}` : '';
-    row.label.title = (node.up ? `${name}${this.live ? ` (${node.self ? 'this tab' : node.kind})` : ''}: ${roleText}, commit ${known(node.commit_index)}, applied ${known(node.applied_index)}`
-      : this.live ? `${name}: does not answer; its log as last seen, greyed` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
-      (p ? ` — the leader ${p.next_index != null ? `sends it from index ${p.next_index} next and ` : ''}knows it holds up to ${p.match_index}` : '');
+    const nums = node.up ? `${known(node.commit_index)} / ${known(node.applied_index)}` : '';
     // Long indexes (six digits and more) leave no room for the role's name: the pill
     // keeps its colour and the term, the title the words. Measuring makes the browser
     // lay out the page, so it is done only when the texts' lengths change.
-    const fit = `${roleText}|${nums.textContent.length}`;
+    const fit = `${roleText}|${nums.length}`;
     if (fit !== row.fit) {
       row.fit = fit;
+      this.putLabel(row, { who: name, roleText, nums });
       row.short = node.up && row.label.scrollWidth > row.label.clientWidth;
     }
-    if (row.short) roleEl.textContent = `t${node.term}`;
-    row.label.dataset.commit = node.up ? node.commit_index : '';
-    row.label.dataset.applied = node.up ? node.applied_index : '';
-    row.label.dataset.last = node.up ? node.log_last_index : '';
-    row.label.dataset.role = role;
-    row.label.dataset.membership = node.cluster_member ?? '';
-    row.label.dataset.next = p ? p.next_index : '';
-    row.label.dataset.match = p ? p.match_index : '';
+    this.putLabel(row, {
+      class: `log-label${selected ? ' selected' : ''}${member === 'removed' ? ' removed' : ''}${
+        this.live && node.kind ? ` ${node.kind}` : ''}${node.self ? ' self' : ''}`,
+      who: name,
+      roleClass: `role ${shown}`,
+      roleText: row.short ? `t${node.term}` : roleText,
+      nums,
+      title: (node.up ? `${name}${this.live ? ` (${node.self ? 'this tab' : node.kind})` : ''}: ${roleText}, commit ${known(node.commit_index)}, applied ${known(node.applied_index)}`
+        : this.live ? `${name}: does not answer; its log as last seen, greyed` : `S${node.id}: crashed, its log greyed as its disk holds it`) +
+        (p ? ` — the leader ${p.next_index != null ? `sends it from index ${p.next_index} next and ` : ''}knows it holds up to ${p.match_index}` : ''),
+      commit: node.up ? String(node.commit_index) : '',
+      applied: node.up ? String(node.applied_index) : '',
+      last: node.up ? String(node.log_last_index) : '',
+      role,
+      membership: node.cluster_member ?? '',
+      next: p ? String(p.next_index) : '',
+      match: p ? String(p.match_index) : '',
+    });
+  }
+
+  // Writes only the parts of a row's label that changed: at 1,000 requests/s its
+  // numbers change every frame, the rest seldom, and every write makes the browser
+  // style or lay out the label again. Texts change in place (their Text node's data).
+  putLabel(row, parts) {
+    for (const [part, value] of Object.entries(parts)) {
+      if (row.shown[part] === value) continue;
+      row.shown[part] = value;
+      if (part === 'class') row.label.className = value;
+      else if (part === 'roleClass') row.roleText.parentNode.className = value;
+      else if (part === 'title') row.label.title = value;
+      else if (part === 'who' || part === 'roleText' || part === 'nums') row[part].data = value;
+      else row.label.dataset[part] = value;
+    }
   }
 }

@@ -668,7 +668,8 @@ class Playground {
     this.checker.render(state.violations);
     this.renderRequests(state.requests, state.membership_changes);
     this.reportRefusals(state.membership_changes);
-    $('add-node').disabled = $('add-learner').disabled = state.nodes.length >= MAX_NODES;
+    const full = state.nodes.length >= MAX_NODES;
+    if ($('add-node').disabled !== full) $('add-node').disabled = $('add-learner').disabled = full;
     this.kvPanel.render(state, sim);
     this.renderMessageList(state.messages);
     this.renderFooter(state);
@@ -723,10 +724,9 @@ class Playground {
       rows.push({ at: c.invoke_ms, html: `<div class="${cls} membership-op" title="${h(c.error)}"><span>${h((MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node))}</span><span>${h(answer)}</span></div>` });
     }
     const html = rows.sort((a, b) => b.at - a.at).map((r) => r.html).join('');
-    const box = $('requests');
-    if (box.dataset.html !== html) {
-      box.dataset.html = html;
-      box.innerHTML = html;
+    if (this.requestsHtml !== html) {
+      this.requestsHtml = html;
+      $('requests').innerHTML = html;
     }
   }
 
