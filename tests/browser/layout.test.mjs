@@ -80,6 +80,28 @@ for (const size of SIZES) {
   }));
 }
 
+for (const size of SIZES) {
+  test(`at ${size.width}×${size.height} with 9 nodes the Add buttons cover no node, and the messages line up with the links`, () => s.page(async (page) => {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    await page.waitForFunction(() => window.playground && window.playground.cluster.laidOut());
+    await page.evaluate(() => { window.playground.run(300); window.playground.render(); });  // messages in flight
+    const covered = await page.evaluate(() => {
+      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const buttons = ['#add-node', '#add-learner'].map((sel) => document.querySelector(sel).getBoundingClientRect());
+      return [...document.querySelectorAll('#cluster .node')].filter((n) => {
+        const r = n.getBoundingClientRect();
+        return buttons.some((b) => hit(b, r));
+      }).map((n) => n.textContent.trim().slice(0, 3));
+    });
+    assert.deepEqual(covered, [], `the Add buttons cover nodes ${covered.join(', ')}`);
+    // The message layer lies exactly over the drawing, so a message sits on its link.
+    const [svg, canvas] = await Promise.all([box(page, '#cluster'), box(page, '#messages')]);
+    assert.ok(Math.abs(svg.left - canvas.left) < 1 && Math.abs(svg.top - canvas.top) < 1,
+      `the message layer is at ${JSON.stringify(canvas)}, the drawing at ${JSON.stringify(svg)}`);
+    await screenshot(page, `nine-nodes-${size.name}`);
+  }, '#nodes=9&seed=7'));
+}
+
 test('a cluster built while the stage has no size draws nothing and throws nothing, then takes its place', () => s.page(async (page) => {
   await setSpeed(page, 80);
   await page.$eval('.stage', (e) => { e.style.display = 'none'; });
