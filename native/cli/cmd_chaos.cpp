@@ -37,7 +37,9 @@ void print_report(const ChaosConfig& cfg, const ChaosReport& r) {
     std::printf("            of the writes, cas %llu swapped, %llu refused (412); %llu retries with the same "
                 "Idempotency-Key settled %llu\n",
                 ull(r.cas_ok), ull(r.cas_failed), ull(r.retries), ull(r.retries_settled));
-    if (cfg.watchers > 0)
+    if (cfg.watchers > 0 && r.commit_index == 0)
+        std::printf("watchers    %d, not checked: the cluster did not converge\n", cfg.watchers);
+    else if (cfg.watchers > 0)
         std::printf("watchers    %d saw %llu events: %llu resumed on another node (Last-Event-ID), %llu re-listed "
                     "after compacted, %llu stale notices\n",
                     cfg.watchers, ull(r.watch_events), ull(r.watch_resumes), ull(r.watch_relists), ull(r.watch_stale));
