@@ -826,6 +826,10 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
         for (int b : ids)
             if (b != node && b != still_cut) relays_[{node, b}]->restore(), relays_[{b, node}]->restore();
     };
+    // The term of the newest leader cut off: the next one must be of a later term (a
+    // leader cut off a moment ago still says "leader" until check-quorum deposes it).
+    const nlohmann::json first = cluster_->status(isolated, 200ms);
+    uint64_t term = first.is_object() ? first.value("term", uint64_t(0)) : 0;
     cut_off(isolated);
     write_burst_to(isolated);
     say("isolate the leader, node %d, until the others elect another; %d clients write to it", isolated, kBurstWrites);
@@ -838,7 +842,10 @@ bool Harness::isolate_leaders_in_turn(const std::set<int>& busy) {
                 if (elected != 0) break;
                 if (b == isolated || !cluster_->running(b) || paused_.count(b)) continue;
                 const nlohmann::json s = cluster_->status(b, 200ms);
-                if (s.is_object() && s.value("role", "") == std::string("leader")) elected = b;
+                if (s.is_object() && s.value("role", "") == std::string("leader") && s.value("term", uint64_t(0)) > term) {
+                    elected = b;
+                    term = s.value("term", uint64_t(0));
+                }
             }
         }
         const bool again = round == 0 && elected > 0 && !busy.count(elected);
