@@ -81,7 +81,7 @@ for (const size of SIZES) {
 }
 
 for (const size of SIZES) {
-  test(`at ${size.width}×${size.height} with 9 nodes the Add buttons cover no node, and the messages line up with the links`, () => s.page(async (page) => {
+  test(`at ${size.width}×${size.height} with 9 nodes the Add buttons cover no node, no label lies on another node, and the messages line up with the links`, () => s.page(async (page) => {
     await page.setViewportSize({ width: size.width, height: size.height });
     await page.waitForFunction(() => window.playground && window.playground.cluster.laidOut());
     await page.evaluate(() => { window.playground.run(300); window.playground.render(); });  // messages in flight
@@ -94,6 +94,28 @@ for (const size of SIZES) {
       }).map((n) => n.textContent.trim().slice(0, 3));
     });
     assert.deepEqual(covered, [], `the Add buttons cover nodes ${covered.join(', ')}`);
+    // Each node's labels stay readable: its role pill touches no other node's circle or
+    // pill, and its name and term fit inside its own circle.
+    const crowded = await page.evaluate(() => {
+      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const nodes = [...document.querySelectorAll('#cluster .node')].map((n) => ({
+        name: n.querySelector('text.name').textContent,
+        body: n.querySelector('circle.body').getBoundingClientRect(),
+        pill: n.querySelector('.role-pill rect').getBoundingClientRect(),
+        texts: [...n.querySelectorAll('text.name, text.term')].map((t) => t.getBoundingClientRect()),
+      }));
+      const found = [];
+      for (const a of nodes) {
+        for (const b of nodes) {
+          if (a === b) continue;
+          if (hit(a.pill, b.body)) found.push(`${a.name}'s role label is on ${b.name}`);
+          if (a.name < b.name && hit(a.pill, b.pill)) found.push(`${a.name}'s and ${b.name}'s role labels overlap`);
+        }
+        if (a.texts.some((t) => t.width > a.body.width - 4)) found.push(`${a.name}'s name or term is wider than its circle`);
+      }
+      return found;
+    });
+    assert.deepEqual(crowded, [], crowded.join('; '));
     // The message layer lies exactly over the drawing, so a message sits on its link.
     const [svg, canvas] = await Promise.all([box(page, '#cluster'), box(page, '#messages')]);
     assert.ok(Math.abs(svg.left - canvas.left) < 1 && Math.abs(svg.top - canvas.top) < 1,

@@ -118,11 +118,17 @@ export class ClusterView {
     this.svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
     const n = this.count;
     const r = Math.max(18, Math.min(34, Math.min(w, h) * (n <= 5 ? 0.085 : 0.07)));
+    // Small circles close together (six or more nodes on a small screen) get smaller
+    // writing, so a node's name and term fit inside it and its role label stays off its
+    // neighbours.
+    this.compact = r < 26 && n > 5;
+    this.svg.classList.toggle('compact', this.compact);
     // Room above the top node for its timer ring, below the bottom ones for the role
     // label: the ring sits a little above the middle.
     const cy = (h - 17) / 2, cx = w / 2;
     const ry = Math.max(0, cy - r - 12);
-    const rx = Math.max(0, Math.min(w / 2 - r - 40, ry * 1.5));
+    // Room beside the side nodes for half of a long role label ("candidate 3/5").
+    const rx = Math.max(0, Math.min(w / 2 - r - (this.compact ? 18 : 40), ry * 1.5));
     this.radius = r;
     this.pos = [];
     for (let i = 0; i < n; i++) {
@@ -136,10 +142,11 @@ export class ClusterView {
       nd.track.setAttribute('r', r + 6);
       nd.timer.setAttribute('d', circlePath(r + 6));
       nd.body.setAttribute('r', r);
-      nd.name.setAttribute('y', -6);
-      nd.term.setAttribute('y', 10);
-      nd.pill.setAttribute('transform', `translate(0 ${r + 19})`);
-      nd.pillRect.setAttribute('y', -8);
+      nd.name.setAttribute('y', this.compact ? -5 : -6);
+      nd.term.setAttribute('y', this.compact ? 8 : 10);
+      nd.pill.setAttribute('transform', `translate(0 ${r + (this.compact ? 15 : 19)})`);
+      nd.pillRect.setAttribute('height', this.compact ? 14 : 16);
+      nd.pillRect.setAttribute('y', this.compact ? -7 : -8);
       nd.kind.setAttribute('transform', `translate(0 ${-r - 3})`);
       nd.kindRect.setAttribute('y', -6.5);
       const d = r * 0.5;
@@ -242,7 +249,7 @@ export class ClusterView {
         const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
-        const width = nd.pillText.textContent.length * 6.2 + 14;
+        const width = nd.pillText.textContent.length * (this.compact ? 5.2 : 6.2) + (this.compact ? 10 : 14);
         nd.pillRect.setAttribute('x', -width / 2);
         nd.pillRect.setAttribute('width', width);
         nd.cross.style.display = node.up ? 'none' : '';
