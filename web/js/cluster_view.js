@@ -34,6 +34,15 @@ const MEMBER_NOTE = {
   joining: ' It was just started and is not in the configuration yet: the leader adds it as a learner.',
 };
 
+// Where a node's writing goes (px): the name and term inside the circle, the role pill
+// below it (its width per character and padding, as the font sets them in style.css),
+// and the room beside the ring for half of a long role label ("candidate 3/5"). Small
+// circles close together write smaller (the `compact` class).
+const WRITING = {
+  regular: { nameY: -6, termY: 10, pillY: 19, pillHeight: 16, charWidth: 6.2, pillPad: 14, side: 40 },
+  compact: { nameY: -5, termY: 8, pillY: 15, pillHeight: 14, charWidth: 5.2, pillPad: 10, side: 18 },
+};
+
 function el(name, attrs = {}, parent = null) {
   const e = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -58,6 +67,7 @@ export class ClusterView {
     this.links = new Map();  // "a-b" (a < b) -> { g, wire, hit, mark, title }
     this.pos = [];        // centre of node i + 1 at pos[i]
     this.radius = 30;
+    this.writing = WRITING.regular;  // layout() picks it for the circles' size
     this.timerSeen = [];  // per node: { elapsed, since } to run the timer smoothly between ticks
     new ResizeObserver(() => this.layout()).observe(svg);
   }
@@ -121,14 +131,14 @@ export class ClusterView {
     // Small circles close together (six or more nodes on a small screen) get smaller
     // writing, so a node's name and term fit inside it and its role label stays off its
     // neighbours.
-    this.compact = r < 26 && n > 5;
-    this.svg.classList.toggle('compact', this.compact);
+    const compact = r < 26 && n > 5;
+    this.svg.classList.toggle('compact', compact);
+    const wr = this.writing = compact ? WRITING.compact : WRITING.regular;
     // Room above the top node for its timer ring, below the bottom ones for the role
     // label: the ring sits a little above the middle.
     const cy = (h - 17) / 2, cx = w / 2;
     const ry = Math.max(0, cy - r - 12);
-    // Room beside the side nodes for half of a long role label ("candidate 3/5").
-    const rx = Math.max(0, Math.min(w / 2 - r - (this.compact ? 18 : 40), ry * 1.5));
+    const rx = Math.max(0, Math.min(w / 2 - r - wr.side, ry * 1.5));
     this.radius = r;
     this.pos = [];
     for (let i = 0; i < n; i++) {
@@ -142,11 +152,11 @@ export class ClusterView {
       nd.track.setAttribute('r', r + 6);
       nd.timer.setAttribute('d', circlePath(r + 6));
       nd.body.setAttribute('r', r);
-      nd.name.setAttribute('y', this.compact ? -5 : -6);
-      nd.term.setAttribute('y', this.compact ? 8 : 10);
-      nd.pill.setAttribute('transform', `translate(0 ${r + (this.compact ? 15 : 19)})`);
-      nd.pillRect.setAttribute('height', this.compact ? 14 : 16);
-      nd.pillRect.setAttribute('y', this.compact ? -7 : -8);
+      nd.name.setAttribute('y', wr.nameY);
+      nd.term.setAttribute('y', wr.termY);
+      nd.pill.setAttribute('transform', `translate(0 ${r + wr.pillY})`);
+      nd.pillRect.setAttribute('height', wr.pillHeight);
+      nd.pillRect.setAttribute('y', -wr.pillHeight / 2);
       nd.kind.setAttribute('transform', `translate(0 ${-r - 3})`);
       nd.kindRect.setAttribute('y', -6.5);
       const d = r * 0.5;
@@ -249,7 +259,7 @@ export class ClusterView {
         const label = !node.up ? down : member && node.role !== 'leader' ? member : ROLE_LABEL[node.role] ?? node.role;
         nd.pillText.textContent = votes ? `${label} ${votes}` : handover ? `${label} → S${handover}` : label;
         nd.g.dataset.votes = votes;
-        const width = nd.pillText.textContent.length * (this.compact ? 5.2 : 6.2) + (this.compact ? 10 : 14);
+        const width = nd.pillText.textContent.length * this.writing.charWidth + this.writing.pillPad;
         nd.pillRect.setAttribute('x', -width / 2);
         nd.pillRect.setAttribute('width', width);
         nd.cross.style.display = node.up ? 'none' : '';
