@@ -87,20 +87,24 @@ test('clicking a message in flight explains it in the inspector', () => s.page(a
   await setSpeed(page, 80);
   await waitForLeader(page);
   await pause(page);
-  // Step until something is in flight, then click it where it is drawn.
-  await page.waitForFunction(() => {
-    if (window.playground.messages.placed.length) return true;
-    window.playground.step();
-    return false;
-  }, null, { polling: 50, timeout: 20000 });
-  const { x, y, type } = await page.evaluate(() => {
-    const app = window.playground;
-    const p = app.messages.placed[0];
-    return { x: p.x, y: p.y, type: app.state.messages.find((m) => m.id === p.id).type };
-  });
-  await page.click('#cluster', { position: { x, y } });
+  // Step until a replication message is in flight with no other drawn near it, then
+  // click it where it is drawn. (Just after the election, vote replies may still be on
+  // their way; on a loaded machine the pause can catch one.)
   const labels = { Append: 'AppendEntries', AppendResp: 'AppendEntries reply', Heartbeat: 'Heartbeat', HeartbeatResp: 'Heartbeat reply' };
-  await page.waitForFunction((t) => document.getElementById('inspector-title').textContent === t, labels[type] ?? type);
+  const target = await page.waitForFunction((types) => {
+    const app = window.playground;
+    const { placed } = app.messages;
+    const p = placed.find((p) => {
+      const m = app.state.messages.find((m) => m.id === p.id);
+      return m && types.includes(m.type) && placed.every((q) => q === p || (q.x - p.x) ** 2 + (q.y - p.y) ** 2 > 30 ** 2);
+    });
+    if (p) return { x: p.x, y: p.y, type: app.state.messages.find((m) => m.id === p.id).type };
+    app.step();
+    return null;
+  }, Object.keys(labels), { polling: 50, timeout: 20000 });
+  const { x, y, type } = await target.jsonValue();
+  await page.click('#cluster', { position: { x, y } });
+  await page.waitForFunction((t) => document.getElementById('inspector-title').textContent === t, labels[type]);
   assert.match(await page.textContent('#inspector'), /from → to\s*S\d → S\d/);
   await screenshot(page, 'message-inspected');
 }));
