@@ -88,11 +88,14 @@ test('clicking a message in flight explains it in the inspector', () => s.page(a
   await waitForLeader(page);
   await pause(page);
   // Step until a replication message is in flight with no other drawn near it, then
-  // click it where it is drawn. (Just after the election, vote replies may still be on
-  // their way; on a loaded machine the pause can catch one.)
+  // click it where it is drawn. The page is drawn first: the last frame may be one from
+  // before the pause, drawn a fraction of a tick later, with every message further along
+  // (a loaded CI machine clicked where a message had been). Just after the election a
+  // vote reply may still be on its way; the test picks a message it has a title for.
   const labels = { Append: 'AppendEntries', AppendResp: 'AppendEntries reply', Heartbeat: 'Heartbeat', HeartbeatResp: 'Heartbeat reply' };
   const target = await page.waitForFunction((types) => {
     const app = window.playground;
+    app.render();
     const { placed } = app.messages;
     const p = placed.find((p) => {
       const m = app.state.messages.find((m) => m.id === p.id);
