@@ -24,6 +24,7 @@ async function leaderWithMessages(page) {
   await page.click('#play');
   await waitForLeader(page);
   await page.click('#play');
+  await moment(page);  // drawn paused: a frame from before the pause has messages further along
   for (let i = 0; i < 200; i++) {
     if (await page.evaluate(() => window.playground.state.messages.length > 0)) return;
     await page.evaluate(() => window.playground.perform('step'));
