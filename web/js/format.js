@@ -87,6 +87,16 @@ export function chunkLabel(m) {
   return `snap ${m.offset}/${m.total} B`;
 }
 
+// Puts `html` into el, unless it is what el last got here: views call this every frame,
+// and each replacement has the browser lay the page out again. Says whether it replaced.
+const shownHtml = new WeakMap();
+export function showHtml(el, html) {
+  if (shownHtml.get(el) === html) return false;
+  shownHtml.set(el, html);
+  el.innerHTML = html;
+  return true;
+}
+
 export function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }

@@ -15,7 +15,7 @@
 // keys. It follows the leader unless the reader picks a server; a crashed server
 // streams nothing, and a restarted one starts again from what its disk holds.
 
-import { escapeHtml as h } from './format.js';
+import { escapeHtml as h, showHtml } from './format.js';
 
 const utf8Bytes = (s) => new TextEncoder().encode(s).length;
 
@@ -105,12 +105,8 @@ export class KvPanel {
   renderWatch(state, sim) {
     const e = this.el;
     const options = ['<option value="0">the leader</option>', ...state.nodes.map((n) => `<option value="${n.id}">S${n.id}</option>`)].join('');
-    if (e.watchNode.dataset.html !== options) {
-      const keep = e.watchNode.value;
-      e.watchNode.dataset.html = options;
-      e.watchNode.innerHTML = options;
-      e.watchNode.value = Number(keep) <= state.nodes.length ? keep : '0';
-    }
+    const keep = e.watchNode.value;
+    if (showHtml(e.watchNode, options)) e.watchNode.value = Number(keep) <= state.nodes.length ? keep : '0';
     const key = e.watchKey.value.trim();
     const prefix = e.watchPrefix.checked;
     const id = this.watchedNode(state);
@@ -120,7 +116,7 @@ export class KvPanel {
     if (stamp === this.watchStamp) return;
     this.watchStamp = stamp;
     if (!key && !prefix) {
-      this.showWatch('<span class="hint">type a key to watch</span>');
+      showHtml(e.watchList, '<span class="hint">type a key to watch</span>');
       return;
     }
     const w = JSON.parse(sim.watch(id, key));
@@ -135,14 +131,6 @@ export class KvPanel {
         `<span class="rev">rev ${c.revision}</span> <span>${h(c.key)} ${c.deleted ? 'deleted' : `= ${h(c.value)}`}</span></div>`).join('');
       if (!changes.length) html += '<span class="hint">no changes yet</span>';
     }
-    this.showWatch(html);
-  }
-
-  // The list is replaced only when its contents differ (a busy leader applies entries
-  // every frame; each replacement has the browser lay the panel out again).
-  showWatch(html) {
-    if (html === this.watchHtml) return;
-    this.watchHtml = html;
-    this.el.watchList.innerHTML = html;
+    showHtml(e.watchList, html);  // a busy leader applies entries every frame
   }
 }

@@ -24,7 +24,7 @@
 // the messages are the frames this tab's node sent and took, replayed for a moment.
 
 import { ClusterView } from './cluster_view.js';
-import { escapeHtml as h } from './format.js';
+import { escapeHtml as h, showHtml } from './format.js';
 import { isBrowser, liveState } from './live_state.js';
 import { LogView } from './log_view.js';
 import { MessagesView } from './messages_view.js';
@@ -400,19 +400,12 @@ class Live {
         `<td>${h(n.cluster_member)}</td><td>${h(via ? `via S${via}` : n.kind === 'browser' ? '—' : answering)}</td></tr>`;
     }).join('');
     const html = `<tr><th>id</th><th>kind</th><th>member</th><th>link</th></tr>${rows}`;
-    if ($('live-members').dataset.html !== html) {
-      $('live-members').dataset.html = html;
-      $('live-members').innerHTML = html;
-    }
+    showHtml($('live-members'), html);
   }
 
   renderRequests() {
     const html = this.requests.map((r) => `<div class="${h(r.cls)}" data-request="${r.n}"><span>${h(r.text)}</span><span>${h(r.answer)}</span></div>`).join('');
-    const box = $('requests');
-    if (box.dataset.html !== html) {
-      box.dataset.html = html;
-      box.innerHTML = html;
-    }
+    showHtml($('requests'), html);
   }
 }
 

@@ -15,7 +15,7 @@
 import { ClusterView } from './cluster_view.js';
 import { CheckerView } from './checker_view.js';
 import { Controls } from './controls.js';
-import { MESSAGE_LABEL, NARROW, chunkLabel, escapeHtml as h, formatTime } from './format.js';
+import { MESSAGE_LABEL, NARROW, chunkLabel, escapeHtml as h, formatTime, showHtml } from './format.js';
 import { Inspector } from './inspector.js';
 import { KvPanel, requestAnswer } from './kv_panel.js';
 import { LogView } from './log_view.js';
@@ -724,10 +724,7 @@ class Playground {
       rows.push({ at: c.invoke_ms, html: `<div class="${cls} membership-op" title="${h(c.error)}"><span>${h((MEMBERSHIP_OP[c.op] ?? ((n) => `${c.op} S${n}`))(c.node))}</span><span>${h(answer)}</span></div>` });
     }
     const html = rows.sort((a, b) => b.at - a.at).map((r) => r.html).join('');
-    if (this.requestsHtml !== html) {
-      this.requestsHtml = html;
-      $('requests').innerHTML = html;
-    }
+    showHtml($('requests'), html);
   }
 
   renderFooter(state) {
